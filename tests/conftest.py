@@ -1,0 +1,23 @@
+"""Shared fixtures: the tiny dummy extract, generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_extract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `tiny` dummy extract (seed 0) as Parquet, generated once per session."""
+    from djs_toolkit import dummy
+
+    return dummy.generate(tmp_path_factory.mktemp("tiny") / "extract", scale="tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_extract(tiny_extract_dir: Path):
+    """The tiny dummy extract opened with `open_extract`."""
+    from djs_toolkit import open_extract
+
+    return open_extract(tiny_extract_dir)
