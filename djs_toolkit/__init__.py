@@ -7,8 +7,9 @@ the error classes, and the thematic modules `schema`, `dummy`, `spine`, `surviva
 
 from __future__ import annotations
 
+from djs_toolkit.data import Extract, ValidationReport, open_extract
 from djs_toolkit.errors import DisclosureError, DJSError, DJSUserError
 
 __version__ = "0.1.0"
 
-__all__ = ["DJSError", "DJSUserError", "DisclosureError", "__version__"]
+__all__ = ["open_extract", "Extract", "ValidationReport", "DJSError", "DJSUserError", "DisclosureError", "__version__"]

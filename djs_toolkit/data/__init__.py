@@ -1,0 +1,10 @@
+"""Reading and validating Data First extracts: `open_extract`, `Extract`, `ValidationReport`."""
+
+from __future__ import annotations
+
+from djs_toolkit.data.column_map import ColumnMap, draft_column_map, load_column_map
+from djs_toolkit.data.extract import Extract, open_extract
+from djs_toolkit.data.report import Problem, ValidationReport
+
+__all__ = ["open_extract", "Extract", "ValidationReport", "Problem", "ColumnMap", "load_column_map",
+           "draft_column_map"]

@@ -1,0 +1,105 @@
+"""Reading table files in place: DuckDB table expressions, headers and part schemas.
+
+Nothing here loads a whole table into pandas: DuckDB reads CSV and Parquet where they lie.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from djs_toolkit.data.files import TableFiles
+
+__all__ = ["read_column_names", "part_schema_problems", "table_expression", "sql_string"]
+
+
+def sql_string(text: str) -> str:
+    """Quote ``text`` as a SQL string literal.
+
+    Example:
+        >>> sql_string("it's")
+        "'it''s'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _csv_header(path: Path) -> list[str]:
+    # utf-8-sig drops a byte-order mark, which Excel writes and researchers' files often carry.
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        row = next(csv.reader(fh), None)
+    return [c.strip() for c in row] if row else []
+
+
+def read_column_names(tf: TableFiles) -> list[str]:
+    """Column names of the table's first non-empty part.
+
+    Example:
+        >>> read_column_names(TableFiles("t", "t", "csv", ()))
+        []
+    """
+    for p in tf.paths:
+        if p.stat().st_size == 0:
+            continue
+        if tf.fmt == "parquet":
+            return list(pq.read_schema(p).names)
+        return _csv_header(p)
+    return []
+
+
+def part_schema_problems(tf: TableFiles) -> list[str]:
+    """Describe parts whose columns or types differ from the first part (names only, no values).
+
+    Example:
+        >>> part_schema_problems(TableFiles("t", "t", "csv", ()))
+        []
+    """
+    problems: list[str] = []
+    ref: dict[str, str] | None = None
+    ref_name = ""
+    for p in tf.paths:
+        if p.stat().st_size == 0:
+            continue
+        if tf.fmt == "parquet":
+            schema = pq.read_schema(p)
+            cols = {n: str(schema.field(n).type) for n in schema.names}
+        else:
+            cols = {n: "text" for n in _csv_header(p)}
+        if ref is None:
+            ref, ref_name = cols, p.name
+            continue
+        missing = sorted(set(ref) - set(cols))
+        extra = sorted(set(cols) - set(ref))
+        retyped = sorted(n for n in set(ref) & set(cols) if ref[n] != cols[n])
+        bits = []
+        if missing:
+            bits.append("lacks " + ", ".join(f"`{n}`" for n in missing))
+        if extra:
+            bits.append("adds " + ", ".join(f"`{n}`" for n in extra))
+        if retyped:
+            bits.append("stores " + ", ".join(f"`{n}` as {cols[n]} (not {ref[n]})" for n in retyped))
+        if bits:
+            problems.append(f"part `{p.name}` differs from `{ref_name}`: " + "; ".join(bits))
+    return problems
+
+
+def table_expression(tf: TableFiles, keep_empty: tuple[str, ...] = ()) -> str:
+    """A DuckDB table expression reading the table's non-empty files in place.
+
+    CSV is read as text (`all_varchar`) so types are checked by validation rather than guessed;
+    ``keep_empty`` names source columns whose empty fields stay as ``""`` instead of missing.
+
+    Example:
+        >>> table_expression(TableFiles("t", "t", "parquet", (Path("a.parquet"),)))
+        "read_parquet(['a.parquet'], union_by_name=true)"
+    """
+    paths = [p for p in tf.paths if not p.exists() or p.stat().st_size > 0]
+    files = "[" + ", ".join(sql_string(p.as_posix()) for p in paths) + "]"
+    if tf.fmt == "parquet":
+        return f"read_parquet({files}, union_by_name=true)"
+    opts = ["header=true", "all_varchar=true", "delim=','", "quote='\"'", "escape='\"'",
+            "strict_mode=true", "union_by_name=true", "sample_size=-1"]
+    if keep_empty:
+        opts.append("force_not_null=[" + ", ".join(sql_string(c) for c in keep_empty) + "]")
+    return f"read_csv({files}, {', '.join(opts)})"
