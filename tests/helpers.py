@@ -72,7 +72,8 @@ def write_table(root: Path, name: str, df: pd.DataFrame, fmt: str = "parquet", s
         df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", date_format="%Y-%m-%d")
         return path
     table = TABLES[name]
-    fields = [pa.field(c, _PA[table.column(c).dtype] if c in table.column_names else pa.string()) for c in df.columns]
+    fields = [pa.field(c, _PA[table.column(c).dtype] if c in table.column_names else pa.array(df[c]).type)
+              for c in df.columns]
     pq.write_table(pa.Table.from_pandas(df, schema=pa.schema(fields), preserve_index=False), path)
     return path
 

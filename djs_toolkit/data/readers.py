@@ -98,8 +98,12 @@ def table_expression(tf: TableFiles, keep_empty: tuple[str, ...] = ()) -> str:
     files = "[" + ", ".join(sql_string(p.as_posix()) for p in paths) + "]"
     if tf.fmt == "parquet":
         return f"read_parquet({files}, union_by_name=true)"
-    opts = ["header=true", "all_varchar=true", "delim=','", "quote='\"'", "escape='\"'",
-            "strict_mode=true", "union_by_name=true", "sample_size=-1"]
+    # The header is read here and the columns are given explicitly: DuckDB's sniffer otherwise
+    # guesses a different header when a row is malformed, and the error would go unreported.
+    header = _csv_header(paths[0]) if paths else []
+    columns = "{" + ", ".join(f"{sql_string(c)}: 'VARCHAR'" for c in header) + "}"
+    opts = ["header=true", "auto_detect=false", f"columns={columns}", "delim=','", "quote='\"'",
+            "escape='\"'", "strict_mode=true", "null_padding=false"]
     if keep_empty:
         opts.append("force_not_null=[" + ", ".join(sql_string(c) for c in keep_empty) + "]")
     return f"read_csv({files}, {', '.join(opts)})"

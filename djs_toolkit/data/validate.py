@@ -25,10 +25,14 @@ _FIX_MAP = ("add `{src}: {col}` under `tables: {table}: columns:` in your column
 
 
 def _missing_fix(table: Table, col: Column, unexpected: list[str]) -> str:
-    candidates = difflib.get_close_matches(col.name, unexpected, n=1, cutoff=0.5)
+    aliases = {a.lower() for a in col.aliases}
+    candidates = [u for u in unexpected if u.lower() in aliases]
+    candidates = candidates or difflib.get_close_matches(col.name, unexpected, n=1, cutoff=0.6)
     if not candidates:
-        aliases = {a.lower() for a in col.aliases}
-        candidates = [u for u in unexpected if u.lower() in aliases]
+        # A shared word (`def_age` ~ `age_at_offence`) is a good enough hint to name in the fix.
+        words = {w for n in (col.name, *aliases) for w in re.split(r"[^a-z0-9]+", n.lower()) if len(w) >= 3}
+        shared = [u for u in unexpected if words & set(re.split(r"[^a-z0-9]+", u.lower()))]
+        candidates = sorted(shared, key=lambda u: -difflib.SequenceMatcher(None, u.lower(), col.name).ratio())[:1]
     if candidates:
         return f"map column `{candidates[0]}` to `{col.name}` in your column map: " + _FIX_MAP.format(
             src=candidates[0], col=col.name, table=table.name)

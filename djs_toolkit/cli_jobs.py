@@ -1,0 +1,66 @@
+"""`djs` commands that run jobs: `dummy` and `main` (the job behind `make run`)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+__all__ = ["add_commands", "run_main_job"]
+
+
+def _cmd_dummy(args: argparse.Namespace) -> int:
+    from djs_toolkit import dummy
+
+    t0 = time.perf_counter()
+    out = dummy.generate(Path(args.out), scale=args.scale, seed=args.seed, format=args.format)
+    print(f"Dummy extract ({args.scale}, seed {args.seed}, {args.format}) written to {out} "
+          f"in {time.perf_counter() - t0:.1f} s; ground truth in {out / 'truth'}")
+    return 0
+
+
+def run_main_job(scale: str, dummy_dir: Path, seed: int = 0) -> int:
+    """Generate the dummy extract if absent, validate it and print a short summary.
+
+    Example:
+        >>> run_main_job("tiny", Path("dummy/tiny"))  # doctest: +SKIP
+    """
+    from djs_toolkit import dummy, open_extract
+
+    dummy_dir = Path(dummy_dir)
+    if not (dummy_dir / "truth").is_dir():
+        t0 = time.perf_counter()
+        dummy.generate(dummy_dir, scale=scale, seed=seed)
+        print(f"Generated the {scale} dummy extract in {dummy_dir} ({time.perf_counter() - t0:.1f} s).")
+    else:
+        print(f"Using the dummy extract in {dummy_dir} (delete it to regenerate).")
+    extract = open_extract(dummy_dir)
+    report = extract.validate()
+    print(report)
+    persons = extract.sql(
+        "SELECT source_dataset, COUNT(DISTINCT estimated_xjs_id) AS persons, COUNT(*) AS records "
+        "FROM xjs_link GROUP BY source_dataset ORDER BY source_dataset"
+    )
+    print("\nLinked persons and records per dataset:")
+    print(persons.to_string(index=False))
+    return 0 if report.ok else 1
+
+
+def _cmd_main(args: argparse.Namespace) -> int:
+    return run_main_job(args.scale, Path(args.dummy_dir), args.seed)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register the job commands on the `djs` parser."""
+    p = sub.add_parser("dummy", help="generate a dummy Data First extract with ground truth")
+    p.add_argument("--scale", default="tiny", choices=["tiny", "small", "medium", "national"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--format", default="parquet", choices=["parquet", "csv"])
+    p.set_defaults(func=_cmd_dummy)
+
+    p = sub.add_parser("main", help="the main job of `make run` on the dummy extract")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "national"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dummy-dir", default="dummy/small")
+    p.set_defaults(func=_cmd_main)
