@@ -1,0 +1,17 @@
+"""Re-entry survival analysis: curves (km, cif, mcf) and regressions (cox, finegray, recurrent).
+
+One risk-set convention everywhere: a subject with entry e and exit t is at risk at time s iff
+e < s <= t (reference survival_and_overlap.md §3). Results are tidy pandas frames or `CoxResult`.
+"""
+
+from __future__ import annotations
+
+from djs_toolkit.survival.cif import cif
+from djs_toolkit.survival.cox import CoxResult, cox
+from djs_toolkit.survival.km import km, kmunicate_table
+from djs_toolkit.survival.mcf import mcf
+
+# Cohort builders and MoJ measures (reentry_cohort, proven_reoffending) are imported here by their
+# modules cohort.py and measures.py.
+
+__all__ = ["CoxResult", "cif", "cox", "km", "kmunicate_table", "mcf"]
