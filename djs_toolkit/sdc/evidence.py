@@ -19,7 +19,7 @@ from djs_toolkit.errors import DJSUserError
 
 __all__ = ["Grid", "Evidence", "cell_labels", "cell_evidence", "extend"]
 
-_ADDITIVE = ("n", "n_weighted", "n_value", "n_missing", "n_negative", "sum", "abs_sum", "sumsq")
+_ADDITIVE = ("n", "n_weighted", "n_value", "w_value", "n_missing", "n_negative", "sum", "abs_sum", "sumsq")
 
 
 @dataclass(frozen=True)
@@ -292,6 +292,8 @@ def cell_evidence(
         contrib = vv if w is None else vv * (w if valid.all() else w[valid])
         a = np.abs(contrib)
         interior["n_value"] = np.bincount(lv, minlength=k)
+        if w is not None:
+            interior["w_value"] = np.bincount(lv, weights=w if valid.all() else w[valid], minlength=k)
         interior["n_negative"] = np.bincount(lv[contrib < 0], minlength=k)
         interior["sum"] = np.bincount(lv, weights=contrib, minlength=k)
         interior["abs_sum"] = np.bincount(lv, weights=a, minlength=k)

@@ -190,6 +190,8 @@ def _validate(data: dict[str, Any]) -> Profile:
         raise DJSUserError("Profile setting threshold must be at least 1.")
     if (data["nk_n"] is None) != (data["nk_k"] is None):
         raise DJSUserError("Profile settings nk_n and nk_k must both be set or both be null.")
+    if data["nk_n"] is not None and data["nk_n"] not in (1, 2):
+        raise DJSUserError("Profile setting nk_n must be 1 or 2 (evidence keeps the two largest contributors).")
     if data["nk_k"] is not None and not 0 < float(data["nk_k"]) <= 1:
         raise DJSUserError("Profile setting nk_k is a share: use a number in (0, 1], e.g. 0.9.")
     if data["p_percent"] is not None and not 0 < float(data["p_percent"]) < 1:
