@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from djs_toolkit.survival.cif import cif
 from djs_toolkit.survival.cox import CoxResult, cox
+from djs_toolkit.survival.finegray import finegray
 from djs_toolkit.survival.km import km, kmunicate_table
 from djs_toolkit.survival.mcf import mcf
+from djs_toolkit.survival.recurrent import recurrent
 
 # Cohort builders and MoJ measures (reentry_cohort, proven_reoffending) are imported here by their
 # modules cohort.py and measures.py.
 
-__all__ = ["CoxResult", "cif", "cox", "km", "kmunicate_table", "mcf"]
+__all__ = ["CoxResult", "cif", "cox", "finegray", "km", "kmunicate_table", "mcf", "recurrent"]

@@ -46,26 +46,38 @@ def _prefix_counts(pos: np.ndarray, rank: np.ndarray, w: np.ndarray, q_pos: np.n
     return out
 
 
-def concordance(pb: CoxProblem, eta: np.ndarray) -> float:
-    """Concordance of the linear predictor `eta` (rows of `pb`)."""
-    if pb.tv is not None and pb.tv.any():
-        return float("nan")
-    uniq, rank = np.unique(eta, return_inverse=True)
-    rank = rank.astype(np.int64)
-    n_ranks = len(uniq)
-    ok = pb.lo <= pb.hi
-    lo, hi, rk, w = pb.lo[ok], pb.hi[ok], rank[ok], pb.w[ok]
-    dd = pb.death
-    qk, qr, qw = pb.dk, rank[dd], pb.w[dd]
-    # queries at ranks v (strictly below) and v + 1 (at or below), for ties
+def _at_risk_counts(pb: CoxProblem, rows: np.ndarray, rank: np.ndarray, n_ranks: int, qk: np.ndarray,
+                    qr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weight of `rows` at risk at each query's event index: below its rank, up to it, and in total."""
+    lo, hi, rk, w = pb.lo[rows], pb.hi[rows], rank[rows], pb.w[rows]
     q_pos = np.concatenate([qk, qk]) + 1  # lo <= k  <=>  lo < k + 1
     q_rank = np.concatenate([qr, qr + 1])
     entered = _prefix_counts(lo, rk, w, q_pos, q_rank, n_ranks + 1)
     left = _prefix_counts(hi, rk, w, q_pos - 1, q_rank, n_ranks + 1)  # hi < k
     at_risk = entered - left
-    m = len(dd)
-    below, upto = at_risk[:m], at_risk[m:]
+    m = len(qk)
     total = np.cumsum(np.bincount(lo, w, pb.n_times + 1) - np.bincount(hi + 1, w, pb.n_times + 1))[qk]
+    return at_risk[:m], at_risk[m:], total
+
+
+def concordance(pb: CoxProblem, eta: np.ndarray) -> float:
+    """Concordance of the linear predictor `eta` (rows of `pb`).
+
+    Rows of the time-varying-weight class (Fine-Gray tails) count with weight w * g[k] at event index
+    k, as the rows of R's expanded finegray() data do.
+    """
+    uniq, rank = np.unique(eta, return_inverse=True)
+    rank = rank.astype(np.int64)
+    n_ranks = len(uniq)
+    ok = pb.lo <= pb.hi
+    tv = np.zeros(len(ok), dtype=bool) if pb.tv is None else pb.tv
+    dd = pb.death
+    qk, qr, qw = pb.dk, rank[dd], pb.w[dd]
+    below, upto, total = _at_risk_counts(pb, np.flatnonzero(ok & ~tv), rank, n_ranks, qk, qr)
+    if tv.any():
+        b2, u2, t2 = _at_risk_counts(pb, np.flatnonzero(ok & tv), rank, n_ranks, qk, qr)
+        gq = pb.g[qk]
+        below, upto, total = below + gq * b2, upto + gq * u2, total + gq * t2
     # remove the tied deaths themselves (they are tied on time, not comparable)
     key = qk.astype(np.int64) * (n_ranks + 2) + qr
     order = np.argsort(key, kind="stable")
