@@ -46,6 +46,23 @@ def run_main_job(scale: str, dummy_dir: Path, seed: int = 0) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_spine(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from djs_toolkit import open_extract, spine
+
+    extract = open_extract(args.root, column_map=args.column_map)
+    spine.build_spine(extract)
+    counts = extract.sql("SELECT dataset, event_type, COUNT(*) AS events, COUNT(DISTINCT person_id) AS persons "
+                         "FROM _spine GROUP BY 1, 2 ORDER BY 1, 2")
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        print("Events per dataset and type:")
+        print(counts.to_string(index=False))
+        print("\nDiagnostics (what the spine's rules did):")
+        print(spine.diagnostics(extract).to_string(index=False))
+    return 0
+
+
 def _cmd_main(args: argparse.Namespace) -> int:
     return run_main_job(args.scale, Path(args.dummy_dir), args.seed)
 
@@ -58,6 +75,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--format", default="parquet", choices=["parquet", "csv"])
     p.set_defaults(func=_cmd_dummy)
+
+    p = sub.add_parser("spine", help="event counts per dataset and type, and the spine's diagnostics")
+    p.add_argument("root", help="extract folder")
+    p.add_argument("--column-map", help="column map YAML")
+    p.set_defaults(func=_cmd_spine)
 
     p = sub.add_parser("main", help="the main job of `make run` on the dummy extract")
     p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "national"])

@@ -154,7 +154,7 @@ class Engine:
             if tf.fmt == "csv":
                 # DuckDB checks CSV structure lazily: force one full pass now so a malformed file
                 # is reported here, once, rather than halfway through an analysis.
-                self.con.execute(f"SELECT COUNT(*) FROM {quote_ident(raw)}").fetchone()
+                self.con.execute(f"SELECT COUNT(*) FROM {quote_ident(raw)}").fetchall()[0]
         except duckdb.Error as exc:
             src.file_problems.append(("malformed_file", _safe_reader_error(exc, tf)))
             src.readable = False

@@ -28,3 +28,12 @@ def test_draft_column_map_and_markdown(tmp_path, capsys):
     assert (tmp_path / "m.yaml").read_text().startswith("# djs_toolkit column map: DRAFT")
     assert main(["schema", "--markdown", "--out", str(tmp_path / "dd.md")]) == 0
     assert (tmp_path / "dd.md").read_text().count("\n## ") == 17
+
+
+def test_spine_command_prints_counts_and_diagnostics(tmp_path, capsys):
+    assert main(["spine", str(write_extract(tmp_path / "x"))]) == 0
+    out = capsys.readouterr().out
+    assert "Events per dataset and type:" in out and "records_linked_to_several_persons" in out
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in out.splitlines()}
+    assert rows[("civil_caseman_pcol", "civil_claim")] == ["3", "3"]
+    assert rows[("familyman", "family_order")] == ["1", "1"]

@@ -120,13 +120,21 @@ class Extract:
                 f"Table `{name}` is not in the extract: name its file with `tables: {name}: file: <stem>` "
                 "in your column map."
             )
-        problems, _ = self._checks(name)
+        self.raise_if_errors(name)
+        df = self.engine.query(f"SELECT * FROM {quote_ident(name)}")
+        return to_canonical_dtypes(df, TABLES[name])
+
+    def raise_if_errors(self, name: str) -> None:
+        """Raise one `DJSUserError` listing every error of table ``name`` with its fix.
+
+        Example:
+            >>> Extract(Path("no-such-folder"), ColumnMap()).raise_if_errors("xjs_link")
+        """
+        problems, _ = self._checks(name) if name in self.engine.sources else ([], 0)
         errors = [p for p in problems if p.severity == "error"]
         if errors:
             lines = [f"- [{p.kind}] {p.column or name}: {p.message}. Fix: {p.fix}." for p in errors]
             raise DJSUserError(f"Table `{name}` has {len(errors)} problem(s):\n" + "\n".join(lines))
-        df = self.engine.query(f"SELECT * FROM {quote_ident(name)}")
-        return to_canonical_dtypes(df, TABLES[name])
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run DuckDB SQL over the extract's canonical tables (by table name), files read in place.

@@ -134,7 +134,7 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
         out.append(Problem("warning", name, "", "no_rows", 0, "the table has a header but no rows",
                            "check the export: an empty table gives empty analyses"))
     for col, kind, key in checks:
-        n = int(res[key] or 0)
+        n = 0 if pd.isna(res[key]) else int(res[key])
         if n == 0:
             continue
         if kind == "type":
@@ -175,7 +175,7 @@ def _duplicate_keys(engine: Engine, table: Table, src: TableSource) -> list[Prob
     n = engine.con.execute(
         f"SELECT COALESCE(SUM(c - 1), 0) FROM (SELECT COUNT(*) AS c FROM {quote_ident(table.name)} "
         f"GROUP BY {keys} HAVING COUNT(*) > 1) AS d"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not n:
         return []
     sev = table.duplicate_key
@@ -213,7 +213,7 @@ def check_links(engine: Engine) -> list[Problem]:
                                                                         WHERE row_id_hash IS NOT NULL)),
                    (SELECT COUNT(*) FROM rec WHERE row_id_hash NOT IN (SELECT row_id_hash FROM link))
             """
-        ).fetchone()
+        ).fetchall()[0]
         if orphans:
             out.append(Problem("warning", "xjs_link", "row_id_hash", "orphan_link", int(orphans),
                                f"{int(orphans):,} `{label}` link row(s) point to no record in {pt}",

@@ -12,7 +12,8 @@ XJS_LINK = Table(
     name="xjs_link", dataset="xjs", provenance="S",
     description="Person lookup: every linked record with its cross-justice person id.",
     grain="one row per linked person-record",
-    key=("source_dataset", "row_id_hash"), aliases=("link", "xjs", "cjsl_link"),
+    # A record linked to several persons repeats the key: the spine resolves it by one rule.
+    key=("source_dataset", "row_id_hash"), duplicate_key="warning", aliases=("link", "xjs", "cjsl_link"),
     columns=(
         C("source_dataset", "category", "S-code", "Dataset of the record.", codes=SOURCE_DATASETS,
           closed=True, nullable=False),

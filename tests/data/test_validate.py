@@ -96,7 +96,7 @@ def test_duplicate_keys_error_or_warning_by_table(tmp_path):
         [{"source_dataset": "probation_delius", "row_id_hash": "extra", "estimated_xjs_id": "person2"}])])
     rep, found = problems_of(write_extract(tmp_path, tables=t))
     assert found == {
-        ("error", "xjs_link", "source_dataset, row_id_hash", "duplicate_key", 2),
+        ("warning", "xjs_link", "source_dataset, row_id_hash", "duplicate_key", 2),
         ("warning", "probation_flatfile", "event_id_hash", "duplicate_key", 1),
     }
 

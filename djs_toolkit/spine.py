@@ -1,0 +1,276 @@
+"""The person-event spine: who did what, when, across every Data First dataset.
+
+Built once per extract inside DuckDB (temporary table ``_spine``) by joining each dataset's
+person-records to ``xjs_link``; every later analysis (memberships, cohorts, overlaps, flows) reads
+it instead of hand-joining tables.
+
+Rules (each counted in `diagnostics`, never applied silently):
+
+- A record linked to several persons is kept once, for the smallest ``estimated_xjs_id``.
+- A person-record with no ``xjs_link`` row has no person id and is left out.
+- Organisations (civil parties) are never persons.
+- Probation rows repeating an ``event_id_hash`` are one event (the first by ``row_id_hash``).
+- Events without a date are left out (they cannot be placed in time).
+- A person's ``sex`` and ``ethnicity_group`` are the most frequent known value over all their records
+  (ties: alphabetical), so every event of a person carries the same attributes.
+- Events outside their dataset's coverage window, or on/after its coverage cliff, are kept and
+  flagged ``in_coverage = False``.
+
+Example:
+    >>> from djs_toolkit import spine
+    >>> [e for d, e, _ in spine.EVENT_TYPES if d == "prison_nomis"]
+    ['custody_start', 'release', 'recall']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import DATASETS
+from djs_toolkit.spine_sql import EVENT_SELECTS, EVENT_TYPES, PERSON_TABLE_FILTER, ethnicity_group_sql
+
+__all__ = ["EVENT_TYPES", "person_events", "diagnostics", "coverage", "common_window", "last_observable",
+           "build_spine", "check_datasets"]
+
+_SPINE = "_spine"
+_CATEGORICAL = ("dataset", "event_type", "offence_group", "disposal", "case_type", "party_role", "sex",
+                "ethnicity_group")
+
+
+def check_datasets(extract, datasets: Iterable[str] | None) -> list[str]:
+    """Validate dataset labels; None means every dataset present in the extract.
+
+    Example:
+        >>> check_datasets(None, ["mags_hocas"])
+        ['mags_hocas']
+    """
+    if datasets is None:
+        return [d for d, ds in DATASETS.items() if ds.person_table in extract.tables]
+    out = list(datasets)
+    bad = [d for d in out if d not in DATASETS]
+    if bad:
+        raise DJSUserError(f"Unknown dataset(s) {', '.join(map(repr, bad))}: use labels from "
+                           f"{', '.join(DATASETS)}.")
+    return out
+
+
+def _observed_until(label: str, extract_end: dt.date) -> dt.date:
+    ds = DATASETS[label]
+    end = min(ds.end, extract_end)
+    if ds.cliff is not None:
+        end = min(end, ds.cliff - dt.timedelta(days=1))
+    return end
+
+
+def coverage(extract) -> pd.DataFrame:
+    """Each dataset's coverage window, cliff, and the last date it observes completely.
+
+    ``observed_until`` is the earliest of the window end, the day before the coverage cliff
+    (Common Platform) and the extract's data cut-off: later analyses censor there.
+
+    Example:
+        >>> import tempfile
+        >>> from djs_toolkit import open_extract
+        >>> cov = coverage(open_extract(tempfile.mkdtemp()))
+        >>> str(cov.set_index("dataset").loc["mags_hocas", "observed_until"].date())
+        '2020-12-31'
+    """
+    rows = []
+    for label, ds in DATASETS.items():
+        rows.append({
+            "dataset": label, "title": ds.title, "start": pd.Timestamp(ds.start), "end": pd.Timestamp(ds.end),
+            "cliff": pd.Timestamp(ds.cliff) if ds.cliff else pd.NaT,
+            "extract_end": pd.Timestamp(extract.extract_end),
+            "observed_until": pd.Timestamp(_observed_until(label, extract.extract_end)),
+            "left_censored": ds.left_censored, "present": ds.person_table in extract.tables, "note": ds.note,
+        })
+    return pd.DataFrame(rows)
+
+
+def common_window(extract, datasets: Iterable[str] | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The date window every chosen dataset covers completely.
+
+    Example:
+        >>> import tempfile
+        >>> from djs_toolkit import open_extract
+        >>> common_window(open_extract(tempfile.mkdtemp()), ["probation_delius", "civil_caseman_pcol"])
+        (Timestamp('2014-01-01 00:00:00'), Timestamp('2020-12-31 00:00:00'))
+    """
+    labels = check_datasets(extract, datasets)
+    if not labels:
+        raise DJSUserError("No datasets chosen: name at least one dataset label.")
+    start = max(DATASETS[d].start for d in labels)
+    end = min(_observed_until(d, extract.extract_end) for d in labels)
+    if start > end:
+        raise DJSUserError(f"Datasets {', '.join(labels)} share no coverage window: compare fewer datasets.")
+    return pd.Timestamp(start), pd.Timestamp(end)
+
+
+def last_observable(extract, datasets: Iterable[str] | None = None) -> pd.DataFrame:
+    """Per person and dataset, the last date on which an event could have been observed.
+
+    Data First has no deaths or emigration, so the date is the dataset's ``observed_until`` for
+    every person; the per-person form lets analyses join it the same way for every dataset.
+
+    Example:
+        >>> # last_observable(extract)[["person_id", "dataset", "last_observable"]]
+    """
+    labels = check_datasets(extract, datasets)
+    build_spine(extract)
+    people = extract.engine.query(f"SELECT DISTINCT person_id FROM {_SPINE} ORDER BY person_id")["person_id"]
+    frames = [pd.DataFrame({"person_id": people, "dataset": d,
+                            "last_observable": pd.Timestamp(_observed_until(d, extract.extract_end))})
+              for d in labels]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["person_id", "dataset", "last_observable"])
+    out["dataset"] = out["dataset"].astype("category")
+    return out
+
+
+def _coverage_case(extract) -> str:
+    parts = [f"WHEN dataset = '{d}' THEN event_date >= DATE '{ds.start}' AND event_date <= "
+             f"DATE '{_observed_until(d, extract.extract_end)}'" for d, ds in DATASETS.items()]
+    return "CASE " + " ".join(parts) + " ELSE FALSE END"
+
+
+def _mode_sql(expr: str, where: str, name: str) -> str:
+    # Counted over distinct records, not events: a record with two events is one observation.
+    return (f"{name}_n AS (SELECT person_id, {expr} AS v, COUNT(DISTINCT dataset || row_id_hash) AS n "
+            f"FROM _events_linked WHERE {where} "
+            f"GROUP BY person_id, {expr}), "
+            f"{name}_r AS (SELECT person_id, v, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY n DESC, v) AS rn, "
+            f"COUNT(*) OVER (PARTITION BY person_id) AS k FROM {name}_n)")
+
+
+def build_spine(extract) -> str:
+    """Materialise the spine in the extract's DuckDB connection (once); returns its table name.
+
+    Example:
+        >>> # build_spine(extract) -> '_spine'
+    """
+    if getattr(extract, "_spine_built", False):
+        return _SPINE
+    con = extract.engine.con
+    present = [d for d, ds in DATASETS.items() if ds.person_table in extract.tables]
+    if "xjs_link" not in extract.tables:
+        raise DJSUserError("The extract has no `xjs_link` table: the spine needs the linking lookup.")
+    for t in ("xjs_link", *[t for d in present for t in DATASETS[d].tables]):
+        extract.raise_if_errors(t)
+    selects = []
+    for d in present:
+        needed = {"familyman": ("family_cases", "family_events"), "civil_caseman_pcol": ("civil_cases", "civil_events"),
+                  "probation_delius": ()}.get(d, ())
+        if all(t in extract.tables for t in needed):
+            selects += EVENT_SELECTS[d]
+    con.execute("CREATE OR REPLACE TEMP TABLE _link AS SELECT source_dataset, row_id_hash, "
+                "MIN(estimated_xjs_id) AS person_id, COUNT(DISTINCT estimated_xjs_id) AS n_persons "
+                "FROM xjs_link GROUP BY source_dataset, row_id_hash")
+    con.execute("CREATE OR REPLACE TEMP TABLE _events AS " + " UNION ALL ".join(selects))
+    con.execute("CREATE OR REPLACE TEMP TABLE _events_linked AS SELECT l.person_id, e.* FROM _events e "
+                "JOIN _link l ON l.source_dataset = e.dataset AND l.row_id_hash = e.row_id_hash "
+                "WHERE e.event_date IS NOT NULL")
+    eth = ethnicity_group_sql("ethnicity_raw")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _person AS WITH "
+        + _mode_sql("sex_raw", "sex_raw IN ('M', 'F')", "sx") + ", "
+        + _mode_sql(eth, f"ethnicity_raw IS NOT NULL AND {eth} <> 'Not stated'", "et")
+        + ", p AS (SELECT DISTINCT person_id FROM _events_linked) "
+        "SELECT p.person_id, sx_r.v AS sex, COALESCE(et_r.v, 'Not stated') AS ethnicity_group, "
+        "COALESCE(sx_r.k, 0) > 1 AS sex_conflict, COALESCE(et_r.k, 0) > 1 AS ethnicity_conflict FROM p "
+        "LEFT JOIN sx_r ON sx_r.person_id = p.person_id AND sx_r.rn = 1 "
+        "LEFT JOIN et_r ON et_r.person_id = p.person_id AND et_r.rn = 1"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_SPINE} AS SELECT e.person_id, e.dataset, e.event_type, e.event_date, "
+        "e.end_date, e.row_id_hash AS record_id, e.offence_date, e.offence_group, e.disposal, e.case_type, "
+        "e.party_role, e.age_at_event, p.sex, p.ethnicity_group, "
+        f"{_coverage_case(extract).replace('dataset', 'e.dataset').replace('event_date', 'e.event_date')} "
+        "AS in_coverage FROM _events_linked e JOIN _person p ON p.person_id = e.person_id"
+    )
+    extract._spine_built = True
+    return _SPINE
+
+
+def _fetch(extract, sql: str) -> pd.DataFrame:
+    df = extract.engine.con.sql(sql).to_arrow_table().to_pandas(date_as_object=False)
+    for c in df.columns:
+        if c in _CATEGORICAL:
+            df[c] = df[c].astype("category")
+        elif df[c].dtype == object:
+            df[c] = df[c].astype("string")
+        elif str(df[c].dtype).startswith("datetime64"):
+            df[c] = df[c].astype("datetime64[ns]")
+    if "age_at_event" in df:
+        df["age_at_event"] = df["age_at_event"].astype("Int64")
+    return df
+
+
+def person_events(extract, datasets: Iterable[str] | None = None, return_diagnostics: bool = False):
+    """One row per person-event across the chosen datasets.
+
+    Args:
+        extract: an opened `Extract`.
+        datasets: dataset labels to include (default: every dataset in the extract).
+        return_diagnostics: also return the `diagnostics` table.
+
+    Returns:
+        DataFrame sorted by person and date with columns ``person_id`` (``estimated_xjs_id``),
+        ``dataset``, ``event_type`` (see `EVENT_TYPES`), ``event_date``, ``end_date``, ``record_id``
+        (``row_id_hash``), ``offence_date``, ``offence_group``, ``disposal``, ``case_type``,
+        ``party_role``, ``age_at_event``, ``sex``, ``ethnicity_group``, ``in_coverage``; with
+        ``return_diagnostics`` a tuple (events, diagnostics).
+
+    Example:
+        >>> # ev = person_events(extract, ["mags_hocas", "civil_caseman_pcol"])
+        >>> # ev.groupby("event_type", observed=True).size()
+    """
+    labels = check_datasets(extract, datasets)
+    build_spine(extract)
+    inlist = ", ".join(f"'{d}'" for d in labels) or "NULL"
+    df = _fetch(extract, f"SELECT * FROM {_SPINE} WHERE dataset IN ({inlist}) "
+                         "ORDER BY person_id, event_date, dataset, event_type, record_id")
+    return (df, diagnostics(extract)) if return_diagnostics else df
+
+
+def diagnostics(extract) -> pd.DataFrame:
+    """What the spine's rules did, with counts: columns check, dataset, count, rule.
+
+    Example:
+        >>> # diagnostics(extract).query("count > 0")
+    """
+    build_spine(extract)
+    q = extract.engine.con
+    rows = []
+
+    def add(check: str, dataset: str, n, rule: str) -> None:
+        rows.append({"check": check, "dataset": dataset, "count": int(n or 0), "rule": rule})
+
+    for d, ds in DATASETS.items():
+        pt = ds.person_table
+        if pt not in extract.tables:
+            continue
+        flt = PERSON_TABLE_FILTER.get(pt, "TRUE")
+        n = q.execute(f"SELECT COUNT(*) FROM {pt} WHERE {flt} AND row_id_hash NOT IN "
+                      f"(SELECT row_id_hash FROM _link WHERE source_dataset = '{d}')").fetchall()[0][0]
+        add("records_without_link", d, n, "left out: no person id")
+        n = q.execute(f"SELECT COUNT(*) FROM _link WHERE source_dataset = '{d}' AND n_persons > 1").fetchall()[0][0]
+        add("records_linked_to_several_persons", d, n, "kept once, for the smallest estimated_xjs_id")
+        n = q.execute(f"SELECT COUNT(*) FROM _events WHERE dataset = '{d}' AND event_date IS NULL").fetchall()[0][0]
+        add("events_missing_date", d, n, "left out: cannot be placed in time")
+        n = q.execute(f"SELECT COUNT(*) FROM {_SPINE} WHERE dataset = '{d}' AND NOT in_coverage").fetchall()[0][0]
+        add("events_outside_coverage", d, n, "kept, flagged in_coverage = False")
+    if "probation_flatfile" in extract.tables:
+        n = q.execute("SELECT COUNT(*) - COUNT(DISTINCT event_id_hash) FROM probation_flatfile").fetchall()[0][0]
+        add("duplicate_records", "probation_delius", n, "one event per event_id_hash (first by row_id_hash)")
+    if "civil_parties" in extract.tables:
+        n = q.execute("SELECT COUNT(*) FROM civil_parties WHERE party_type = 'Organisation'").fetchall()[0][0]
+        add("organisation_parties", "civil_caseman_pcol", n, "never persons: left out")
+    sc, ec = q.execute("SELECT SUM(CASE WHEN sex_conflict THEN 1 ELSE 0 END), "
+                       "SUM(CASE WHEN ethnicity_conflict THEN 1 ELSE 0 END) FROM _person").fetchall()[0]
+    add("persons_conflicting_sex", "all", sc, "most frequent known value over the person's records")
+    add("persons_conflicting_ethnicity", "all", ec, "most frequent known group over the person's records")
+    return pd.DataFrame(rows, columns=["check", "dataset", "count", "rule"])

@@ -1,0 +1,133 @@
+"""The spine on a hand-built extract whose answer is known person by person."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from djs_toolkit import open_extract, overlap, spine
+from djs_toolkit.schema import TABLES
+from tests.helpers import valid_tables, write_extract
+
+D = dt.date.fromisoformat
+
+
+def _rows(name: str, rows: list[dict]) -> pd.DataFrame:
+    """Rows of ``name``: every column from the valid template row, overridden per row."""
+    template = valid_tables()[name].iloc[0].to_dict()
+    return pd.DataFrame([{**template, **r} for r in rows], columns=list(TABLES[name].column_names))
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return _rows(name, [])
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory):
+    t = {name: _empty(name) for name in TABLES}
+    t["mags_defendant_case"] = _rows("mags_defendant_case", [
+        dict(row_id_hash="mA", case_id_hash="c1", first_hearing_date=D("2015-03-01"), final_result_date=D("2015-04-01"),
+             offence_date=D("2015-02-01"), disposal_type="Fine", gender="M", age_at_offence=30, offence_group=" Sexual offences",
+             ethnicity=None),
+        # Linked to two persons (C and D): kept once, for C.
+        dict(row_id_hash="mX", case_id_hash="c2", first_hearing_date=D("2016-01-01"), final_result_date=D("2016-02-01"),
+             disposal_type="Dismissed or acquitted", gender="F", age_at_offence=40),
+        # After the Common Platform cliff (2021-01-01): kept, flagged.
+        dict(row_id_hash="mC", case_id_hash="c3", first_hearing_date=D("2021-06-01"), final_result_date=None,
+             disposal_type="Committed to Crown Court", gender="F", age_at_offence=45),
+    ])
+    t["prison_journey"] = _rows("prison_journey", [
+        dict(row_id_hash="pA", custodial_journey_id_hash="j1", journey_start_date=D("2016-01-10"),
+             release_date=D("2016-06-01"), first_recall_date=None, gender="F", age_at_reception=31, ethnicity=None),
+    ])
+    t["probation_flatfile"] = _rows("probation_flatfile", [
+        dict(row_id_hash="bA", event_id_hash="e1", referral_date=D("2016-05-20"), disposal_date=D("2016-06-02"),
+             disposal_termination_date=None, gender="M", ethnicity_desc="White : Irish"),
+        dict(row_id_hash="bA2", event_id_hash="e1", referral_date=D("2016-05-20"), disposal_date=D("2016-06-02"),
+             disposal_termination_date=None, gender="M", ethnicity_desc="White : Irish"),
+        dict(row_id_hash="bZ", event_id_hash="e9", referral_date=D("2017-01-01"), disposal_date=D("2017-01-05")),
+    ])
+    t["family_cases"] = _rows("family_cases", [
+        dict(case_number_hash="f1", case_type="Private law", case_start_date=D("2015-05-05"), case_end_date=D("2015-10-10"))])
+    t["family_parties"] = _rows("family_parties", [
+        dict(row_id_hash="fB", case_number_hash="f1", party_role="Respondent", gender="F", age_at_case_start=28)])
+    t["family_events"] = _rows("family_events", [
+        dict(event_id_hash="fe1", case_number_hash="f1", event_type="Order", event_date=D("2015-09-09"), order_type="Child arrangements order"),
+        dict(event_id_hash="fe2", case_number_hash="f1", event_type="Hearing", event_date=D("2015-08-08"))])
+    t["civil_cases"] = _rows("civil_cases", [
+        dict(case_number_hash="v1", claim_type="Landlord possession", issue_date=D("2016-02-02"))])
+    t["civil_parties"] = _rows("civil_parties", [
+        dict(row_id_hash="vB", case_number_hash="v1", party_type="Individual", party_role="Defendant"),
+        dict(row_id_hash="vORG", case_number_hash="v1", party_type="Organisation", party_role="Claimant")])
+    t["civil_events"] = _rows("civil_events", [
+        dict(event_id_hash="ve1", case_number_hash="v1", event_type="Possession order", event_date=D("2016-05-05")),
+        dict(event_id_hash="ve2", case_number_hash="v1", event_type="Warrant executed", event_date=D("2016-08-08"))])
+    t["xjs_link"] = pd.DataFrame([
+        ("mags_hocas", "mA", "A"), ("prison_nomis", "pA", "A"), ("probation_delius", "bA", "A"),
+        ("probation_delius", "bA2", "A"), ("mags_hocas", "mX", "D"), ("mags_hocas", "mX", "C"),
+        ("mags_hocas", "mC", "C"), ("familyman", "fB", "B"), ("civil_caseman_pcol", "vB", "B"),
+    ], columns=["source_dataset", "row_id_hash", "estimated_xjs_id"])
+    ex = open_extract(write_extract(tmp_path_factory.mktemp("known"), tables=t))
+    return ex
+
+
+def test_events_person_by_person(known):
+    ev = spine.person_events(known)
+    got = [(r.person_id, r.event_type, str(r.event_date.date()), r.record_id) for r in ev.itertuples()]
+    assert got == [
+        ("A", "mags_case", "2015-03-01", "mA"), ("A", "mags_conviction", "2015-04-01", "mA"),
+        ("A", "custody_start", "2016-01-10", "pA"), ("A", "release", "2016-06-01", "pA"),
+        ("A", "probation_start", "2016-06-02", "bA"),
+        ("B", "family_case_start", "2015-05-05", "fB"), ("B", "family_order", "2015-09-09", "fB"),
+        ("B", "civil_claim", "2016-02-02", "vB"), ("B", "possession_order", "2016-05-05", "vB"),
+        ("B", "warrant_executed", "2016-08-08", "vB"),
+        ("C", "mags_case", "2016-01-01", "mX"), ("C", "mags_case", "2021-06-01", "mC"),
+    ]
+    a = ev[ev.person_id == "A"]
+    # Conflicting sex (M, F, M, M records) resolves to the most frequent: M, on every event.
+    assert set(a["sex"]) == {"M"} and set(a["ethnicity_group"]) == {"White"}
+    assert a.loc[a.event_type == "release", "age_at_event"].tolist() == [31]
+    assert a.loc[a.event_type == "mags_case", "offence_group"].tolist() == ["Sexual offences"]
+    b = ev[ev.person_id == "B"]
+    assert b.loc[b.event_type == "civil_claim", "case_type"].tolist() == ["Landlord possession"]
+    assert b.loc[b.event_type == "family_case_start", "party_role"].tolist() == ["Respondent"]
+    assert ev.loc[ev.record_id == "mC", "in_coverage"].tolist() == [False]
+    assert ev["in_coverage"].sum() == len(ev) - 1
+
+
+def test_diagnostics_count_each_rule(known):
+    d = spine.diagnostics(known).set_index(["check", "dataset"])["count"]
+    assert d["records_without_link", "probation_delius"] == 1           # bZ
+    assert d["records_linked_to_several_persons", "mags_hocas"] == 1   # mX
+    assert d["duplicate_records", "probation_delius"] == 1             # e1 twice
+    assert d["organisation_parties", "civil_caseman_pcol"] == 1
+    assert d["events_outside_coverage", "mags_hocas"] == 1             # after the cliff
+    assert d["persons_conflicting_sex", "all"] == 1                    # A: M, F, M records
+    assert d.sum() == 6
+
+
+def test_datasets_subset_and_coverage(known):
+    ev = spine.person_events(known, ["civil_caseman_pcol"])
+    assert ev["event_type"].tolist() == ["civil_claim", "possession_order", "warrant_executed"]
+    cov = spine.coverage(known).set_index("dataset")
+    assert str(cov.loc["crown_xhibit", "observed_until"].date()) == "2021-06-30"
+    assert str(cov.loc["civil_caseman_pcol", "observed_until"].date()) == "2022-01-31"
+    lo = spine.last_observable(known, ["probation_delius"])
+    assert lo["person_id"].tolist() == ["A", "B", "C"]
+    assert set(lo["last_observable"].dt.date.astype(str)) == {"2020-12-31"}
+
+
+def test_memberships_window(known):
+    m = overlap.memberships(known, ["mags_hocas", "familyman", "civil_caseman_pcol"])
+    assert m.attrs["window"] == (pd.Timestamp("2012-01-01"), pd.Timestamp("2020-12-31"))
+    assert m.set_index("person_id").to_dict("index") == {
+        "A": {"mags_hocas": True, "familyman": False, "civil_caseman_pcol": False},
+        "B": {"mags_hocas": False, "familyman": True, "civil_caseman_pcol": True},
+        "C": {"mags_hocas": True, "familyman": False, "civil_caseman_pcol": False},
+    }
+    m2 = overlap.memberships(known, ["mags_hocas"], window=("2016-01-01", "2016-12-31"), event_types=True)
+    assert m2["person_id"].tolist() == ["C"] and m2["mags_conviction"].tolist() == [False]
+    masks = overlap.membership_masks(known, ["mags_hocas", "familyman", "civil_caseman_pcol"])
+    assert dict(zip(masks["mask"], masks["persons"])) == {0: 0, 1: 2, 2: 0, 3: 0, 4: 0, 5: 0, 6: 1, 7: 0}
