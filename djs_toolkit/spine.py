@@ -11,7 +11,7 @@ Rules (each counted in `diagnostics`, never applied silently):
 - Organisations (civil parties) are never persons.
 - Probation rows repeating an ``event_id_hash`` are one event (the first by ``row_id_hash``).
 - Events without a date are left out (they cannot be placed in time).
-- A person's ``sex`` and ``ethnicity_group`` are the most frequent known value over all their records
+- A person's ``sex``, ``ethnicity_group`` and ``imd_decile`` are the most frequent known value over their records
   (ties: alphabetical), so every event of a person carries the same attributes.
 - Events outside their dataset's coverage window, or on/after its coverage cliff, are kept and
   flagged ``in_coverage = False``.
@@ -177,17 +177,19 @@ def build_spine(extract) -> str:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _person AS WITH "
         + _mode_sql("sex_raw", "sex_raw IN ('M', 'F')", "sx") + ", "
-        + _mode_sql(eth, f"ethnicity_raw IS NOT NULL AND {eth} <> 'Not stated'", "et")
+        + _mode_sql(eth, f"ethnicity_raw IS NOT NULL AND {eth} <> 'Not stated'", "et") + ", "
+        + _mode_sql("imd_raw", "imd_raw BETWEEN 1 AND 10", "im")
         + ", p AS (SELECT DISTINCT person_id FROM _events_linked) "
-        "SELECT p.person_id, sx_r.v AS sex, COALESCE(et_r.v, 'Not stated') AS ethnicity_group, "
+        "SELECT p.person_id, sx_r.v AS sex, COALESCE(et_r.v, 'Not stated') AS ethnicity_group, im_r.v AS imd_decile, "
         "COALESCE(sx_r.k, 0) > 1 AS sex_conflict, COALESCE(et_r.k, 0) > 1 AS ethnicity_conflict FROM p "
         "LEFT JOIN sx_r ON sx_r.person_id = p.person_id AND sx_r.rn = 1 "
-        "LEFT JOIN et_r ON et_r.person_id = p.person_id AND et_r.rn = 1"
+        "LEFT JOIN et_r ON et_r.person_id = p.person_id AND et_r.rn = 1 "
+        "LEFT JOIN im_r ON im_r.person_id = p.person_id AND im_r.rn = 1"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_SPINE} AS SELECT e.person_id, e.dataset, e.event_type, e.event_date, "
         "e.end_date, e.row_id_hash AS record_id, e.offence_date, e.offence_group, e.disposal, e.case_type, "
-        "e.party_role, e.age_at_event, p.sex, p.ethnicity_group, "
+        "e.party_role, e.age_at_event, p.sex, p.ethnicity_group, p.imd_decile, "
         f"{_coverage_case(extract).replace('dataset', 'e.dataset').replace('event_date', 'e.event_date')} "
         "AS in_coverage FROM _events_linked e JOIN _person p ON p.person_id = e.person_id"
     )
@@ -204,8 +206,9 @@ def _fetch(extract, sql: str) -> pd.DataFrame:
             df[c] = df[c].astype("string")
         elif str(df[c].dtype).startswith("datetime64"):
             df[c] = df[c].astype("datetime64[ns]")
-    if "age_at_event" in df:
-        df["age_at_event"] = df["age_at_event"].astype("Int64")
+    for c in ("age_at_event", "imd_decile"):
+        if c in df:
+            df[c] = df[c].astype("Int64")
     return df
 
 
@@ -221,7 +224,8 @@ def person_events(extract, datasets: Iterable[str] | None = None, return_diagnos
         DataFrame sorted by person and date with columns ``person_id`` (``estimated_xjs_id``),
         ``dataset``, ``event_type`` (see `EVENT_TYPES`), ``event_date``, ``end_date``, ``record_id``
         (``row_id_hash``), ``offence_date``, ``offence_group``, ``disposal``, ``case_type``,
-        ``party_role``, ``age_at_event``, ``sex``, ``ethnicity_group``, ``in_coverage``; with
+        ``party_role``, ``age_at_event``, ``sex``, ``ethnicity_group``, ``imd_decile`` (IMD 2019 decile
+        of residence, 1 most deprived), ``in_coverage``; with
         ``return_diagnostics`` a tuple (events, diagnostics).
 
     Example:

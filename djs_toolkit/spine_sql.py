@@ -56,7 +56,7 @@ EVENT_TYPES: tuple[tuple[str, str, str], ...] = (
 
 # Common columns of every event select, in order.
 _COLS = ("row_id_hash", "dataset", "event_type", "event_date", "end_date", "offence_date", "offence_group",
-         "disposal", "case_type", "party_role", "age_at_event", "sex_raw", "ethnicity_raw")
+         "disposal", "case_type", "party_role", "age_at_event", "sex_raw", "ethnicity_raw", "imd_raw")
 
 
 def _select(**kw: str) -> str:
@@ -94,7 +94,8 @@ EVENT_SELECTS: dict[str, list[str]] = {
         _select(row_id_hash="row_id_hash", dataset=_q("mags_hocas"), event_type=_q("mags_case"),
                 event_date="COALESCE(first_hearing_date, final_result_date)", end_date="final_result_date",
                 offence_date="offence_date", offence_group=_OG, disposal="disposal_type",
-                age_at_event="age_at_offence", sex_raw="gender", ethnicity_raw="ethnicity") + f" FROM {_MAGS}",
+                age_at_event="age_at_offence", sex_raw="gender", ethnicity_raw="ethnicity",
+                imd_raw="imd_decile") + f" FROM {_MAGS}",
         _select(row_id_hash="row_id_hash", dataset=_q("mags_hocas"), event_type=_q("mags_conviction"),
                 event_date="final_result_date", offence_date="offence_date", offence_group=_OG,
                 disposal="disposal_type", age_at_event="age_at_offence", sex_raw="gender",
@@ -104,7 +105,8 @@ EVENT_SELECTS: dict[str, list[str]] = {
         _select(row_id_hash="row_id_hash", dataset=_q("crown_xhibit"), event_type=_q("crown_case"),
                 event_date="receipt_date", end_date="disposal_date", offence_date="offence_date",
                 offence_group=_OG, disposal="disposal_type", case_type="case_type",
-                age_at_event="age_at_offence", sex_raw="gender", ethnicity_raw="ethnicity") + f" FROM {_CROWN}",
+                age_at_event="age_at_offence", sex_raw="gender", ethnicity_raw="ethnicity",
+                imd_raw="imd_decile") + f" FROM {_CROWN}",
         _select(row_id_hash="row_id_hash", dataset=_q("crown_xhibit"), event_type=_q("crown_conviction"),
                 event_date="COALESCE(sentence_date, disposal_date)", offence_date="offence_date",
                 offence_group=_OG, disposal="disposal_type", case_type="case_type",
@@ -132,7 +134,7 @@ EVENT_SELECTS: dict[str, list[str]] = {
                 event_date="COALESCE(disposal_date, referral_date)", end_date="disposal_termination_date",
                 offence_date="main_offence_date", offence_group="NULLIF(TRIM(mo_category_description), '')",
                 disposal="disposal_type_description", age_at_event="age_at_offence", sex_raw="gender",
-                ethnicity_raw="ethnicity_desc") + f" FROM {_PROB} AS p",
+                ethnicity_raw="ethnicity_desc", imd_raw="imd_decile") + f" FROM {_PROB} AS p",
         _select(row_id_hash="row_id_hash", dataset=_q("probation_delius"), event_type=_q("probation_end"),
                 event_date="disposal_termination_date", disposal="disposal_type_description",
                 sex_raw="gender", ethnicity_raw="ethnicity_desc")

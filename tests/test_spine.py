@@ -88,6 +88,7 @@ def test_events_person_by_person(known):
     a = ev[ev.person_id == "A"]
     # Conflicting sex (M, F, M, M records) resolves to the most frequent: M, on every event.
     assert set(a["sex"]) == {"M"} and set(a["ethnicity_group"]) == {"White"}
+    assert set(a["imd_decile"]) == {2} and ev.loc[ev.person_id == "B", "imd_decile"].isna().all()
     assert a.loc[a.event_type == "release", "age_at_event"].tolist() == [31]
     assert a.loc[a.event_type == "mags_case", "offence_group"].tolist() == ["Sexual offences"]
     b = ev[ev.person_id == "B"]
