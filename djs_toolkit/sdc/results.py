@@ -1,0 +1,278 @@
+"""`finalise`: the clearance folder.
+
+Layout (disclosure_control.md §2.5 for ACRO's results.json, §7.5 for the checker pack):
+- `release/`: only `pass` and `review` outputs; CSVs UTF-8, LF, fixed float format; withheld cells written as
+  `[suppressed]`; histogram figures drawn only from the protected tables;
+- `results.json`: ACRO 1.0.2's schema so SACRO-Viewer can open the folder; our additions under `djs_toolkit`;
+- `CLEARANCE.md`: a draft of the SRS output request (description, population, variables, N, DoF, controls);
+- `checker_only/`: DO-NOT-RELEASE evidence (unrounded unweighted counts, denominators, dominance, audit intervals);
+- `manifest-sha256.txt`: sha256 of every file.
+The folder is built under a temporary name and renamed into place; an existing path is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.output import Output
+from djs_toolkit.sdc.rules import STATBARN
+
+if TYPE_CHECKING:
+    from djs_toolkit.sdc.session import Session
+
+__all__ = ["write_folder", "results_json", "TOOL_VERSION"]
+
+TOOL_VERSION = "0.1.0"
+FLOAT_FORMAT = "%.6f"
+DO_NOT_RELEASE = "DO-NOT-RELEASE"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _csv_text(table: pd.DataFrame, mask: pd.DataFrame | None, index: bool = True) -> str:
+    out = table.copy()
+    if len(out.columns) and len(out):
+        fmt = out.astype(object)
+        for col in out.columns:
+            s = out[col]
+            if pd.api.types.is_float_dtype(s):
+                fmt[col] = [("" if pd.isna(v) else FLOAT_FORMAT % v) for v in s]
+            else:
+                fmt[col] = ["" if pd.isna(v) else str(v) for v in s]
+        if mask is not None:
+            fmt = fmt.mask(mask.to_numpy(bool), "[suppressed]")
+        out = fmt
+    return out.to_csv(index=index, lineterminator="\n")
+
+
+def _release_files(o: Output, release: Path) -> list[str]:
+    names: list[str] = []
+    if o.type == "custom":
+        if o.source_path and Path(o.source_path).is_file():
+            dest = release / f"{o.name}{Path(o.source_path).suffix.lower()}"
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            shutil.copyfile(o.source_path, tmp)
+            os.replace(tmp, dest)
+            names.append(f"release/{dest.name}")
+        return names
+    _atomic_write(release / f"{o.name}.csv", _csv_text(o.table, o.mask))
+    names.append(f"release/{o.name}.csv")
+    if o.type == "histogram":
+        names.append(f"release/{_draw_histogram(o, release)}")
+    return names
+
+
+def _draw_histogram(o: Output, release: Path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # Drawn from the protected table only: withheld bins are shown hatched with no height.
+    edges = np.asarray(o.properties["bin_edges"], dtype=float)
+    heights = pd.to_numeric(o.table.iloc[:, 0], errors="coerce").to_numpy(np.float64)
+    withheld = o.mask.iloc[:, 0].to_numpy(bool) if o.mask is not None else np.zeros(len(heights), bool)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(edges[:-1], np.nan_to_num(heights), width=np.diff(edges), align="edge", edgecolor="black")
+    for left, w, hid in zip(edges[:-1], np.diff(edges), withheld):
+        if hid:
+            ax.bar(left, 0, width=w, align="edge", hatch="//", fill=False)
+            ax.text(left + w / 2, 0, "suppressed", rotation=90, ha="center", va="bottom", fontsize=7)
+    ax.set_xlabel(str(o.table.index.name))
+    ax.set_ylabel("count")
+    name = f"{o.name}.png"
+    tmp = release / f".{name}.tmp.png"
+    fig.savefig(tmp, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    os.replace(tmp, release / name)
+    return name
+
+
+def _outcome(o: Output) -> dict[str, dict[str, str]]:
+    if o.mask is None or o.table.empty or "cells" not in o.properties:
+        return {}
+    grid: dict[tuple[int, int], list[str]] = {}
+    for rule, cells in o.properties["cells"].items():
+        for pos in cells:
+            grid.setdefault(tuple(pos), []).append(rule)
+    out: dict[str, dict[str, str]] = {}
+    for j, col in enumerate(o.table.columns):
+        out[str(col)] = {str(row): "; ".join(sorted(grid.get((i, j), []))) or "ok"
+                         for i, row in enumerate(o.table.index)}
+    return out
+
+
+def _summary(o: Output) -> str:
+    lines = [f"{o.statistic} ({o.type}) status: {o.status}"]
+    if len(o.reasons):
+        for (rule, st), grp in o.reasons.groupby(["rule", "status"]):
+            lines.append(f"{rule}: {st} - {len(grp)} flag(s)")
+    lines += o.controls
+    return "\n".join(lines) + "\n"
+
+
+def _record(o: Output, files: list[str]) -> dict[str, Any]:
+    cells = o.properties.get("cells", {})
+    sdc = {"summary": {rule: len(c) for rule, c in cells.items()},
+           "cells": {rule: [list(p) for p in c] for rule, c in cells.items()}}
+    if o.properties.get("suppressed_cells"):
+        sdc["summary"]["suppressed"] = len(o.properties["suppressed_cells"])
+        sdc["cells"]["suppressed"] = [list(p) for p in o.properties["suppressed_cells"]]
+    props = {k: v for k, v in o.properties.items() if k not in ("cells", "suppressed_cells")}
+    props.setdefault("dof", o.dof)
+    kind = o.properties.get("statbarn_kind", "custom")
+    table_level = o.reasons[o.reasons["row"].isna()] if len(o.reasons) else o.reasons
+    return {
+        "uid": o.name,
+        "status": o.status,
+        "type": o.type,
+        "properties": props,
+        "files": [{"name": f, "sdc": sdc} for f in files],
+        "outcome": _outcome(o),
+        "command": o.command,
+        "summary": _summary(o),
+        "timestamp": o.timestamp,
+        "comments": list(o.comments),
+        "exception": "; ".join(f"{e['reason_code']}: {e['text']}" for e in o.exceptions),
+        "fair": {"context": "https://w3id.org/statbarnsdc#", "statbarn": STATBARN.get(kind, "Unknown"),
+                 "check_status": {str(r): str(g["status"].max()) for r, g in o.reasons.groupby("rule")}
+                 if len(o.reasons) else {}},
+        "djs_toolkit": {
+            "description": o.description, "population": o.population, "variables": o.variables, "n": o.n,
+            "dof": o.dof, "controls": o.controls, "statistic": o.statistic,
+            "exceptions": o.exceptions,
+            "output_flags": [{"rule": r.rule, "status": r.status, "summary": r.summary}
+                             for r in table_level.itertuples()],
+            "released": bool(files) and o.status in ("pass", "review"),
+        },
+    }
+
+
+def results_json(session: Session, files: dict[str, list[str]]) -> dict[str, Any]:
+    """The ACRO-compatible results document for a session.
+
+    Example:
+        >>> from djs_toolkit.sdc.session import Session
+        >>> sorted(results_json(Session(), {}))
+        ['djs_toolkit', 'results', 'tool', 'version']
+    """
+    return {
+        "version": TOOL_VERSION,
+        "tool": {"@type": "SoftwareApplication", "name": "djs_toolkit.sdc",
+                 "url": "https://github.com/ministryofjustice", "version": TOOL_VERSION},
+        "results": {name: _record(o, files.get(name, [])) for name, o in session.outputs.items()},
+        "djs_toolkit": {"profile": session.profile.to_dict(), "ledger": None if session.ledger is None
+                        else "configured (differencing checks arrive in part 2)"},
+    }
+
+
+def _clearance(session: Session) -> str:
+    p = session.profile
+    lines = ["# Output clearance request (draft)", "",
+             f"Profile: `{p.name}` v{p.version} ({p.description}).",
+             "Relationship to other outputs: to be completed by the researcher (shared populations, variables, "
+             "earlier versions).", ""]
+    for name, o in session.outputs.items():
+        lines += [f"## {name}: {o.status}", "",
+                  f"- Description: {o.description or 'MISSING: add description='}",
+                  f"- Population: {o.population or 'MISSING: add population='}",
+                  f"- Type: {o.type} ({o.properties.get('method', o.method)}, statistic {o.statistic})",
+                  f"- Variables: {', '.join(o.variables) or '-'}",
+                  f"- N (unweighted records): {o.n if o.n is not None else '-'}",
+                  f"- Residual DoF: {o.dof if o.dof is not None else '-'}",
+                  f"- Controls applied: {'; '.join(o.controls) or 'none needed'}",
+                  f"- Flags: {', '.join(sorted(set(o.reasons['rule']))) if len(o.reasons) else 'none'}"]
+        for e in o.exceptions:
+            lines.append(f"- Exception requested ({e['reason_code']}): {e['text']}")
+        for c in o.comments:
+            lines.append(f"- Comment: {c}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _checker_only(session: Session, folder: Path) -> None:
+    folder.mkdir()
+    _atomic_write(folder / f"{DO_NOT_RELEASE}.txt",
+                  "DO NOT RELEASE. Checker-only evidence: unrounded, unweighted counts behind every cell.\n")
+    for name, o in session.outputs.items():
+        if len(o.evidence):
+            ev = o.evidence.reset_index()
+            _atomic_write(folder / f"{DO_NOT_RELEASE}_{name}_evidence.csv",
+                          ev.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT))
+    matrix = pd.DataFrame(
+        [{v: 1 for v in o.variables} for o in session.outputs.values()], index=list(session.outputs)
+    ).fillna(0).astype(int) if session.outputs else pd.DataFrame()
+    matrix = matrix.reindex(sorted(matrix.columns), axis=1)
+    _atomic_write(folder / f"{DO_NOT_RELEASE}_variable_matrix.csv", matrix.to_csv(lineterminator="\n"))
+    _atomic_write(folder / f"{DO_NOT_RELEASE}_profile.json",
+                  json.dumps(session.profile.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def _manifest(root: Path) -> None:
+    lines = []
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        lines.append(f"{hashlib.sha256(f.read_bytes()).hexdigest()}  {f.relative_to(root).as_posix()}")
+    _atomic_write(root / "manifest-sha256.txt", "\n".join(lines) + "\n")
+
+
+def write_folder(session: Session, path: Path) -> Path:
+    """Write the clearance folder at `path` (refused if it exists).
+
+    Example:
+        >>> import tempfile
+        >>> from djs_toolkit.sdc.session import Session
+        >>> write_folder(Session(), Path(tempfile.mkdtemp()) / "empty").name
+        'empty'
+    """
+    path = Path(path)
+    if path.exists():
+        raise DJSUserError(f"{path} already exists: finalise never overwrites; choose a new folder name.")
+    if not path.parent.is_dir():
+        raise DJSUserError(f"Parent folder of {path.name} does not exist: create it first.")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    tmp.mkdir()
+    try:
+        release = tmp / "release"
+        release.mkdir()
+        files: dict[str, list[str]] = {}
+        for name, o in session.outputs.items():
+            files[name] = _release_files(o, release) if o.status in ("pass", "review") else []
+        doc = results_json(session, files)
+        _atomic_write(tmp / "results.json", json.dumps(doc, indent=2, sort_keys=False, default=_json_default) + "\n")
+        _atomic_write(tmp / "CLEARANCE.md", _clearance(session))
+        _checker_only(session, tmp / "checker_only")
+        _manifest(tmp)
+        if path.exists():
+            raise DJSUserError(f"{path} appeared while finalising: finalise never overwrites; choose a new name.")
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (tuple, set)):
+        return list(obj)
+    return str(obj)
