@@ -19,45 +19,64 @@ from djs_toolkit.survival._coxcore import CoxProblem
 __all__ = ["concordance"]
 
 
-def _prefix_counts(pos: np.ndarray, rank: np.ndarray, w: np.ndarray, q_pos: np.ndarray,
-                   q_rank: np.ndarray, n_ranks: int) -> np.ndarray:
-    """For each query: sum of w over points with pos < q_pos and rank < q_rank."""
-    out = np.zeros(len(q_pos))
-    if len(pos) == 0 or len(q_pos) == 0:
+def _prefix_below(vals: np.ndarray, w: np.ndarray, prefix: np.ndarray, thresh: np.ndarray) -> np.ndarray:
+    """For each query q: sum of w[j] over j < prefix[q] with vals[j] < thresh[q].
+
+    A wavelet matrix over the bits of `vals` (small non-negative ints: event-time indices), walked one
+    level at a time for all queries at once; each level is a stable 0/1 partition plus prefix sums, so
+    the cost is O((n + queries) log K) and only one level is held in memory.
+    """
+    out = np.zeros(len(prefix))
+    if len(vals) == 0 or len(prefix) == 0:
         return out
-    base = np.argsort(rank, kind="stable")
-    pos_b, rank_b, w_b = pos[base], rank[base], w[base]
-    top = int(max(pos.max(initial=0), q_pos.max(initial=0))) + 1
-    levels = max(int(top).bit_length(), 1)
-    mult = np.int64(n_ranks + 1)
-    for lev in range(levels):
-        has = ((q_pos >> lev) & 1) == 1
-        if not has.any():
-            continue
-        block = pos_b >> lev
-        # stable sort by block keeps rank order inside each block (radix sort on small ints)
-        order = np.argsort(block.astype(np.int32 if top < 2**31 else np.int64), kind="stable")
-        keys = block[order].astype(np.int64) * mult + rank_b[order]
-        cw = np.concatenate([[0.0], np.cumsum(w_b[order])])
-        qb = (q_pos[has] >> lev) - 1
-        lo = np.searchsorted(keys, qb * mult, side="left")
-        hi = np.searchsorted(keys, qb * mult + q_rank[has], side="left")
-        out[has] += cw[hi] - cw[lo]
+    top = int(max(vals.max(initial=0), thresh.max(initial=0)))
+    levels = max(top.bit_length(), 1)
+    s = np.zeros(len(prefix), dtype=np.int64)
+    e = prefix.astype(np.int64)
+    v, wv = vals, w
+    for lev in range(levels - 1, -1, -1):
+        bit = ((v >> lev) & 1).astype(np.uint8)
+        zero = bit == 0
+        rank0 = np.concatenate([[0], np.cumsum(zero)])
+        cw0 = np.concatenate([[0.0], np.cumsum(np.where(zero, wv, 0.0))])
+        n_zero = int(rank0[-1])
+        qbit = ((thresh >> lev) & 1) == 1
+        # threshold bit 1: everything in range with bit 0 is below; continue among the ones
+        out[qbit] += cw0[e[qbit]] - cw0[s[qbit]]
+        s0, e0 = rank0[s], rank0[e]
+        s = np.where(qbit, n_zero + (s - s0), s0)
+        e = np.where(qbit, n_zero + (e - e0), e0)
+        order = np.argsort(bit, kind="stable")
+        v, wv = v[order], wv[order]
     return out
 
 
-def _at_risk_counts(pb: CoxProblem, rows: np.ndarray, rank: np.ndarray, n_ranks: int, qk: np.ndarray,
+def _at_risk_counts(pb: CoxProblem, rows: np.ndarray, rank: np.ndarray, qk: np.ndarray,
                     qr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weight of `rows` at risk at each query's event index: below its rank, up to it, and in total."""
-    lo, hi, rk, w = pb.lo[rows], pb.hi[rows], rank[rows], pb.w[rows]
-    q_pos = np.concatenate([qk, qk]) + 1  # lo <= k  <=>  lo < k + 1
-    q_rank = np.concatenate([qr, qr + 1])
-    entered = _prefix_counts(lo, rk, w, q_pos, q_rank, n_ranks + 1)
-    left = _prefix_counts(hi, rk, w, q_pos - 1, q_rank, n_ranks + 1)  # hi < k
-    at_risk = entered - left
+    """Weight of `rows` at risk at each query's event index: below its rank, up to it, and in total.
+
+    lo <= k <= hi  <=>  (hi >= k) minus (lo > k), because lo > k implies hi >= k for kept rows.
+    """
+    order = rows[np.argsort(rank[rows], kind="stable")]
+    w = pb.w[order]
+    per_rank = np.concatenate([[0], np.cumsum(np.bincount(rank[rows], minlength=int(qr.max(initial=0)) + 2))])
+    p_below = per_rank[qr]  # rows with rank < v
+    p_upto = per_rank[qr + 1]  # rows with rank <= v
+    prefix = np.concatenate([p_below, p_upto])
+    kk = np.concatenate([qk, qk]).astype(np.int64)
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    hi = pb.hi[order]
+    count = cw[prefix] - _prefix_below(hi, w, prefix, kk)  # hi >= k
+    late = pb.lo[order] > 0
+    if late.any():
+        lo_l, w_l = pb.lo[order][late], w[late]
+        pre_l = np.concatenate([[0], np.cumsum(late)])[prefix]
+        cw_l = np.concatenate([[0.0], np.cumsum(w_l)])
+        count -= cw_l[pre_l] - _prefix_below(lo_l, w_l, pre_l, kk + 1)  # lo > k  <=>  lo >= k + 1
     m = len(qk)
-    total = np.cumsum(np.bincount(lo, w, pb.n_times + 1) - np.bincount(hi + 1, w, pb.n_times + 1))[qk]
-    return at_risk[:m], at_risk[m:], total
+    total = np.cumsum(np.bincount(pb.lo[rows], pb.w[rows], pb.n_times + 1)
+                      - np.bincount(pb.hi[rows] + 1, pb.w[rows], pb.n_times + 1))[qk]
+    return count[:m], count[m:], total
 
 
 def concordance(pb: CoxProblem, eta: np.ndarray) -> float:
@@ -69,24 +88,29 @@ def concordance(pb: CoxProblem, eta: np.ndarray) -> float:
     uniq, rank = np.unique(eta, return_inverse=True)
     rank = rank.astype(np.int64)
     n_ranks = len(uniq)
-    ok = pb.lo <= pb.hi
+    ok = pb.lo <= pb.hi  # always true after prepare(); kept as a guard
     tv = np.zeros(len(ok), dtype=bool) if pb.tv is None else pb.tv
     dd = pb.death
     qk, qr, qw = pb.dk, rank[dd], pb.w[dd]
-    below, upto, total = _at_risk_counts(pb, np.flatnonzero(ok & ~tv), rank, n_ranks, qk, qr)
+    below, upto, total = _at_risk_counts(pb, np.flatnonzero(ok & ~tv), rank, qk, qr)
     if tv.any():
-        b2, u2, t2 = _at_risk_counts(pb, np.flatnonzero(ok & tv), rank, n_ranks, qk, qr)
+        b2, u2, t2 = _at_risk_counts(pb, np.flatnonzero(ok & tv), rank, qk, qr)
         gq = pb.g[qk]
         below, upto, total = below + gq * b2, upto + gq * u2, total + gq * t2
     # remove the tied deaths themselves (they are tied on time, not comparable)
     key = qk.astype(np.int64) * (n_ranks + 2) + qr
     order = np.argsort(key, kind="stable")
-    skey = key[order]
+    skey, sk = key[order], qk[order]
     cw = np.concatenate([[0.0], np.cumsum(qw[order])])
-    grp0 = qk.astype(np.int64) * (n_ranks + 2)
+    idx = np.arange(len(skey))
+    new_key = np.r_[True, skey[1:] != skey[:-1]]
+    key_start = np.maximum.accumulate(np.where(new_key, idx, 0))
+    key_end = np.minimum.accumulate(np.where(np.r_[skey[1:] != skey[:-1], True], idx + 1, len(idx))[::-1])[::-1]
+    k_start = np.maximum.accumulate(np.where(np.r_[True, sk[1:] != sk[:-1]], idx, 0))
+    d_below, d_upto = np.empty(len(idx)), np.empty(len(idx))
+    d_below[order] = cw[key_start] - cw[k_start]
+    d_upto[order] = cw[key_end] - cw[k_start]
     d_total = np.bincount(qk, qw, pb.n_times)[qk]
-    d_below = cw[np.searchsorted(skey, key, "left")] - cw[np.searchsorted(skey, grp0, "left")]
-    d_upto = cw[np.searchsorted(skey, key, "right")] - cw[np.searchsorted(skey, grp0, "left")]
     below = below - d_below
     tied = (upto - d_upto) - below
     above = (total - d_total) - (upto - d_upto)

@@ -45,7 +45,11 @@ class CoxProblem:
     slot_mw: np.ndarray  # weight of the slot (mean death weight; total for Breslow)
     tv: np.ndarray | None = None  # bool per row: time-varying weight class
     g: np.ndarray | None = None  # (K,) multiplier for tv rows
-    keep: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rows of the input
+    keep: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # input row of each row
+    positive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # input rows, w > 0
+    hi_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    hi_values: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    late: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rows with lo > 0
 
 
 @dataclass
@@ -98,6 +102,14 @@ def prepare(
         offset += len(tau)
     n_times = offset
     event_times = np.concatenate(times) if times else np.zeros(0)
+    # Rows never at risk at an event time of their stratum add nothing (their residuals are zero):
+    # drop them, and sort the rest by `hi` so risk sums are contiguous block sums (np.add.reduceat).
+    active = np.flatnonzero(lo <= hi)
+    active = active[np.argsort(hi[active], kind="stable")]
+    lo, hi, event, xk, wk = lo[active], hi[active], event[active], xk[active], wk[active]
+    tvk = None if tvk is None else tvk[active]
+    positive = keep
+    keep = keep[active]
     death = np.flatnonzero(event)
     dk = hi[death]
     n_dead = np.bincount(dk, minlength=n_times)
@@ -116,30 +128,38 @@ def prepare(
         raise DJSUserError("`ties` must be 'efron' or 'breslow'.")
     xc = xk - np.average(xk, axis=0, weights=wk)  # centring only guards exp() against overflow
     g = np.concatenate(gs) if gs else None
+    first = np.r_[True, hi[1:] != hi[:-1]] if len(hi) else np.zeros(0, dtype=bool)
+    hi_starts = np.flatnonzero(first)
     return CoxProblem(xc, wk, lo, hi, death, dk, n_times, event_times, slot_k, slot_f, slot_mw,
-                      tvk, g, keep)
+                      tvk, g, keep, positive, hi_starts, hi[hi_starts], np.flatnonzero(lo > 0))
+
+
+def _suffix(block: np.ndarray) -> np.ndarray:
+    return np.cumsum(block[::-1], axis=0)[::-1]
 
 
 def range_sums(pb: CoxProblem, vals: np.ndarray) -> np.ndarray:
-    """For each event index k: sum of vals[i] (times g[k] for tv rows) over rows at risk at k."""
+    """For each event index k: sum of vals[i] (times g[k] for tv rows) over rows at risk at k.
+
+    at risk at k  <=>  lo <= k <= hi  <=>  (hi >= k) minus (lo > k), since lo <= hi for every row.
+    """
     k = pb.n_times
-    ok = pb.lo <= pb.hi
-    lo, hi = pb.lo[ok], pb.hi[ok]
-    v = vals[ok]
-    if v.ndim == 1:
-        v = v[:, None]
-    out = np.empty((k, v.shape[1]))
-    tv = None if pb.tv is None else pb.tv[ok]
-    for c in range(v.shape[1]):
-        if tv is None:
-            d = np.bincount(lo, v[:, c], k + 1) - np.bincount(hi + 1, v[:, c], k + 1)
-            out[:, c] = np.cumsum(d)[:k]
-        else:
-            plain = np.where(tv, 0.0, v[:, c])
-            varying = np.where(tv, v[:, c], 0.0)
-            d0 = np.bincount(lo, plain, k + 1) - np.bincount(hi + 1, plain, k + 1)
-            d1 = np.bincount(lo, varying, k + 1) - np.bincount(hi + 1, varying, k + 1)
-            out[:, c] = np.cumsum(d0)[:k] + pb.g * np.cumsum(d1)[:k]
+    v = vals[:, None] if vals.ndim == 1 else vals
+    if pb.tv is not None and pb.tv.any():
+        parts = [(np.where(pb.tv[:, None], 0.0, v), None), (np.where(pb.tv[:, None], v, 0.0), pb.g)]
+    else:
+        parts = [(v, None)]
+    out = np.zeros((k, v.shape[1]))
+    for vv, mult in parts:
+        by_hi = np.zeros((k + 1, v.shape[1]))
+        by_hi[pb.hi_values] = np.add.reduceat(vv, pb.hi_starts, axis=0)
+        acc = _suffix(by_hi)[:k]
+        if len(pb.late):
+            vl = vv[pb.late]
+            lo_l = pb.lo[pb.late]
+            by_lo = np.column_stack([np.bincount(lo_l, vl[:, c], k + 1) for c in range(v.shape[1])])
+            acc = acc - _suffix(by_lo)[1 : k + 1]
+        out += acc if mult is None else mult[:, None] * acc
     return out
 
 
@@ -162,7 +182,10 @@ def _evaluate(pb: CoxProblem, beta: np.ndarray, want_info: bool = True) -> tuple
     e = np.exp(eta)
     r = pb.w * e
     p = pb.x.shape[1]
-    sums = range_sums(pb, np.column_stack([r, r[:, None] * pb.x]))
+    rx = np.empty((len(r), p + 1))
+    rx[:, 0] = r
+    np.multiply(r[:, None], pb.x, out=rx[:, 1:])
+    sums = range_sums(pb, rx)
     s0, s1 = sums[:, 0], sums[:, 1:]
     rd = r[pb.death]
     d0 = np.bincount(pb.dk, rd, pb.n_times)

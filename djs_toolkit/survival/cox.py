@@ -143,12 +143,11 @@ def summarise(
     params["ci_lower"] = np.exp(beta - z * use_se)
     params["ci_upper"] = np.exp(beta + z * use_se)
     params["p"] = 2 * norm.sf(np.abs(beta / use_se))
-    keep_stop = stop[pb.keep]
+    pos = pb.positive  # the zph transform uses the KM of every row with positive weight, as R
     keep_event = event[pb.keep]
-    keep_entry = None if entry is None else entry[pb.keep]
     tv = pb.tv is not None and pb.tv.any()
     if with_ph_test and not tv:
-        zph = _ph_test(pb, cf, keep_entry, keep_stop, keep_event, terms)
+        zph = _ph_test(pb, cf, None if entry is None else entry[pos], stop[pos], event[pos], terms)
     else:
         zph = pd.DataFrame(columns=["chisq", "df", "p"], dtype=float)
     conc = _concordance(pb, pb.x @ beta)

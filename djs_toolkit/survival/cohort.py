@@ -1,0 +1,189 @@
+"""Re-entry cohorts: one row per index event, with covariates at index, duration and censoring.
+
+Built from the spine in SQL (DuckDB), so a national extract never goes through pandas row by row.
+
+Conventions (one, documented):
+- Time is in whole days from the index date; a person is at risk on ``(0, duration]``.
+- The outcome is the first outcome event strictly after the index date from another record. For
+  criminal-court outcomes its date is the new case's offence date (the case date if missing), and
+  follow-up stops ``waiting_days`` before the courts' coverage ends, so offences committed just
+  before the cut-off have had time to reach court (the MoJ 6-month waiting period, data_first.md §12.1).
+- Censoring is at the earliest ``observed_until`` of the outcome datasets (coverage end, the day
+  before a Common Platform cliff, or the data cut-off; see `djs_toolkit.spine.coverage`).
+- With ``street_time``, days spent in custody after the index (prison journeys) are subtracted: time in
+  custody is not time at risk of a new offence.
+- Competing events (``competing=``) end follow-up first with ``event = 2``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import DATASETS
+from djs_toolkit.spine import _observed_until, build_spine
+
+__all__ = ["reentry_cohort", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS"]
+
+# Index event definitions over the spine (dataset, event filter).
+INDEX_TYPES: dict[str, tuple[str, ...]] = {
+    "release": ("prison_nomis", "event_type = 'release'"),
+    # Non-custodial conviction: the MoJ proven-reoffending cohort's court arm (§12.1).
+    "court_disposal": ("mags_hocas", "event_type IN ('mags_conviction', 'crown_conviction') "
+                       "AND (disposal IS NULL OR disposal <> 'Immediate custody')"),
+    "probation_start": ("probation_delius", "event_type = 'probation_start'"),
+    "possession_claim": ("civil_caseman_pcol", "event_type = 'civil_claim' AND case_type IN "
+                         "('Landlord possession', 'Mortgage possession')"),
+    "family_case": ("familyman", "event_type = 'family_case_start' AND (party_role IS NULL OR party_role <> 'Child')"),
+}
+# Outcome definitions: (datasets whose coverage bounds follow-up, event filter, dated by offence?).
+OUTCOMES: dict[str, tuple[tuple[str, ...], str, bool]] = {
+    "any_criminal_court": (("mags_hocas", "crown_xhibit"), "event_type IN ('mags_case', 'crown_case')", True),
+    "magistrates": (("mags_hocas",), "event_type = 'mags_case'", True),
+    "custody": (("prison_nomis",), "event_type = 'custody_start'", False),
+    "any_justice_contact": (tuple(DATASETS), "event_type IN ('mags_case', 'crown_case', 'custody_start', "
+                            "'probation_start', 'family_case_start', 'civil_claim')", False),
+}
+AGE_BANDS = ((10, 17, "10-17"), (18, 20, "18-20"), (21, 24, "21-24"), (25, 29, "25-29"), (30, 39, "30-39"),
+             (40, 49, "40-49"), (50, 200, "50+"))  # MoJ-style bands (data_first.md §9.3), merged above 30
+_PRIOR_FLAGS = {
+    "prior_possession_claim": "event_type = 'civil_claim' AND case_type IN ('Landlord possession', 'Mortgage possession')",
+    "prior_family_case": "event_type = 'family_case_start'",
+    "prior_fla_case": "event_type = 'family_case_start' AND case_type = 'Family Law Act'",
+    "prior_custody": "event_type = 'custody_start'",
+    "prior_probation": "event_type = 'probation_start'",
+}
+
+
+def _band_sql(col: str) -> str:
+    return "CASE " + " ".join(f"WHEN {col} BETWEEN {lo} AND {hi} THEN '{lab}'" for lo, hi, lab in AGE_BANDS) + " END"
+
+
+def _date(d: dt.date | pd.Timestamp | str) -> str:
+    return f"DATE '{pd.Timestamp(d).date()}'"
+
+
+def _follow_up_end(extract, outcome: str, waiting_days: int) -> tuple[dt.date, str]:
+    datasets, _, by_offence = OUTCOMES[outcome]
+    ends = {d: _observed_until(d, extract.extract_end) for d in datasets}
+    end = min(ends.values())
+    reason = "data_cutoff" if end >= extract.extract_end else "coverage_end"
+    if by_offence and waiting_days:
+        end = end - dt.timedelta(days=waiting_days)
+    return end, reason
+
+
+def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_criminal_court", period=None,
+                   lookback_days: int = 730, street_time: bool = True, waiting_days: int = 183,
+                   competing: Sequence[str] | None = None, first_per_person: bool = False) -> pd.DataFrame:
+    """One row per index event with covariates at index, follow-up and outcome.
+
+    Args:
+        extract: an opened `Extract`.
+        index: index type(s): ``release``, ``court_disposal``, ``probation_start``,
+            ``possession_claim``, ``family_case``.
+        outcome: ``any_criminal_court``, ``magistrates``, ``custody`` or ``any_justice_contact``.
+        period: (start, end) of index dates; default: the index dataset's coverage up to the
+            outcome's follow-up end.
+        lookback_days: window before the index for prior contacts and prior-dataset flags.
+        street_time: subtract days in custody after the index from follow-up.
+        waiting_days: for offence-dated outcomes, follow-up stops this many days before coverage ends.
+        competing: spine event types that end follow-up first as a competing event (``event = 2``).
+        first_per_person: keep only each person's first index event in the period.
+
+    Returns:
+        DataFrame: ``person_id``, ``index_type``, ``index_date``, ``record_id``, ``age``,
+        ``age_band``, ``sex``, ``ethnicity_group``, ``imd_decile``, ``offence_group``,
+        ``prior_contacts``, ``prior_*`` flags, ``duration`` (days), ``event`` (0 censored,
+        1 outcome, 2 competing), ``censor_reason`` (``data_cutoff``, ``coverage_end``,
+        ``competing``; empty for events), ``custody_days``, ``outcome_date``.
+
+    Example:
+        >>> # c = reentry_cohort(extract, "release")
+        >>> # km(c, "duration", "event")
+    """
+    indexes = [index] if isinstance(index, str) else list(index)
+    bad = [i for i in indexes if i not in INDEX_TYPES]
+    if bad or outcome not in OUTCOMES:
+        raise DJSUserError(f"Unknown index type(s) {bad} or outcome `{outcome}`: index types are "
+                           f"{', '.join(INDEX_TYPES)}; outcomes are {', '.join(OUTCOMES)}.")
+    build_spine(extract)
+    fu_end, fu_reason = _follow_up_end(extract, outcome, waiting_days)
+    out_sets, out_filter, by_offence = OUTCOMES[outcome]
+    idx_sql = []
+    for name in indexes:
+        ds, flt = INDEX_TYPES[name]
+        start = DATASETS[ds].start if period is None else pd.Timestamp(period[0]).date()
+        end = fu_end if period is None else pd.Timestamp(period[1]).date()
+        idx_sql.append(f"SELECT '{name}' AS index_type, * FROM _spine WHERE {flt} AND event_date >= {_date(start)} "
+                       f"AND event_date <= {_date(min(end, fu_end))}")
+    con = extract.engine.con
+    con.execute("CREATE OR REPLACE TEMP TABLE _idx AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, event_date, "
+                "index_type, record_id) AS idx_id, * FROM (" + " UNION ALL ".join(idx_sql) + ") AS i")
+    if first_per_person:
+        con.execute("DELETE FROM _idx WHERE idx_id NOT IN (SELECT MIN(idx_id) FROM _idx GROUP BY person_id)")
+    t_out = "COALESCE(offence_date, event_date)" if by_offence else "event_date"
+    comp = ", ".join(f"'{c}'" for c in (competing or [])) or "NULL"
+    prior_flags = ", ".join(
+        f"MAX(CASE WHEN {flt} THEN 1 ELSE 0 END) AS {name}" for name, flt in _PRIOR_FLAGS.items())
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _cohort AS
+        WITH o AS (SELECT person_id, record_id, {t_out} AS t FROM _spine WHERE {out_filter}),
+        first_o AS (
+            SELECT i.idx_id, MIN(o.t) AS t FROM _idx i JOIN o ON o.person_id = i.person_id
+            AND o.t > i.event_date AND o.record_id <> i.record_id AND o.t <= {_date(fu_end)} GROUP BY i.idx_id),
+        first_c AS (
+            SELECT i.idx_id, MIN(s.event_date) AS t FROM _idx i JOIN _spine s ON s.person_id = i.person_id
+            AND s.event_type IN ({comp}) AND s.event_date > i.event_date AND s.record_id <> i.record_id
+            AND s.event_date <= {_date(fu_end)} GROUP BY i.idx_id),
+        priors AS (
+            SELECT i.idx_id, COUNT(DISTINCT CASE WHEN s.event_type IN ('mags_case', 'crown_case')
+                   THEN s.dataset || s.record_id END) AS prior_contacts, {prior_flags}
+            FROM _idx i JOIN _spine s ON s.person_id = i.person_id AND s.event_date < i.event_date
+            AND s.event_date >= i.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY i.idx_id),
+        stops AS (
+            SELECT i.idx_id,
+                   CASE WHEN c.t IS NOT NULL AND (o.t IS NULL OR c.t < o.t) THEN c.t
+                        WHEN o.t IS NOT NULL THEN o.t ELSE {_date(fu_end)} END AS stop_date,
+                   CASE WHEN c.t IS NOT NULL AND (o.t IS NULL OR c.t < o.t) THEN 2
+                        WHEN o.t IS NOT NULL THEN 1 ELSE 0 END AS event,
+                   o.t AS outcome_date
+            FROM _idx i LEFT JOIN first_o o ON o.idx_id = i.idx_id LEFT JOIN first_c c ON c.idx_id = i.idx_id),
+        custody AS (
+            SELECT st.idx_id, SUM(GREATEST(0, CAST(LEAST(COALESCE(s.end_date, {_date(extract.extract_end)}),
+                   st.stop_date) - GREATEST(s.event_date, i.event_date) AS INTEGER))) AS custody_days
+            FROM stops st JOIN _idx i ON i.idx_id = st.idx_id JOIN _spine s ON s.person_id = i.person_id
+            AND s.event_type = 'custody_start' AND s.event_date < st.stop_date
+            AND COALESCE(s.end_date, {_date(extract.extract_end)}) > i.event_date
+            AND s.record_id <> i.record_id GROUP BY st.idx_id)
+        SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id,
+               i.age_at_event AS age, {_band_sql('i.age_at_event')} AS age_band, i.sex, i.ethnicity_group,
+               i.imd_decile, i.offence_group, COALESCE(p.prior_contacts, 0) AS prior_contacts,
+               {', '.join(f'COALESCE(p.{n}, 0) = 1 AS {n}' for n in _PRIOR_FLAGS)},
+               CAST(st.stop_date - i.event_date AS INTEGER) AS raw_days,
+               COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date
+        FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN priors p ON p.idx_id = i.idx_id
+        LEFT JOIN custody cu ON cu.idx_id = i.idx_id
+    """)
+    df = con.sql("SELECT * FROM _cohort ORDER BY idx_id").df()
+    cust = df["custody_days"] if street_time else 0
+    df["duration"] = (df["raw_days"] - cust).clip(lower=0).astype("int64")
+    df["censor_reason"] = pd.Series("", index=df.index, dtype="object")
+    df.loc[df["event"] == 0, "censor_reason"] = fu_reason
+    df.loc[df["event"] == 2, "censor_reason"] = "competing"
+    for c in ("person_id", "record_id"):
+        df[c] = df[c].astype("string")
+    for c in ("index_type", "age_band", "sex", "ethnicity_group", "offence_group", "censor_reason"):
+        df[c] = df[c].astype("category")
+    for c in ("age", "imd_decile"):
+        df[c] = df[c].astype("Int64")
+    df["event"] = df["event"].astype("int64")
+    df["index_date"] = pd.to_datetime(df["index_date"]).astype("datetime64[ns]")
+    df["outcome_date"] = pd.to_datetime(df["outcome_date"]).astype("datetime64[ns]")
+    df = df.drop(columns=["idx_id", "raw_days"])
+    df.attrs.update({"outcome": outcome, "follow_up_end": pd.Timestamp(fu_end), "street_time": street_time,
+                     "lookback_days": lookback_days, "waiting_days": waiting_days})
+    return df
