@@ -83,3 +83,14 @@ def write_extract(root: Path, fmt: str = "parquet", tables: dict[str, pd.DataFra
     for name, df in (tables or valid_tables()).items():
         write_table(root, name, df, fmt)
     return root
+
+
+def rows_of(name: str, rows: list[dict]) -> pd.DataFrame:
+    """Rows of table ``name``: every column from the valid template row, overridden per row."""
+    template = valid_tables()[name].iloc[0].to_dict()
+    return pd.DataFrame([{**template, **r} for r in rows], columns=list(TABLES[name].column_names))
+
+
+def empty_tables() -> dict[str, pd.DataFrame]:
+    """Every table with its columns and no rows."""
+    return {name: rows_of(name, []) for name in TABLES}

@@ -8,26 +8,15 @@ import pandas as pd
 import pytest
 
 from djs_toolkit import open_extract, overlap, spine
-from djs_toolkit.schema import TABLES
-from tests.helpers import valid_tables, write_extract
+from tests.helpers import empty_tables, rows_of, write_extract
 
 D = dt.date.fromisoformat
 
 
-def _rows(name: str, rows: list[dict]) -> pd.DataFrame:
-    """Rows of ``name``: every column from the valid template row, overridden per row."""
-    template = valid_tables()[name].iloc[0].to_dict()
-    return pd.DataFrame([{**template, **r} for r in rows], columns=list(TABLES[name].column_names))
-
-
-def _empty(name: str) -> pd.DataFrame:
-    return _rows(name, [])
-
-
 @pytest.fixture(scope="module")
 def known(tmp_path_factory):
-    t = {name: _empty(name) for name in TABLES}
-    t["mags_defendant_case"] = _rows("mags_defendant_case", [
+    t = empty_tables()
+    t["mags_defendant_case"] = rows_of("mags_defendant_case", [
         dict(row_id_hash="mA", case_id_hash="c1", first_hearing_date=D("2015-03-01"), final_result_date=D("2015-04-01"),
              offence_date=D("2015-02-01"), disposal_type="Fine", gender="M", age_at_offence=30, offence_group=" Sexual offences",
              ethnicity=None),
@@ -38,30 +27,30 @@ def known(tmp_path_factory):
         dict(row_id_hash="mC", case_id_hash="c3", first_hearing_date=D("2021-06-01"), final_result_date=None,
              disposal_type="Committed to Crown Court", gender="F", age_at_offence=45),
     ])
-    t["prison_journey"] = _rows("prison_journey", [
+    t["prison_journey"] = rows_of("prison_journey", [
         dict(row_id_hash="pA", custodial_journey_id_hash="j1", journey_start_date=D("2016-01-10"),
              release_date=D("2016-06-01"), first_recall_date=None, gender="F", age_at_reception=31, ethnicity=None),
     ])
-    t["probation_flatfile"] = _rows("probation_flatfile", [
+    t["probation_flatfile"] = rows_of("probation_flatfile", [
         dict(row_id_hash="bA", event_id_hash="e1", referral_date=D("2016-05-20"), disposal_date=D("2016-06-02"),
              disposal_termination_date=None, gender="M", ethnicity_desc="White : Irish"),
         dict(row_id_hash="bA2", event_id_hash="e1", referral_date=D("2016-05-20"), disposal_date=D("2016-06-02"),
              disposal_termination_date=None, gender="M", ethnicity_desc="White : Irish"),
         dict(row_id_hash="bZ", event_id_hash="e9", referral_date=D("2017-01-01"), disposal_date=D("2017-01-05")),
     ])
-    t["family_cases"] = _rows("family_cases", [
+    t["family_cases"] = rows_of("family_cases", [
         dict(case_number_hash="f1", case_type="Private law", case_start_date=D("2015-05-05"), case_end_date=D("2015-10-10"))])
-    t["family_parties"] = _rows("family_parties", [
+    t["family_parties"] = rows_of("family_parties", [
         dict(row_id_hash="fB", case_number_hash="f1", party_role="Respondent", gender="F", age_at_case_start=28)])
-    t["family_events"] = _rows("family_events", [
+    t["family_events"] = rows_of("family_events", [
         dict(event_id_hash="fe1", case_number_hash="f1", event_type="Order", event_date=D("2015-09-09"), order_type="Child arrangements order"),
         dict(event_id_hash="fe2", case_number_hash="f1", event_type="Hearing", event_date=D("2015-08-08"))])
-    t["civil_cases"] = _rows("civil_cases", [
+    t["civil_cases"] = rows_of("civil_cases", [
         dict(case_number_hash="v1", claim_type="Landlord possession", issue_date=D("2016-02-02"))])
-    t["civil_parties"] = _rows("civil_parties", [
+    t["civil_parties"] = rows_of("civil_parties", [
         dict(row_id_hash="vB", case_number_hash="v1", party_type="Individual", party_role="Defendant"),
         dict(row_id_hash="vORG", case_number_hash="v1", party_type="Organisation", party_role="Claimant")])
-    t["civil_events"] = _rows("civil_events", [
+    t["civil_events"] = rows_of("civil_events", [
         dict(event_id_hash="ve1", case_number_hash="v1", event_type="Possession order", event_date=D("2016-05-05")),
         dict(event_id_hash="ve2", case_number_hash="v1", event_type="Warrant executed", event_date=D("2016-08-08"))])
     t["xjs_link"] = pd.DataFrame([

@@ -7,6 +7,7 @@ e < s <= t (reference survival_and_overlap.md §3). Results are tidy pandas fram
 from __future__ import annotations
 
 from djs_toolkit.survival.cif import cif
+from djs_toolkit.survival.cohort import reentry_cohort
 from djs_toolkit.survival.cox import CoxResult, cox
 from djs_toolkit.survival.finegray import finegray
 from djs_toolkit.survival.km import km, kmunicate_table
@@ -16,4 +17,4 @@ from djs_toolkit.survival.recurrent import recurrent
 # Cohort builders and MoJ measures (reentry_cohort, proven_reoffending) are imported here by their
 # modules cohort.py and measures.py.
 
-__all__ = ["CoxResult", "cif", "cox", "finegray", "km", "kmunicate_table", "mcf", "recurrent"]
+__all__ = ["CoxResult", "reentry_cohort", "cif", "cox", "finegray", "km", "kmunicate_table", "mcf", "recurrent"]

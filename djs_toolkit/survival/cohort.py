@@ -50,11 +50,11 @@ OUTCOMES: dict[str, tuple[tuple[str, ...], str, bool]] = {
 AGE_BANDS = ((10, 17, "10-17"), (18, 20, "18-20"), (21, 24, "21-24"), (25, 29, "25-29"), (30, 39, "30-39"),
              (40, 49, "40-49"), (50, 200, "50+"))  # MoJ-style bands (data_first.md §9.3), merged above 30
 _PRIOR_FLAGS = {
-    "prior_possession_claim": "event_type = 'civil_claim' AND case_type IN ('Landlord possession', 'Mortgage possession')",
-    "prior_family_case": "event_type = 'family_case_start'",
-    "prior_fla_case": "event_type = 'family_case_start' AND case_type = 'Family Law Act'",
-    "prior_custody": "event_type = 'custody_start'",
-    "prior_probation": "event_type = 'probation_start'",
+    "prior_possession_claim": "s.event_type = 'civil_claim' AND s.case_type IN ('Landlord possession', 'Mortgage possession')",
+    "prior_family_case": "s.event_type = 'family_case_start'",
+    "prior_fla_case": "s.event_type = 'family_case_start' AND s.case_type = 'Family Law Act'",
+    "prior_custody": "s.event_type = 'custody_start'",
+    "prior_probation": "s.event_type = 'probation_start'",
 }
 
 
