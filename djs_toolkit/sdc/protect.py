@@ -41,6 +41,7 @@ class Protection:
         ok: the audit passed (or was not applicable).
         controls: human-readable list of the controls applied.
         applied: whether any protection changed the table.
+        resolved: cells whose failing rules the protection resolved (withheld, or rebuilt from rounded counts).
     """
 
     published: np.ndarray
@@ -50,6 +51,11 @@ class Protection:
     ok: bool
     controls: list[str] = field(default_factory=list)
     applied: bool = False
+    resolved: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.resolved is None:
+            self.resolved = self.suppressed.copy()
 
 
 def denominator_cells(grid_shape: tuple[int, ...], ext_shape: tuple[int, ...], axes: tuple[int, ...]) -> np.ndarray:
@@ -110,12 +116,13 @@ def protect_table(
     values = np.asarray(values, dtype=np.float64)
     mitigation = profile.mitigation
     rules = sorted(set(flags.loc[flags["status"] == "fail", "rule"]))
-    if mitigation == "none" or not primary.any() and mitigation != "round":
+    if mitigation == "none" or not primary.any() and (mitigation != "round" or kind != "frequency"):
         ctrl = [] if not primary.any() else [f"failing cells withheld ({', '.join(rules)}); no mitigation in profile"]
         pub = np.where(primary, np.nan, values)
         if statistic == "proportion":
             pub = _proportions(pub, grid, normalize_axes)
-        return Protection(pub, primary.copy(), primary, _empty_audit(), True, ctrl, False)
+        return Protection(pub, primary.copy(), primary, _empty_audit(), True, ctrl, False,
+                          np.zeros(grid.n_ext, dtype=bool))
     if kind == "frequency" and mitigation == "round":
         return _round(ev, statistic, values, primary, profile, normalize_axes, rules)
     if kind in ("frequency", "linear"):
@@ -161,7 +168,8 @@ def _round(
     is_margin = grid.is_total().any(axis=0)
     # Redaction applies to interior cells; margins are rebuilt from the rounded cells, as OpenSAFELY does.
     redact = primary & ~is_margin
-    pub, system = rounded_counts(grid, values, redact, method, base)
+    # A margin failing the threshold would be redacted wherever it is published: the attacker cannot know it.
+    pub, system = rounded_counts(grid, values, redact, method, base, unknown=primary & is_margin)
     targets = np.flatnonzero(redact)
     res = audit(system, targets)
     res["required"] = profile.width
@@ -178,4 +186,4 @@ def _round(
     if redact.any():
         ctrl.append(f"LP attacker audit of redacted cells (interval width >= {profile.width:g}): "
                     f"{'passed' if ok else 'FAILED'}")
-    return Protection(pub, redact, primary, res[AUDIT_COLUMNS], ok, ctrl, True)
+    return Protection(pub, redact, primary, res[AUDIT_COLUMNS], ok, ctrl, True, redact | is_margin)

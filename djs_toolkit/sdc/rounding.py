@@ -62,7 +62,7 @@ def rounding_bounds(published: np.ndarray, method: str, base: int = 5) -> tuple[
 
 
 def rounded_counts(
-    grid: Grid, counts: np.ndarray, redact: np.ndarray, method: str, base: int
+    grid: Grid, counts: np.ndarray, redact: np.ndarray, method: str, base: int, unknown: np.ndarray | None = None
 ) -> tuple[np.ndarray, PublishedSystem]:
     """Redact, round interior counts, and rebuild every margin as the sum of the rounded cells.
 
@@ -72,6 +72,7 @@ def rounded_counts(
         redact: cells to redact (published as missing).
         method: `base` or `midpoint6`.
         base: rounding base for `base`.
+        unknown: cells the attacker cannot know even approximately (e.g. margins that would be redacted).
 
     Returns:
         (published, system): published values over extended cells (NaN = redacted) and what an attacker knows.
@@ -95,7 +96,8 @@ def rounded_counts(
     sums = extend({"sum": inner.ravel()}, grid)["sum"]
     pub[is_margin] = sums[is_margin]
     lo, hi = rounding_bounds(rnd(counts), method, base)
-    lo = np.where(redact, 0.0, lo)
-    hi = np.where(redact, np.inf, hi)
+    hidden = redact if unknown is None else redact | np.asarray(unknown, dtype=bool)
+    lo = np.where(hidden, 0.0, lo)
+    hi = np.where(hidden, np.inf, hi)
     A = table_equations(grid)
     return pub, PublishedSystem(sparse.csr_matrix(A), np.zeros(A.shape[0]), lo, hi)

@@ -142,7 +142,7 @@ def apply_rules(
                        "all records of a row/column fall in this cell (0%/100%): class disclosure")
     if kind == "linear":
         rows += _dominance(cells, profile)
-    if kind in ("linear", "position") and "n_distinct" in cells:
+    if kind in ("linear", "position", "shape") and "n_distinct" in cells:
         same = (cells["n_value"].to_numpy() >= 2) & (cells["n_distinct"].to_numpy() == 1)
         rows += _cells(same, "AllValuesSameCheck", profile.all_values_same,
                        "every record in the cell has the same value: the statistic reveals each one")

@@ -31,6 +31,9 @@ __all__ = ["Session", "EXCEPTION_CODES"]
 # Structured exception reasons (§7.5); exceptions annotate an output, they never change its status.
 EXCEPTION_CODES = ("structural_zero", "publicly_available", "not_about_persons", "aggregate_of_released",
                    "negligible_risk", "other")
+# Failing rules that withholding (or rebuilding from rounded counts) resolves. Min/max are not among them: an
+# extreme is unsafe whatever its group size, so the output fails and the reason suggests an alternative.
+_RESOLVABLE = ("MinimumThresholdCheck", "NKCheck", "PPercentCheck", "PositionUniquenessCheck", "MinimumDoFCheck")
 _SAFE_NAME = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
@@ -279,7 +282,7 @@ class Session:
             raise DJSUserError("weights are supported for counts, proportions, sums and means only.")
         w = None if weights is None else pd.to_numeric(pd.Series(weights), errors="coerce").to_numpy(np.float64)
         ev = cell_evidence(labels, grid, None if kind == "frequency" else vals, w,
-                           distinct=kind in ("linear", "position"))
+                           distinct=kind in ("linear", "position", "shape"))
         structural = self._structural(structural_zeros, grid)
         state = None
         if kind == "frequency":
@@ -313,9 +316,9 @@ class Session:
     def _status(self, flags: pd.DataFrame, prot: Protection) -> str:
         if not prot.ok:
             return "fail"
-        withheld = prot.suppressed
-        resolved = (flags["status"] == "fail") & (flags["cell"] >= 0) & (self.profile.mitigation != "none")
-        resolved &= flags["cell"].map(lambda c: bool(withheld[c]) if c >= 0 else False)
+        withheld, fixed = prot.suppressed, prot.resolved
+        resolved = (flags["status"] == "fail") & flags["rule"].isin(_RESOLVABLE)
+        resolved &= flags["cell"].map(lambda c: bool(fixed[c]) if c >= 0 else False)  # type: ignore[index]
         status = worst(flags.loc[~resolved, "status"])
         if prot.applied and (withheld.any() or self.profile.mitigation == "round"):
             status = worst([status, self.profile.status_after_protection])

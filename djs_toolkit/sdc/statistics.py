@@ -83,19 +83,21 @@ def _margin_maps(grid: Grid) -> list[np.ndarray]:
     return maps
 
 
-def _band_round(v: float, sig: int) -> tuple[float, float, float]:
-    if v == 0 or not np.isfinite(v):
+def _band_round(v: float, scale: float, sig: int) -> tuple[float, float, float]:
+    # The unit follows the larger of the value and the cell's spread, so medians near zero still round coarsely.
+    if not np.isfinite(v) or scale <= 0:
         return v, v, v
-    unit = 10.0 ** (np.floor(np.log10(abs(v))) - sig + 1)
-    r = np.round(v / unit) * unit
-    return float(r), float(r - unit / 2), float(r + unit / 2)
+    unit = 10.0 ** (np.floor(np.log10(scale)) - sig + 1)
+    r = float(np.round(v / unit) * unit)
+    return r, r - unit / 2, r + unit / 2
 
 
 def quantile_values(ev: Evidence, values: np.ndarray, q: float, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
     """Percentile `q` (linear interpolation, as pandas) of every extended cell, protected against uniqueness.
 
     A percentile held by fewer than `profile.position_min_in_band` records is rounded to `position_sig_figs`
-    significant figures, then fewer, until its rounding band holds enough records; otherwise it is unprotectable.
+    significant figures of max(|value|, cell SD), then fewer, until its rounding band holds enough records;
+    otherwise it is unprotectable.
 
     Returns:
         (values, state) with state 0 = exact and shared, 1 = rounded, 2 = unprotectable (to be suppressed).
@@ -136,8 +138,9 @@ def quantile_values(ev: Evidence, values: np.ndarray, q: float, profile: Profile
             if held >= need:
                 continue
             state[cid] = 2
+            scale = max(abs(float(x)), float(np.std(seg)))
             for sig in range(profile.position_sig_figs, 0, -1):
-                r, b_lo, b_hi = _band_round(float(x), sig)
+                r, b_lo, b_hi = _band_round(float(x), scale, sig)
                 if np.searchsorted(seg, b_hi, "left") - np.searchsorted(seg, b_lo, "left") >= need:
                     out[cid], state[cid] = r, 1
                     break
