@@ -82,6 +82,8 @@ def km(
             inc = np.where(d > 0, d / (y * (y - d)), 0.0)
         se_log = np.sqrt(np.cumsum(inc))
         lower, upper = survival_ci(surv, se_log, conf_type, z)
+        with np.errstate(invalid="ignore"):
+            se = surv * se_log  # NaN where S = 0 (R's std.err is Inf there)
         integer = True
         out = pd.DataFrame(
             {
@@ -90,7 +92,7 @@ def km(
                 "events": _counts(d, integer),
                 "censored": _counts(tab.censored, integer),
                 "estimate": surv,
-                "std_error": surv * se_log,
+                "std_error": se,
                 "ci_lower": lower,
                 "ci_upper": upper,
             }
