@@ -201,8 +201,8 @@ def cox(
     Example:
         >>> import pandas as pd
         >>> d = pd.DataFrame({"t": [2, 3, 5, 7, 8, 9], "e": [1, 1, 0, 1, 1, 0], "x": [1, 0, 1, 1, 0, 0]})
-        >>> round(cox(d, "t", "e", ["x"]).params.loc["x", "coef"], 4)
-        0.7196
+        >>> round(float(cox(d, "t", "e", ["x"]).params.loc["x", "coef"]), 4)  # R coxph: 1.0730678
+        1.0731
     """
     if not isinstance(df, pd.DataFrame):
         raise DJSUserError("`df` must be a pandas DataFrame with the model columns.")
