@@ -25,8 +25,9 @@ from djs_toolkit.survival._riskset import risk_table
 __all__ = ["km", "kmunicate_table"]
 
 
-def _counts(x: np.ndarray, integer: bool) -> np.ndarray:
-    return np.rint(x).astype(np.int64) if integer else x
+def _counts(x: np.ndarray) -> np.ndarray:
+    # frequency weights are integer counts, so weighted counts are integers up to float rounding
+    return np.rint(x).astype(np.int64)
 
 
 def km(
@@ -84,13 +85,12 @@ def km(
         lower, upper = survival_ci(surv, se_log, conf_type, z)
         with np.errstate(invalid="ignore"):
             se = surv * se_log  # NaN where S = 0 (R's std.err is Inf there)
-        integer = True
         out = pd.DataFrame(
             {
                 "time": tab.time,
-                "n_at_risk": _counts(y, integer),
-                "events": _counts(d, integer),
-                "censored": _counts(tab.censored, integer),
+                "n_at_risk": _counts(y),
+                "events": _counts(d),
+                "censored": _counts(tab.censored),
                 "estimate": surv,
                 "std_error": se,
                 "ci_lower": lower,
