@@ -44,7 +44,8 @@ class CoxResult:
         covariance: covariance used for inference (robust when clustered, as R's `fit$var`);
             naive_covariance: inverse information.
         ph_test: Schoenfeld-residual test per term and GLOBAL (`chisq`, `df`, `p`), R's cox.zph.
-        df_model: number of coefficients; n_clusters: clusters in the robust variance (or None).
+        df_model: number of coefficients; df_resid: n - df_model; n_clusters: clusters in the robust
+            variance (or None).
         lr_chisq / lr_p: likelihood-ratio test against the null model.
     """
 
@@ -63,6 +64,11 @@ class CoxResult:
     model: str = "cox"
     iterations: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def df_resid(self) -> int:
+        """Rows used minus coefficients (statsmodels-style residual degrees of freedom)."""
+        return self.n - self.df_model
 
     @property
     def lr_chisq(self) -> float:

@@ -43,7 +43,7 @@ def assert_matches_r(res: CoxResult, table: str, fit_table: str, label: str) -> 
 def test_rossi_matches_coxph(rossi, label, kwargs):
     res = cox(rossi, "week", "arrest", ROSSI, **kwargs)
     assert_matches_r(res, "rossi_cox.csv", "rossi_cox_fit.csv", label)
-    assert res.n == 432 and res.df_model == 7
+    assert res.n == 432 and res.df_model == 7 and res.df_resid == 425
 
 
 def test_rossi_reference_values(rossi):
