@@ -12,7 +12,7 @@ Example:
     >>> SCALES["tiny"].persons
     4700
     >>> DummyConfig().reentry_log_hr["index_release"]
-    0.35
+    0.75
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ class DummyConfig:
         crim_class_p: shares of latent criminal-propensity classes none/low/medium/high.
         crim_class_mult: first-offence hazard multiplier of each class (the only latent frailty: it
             decides who *enters*; re-entry hazards use observable covariates only).
+        female_class_shift: women are moved this far (in class-probability units) towards the
+            no-offending class, so about a quarter of defendants are women.
 
     First offence (onset)
         first_rate_per_year: onset hazard at peak age for class multiplier 1.
@@ -104,6 +106,10 @@ class DummyConfig:
         p_convicted_mags / p_convicted_crown: conviction probabilities.
         p_remand_mags / p_remand_crown: remanded in custody pending disposal.
         p_recall: released on licence and recalled (merged into the same journey, §5).
+        p_breach: community orders and suspended sentences with breach proceedings.
+        extra_cases_mean: mean number of further magistrates' cases opened for offences committed on
+            the same day as a contact (separate case numbers for one incident) [assumption]; they
+            share the contact's offence and hearing dates, so they are not new contacts.
 
     Family and civil volumes (per year per 10 M persons unless said)
         family_cases_per_year: by case type [assumption scaled to Cafcass/FCS orders of magnitude, §13.4].
@@ -136,34 +142,35 @@ class DummyConfig:
 
     # ---------------------------------------------------------------- population
     sim_start: dt.date = _d(2006, 1, 1)
-    birth_years: tuple[int, int] = (1945, 2004)
+    birth_years: tuple[int, int] = (1945, 2010)
     p_female: float = 0.5
     p_wales: float = 0.055
     imd_weights: tuple[float, ...] = (2.2, 1.8, 1.5, 1.25, 1.05, 0.9, 0.8, 0.7, 0.6, 0.55)
-    crim_class_p: tuple[float, float, float, float] = (0.48, 0.25, 0.17, 0.10)
+    crim_class_p: tuple[float, float, float, float] = (0.05, 0.30, 0.35, 0.30)
     crim_class_mult: tuple[float, float, float, float] = (0.0, 0.25, 1.0, 3.0)
+    female_class_shift: float = 0.45
 
     # ---------------------------------------------------------------- onset
-    first_rate_per_year: float = 0.11
+    first_rate_per_year: float = 1.0
     first_log_hr: dict[str, float] = field(default_factory=lambda: {
         "prior_possession_claim_730d": 0.7,   # [assumption] §13.6: no published figure
         "prior_family_case_730d": 0.5,        # [assumption] incl. Family Law Act respondents
         "imd_most_deprived_quintile": 0.3,
-        "female": -1.1,
+        "female": -0.5,
     })
 
     # ---------------------------------------------------------------- re-entry
-    weibull_shape: float = 0.55
-    weibull_scale_days: float = 14_000.0
+    weibull_shape: float = 0.4
+    weibull_scale_days: float = 6_000_000.0
     reentry_log_hr: dict[str, float] = field(default_factory=lambda: {
         "female": -0.35,
         "age_10_17": 0.45,
         "age_18_24": 0.30,
         "age_35_49": -0.20,
         "age_50_plus": -0.75,
-        "log1p_prior_contacts_730d": 0.95,
-        "index_release": 0.35,
-        "index_probation_start": 0.15,
+        "log1p_prior_contacts_730d": 2.9,
+        "index_release": 0.75,
+        "index_probation_start": -0.30,
         "imd_most_deprived_quintile": 0.25,
         "prior_possession_claim_730d": 0.40,  # [assumption] §13.6
         "prior_family_case_730d": 0.30,       # [assumption]
@@ -171,7 +178,7 @@ class DummyConfig:
     lookback_days: int = 730
 
     # ---------------------------------------------------------------- case processing
-    p_sent_crown_tew: float = 0.11
+    p_sent_crown_tew: float = 0.09
     p_committal_for_sentence: float = 0.08
     p_convicted_mags: float = 0.84
     p_convicted_crown: float = 0.80
@@ -179,6 +186,7 @@ class DummyConfig:
     p_remand_crown: float = 0.30
     p_recall: float = 0.22
     p_breach: float = 0.15
+    extra_cases_mean: float = 0.45
 
     # ---------------------------------------------------------------- family and civil volumes
     family_cases_per_year: dict[str, float] = field(default_factory=lambda: {

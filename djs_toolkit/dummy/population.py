@@ -121,7 +121,11 @@ def make_persons(rng: np.random.Generator, n: int, cfg: DummyConfig, first_id: i
     region = codes.region_of_lsoa(lsoa, wales)
     # Propensity class leans towards deprived areas, as offending does.
     dep = (5.5 - imd) / 4.5
-    cls_u = np.clip(rng.random(n) - 0.08 * dep, 0, 0.999999)
+    # Women are less often in the offending classes (about a quarter of defendants are women).
+    u = rng.random(n)
+    sh = cfg.female_class_shift
+    u = np.where(sex == 1, np.where(u < sh, 0.0, (u - sh) / (1 - sh)), u)
+    cls_u = np.clip(u - 0.08 * dep, 0, 0.999999)
     crim_class = np.searchsorted(np.cumsum(cfg.crim_class_p), cls_u, side="right").astype(np.int8)
     adversity = (0.45 * dep + 0.35 * (crim_class - 1.0) + 0.85 * rng.standard_normal(n)).astype(np.float32)
     partner = _pair_up(rng, sex, dob, share=0.72)

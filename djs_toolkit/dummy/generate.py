@@ -1,0 +1,140 @@
+"""The whole story, chunk by chunk: people -> family and civil cases -> criminal careers -> records
+-> linkage error -> files, plus truth.
+
+Each chunk of persons is simulated with its own seeded random streams and written at once, so
+memory stays per chunk and the same seed and scale give byte-identical files.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> out = generate(Path(tempfile.mkdtemp()) / "x", scale="tiny", seed=1)
+    >>> (out / "xjs_link.parquet").exists()
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from djs_toolkit.dummy.careers import simulate_careers
+from djs_toolkit.dummy.civil import possession_keys, simulate_civil
+from djs_toolkit.dummy.config import PER, DummyConfig, scale_of
+from djs_toolkit.dummy.family import adult_party_keys, simulate_family
+from djs_toolkit.dummy.frames import Ctx
+from djs_toolkit.dummy.linkage import link_chunk
+from djs_toolkit.dummy.lookback import EventIndex
+from djs_toolkit.dummy.population import make_persons
+from djs_toolkit.dummy.records_courts import court_records
+from djs_toolkit.dummy.records_custody import custody_records
+from djs_toolkit.dummy.records_family_civil import civil_records, family_records
+from djs_toolkit.dummy.records_probation import probation_records
+from djs_toolkit.dummy.truth import TruthAccumulator
+from djs_toolkit.dummy.writer import part_name, to_arrow, write_table
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import TABLES
+
+__all__ = ["generate", "MARKER"]
+
+MARKER = ".djs_dummy_extract"
+FORMATS = ("parquet", "csv")
+_STREAMS = ("population", "family", "civil", "careers", "records", "linkage", "writer")
+
+
+def _prepare(out_dir: Path) -> None:
+    """Create ``out_dir``, or clear a previous dummy extract there; refuse anything else."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DJSUserError(f"{out_dir} is a file: give a directory for the dummy extract.")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if not (out_dir / MARKER).exists():
+            raise DJSUserError(
+                f"{out_dir} is not empty and is not a dummy extract: choose a new or empty directory "
+                "(the generator only overwrites a previous dummy extract).")
+        stems = tuple(TABLES)
+        for f in out_dir.iterdir():
+            if f.is_file() and (f.name == MARKER or (f.suffix in (".parquet", ".csv") and f.stem.startswith(stems))):
+                f.unlink()
+        if (out_dir / "truth").is_dir():
+            shutil.rmtree(out_dir / "truth")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Written first, so an interrupted run can be overwritten too.
+    (out_dir / MARKER).write_text("djs_toolkit dummy extract: safe to overwrite with `djs dummy`\n", encoding="utf-8")
+
+
+def _rngs(seed: int, chunk: int) -> dict[str, np.random.Generator]:
+    return {name: np.random.default_rng(np.random.SeedSequence([seed, chunk, i]))
+            for i, name in enumerate(_STREAMS)}
+
+
+def generate(out_dir: str | Path, scale: str = "tiny", seed: int = 0, format: str = "parquet",
+             config: DummyConfig | None = None) -> Path:
+    """Write a dummy Data First extract (all 17 tables, linked, with defects) and its truth.
+
+    Args:
+        out_dir: directory to write; must be new, empty, or a previous dummy extract.
+        scale: ``tiny`` (~5k persons), ``small`` (~100k), ``medium`` (~1M) or ``national`` (~10M).
+        seed: random seed; the same seed and scale give byte-identical files.
+        format: ``parquet`` or ``csv``.
+        config: generator parameters; defaults to `DummyConfig()`.
+
+    Returns:
+        ``out_dir`` as a `pathlib.Path`.
+
+    Raises:
+        DJSUserError: unknown scale or format, or ``out_dir`` holds something else.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> generate(Path(tempfile.mkdtemp()) / "e", format="csv").joinpath("mags_defendant_case.csv").exists()
+        True
+    """
+    if format not in FORMATS:
+        raise DJSUserError(f"Unknown format {format!r}: use parquet or csv.")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise DJSUserError("The seed must be a non-negative integer.")
+    sc = scale_of(scale)
+    cfg = config or DummyConfig()
+    out = Path(out_dir)
+    _prepare(out)
+    n_chunks = math.ceil(sc.persons / sc.chunk)
+    multipart = n_chunks > 1
+    truth = TruthAccumulator(out / "truth", multipart)
+    total_persons = 0
+    for ch in range(n_chunks):
+        n = min(sc.chunk, sc.persons - ch * sc.chunk)
+        total_persons += _chunk(out, cfg, int(seed), ch, n, format, multipart, truth)
+    truth.finish(cfg, {"scale": scale, "seed": int(seed), "format": format, "persons": total_persons,
+                       "chunks": n_chunks})
+    return out
+
+
+def _chunk(out: Path, cfg: DummyConfig, seed: int, ch: int, n: int, fmt: str, multipart: bool,
+           truth: TruthAccumulator) -> int:
+    """Simulate and write one chunk of ``n`` persons; returns the persons simulated (children included)."""
+    r = _rngs(seed, ch)
+    base = ch << 32
+    scale = n / PER
+    persons = make_persons(r["population"], n, cfg, first_id=base)
+    fam = simulate_family(r["family"], persons, cfg, scale, first_child_id=base + n)
+    civ = simulate_civil(r["civil"], persons, cfg, scale)
+    poss_keys, fam_keys = possession_keys(civ), adult_party_keys(fam, persons)
+    careers = simulate_careers(r["careers"], persons, cfg, EventIndex(*poss_keys), EventIndex(*fam_keys))
+    ctx = Ctx(seed=seed, chunk=ch, persons=persons, cfg=cfg, rng=r["records"])
+    tables: dict = {}
+    tables.update(court_records(ctx, careers.contacts))
+    tables.update(custody_records(ctx, careers.contacts))
+    tables.update(probation_records(ctx, careers.contacts))
+    tables.update(family_records(ctx, fam))
+    tables.update(civil_records(ctx, civ))
+    ctx.rng = r["linkage"]
+    tables["xjs_link"], person_map = link_chunk(ctx, tables)
+    part = ch + 1 if multipart else None
+    for name in TABLES:
+        tbl = to_arrow(name, tables[name], r["writer"], cfg)
+        write_table(tbl, out / part_name(name, part, fmt), fmt)
+    truth.add_chunk(ctx, ch, tables, person_map, careers, poss_keys, fam_keys)
+    return persons.n
