@@ -113,6 +113,12 @@ def check_model(result: object, profile: Profile) -> ModelCheck:
         table = _statsmodels_table(result)
         dof = getattr(result, "df_resid", None)
         n = getattr(result, "nobs", None)
+        exog_n = getattr(getattr(result.model, "exog", None), "shape", (None,))[0]  # type: ignore[attr-defined]
+        status = getattr(result.model, "status", None)  # type: ignore[attr-defined]
+        if status is not None:
+            # Proportional hazards: information comes from events, so DoF = events - parameters (§1.2, §7.2).
+            dof = float(np.asarray(status).sum()) - len(table)
+        n = n if n is not None else exog_n
         mc = ModelCheck(table, flags, int(n) if n is not None else None,
                         float(dof) if dof is not None else None, "statsmodels")
         exog = getattr(result.model, "exog", None)  # type: ignore[attr-defined]
