@@ -6,15 +6,21 @@ Nothing is ever half-written: a crash leaves the old file (or none), never a par
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_csv", "sha256_file", "CSV_FLOAT_FORMAT"]
+__all__ = [
+    "atomic_write_bytes", "atomic_write_text", "write_csv", "sha256_file", "CSV_FLOAT_FORMAT", "atomic_write_json",
+    "write_sha256_manifest", "check_sha256_manifest", "MANIFEST_NAME",
+]
 
 CSV_FLOAT_FORMAT = "%.6g"
+# BagIt (RFC 8493) payload manifest name: verifiable without the toolkit (workflow_and_style.md §5.3).
+MANIFEST_NAME = "manifest-sha256.txt"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
@@ -79,3 +85,80 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def atomic_write_json(path: Path, obj: object) -> Path:
+    """Write JSON atomically: 2-space indent, UTF-8, LF, trailing newline; key order as given (hash-stable).
+
+    Example:
+        >>> import tempfile
+        >>> atomic_write_json(Path(tempfile.mkdtemp()) / "a.json", {"b": 1}).read_bytes()
+        b'{\\n  "b": 1\\n}\\n'
+    """
+    return atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: object) -> object:
+    # numpy scalars and paths reach JSON through pandas/numpy results; NaN/inf become null, never invalid JSON.
+    if hasattr(obj, "item"):
+        value = obj.item()  # type: ignore[attr-defined]
+        return None if isinstance(value, float) and value != value else value
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    return str(obj)
+
+
+def write_sha256_manifest(root: Path, name: str = MANIFEST_NAME) -> Path:
+    """Write a BagIt-style ``<sha256>  <relative posix path>`` line for every file under ``root`` (sorted).
+
+    The manifest itself is left out; every other file is listed, hidden ones too (nothing may hide in a bundle).
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp()); _ = atomic_write_text(d / "a.txt", "x\\n")
+        >>> write_sha256_manifest(d).read_text().split()[1]
+        'a.txt'
+    """
+    root = Path(root)
+    lines = [f"{sha256_file(p)}  {rel}" for rel, p in _listed_files(root, name)]
+    return atomic_write_text(root / name, "".join(line + "\n" for line in lines))
+
+
+def _listed_files(root: Path, name: str) -> list[tuple[str, Path]]:
+    files = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and rel != name:
+            files.append((rel, p))
+    return sorted(files)
+
+
+def check_sha256_manifest(root: Path, name: str = MANIFEST_NAME) -> list[str]:
+    """Re-hash every file against ``root/name``; return one line per problem (empty list = all verified).
+
+    Problems: the manifest is missing; a listed file is missing or its hash differs; a file is not listed.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp()); _ = atomic_write_text(d / "a.txt", "x\\n"); _ = write_sha256_manifest(d)
+        >>> _ = (d / "a.txt").write_text("y\\n"); check_sha256_manifest(d)
+        ['modified: a.txt (sha256 differs from the manifest)']
+    """
+    root = Path(root)
+    manifest = root / name
+    if not manifest.is_file():
+        return [f"missing: {name} (the folder has no manifest; it cannot be verified)"]
+    listed: dict[str, str] = {}
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        digest, _, rel = line.partition("  ")
+        if rel:
+            listed[rel] = digest
+    present = dict(_listed_files(root, name))
+    problems = []
+    for rel, digest in sorted(listed.items()):
+        if rel not in present:
+            problems.append(f"missing: {rel} (listed in the manifest, not on disk)")
+        elif sha256_file(present[rel]) != digest:
+            problems.append(f"modified: {rel} (sha256 differs from the manifest)")
+    problems += [f"unlisted: {rel} (on disk, not in the manifest)" for rel in sorted(set(present) - set(listed))]
+    return problems
