@@ -1,18 +1,38 @@
-"""Overlaps between datasets: who appears where, in a common coverage window.
+"""Overlaps between datasets: who appears where, in a common coverage window, and in which order.
 
-`memberships` is the person x dataset boolean frame every overlap count and dataset covariate
-starts from; it reads the spine, never the raw tables.
+Everything reads the spine (`spine.build_spine`), never the raw tables. Definitions follow
+survival_and_overlap.md §7: *exclusive* counts (exactly these datasets: UpSet bars, they sum to the
+union) and *inclusive* counts (at least these: what "in both A and B" means), restricted to the window
+every compared dataset covers so overlaps are not deflated by different coverage periods. Time-ordered
+overlaps ("A then B within d days") get a censoring-aware estimate beside the naive proportion among
+people with complete follow-up (§7). Linkage sensitivity perturbs the person clusters (§7 "Linkage
+uncertainty"). `protect_overlap` protects exclusive cells, inclusive counts and set sizes as one linked
+table (disclosure_control.md §7.3: suppression, then an LP attacker audit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
 
-from djs_toolkit.spine import build_spine, check_datasets, common_window
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import DATASETS
+from djs_toolkit.spine import build_spine, check_datasets, common_window, coverage
+from djs_toolkit.spine_sql import EVENT_TYPES, days_between
 
-__all__ = ["memberships", "membership_masks", "resolve_window"]
+__all__ = ["memberships", "membership_masks", "resolve_window", "overlap_sets", "ordered_overlap",
+           "sets_sensitivity", "ordered_sensitivity", "protect_overlap", "BY_ATTRIBUTES"]
+
+# Person attributes on the spine. Region is not there (Data First person tables carry no usable
+# person geography across datasets), so asking for it is refused with a message.
+BY_ATTRIBUTES = ("sex", "ethnicity_group", "age_band")
+_AGE_BAND = ("CASE WHEN {a} IS NULL THEN 'Unknown' WHEN {a} < 18 THEN 'Under 18' WHEN {a} < 25 THEN '18-24' "
+             "WHEN {a} < 35 THEN '25-34' WHEN {a} < 45 THEN '35-44' WHEN {a} < 55 THEN '45-54' ELSE '55+' END")
 
 
 def resolve_window(extract, labels: list[str], window) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -28,16 +48,18 @@ def resolve_window(extract, labels: list[str], window) -> tuple[pd.Timestamp, pd
     return pd.Timestamp(start), pd.Timestamp(end)
 
 
+def _in_window(start: pd.Timestamp, end: pd.Timestamp, col: str = "event_date") -> str:
+    return f"{col} >= DATE '{start.date()}' AND {col} <= DATE '{end.date()}'"
+
+
 def _member_sql(labels: list[str], start: pd.Timestamp, end: pd.Timestamp, event_types: bool) -> str:
     cols = [f"MAX(CASE WHEN dataset = '{d}' THEN 1 ELSE 0 END) AS \"{d}\"" for d in labels]
     if event_types:
-        from djs_toolkit.spine_sql import EVENT_TYPES
-
         cols += [f"MAX(CASE WHEN event_type = '{e}' THEN 1 ELSE 0 END) AS \"{e}\""
                  for d, e, _ in EVENT_TYPES if d in labels]
     inlist = ", ".join(f"'{d}'" for d in labels)
     return (f"SELECT person_id, {', '.join(cols)} FROM _spine WHERE dataset IN ({inlist}) "
-            f"AND event_date >= DATE '{start.date()}' AND event_date <= DATE '{end.date()}' GROUP BY person_id")
+            f"AND {_in_window(start, end)} GROUP BY person_id")
 
 
 def memberships(extract, datasets: Iterable[str] | None = None, window=None, event_types: bool = False) -> pd.DataFrame:
@@ -91,4 +113,470 @@ def membership_masks(extract, datasets: Iterable[str] | None = None, window=None
     out["persons"] = out["persons"].astype("int64")
     out.attrs["datasets"] = labels
     out.attrs["window"] = (start, end)
+    return out
+
+
+# -- k-way sets ---------------------------------------------------------------------------------------------------
+def _group_sql(by: str | None) -> str:
+    # Sex and ethnicity are constant per person on the spine; the age band is the youngest recorded age
+    # among the events selected (i.e. at the person's first event with a known age).
+    if by is not None and by not in BY_ATTRIBUTES:
+        raise DJSUserError(f"`by` must be one of {', '.join(BY_ATTRIBUTES)}: person region is not on the spine.")
+    if by is None:
+        return "'all'"
+    return _AGE_BAND.format(a="MIN(age_at_event)") if by == "age_band" else f"COALESCE(MIN({by}), 'Unknown')"
+
+
+def _mask_counts(con, labels: list[str], window, by: str | None, src: str = "_spine") -> dict[Any, np.ndarray]:
+    """Exclusive counts per group, {group: array over the 2^k bitmasks}; only counts leave the database."""
+    bits = " + ".join(f"MAX(CASE WHEN dataset = '{d}' THEN {1 << i} ELSE 0 END)" for i, d in enumerate(labels))
+    inlist = ", ".join(f"'{d}'" for d in labels)
+    got = con.sql(f"SELECT mask, grp, COUNT(*) AS n FROM (SELECT person_id, {bits} AS mask, {_group_sql(by)} AS grp "
+                  f"FROM {src} WHERE dataset IN ({inlist}) AND {_in_window(*window)} GROUP BY person_id) AS m "
+                  "GROUP BY mask, grp").fetchnumpy()
+    out: dict[Any, np.ndarray] = {}
+    for mask, grp, n in zip(got["mask"], got["grp"], got["n"]):
+        out.setdefault(grp, np.zeros(1 << len(labels), np.int64))[int(mask)] += int(n)
+    return out or {"all": np.zeros(1 << len(labels), np.int64)}
+
+
+def _inclusive(exclusive: np.ndarray) -> np.ndarray:
+    """Superset sums (at least these datasets) from exact-combination counts, O(k 2^k)."""
+    inc = np.array(exclusive, dtype=np.int64, copy=True)
+    idx = np.arange(len(inc))
+    for i in range(len(inc).bit_length() - 1):
+        lo = idx[(idx >> i) & 1 == 0]
+        inc[lo] += inc[lo | (1 << i)]
+    return inc
+
+
+def _sets_frame(counts: dict[Any, np.ndarray], labels: list[str], by: str | None, window) -> pd.DataFrame:
+    k = len(labels)
+    # Degree first, then earlier datasets first: a stable, readable order for tables and UpSet bars.
+    order = sorted(range(1, 1 << k), key=lambda m: (bin(m).count("1"), [not (m >> i) & 1 for i in range(k)]))
+    frames = []
+    for grp in sorted(counts, key=str):
+        f = pd.DataFrame({d: [bool((m >> i) & 1) for m in order] for i, d in enumerate(labels)})
+        f["combination"] = [" & ".join(d for i, d in enumerate(labels) if (m >> i) & 1) for m in order]
+        f["degree"] = [bin(m).count("1") for m in order]
+        f["exclusive"], f["inclusive"] = counts[grp][order], _inclusive(counts[grp])[order]
+        frames.append(f if by is None else f.assign(**{by: grp})[[by, *f.columns]])
+    out = pd.concat(frames, ignore_index=True)
+    out["window_start"], out["window_end"] = window
+    out.attrs.update({"window": tuple(window), "datasets": list(labels), "by": by})
+    return out
+
+
+def overlap_sets(extract_or_memberships, datasets: Iterable[str] | None = None, window=None,
+                 by: str | None = None) -> pd.DataFrame:
+    """Every combination of datasets with its exclusive and inclusive person count.
+
+    Args:
+        extract_or_memberships: an opened `Extract`, or a `memberships` frame (person x bool columns).
+        datasets: dataset labels (default: every dataset present / every bool column).
+        window: (start, end); None = the window all chosen datasets cover (extract input only: a
+            memberships frame carries its window in ``attrs``).
+        by: ``sex``, ``ethnicity_group`` or ``age_band`` (extract), or any column of a memberships frame.
+
+    Returns:
+        One row per non-empty combination (per group): ``by`` (if given), one bool column per dataset,
+        ``combination`` (labels joined by " & "), ``degree``, ``exclusive`` (exactly these datasets),
+        ``inclusive`` (at least these), ``window_start``, ``window_end``. Set sizes are the inclusive
+        counts of the degree-1 rows; exclusive counts sum to the union. ``attrs``: window, datasets, by.
+
+    Example:
+        >>> m = pd.DataFrame({"person_id": ["a", "b", "c"], "mags_hocas": [True, True, False],
+        ...                   "familyman": [False, True, True]})
+        >>> overlap_sets(m)[["combination", "exclusive", "inclusive"]].values.tolist()
+        [['mags_hocas', 1, 2], ['familyman', 1, 2], ['mags_hocas & familyman', 1, 1]]
+    """
+    if not isinstance(extract_or_memberships, pd.DataFrame):
+        ex = extract_or_memberships
+        labels = check_datasets(ex, datasets)
+        win = resolve_window(ex, labels, window)
+        build_spine(ex)
+        return _sets_frame(_mask_counts(ex.engine.con, labels, win, by), labels, by, win)
+    m = extract_or_memberships
+    if window is not None:
+        raise DJSUserError("`window` applies to an extract: a memberships frame already carries its window.")
+    labels = list(datasets) if datasets is not None else [c for c in m.columns if m[c].dtype == bool]
+    missing = [c for c in labels + ([by] if by else []) if c not in m.columns]
+    if missing or not labels:
+        raise DJSUserError(f"The memberships frame lacks column(s) {missing or 'of bool type'}: pass memberships().")
+    mask = sum(m[d].to_numpy(bool).astype(np.int64) << i for i, d in enumerate(labels))
+    keys = m[by].astype(object).fillna("Unknown").to_numpy() if by else np.full(len(m), "all", object)
+    counts = {g: np.bincount(mask[keys == g], minlength=1 << len(labels)) for g in pd.unique(keys)}
+    for c in counts.values():
+        c[0] = 0  # people in none of the chosen datasets are outside the overlap universe
+    return _sets_frame(counts, labels, by, m.attrs.get("window", (pd.NaT, pd.NaT)))
+
+
+# -- time-ordered overlaps ----------------------------------------------------------------------------------------
+def _entity(name: str) -> tuple[str, str]:
+    """(SQL condition, dataset label) for a dataset label or an event type."""
+    if name in DATASETS:
+        return f"dataset = '{name}'", name
+    for d, e, _ in EVENT_TYPES:
+        if e == name:
+            return f"event_type = '{e}'", d
+    raise DJSUserError(f"{name!r} is neither a dataset label nor an event type: see spine.EVENT_TYPES.")
+
+
+def _ordered_setup(extract, first: str, then: str, within_days: int, window) -> tuple:
+    if int(within_days) <= 0:
+        raise DJSUserError("`within_days` must be a positive number of days.")
+    d_then = _entity(then)[1]
+    start, end = resolve_window(extract, list(dict.fromkeys([_entity(first)[1], d_then])), window)
+    cov = coverage(extract).set_index("dataset")
+    censor = pd.Timestamp(cov.loc[d_then, "observed_until"])  # coverage end, cliff and extract cut-off
+    if start < pd.Timestamp(cov.loc[d_then, "start"]) or end > censor:
+        raise DJSUserError(f"The window must lie inside the coverage of `{d_then}` (the `then` dataset), or "
+                           "follow-up would be unobservable: pass a narrower window or None.")
+    build_spine(extract)
+    return start, end, censor
+
+
+def _ordered_counts(con, first: str, then: str, within_days: int, start, end, censor: pd.Timestamp,
+                    by: str | None, src: str = "_spine") -> pd.DataFrame:
+    """Counts by (group, time, event, complete follow-up): no person-level rows leave the database."""
+    cdate = f"DATE '{censor.date()}'"
+    gap, fu = days_between("i.t0", "n.t1"), days_between("i.t0", cdate)
+    sql = (
+        f"WITH idx AS (SELECT person_id, MIN(event_date) AS t0, {_group_sql(by)} AS grp FROM {src} "
+        f"WHERE {_entity(first)[0]} AND {_in_window(start, end)} GROUP BY person_id), "
+        f"nxt AS (SELECT i.person_id, MIN(s.event_date) AS t1 FROM idx i JOIN {src} s ON s.person_id = i.person_id "
+        f"WHERE s.{_entity(then)[0]} AND s.event_date > i.t0 AND s.event_date <= {cdate} GROUP BY i.person_id), "
+        f"one AS (SELECT i.grp, CASE WHEN n.t1 IS NULL THEN {fu} ELSE {gap} END AS time, "
+        f"CASE WHEN n.t1 IS NULL THEN 0 ELSE 1 END AS event, CASE WHEN {fu} >= {int(within_days)} THEN 1 ELSE 0 "
+        "END AS complete FROM idx i LEFT JOIN nxt n ON n.person_id = i.person_id) "
+        "SELECT grp, time, event, complete, COUNT(*) AS n FROM one GROUP BY grp, time, event, complete "
+        "ORDER BY grp, time, event, complete")
+    return con.sql(sql).df()
+
+
+def _incidence_at(agg: pd.DataFrame, d: int, alpha: float) -> dict[str, float]:
+    """1 - Kaplan-Meier at d days, plus the naive proportion. Data First records no deaths, so there is
+    no competing event and Aalen-Johansen equals 1 - KM (survival_and_overlap.md §5.2)."""
+    from djs_toolkit.survival import km
+
+    n, t = agg["n"].to_numpy(np.int64), agg["time"].to_numpy()
+    ev_in, comp = (agg["event"].to_numpy() == 1) & (t <= d), agg["complete"].to_numpy() == 1
+    row = {"n_index": int(n.sum()), "events_within": int(n[ev_in].sum()), "n_complete_followup": int(n[comp].sum()),
+           "events_complete_followup": int(n[comp & ev_in].sum()), "n_at_risk_at_end": int(n[t >= d].sum())}
+    row["naive_proportion"] = row["events_complete_followup"] / row["n_complete_followup"] if comp.any() else np.nan
+    curve = km(agg, "time", "event", weights="n", alpha=alpha) if len(agg) else pd.DataFrame()
+    upto = curve[curve["time"] <= d] if len(curve) else curve
+    s, lo, hi = upto.iloc[-1][["estimate", "ci_lower", "ci_upper"]] if len(upto) else (
+        (1.0, 1.0, 1.0) if len(agg) else (np.nan,) * 3)
+    return {**row, "cumulative_incidence": 1.0 - s, "ci_lower": 1.0 - hi, "ci_upper": 1.0 - lo}
+
+
+def _ordered_frame(agg: pd.DataFrame, first: str, then: str, d: int, by: str | None, start, end, censor,
+                   alpha: float) -> pd.DataFrame:
+    groups = sorted(agg["grp"].unique(), key=str) if len(agg) or by else ["all"]
+    out = pd.DataFrame([{**({by: g} if by else {}), "first": first, "then": then, "within_days": int(d),
+                         **_incidence_at(agg[agg["grp"] == g], int(d), alpha)} for g in groups])
+    out["estimator"] = f"1 - Kaplan-Meier, censored when `then` stops being observed ({censor.date()})"
+    out["naive_label"] = f"proportion among index persons with >= {int(d)} days of follow-up"
+    out["censor_date"], out["window_start"], out["window_end"] = censor, start, end
+    out.attrs.update({"window": (start, end), "censor_date": censor})
+    return out
+
+
+def ordered_overlap(extract, first: str, then: str, within_days: int, window=None, by: str | None = None,
+                    alpha: float = 0.05, return_curve: bool = False):
+    """People whose first ``first`` event in the window is followed by a ``then`` event within ``within_days``.
+
+    Index = a person's first ``first`` event in the window (t0); outcome = their first ``then`` event in
+    (t0, t0 + within_days]. Follow-up is censored where the ``then`` dataset stops being observed
+    (`spine.coverage` ``observed_until``: coverage end, coverage cliff or the extract's cut-off).
+
+    Args:
+        extract: an opened `Extract`.
+        first: a dataset label or an event type (`spine.EVENT_TYPES`).
+        then: a dataset label or an event type.
+        within_days: the window in days.
+        window: (start, end) for index events; None = the window both datasets cover.
+        by: ``sex``, ``ethnicity_group`` or ``age_band`` (youngest age at the index events).
+        alpha: 1 - confidence level of the incidence interval.
+        return_curve: also return the cumulative-incidence curve (`km` columns, estimate = 1 - S).
+
+    Returns:
+        One row per group: ``n_index``, ``events_within``, ``cumulative_incidence`` with ``ci_lower`` and
+        ``ci_upper`` (1 - KM at the window, labelled in ``estimator``), ``n_complete_followup``,
+        ``events_complete_followup``, ``naive_proportion`` (labelled in ``naive_label``), ``n_at_risk_at_end``,
+        ``censor_date``, ``window_start``, ``window_end``; with ``return_curve`` a tuple (summary, curve).
+
+    Example:
+        >>> # ordered_overlap(extract, "civil_claim", "mags_hocas", 180, by="sex")
+    """
+    start, end, censor = _ordered_setup(extract, first, then, within_days, window)
+    agg = _ordered_counts(extract.engine.con, first, then, within_days, start, end, censor, by)
+    out = _ordered_frame(agg, first, then, within_days, by, start, end, censor, alpha)
+    if not return_curve:
+        return out
+    from djs_toolkit.survival import km
+
+    curve = km(agg, "time", "event", weights="n", by="grp" if by else None, alpha=alpha)
+    curve = curve.rename(columns={"grp": by}) if by else curve
+    curve["estimate"], curve["ci_lower"], curve["ci_upper"] = (
+        1 - curve["estimate"], 1 - curve["ci_upper"], 1 - curve["ci_lower"])
+    curve.attrs["estimator"] = "cif"  # kmunicate_table then starts the curve at 0
+    return out, curve
+
+
+# -- linkage sensitivity ------------------------------------------------------------------------------------------
+def _relink(extract, labels: list[str], drop_rate: float, merge_rate: float, seed: int) -> str:
+    """Temp table ``_spine_relinked``: the spine with its person clusters perturbed (seeded).
+
+    A dropped link detaches one dataset's records of a multi-dataset person into a new cluster (a missed
+    match); a merge joins two clusters with the same sex, ethnicity group and estimated birth year (a
+    false match of near-identical people). Rates are per cross-dataset membership and per cluster pair
+    (survival_and_overlap.md §7 "Linkage uncertainty"; data_first.md §10: Splink clusters at one threshold).
+    """
+    if not (0 <= drop_rate < 1 and 0 <= merge_rate < 1):
+        raise DJSUserError("`drop_rate` and `merge_rate` must be fractions in [0, 1).")
+    con, inlist = extract.engine.con, ", ".join(f"'{d}'" for d in labels)
+    pdm = con.sql(f"SELECT person_id, dataset, MIN(sex) AS sex, MIN(ethnicity_group) AS eth, MIN(EXTRACT(YEAR "
+                  f"FROM event_date) - age_at_event) AS yob FROM _spine WHERE dataset IN ({inlist}) "
+                  "GROUP BY person_id, dataset ORDER BY person_id, dataset").df()
+    rng = np.random.default_rng(seed)
+    pid, uniq = pd.factorize(pdm["person_id"], sort=True)
+    n_p, later = len(uniq), np.r_[False, pid[1:] == pid[:-1]]
+    drop = later & (rng.random(len(pid)) < drop_rate)  # a person's 2nd+ dataset = a cross-dataset link
+    block = pd.factorize(pdm.loc[~later, ["sex", "eth", "yob"]].astype(str).agg("|".join, axis=1), sort=True)[0]
+    order = np.lexsort((rng.random(n_p), block))  # random neighbours inside each block
+    pair_a = np.flatnonzero(np.r_[block[order][1:] == block[order][:-1], False])[::2]
+    pair_a = pair_a[rng.random(len(pair_a)) < merge_rate]
+    target = np.arange(n_p)
+    target[order[pair_a + 1]] = order[pair_a]
+    new = np.where(drop, n_p + np.cumsum(drop) - 1, target[pid])
+    con.register("_relink_df", pd.DataFrame({"person_id": pdm["person_id"], "dataset": pdm["dataset"], "new_id": new}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _spine_relinked AS SELECT r.new_id AS person_id, s.dataset, "
+                "s.event_type, s.event_date, s.age_at_event, s.sex, s.ethnicity_group FROM _spine s JOIN _relink_df r "
+                "ON r.person_id = s.person_id AND r.dataset = s.dataset")
+    con.unregister("_relink_df")
+    return "_spine_relinked"
+
+
+def _ranges(head: pd.DataFrame, runs: list[pd.DataFrame], keys: list[str], cols: list[str], **attrs) -> pd.DataFrame:
+    idx = pd.MultiIndex.from_frame(head[keys]) if keys else head.index
+    for c in cols:
+        allv = pd.concat([(r.set_index(keys) if keys else r)[c] for r in runs], axis=1)
+        allv.index = pd.MultiIndex.from_frame(allv.index.to_frame()) if keys else allv.index
+        allv = allv.reindex(idx)
+        allv = allv.fillna(0) if c in ("exclusive", "inclusive") else allv
+        head[f"{c}_min"], head[f"{c}_max"] = allv.min(axis=1).to_numpy(), allv.max(axis=1).to_numpy()
+    head.attrs.update(attrs)
+    return head
+
+
+def sets_sensitivity(extract, datasets: Iterable[str] | None = None, window=None, by: str | None = None,
+                     drop_rate: float = 0.02, merge_rate: float = 0.01, reps: int = 5, seed: int = 0) -> pd.DataFrame:
+    """`overlap_sets` plus ``exclusive_min/max`` and ``inclusive_min/max`` over ``reps`` perturbed linkages.
+
+    Example:
+        >>> # sets_sensitivity(extract, drop_rate=0.05, merge_rate=0.01)[["combination", "exclusive",
+        >>> #                  "exclusive_min", "exclusive_max"]]
+    """
+    labels = check_datasets(extract, datasets)
+    win = resolve_window(extract, labels, window)
+    head = overlap_sets(extract, labels, win, by)
+    runs = [_sets_frame(_mask_counts(extract.engine.con, labels, win, by,
+                                     _relink(extract, labels, drop_rate, merge_rate, seed + r)), labels, by, win)
+            for r in range(int(reps))]
+    return _ranges(head, runs, ([by] if by else []) + ["combination"], ["exclusive", "inclusive"],
+                   drop_rate=drop_rate, merge_rate=merge_rate, reps=int(reps), seed=seed)
+
+
+def ordered_sensitivity(extract, first: str, then: str, within_days: int, window=None, by: str | None = None,
+                        drop_rate: float = 0.02, merge_rate: float = 0.01, reps: int = 5, seed: int = 0) -> pd.DataFrame:
+    """`ordered_overlap` plus min/max of ``cumulative_incidence``, ``naive_proportion`` and ``n_index``.
+
+    Example:
+        >>> # ordered_sensitivity(extract, "civil_claim", "mags_hocas", 180)[["cumulative_incidence",
+        >>> #                     "cumulative_incidence_min", "cumulative_incidence_max"]]
+    """
+    start, end, censor = _ordered_setup(extract, first, then, within_days, window)
+    labels = list(dict.fromkeys([_entity(first)[1], _entity(then)[1]]))
+
+    def one(src: str) -> pd.DataFrame:
+        agg = _ordered_counts(extract.engine.con, first, then, within_days, start, end, censor, by, src)
+        return _ordered_frame(agg, first, then, within_days, by, start, end, censor, 0.05)
+
+    runs = [one(_relink(extract, labels, drop_rate, merge_rate, seed + r)) for r in range(int(reps))]
+    return _ranges(one("_spine"), runs, [by] if by else [], ["cumulative_incidence", "naive_proportion", "n_index"],
+                   drop_rate=drop_rate, merge_rate=merge_rate, reps=int(reps), seed=seed)
+
+
+# -- disclosure control of overlap tables -------------------------------------------------------------------------
+def _overlap_system(table: pd.DataFrame, labels: list[str], by: str | None):
+    """The linked table as one system A x = 0 over cells [e_1..e_M, I_1..I_M, U] per group (All group last).
+
+    I_S = sum of e_T over T containing S; U = sum of all e_T, the union, public like any margin
+    (disclosure_control.md §2.9 defect 1); with ``by``, All-group exclusive cells are sums over groups.
+    """
+    M = (1 << len(labels)) - 1
+    f = table.copy()
+    f["_mask"] = sum(f[d].astype(bool).to_numpy(np.int64) << i for i, d in enumerate(labels))
+    if by is not None:
+        f = f[f[by] != "All"]
+        tot = f.groupby("_mask")["exclusive"].sum()
+        allg = f.drop_duplicates("_mask").set_index("_mask", drop=False).loc[tot.index].assign(**{by: "All"})
+        allg["exclusive"], allg["inclusive"] = tot.to_numpy(), _inclusive(np.r_[0, tot.to_numpy()])[1:]
+        f = pd.concat([f, allg.reset_index(drop=True)], ignore_index=True)
+    blocks = [g.sort_values("_mask") for _, g in (f.groupby(by, sort=False) if by else [(None, f)])]
+    if by is not None:
+        blocks = sorted(blocks[:-1], key=lambda g: str(g[by].iloc[0])) + blocks[-1:]
+    if any(list(g["_mask"]) != list(range(1, M + 1)) for g in blocks):
+        raise DJSUserError("protect_overlap needs every combination of every group: pass overlap_sets() output.")
+    B = np.array([[float(t & s == s) for t in range(1, M + 1)] for s in range(1, M + 1)])  # B[S, T]: T ⊇ S
+    one = np.block([[-B, np.eye(M), np.zeros((M, 1))], [-np.ones((1, M)), np.zeros((1, M)), np.ones((1, 1))]])
+    A = sparse.block_diag([sparse.csr_matrix(one)] * len(blocks), format="lil")
+    if by is not None:  # All-group exclusive cells = sum of the groups' cells
+        n_g, G = 2 * M + 1, len(blocks) - 1
+        link = sparse.hstack([sparse.kron(np.ones((1, G)), -sparse.eye(M, n_g)), sparse.eye(M, n_g)])
+        A = sparse.vstack([A, link])
+    x = np.concatenate([np.r_[g["exclusive"].to_numpy(float), g["inclusive"].to_numpy(float), g["exclusive"].sum()]
+                        for g in blocks])
+    return pd.concat(blocks, ignore_index=True), x, sparse.csr_matrix(A), B
+
+
+def _pattern(Y, x, sup, allow, cost, n_g: int, t: int, w: float, linked: bool) -> None:
+    """Suppress the cheapest pair pattern hiding cell t (hypercube-style, disclosure_control.md §4).
+
+    A pattern (a row of Y) moves exclusive cell p up and q down by w in one group; inclusive counts follow
+    and the union stays. With ``by`` it is mirrored in the All group (which then moves) or, reversed, in a
+    second group (All stays). Cells moving down need a count >= w; unpublishable moves are refused.
+    """
+    gi, j = divmod(int(t), n_g)
+    Y = Y[Y[:, j] != 0] * Y[Y[:, j] != 0][:, [j]]  # signed so that the target moves up
+
+    def cost_in(g: int, Yg: np.ndarray) -> np.ndarray:
+        c, moved = slice(g * n_g, (g + 1) * n_g), Yg != 0
+        bad = ((Yg < 0) & (x[c] < w)).any(1) | (moved & ~allow[c]).any(1)
+        return np.where(bad, np.inf, (moved & ~sup[c]) @ cost[c])
+
+    last = len(x) // n_g - 1
+    opts = [(cost_in(gi, Y), [(gi, 1)])] if not linked else (
+        [(cost_in(gi, Y) + cost_in(last, Y), [(gi, 1), (last, 1)])] if gi != last else []) + [
+        (cost_in(gi, Y) + cost_in(h, Y if gi == last else -Y), [(gi, 1), (h, 1 if gi == last else -1)])
+        for h in range(last) if h != gi]
+    best = [float(o[0].min()) for o in opts]
+    if opts and np.isfinite(min(best)):  # otherwise the audit sends the cell to the exact MILP
+        o = opts[int(np.argmin(best))]
+        for g, sign in o[1]:
+            sup[g * n_g:(g + 1) * n_g] |= (sign * Y[int(np.argmin(o[0]))]) != 0
+
+
+def _complements(A, x, sup, allow, cost, t: int, w: float) -> np.ndarray | None:
+    """Exact fallback (a MILP, as sdc.suppress): the cheapest suppressed set admitting a perturbation y with
+    A y = 0, y_t = w, moving only suppressed cells and keeping counts >= 0 (disclosure_control.md §7.3)."""
+    n, up, down = len(x), 2.0 * w, np.minimum(x, 2.0 * w)
+    ident = sparse.identity(n)
+    box = sparse.vstack([sparse.hstack([ident, -up * ident]), sparse.hstack([-ident, -sparse.diags(down)])])
+    lo, hi = np.r_[np.full(n, -np.inf), sup * 1.0], np.r_[np.full(n, np.inf), (sup | allow) * 1.0]
+    lo[t] = hi[t] = w
+    res = milp(np.r_[np.zeros(n), cost], integrality=np.r_[np.zeros(n), np.ones(n)], bounds=Bounds(lo, hi),
+               constraints=[LinearConstraint(sparse.hstack([A, sparse.csr_matrix(A.shape)]).tocsr(), 0, 0),
+                            LinearConstraint(box.tocsr(), -np.inf, 0)], options={"time_limit": 60.0})
+    return None if res.x is None else res.x[n:] > 0.5
+
+
+def _audit(A, x, sup, w: float) -> pd.DataFrame:
+    from djs_toolkit.sdc import PublishedSystem, audit
+
+    system = PublishedSystem(A, np.zeros(A.shape[0]), np.where(sup, 0.0, x), np.where(sup, np.inf, x))
+    cells = np.flatnonzero(sup)
+    # Batches of 16: sdc.audit solves one block LP per call, whose cost grows faster than linearly.
+    res = pd.concat([audit(system, cells[i:i + 16]) for i in range(0, max(len(cells), 1), 16)])
+    res["required"] = w
+    res["ok"] = (res["width"] >= w - 1e-6).to_numpy(bool)  # NaN (solver trouble) fails closed
+    return res
+
+
+def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: str | None = None):
+    """Protect an `overlap_sets` table as one linked table: exclusive cells, inclusive counts, set sizes.
+
+    Counts in (0, threshold) are withheld; complements are then chosen so that no withheld count can be
+    narrowed below the protection width from *all* published values (exclusive, inclusive, set sizes and
+    the union, treated as public), and the LP attacker audit proves it (disclosure_control.md §0 fact 9,
+    §7.3). Set sizes and the All group are complements of last resort; the union is never withheld.
+    Rounding profiles then round the published counts (rounding only widens the intervals).
+
+    Args:
+        table: `overlap_sets` output (with ``by``, an ``All`` group is added and protected with the groups).
+        session_or_profile: an `sdc.Session` (the output is registered for ``finalise``) or a profile.
+        name: output name (default ``overlap_<k>``).
+
+    Returns:
+        `sdc.Output`: ``table`` (withheld counts missing), ``mask`` (True where withheld), ``status``,
+        ``audit`` (attacker interval of each withheld cell: lower, upper, width, required, ok).
+
+    Example:
+        >>> m = pd.DataFrame({"a": [True] * 40 + [False] * 30 + [True] * 3, "b": [False] * 40 + [True] * 33})
+        >>> out = protect_overlap(overlap_sets(m))
+        >>> out.status, int(out.mask.to_numpy().sum()), bool(out.audit["ok"].all())
+        ('review', 4, True)
+    """
+    from djs_toolkit.sdc import Output, Session, load_profile
+    from djs_toolkit.sdc.report import reason_frame
+
+    session = session_or_profile if isinstance(session_or_profile, Session) else None
+    prof = session.profile if session else load_profile(session_or_profile)
+    by = table.attrs.get("by") or next((b for b in BY_ATTRIBUTES if b in table.columns), None)
+    labels = table.attrs.get("datasets") or [c for c in table.columns if table[c].dtype == bool]
+    frame, x, A, B = _overlap_system(table, labels, by)
+    M, w, safe = len(B), prof.width, prof.min_safe_count
+    n_g = 2 * M + 1
+    j, grp = np.arange(len(x)) % n_g, np.arange(len(x)) // n_g
+    union = j == 2 * M
+    deg1 = np.r_[np.zeros(M), B.sum(axis=1) == 2 ** (len(labels) - 1), 0].astype(bool)[j]
+    primary = (x > 0) & (x < safe) & ~union
+    # Complement cost: interior cells first, then intersections, set sizes, and the All group last.
+    cost = 1.0 + x / (x.sum() + 1.0) + (j >= M) + 100.0 * deg1 + 1000.0 * ((grp == grp.max()) & (by is not None))
+    E = (np.eye(M)[:, None, :] - np.eye(M)[None, :, :]).reshape(M * M, M)[~np.eye(M, dtype=bool).ravel()]
+    Y = np.hstack([E, E @ B.T, np.zeros((len(E), 1))])  # every pair pattern, in units of w
+    sup = primary.copy()
+    for t in np.flatnonzero(primary)[np.argsort(-x[primary], kind="stable")]:
+        _pattern(Y, x, sup, ~union, cost, n_g, t, w, by is not None)
+    res, rounds = _audit(A, x, sup, w), 0
+    while not res["ok"].all() and rounds < 4:
+        for t in res.index[~res["ok"].to_numpy()]:
+            chosen = _complements(A, x, sup, ~union, cost, int(t), w)
+            sup |= chosen if chosen is not None else False
+        res, rounds = _audit(A, x, sup, w), rounds + 1
+    ok = bool(res["ok"].all()) and not ((x > 0) & (x < safe) & union).any()
+    cells = np.flatnonzero(~union)
+    row, col = grp[cells] * M + j[cells] % M, np.where(j[cells] < M, "exclusive", "inclusive")
+    shown = frame.drop(columns="_mask")
+    mask = pd.DataFrame(False, index=shown.index, columns=shown.columns)
+    evidence = shown.drop(columns=["window_start", "window_end"])  # checker-only: true counts
+    for c in ("exclusive", "inclusive"):
+        mask.loc[row[col == c], c] = sup[cells[col == c]]
+        vals = shown[c].astype(float)
+        if prof.mitigation == "round" and prof.round_base:
+            vals = np.floor(vals / prof.round_base + 0.5) * prof.round_base
+        shown[c] = vals.mask(mask[c]).round().astype("Int64")
+    reasons = reason_frame([(int(r), c, *(("MinimumThresholdCheck", "fail", f"count below {safe}") if primary[cell]
+                                          else ("SecondarySuppression", "review", "withheld so that no suppressed "
+                                                "count can be recovered by differencing")))
+                            for cell, r, c in zip(cells, row, col) if sup[cell]])
+    status = "fail" if not ok else (prof.status_after_protection if sup.any() else "pass")
+    if status == "pass" and prof.zeros == "review" and (x[cells] == 0).any():
+        status = "review"
+    if session is not None:
+        k = len(session.outputs) + 1
+        while name is None and f"overlap_{k}" in session.outputs:
+            k += 1
+        name = name or f"overlap_{k}"
+        if name in session.outputs:
+            raise DJSUserError(f"An output named {name!r} already exists: choose another name.")
+    out = Output(name or "overlap", status, "table", "overlap_sets", "count", shown, mask, reasons, evidence, res,
+                 description=f"persons by combination of {', '.join(labels)}", variables=list(labels),
+                 n=int(x[union][-1]))
+    out.controls = [f"counts below {safe} withheld", "complementary suppression over exclusive, inclusive and "
+                    "set-size counts as one linked table", "LP attacker audit of every withheld count"]
+    if session is not None:
+        session.outputs[out.name] = out
     return out
