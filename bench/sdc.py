@@ -41,14 +41,19 @@ def make_data(n: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
     })
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up (imports, caches)
-    times = []
+def paired_times(ours, base, repeats: int) -> tuple[float, float]:
+    """Median seconds of `ours` and `base`, run alternately so machine load hits both alike."""
+    ours()
+    base()  # warm-up (imports, caches)
+    a, b = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        ours()
+        a.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        base()
+        b.append(time.perf_counter() - t0)
+    return float(np.median(a)), float(np.median(b))
 
 
 ACRO_SCRIPT = r"""
@@ -125,8 +130,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for label, ours_fn, base_fn, acro_key in rows:
-        ours = median_time(ours_fn, args.repeats)
-        base = median_time(base_fn, args.repeats)
+        ours, base = paired_times(ours_fn, base_fn, args.repeats)
         a = acro.get(acro_key) if acro_key else None
         a_txt = f"{a:8.3f}" if a else f"{'n/a':>8}"
         ar_txt = f"{a / base:8.1f}" if a else f"{'n/a':>8}"
