@@ -12,7 +12,7 @@ Example:
     >>> SCALES["tiny"].persons
     4700
     >>> DummyConfig().reentry_log_hr["index_release"]
-    0.75
+    0.2
 """
 
 from __future__ import annotations
@@ -109,7 +109,9 @@ class DummyConfig:
         p_breach: community orders and suspended sentences with breach proceedings.
         extra_cases_mean: mean number of further magistrates' cases opened for offences committed on
             the same day as a contact (separate case numbers for one incident) [assumption]; they
-            share the contact's offence and hearing dates, so they are not new contacts.
+            share the contact's offence date, so they are not new contacts.
+        p_extra_case_later: share of those further cases first heard 1-17 weeks after the main one
+            (they are returns to court in the data, as bail offences are).
 
     Family and civil volumes (per year per 10 M persons unless said)
         family_cases_per_year: by case type [assumption scaled to Cafcass/FCS orders of magnitude, §13.4].
@@ -161,16 +163,16 @@ class DummyConfig:
 
     # ---------------------------------------------------------------- re-entry
     weibull_shape: float = 0.4
-    weibull_scale_days: float = 6_000_000.0
+    weibull_scale_days: float = 13_000_000.0
     reentry_log_hr: dict[str, float] = field(default_factory=lambda: {
         "female": -0.35,
         "age_10_17": 0.45,
         "age_18_24": 0.30,
         "age_35_49": -0.20,
         "age_50_plus": -0.75,
-        "log1p_prior_contacts_730d": 2.9,
-        "index_release": 0.75,
-        "index_probation_start": -0.30,
+        "log1p_prior_contacts_730d": 3.2,
+        "index_release": 0.20,
+        "index_probation_start": -0.60,
         "imd_most_deprived_quintile": 0.25,
         "prior_possession_claim_730d": 0.40,  # [assumption] §13.6
         "prior_family_case_730d": 0.30,       # [assumption]
@@ -178,7 +180,7 @@ class DummyConfig:
     lookback_days: int = 730
 
     # ---------------------------------------------------------------- case processing
-    p_sent_crown_tew: float = 0.09
+    p_sent_crown_tew: float = 0.16
     p_committal_for_sentence: float = 0.08
     p_convicted_mags: float = 0.84
     p_convicted_crown: float = 0.80
@@ -186,7 +188,8 @@ class DummyConfig:
     p_remand_crown: float = 0.30
     p_recall: float = 0.22
     p_breach: float = 0.15
-    extra_cases_mean: float = 0.45
+    extra_cases_mean: float = 0.8
+    p_extra_case_later: float = 0.3
 
     # ---------------------------------------------------------------- family and civil volumes
     family_cases_per_year: dict[str, float] = field(default_factory=lambda: {
@@ -194,7 +197,7 @@ class DummyConfig:
         "Financial remedy": 30_000, "Family Law Act": 20_000, "Forced marriage protection": 150,
         "FGM protection": 60, "Adoption": 5_000,
     })
-    p_public_law_return: float = 0.27
+    p_public_law_return: float = 0.24
     landlord_claims_per_quarter: float = 24_000.0
     mortgage_claims_per_quarter: float = 5_000.0
     landlord_type_p: tuple[float, float, float] = (0.36, 0.31, 0.33)

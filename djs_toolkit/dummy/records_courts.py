@@ -95,10 +95,15 @@ def court_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     person = c["person"][src]
     nc_day = day(2011, 1, 1) + rng.integers(0, day(2023, 3, 31) - day(2011, 1, 1), n)
     off = np.where(kind <= 1, c["offence_date"][src], np.where(kind == 2, c["breach_date"][src], NA))
-    hearing = np.where(kind <= 1, c["first_hearing"][src],
+    # Further cases of the same incident (incl. bail offences) are often listed on later dates:
+    # they are returns to court in the data without being new offences.
+    later = np.where((kind == 1) & (rng.random(n) < cfg.p_extra_case_later), rng.integers(7, 120, n), 0)
+    hearing = np.where(kind <= 1, c["first_hearing"][src] + later,
                        np.where(kind == 2, off + rng.integers(7, 60, n), nc_day))
     code = np.where(kind == 0, c["code"][src], np.where(kind == 1, rng.choice(_MINOR, n), -1))
-    result = np.where(kind <= 1, c["mags_result"][src], hearing + np.where(rng.random(n) < 0.6, 0, 21))
+    result = np.where(kind == 0, c["mags_result"][src], hearing + np.where(rng.random(n) < 0.6, 0, 21))
+    result = np.where((kind == 1) & (c["mags_result"][src] != NA), np.maximum(result, c["mags_result"][src]), result)
+    result = np.where(result > day(2023, 3, 31), NA, result)
     disp = c["mags_disposal"][src].copy()
     extra_conv = rng.random(n) < 0.85
     disp[kind == 1] = np.where(extra_conv, np.where(rng.random(n) < 0.5, D["Otherwise dealt with"], D["Fine"]),
