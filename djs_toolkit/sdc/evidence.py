@@ -41,18 +41,42 @@ class Grid:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Categories per dimension.
+
+        Example:
+            >>> Grid(("a",), (pd.Index(["x", "y"]),), 1).shape
+            (2,)
+        """
         return tuple(len(lv) for lv in self.levels)
 
     @property
     def ext_shape(self) -> tuple[int, ...]:
+        """Shape including one total position per dimension.
+
+        Example:
+            >>> Grid(("a",), (pd.Index(["x", "y"]),), 1).ext_shape
+            (3,)
+        """
         return tuple(k + 1 for k in self.shape)
 
     @property
     def n_cells(self) -> int:
+        """Number of interior cells.
+
+        Example:
+            >>> Grid(("a",), (pd.Index(["x", "y"]),), 1).n_cells
+            2
+        """
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def n_ext(self) -> int:
+        """Number of cells including every margin.
+
+        Example:
+            >>> Grid(("a",), (pd.Index(["x", "y"]),), 1).n_ext
+            3
+        """
         return int(np.prod(self.ext_shape, dtype=np.int64))
 
     def coords(self) -> np.ndarray:

@@ -32,6 +32,10 @@ class ModelCheck:
         n: observations used.
         dof: residual degrees of freedom (events - parameters for Cox).
         kind: `statsmodels`, `cox` or `unknown`.
+
+    Example:
+        >>> ModelCheck(pd.DataFrame()).kind
+        'unknown'
     """
 
     table: pd.DataFrame

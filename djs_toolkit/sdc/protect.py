@@ -42,6 +42,11 @@ class Protection:
         controls: human-readable list of the controls applied.
         applied: whether any protection changed the table.
         resolved: cells whose failing rules the protection resolved (withheld, or rebuilt from rounded counts).
+
+    Example:
+        >>> p = Protection(np.array([1.0]), np.array([False]), np.array([False]), _empty_audit(), True)
+        >>> p.resolved.tolist()
+        [False]
     """
 
     published: np.ndarray

@@ -270,8 +270,16 @@ class Session:
         name = self._name(name)
         prof = self.profile
         n_rec = len(keys[0])
+        if n_rec == 0:
+            raise DJSUserError("The table has no records: check the filter that produced the data.")
+        series = [k for k in keys + [values, weights] if isinstance(k, pd.Series)]
+        if any(len(k) == n_rec and not k.index.equals(series[0].index) for k in series[1:]):
+            # pandas would silently align on the index; positional pairing of misaligned Series is worse.
+            raise DJSUserError("index, columns, values and weights must share one index: align them or reset_index.")
         pop_mask, pop_text = self._population(population, n_rec)
         labels, grid = cell_labels(keys, n_row_dims, pop_mask)
+        if 0 in grid.shape:
+            raise DJSUserError("A table dimension has no categories (all values missing): choose another variable.")
         kind = statistic_kind(stat)
         vals = None
         if values is not None:

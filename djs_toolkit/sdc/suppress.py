@@ -64,6 +64,11 @@ class SuppressionResult:
         audit: attacker intervals of every suppressed cell with the required width and `ok`.
         ok: every suppressed cell keeps at least its required width.
         rounds: MILP rounds used.
+
+    Example:
+        >>> r = SuppressionResult(np.array([True]), np.array([True]), pd.DataFrame(), True, 0)
+        >>> r.ok
+        True
     """
 
     suppressed: np.ndarray

@@ -179,3 +179,32 @@ def test_bad_inputs_are_user_errors(court_df):
         s.crosstab(court_df.court, court_df.outcome, normalize="rows")
     with pytest.raises(DJSUserError, match="weights"):
         s.pivot_table(court_df.assign(v=1.0, w=1.0), values="v", index="court", aggfunc="median", weights="w")
+
+
+def test_degenerate_inputs_are_user_errors():
+    s = Session("srs")
+    empty = pd.Series([], dtype=object, name="a")
+    with pytest.raises(DJSUserError, match="no records"):
+        s.crosstab(empty, empty.rename("b"))
+    with pytest.raises(DJSUserError, match="no categories"):
+        s.crosstab(pd.Series([None] * 20, dtype=object, name="a"), pd.Series(["x"] * 20, name="b"))
+    a = pd.Series(["p"] * 20, name="a")
+    with pytest.raises(DJSUserError, match="share one index"):
+        s.crosstab(a, pd.Series(["x"] * 20, index=range(100, 120), name="b"))
+
+
+def test_audit_failure_fails_closed(court_df):
+    # midpoint-6 proportions with margins: the attacker combines rounded row/column totals with the rounded cells
+    # and pins court C's fine cell to [0, 4], narrower than the threshold 7 -> the output fails
+    out = Session("opensafely").crosstab(court_df.court, court_df.outcome, margins=True, normalize="index")
+    assert out.status == "fail"
+    assert not out.audit["ok"].all() and out.audit["width"].min() < 7
+    assert any("FAILED" in c for c in out.controls)
+
+
+def test_broken_unknown_statistic_is_review_with_nothing_shown(court_df):
+    def broken(_):
+        raise ValueError("boom")
+
+    out = Session("srs").pivot_table(court_df.assign(v=1.0), index="court", values="v", aggfunc=broken)
+    assert out.status == "review" and out.table["v"].isna().all()
