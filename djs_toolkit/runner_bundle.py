@@ -1,0 +1,223 @@
+"""Assemble `outputs/<run_id>/` from the staged records of every notebook run, and verify a bundle.
+
+Bundle layout (workflow_and_style.md §5.3; disclosure_control.md §2.5 for results.json, §7.5 for the checker pack):
+- `release/<label>.<name>.csv|png`: release candidates only (checker status pass or review, safety scan clean);
+- `results.json`: ACRO 1.0.2 schema (SACRO-Viewer opens it), one entry per output, `djs_toolkit.runs` added;
+- `CLEARANCE.md`: the draft output request: profile, the notebook runs, one section per output;
+- `checker_only/`: DO-NOT-RELEASE evidence (unrounded unweighted counts) from the output checker;
+- `manifest.json`: per file sha256, bytes, rows, cols, output, status, sensitivity; the runs with notebook and
+  parameter hashes; toolkit version and package versions (OpenSAFELY manifest fields, §1.3);
+- `manifest-sha256.txt`: BagIt-style `<sha256>  <path>` for every other file (RFC 8493), checked by `djs verify`.
+Nothing in a bundle holds a run id, a timestamp or an absolute path, so the same data, parameters and toolkit
+version give the same bytes (§6.8); run-specific facts stay in `runs/<run_id>/`. The bundle is built under
+`runs/<run_id>/` and renamed into `outputs/` in one step, so `outputs/` never holds a partial bundle.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import os
+import re
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.outputs_io import (
+    MANIFEST_NAME, atomic_write_json, atomic_write_text, check_sha256_manifest, sha256_file, write_sha256_manifest,
+)
+from djs_toolkit.runner_exec import staged_records
+from djs_toolkit.runner_scan import scan_release
+from djs_toolkit.sdc import Session, load_profile
+from djs_toolkit.sdc.results import results_json
+
+__all__ = ["assemble", "verify_bundle", "ENV_PACKAGES"]
+
+ENV_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "duckdb", "pyarrow", "papermill")
+DO_NOT_RELEASE = "DO-NOT-RELEASE"
+
+
+def _environment() -> dict[str, str]:
+    env = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for pkg in ENV_PACKAGES:
+        try:
+            env[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            env[pkg] = "not installed"
+    return env
+
+
+def _withhold(entry: dict[str, Any], section: str, problems: list[str]) -> str:
+    """Mark an output refused by the safety scan: no files, status fail, reasons in results and CLEARANCE."""
+    entry["status"] = "fail"
+    entry["files"] = []
+    entry["djs_toolkit"]["released"] = False
+    entry["djs_toolkit"]["output_flags"] += [{"rule": "SafetyScan", "status": "fail", "summary": p} for p in problems]
+    entry["summary"] += f"SafetyScan: fail - {len(problems)} problem(s): withheld by the runner\n"
+    section = re.sub(r"^(## \S+): \w+", r"\1: fail", section, count=1).rstrip("\n") + "\n"
+    return section + "".join(f"- Safety scan (runner, withheld): {p}\n" for p in problems) + "\n"
+
+
+def _csv_shape(path: Path, header_rows: int) -> tuple[int, int]:
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    return max(len(rows) - header_rows, 0), (len(rows[0]) if rows else 0)
+
+
+def _copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+
+
+def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path: Path) -> dict[str, list[str]]:
+    """Build the bundle from staged records and rename it into `out_path`; returns withheld outputs and why.
+
+    Args:
+        runs: per notebook run (in order): `label`, `notebook` (relative path), `notebook_sha256`, `parameters`,
+            `stage` (its staged records), `scan` (problems in its executed notebook: all its outputs withheld).
+        profile: the run's profile (records made under another profile are withheld).
+        build_dir: a scratch folder beside the run's logs (removed after the rename).
+        out_path: `outputs/<run_id>`; must not exist.
+
+    Returns:
+        `{uid: [problems]}` for every output the safety scan withheld (empty = none).
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> assemble([], "srs", d / "build", d / "bundle")
+        {}
+        >>> sorted(p.name for p in (d / "bundle").iterdir())
+        ['CLEARANCE.md', 'checker_only', 'manifest-sha256.txt', 'manifest.json', 'release', 'results.json']
+    """
+    out_path = Path(out_path)
+    if out_path.exists():
+        raise DJSUserError(f"{out_path} already exists: bundles are never overwritten; move it away first.")
+    prof = load_profile(profile)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    (build_dir / "release").mkdir(parents=True)
+    (build_dir / "checker_only").mkdir()
+    results: dict[str, dict[str, Any]] = {}
+    sections: dict[str, str] = {}
+    matrices, withheld, run_docs, files_meta = [], {}, [], {}
+    for run in runs:
+        uids = []
+        for rec in staged_records(Path(run["stage"])):
+            doc = json.loads((rec / "results.json").read_text(encoding="utf-8"))
+            (uid, entry), = doc["results"].items()
+            if uid in results:
+                raise DJSUserError(f"two outputs share the id {uid}: rename one of them.")
+            problems = [f"executed notebook: {p}" for p in run.get("scan", [])]
+            problems += [p for ps in scan_release(rec).values() for p in ps]
+            if doc.get("djs_toolkit", {}).get("profile", {}).get("name") != prof.name:
+                problems.append(f"made under another profile than the run's ({prof.name})")
+            entry["timestamp"] = ""  # run-specific: kept in runs/, never in a bundle (hash-stable, §6.8)
+            section = "## " + (rec / "CLEARANCE.md").read_text(encoding="utf-8").partition("\n## ")[2]
+            if problems:
+                withheld[uid] = problems
+                section = _withhold(entry, section, problems)
+            for f in entry["files"]:
+                _copy(rec / f["name"], build_dir / f["name"])
+                files_meta[f["name"]] = (uid, entry["status"], int(entry["properties"].get("csv_header_rows", 1)))
+            entry["djs_toolkit"]["run"] = run["label"]
+            evidence = rec / "checker_only" / f"{DO_NOT_RELEASE}_{uid}_evidence.csv"
+            if evidence.is_file():
+                _copy(evidence, build_dir / "checker_only" / evidence.name)
+            matrix = rec / "checker_only" / f"{DO_NOT_RELEASE}_variable_matrix.csv"
+            if matrix.is_file():
+                matrices.append(pd.read_csv(matrix, index_col=0))
+            results[uid], sections[uid] = entry, section
+            uids.append(uid)
+        run_docs.append({"label": run["label"], "notebook": run["notebook"], "notebook_sha256": run["notebook_sha256"],
+                         "parameters": run["parameters"], "outputs": uids})
+    base = results_json(Session(prof), {})
+    base["results"] = {k: results[k] for k in sorted(results)}
+    base["djs_toolkit"]["runs"] = run_docs
+    atomic_write_json(build_dir / "results.json", base)
+    atomic_write_text(build_dir / "CLEARANCE.md", _clearance(prof, run_docs, sections))
+    _checker_only(build_dir / "checker_only", prof.to_dict(), matrices)
+    _manifest(build_dir, prof, run_docs, files_meta)
+    _rename(build_dir, out_path)
+    return withheld
+
+
+def _clearance(prof: Any, run_docs: list[dict[str, Any]], sections: dict[str, str]) -> str:
+    lines = ["# Output clearance request (draft)", "",
+             f"Profile: `{prof.name}` v{prof.version} ({prof.description}).",
+             "Relationship to other outputs: outputs of one notebook run share its population; to be completed by "
+             "the researcher (shared variables, earlier versions).", "", "## Notebook runs", "",
+             "| run | notebook | parameters | outputs |", "|---|---|---|---|"]
+    for r in run_docs:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(r["parameters"].items())) or "-"
+        lines.append(f"| {r['label']} | {r['notebook']} | {params} | {len(r['outputs'])} |")
+    return "\n".join(lines) + "\n\n" + "".join(sections[k].rstrip("\n") + "\n\n" for k in sorted(sections))
+
+
+def _checker_only(folder: Path, profile: dict[str, Any], matrices: list[pd.DataFrame]) -> None:
+    atomic_write_text(folder / f"{DO_NOT_RELEASE}.txt",
+                      "DO NOT RELEASE. Checker-only evidence: unrounded, unweighted counts behind every cell.\n")
+    atomic_write_text(folder / f"{DO_NOT_RELEASE}_profile.json", json.dumps(profile, indent=2, sort_keys=True) + "\n")
+    if matrices:
+        m = pd.concat(matrices).fillna(0).astype(int).sort_index()
+        m = m.reindex(sorted(m.columns), axis=1)
+        atomic_write_text(folder / f"{DO_NOT_RELEASE}_variable_matrix.csv", m.to_csv(lineterminator="\n"))
+
+
+def _manifest(root: Path, prof: Any, run_docs: list[dict[str, Any]], files_meta: dict[str, tuple]) -> None:
+    from djs_toolkit import __version__
+    from djs_toolkit.runner_params import fingerprint
+
+    files = []
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        rel = p.relative_to(root).as_posix()
+        uid, status, header_rows = files_meta.get(rel, (None, None, 1))
+        item: dict[str, Any] = {"path": rel, "sha256": sha256_file(p), "bytes": p.stat().st_size,
+                                "output": uid, "status": status,
+                                "sensitivity": "release_candidate" if rel.startswith("release/") else
+                                ("checker_only" if rel.startswith("checker_only/") else "metadata")}
+        if p.suffix == ".csv":
+            item["rows"], item["cols"] = _csv_shape(p, header_rows if uid else 1)
+        files.append(item)
+    runs = [{**r, "parameters_sha256": fingerprint(r["parameters"])} for r in run_docs]
+    atomic_write_json(root / "manifest.json", {
+        "format": "djs_toolkit bundle manifest 1", "toolkit_version": __version__,
+        "profile": {"name": prof.name, "version": prof.version}, "environment": _environment(),
+        "runs": runs, "files": files,
+    })
+    write_sha256_manifest(root)
+
+
+def _rename(build_dir: Path, out_path: Path) -> None:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(build_dir, out_path)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        # outputs/ on another file system: copy beside the target under a hidden name, then rename there.
+        partial = out_path.with_name(f".{out_path.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(build_dir, partial)
+        os.rename(partial, out_path)
+        shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def verify_bundle(folder: Path) -> list[str]:
+    """Re-hash a bundle against its manifest; one line per problem (missing, modified or unlisted file).
+
+    Example:
+        >>> verify_bundle(Path("no-such-bundle"))
+        ['no-such-bundle is not a folder: pass outputs/<run_id>']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [f"{folder} is not a folder: pass outputs/<run_id>"]
+    if not (folder / MANIFEST_NAME).is_file():
+        return [f"{folder.name} has no {MANIFEST_NAME}: it is not a bundle written by `djs run`"]
+    return check_sha256_manifest(folder)
