@@ -83,7 +83,8 @@ def half_of(days: np.ndarray) -> np.ndarray:
 
 
 def age_years(dob: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Whole years of age on day ``at`` for birth day ``dob`` (exact calendar arithmetic).
+    """Whole years of age on day ``at`` for birth day ``dob`` (29 February birthdays fall on 1 March
+    in common years, as in English law).
 
     Example:
         >>> import numpy as np
@@ -92,18 +93,10 @@ def age_years(dob: np.ndarray, at: np.ndarray) -> np.ndarray:
     """
     b = np.asarray(dob, dtype=np.int64).astype("datetime64[D]")
     a = np.asarray(at, dtype=np.int64).astype("datetime64[D]")
-    by = b.astype("datetime64[Y]")
-    ay = a.astype("datetime64[Y]")
-    years = (ay - by).astype(np.int64)
-    # Subtract one where the birthday has not yet come round this year.
-    b_md = (b - by).astype(np.int64)
-    a_md = (a - ay).astype(np.int64)
-    leap_b = _is_leap(by.astype(np.int64) + 1970)
-    leap_a = _is_leap(ay.astype(np.int64) + 1970)
-    b_md = b_md - ((b_md >= 59) & leap_b)
-    a_md = a_md - ((a_md >= 59) & leap_a)
-    return years - (a_md < b_md)
+    years = (a.astype("datetime64[Y]") - b.astype("datetime64[Y]")).astype(np.int64)
+    return years - (_month_day(a) < _month_day(b))
 
 
-def _is_leap(y: np.ndarray) -> np.ndarray:
-    return ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+def _month_day(d: np.ndarray) -> np.ndarray:
+    m = d.astype("datetime64[M]")
+    return (m - d.astype("datetime64[Y]")).astype(np.int64) * 32 + (d - m).astype(np.int64)
