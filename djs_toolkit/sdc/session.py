@@ -51,6 +51,22 @@ def _as_keys(obj: object, default: str) -> list[pd.Series]:
     return keys
 
 
+def _label_rounded(out: Output, suffix: str, derived: bool) -> None:
+    """OpenSAFELY's convention (§1.5): rounded columns carry `_midpoint6`/`_rounded5`, derived ones `_derived`."""
+    tag = suffix + ("_derived" if derived else "")
+
+    def rename(label: object) -> object:
+        return label[:-1] + (f"{label[-1]}{tag}",) if isinstance(label, tuple) else f"{label}{tag}"
+
+    cols = pd.Index([rename(c) for c in out.table.columns], name=out.table.columns.name)
+    if isinstance(out.table.columns, pd.MultiIndex):
+        cols = pd.MultiIndex.from_tuples(list(cols), names=out.table.columns.names)
+    out.table.columns = cols
+    if out.mask is not None:
+        out.mask.columns = cols
+    out.properties["rounding_label"] = tag
+
+
 class Session:
     """A checking session: every call returns a checked `Output`; `finalise` writes the clearance folder.
 
@@ -317,8 +333,10 @@ class Session:
         out.record_id, out.cell_labels = record_id, labels
         out.properties.update({"method": method, "statistic": stat, "margins": bool(margins),
                                "mitigation": prof.mitigation, "statbarn_kind": kind})
-        if prof.mitigation == "round":
+        if prof.mitigation == "round" and kind == "frequency":
             out.properties["round_base"] = prof.round_base
+            _label_rounded(out, "_midpoint6" if stat == "proportion" and prof.rate_rounding == "midpoint6"
+                           else f"_rounded{prof.round_base}", derived=stat == "proportion")
         return out
 
     def _status(self, flags: pd.DataFrame, prot: Protection) -> str:

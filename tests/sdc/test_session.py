@@ -50,6 +50,10 @@ def test_defect2_means_are_never_rounded_to_a_count_base():
     # midpoint-6: 30 -> 27, 10 -> 9; row a = 27/36, 9/36 (ACRO's rounding gave 0.0)
     assert p.table.loc["a"].tolist() == [0.75, 0.25] and p.status == "review"
     assert any("midpoint-6" in c for c in p.controls)
+    assert list(p.table.columns) == ["x_midpoint6_derived", "y_midpoint6_derived"]
+    counts = Session("opensafely").crosstab(g, c, margins=True)
+    assert list(counts.table.columns) == ["x_rounded5", "y_rounded5", "All_rounded5"]
+    assert counts.table.loc["a"].tolist() == [30, 10, 40] and counts.table.loc["b"].tolist() == [20, 20, 40]
 
 
 def test_defect3_survival_models_do_not_always_fail():
