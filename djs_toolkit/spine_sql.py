@@ -38,14 +38,15 @@ _CONV = "(" + ", ".join(f"'{d}'" for d in CONVICTION_DISPOSALS) + ")"
 
 # Documented list of event types: (dataset, event_type, meaning).
 EVENT_TYPES: tuple[tuple[str, str, str], ...] = (
-    ("mags_hocas", "mags_case", "a defendant-case in the magistrates' courts (first hearing; end = final result)"),
+    ("mags_hocas", "mags_case", "a defendant-case in the magistrates' courts (first hearing; end = final result; "
+     "case_type = proceedings type: Criminal, Breach, Non-criminal)"),
     ("mags_hocas", "mags_conviction", "a magistrates' conviction (final result date)"),
     ("crown_xhibit", "crown_case", "a Crown Court defendant-case (receipt; end = disposal)"),
     ("crown_xhibit", "crown_conviction", "a Crown Court conviction (sentence or disposal date)"),
     ("prison_nomis", "custody_start", "first reception of a custodial journey (end = final release)"),
     ("prison_nomis", "release", "final release from a custodial journey"),
     ("prison_nomis", "recall", "first recall to custody within a journey"),
-    ("probation_delius", "probation_start", "start of a probation event (disposal date, else referral)"),
+    ("probation_delius", "probation_start", "start of a probation event (referral date)"),
     ("probation_delius", "probation_end", "termination of a probation event"),
     ("familyman", "family_case_start", "a person's party to a family case (issue; end = disposal)"),
     ("familyman", "family_order", "an order made in a family case the person is party to"),
@@ -68,6 +69,13 @@ def _q(text: str) -> str:
 
 
 _MAGS = "mags_defendant_case"
+
+
+def _mags_age(event_date: str) -> str:
+    # Age is recorded at the offence; carry it forward to the event date (whole years).
+    return f"COALESCE({_age('age_at_offence', 'offence_date', event_date)}, age_at_offence)"
+
+
 _CROWN = "crown_defendant_case"
 _OG = "NULLIF(TRIM(offence_group), '')"  # " Sexual offences" is a real label variant (§14.3)
 
@@ -94,12 +102,14 @@ EVENT_SELECTS: dict[str, list[str]] = {
         _select(row_id_hash="row_id_hash", dataset=_q("mags_hocas"), event_type=_q("mags_case"),
                 event_date="COALESCE(first_hearing_date, final_result_date)", end_date="final_result_date",
                 offence_date="offence_date", offence_group=_OG, disposal="disposal_type",
-                age_at_event="age_at_offence", sex_raw="gender", ethnicity_raw="ethnicity",
+                case_type="proceedings_type_desc",
+                age_at_event=_mags_age("COALESCE(first_hearing_date, final_result_date)"), sex_raw="gender",
+                ethnicity_raw="ethnicity",
                 imd_raw="imd_decile") + f" FROM {_MAGS}",
         _select(row_id_hash="row_id_hash", dataset=_q("mags_hocas"), event_type=_q("mags_conviction"),
                 event_date="final_result_date", offence_date="offence_date", offence_group=_OG,
-                disposal="disposal_type", age_at_event="age_at_offence", sex_raw="gender",
-                ethnicity_raw="ethnicity") + f" FROM {_MAGS} WHERE disposal_type IN {_CONV}",
+                disposal="disposal_type", case_type="proceedings_type_desc",
+                age_at_event=_mags_age("final_result_date"), sex_raw="gender", ethnicity_raw="ethnicity") + f" FROM {_MAGS} WHERE disposal_type IN {_CONV}",
     ],
     "crown_xhibit": [
         _select(row_id_hash="row_id_hash", dataset=_q("crown_xhibit"), event_type=_q("crown_case"),
@@ -131,7 +141,7 @@ EVENT_SELECTS: dict[str, list[str]] = {
     ],
     "probation_delius": [
         _select(row_id_hash="row_id_hash", dataset=_q("probation_delius"), event_type=_q("probation_start"),
-                event_date="COALESCE(disposal_date, referral_date)", end_date="disposal_termination_date",
+                event_date="referral_date", end_date="disposal_termination_date",
                 offence_date="main_offence_date", offence_group="NULLIF(TRIM(mo_category_description), '')",
                 disposal="disposal_type_description", age_at_event="age_at_offence", sex_raw="gender",
                 ethnicity_raw="ethnicity_desc", imd_raw="imd_decile") + f" FROM {_PROB} AS p",

@@ -67,8 +67,8 @@ def test_events_person_by_person(known):
     got = [(r.person_id, r.event_type, str(r.event_date.date()), r.record_id) for r in ev.itertuples()]
     assert got == [
         ("A", "mags_case", "2015-03-01", "mA"), ("A", "mags_conviction", "2015-04-01", "mA"),
-        ("A", "custody_start", "2016-01-10", "pA"), ("A", "release", "2016-06-01", "pA"),
-        ("A", "probation_start", "2016-06-02", "bA"),
+        ("A", "custody_start", "2016-01-10", "pA"), ("A", "probation_start", "2016-05-20", "bA"),
+        ("A", "release", "2016-06-01", "pA"),
         ("B", "family_case_start", "2015-05-05", "fB"), ("B", "family_order", "2015-09-09", "fB"),
         ("B", "civil_claim", "2016-02-02", "vB"), ("B", "possession_order", "2016-05-05", "vB"),
         ("B", "warrant_executed", "2016-08-08", "vB"),

@@ -26,7 +26,7 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine import _observed_until, build_spine
 
-__all__ = ["reentry_cohort", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS"]
+__all__ = ["reentry_cohort", "prior_contacts_sql", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS", "CRIMINAL_CASE"]
 
 # Index event definitions over the spine (dataset, event filter).
 INDEX_TYPES: dict[str, tuple[str, ...]] = {
@@ -34,15 +34,20 @@ INDEX_TYPES: dict[str, tuple[str, ...]] = {
     # Non-custodial conviction: the MoJ proven-reoffending cohort's court arm (§12.1).
     "court_disposal": ("mags_hocas", "event_type IN ('mags_conviction', 'crown_conviction') "
                        "AND (disposal IS NULL OR disposal <> 'Immediate custody')"),
-    "probation_start": ("probation_delius", "event_type = 'probation_start'"),
+    # Community orders and suspended sentences; custodial disposals are licences after release.
+    "probation_start": ("probation_delius", "event_type = 'probation_start' AND (disposal IS NULL OR disposal NOT LIKE '%Custody%')"),
     "possession_claim": ("civil_caseman_pcol", "event_type = 'civil_claim' AND case_type IN "
                          "('Landlord possession', 'Mortgage possession')"),
     "family_case": ("familyman", "event_type = 'family_case_start' AND (party_role IS NULL OR party_role <> 'Child')"),
 }
+# A new criminal case: breach proceedings and non-criminal matters in the magistrates' data are not
+# new offences (data_first.md §3 caveats, §12.1).
+CRIMINAL_CASE = ("(event_type = 'crown_case' OR (event_type = 'mags_case' AND (case_type IS NULL "
+                 "OR case_type = 'Criminal')))")
 # Outcome definitions: (datasets whose coverage bounds follow-up, event filter, dated by offence?).
 OUTCOMES: dict[str, tuple[tuple[str, ...], str, bool]] = {
-    "any_criminal_court": (("mags_hocas", "crown_xhibit"), "event_type IN ('mags_case', 'crown_case')", True),
-    "magistrates": (("mags_hocas",), "event_type = 'mags_case'", True),
+    "any_criminal_court": (("mags_hocas", "crown_xhibit"), CRIMINAL_CASE, True),
+    "magistrates": (("mags_hocas",), "event_type = 'mags_case' AND (case_type IS NULL OR case_type = 'Criminal')", True),
     "custody": (("prison_nomis",), "event_type = 'custody_start'", False),
     "any_justice_contact": (tuple(DATASETS), "event_type IN ('mags_case', 'crown_case', 'custody_start', "
                             "'probation_start', 'family_case_start', 'civil_claim')", False),
@@ -56,6 +61,15 @@ _PRIOR_FLAGS = {
     "prior_custody": "s.event_type = 'custody_start'",
     "prior_probation": "s.event_type = 'probation_start'",
 }
+
+
+def prior_contacts_sql(index_table: str, key: str, lookback_days: int) -> str:
+    """SQL: per index row (``key``), distinct offence dates of criminal magistrates' cases in
+    ``(index - lookback_days, index]``, the index case included (one definition for every measure)."""
+    return (f"SELECT i.{key}, COUNT(DISTINCT s.offence_date) AS prior_contacts FROM {index_table} i "
+            "JOIN _spine s ON s.person_id = i.person_id AND s.event_type = 'mags_case' "
+            "AND (s.case_type IS NULL OR s.case_type = 'Criminal') AND s.offence_date <= i.event_date "
+            f"AND s.offence_date > i.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY i.{key}")
 
 
 def _band_sql(col: str) -> str:
@@ -97,7 +111,9 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
     Returns:
         DataFrame: ``person_id``, ``index_type``, ``index_date``, ``record_id``, ``age``,
         ``age_band``, ``sex``, ``ethnicity_group``, ``imd_decile``, ``offence_group``,
-        ``prior_contacts``, ``prior_*`` flags, ``duration`` (days), ``event`` (0 censored,
+        ``prior_contacts`` (distinct offence dates of criminal magistrates' cases in
+        ``(index - lookback_days, index]``, the index case included), ``prior_*`` flags (an event of
+        that kind in ``[index - lookback_days, index)``), ``duration`` (days), ``event`` (0 censored,
         1 outcome, 2 competing), ``censor_reason`` (``data_cutoff``, ``coverage_end``,
         ``competing``; empty for events), ``custody_days``, ``outcome_date``.
 
@@ -140,10 +156,10 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
             AND s.event_type IN ({comp}) AND s.event_date > i.event_date AND s.record_id <> i.record_id
             AND s.event_date <= {_date(fu_end)} GROUP BY i.idx_id),
         priors AS (
-            SELECT i.idx_id, COUNT(DISTINCT CASE WHEN s.event_type IN ('mags_case', 'crown_case')
-                   THEN s.dataset || s.record_id END) AS prior_contacts, {prior_flags}
+            SELECT i.idx_id, {prior_flags}
             FROM _idx i JOIN _spine s ON s.person_id = i.person_id AND s.event_date < i.event_date
             AND s.event_date >= i.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY i.idx_id),
+        prior_off AS ({prior_contacts_sql("_idx", "idx_id", lookback_days)}),
         stops AS (
             SELECT i.idx_id,
                    CASE WHEN c.t IS NOT NULL AND (o.t IS NULL OR c.t < o.t) THEN c.t
@@ -161,12 +177,12 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
             AND s.record_id <> i.record_id GROUP BY st.idx_id)
         SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id,
                i.age_at_event AS age, {_band_sql('i.age_at_event')} AS age_band, i.sex, i.ethnicity_group,
-               i.imd_decile, i.offence_group, COALESCE(p.prior_contacts, 0) AS prior_contacts,
+               i.imd_decile, i.offence_group, COALESCE(po.prior_contacts, 0) AS prior_contacts,
                {', '.join(f'COALESCE(p.{n}, 0) = 1 AS {n}' for n in _PRIOR_FLAGS)},
                CAST(st.stop_date - i.event_date AS INTEGER) AS raw_days,
                COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date
         FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN priors p ON p.idx_id = i.idx_id
-        LEFT JOIN custody cu ON cu.idx_id = i.idx_id
+        LEFT JOIN prior_off po ON po.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id
     """)
     df = con.sql("SELECT * FROM _cohort ORDER BY idx_id").df()
     cust = df["custody_days"] if street_time else 0

@@ -23,7 +23,7 @@ import statsmodels.api as sm
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.spine import _observed_until, build_spine
-from djs_toolkit.survival.cohort import _band_sql, INDEX_TYPES, reentry_cohort
+from djs_toolkit.survival.cohort import INDEX_TYPES, _band_sql, prior_contacts_sql, reentry_cohort
 from djs_toolkit.survival.km import km
 
 __all__ = ["proven_reoffending", "proven_reoffending_offenders", "MEASURE_LABEL"]
@@ -56,11 +56,8 @@ def proven_reoffending_offenders(extract, index: Sequence[str] = ("release", "co
                      ROW_NUMBER() OVER (PARTITION BY person_id, EXTRACT(YEAR FROM event_date),
                          FLOOR((EXTRACT(MONTH FROM event_date) - 1) / 3)
                          ORDER BY event_date, CASE index_type {order} END, record_id) AS rn FROM i),
-        f AS (SELECT * FROM q WHERE rn = 1),
-        pr AS (SELECT f.person_id, f.record_id, COUNT(DISTINCT CASE WHEN s.event_type IN ('mags_case', 'crown_case')
-                      THEN s.dataset || s.record_id END) AS prior_contacts
-               FROM f JOIN _spine s ON s.person_id = f.person_id AND s.event_date < f.event_date
-               AND s.event_date >= f.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY 1, 2),
+        f AS (SELECT ROW_NUMBER() OVER (ORDER BY person_id, event_date, index_type) AS fid, * FROM q WHERE rn = 1),
+        pr AS ({prior_contacts_sql("f", "fid", lookback_days)}),
         re AS (SELECT f.person_id, f.record_id, COUNT(DISTINCT s.dataset || s.record_id) AS reoffences,
                       MIN(s.offence_date) AS first_reoffence
                FROM f JOIN _spine s ON s.person_id = f.person_id
@@ -73,7 +70,7 @@ def proven_reoffending_offenders(extract, index: Sequence[str] = ("release", "co
                COALESCE(pr.prior_contacts, 0) AS prior_contacts, COALESCE(re.reoffences, 0) AS reoffences,
                re.first_reoffence,
                f.event_date + INTERVAL {int(window)} DAY <= DATE '{courts_end}' AS complete_follow_up
-        FROM f LEFT JOIN pr ON pr.person_id = f.person_id AND pr.record_id = f.record_id
+        FROM f LEFT JOIN pr ON pr.fid = f.fid
         LEFT JOIN re ON re.person_id = f.person_id AND re.record_id = f.record_id
         ORDER BY f.person_id, f.event_date, f.index_type
     """).df()

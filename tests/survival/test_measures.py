@@ -50,7 +50,8 @@ def test_offenders_first_index_per_cohort_and_windows(extract):
         ("P2", "2016Q3", "court_disposal"): (0, True),
         ("P3", "2015Q1", "court_disposal"): (0, True),
     }
-    assert off.loc[off.person_id == "P1", "prior_contacts"].tolist() == [0, 1, 2]
+    # Distinct offence dates in (index - 730 days, index], the index case included.
+    assert off.loc[off.person_id == "P1", "prior_contacts"].tolist() == [1, 2, 3]
 
 
 def test_measures_per_cohort(extract):
