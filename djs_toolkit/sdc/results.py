@@ -25,7 +25,7 @@ import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.output import Output
-from djs_toolkit.sdc.rules import STATBARN
+from djs_toolkit.sdc.rules import STATBARN, worst
 
 if TYPE_CHECKING:
     from djs_toolkit.sdc.session import Session
@@ -150,7 +150,7 @@ def _record(o: Output, files: list[str]) -> dict[str, Any]:
         "comments": list(o.comments),
         "exception": "; ".join(f"{e['reason_code']}: {e['text']}" for e in o.exceptions),
         "fair": {"context": "https://w3id.org/statbarnsdc#", "statbarn": STATBARN.get(kind, "Unknown"),
-                 "check_status": {str(r): str(g["status"].max()) for r, g in o.reasons.groupby("rule")}
+                 "check_status": {str(r): worst(g["status"]) for r, g in o.reasons.groupby("rule")}
                  if len(o.reasons) else {}},
         "djs_toolkit": {
             "description": o.description, "population": o.population, "variables": o.variables, "n": o.n,

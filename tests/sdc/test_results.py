@@ -70,6 +70,8 @@ def test_results_json_follows_acro_schema(finished):
     assert [0, 2] in t["files"][0]["sdc"]["cells"]["MinimumThresholdCheck"]  # row A, column fine
     assert t["outcome"]["fine"]["A"] == "MinimumThresholdCheck" and t["outcome"]["custody"]["A"] == "ok"
     assert doc["results"]["mx"]["status"] == "fail" and doc["results"]["mx"]["files"] == []
+    assert doc["results"]["mx"]["fair"]["check_status"] == {"ExtremeValueCheck": "fail"}
+    assert t["fair"]["statbarn"] == "Frequencies" and doc["results"]["ols"]["fair"]["statbarn"] == "CorrelationCoefficients"
     assert doc["results"]["ols"]["properties"]["dof"] == 97.0
 
 
