@@ -38,9 +38,11 @@ def test_every_table_and_column_declared_with_declared_types(tiny_extract_dir: P
 def test_open_extract_validates_with_no_errors_and_real_defects_as_warnings(tiny_extract) -> None:
     report = tiny_extract.validate()
     assert report.ok, str(report)
-    kinds = set(report.problems["check"]) if "check" in report.problems else set(report.problems.iloc[:, 0])
-    assert kinds  # duplicate event ids and age outliers are real-data defects (data_first.md §14)
-    assert "duplicate_key" in str(report) and "out_of_range" in str(report)
+    pr = report.problems
+    assert set(pr["severity"]) == {"warning"}
+    # duplicate event ids and age outliers are real-data defects (data_first.md §14.1, §14.4)
+    assert {("probation_flatfile", "duplicate_key"), ("probation_flatfile", "out_of_range")} <= set(
+        zip(pr["table"], pr["kind"]))
 
 
 def test_same_seed_and_scale_give_byte_identical_files(tmp_path: Path, tiny_extract_dir: Path) -> None:
