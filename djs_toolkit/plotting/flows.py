@@ -1,0 +1,88 @@
+"""Monthly flows with an interrupted-time-series fit and its counterfactual band.
+
+Observed points come from a protected flows table (withheld months are shown as "c" on the axis, never
+as values); incomplete recent months are drawn with hollow markers (survival_and_overlap.md §8).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.plotting._base import (LINESTYLES, MARKERS, PALETTE, SUPPRESSED, SUPPRESSED_NOTE, new_figure,
+                                        protected, style)
+
+__all__ = ["flows_plot"]
+
+
+def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", title: str | None = None) -> Figure:
+    """Monthly counts per flow (and group), optionally with the ITS fit and counterfactual.
+
+    Args:
+        flows: protected `monthly_flows` table (columns ``month``, ``count``, optionally ``dataset``, a
+            group column and ``incomplete``), or an output with ``.table`` / ``.mask``.
+        its: an `flows.ITSResult` (or its ``series`` frame) fitted to one of the flows: the fitted line,
+            the counterfactual (dashed) with its interval band (hatched) and the interruption months.
+        ylabel: y-axis label.
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> f = pd.DataFrame({"month": pd.date_range("2019-01-01", periods=6, freq="MS"),
+        ...                   "count": [12, 15, None, 14, 13, 11], "incomplete": [False] * 5 + [True]})
+        >>> len(flows_plot(f).axes[0].lines)
+        2
+    """
+    table, mask = protected(flows, "flows table")
+    if "month" not in table.columns or "count" not in table.columns:
+        raise DJSUserError("The flows table needs `month` and `count` columns: pass monthly_flows output.")
+    keys = [c for c in table.columns if c not in ("month", "count", "incomplete")]
+    groups = list(table.groupby(keys, sort=True)) if keys else [((), table)]
+    with style():
+        fig = new_figure(10.0, 6.0)
+        ax = fig.add_subplot(1, 1, 1)
+        hidden_any = False
+        for i, (key, g) in enumerate(groups):
+            g = g.sort_values("month")
+            col, ls, mk = PALETTE[i % 6], LINESTYLES[i % 6], MARKERS[i % 6]
+            y = g["count"].to_numpy(float, na_value=np.nan)
+            hidden = mask.loc[g.index, "count"].to_numpy(bool)
+            inc = g["incomplete"].to_numpy(bool) if "incomplete" in g else np.zeros(len(g), bool)
+            shown = np.where(hidden | inc, np.nan, y)
+            label = " / ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) or "observed"
+            ax.plot(g["month"], shown, color=col, linestyle=ls, marker=mk, markersize=4, label=label)
+            if (inc & ~hidden).any():
+                ax.plot(g["month"][inc & ~hidden], y[inc & ~hidden], linestyle="none", marker=mk, color=col,
+                        markerfacecolor="white", label=f"{label} (incomplete)")
+            for m in g["month"][hidden]:
+                ax.annotate(SUPPRESSED, (m, 0), xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                            fontsize=9, fontstyle="italic", color=col)
+            hidden_any |= bool(hidden.any())
+        if its is not None:
+            s = its.series if hasattr(its, "series") else its
+            ax.plot(s["month"], s["fitted"], color=PALETTE[4], linestyle="-", linewidth=1.5, label="model fit")
+            ax.plot(s["month"], s["counterfactual"], color=PALETTE[3], linestyle="--", label="counterfactual")
+            ax.fill_between(s["month"], s["cf_lower"], s["cf_upper"], facecolor=PALETTE[3], alpha=0.15,
+                            hatch="//", edgecolor=PALETTE[3], linewidth=0, label="counterfactual interval")
+            params = getattr(its, "params", None)
+            terms = [] if params is None else [t for t in params.index if t.startswith(("level_change_", "ramp_"))]
+            for t in terms:
+                when = pd.Timestamp(t.rsplit("_", 1)[1] + "-01")
+                ax.axvline(when, color=PALETTE[4], linestyle=":", linewidth=1)
+                ax.annotate(t.rsplit("_", 1)[1], (when, 1.0), xycoords=("data", "axes fraction"), ha="left",
+                            va="top", fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        if hidden_any:
+            fig.text(0.01, 0.01, SUPPRESSED_NOTE, fontsize=10)
+        if title:
+            ax.set_title(title)
+        fig.subplots_adjust(right=0.7)
+    return fig

@@ -1,0 +1,108 @@
+"""Kaplan-Meier / cumulative-incidence plot with a KMunicate-style table beneath.
+
+KMunicate (Morris et al., BMJ Open 2019; workflow_and_style.md §5.2): confidence bands around each
+curve and, below the plot, the numbers at risk, with events and censored so far, at chosen times. The
+table is passed in as data (a protected `survival.kmunicate_table`), so the figure shows no more than
+the releasable table; withheld cells print as "c".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.plotting._base import (LINESTYLES, MARKERS, PALETTE, SUPPRESSED, SUPPRESSED_NOTE, new_figure,
+                                        protected, style)
+
+__all__ = ["km_plot"]
+
+_ROWS = (("n_at_risk", "At risk"), ("cum_events", "Events"), ("cum_censored", "Censored"))
+
+
+def km_plot(curve: Any, risk_table: Any, by: str | None = None, ylabel: str = "Probability",
+            xlabel: str = "Days since index", title: str | None = None) -> Figure:
+    """Step curves with confidence bands and a KMunicate risk table (at risk, events, censored).
+
+    Args:
+        curve: protected curve with ``time``, ``estimate``, ``ci_lower``, ``ci_upper`` (and ``by``);
+            survival or cumulative incidence alike.
+        risk_table: protected table with ``time``, ``n_at_risk`` and ``cum_events`` / ``cum_censored``
+            (or ``events`` / ``censored``), and ``by`` when grouped.
+        by: the group column (detected when the first column is not ``time``).
+        ylabel: y-axis label.
+        xlabel: x-axis label.
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure with two axes (curves, table).
+
+    Example:
+        >>> import pandas as pd
+        >>> c = pd.DataFrame({"time": [0, 30, 90], "estimate": [1, .9, .8], "ci_lower": [1, .85, .7],
+        ...                   "ci_upper": [1, .95, .9]})
+        >>> r = pd.DataFrame({"time": [0, 90], "n_at_risk": [120, 60], "cum_events": [0, 24],
+        ...                   "cum_censored": [0, None]})
+        >>> len(km_plot(c, r).axes)
+        2
+    """
+    cur, cmask = protected(curve, "curve")
+    tab, tmask = protected(risk_table, "risk table")
+    for need, frame in ((("time", "estimate", "ci_lower", "ci_upper"), cur), (("time", "n_at_risk"), tab)):
+        if any(c not in frame.columns for c in need):
+            raise DJSUserError(f"km_plot needs columns {list(need)}: pass km/cif output and kmunicate_table output.")
+    by = by or (cur.columns[0] if cur.columns[0] != "time" else None)
+    rows = [(c if c in tab else c.replace("cum_", ""), lab) for c, lab in _ROWS]
+    rows = [(c, lab) for c, lab in rows if c in tab]
+    levels = list(dict.fromkeys(cur[by])) if by else [None]
+    n_rows = len(rows) * len(levels)
+    with style():
+        fig = new_figure(10.0, 6.0 + 0.3 * n_rows)
+        gs = fig.add_gridspec(2, 1, height_ratios=[6.0, 0.3 * n_rows + 0.4], hspace=0.25)
+        ax, axt = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
+        hidden_any = bool(tmask.to_numpy().any())
+        for i, lv in enumerate(levels):
+            g = cur if by is None else cur[cur[by] == lv]
+            t = g["time"].to_numpy(float)
+            col, ls = PALETTE[i % 6], LINESTYLES[i % 6]
+            est = g["estimate"].to_numpy(float, na_value=np.nan)
+            ax.step(t, est, where="post", color=col, linestyle=ls, label=str(lv) if by else None)
+            # a marker at the start of each curve identifies it without colour
+            ax.plot(t[:1], est[:1], marker=MARKERS[i % 6], color=col, linestyle="none")
+            ax.fill_between(t, g["ci_lower"].to_numpy(float, na_value=np.nan),
+                            g["ci_upper"].to_numpy(float, na_value=np.nan), step="post", color=col, alpha=0.15,
+                            linewidth=0)
+        times = sorted(tab["time"].unique())
+        right = max(float(cur["time"].max()), float(times[-1]))
+        ax.set_xlim(min(0.0, float(cur["time"].min())) - 0.04 * right, right * 1.02)  # room for the table's 1st column
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel)
+        if by:
+            ax.legend(title=by, loc="best")
+        # The table shares the curve's x axis, one line per group and measure.
+        axt.set_xlim(ax.get_xlim())
+        axt.set_ylim(-0.5, n_rows - 0.5)
+        labels, y = [], n_rows - 1
+        for i, lv in enumerate(levels):
+            g = tab if by is None else tab[tab[by] == lv]
+            for c, lab in rows:
+                for tt, v, hid in zip(g["time"], g[c].to_numpy(float, na_value=np.nan), tmask.loc[g.index, c]):
+                    axt.text(float(tt), y, SUPPRESSED if hid else f"{int(v):,}", ha="center", va="center",
+                             fontsize=10, color=PALETTE[i % 6], fontstyle="italic" if hid else "normal")
+                labels.append(f"{lv}: {lab}" if by else lab)
+                y -= 1
+        axt.set_yticks(range(n_rows - 1, -1, -1), labels, fontsize=10)
+        axt.set_xticks(times)
+        axt.tick_params(axis="x", labelbottom=False, length=0)
+        axt.tick_params(axis="y", length=0)
+        axt.grid(False)
+        for sp in ("left", "bottom"):
+            axt.spines[sp].set_visible(False)
+        if hidden_any:
+            fig.text(0.01, 0.01, SUPPRESSED_NOTE, fontsize=10)
+        if title:
+            ax.set_title(title)
+    return fig
