@@ -17,10 +17,11 @@ __all__ = ["bin_values"]
 
 
 def _nice_edges(lo: float, hi: float, bins: int) -> np.ndarray:
-    # Equal "nice" widths (1, 2, 2.5, 5 x 10^k) with both outer edges strictly outside [min, max].
+    # Equal "nice" widths (1, 1.2, ..., 8 x 10^k) with both outer edges strictly outside [min, max].
     raw = (hi - lo) / bins if hi > lo else max(abs(hi), 1.0) / bins
     mags = 10.0 ** np.floor(np.log10(raw))
-    for width in [m * mags for m in (1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0)]:
+    steps = (1.0, 1.2, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.5, 8.0)
+    for width in [m * mags * scale for scale in (1.0, 10.0, 100.0) for m in steps]:
         start = np.floor(lo / width) * width
         if start >= lo:
             start -= width
