@@ -253,7 +253,8 @@ def write_folder(session: Session, path: Path) -> Path:
         for name, o in session.outputs.items():
             files[name] = _release_files(o, release) if o.status in ("pass", "review") else []
         doc = results_json(session, files)
-        _atomic_write(tmp / "results.json", json.dumps(doc, indent=2, sort_keys=False, default=_json_default) + "\n")
+        text = json.dumps(_clean(doc), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+        _atomic_write(tmp / "results.json", text + "\n")
         _atomic_write(tmp / "CLEARANCE.md", _clearance(session))
         _checker_only(session, tmp / "checker_only")
         _manifest(tmp)
@@ -264,6 +265,19 @@ def write_folder(session: Session, path: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _clean(obj: object) -> object:
+    """Strict JSON: NaN and infinities (which SACRO-Viewer's parser rejects) become null."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
 
 
 def _json_default(obj: object) -> object:

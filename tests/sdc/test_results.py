@@ -115,3 +115,18 @@ def test_finalise_never_overwrites(finished, tmp_path):
         s.finalise(out)
     assert (out / "results.json").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_results_json_is_strict_json_even_with_missing_numbers(tmp_path):
+    class NoEvents:  # Cox-like result without events: DoF unknown, reported as null
+        params = pd.DataFrame({"coef": [np.nan], "se": [0.1], "hr": [1.0], "ci_lower": [0.8], "ci_upper": [1.2],
+                               "p": [np.inf]}, index=["x"])
+        n, events = 100, None
+
+    s = Session("srs")
+    s.regression(NoEvents(), name="cox")
+    out = s.finalise(tmp_path / "strict")
+    text = (out / "results.json").read_text(encoding="utf-8")
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    validate_results(doc)
+    assert doc["results"]["cox"]["properties"]["dof"] is None and doc["results"]["cox"]["status"] == "review"
