@@ -15,7 +15,9 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +72,7 @@ def _rngs(seed: int, chunk: int) -> dict[str, np.random.Generator]:
 
 
 def generate(out_dir: str | Path, scale: str = "tiny", seed: int = 0, format: str = "parquet",
-             config: DummyConfig | None = None) -> Path:
+             config: DummyConfig | None = None, workers: int | None = None) -> Path:
     """Write a dummy Data First extract (all 17 tables, linked, with defects) and its truth.
 
     Args:
@@ -79,6 +81,7 @@ def generate(out_dir: str | Path, scale: str = "tiny", seed: int = 0, format: st
         seed: random seed; the same seed and scale give byte-identical files.
         format: ``parquet`` or ``csv``.
         config: generator parameters; defaults to `DummyConfig()`.
+        workers: processes for multi-chunk scales (default: one per CPU); output does not depend on it.
 
     Returns:
         ``out_dir`` as a `pathlib.Path`.
@@ -103,13 +106,30 @@ def generate(out_dir: str | Path, scale: str = "tiny", seed: int = 0, format: st
     n_chunks = math.ceil(sc.persons / sc.chunk)
     multipart = n_chunks > 1
     truth = TruthAccumulator(out / "truth", multipart)
+    jobs = [(out, cfg, int(seed), ch, min(sc.chunk, sc.persons - ch * sc.chunk), format, multipart)
+            for ch in range(n_chunks)]
+    n_workers = max(1, min(workers if workers is not None else (os.cpu_count() or 1), n_chunks))
+    if n_workers == 1:
+        results = [_run_chunk(job) for job in jobs]
+    else:
+        # Chunks are independent (own seeded streams, own part files): run them side by side.
+        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            results = list(pool.map(_run_chunk, jobs))
     total_persons = 0
-    for ch in range(n_chunks):
-        n = min(sc.chunk, sc.persons - ch * sc.chunk)
-        total_persons += _chunk(out, cfg, int(seed), ch, n, format, multipart, truth)
+    for persons, overlap, cif in results:
+        total_persons += persons
+        truth.merge(overlap, cif)
     truth.finish(cfg, {"scale": scale, "seed": int(seed), "format": format, "persons": total_persons,
                        "chunks": n_chunks})
     return out
+
+
+def _run_chunk(job: tuple) -> tuple[int, np.ndarray, dict]:
+    """One chunk in a worker: returns (persons, overlap counts, re-entry tallies) for merging."""
+    out, cfg, seed, ch, n, fmt, multipart = job
+    acc = TruthAccumulator(out / "truth", multipart)
+    persons = _chunk(out, cfg, seed, ch, n, fmt, multipart, acc)
+    return persons, acc.overlap, acc.cif
 
 
 def _chunk(out: Path, cfg: DummyConfig, seed: int, ch: int, n: int, fmt: str, multipart: bool,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from djs_toolkit.dummy.dates import age_years, day
+from djs_toolkit.dummy.dates import day
 
 __all__ = ["yearly_counts", "pick_people", "eligible_by_age", "uniform_days", "lognormal_days"]
 
@@ -50,8 +50,9 @@ def eligible_by_age(dob: np.ndarray, year: int, lo: int, hi: int) -> np.ndarray:
         >>> eligible_by_age(np.array([day(1990, 1, 1), day(2010, 1, 1)]), 2011, 18, 60).tolist()
         [0]
     """
-    a = age_years(dob, np.full(dob.shape, day(year, 7, 1)))
-    return np.flatnonzero((a >= lo) & (a <= hi))
+    # Eligibility only needs age to the day-ish: (days since birth) / 365.25 is within a day of exact.
+    a = (day(year, 7, 1) - dob) / 365.25
+    return np.flatnonzero((a >= lo) & (a < hi + 1))
 
 
 def uniform_days(rng: np.random.Generator, year: int, k: int, end_day: int | None = None) -> np.ndarray:

@@ -89,6 +89,12 @@ class TruthAccumulator:
         self.overlap = np.zeros(2 ** len(LINKED), dtype=np.int64)
         self.cif = {(c, pop): np.zeros(3, dtype=np.int64) for c in COHORT_TYPES for pop in ("all_indexes", "first_per_person")}
 
+    def merge(self, overlap: np.ndarray, cif: dict) -> None:
+        """Add another accumulator's counts (a chunk simulated in a worker process)."""
+        self.overlap += overlap
+        for k, v in cif.items():
+            self.cif[k] += v
+
     def _write(self, name: str, tbl: pa.Table, chunk: int) -> None:
         write_table(tbl, self.dir / part_name(name, chunk + 1 if self.multipart else None, "parquet"), "parquet")
 

@@ -127,7 +127,7 @@ def write_table(tbl: pa.Table, path: Path, fmt: str) -> None:
     """
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "parquet":
-        pq.write_table(tbl, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
+        pq.write_table(tbl, tmp, compression="zstd", compression_level=1, use_dictionary=True, write_statistics=True)
     elif fmt == "csv":
         pcsv.write_csv(tbl, tmp, pcsv.WriteOptions(include_header=True, quoting_style="needed"))
     else:
