@@ -133,12 +133,16 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
                 str(task["notebook"]), str(executed), parameters=task["parameters"], kernel_name=KERNEL_NAME,
                 execution_timeout=int(task["timeout"]), start_timeout=120, progress_bar=False, log_output=False,
                 request_save_on_cell_execute=True, cwd=str(task["cwd"]),
+                # Every record is already complete when the last cell ends: no need to wait for a graceful exit.
+                shutdown_kernel="immediate",
             )
         except pm.PapermillExecutionError as exc:
-            status, error = "failed", f"{exc.ename} in cell {exc.cell_index}"
+            status, error = "failed", f"{exc.ename} in cell {exc.cell_index} of the executed notebook"
         except Exception as exc:  # noqa: BLE001 - a kernel death or timeout must not stop the other runs
             name = type(exc).__name__
-            status, error = ("timeout" if "Timeout" in name else "failed"), name
+            timed_out = "Timeout" in name
+            status = "timeout" if timed_out else "failed"
+            error = f"{name}: a cell ran longer than the {task['timeout']} s per-cell timeout" if timed_out else name
     seconds = round(time.perf_counter() - t0, 1)
     for tmp in stage.glob(".tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
