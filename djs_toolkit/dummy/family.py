@@ -289,6 +289,10 @@ def simulate_family(rng: np.random.Generator, persons: Persons, cfg: DummyConfig
     end = out.cases["start"] + dur
     out.cases["end"] = np.where(end <= END, end, NA)
     out.cases["order"] = order_made
+    # Children who have come of age by a returning case are no longer child parties.
+    pa = out.parties
+    grown = (pa["role"] == CHILD) & (age_years(persons.dob[pa["person"]], out.cases["start"][pa["case"]]) >= 18)
+    out.parties = {k: v[~grown] for k, v in pa.items()}
     return out
 
 
