@@ -28,17 +28,41 @@ from djs_toolkit.spine import _observed_until, build_spine
 
 __all__ = ["reentry_cohort", "prior_contacts_sql", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS", "CRIMINAL_CASE"]
 
+_CUSTODY_OR_ORDER = "('Immediate custody', 'Community sentence', 'Suspended sentence order')"
+_CONVICTED_NON_CUSTODIAL = "('Fine', 'Conditional discharge', 'Absolute discharge', 'Otherwise dealt with')"
+_ENDED_NON_CUSTODIAL = ("('Fine', 'Conditional discharge', 'Absolute discharge', 'Otherwise dealt with', "
+                        "'Dismissed or acquitted', 'Proceedings terminated early')")
+
+
+def _incident_filter(disposals: str) -> str:
+    """Spine filter: criminal case ends with ``disposals``, one per incident (the earliest), none in an
+    incident that also had custody or a community order / suspended sentence."""
+    return ("event_type IN ('mags_case', 'crown_case') AND end_date IS NOT NULL AND disposal IN "
+            f"{disposals} AND (case_type IS NULL OR case_type IN ('Criminal', 'Trial', 'Committal for sentence', "
+            "'Appeal')) AND NOT EXISTS (SELECT 1 FROM _spine s2 WHERE s2.person_id = _spine.person_id AND "
+            "s2.offence_date = _spine.offence_date AND s2.event_type IN ('mags_case', 'crown_case') AND "
+            f"(s2.disposal IN {_CUSTODY_OR_ORDER} OR (s2.disposal IN {disposals} AND (s2.end_date < _spine.end_date "
+            "OR (s2.end_date = _spine.end_date AND s2.record_id < _spine.record_id)))))")
+
+
 # Index event definitions over the spine (dataset, event filter).
-INDEX_TYPES: dict[str, tuple[str, ...]] = {
-    "release": ("prison_nomis", "event_type = 'release'"),
-    # Non-custodial conviction: the MoJ proven-reoffending cohort's court arm (§12.1).
-    "court_disposal": ("mags_hocas", "event_type IN ('mags_conviction', 'crown_conviction') "
-                       "AND (disposal IS NULL OR disposal <> 'Immediate custody')"),
+INDEX_TYPES: dict[str, tuple[str, str, str]] = {  # (dataset, filter, index date)
+    # Release after a custodial sentence (a remand-only journey is not a sentence).
+    "release": ("prison_nomis", "event_type = 'release' AND (disposal IS NULL OR disposal <> 'Remand')", "event_date"),
+    # One index per incident (person and offence date: several cases of one incident are common,
+    # data_first.md §3): a non-custodial conviction in an incident with no custody, community order or
+    # suspended sentence (those enter as release / probation_start), dated at the incident's first
+    # such case end. This is the MoJ cohort's court arm (§12.1).
+    "court_disposal": ("mags_hocas", _incident_filter(_CONVICTED_NON_CUSTODIAL), "end_date"),
+    # The same, for any case end without custody or an order, acquittals included.
+    "case_end": ("mags_hocas", _incident_filter(_ENDED_NON_CUSTODIAL), "end_date"),
     # Community orders and suspended sentences; custodial disposals are licences after release.
-    "probation_start": ("probation_delius", "event_type = 'probation_start' AND (disposal IS NULL OR disposal NOT LIKE '%Custody%')"),
+    "probation_start": ("probation_delius", "event_type = 'probation_start' AND (disposal IS NULL OR disposal NOT LIKE '%Custody%')",
+                        "event_date"),
     "possession_claim": ("civil_caseman_pcol", "event_type = 'civil_claim' AND case_type IN "
-                         "('Landlord possession', 'Mortgage possession')"),
-    "family_case": ("familyman", "event_type = 'family_case_start' AND (party_role IS NULL OR party_role <> 'Child')"),
+                         "('Landlord possession', 'Mortgage possession')", "event_date"),
+    "family_case": ("familyman", "event_type = 'family_case_start' AND (party_role IS NULL OR party_role <> 'Child')",
+                    "event_date"),
 }
 # A new criminal case: breach proceedings and non-criminal matters in the magistrates' data are not
 # new offences (data_first.md §3 caveats, §12.1).
@@ -55,12 +79,24 @@ OUTCOMES: dict[str, tuple[tuple[str, ...], str, bool]] = {
 AGE_BANDS = ((10, 17, "10-17"), (18, 20, "18-20"), (21, 24, "21-24"), (25, 29, "25-29"), (30, 39, "30-39"),
              (40, 49, "40-49"), (50, 200, "50+"))  # MoJ-style bands (data_first.md §9.3), merged above 30
 _PRIOR_FLAGS = {
-    "prior_possession_claim": "s.event_type = 'civil_claim' AND s.case_type IN ('Landlord possession', 'Mortgage possession')",
-    "prior_family_case": "s.event_type = 'family_case_start'",
-    "prior_fla_case": "s.event_type = 'family_case_start' AND s.case_type = 'Family Law Act'",
+    "prior_possession_claim": "s.event_type = 'civil_claim' AND s.case_type IN ('Landlord possession', 'Mortgage possession') "
+                              "AND (s.party_role IS NULL OR s.party_role = 'Defendant')",
+    "prior_family_case": "s.event_type = 'family_case_start' AND (s.party_role IS NULL OR s.party_role <> 'Child')",
+    "prior_fla_case": "s.event_type = 'family_case_start' AND s.case_type = 'Family Law Act' "
+                      "AND (s.party_role IS NULL OR s.party_role <> 'Child')",
     "prior_custody": "s.event_type = 'custody_start'",
     "prior_probation": "s.event_type = 'probation_start'",
 }
+
+
+_SPINE_COLS = ("person_id", "dataset", "event_type", "end_date", "record_id", "offence_date", "offence_group",
+               "disposal", "case_type", "party_role", "age_at_event", "sex", "ethnicity_group", "imd_decile")
+
+
+def index_select(name: str, flt: str, when: str) -> str:
+    """SQL selecting index events of type ``name`` from the spine, dated by ``when`` (as event_date)."""
+    return (f"SELECT '{name}' AS index_type, {when} AS event_date, {', '.join(_SPINE_COLS)} FROM _spine "
+            f"WHERE {flt}")
 
 
 def prior_contacts_sql(index_table: str, key: str, lookback_days: int) -> str:
@@ -97,8 +133,10 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
 
     Args:
         extract: an opened `Extract`.
-        index: index type(s): ``release``, ``court_disposal``, ``probation_start``,
-            ``possession_claim``, ``family_case``.
+        index: index type(s): ``release`` (after a custodial sentence), ``court_disposal``
+            (non-custodial conviction), ``case_end`` (any case end without custody or an order),
+            ``probation_start`` (community order or suspended sentence), ``possession_claim``,
+            ``family_case`` (adult party).
         outcome: ``any_criminal_court``, ``magistrates``, ``custody`` or ``any_justice_contact``.
         period: (start, end) of index dates; default: the index dataset's coverage up to the
             outcome's follow-up end.
@@ -113,7 +151,8 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
         ``age_band``, ``sex``, ``ethnicity_group``, ``imd_decile``, ``offence_group``,
         ``prior_contacts`` (distinct offence dates of criminal magistrates' cases in
         ``(index - lookback_days, index]``, the index case included), ``prior_*`` flags (an event of
-        that kind in ``[index - lookback_days, index)``), ``duration`` (days), ``event`` (0 censored,
+        that kind from another record in ``(index - lookback_days, index]``; adults only for family
+        cases, defendants only for possession claims), ``duration`` (days), ``event`` (0 censored,
         1 outcome, 2 competing), ``censor_reason`` (``data_cutoff``, ``coverage_end``,
         ``competing``; empty for events), ``custody_days``, ``outcome_date``.
 
@@ -131,11 +170,10 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
     out_sets, out_filter, by_offence = OUTCOMES[outcome]
     idx_sql = []
     for name in indexes:
-        ds, flt = INDEX_TYPES[name]
+        ds, flt, when = INDEX_TYPES[name]
         start = DATASETS[ds].start if period is None else pd.Timestamp(period[0]).date()
         end = fu_end if period is None else pd.Timestamp(period[1]).date()
-        idx_sql.append(f"SELECT '{name}' AS index_type, * FROM _spine WHERE {flt} AND event_date >= {_date(start)} "
-                       f"AND event_date <= {_date(min(end, fu_end))}")
+        idx_sql.append(index_select(name, flt, when) + f" AND {when} >= {_date(start)} AND {when} <= {_date(min(end, fu_end))}")
     con = extract.engine.con
     con.execute("CREATE OR REPLACE TEMP TABLE _idx AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, event_date, "
                 "index_type, record_id) AS idx_id, * FROM (" + " UNION ALL ".join(idx_sql) + ") AS i")
@@ -157,8 +195,9 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
             AND s.event_date <= {_date(fu_end)} GROUP BY i.idx_id),
         priors AS (
             SELECT i.idx_id, {prior_flags}
-            FROM _idx i JOIN _spine s ON s.person_id = i.person_id AND s.event_date < i.event_date
-            AND s.event_date >= i.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY i.idx_id),
+            FROM _idx i JOIN _spine s ON s.person_id = i.person_id AND s.event_date <= i.event_date
+            AND s.event_date > i.event_date - INTERVAL {int(lookback_days)} DAY AND s.record_id <> i.record_id
+            GROUP BY i.idx_id),
         prior_off AS ({prior_contacts_sql("_idx", "idx_id", lookback_days)}),
         stops AS (
             SELECT i.idx_id,

@@ -23,7 +23,7 @@ import statsmodels.api as sm
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.spine import _observed_until, build_spine
-from djs_toolkit.survival.cohort import INDEX_TYPES, _band_sql, prior_contacts_sql, reentry_cohort
+from djs_toolkit.survival.cohort import INDEX_TYPES, _band_sql, index_select, prior_contacts_sql, reentry_cohort
 from djs_toolkit.survival.km import km
 
 __all__ = ["proven_reoffending", "proven_reoffending_offenders", "MEASURE_LABEL"]
@@ -32,7 +32,10 @@ MEASURE_LABEL = "court-proven reoffending (Data First: court convictions only, n
 _ADJUST = ["age_band", "sex", "prior_band", "index_type"]
 
 
-def proven_reoffending_offenders(extract, index: Sequence[str] = ("release", "court_disposal"),
+_MOJ_INDEX = ("release", "court_disposal", "probation_start")  # custody releases and all non-custodial convictions
+
+
+def proven_reoffending_offenders(extract, index: Sequence[str] = _MOJ_INDEX,
                                  follow_up_days: int = 365, waiting_days: int = 183,
                                  lookback_days: int = 730) -> pd.DataFrame:
     """One row per offender per 3-month cohort with their proven reoffences.
@@ -47,7 +50,7 @@ def proven_reoffending_offenders(extract, index: Sequence[str] = ("release", "co
         raise DJSUserError(f"Unknown index type(s) {bad}: use {', '.join(INDEX_TYPES)}.")
     build_spine(extract)
     order = " ".join(f"WHEN '{n}' THEN {k}" for k, n in enumerate(indexes))
-    idx = " UNION ALL ".join(f"SELECT '{n}' AS index_type, * FROM _spine WHERE {INDEX_TYPES[n][1]}" for n in indexes)
+    idx = " UNION ALL ".join(index_select(n, INDEX_TYPES[n][1], INDEX_TYPES[n][2]) for n in indexes)
     courts_end = min(_observed_until(d, extract.extract_end) for d in ("mags_hocas", "crown_xhibit"))
     window = follow_up_days + waiting_days
     df = extract.engine.con.sql(f"""
@@ -115,14 +118,15 @@ def _cif_365(extract, off: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cohort", *by, "cif_365", "cif_365_lower", "cif_365_upper"])
 
 
-def proven_reoffending(cohort_or_extract, index: Sequence[str] = ("release", "court_disposal"), by: str | None = None,
+def proven_reoffending(cohort_or_extract, index: Sequence[str] = _MOJ_INDEX, by: str | None = None,
                        follow_up_days: int = 365, waiting_days: int = 183, reference: tuple | None = None,
                        include_incomplete: bool = False, with_cif: bool = True) -> pd.DataFrame:
     """MoJ-style proven-reoffending measures per 3-month cohort, beside the survival-based CIF at 365 days.
 
     Args:
         cohort_or_extract: an `Extract`, or the frame from `proven_reoffending_offenders`.
-        index: index types forming the cohort (default: custody releases and non-custodial convictions).
+        index: index types forming the cohort (default: custody releases and non-custodial convictions,
+            community orders and suspended sentences entering at their probation start).
         by: an optional column of the offender table to break results down by (e.g. ``index_type``).
         follow_up_days: offences committed within this many days count (365).
         waiting_days: extra days for the offence to be proven in court (183).

@@ -27,9 +27,9 @@ def extract(tmp_path_factory):
              offence_date=D("2020-10-01"), disposal_type=None, age_at_offence=50),
     ])
     t["prison_journey"] = rows_of("prison_journey", [
-        dict(row_id_hash="p1", journey_start_date=D("2016-01-10"), release_date=D("2016-06-01"), first_recall_date=None,
+        dict(row_id_hash="p1", journey_start_date=D("2016-01-10"), release_date=D("2016-06-01"), first_recall_date=None, custody_status="Sentenced",
              age_at_reception=30),
-        dict(row_id_hash="p2", journey_start_date=D("2016-07-01"), release_date=D("2016-07-11"), first_recall_date=None,
+        dict(row_id_hash="p2", journey_start_date=D("2016-07-01"), release_date=D("2016-07-11"), first_recall_date=None, custody_status="Sentenced",
              age_at_reception=31),
     ])
     t["civil_cases"] = rows_of("civil_cases", [
@@ -49,10 +49,12 @@ def test_release_index_with_street_time(extract):
     assert a["index_date"] == pd.Timestamp("2016-06-01")
     # Offence 2016-09-01 is 92 days after release; 10 of them in custody (p2).
     assert (a["event"], a["custody_days"], a["duration"]) == (1, 10, 82)
-    assert a["prior_contacts"] == 1 and a["prior_custody"] and not a["prior_possession_claim"]
+    # The index journey itself is not a prior custody; p1 is one for p2's release.
+    assert a["prior_contacts"] == 1 and not a["prior_custody"] and not a["prior_possession_claim"]
     assert a["outcome_date"] == pd.Timestamp("2016-09-01") and a["censor_reason"] == ""
     b = c.set_index("record_id").loc["p2"]
     assert (b["event"], b["duration"]) == (1, 52)  # 2016-07-11 -> 2016-09-01
+    assert b["prior_custody"]
     no_street = reentry_cohort(extract, "release", street_time=False).set_index("record_id")
     assert no_street.loc["p1", "duration"] == 92
 

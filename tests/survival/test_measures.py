@@ -27,11 +27,12 @@ def extract(tmp_path_factory):
         _case("m2", "2015-06-01", "2015-08-01"),                         # P1 reoffence; index 2015Q3
         _case("m3", "2015-12-01", "2016-07-01"),                         # P1 reoffence proven by day 538
         _case("m4", "2015-03-01", "2016-09-01"),                         # P2 offence proven too late
-        _case("m5", "2015-01-01", "2015-03-15", "Community sentence"),  # P3 index 2015Q1
+        _case("m5", "2015-01-01", "2015-03-15", "Conditional discharge"),  # P3 index 2015Q1
         _case("m6", "2015-02-01", "2015-03-20", "Dismissed or acquitted"),  # P3: not a conviction
     ])
     t["prison_journey"] = rows_of("prison_journey", [
-        dict(row_id_hash="p1", journey_start_date=D("2014-06-01"), release_date=D("2015-02-01"), first_recall_date=None)])
+        dict(row_id_hash="p1", journey_start_date=D("2014-06-01"), release_date=D("2015-02-01"), first_recall_date=None,
+             custody_status="Sentenced")])
     t["xjs_link"] = pd.DataFrame([
         ("mags_hocas", "m1", "P1"), ("mags_hocas", "m2", "P1"), ("mags_hocas", "m3", "P1"),
         ("mags_hocas", "m4", "P2"), ("prison_nomis", "p1", "P2"), ("mags_hocas", "m5", "P3"), ("mags_hocas", "m6", "P3"),
