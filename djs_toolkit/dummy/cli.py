@@ -3,7 +3,8 @@
 Example:
     >>> import tempfile
     >>> from pathlib import Path
-    >>> cli_main(["--scale", "tiny", "--seed", "3", "--out", str(Path(tempfile.mkdtemp()) / "d")])
+    >>> cli_main(["--scale", "tiny", "--seed", "3", "--out", str(Path(tempfile.mkdtemp()) / "d")])  # doctest: +ELLIPSIS
+    djs dummy: wrote a tiny extract to ...
     0
 """
 
