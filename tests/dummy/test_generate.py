@@ -90,6 +90,8 @@ def test_multi_part_files_when_written_in_chunks(tmp_path: Path, monkeypatch: py
     assert parts == ["probation_flatfile_01.parquet", "probation_flatfile_02.parquet", "probation_flatfile_03.parquet"]
     assert not (out / "probation_flatfile.parquet").exists()
     assert len(list((out / "truth").glob("person_map_*.parquet"))) == 3
+    serial = dummy.generate(tmp_path / "mp1", scale="tiny", seed=0, workers=1)
+    assert _sha(serial) == _sha(out)  # the number of worker processes never changes the files
     from djs_toolkit import open_extract
     ex = open_extract(out)
     assert ex.validate().ok
