@@ -62,6 +62,12 @@ def is_count_column(name: object) -> bool:
     return any(fnmatch.fnmatchcase(text, p) for p in _COUNT_PATTERNS)
 
 
+def _midpoint6(name: object) -> bool:
+    # Midpoint-6 rounded columns publish 3 for 1-6 by design (OpenSAFELY, disclosure_control.md §1.5): their
+    # small values are checked for the midpoint-6 grid (0 or 6k - 3) instead of the threshold.
+    return str(name).strip().lower().endswith(("_midpoint6", "_midpoint6_derived"))
+
+
 def _names(index: pd.Index) -> list[object]:
     labels: list[object] = [n for n in index.names if n is not None]
     for lab in index:
@@ -69,7 +75,13 @@ def _names(index: pd.Index) -> list[object]:
     return labels
 
 
-def _small(values: np.ndarray, min_safe: int) -> int:
+def _small(values: np.ndarray, min_safe: int, names: list[object] | None = None) -> int:
+    """Cells in (0, min_safe); columns named `*_midpoint6` count only values off the midpoint-6 grid."""
+    if values.ndim == 2 and names is not None and any(_midpoint6(n) for n in names):
+        mid = np.array([_midpoint6(n) for n in names])
+        v = pd.DataFrame(values).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        off_grid = (v > 0) & (np.mod(v + 3, 6) != 0)
+        return int(((v > 0) & (v < min_safe) & ~mid[None, :]).sum() + (off_grid & mid[None, :]).sum())
     v = pd.to_numeric(pd.Series(values.ravel()), errors="coerce").to_numpy(np.float64)
     return int(((v > 0) & (v < min_safe)).sum())
 
@@ -108,11 +120,13 @@ def scan_frame(
     values = table.to_numpy(dtype=object)
     if mask is not None and mask.shape == table.shape:
         values = np.where(mask.to_numpy(bool), None, values)
+    names = list(table.columns)
     if statistic not in ("count", "histogram"):
-        keep = [j for j, c in enumerate(table.columns) if any(is_count_column(x) for x in
-                                                               (c if isinstance(c, tuple) else (c,)))]
-        values = values[:, keep]
-    n_small = _small(values, min_safe_count) if values.size else 0
+        keep = [j for j, c in enumerate(table.columns) if any(is_count_column(x) or is_count_column(
+            str(x).lower().removesuffix("_midpoint6_derived").removesuffix("_midpoint6"))
+            for x in (c if isinstance(c, tuple) else (c,)))]
+        values, names = values[:, keep], [names[j] for j in keep]
+    n_small = _small(values, min_safe_count, names) if values.size else 0
     if n_small:
         problems.append(f"{where}: {n_small} cell(s) in count column(s) are between 0 and {min_safe_count} and not "
                         f"suppressed: check it with the output checker")

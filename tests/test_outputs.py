@@ -179,6 +179,10 @@ def test_scan_frame_catches_ids_row_level_and_small_counts():
     # a non-count statistic: only count-named columns are checked
     assert scan_frame(pd.DataFrame({"mean": [3.0], "events": [12]}), statistic="mean") == []
     assert len(scan_frame(pd.DataFrame({"mean": [3.0], "events": [2]}), statistic="mean")) == 1
+    # midpoint-6 columns publish 3 for 1-6 by design; a value off the 6k - 3 grid is still caught
+    km = pd.DataFrame({"n_at_risk_midpoint6": [15, 3], "events_midpoint6": [9, 3]})
+    assert scan_frame(km, statistic="km", min_safe_count=8) == []
+    assert len(scan_frame(km.assign(events_midpoint6=[9, 4]), statistic="km", min_safe_count=8)) == 1
 
 
 def test_scan_csv_tells_row_labels_from_counts(tmp_path):
