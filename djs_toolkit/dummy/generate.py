@@ -63,7 +63,9 @@ def _prepare(out_dir: Path) -> None:
             shutil.rmtree(out_dir / "truth")
     out_dir.mkdir(parents=True, exist_ok=True)
     # Written first, so an interrupted run can be overwritten too.
-    (out_dir / MARKER).write_text("djs_toolkit dummy extract: safe to overwrite with `djs dummy`\n", encoding="utf-8")
+    tmp = out_dir / f"{MARKER}.tmp"
+    tmp.write_text("djs_toolkit dummy extract: safe to overwrite with `djs dummy`\n", encoding="utf-8")
+    tmp.replace(out_dir / MARKER)
 
 
 def _rngs(seed: int, chunk: int) -> dict[str, np.random.Generator]:

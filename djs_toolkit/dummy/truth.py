@@ -176,8 +176,7 @@ class TruthAccumulator:
 
     def finish(self, cfg: DummyConfig, meta: dict) -> None:
         """Write the CSV, JSON and README files."""
-        (self.dir / "config.json").write_text(
-            json.dumps({**meta, "config": cfg.to_json_dict()}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        self._text("config.json", json.dumps({**meta, "config": cfg.to_json_dict()}, indent=2, sort_keys=True) + "\n")
         self._csv("reentry_log_hr.csv", ["covariate", "log_hr", "definition"],
                   [[k, repr(float(cfg.reentry_log_hr[k])), DEFINITIONS[k]] for k in COVARIATES])
         rows = []
@@ -187,15 +186,19 @@ class TruthAccumulator:
         orows = [[(b >> i) & 1 for i in range(len(LINKED))] + [int(self.overlap[b])]
                  for b in range(1, self.overlap.size) if self.overlap[b]]
         self._csv("overlap_counts.csv", [*LINKED, "n_persons"], orows)
-        (self.dir / "README.md").write_text(_readme(), encoding="utf-8")
+        self._text("README.md", _readme())
 
     def _csv(self, name: str, header: list[str], rows: list[list]) -> None:
         buf = io.StringIO(newline="")
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
+        self._text(name, buf.getvalue())
+
+    def _text(self, name: str, text: str) -> None:
         tmp = self.dir / f".{name}.tmp"
-        tmp.write_text(buf.getvalue(), encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
         tmp.replace(self.dir / name)
 
 
