@@ -94,9 +94,16 @@ def _layout(table: pd.DataFrame | pd.Series, index: object, problems: list[str])
     if isinstance(frame.columns, pd.MultiIndex):
         problems.append("the table has multi-level columns: flatten them to one level or pass a tidy table")
         return frame, [], []
-    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None):
-        frame = frame.reset_index()
     keys = [index] if isinstance(index, str) else list(index or [])
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None):
+        before = set(frame.columns)
+        try:
+            frame = frame.reset_index()
+        except ValueError:
+            problems.append("an index level has the same name as a column: rename one of them")
+            return frame, [], []
+        # Index levels are row labels even when numeric (`df.groupby("year").size()` is counts by year).
+        keys += [c for c in frame.columns if c not in before and c not in keys]
     problems += [f"index= names `{k}`, which is not a column of the table" for k in keys if k not in frame.columns]
     keys = [k for k in keys if k in frame.columns]
     for c in frame.columns:
@@ -215,6 +222,8 @@ def _from_frame(table: pd.DataFrame | pd.Series, uid: str, description: str, pop
     frame, keys, values = _layout(table, index, problems)
     if statistic == "count":
         _whole(frame, values, "count", problems)
+        if counts is not None:
+            problems.append("counts= is for statistics other than counts: drop it, or pass statistic= (e.g. 'mean')")
     cnt = frame[values] if statistic == "count" else (
         None if counts is None else _counts_frame(counts, frame, keys, values, index, problems))
     if problems:

@@ -58,6 +58,13 @@ def test_wide_count_frame_keeps_its_columns_as_a_dimension(stage):
     assert o.table.loc["b", "fine"] is pd.NA or np.isnan(float(o.table.loc["b", "fine"]))  # secondary suppression
 
 
+def test_numeric_index_levels_are_row_labels(stage):
+    records = pd.DataFrame({"year": [2019] * 30 + [2020] * 25, "sex": ["f", "m"] * 27 + ["f"]})
+    o = outputs.save_table(records.groupby(["year", "sex"]).size().rename("n"), "years", "by year", "all")
+    assert o.table.index.names == ["year", "sex"] and list(o.table.columns) == ["n"]
+    assert o.table["n"].tolist() == [15, 15, 13, 12] and o.status == "pass"
+
+
 def test_statistic_with_counts_withholds_what_its_counts_withhold(stage):
     t = pd.DataFrame({"year": [2019, 2020, 2021], "mean_days": [41.5, 38.0, 40.0], "n": [120, 150, 3]})
     o = outputs.save_table(t, "days", "mean days", "trials", statistic="mean", counts="n", index="year")
