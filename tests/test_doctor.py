@@ -19,6 +19,7 @@ def test_all_checks_pass_in_the_project_environment(tmp_path, capsys):
     assert "FAIL" not in out and out.rstrip().endswith("checks passed.")
 
 
+@pytest.mark.slow
 def test_kernel_start_imports_the_toolkit():
     check = doctor._start_kernel("fix")
     assert (check.status, check.detail) == ("ok", "started; imports djs_toolkit")

@@ -173,6 +173,7 @@ def test_run_ids_are_windows_safe():
 
 # --- notebook runs -----------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_parallel_run_assembles_only_declared_checked_outputs(parallel, project):
     report, lines = parallel
     assert any("in 2 processes" in line for line in lines)
@@ -198,6 +199,7 @@ def test_parallel_run_assembles_only_declared_checked_outputs(parallel, project)
     assert summary.splitlines()[0] == "run,notebook,parameters,status,seconds,pass,review,fail"
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_partial_output_and_resume_completes_it_to_the_same_bytes(killed, parallel):
     after_kill, report, lines = killed
     assert after_kill["outputs"] == []  # nothing, not even a hidden partial folder, in outputs/
@@ -216,6 +218,7 @@ def test_killed_run_leaves_no_partial_output_and_resume_completes_it_to_the_same
     assert again == [f"run {report.run_id} is already complete: outputs/{report.run_id} verifies"]
 
 
+@pytest.mark.slow
 def test_verify_lists_modified_missing_and_unlisted_files(parallel, tmp_path):
     copy = tmp_path / "bundle"
     shutil.copytree(parallel[0].bundle, copy)
@@ -231,6 +234,7 @@ def test_verify_lists_modified_missing_and_unlisted_files(parallel, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_failed_and_timed_out_runs_write_no_bundle_and_leak_no_message(project):
     report, lines = _run(project, "fail", pipeline="failing.yaml", jobs=2)
     status = {r["run"]: r["status"] for r in report.rows}
