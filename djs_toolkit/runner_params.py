@@ -289,6 +289,8 @@ def load_pipeline(path: Path) -> Pipeline:
     if not isinstance(doc, dict) or not isinstance(doc.get("notebooks"), list) or not doc["notebooks"]:
         raise DJSUserError(f"{path.name} needs a `notebooks:` list, each item with at least `notebook: <path>`.")
     problems += [f"unknown top-level key `{k}` (valid: {', '.join(_TOP_KEYS)})" for k in doc if k not in _TOP_KEYS]
+    if doc.get("version", 1) != 1:
+        problems.append(f"version {doc.get('version')!r} is not supported: this toolkit reads pipeline.yaml version 1")
     root = path.parent.resolve()
     runs: list[RunSpec] = []
     for i, entry in enumerate(doc["notebooks"]):

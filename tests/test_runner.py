@@ -111,7 +111,8 @@ def test_every_parameter_problem_is_reported_at_once_before_anything_runs(projec
     shutil.copytree(project / "nb", root / "nb")
     _write_nb(root / "nb" / "noprofile.ipynb", 'data_root: str = ""\nn: int = 1')
     _write_nb(root / "nb" / "untagged.ipynb", None)
-    (root / "p.yaml").write_text("""notebooks:
+    (root / "p.yaml").write_text("""version: 2
+notebooks:
   - notebook: nb/counts.ipynb
     colour: red
     sets:
@@ -127,6 +128,7 @@ def test_every_parameter_problem_is_reported_at_once_before_anything_runs(projec
     msg = str(err.value)
     expected = [
         "nothing was run",
+        "version 2 is not supported",
         "unknown key `colour`",
         "run counts-a: parameter `seed` must be int (default 0), got str '1'",
         "run counts-a: parameter `groupz` is unknown",
