@@ -33,7 +33,7 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine_sql import EVENT_SELECTS, EVENT_TYPES, PERSON_TABLE_FILTER, ethnicity_group_sql
 
-__all__ = ["EVENT_TYPES", "person_events", "diagnostics", "coverage", "common_window", "last_observable",
+__all__ = ["EVENT_TYPES", "person_events", "event_counts", "diagnostics", "coverage", "common_window", "last_observable",
            "build_spine", "check_datasets"]
 
 _SPINE = "_spine"
@@ -238,6 +238,43 @@ def person_events(extract, datasets: Iterable[str] | None = None, return_diagnos
     df = _fetch(extract, f"SELECT * FROM {_SPINE} WHERE dataset IN ({inlist}) "
                          "ORDER BY person_id, event_date, dataset, event_type, record_id")
     return (df, diagnostics(extract)) if return_diagnostics else df
+
+
+_COUNT_KEYS = {"dataset": "dataset", "event_type": "event_type", "year": "EXTRACT(YEAR FROM event_date)",
+               "sex": "sex", "ethnicity_group": "ethnicity_group", "in_coverage": "in_coverage"}
+
+
+def event_counts(extract, by: Iterable[str] = ("dataset", "event_type", "year"),
+                 datasets: Iterable[str] | None = None) -> pd.DataFrame:
+    """Events and distinct persons by the chosen keys, counted inside DuckDB (any extract size).
+
+    Args:
+        extract: an opened `Extract`.
+        by: keys among ``dataset``, ``event_type``, ``year``, ``sex``, ``ethnicity_group``, ``in_coverage``.
+        datasets: dataset labels to include (default: all present).
+
+    Returns:
+        DataFrame with the keys, ``events`` and ``persons``, sorted by the keys.
+
+    Example:
+        >>> # event_counts(extract, by=["dataset", "year"])
+    """
+    keys = list(by)
+    bad = [k for k in keys if k not in _COUNT_KEYS]
+    if bad:
+        raise DJSUserError(f"Cannot count by {bad}: use keys from {', '.join(_COUNT_KEYS)}.")
+    labels = check_datasets(extract, datasets)
+    build_spine(extract)
+    inlist = ", ".join(f"'{d}'" for d in labels) or "NULL"
+    sel = ", ".join(f"{_COUNT_KEYS[k]} AS {k}" for k in keys)
+    grp = ", ".join(str(i + 1) for i in range(len(keys)))
+    df = extract.engine.con.sql(
+        f"SELECT {sel}{', ' if keys else ''}COUNT(*) AS events, COUNT(DISTINCT person_id) AS persons "
+        f"FROM {_SPINE} WHERE dataset IN ({inlist}) {'GROUP BY ' + grp if keys else ''} "
+        f"{'ORDER BY ' + grp if keys else ''}").df()
+    if "year" in df:
+        df["year"] = df["year"].astype("int64")
+    return df
 
 
 def diagnostics(extract) -> pd.DataFrame:

@@ -164,3 +164,11 @@ def test_spine_agrees_with_truth_up_to_linkage_error(tiny_extract, tiny_extract_
     owner = m.groupby("person_id")["true_person_id"].agg(lambda s: s.value_counts().index[0])
     merged = (m["true_person_id"] != m["person_id"].map(owner)).mean()
     assert 0 < merged < 0.01
+
+
+def test_event_counts(known):
+    c = spine.event_counts(known, by=["dataset", "year"], datasets=["mags_hocas", "civil_caseman_pcol"])
+    assert c.to_dict("list") == {
+        "dataset": ["civil_caseman_pcol", "mags_hocas", "mags_hocas", "mags_hocas"],
+        "year": [2016, 2015, 2016, 2021], "events": [3, 2, 1, 1], "persons": [1, 1, 1, 1]}
+    assert spine.event_counts(known, by=[])[["events", "persons"]].iloc[0].tolist() == [12, 3]
