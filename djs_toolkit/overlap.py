@@ -334,8 +334,8 @@ def _relink(extract, labels: list[str], drop_rate: float, merge_rate: float, see
     false match of near-identical people). Rates are per cross-dataset membership and per cluster pair
     (survival_and_overlap.md §7 "Linkage uncertainty"; data_first.md §10: Splink clusters at one threshold).
     """
-    if not (0 <= drop_rate < 1 and 0 <= merge_rate < 1):
-        raise DJSUserError("`drop_rate` and `merge_rate` must be fractions in [0, 1).")
+    if not (0 <= drop_rate <= 1 and 0 <= merge_rate <= 1):
+        raise DJSUserError("`drop_rate` and `merge_rate` must be fractions between 0 and 1.")
     con, inlist = extract.engine.con, ", ".join(f"'{d}'" for d in labels)
     pdm = con.sql(f"SELECT person_id, dataset, MIN(sex) AS sex, MIN(ethnicity_group) AS eth, MIN(EXTRACT(YEAR "
                   f"FROM event_date) - age_at_event) AS yob FROM _spine WHERE dataset IN ({inlist}) "
@@ -344,7 +344,7 @@ def _relink(extract, labels: list[str], drop_rate: float, merge_rate: float, see
     pid, uniq = pd.factorize(pdm["person_id"], sort=True)
     n_p, later = len(uniq), np.r_[False, pid[1:] == pid[:-1]]
     drop = later & (rng.random(len(pid)) < drop_rate)  # a person's 2nd+ dataset = a cross-dataset link
-    block = pd.factorize(pdm.loc[~later, ["sex", "eth", "yob"]].astype(str).agg("|".join, axis=1), sort=True)[0]
+    block = pdm.loc[~later, ["sex", "eth", "yob"]].groupby(["sex", "eth", "yob"], dropna=False).ngroup().to_numpy()
     order = np.lexsort((rng.random(n_p), block))  # random neighbours inside each block
     pair_a = np.flatnonzero(np.r_[block[order][1:] == block[order][:-1], False])[::2]
     pair_a = pair_a[rng.random(len(pair_a)) < merge_rate]
@@ -418,12 +418,14 @@ def _overlap_system(table: pd.DataFrame, labels: list[str], by: str | None):
     """
     M = (1 << len(labels)) - 1
     f = table.copy()
+    f["_pos"] = np.arange(len(f))  # the caller's row order, restored on output (All rows come last)
     f["_mask"] = sum(f[d].astype(bool).to_numpy(np.int64) << i for i, d in enumerate(labels))
     if by is not None:
         f = f[f[by] != "All"]
         tot = f.groupby("_mask")["exclusive"].sum()
         allg = f.drop_duplicates("_mask").set_index("_mask", drop=False).loc[tot.index].assign(**{by: "All"})
         allg["exclusive"], allg["inclusive"] = tot.to_numpy(), _inclusive(np.r_[0, tot.to_numpy()])[1:]
+        allg["_pos"] = len(f) + np.arange(len(allg))
         f = pd.concat([f, allg.reset_index(drop=True)], ignore_index=True)
     blocks = [g.sort_values("_mask") for _, g in (f.groupby(by, sort=False) if by else [(None, f)])]
     if by is not None:
@@ -548,8 +550,9 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
         res, rounds = _audit(A, x, sup, w), rounds + 1
     ok = bool(res["ok"].all()) and not ((x > 0) & (x < safe) & union).any()
     cells = np.flatnonzero(~union)
-    row, col = grp[cells] * M + j[cells] % M, np.where(j[cells] < M, "exclusive", "inclusive")
-    shown = frame.drop(columns="_mask")
+    back = np.argsort(np.argsort(frame["_pos"].to_numpy(), kind="stable"))  # system row -> output row
+    row, col = back[grp[cells] * M + j[cells] % M], np.where(j[cells] < M, "exclusive", "inclusive")
+    shown = frame.sort_values("_pos").drop(columns=["_mask", "_pos"]).reset_index(drop=True)
     mask = pd.DataFrame(False, index=shown.index, columns=shown.columns)
     evidence = shown.drop(columns=["window_start", "window_end"])  # checker-only: true counts
     for c in ("exclusive", "inclusive"):
