@@ -129,8 +129,8 @@ def _latest_incomplete(runs_dir: Path, outputs_dir: Path) -> str:
     return pending[-1]
 
 
-def _start(pipeline: Pipeline, runs_dir: Path, outputs_dir: Path, data: str | None, profile: str | None,
-           only: str | None, resume: bool, run_id: str | None) -> tuple[str, dict[str, Any]]:
+def _start(runs_dir: Path, outputs_dir: Path, data: str | None, profile: str | None, only: str | None,
+           resume: bool, run_id: str | None) -> tuple[str, dict[str, Any]]:
     if not resume:
         return run_id or new_run_id(), {"data": data, "profile": profile or "srs", "only": only}
     rid = run_id or _latest_incomplete(runs_dir, outputs_dir)
@@ -223,7 +223,7 @@ def run_pipeline(
     specs = select_runs(pipeline, only)
     runs_dir = Path(runs_dir or pipeline.root / "runs")
     outputs_dir = Path(outputs_dir or pipeline.root / "outputs")
-    rid, info = _start(pipeline, runs_dir, outputs_dir, data, profile, only, resume, run_id)
+    rid, info = _start(runs_dir, outputs_dir, data, profile, only, resume, run_id)
     prof = load_profile(info["profile"])
     if resume:
         specs = select_runs(pipeline, info.get("only"))
