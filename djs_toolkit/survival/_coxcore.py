@@ -50,6 +50,9 @@ class CoxProblem:
     hi_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     hi_values: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     late: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rows with lo > 0
+    xd: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # x of the deaths
+    death_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    n_slots: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # Efron slots per k
 
 
 @dataclass
@@ -130,8 +133,11 @@ def prepare(
     g = np.concatenate(gs) if gs else None
     first = np.r_[True, hi[1:] != hi[:-1]] if len(hi) else np.zeros(0, dtype=bool)
     hi_starts = np.flatnonzero(first)
+    death_starts = np.flatnonzero(np.r_[True, dk[1:] != dk[:-1]]) if len(dk) else np.zeros(0, np.int64)
+    n_slots = np.bincount(slot_k, minlength=n_times)
     return CoxProblem(xc, wk, lo, hi, death, dk, n_times, event_times, slot_k, slot_f, slot_mw,
-                      tvk, g, keep, positive, hi_starts, hi[hi_starts], np.flatnonzero(lo > 0))
+                      tvk, g, keep, positive, hi_starts, hi[hi_starts], np.flatnonzero(lo > 0),
+                      xc[death], death_starts, n_slots)
 
 
 def _suffix(block: np.ndarray) -> np.ndarray:
@@ -182,39 +188,51 @@ def _evaluate(pb: CoxProblem, beta: np.ndarray, want_info: bool = True) -> tuple
     e = np.exp(eta)
     r = pb.w * e
     p = pb.x.shape[1]
+    k = pb.n_times
     rx = np.empty((len(r), p + 1))
     rx[:, 0] = r
     np.multiply(r[:, None], pb.x, out=rx[:, 1:])
     sums = range_sums(pb, rx)
     s0, s1 = sums[:, 0], sums[:, 1:]
-    rd = r[pb.death]
-    d0 = np.bincount(pb.dk, rd, pb.n_times)
-    d1 = np.column_stack([np.bincount(pb.dk, rd * pb.x[pb.death, c], pb.n_times) for c in range(p)])
-    kk, f, mw = pb.slot_k, pb.slot_f, pb.slot_mw
-    den = s0[kk] - f * d0[kk]
-    a = (s1[kk] - f[:, None] * d1[kk]) / den[:, None]
+    # deaths are sorted by event index (rows are sorted by hi): block sums, not scattered adds
+    dsum = np.zeros((k, p + 1))
+    dsum[pb.dk[pb.death_starts]] = np.add.reduceat(rx[pb.death], pb.death_starts, axis=0)
+    d0, d1 = dsum[:, 0], dsum[:, 1:]
+    f, mw = pb.slot_f, pb.slot_mw
+    den = np.repeat(s0, pb.n_slots) - f * np.repeat(d0, pb.n_slots)
     wd = pb.w[pb.death]
     loglik = float(wd @ eta[pb.death] - mw @ np.log(den))
-    score = wd @ pb.x[pb.death] - mw @ a
-    state = {"eta": eta, "e": e, "den": den, "a": a}
+    # Every slot sum is a per-time scalar times s1 or d1, so no (slots x p) array is formed:
+    # sum_j mw a_j = s1 h0 - d1 h1 with h_m = sum_j mw f^m / den_j.
+    inv = 1.0 / den
+    bc = lambda v: np.bincount(pb.slot_k, v, k)  # noqa: E731
+    h0, h1 = bc(mw * inv), bc(mw * f * inv)
+    score = wd @ pb.xd - (h0 @ s1 - h1 @ d1)
+    state = {"eta": eta, "e": e, "r": r, "s1": s1, "d1": d1, "h0": h0, "h1": h1, "den": den}
     info = np.empty((p, p))
     if want_info:
-        h0 = np.bincount(kk, mw / den, pb.n_times)
-        h1 = np.bincount(kk, mw * f / den, pb.n_times)
-        info = information(pb, r, a, mw, h0, h1)
-        state.update(h0=h0, h1=h1)
+        inv2 = inv * inv
+        state.update(q0=bc(mw * inv2), q1=bc(mw * f * inv2), q2=bc(mw * f * f * inv2),
+                     m0=bc(inv), m1=bc(f * inv))
+        info = information(pb, state)
     return loglik, score, info, state
 
 
-def information(pb: CoxProblem, r: np.ndarray, a: np.ndarray, mw: np.ndarray, h0: np.ndarray,
-                h1: np.ndarray, gamma: np.ndarray | None = None) -> np.ndarray:
-    """sum_k gamma_k I_k, with I_k the (Efron) information at event index k (gamma = 1 by default)."""
+def information(pb: CoxProblem, st: dict, gamma: np.ndarray | None = None) -> np.ndarray:
+    """sum_k gamma_k I_k, with I_k the (Efron) information at event index k (gamma = 1 by default).
+
+    I_k = sum_j mw [(S2 - f D2) / den_j - a_j a_j'], a_j = (s1 - f d1) / den_j; the S2 term is summed
+    per row (x' diag(r H) x), the a a' term expands into s1/d1 outer products with weights q0, q1, q2.
+    """
     gam = np.ones(pb.n_times) if gamma is None else gamma
-    big_h = row_sums(pb, h0 * gam)[:, 0]
-    xd = pb.x[pb.death]
+    r, s1, d1 = st["r"], st["s1"], st["d1"]
+    big_h = row_sums(pb, st["h0"] * gam)[:, 0]
+    xd = pb.xd
     part_a = (pb.x * (r * big_h)[:, None]).T @ pb.x
-    part_b = (xd * (r[pb.death] * (h1 * gam)[pb.dk])[:, None]).T @ xd
-    part_c = (a * (mw * gam[pb.slot_k])[:, None]).T @ a
+    part_b = (xd * (r[pb.death] * (st["h1"] * gam)[pb.dk])[:, None]).T @ xd
+    q0, q1, q2 = st["q0"] * gam, st["q1"] * gam, st["q2"] * gam
+    cross = (s1 * q1[:, None]).T @ d1
+    part_c = (s1 * q0[:, None]).T @ s1 - cross - cross.T + (d1 * q2[:, None]).T @ d1
     return part_a - part_b - part_c
 
 
@@ -256,11 +274,10 @@ def fit(pb: CoxProblem, max_iter: int = 50, tol: float = 1e-10) -> CoxFit:
     return CoxFit(beta, ll, ll0, info, it, state)
 
 
-def slot_means(pb: CoxProblem, a: np.ndarray) -> np.ndarray:
-    """Efron-averaged covariate mean at each event index (the Schoenfeld centring)."""
-    n_slots = np.bincount(pb.slot_k, minlength=pb.n_times)
-    cols = [np.bincount(pb.slot_k, a[:, c], pb.n_times) for c in range(a.shape[1])]
-    return np.column_stack(cols) / np.maximum(n_slots, 1)[:, None]
+def slot_means(pb: CoxProblem, st: dict) -> np.ndarray:
+    """Efron-averaged covariate mean at each event index, mean_j a_j (the Schoenfeld centring)."""
+    n_slots = np.maximum(pb.n_slots, 1)[:, None]
+    return (st["s1"] * st["m0"][:, None] - st["d1"] * st["m1"][:, None]) / n_slots
 
 
 def score_residuals(pb: CoxProblem, cf: CoxFit) -> np.ndarray:
@@ -270,17 +287,16 @@ def score_residuals(pb: CoxProblem, cf: CoxFit) -> np.ndarray:
     coxph residuals (and hence its robust variance) treat Efron ties.
     """
     st = cf.state
-    kk, f, mw, den, a = pb.slot_k, pb.slot_f, pb.slot_mw, st["den"], st["a"]
-    p = pb.x.shape[1]
-    k = pb.n_times
-    h0, h1 = st["h0"], st["h1"]
-    xk = np.column_stack([np.bincount(kk, mw * a[:, c] / den, k) for c in range(p)])
-    xfk = np.column_stack([np.bincount(kk, mw * f * a[:, c] / den, k) for c in range(p)])
-    abar = slot_means(pb, a)
+    s1, d1 = st["s1"], st["d1"]
+    q0, q1, q2 = st["q0"][:, None], st["q1"][:, None], st["q2"][:, None]
+    xk = s1 * q0 - d1 * q1  # sum_j mw a_j / den_j
+    xfk = s1 * q1 - d1 * q2  # sum_j mw f_j a_j / den_j
+    abar = slot_means(pb, st)
     e = st["e"]
+    h0, h1 = st["h0"], st["h1"]
     tot = row_sums(pb, np.column_stack([h0, xk]))
     resid = -e[:, None] * (pb.x * tot[:, :1] - tot[:, 1:])
     dd, kd = pb.death, pb.dk
-    resid[dd] += pb.x[dd] - abar[kd]
-    resid[dd] += e[dd][:, None] * (pb.x[dd] * h1[kd][:, None] - xfk[kd])
+    resid[dd] += pb.xd - abar[kd]
+    resid[dd] += e[dd][:, None] * (pb.xd * h1[kd][:, None] - xfk[kd])
     return resid

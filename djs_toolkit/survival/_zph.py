@@ -35,15 +35,13 @@ def ph_test(pb: CoxProblem, cf: CoxFit, entry: np.ndarray | None, stop: np.ndarr
     g_time = _km_transform(pb, entry, stop, event)
     g_time = g_time - g_time[pb.dk].mean()  # centred over the event rows, as cox.zph
     st = cf.state
-    a, den = st["a"], st["den"]
-    r = pb.w * st["e"]
     p = pb.x.shape[1]
-    abar = slot_means(pb, a)
+    abar = slot_means(pb, st)
     gd = g_time[pb.dk]
-    u_gamma = (pb.w[pb.death] * gd) @ (pb.x[pb.death] - abar[pb.dk])
+    u_gamma = (pb.w[pb.death] * gd) @ (pb.xd - abar[pb.dk])
     i00 = cf.info
-    i01 = information(pb, r, a, pb.slot_mw, st["h0"], st["h1"], gamma=g_time)
-    i11 = information(pb, r, a, pb.slot_mw, st["h0"], st["h1"], gamma=g_time**2)
+    i01 = information(pb, st, gamma=g_time)
+    i11 = information(pb, st, gamma=g_time**2)
     imat = np.block([[i00, i01], [i01.T, i11]])
     u = np.concatenate([np.zeros(p), u_gamma])
     rows = []
