@@ -346,7 +346,10 @@ def _relink(extract, labels: list[str], drop_rate: float, merge_rate: float, see
     drop = later & (rng.random(len(pid)) < drop_rate)  # a person's 2nd+ dataset = a cross-dataset link
     block = pdm.loc[~later, ["sex", "eth", "yob"]].groupby(["sex", "eth", "yob"], dropna=False).ngroup().to_numpy()
     order = np.lexsort((rng.random(n_p), block))  # random neighbours inside each block
-    pair_a = np.flatnonzero(np.r_[block[order][1:] == block[order][:-1], False])[::2]
+    b = block[order]
+    starts = np.r_[0, np.flatnonzero(b[1:] != b[:-1]) + 1] if n_p else np.zeros(0, int)
+    rank = np.arange(n_p) - np.repeat(starts, np.diff(np.r_[starts, n_p]))  # position inside the block
+    pair_a = np.flatnonzero((rank % 2 == 0) & np.r_[b[1:] == b[:-1], False])  # (0,1), (2,3)... per block
     pair_a = pair_a[rng.random(len(pair_a)) < merge_rate]
     target = np.arange(n_p)
     target[order[pair_a + 1]] = order[pair_a]
