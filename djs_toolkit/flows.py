@@ -11,15 +11,14 @@ with intervals (§8 "statsmodels building blocks").
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy.optimize import minimize_scalar
 from scipy.stats import norm
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.overlap import _AGE_BAND, BY_ATTRIBUTES, _entity
@@ -225,6 +224,15 @@ def _design(idx: pd.PeriodIndex, interruptions, ramps, seasonality: str | None, 
     return pd.DataFrame(X, index=idx), effects
 
 
+def _nb_alpha(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None) -> float:
+    """NB2 dispersion maximising the GLM likelihood (bounded search: alpha -> 0 is the Poisson limit)."""
+    def nll(log_a: float) -> float:
+        fam = sm.families.NegativeBinomial(alpha=float(np.exp(log_a)))
+        return -sm.GLM(y, X, family=fam, offset=offset).fit().llf
+
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(1e-8), np.log(10.0)), method="bounded").x))
+
+
 def its(series, interruptions: Sequence = (), ramps: Sequence = (), seasonality: str | None = "fourier",
         family: str = "poisson", offset: pd.Series | None = None, *, fourier_order: int = 2, slope_changes: bool = True,
         maxlags: int | None = None, exclude: Sequence = (), alpha: float = 0.05) -> ITSResult:
@@ -247,7 +255,7 @@ def its(series, interruptions: Sequence = (), ramps: Sequence = (), seasonality:
         offset: exposure per month (e.g. sitting days, population), aligned on the months.
         fourier_order: number of harmonics (2-3 for monthly data, §8).
         slope_changes: add slope changes at interruptions.
-        maxlags: Newey-West lags (default min(12, n // 4)).
+        maxlags: Newey-West lags (default floor(4 (n / 100)^(2/9)), Newey and West 1994).
         exclude: months left out of the fit (still predicted), e.g. the months of an evictions ban.
         alpha: 1 - confidence level.
 
@@ -282,28 +290,32 @@ def its(series, interruptions: Sequence = (), ramps: Sequence = (), seasonality:
     if int(fit_rows.sum()) <= X.shape[1] + 2:
         raise DJSUserError("Too few months to fit this model: use fewer terms or a longer series.")
     n = int(fit_rows.sum())
-    lags = int(maxlags) if maxlags is not None else min(12, n // 4)
+    # Newey-West (1994) lag rule; a fixed 12 lags undercovered badly on 11-year monthly series (tests).
+    lags = int(maxlags) if maxlags is not None else int(np.floor(4 * (n / 100) ** (2 / 9)))
     yf, Xf, of = y.to_numpy()[fit_rows], X.to_numpy()[fit_rows], None if off is None else off[fit_rows]
     nb_alpha = None
+    hac = {"cov_type": "HAC", "cov_kwds": {"maxlags": lags, "use_correction": True}}
     if family == "gaussian":
-        res = sm.OLS(yf, Xf).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+        res, model = sm.OLS(yf, Xf).fit(**hac), sm.OLS(yf, Xf).fit()
     else:
         fam = sm.families.Poisson()
-        if family == "negbin":  # dispersion by NB2 maximum likelihood, then the GLM with HAC errors
-            start = sm.GLM(yf, Xf, family=fam, offset=of).fit().params
-            with warnings.catch_warnings():  # alpha at its boundary (Poisson data) is an answer, not a failure
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                nb = sm.NegativeBinomial(yf, Xf, offset=of).fit(start_params=np.r_[start, 0.1], disp=0, maxiter=500)
-            nb_alpha = max(float(nb.params[-1]), 1e-8)
+        if family == "negbin":  # NB2 dispersion by profile likelihood, then the GLM with HAC errors
+            nb_alpha = _nb_alpha(yf, Xf, of)
             fam = sm.families.NegativeBinomial(alpha=nb_alpha)
-        res = sm.GLM(yf, Xf, family=fam, offset=of).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+        res = sm.GLM(yf, Xf, family=fam, offset=of).fit(**hac)
+        model = sm.GLM(yf, Xf, family=fam, offset=of).fit(scale="X2")  # quasi-likelihood (Pearson) scale
+    # HAC variances are biased down in short series (Turner et al., survival_and_overlap.md §8), so each
+    # variance is floored at the model-based one; HAC keeps the correlations between terms.
+    v_hac, v_mod = np.diag(res.cov_params()), np.diag(model.cov_params())
+    se = np.sqrt(np.maximum(v_hac, v_mod))
+    corr = np.asarray(res.cov_params()) / np.sqrt(np.outer(v_hac, v_hac))
+    cov = corr * np.outer(se, se)
     z = float(norm.ppf(1 - alpha / 2))
-    coef, se = np.asarray(res.params), np.asarray(res.bse)
+    coef = np.asarray(res.params)
     params = pd.DataFrame({"coef": coef, "se": se, "ci_lower": coef - z * se, "ci_upper": coef + z * se,
-                           "p": np.asarray(res.pvalues)}, index=pd.Index(X.columns, name="term"))
+                           "p": 2 * norm.sf(np.abs(coef / se))}, index=pd.Index(X.columns, name="term"))
     if family != "gaussian":
         params["ratio"] = np.exp(coef)
-    cov = np.asarray(res.cov_params())
     link = (lambda v: v) if family == "gaussian" else np.exp
     base = np.zeros(len(y)) if off is None else off
 

@@ -37,18 +37,18 @@ def planted_extract(root: Path, events: list[tuple]) -> Path:
         if ds == "mags_hocas":
             rows["mags_defendant_case"].append(dict(row_id_hash=rid, case_id_hash=f"c{n}", first_hearing_date=D(date),
                                                     final_result_date=None, disposal_type="Dismissed or acquitted",
-                                                    gender=sex, age_at_offence=age))
+                                                    gender=sex, age_at_offence=age, offence_date=D(date)))
         elif ds == "crown_xhibit":
             rows["crown_defendant_case"].append(dict(row_id_hash=rid, receipt_date=D(date), disposal_date=None,
                                                      sentence_date=None, disposal_type="Dismissed or acquitted",
-                                                     gender=sex, age_at_offence=age))
+                                                     gender=sex, age_at_offence=age, offence_date=D(date)))
         elif ds == "prison_nomis":
             rows["prison_journey"].append(dict(row_id_hash=rid, journey_start_date=D(date), release_date=None,
                                                first_recall_date=None, gender=sex, age_at_reception=age))
         elif ds == "probation_delius":
             rows["probation_flatfile"].append(dict(row_id_hash=rid, event_id_hash=f"e{n}", referral_date=D(date),
                                                    disposal_date=D(date), disposal_termination_date=None, gender=sex,
-                                                   age_at_offence=age))
+                                                   age_at_offence=age, main_offence_date=D(date)))
         elif ds == "familyman":
             rows["family_cases"].append(dict(case_number_hash=f"f{n}", case_start_date=D(date), case_end_date=None))
             rows["family_parties"].append(dict(row_id_hash=rid, case_number_hash=f"f{n}", gender=sex,
