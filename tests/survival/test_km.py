@@ -95,3 +95,14 @@ def test_kmunicate_table_hand_computed():
     assert by["g"].tolist() == ["a", "a", "b", "b"]
     assert by["n_at_risk"].tolist() == [4, 1, 4, 4]
     assert by["cum_events"].tolist() == [0, 3, 0, 0]
+
+
+def test_kmunicate_table_on_cif_starts_at_zero():
+    from djs_toolkit.survival import cif
+
+    d = pd.DataFrame({"t": [2, 4, 4, 9], "s": [1, 2, 1, 0]})
+    tab = kmunicate_table(cif(d, "t", "s"), [1, 4, 9])
+    assert tab["estimate"].tolist() == pytest.approx([0.0, 0.5, 0.5])
+    assert tab["cum_events"].tolist() == [0, 2, 2]  # events of the chosen cause only
+    with pytest.raises(DJSUserError, match="increasing"):
+        kmunicate_table(cif(d, "t", "s"), [4, 1])
