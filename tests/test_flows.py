@@ -118,10 +118,11 @@ def test_its_ramp_exclusions_offset_and_flows_input():
     t = np.arange(96.0)
     ramp = np.clip((t - (pd.Period("2021-10", "M") - idx[0]).n) / 12, 0, 1)
     days = pd.Series(np.where(idx.month == 8, 15.0, 20.0), index=idx)  # sitting days as exposure
-    y = pd.Series(days.to_numpy() * 10 * np.exp(0.002 * t - 0.25 * ramp), index=idx)
+    wiggle = 1 + 0.01 * np.tile([1.0, -1.0], 48)  # not a perfect fit
+    y = pd.Series(days.to_numpy() * 10 * np.exp(0.002 * t - 0.25 * ramp) * wiggle, index=idx)
     y.iloc[70] = 10_000.0  # a broken month, excluded
     r = flows.its(y, ramps=[("2021-10", "2022-10")], seasonality=None, offset=days, exclude=["2020-11"])
-    assert r.params.loc["ramp_2021-10", "coef"] == pytest.approx(-0.25, abs=1e-6)
+    assert r.params.loc["ramp_2021-10", "coef"] == pytest.approx(-0.25, abs=0.01)
     assert bool(r.series.loc[70, "excluded"]) and r.series["excluded"].sum() == 1
     frame = pd.DataFrame({"month": idx.to_timestamp(), "count": y.to_numpy(), "incomplete": t >= 93})
     frame.loc[70, "count"] = y.iloc[69]

@@ -109,8 +109,8 @@ def upset_plot(overlap: Any, datasets: list[str] | None = None, group: Any = Non
         ax_size.barh(yy[~sc], vals[~sc], color=PALETTE[1], height=0.5)
         smax = np.nanmax(np.where(sc, np.nan, vals)) if (~sc).any() else 1.0
         for yi, v, c in zip(yy, vals, sc):
-            ax_size.text(0 if c else v, yi, " " + (SUPPRESSED if c else _fmt(v)) + " ", ha="right", va="center",
-                         fontsize=10, fontstyle="italic" if c else "normal")
+            ax_size.annotate(SUPPRESSED if c else _fmt(v), (0 if c else v, yi), xytext=(-4, 0), textcoords="offset points",
+                             ha="right", va="center", fontsize=10, fontstyle="italic" if c else "normal")
         ax_size.set_xlim(smax * 1.6, 0)
         ax_size.set_ylim(-0.6, k - 0.4)
         ax_size.set_yticks([])

@@ -1,0 +1,53 @@
+"""Style, protected-table inputs and deterministic PNG bytes."""
+
+from __future__ import annotations
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from djs_toolkit import DJSUserError
+from djs_toolkit.plotting import PALETTE, STYLE, new_figure, save_png, style
+from djs_toolkit.plotting._base import protected
+
+
+def test_style_file_is_the_analysis_function_style():
+    before = matplotlib.rcParams["axes.spines.top"]
+    with style():
+        rc = matplotlib.rcParams
+        colours = [c.upper() for c in rc["axes.prop_cycle"].by_key()["color"]]
+        assert colours == ["#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1"] == list(PALETTE)
+        assert len(set(map(str, rc["axes.prop_cycle"].by_key()["linestyle"]))) == 6  # not colour alone
+        assert not rc["axes.spines.top"] and not rc["axes.spines.right"]
+        assert rc["axes.grid"] and rc["axes.grid.axis"] == "y" and not rc["legend.frameon"]
+    assert matplotlib.rcParams["axes.spines.top"] == before  # no global change
+    assert STYLE.name == "djs.mplstyle" and STYLE.is_file()
+
+
+def test_save_png_is_deterministic_and_atomic(tmp_path):
+    def draw():
+        with style():
+            fig = new_figure(4, 3)
+            ax = fig.add_subplot(1, 1, 1)
+            ax.plot([0, 1, 2], [3, 1, 2], label="x")
+            ax.legend()
+        return fig
+
+    a, b = save_png(draw(), tmp_path / "a.png"), save_png(draw(), tmp_path / "sub" / "b.png")
+    assert a.read_bytes() == b.read_bytes() and a.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"Software" not in a.read_bytes() and b"matplotlib" not in a.read_bytes()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.png", "b.png", "sub"]  # no temp files left
+
+
+def test_protected_refuses_records_and_reads_masks():
+    with pytest.raises(DJSUserError, match="never records"):
+        protected(pd.DataFrame({"person_id": ["x"], "count": [1]}))
+    with pytest.raises(DJSUserError, match="DataFrame"):
+        protected([1, 2, 3])
+
+    class Out:
+        table = pd.DataFrame({"count": [12, 40]})
+        mask = pd.DataFrame({"count": [False, True]})
+
+    t, m = protected(Out())
+    assert m["count"].tolist() == [False, True] and t["count"].tolist() == [12, 40]
