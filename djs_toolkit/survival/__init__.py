@@ -15,7 +15,4 @@ from djs_toolkit.survival.mcf import mcf
 from djs_toolkit.survival.measures import proven_reoffending, proven_reoffending_offenders
 from djs_toolkit.survival.recurrent import recurrent
 
-# Cohort builders and MoJ measures (reentry_cohort, proven_reoffending) are imported here by their
-# modules cohort.py and measures.py.
-
 __all__ = ["CoxResult", "reentry_cohort", "cif", "cox", "finegray", "km", "kmunicate_table", "mcf", "recurrent", "proven_reoffending", "proven_reoffending_offenders"]
