@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -80,7 +79,6 @@ def main() -> None:
             sys.stdout.flush()
     print()
     print_table(rows, list(rows[0]) if rows else [])
-    print(f"# self peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (generation included)")
 
 
 if __name__ == "__main__":
