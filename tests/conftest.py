@@ -21,3 +21,11 @@ def tiny_extract(tiny_extract_dir: Path):
     from djs_toolkit import open_extract
 
     return open_extract(tiny_extract_dir)
+
+
+@pytest.fixture(scope="session")
+def small_extract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `small` dummy extract (about 100k persons, seed 0) as Parquet, generated once per session."""
+    from djs_toolkit import dummy
+
+    return dummy.generate(tmp_path_factory.mktemp("small") / "extract", scale="small", seed=0)

@@ -35,14 +35,23 @@ _ENDED_NON_CUSTODIAL = ("('Fine', 'Conditional discharge', 'Absolute discharge',
 
 
 def _incident_filter(disposals: str) -> str:
-    """Spine filter: criminal case ends with ``disposals``, one per incident (the earliest), none in an
-    incident that also had custody or a community order / suspended sentence."""
+    """Spine filter: one index per incident (person and offence date) ending with one of ``disposals``;
+    none for an incident that also had custody or a community order / suspended sentence.
+
+    An incident sent to the Crown Court ends with its Crown Court case (its latest); otherwise with
+    its first magistrates' result (further cases of the same incident, often listed later, are not
+    new contacts: data_first.md §3)."""
+    same = ("s2.person_id = _spine.person_id AND s2.offence_date = _spine.offence_date AND "
+            "s2.event_type IN ('mags_case', 'crown_case') AND s2.record_id <> _spine.record_id")
     return ("event_type IN ('mags_case', 'crown_case') AND end_date IS NOT NULL AND disposal IN "
             f"{disposals} AND (case_type IS NULL OR case_type IN ('Criminal', 'Trial', 'Committal for sentence', "
-            "'Appeal')) AND NOT EXISTS (SELECT 1 FROM _spine s2 WHERE s2.person_id = _spine.person_id AND "
-            "s2.offence_date = _spine.offence_date AND s2.event_type IN ('mags_case', 'crown_case') AND "
-            f"(s2.disposal IN {_CUSTODY_OR_ORDER} OR (s2.disposal IN {disposals} AND (s2.end_date < _spine.end_date "
-            "OR (s2.end_date = _spine.end_date AND s2.record_id < _spine.record_id)))))")
+            f"'Appeal')) AND NOT EXISTS (SELECT 1 FROM _spine s2 WHERE {same} AND ("
+            f"s2.disposal IN {_CUSTODY_OR_ORDER} "
+            "OR (_spine.event_type = 'mags_case' AND s2.event_type = 'crown_case') "
+            "OR (_spine.event_type = 'mags_case' AND s2.event_type = 'mags_case' AND (s2.end_date < _spine.end_date "
+            "OR (s2.end_date = _spine.end_date AND s2.record_id < _spine.record_id))) "
+            "OR (_spine.event_type = 'crown_case' AND s2.event_type = 'crown_case' AND (s2.end_date > _spine.end_date "
+            "OR (s2.end_date = _spine.end_date AND s2.record_id > _spine.record_id)))))")
 
 
 # Index event definitions over the spine (dataset, event filter).

@@ -11,14 +11,6 @@ sys.path.insert(0, str(Path(__file__).parent))  # the _measures helper
 
 
 @pytest.fixture(scope="session")
-def small_extract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A `small` dummy extract (about 100k persons, seed 0) as Parquet, generated once per session."""
-    from djs_toolkit import dummy
-
-    return dummy.generate(tmp_path_factory.mktemp("small") / "extract", scale="small", seed=0)
-
-
-@pytest.fixture(scope="session")
 def small_con(small_extract_dir: Path):
     """A DuckDB connection with a view per table of the small extract."""
     from _measures import connect
