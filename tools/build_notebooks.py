@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from djs_toolkit import open_extract, outputs, overlap, flows, spine
+from djs_toolkit import flows, journeys, open_extract, outputs, overlap, spine
 from djs_toolkit.plotting import flows_plot, km_plot, upset_plot
 from djs_toolkit.survival import (cif, cox, finegray, km, kmunicate_table, proven_reoffending,
                                   reentry_cohort)
@@ -238,6 +238,45 @@ plt.close(fig)'''),
 ]
 
 
+WIDER = [
+    ("md", """# 40 Journeys of people with housing or family problems through the jurisdictions
+
+**Question.** Do wider problems (housing: possession claims; family: family court cases) move people
+between jurisdictions? Which transitions between courts, prison and probation are common, how long do
+they take, and do they differ by sex, ethnicity or age?
+
+**Method.** Each person's contacts (a new court case, custody, probation start, family or civil case) in
+the window all datasets cover, in time order; a transition is a contact followed, as the next contact,
+by one in another jurisdiction (`djs_toolkit.journeys.transitions`). Counts protected as a table;
+median days between contacts released only where enough transitions lie behind them.
+
+**Population.** People with at least two contacts in different datasets in the common window.
+
+**Caveats.** Linkage error splits and merges journeys; civil and family data link worse, so transitions
+into and out of them are undercounted; organisations are never persons."""),
+    ("code", '''tr = journeys.transitions(extract, within_days=within_days or None, by=group_by or None)
+keys = ["from_dataset", "to_dataset"] + ([group_by] if group_by else [])
+counts = outputs.save_table(tr[keys + ["transitions"]], "transitions",
+                            f"transitions between jurisdictions{' within ' + str(within_days) + ' days' if within_days else ''}",
+                            "people with contacts in two jurisdictions in the common window")
+counts.table.reset_index().head(12)'''),
+    ("code", '''medians = outputs.save_table(tr[keys + ["median_days", "transitions"]], "transition_days",
+                             "median days from one contact to the next in another jurisdiction",
+                             "transitions in the common window", statistic="median", counts="transitions")
+medians.table.reset_index().head(12)'''),
+    ("code", '''overall = counts.table.reset_index().groupby(["from_dataset", "to_dataset"], observed=True)["transitions"].sum(min_count=1)
+grid = overall.unstack("to_dataset")
+fig, ax = plt.subplots(figsize=(8, 6))
+im = ax.imshow(grid.to_numpy(dtype=float), cmap="Blues")
+ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=45, ha="right"); ax.set_yticks(range(grid.shape[0]), grid.index)
+for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+    ax.text(j, i, "c" if np.isnan(v) else f"{v:,.0f}", ha="center", va="center", fontsize=8)
+ax.set_xlabel("to"); ax.set_ylabel("from"); ax.set_title("Transitions (protected; c = withheld)")
+outputs.save_figure(fig, "transitions_fig", underlying=counts)
+plt.close(fig)'''),
+]
+
+
 def main() -> None:
     NB.mkdir(exist_ok=True)
     specs = {
@@ -252,6 +291,8 @@ within_days: int = 365  # how soon after `first`
 by: str = "sex"  # sex | ethnicity_group | age_band | '' (no breakdown)
 drop_rate: float = 0.02  # linkage sensitivity: share of cross-dataset links dropped
 merge_rate: float = 0.01  # linkage sensitivity: share of clusters merged'''),
+        "40_wider_issues.ipynb": (WIDER, '''group_by: str = "sex"  # sex | ethnicity_group | age_band | '' (no breakdown)
+within_days: int = 365  # count a transition only within this many days (0 = any gap)'''),
         "30_flows.ipynb": (FLOWS, '''kind: str = "first_entry"  # first_entry | re_entry | transition
 series_dataset: str = "any"  # dataset label whose series is modelled ('any' = all datasets)
 first: str = ""  # for transitions: dataset label or event type first
