@@ -14,7 +14,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     report = run_pipeline(Path(args.pipeline), data=args.data, profile=args.profile, only=args.only,
                           resume=args.resume, run_id=args.run_id, jobs=args.jobs,
                           outputs_dir=Path(args.outputs) if args.outputs else None,
-                          runs_dir=Path(args.runs) if args.runs else None, echo=lambda s: print(s, flush=True))
+                          runs_dir=Path(args.runs) if args.runs else None, echo=lambda s: print(s, flush=True),
+                          ledger=Path(args.ledger) if args.ledger else None)
     return report.exit_code
 
 
@@ -57,6 +58,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at once, each in its own process (default 1)")
     p.add_argument("--outputs", help="bundle folder (default: outputs/ beside the pipeline file)")
     p.add_argument("--runs", help="logs folder (default: runs/ beside the pipeline file)")
+    p.add_argument("--ledger", help="differencing ledger folder shared across runs (default: one per run, in runs/)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("verify", help="re-hash a bundle against its manifest; exit 1 and list any mismatch")

@@ -146,10 +146,10 @@ def _start(runs_dir: Path, outputs_dir: Path, data: str | None, profile: str | N
     return rid, info
 
 
-def _task(spec: RunSpec, run_dir: Path, data_root: Path, profile: str, min_safe: int) -> dict[str, Any]:
+def _task(spec: RunSpec, run_dir: Path, data_root: Path, profile: str, min_safe: int, ledger: Path) -> dict[str, Any]:
     stage = run_dir / "stage" / spec.label
     params = {**spec.parameters, "data_root": str(data_root), "profile": profile}
-    env = {ENV_STAGE: str(stage), ENV_PROFILE: profile, ENV_LEDGER: str(run_dir / "ledger"),
+    env = {ENV_STAGE: str(stage), ENV_PROFILE: profile, ENV_LEDGER: str(ledger),
            ENV_RUN_NAME: spec.label, ENV_DATA_ROOT: str(data_root)}
     from djs_toolkit import __version__
 
@@ -196,6 +196,7 @@ def run_pipeline(
     outputs_dir: Path | None = None,
     runs_dir: Path | None = None,
     echo: Callable[[str], None] = print,
+    ledger: Path | None = None,
 ) -> RunReport:
     """Run a pipeline and assemble its bundle (see the module docstring).
 
@@ -210,6 +211,7 @@ def run_pipeline(
         outputs_dir: default `<pipeline folder>/outputs`.
         runs_dir: default `<pipeline folder>/runs`.
         echo: where progress lines go.
+        ledger: differencing-ledger folder shared across runs (default: `runs/<run_id>/ledger`, this run only).
 
     Returns:
         A RunReport (summary rows, the bundle path when written, outputs withheld by the safety scan).
@@ -224,6 +226,8 @@ def run_pipeline(
     runs_dir = Path(runs_dir or pipeline.root / "runs")
     outputs_dir = Path(outputs_dir or pipeline.root / "outputs")
     rid, info = _start(runs_dir, outputs_dir, data, profile, only, resume, run_id)
+    if not resume:
+        info["ledger"] = str(Path(ledger).resolve()) if ledger else None
     prof = load_profile(info["profile"])
     if resume:
         specs = select_runs(pipeline, info.get("only"))
@@ -244,7 +248,10 @@ def run_pipeline(
         atomic_write_json(run_dir / "run.json", {
             **info, "run_id": rid, "pipeline": str(pipeline.path), "data_root": str(data_root), "jobs": jobs,
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "started_ns": time.time_ns()})
-    tasks = [_task(s, run_dir, data_root, str(info["profile"]), prof.min_safe_count) for s in specs]
+    # The differencing ledger (checker-only): per run by default, so reruns stay byte-identical; --ledger shares one
+    # across runs of the project (disclosure_control.md §7.4).
+    ledger_path = Path(info.get("ledger") or run_dir / "ledger")
+    tasks = [_task(s, run_dir, data_root, str(info["profile"]), prof.min_safe_count, ledger_path) for s in specs]
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for t in tasks:
