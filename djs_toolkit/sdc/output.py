@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit.sdc.evidence import Grid
+from djs_toolkit.sdc.released import Released
 
 __all__ = ["Output", "display_table"]
 
@@ -27,6 +28,10 @@ class Output:
         mask: True where a cell was withheld (primary or secondary suppression, or redaction).
         reasons: one row per flagged cell (`row`, `column`, `rule`, `status`, `summary`), no cell values.
         evidence: checker-only numbers per cell (unrounded unweighted counts, dominance, audit intervals).
+        released: the released counts as label sets (the differencing ledger's view; None = nothing count-like).
+        key_space: how `record_id` keys records: `record_id` (named by the caller) or `index` (DataFrame index).
+        relations: earlier outputs sharing populations or variables with this one (from the ledger).
+        differencing: checker-only differencing findings (true counts and attacker bounds of small groups).
 
     Example:
         >>> o = Output("t1", "pass", "table", "crosstab", "count", pd.DataFrame({"x": [12]}))
@@ -58,6 +63,10 @@ class Output:
     record_id: object | None = field(default=None, repr=False)
     cell_labels: np.ndarray | None = field(default=None, repr=False)
     source_path: str | None = None
+    released: Released | None = field(default=None, repr=False)
+    key_space: str | None = None
+    relations: list[str] = field(default_factory=list)
+    differencing: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def __post_init__(self) -> None:
         if self.mask is None:

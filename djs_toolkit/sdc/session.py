@@ -19,11 +19,13 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.evidence import Grid, cell_evidence, cell_labels
 from djs_toolkit.sdc.histogram import bin_values
 from djs_toolkit.sdc.models import check_model
-from djs_toolkit.sdc.output import Output
+from djs_toolkit.sdc.output import Output, display_table
 from djs_toolkit.sdc.profiles import Profile, load_profile
 from djs_toolkit.sdc.protect import Protection, protect_table
+from djs_toolkit.sdc.released import grid_released
 from djs_toolkit.sdc.report import build_output, reason_frame
 from djs_toolkit.sdc.rules import apply_rules, flags_frame, statistic_kind, worst
+from djs_toolkit.sdc.session_ledger import LedgerMixin
 from djs_toolkit.sdc.statistics import quantile_values, statistic_name, statistic_values, unknown_values
 
 __all__ = ["Session", "EXCEPTION_CODES"]
@@ -51,6 +53,15 @@ def _as_keys(obj: object, default: str) -> list[pd.Series]:
     return keys
 
 
+def _ids(data: pd.DataFrame, record_id: object) -> object:
+    """`record_id` may name a column of `data`."""
+    if isinstance(record_id, str):
+        if record_id not in data.columns:
+            raise DJSUserError(f"record_id={record_id!r} is not a column of data: pass a column name or the ids.")
+        return data[record_id]
+    return record_id
+
+
 def _label_rounded(out: Output, suffix: str, derived: bool) -> None:
     """OpenSAFELY's convention (§1.5): rounded columns carry `_midpoint6`/`_rounded5`, derived ones `_derived`."""
     tag = suffix + ("_derived" if derived else "")
@@ -67,12 +78,16 @@ def _label_rounded(out: Output, suffix: str, derived: bool) -> None:
     out.properties["rounding_label"] = tag
 
 
-class Session:
+class Session(LedgerMixin):
     """A checking session: every call returns a checked `Output`; `finalise` writes the clearance folder.
+
+    Every output is checked for differencing against the ledger's earlier outputs, then recorded there unless it
+    fails (`session_ledger`); without `ledger=` the ledger lives in this session only.
 
     Args:
         profile: `srs` (default), `opensafely`, `acro`, the path of a YAML profile, or a Profile.
-        ledger: path of a differencing ledger (stored for the part-2 ledger; not used yet).
+        ledger: folder of the project's differencing ledger (checker-only; created on first use).
+        differencing_time_limit: seconds the differencing check may take per output before it gives `review`.
 
     Example:
         >>> s = Session("srs")
@@ -81,9 +96,11 @@ class Session:
         'pass'
     """
 
-    def __init__(self, profile: str | Path | Profile = "srs", ledger: str | Path | None = None) -> None:
+    def __init__(self, profile: str | Path | Profile = "srs", ledger: str | Path | None = None, *,
+                 differencing_time_limit: float = 30.0) -> None:
         self.profile = load_profile(profile)
         self.ledger = ledger
+        self.differencing_time_limit = float(differencing_time_limit)
         self.outputs: dict[str, Output] = {}
 
     def __repr__(self) -> str:
@@ -114,6 +131,7 @@ class Session:
     def _output(self, out: Output, command: str) -> Output:
         out.command = command
         out.timestamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._difference(out)
         self.outputs[out.name] = out
         return out
 
@@ -148,7 +166,8 @@ class Session:
             normalize: `index`, `columns` or `all`/True: proportions recomputed from the protected counts.
             weights: per-record weights (counts/sums displayed weighted; thresholds stay unweighted).
             structural_zeros: label tuples of cells that cannot occur (not flagged as zeros).
-            record_id: per-record ids for the part-2 differencing ledger (stored on the Output).
+            record_id: per-record ids (e.g. person ids) keying records in the differencing ledger across
+                outputs, notebooks and reruns (default: the index of `index`).
 
         Returns:
             The checked Output.
@@ -221,7 +240,8 @@ class Session:
         w = data[weights] if weights else None
         out = self._table(
             "pivot_table", keys, len(rows), data[vals[0]], stat, aggfunc, margins, name, description, population,
-            w, structural_zeros, record_id, None, value_name=vals[0] if not cols else None,
+            w, structural_zeros, _ids(data, record_id), None, value_name=vals[0] if not cols else None,
+            index_ids=data.index,
         )
         return self._output(out, cmd)
 
@@ -254,7 +274,7 @@ class Session:
         extra = [(-1, "HistogramEdgeCheck", "review", edge_flag)] if edge_flag else []
         out = self._table(
             "hist", [binned], 1, None, "count", None, False, name, description, population, None, None,
-            record_id, None, value_name="count", otype="histogram", extra=extra,
+            _ids(data, record_id), None, value_name="count", otype="histogram", extra=extra, index_ids=data.index,
         )
         out.properties["bin_edges"] = [float(e) for e in edges]
         return self._output(out, cmd)
@@ -282,6 +302,7 @@ class Session:
         aggfunc: object, margins: bool, name: str | None, description: str | None, population: object,
         weights: object | None, structural_zeros: object, record_id: object, axes: tuple[int, ...] | None,
         value_name: str | None = None, otype: str = "table", extra: list[tuple[int, str, str, str]] | None = None,
+        index_ids: pd.Index | None = None,
     ) -> Output:
         name = self._name(name)
         prof = self.profile
@@ -330,7 +351,14 @@ class Session:
         )
         out.description, out.population, out.variables = description, pop_text, variables
         out.n = int((labels >= 0).sum())
-        out.record_id, out.cell_labels = record_id, labels
+        self._keys(out, record_id, index_ids if index_ids is not None else keys[0].index, n_rec)
+        out.cell_labels = labels
+        _, shown = display_table(grid, np.zeros(grid.n_ext), margins, prof.margins_name)
+        rounded = prof.mitigation == "round" and kind == "frequency"
+        out.released = grid_released(
+            grid, shown, ev.cells["n"].to_numpy(np.float64), prot.suppressed, "round" if rounded else "exact",
+            "midpoint6" if stat == "proportion" and prof.rate_rounding == "midpoint6" else "base",
+            int(prof.round_base or 5), is_count=kind == "frequency" and w is None)
         out.properties.update({"method": method, "statistic": stat, "margins": bool(margins),
                                "mitigation": prof.mitigation, "statbarn_kind": kind})
         if prof.mitigation == "round" and kind == "frequency":
@@ -338,6 +366,16 @@ class Session:
             _label_rounded(out, "_midpoint6" if stat == "proportion" and prof.rate_rounding == "midpoint6"
                            else f"_rounded{prof.round_base}", derived=stat == "proportion")
         return out
+
+    @staticmethod
+    def _keys(out: Output, record_id: object, index: pd.Index, n: int) -> None:
+        if record_id is None:
+            out.record_id, out.key_space = index, "index"
+            return
+        ids = record_id if isinstance(record_id, (pd.Series, pd.Index)) else np.asarray(record_id)
+        if len(ids) != n:
+            raise DJSUserError("record_id must have one id per record, like the table's keys.")
+        out.record_id, out.key_space = ids, "record_id"
 
     def _status(self, flags: pd.DataFrame, prot: Protection) -> str:
         if not prot.ok:

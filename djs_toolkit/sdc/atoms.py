@@ -1,0 +1,299 @@
+"""Atoms of two outputs and which small atoms an attacker can pin down (disclosure_control.md §7.4).
+
+Two outputs E (earlier) and N (new) label every record with a cell (or "outside"); an *atom* is a pair
+(E cell or outside, N cell or outside) and its count is the number of records in both. Every released count of
+either output is a sum of atom counts, so `J` (the (R+1) x (C+1) atom counts, row/column 0 = outside) is all the
+attacker's unknowns. An atom with 1..m-1 records (m = smallest safe count) discloses if the released values pin it
+exactly, or within less than the protection width.
+
+What the attacker is assumed to know besides the releases (fail-closed, yet not the data's zero pattern):
+- which atoms can be non-empty: pairs of cells that agree on every variable both outputs tabulate (or that hold
+  records, e.g. after a data correction between reruns); and whether one population is nested in the other
+  (population filters are described in the outputs' context), which fixes the "outside" row/column at zero.
+
+Three stages, cheapest first:
+1. a sufficient-safety screen: moves along 4-cycles of atoms keep every cell total of E and N fixed (so every value
+   either could release), so an atom that can move down by d and up by w - d along such cycles is safe whatever was
+   published; this is a few small matrix products;
+2. exact determinacy by linear algebra on the exactly released values (is the atom's unit vector in their row
+   space?) for the survivors of small systems;
+3. the LP attacker (`audit`) with every released interval, suppressed values unknown: min and max of each
+   remaining atom.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from scipy import sparse
+
+from djs_toolkit.sdc.audit import PublishedSystem, audit
+from djs_toolkit.sdc.released import Released
+
+__all__ = ["PairResult", "joint_counts", "support", "screen", "pair_check", "MAX_ATOMS"]
+
+MAX_ATOMS = 40_000  # larger pair systems are not solved exactly: the output goes to review
+_BIG = 1 << 40
+
+
+@dataclass
+class PairResult:
+    """Small atoms an attacker pins down in one pair of outputs.
+
+    Attributes:
+        atoms: (i, j) per disclosed atom (row 0 / column 0 = outside E / N; others = label + 1).
+        counts: true count of each (checker only).
+        lower, upper: attacker's bounds.
+        method: `linear algebra` or `LP` per atom.
+        unresolved: atoms left undecided (system too large or time limit): a `review`, never a `pass`.
+
+    Example:
+        >>> PairResult([], [], [], [], [], 0).disclosed
+        False
+    """
+
+    atoms: list[tuple[int, int]]
+    counts: list[int]
+    lower: list[float]
+    upper: list[float]
+    method: list[str]
+    unresolved: int
+
+    @property
+    def disclosed(self) -> bool:
+        """Whether any small atom is pinned down.
+
+        Example:
+            >>> PairResult([(1, 0)], [2], [2.0], [2.0], ["LP"], 0).disclosed
+            True
+        """
+        return bool(self.atoms)
+
+
+def joint_counts(lab_e_on_n: np.ndarray, lab_n: np.ndarray, r: int, c: int,
+                 e_only: np.ndarray | None = None) -> np.ndarray:
+    """Atom counts J ((r+1) x (c+1)) from E's labels on N's records, N's labels and E's records outside N's rows.
+
+    Example:
+        >>> joint_counts(np.array([0, 0, 1, -1]), np.array([0, 1, -1, 0]), 2, 2, np.array([0, 3])).tolist()
+        [[0, 1, 0], [0, 1, 1], [4, 0, 0]]
+    """
+    key = (np.asarray(lab_e_on_n, np.int64) + 1) * (c + 1) + (np.asarray(lab_n, np.int64) + 1)
+    J = np.bincount(key, minlength=(r + 1) * (c + 1)).reshape(r + 1, c + 1)
+    if e_only is not None:
+        J[1:, 0] += np.asarray(e_only, np.int64)
+    J[0, 0] = 0
+    return J
+
+
+def _compat(rel_e: Released, rel_n: Released) -> np.ndarray | None:
+    """Interior pairs that agree on every shared variable (None when a shared variable's codings do not match)."""
+    r, c = rel_e.n_labels, rel_n.n_labels
+    ok = np.ones((r, c), dtype=bool)
+    shape_e = tuple(len(x) for x in rel_e.levels)
+    shape_n = tuple(len(x) for x in rel_n.levels)
+    coords_e = np.unravel_index(np.arange(r), shape_e) if r else ()
+    coords_n = np.unravel_index(np.arange(c), shape_n) if c else ()
+    for de, name in enumerate(rel_e.dims):
+        if name not in rel_n.dims:
+            continue
+        dn = rel_n.dims.index(name)
+        lookup = {v: k for k, v in enumerate(rel_n.levels[dn])}
+        mapped = np.array([lookup.get(v, -1) for v in rel_e.levels[de]], dtype=np.int64)
+        if (mapped < 0).all():
+            return None  # same name, different coding (e.g. other age bands): not comparable
+        ok &= mapped[coords_e[de]][:, None] == coords_n[dn][None, :]
+    return ok
+
+
+def support(J: np.ndarray, rel_e: Released, rel_n: Released) -> tuple[np.ndarray, float]:
+    """Atoms the attacker cannot rule out, and the agreement of linked records on shared variables.
+
+    Returns:
+        (S, agreement): S over J's shape (S[0, 0] = True stands for records outside both, unconstrained);
+        agreement = share of records in both outputs whose cells agree on the shared variables (1.0 if none).
+
+    Example:
+        >>> from djs_toolkit.sdc.released import from_sets
+        >>> e = from_sets(("g",), (("a", "b"),), [[0], [1]], [5, 5], [5, 5])
+        >>> S, agree = support(np.array([[0, 0, 0], [2, 3, 0], [0, 0, 5]]), e, e)
+        >>> S.astype(int).tolist(), agree
+        ([[1, 0, 0], [1, 1, 0], [1, 0, 1]], 1.0)
+    """
+    inner = J[1:, 1:] > 0
+    comp = _compat(rel_e, rel_n) if rel_e.n_labels * rel_n.n_labels <= 16_000_000 else None
+    both = J[1:, 1:].sum()
+    agreement = 1.0 if comp is None or both == 0 else float((J[1:, 1:] * comp).sum() / both)
+    S = np.zeros(J.shape, dtype=bool)
+    S[1:, 1:] = inner | (comp if comp is not None else False)
+    S[0, 1:] = J[0, 1:].sum() > 0  # N has records E lacks: anywhere in N (the attacker does not know where)
+    S[1:, 0] = J[1:, 0].sum() > 0
+    S[0, 0] = True
+    return S, agreement
+
+
+def _cycle_exists(X: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """For each (rows[k], cols[k]): is there i' != i, j' != j with X[i, j'] and Y[i', j] and S[i', j']?"""
+    ur, ri = np.unique(rows, return_inverse=True)
+    uc, ci = np.unique(cols, return_inverse=True)
+    Xr = X[ur].astype(np.float32)
+    Yc = Y[:, uc].astype(np.float32)
+    Sf = S.astype(np.float32)
+    Q = (Xr @ Sf.T) @ Yc  # Q[i, j] = sum_{i', j'} X[i, j'] S[i', j'] Y[i', j]
+    q = Q[ri, ci]
+    # remove the terms with i' = i or j' = j (they are not cycles)
+    q -= Y[rows, cols] * (X[rows] & S[rows]).sum(axis=1)
+    q -= X[rows, cols] * (Y[:, cols] & S[:, cols]).sum(axis=0)
+    q += X[rows, cols] & Y[rows, cols] & S[rows, cols]
+    return q > 0.5
+
+
+def screen(J: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray, width: float) -> np.ndarray:
+    """Sufficient safety of candidate atoms: True where 4-cycle moves widen the atom's interval to `width`.
+
+    The up move (atom +t) lowers (i, j') and (i', j) by t and raises (i', j'); the down move (atom -t) the
+    opposite. Every E and N cell total is unchanged, so no released value of either output changes. Safe if for
+    some d in 0..count: down by d and up by width - d are both possible.
+
+    Example:
+        >>> J = np.array([[0, 0, 0], [0, 3, 40], [0, 40, 40]])
+        >>> S = np.ones_like(J, bool); S[0] = False; S[:, 0] = False; S[0, 0] = True
+        >>> screen(J, S, np.array([1]), np.array([1]), 10.0).tolist()
+        [True]
+    """
+    Jw = J.astype(np.int64).copy()
+    Jw[0, 0] = _BIG
+    cnt = J[rows, cols]
+    need = int(np.ceil(width))
+    safe = np.zeros(len(rows), dtype=bool)
+    up_cache: dict[int, np.ndarray] = {}
+    down_cache: dict[int, np.ndarray] = {}
+
+    def up(x: int) -> np.ndarray:
+        if x <= 0:
+            return np.ones(len(rows), bool)
+        if x not in up_cache:
+            X = (Jw >= x) & S
+            up_cache[x] = _cycle_exists(X, S, rows, cols, X)
+        return up_cache[x]
+
+    def down(x: int) -> np.ndarray:
+        if x <= 0:
+            return np.ones(len(rows), bool)
+        if x not in down_cache:
+            Y = (Jw >= x) & S
+            # down: (i, j') and (i', j) rise (must be possible: S), (i', j') falls by x
+            down_cache[x] = _cycle_exists(S, Y, rows, cols, S)
+        return down_cache[x]
+
+    for d in range(int(cnt.max(initial=0)) + 1):
+        live = ~safe & (cnt >= d)
+        if not live.any():
+            continue
+        safe |= live & down(d) & up(need - d)
+    return safe
+
+
+def _system(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released) -> tuple[PublishedSystem, np.ndarray,
+                                                                                        sparse.csr_matrix]:
+    """The attacker's LP over atoms: variables = atoms in S (not (0, 0)) then one per released value."""
+    ai, aj = np.nonzero(S)
+    keep = ~((ai == 0) & (aj == 0))
+    ai, aj = ai[keep], aj[keep]
+    n_atoms = len(ai)
+    inc_e = sparse.hstack([sparse.csc_matrix((rel_e.n_released, 1)), rel_e.incidence().tocsc()]).tocsc()
+    inc_n = sparse.hstack([sparse.csc_matrix((rel_n.n_released, 1)), rel_n.incidence().tocsc()]).tocsc()
+    A_e = inc_e[:, ai]
+    A_n = inc_n[:, aj]
+    ne, nn = rel_e.n_released, rel_n.n_released
+    A = sparse.vstack([
+        sparse.hstack([A_e, -sparse.identity(ne), sparse.csr_matrix((ne, nn))]),
+        sparse.hstack([A_n, sparse.csr_matrix((nn, ne)), -sparse.identity(nn)]),
+    ]).tocsr()
+    lower = np.concatenate([np.zeros(n_atoms), rel_e.lo, rel_n.lo])
+    upper = np.concatenate([np.full(n_atoms, np.inf), rel_e.hi, rel_n.hi])
+    exact_rows = sparse.vstack([A_e[rel_e.exact()], A_n[rel_n.exact()]]).tocsr()
+    return PublishedSystem(A, np.zeros(A.shape[0]), lower, upper), np.column_stack([ai, aj]), exact_rows
+
+
+def _in_row_space(M: sparse.csr_matrix, targets: np.ndarray) -> np.ndarray:
+    """Linear algebra: is each target variable's unit vector in the row space of M (exactly determined)?"""
+    if M.shape[0] == 0:
+        return np.zeros(len(targets), dtype=bool)
+    cols = np.unique(M.indices)
+    dense = M[:, cols].toarray().T  # variables x equations
+    q, r, _ = scipy.linalg.qr(dense, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > 1e-9 * max(diag.max(initial=0.0), 1.0)).sum())
+    where = np.searchsorted(cols, targets)
+    found = (where < len(cols)) & (cols[np.minimum(where, len(cols) - 1)] == targets)
+    norms = np.zeros(len(targets))
+    norms[found] = (q[where[found], :rank] ** 2).sum(axis=1)
+    return norms > 1.0 - 1e-8
+
+
+def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, min_safe: int, width: float,
+               deadline: float) -> PairResult:
+    """Which atoms with 1..min_safe-1 records are pinned (exactly, or within less than `width`)?
+
+    Example:
+        >>> from djs_toolkit.sdc.released import from_sets
+        >>> full = from_sets(("g",), (("a", "b"),), [[0], [1]], [30, 40], [30, 40])
+        >>> part = from_sets(("g",), (("a", "b"),), [[0], [1]], [27, 40], [27, 40])
+        >>> J = np.array([[0, 0, 0], [3, 27, 0], [0, 0, 40]])  # E = full, N = full minus 3 records of a
+        >>> S, _ = support(J, full, part)
+        >>> res = pair_check(J, S, full, part, 10, 10.0, time.monotonic() + 10)
+        >>> res.atoms, res.method
+        ([(1, 0)], ['linear algebra'])
+    """
+    cand = np.argwhere((J > 0) & (J < min_safe))
+    cand = cand[~((cand[:, 0] == 0) & (cand[:, 1] == 0))]
+    empty = PairResult([], [], [], [], [], 0)
+    if len(cand) == 0 or not (rel_e.counts and rel_n.counts):
+        return empty
+    safe = screen(J, S, cand[:, 0], cand[:, 1], width)
+    cand = cand[~safe]
+    if len(cand) == 0:
+        return empty
+    if int(S.sum()) > MAX_ATOMS:
+        return PairResult([], [], [], [], [], len(cand))
+    system, atoms, exact_rows = _system(J, S, rel_e, rel_n)
+    index = {(int(i), int(j)): k for k, (i, j) in enumerate(atoms)}
+    targets = np.array([index[(int(i), int(j))] for i, j in cand], dtype=np.int64)
+    out = PairResult([], [], [], [], [], 0)
+    decided = np.zeros(len(targets), dtype=bool)
+    n_cols = len(np.unique(exact_rows.indices))
+    if 0 < n_cols <= 2500 and n_cols * exact_rows.shape[0] ** 2 <= 2e9:
+        exact = _in_row_space(exact_rows, targets)
+        for k in np.flatnonzero(exact):
+            i, j = (int(x) for x in cand[k])
+            out.atoms.append((i, j))
+            out.counts.append(int(J[i, j]))
+            out.lower.append(float(J[i, j]))
+            out.upper.append(float(J[i, j]))
+            out.method.append("linear algebra")
+        decided |= exact
+    todo = np.flatnonzero(~decided)
+    # Block LPs grow with targets x variables: keep each call near 200k variables.
+    chunk = max(1, int(200_000 // max(2 * system.A.shape[1], 1)))
+    for start in range(0, len(todo), chunk):
+        if time.monotonic() > deadline:
+            out.unresolved += len(todo) - start
+            break
+        part = todo[start:start + chunk]
+        res = audit(system, targets[part])
+        for k, t in zip(part, targets[part]):
+            lo, hi = float(res.loc[t, "lower"]), float(res.loc[t, "upper"])
+            i, j = (int(x) for x in cand[k])
+            if np.isnan(hi - lo):
+                out.unresolved += 1  # LP failure: undecided, never safe
+            elif hi - lo < width - 1e-6:
+                out.atoms.append((i, j))
+                out.counts.append(int(J[i, j]))
+                out.lower.append(lo)
+                out.upper.append(hi)
+                out.method.append("LP")
+    return out

@@ -1,0 +1,108 @@
+"""The Session's side of the differencing ledger: check every new output, then record it if it is released.
+
+Order (disclosure_control.md §7.4): check against the ledger, record (outputs that `fail` are not released, so
+not recorded), then re-check against entries other processes recorded meanwhile. Of two processes appending at
+once, at least one sees the other's entry in that re-check (each records before it lists), so no pair of outputs
+escapes the check without a lock; an output that fails the re-check is withdrawn from the ledger.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from djs_toolkit.sdc.differencing import DifferencingResult, NewOutput, check_new
+from djs_toolkit.sdc.ledger import Ledger
+from djs_toolkit.sdc.output import Output
+from djs_toolkit.sdc.profiles import Profile
+from djs_toolkit.sdc.report import reason_frame
+from djs_toolkit.sdc.rules import worst
+
+__all__ = ["LedgerMixin"]
+
+
+class LedgerMixin:
+    """Ledger methods shared by `Session` (needs `profile`, `ledger`, `differencing_time_limit`).
+
+    Example:
+        >>> from djs_toolkit.sdc import Session
+        >>> Session().ledger_store().path is None
+        True
+    """
+
+    profile: Profile
+    ledger: str | Path | None
+    differencing_time_limit: float
+    _ledger_obj: Ledger | None = None
+
+    def ledger_store(self) -> Ledger:
+        """The session's Ledger: the folder given as `ledger=`, or one kept in this process when None.
+
+        Example:
+            >>> from djs_toolkit.sdc import Session
+            >>> Session().ledger_store() is Session().ledger_store()
+            False
+        """
+        if self._ledger_obj is None:
+            self._ledger_obj = Ledger(self.ledger)
+        return self._ledger_obj
+
+    def _apply(self, out: Output, res: DifferencingResult) -> None:
+        if res.reasons:
+            rows = [(None, None, rule, st, summ) for rule, st, summ in res.reasons]
+            out.reasons = pd.concat([out.reasons, reason_frame(rows)], ignore_index=True)
+            out.status = worst([out.status, res.status])
+        for line in res.relations:
+            if line not in out.relations:
+                out.relations.append(line)
+        if len(res.findings):
+            frames = [f for f in (out.differencing, res.findings) if len(f)]
+            out.differencing = pd.concat(frames, ignore_index=True)
+
+    def _key_flags(self, out: Output, info: dict[str, int]) -> None:
+        rows = []
+        if info.get("missing"):
+            rows.append((None, None, "LedgerKeyCheck", "review",
+                         f"record_id is missing for {info['missing']} record(s): those records cannot be linked to "
+                         "other outputs, so differencing with them is unchecked; fill the ids"))
+        if info.get("duplicated"):
+            rows.append((None, None, "LedgerKeyCheck", "review",
+                         f"record_id repeats for {info['duplicated']} record(s): repeats are linked across outputs "
+                         "by order of appearance only; pass a record-level id"))
+        if rows:
+            out.reasons = pd.concat([out.reasons, reason_frame(rows)], ignore_index=True)
+            out.status = worst([out.status, "review"])
+
+    def _difference(self, out: Output) -> None:
+        """Check `out` against the ledger and record it (unless it fails)."""
+        if out.status == "fail" or out.type == "custom":
+            return
+        led = self.ledger_store()
+        digest = None
+        labels = out.cell_labels if out.released is not None else None
+        if labels is not None and out.record_id is not None:
+            keys, info = led.hash_ids_info(out.record_id, out.key_space or "record_id")
+            digest = led.store_keyset(keys)
+            if out.key_space == "record_id":
+                self._key_flags(out, info)
+        else:
+            labels = None
+        new = NewOutput(out.name, out.released, labels, digest, out.key_space if digest else None,
+                        tuple(out.variables))
+        before = {e.id for e in led.entries()}
+        res = check_new(led, new, self.profile, self.differencing_time_limit)
+        self._apply(out, res)
+        if out.status == "fail":
+            return
+        protection: dict[str, Any] = {"mitigation": self.profile.mitigation, "controls": list(out.controls),
+                                      "withheld_cells": int(out.mask.to_numpy().sum()) if out.mask is not None else 0}
+        entry = led.add(out.name, out.type, out.statistic, out.status, tuple(out.variables), out.released, labels,
+                        digest, new.key_space, out.population, protection)
+        arrivals = [e for e in led.entries() if e.id not in before and e.id != entry.id]
+        if arrivals:
+            again = check_new(led, new, self.profile, self.differencing_time_limit, entries=arrivals)
+            self._apply(out, again)
+            if out.status == "fail" and entry.id not in before:
+                led.remove(entry)
