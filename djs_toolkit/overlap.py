@@ -578,9 +578,12 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
         name = name or f"overlap_{k}"
         if name in session.outputs:
             raise DJSUserError(f"An output named {name!r} already exists: choose another name.")
-    out = Output(name or "overlap", status, "table", "overlap_sets", "count", shown, mask, reasons, evidence, res,
+    # Statistic "overlap": a count table whose counts are the exclusive / inclusive columns (the set
+    # columns and degree are labels), so scans check those columns only.
+    out = Output(name or "overlap", status, "table", "overlap_sets", "overlap", shown, mask, reasons, evidence, res,
                  description=f"persons by combination of {', '.join(labels)}", variables=list(labels),
                  n=int(x[union][-1]))
+    out.properties["statistic"] = "overlap"
     out.controls = [f"counts below {safe} withheld", "complementary suppression over exclusive, inclusive and "
                     "set-size counts as one linked table", "LP attacker audit of every withheld count"]
     if session is not None:

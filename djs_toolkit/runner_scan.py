@@ -34,7 +34,8 @@ MAX_ROWS = 5000  # OpenSAFELY's per-file row limit for aggregate outputs (workfl
 # Release allowlist (OpenSAFELY: csv, png/jpeg/svg, txt, json; §1.3) minus svg, which the srs profile blocks.
 ALLOWED_EXTENSIONS = (".csv", ".png", ".txt", ".json", ".md")
 _COUNT_PATTERNS = ("n", "count", "counts", "n_*", "*_n", "*_count", "count_*", "events", "n_events", "censored",
-                   "n_censored", "n_at_risk", "at_risk", "persons", "people", "records", "frequency", "freq")
+                   "n_censored", "n_at_risk", "at_risk", "persons", "people", "records", "frequency", "freq",
+                   "exclusive", "inclusive", "transitions")
 _ROWS_TEXT = re.compile(r"\[(\d+) rows x \d+ columns\]|(\d+) rows × \d+ columns|Length: (\d+)")
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TABULAR = re.compile(r"\S {2,}\S|^\s+\S")

@@ -193,12 +193,24 @@ plt.close(fig)'''),
     ("md", "## Ordered overlap"),
     ("code", '''oo = overlap.ordered_overlap(extract, first, then, within_days, by=by or None)
 cols = [c for c in ["sex", "ethnicity_group", "age_band"] if c in oo.columns]
-table = oo[cols + ["n_index", "events_within", "cumulative_incidence", "ci_lower", "ci_upper", "naive_proportion"]]
-outputs.save_table(table, "ordered", f"{then} within {within_days} days of a first {first}: cumulative incidence and naive proportion",
-                   f"people with a first {first} in the common window", statistic="proportion", counts="n_index").table'''),
+counts = outputs.save_table(oo[cols + ["n_index", "events_within"]], "ordered_n",
+                            f"people with a first {first}, and with {then} within {within_days} days",
+                            f"people with a first {first} in the common window")
+incidence = outputs.save_table(oo[cols + ["cumulative_incidence", "ci_lower", "ci_upper", "naive_proportion", "n_index"]],
+                               "ordered", f"{then} within {within_days} days of a first {first}: cumulative incidence "
+                               "(1 - KM, censored at coverage end) and naive proportion (complete follow-up)",
+                               f"people with a first {first} in the common window", statistic="proportion",
+                               counts="n_index")
+incidence.table'''),
     ("md", "## Linkage sensitivity"),
     ("code", '''sens = overlap.sets_sensitivity(extract, drop_rate=drop_rate, merge_rate=merge_rate, reps=3, seed=0)
-sens.head()'''),
+# Relative change of each exclusive count under perturbed linkage; the counts behind it are checked.
+rel = pd.DataFrame({"combination": sens["combination"], "exclusive": sens["exclusive"],
+                    "change_low_pct": 100 * (sens["exclusive_min"] - sens["exclusive"]) / sens["exclusive"].where(sens["exclusive"] > 0),
+                    "change_high_pct": 100 * (sens["exclusive_max"] - sens["exclusive"]) / sens["exclusive"].where(sens["exclusive"] > 0)})
+outputs.save_table(rel, "linkage_sensitivity",
+                   f"change in overlap counts under perturbed linkage (drop {drop_rate:.0%} of links, merge {merge_rate:.0%})",
+                   "people with an event in the common window", statistic="percent_change", counts="exclusive").status'''),
 ]
 
 FLOWS = [
@@ -228,9 +240,13 @@ s = ok.set_index(pd.PeriodIndex(ok["month"], freq="M").to_timestamp())["count"]
 s = s[s.index < end_month]
 # Only breaks with at least six observed months after them can be estimated.
 inside = lambda months: [m for m in months.split(",") if m and pd.Timestamp(m) + pd.DateOffset(months=6) <= s.index.max()]
-fit = flows.its(s, interruptions=inside(interruptions), ramps=inside(ramps))
-outputs.save_table(fit.params.reset_index(), "its", f"interrupted time series of {kind} flows (log rate ratios)",
-                   "monthly counts (protected)", statistic="coefficient").table'''),
+fit = None
+if len(s) >= 36 and (s > 0).sum() >= 24:  # enough observed months with flows to model
+    fit = flows.its(s, interruptions=inside(interruptions), ramps=inside(ramps))
+    display(outputs.save_table(fit.params.reset_index(), "its", f"interrupted time series of {kind} flows (log rate ratios)",
+                               "monthly counts (protected)", statistic="coefficient").table)
+else:
+    print("ITS not fitted: fewer than 24 months with flows in the protected series")'''),
     ("code", '''shown = protected.assign(month=pd.PeriodIndex(protected["month"], freq="M").to_timestamp())
 fig = flows_plot(shown, fit, title=f"{kind} per month, with counterfactual")
 outputs.save_figure(fig, "flows_fig", underlying=saved)
@@ -283,18 +299,18 @@ def main() -> None:
         "00_extract_overview.ipynb": (OVERVIEW, ""),
         "10_reentry.ipynb": (REENTRY, '''index_type: str = "release"  # release | court_disposal | probation_start | possession_claim | family_case
 outcome: str = "any_criminal_court"  # any_criminal_court | magistrates | custody | any_justice_contact
-competing: str = "custody_start"  # event type ending follow-up as a competing event ('' = none)
+competing: str = "custody_start"  # event type ending follow-up as a competing event, empty for none
 kmunicate_times: str = "0,90,180,365,730"  # days at which the KMunicate table is reported'''),
         "20_overlaps.ipynb": (OVERLAPS, '''first: str = "civil_claim"  # dataset label or event type that comes first
 then: str = "mags_hocas"  # dataset label or event type that follows
 within_days: int = 365  # how soon after `first`
-by: str = "sex"  # sex | ethnicity_group | age_band | '' (no breakdown)
+by: str = "sex"  # sex | ethnicity_group | age_band | empty for no breakdown
 drop_rate: float = 0.02  # linkage sensitivity: share of cross-dataset links dropped
 merge_rate: float = 0.01  # linkage sensitivity: share of clusters merged'''),
-        "40_wider_issues.ipynb": (WIDER, '''group_by: str = "sex"  # sex | ethnicity_group | age_band | '' (no breakdown)
-within_days: int = 365  # count a transition only within this many days (0 = any gap)'''),
+        "40_wider_issues.ipynb": (WIDER, '''group_by: str = "sex"  # sex | ethnicity_group | age_band | empty for no breakdown
+within_days: int = 365  # count a transition only within this many days, 0 for any gap'''),
         "30_flows.ipynb": (FLOWS, '''kind: str = "first_entry"  # first_entry | re_entry | transition
-series_dataset: str = "any"  # dataset label whose series is modelled ('any' = all datasets)
+series_dataset: str = "any"  # dataset label whose series is modelled, any for all datasets
 first: str = ""  # for transitions: dataset label or event type first
 then: str = ""  # for transitions: dataset label or event type after
 interruptions: str = "2020-03"  # comma-separated months of level/slope changes
