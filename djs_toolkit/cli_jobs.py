@@ -19,13 +19,14 @@ def _cmd_dummy(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_main_job(scale: str, dummy_dir: Path, seed: int = 0) -> int:
-    """Generate the dummy extract if absent, validate it and print a short summary.
+def run_main_job(scale: str, dummy_dir: Path, seed: int = 0, pipeline: Path | None = None, jobs: int = 2) -> int:
+    """The job behind `make run`: dummy extract (generated if absent), validation, then the whole pipeline.
 
     Example:
         >>> run_main_job("tiny", Path("dummy/tiny"))  # doctest: +SKIP
     """
     from djs_toolkit import dummy, open_extract
+    from djs_toolkit.runner import run_pipeline
 
     dummy_dir = Path(dummy_dir)
     if not (dummy_dir / "truth").is_dir():
@@ -34,16 +35,20 @@ def run_main_job(scale: str, dummy_dir: Path, seed: int = 0) -> int:
         print(f"Generated the {scale} dummy extract in {dummy_dir} ({time.perf_counter() - t0:.1f} s).")
     else:
         print(f"Using the dummy extract in {dummy_dir} (delete it to regenerate).")
-    extract = open_extract(dummy_dir)
-    report = extract.validate()
-    print(report)
-    persons = extract.sql(
-        "SELECT source_dataset, COUNT(DISTINCT estimated_xjs_id) AS persons, COUNT(*) AS records "
-        "FROM xjs_link GROUP BY source_dataset ORDER BY source_dataset"
-    )
-    print("\nLinked persons and records per dataset:")
-    print(persons.to_string(index=False))
-    return 0 if report.ok else 1
+    report = open_extract(dummy_dir).validate()
+    print(f"Validation: {'OK' if report.ok else 'FAILED'} - {report.n_errors} error(s), "
+          f"{report.n_warnings} warning(s) (the dummy data carries the real extract's defects as warnings).")
+    if not report.ok:
+        print(report)
+        return 1
+    pipeline = Path(pipeline or "pipeline.yaml")
+    result = run_pipeline(pipeline, data=str(dummy_dir), jobs=jobs)
+    if result.bundle is not None:
+        print(f"\nChecked outputs and the clearance pack: {result.bundle}")
+        print("  release/      what may be requested for release\n  CLEARANCE.md  the draft output request\n"
+              "  checker_only/ evidence for the output checker (DO NOT RELEASE)\n"
+              f"Executed notebooks (logs, never released): runs/{result.run_id}/")
+    return result.exit_code
 
 
 def _cmd_spine(args: argparse.Namespace) -> int:
@@ -64,7 +69,7 @@ def _cmd_spine(args: argparse.Namespace) -> int:
 
 
 def _cmd_main(args: argparse.Namespace) -> int:
-    return run_main_job(args.scale, Path(args.dummy_dir), args.seed)
+    return run_main_job(args.scale, Path(args.dummy_dir), args.seed, Path(args.pipeline), args.jobs)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -86,4 +91,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "national"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dummy-dir", default="dummy/small")
+    p.add_argument("--pipeline", default="pipeline.yaml")
+    p.add_argument("--jobs", type=int, default=2)
     p.set_defaults(func=_cmd_main)
