@@ -8,6 +8,7 @@ statements can later run on Spark (DESIGN.md: SQL kept dialect-portable).
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,10 @@ class Engine:
         self.root = Path(root)
         self.column_map = column_map
         self.con = duckdb.connect(":memory:")
+        # Spill large joins to the system temp folder, not to `.tmp/` in the user's working folder
+        # (which may be a shared project drive in the SRS).
+        spill = Path(tempfile.gettempdir()) / "djs_duckdb"
+        self.con.execute(f"SET temp_directory = '{spill.as_posix()}'")
         files, self.unknown_files = find_table_files(self.root, column_map.files)
         self.sources: dict[str, TableSource] = {}
         for name, tf in files.items():
