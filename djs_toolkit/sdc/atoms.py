@@ -166,7 +166,45 @@ def screen(J: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray, wid
     """
     Jw = J.astype(np.int64).copy()
     Jw[0, 0] = _BIG
-    cnt = J[rows, cols]
+    down_b, up_b = _block_bounds(Jw, S, rows, cols)
+    safe = down_b + up_b >= width
+    if safe.all():
+        return safe
+    rest = np.flatnonzero(~safe)
+    safe[rest] = _cycles(Jw, S, rows[rest], cols[rest], J[rows[rest], cols[rest]], width)
+    return safe
+
+
+def _block_bounds(Jw: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower bounds on how far each candidate atom can move down and up with every cell total fixed.
+
+    With I' = rows i' != i that may hold records of N's cell j and J' = columns j' != j that E's cell i may reach:
+    down: the atom gives t to (i, j') and (i', j), taking t back from atoms of the block I' x J' (any of its
+    records), so down >= min(count, sum of the block). up: the atom takes t from (i, j') and (i', j) and the block
+    absorbs them (a transport plan, always feasible on a block the attacker cannot rule out), so
+    up >= min(sum over J' of row i, sum over I'' of column j) with I'' = rows of I' open on all of J' (and the
+    mirror image). Many small cycles add up here, which the 4-cycle test alone misses.
+    """
+    k = np.arange(len(rows))
+    rowsel = S[:, cols].T.copy()
+    rowsel[k, rows] = False
+    colsel = S[rows, :].copy()
+    colsel[k, cols] = False
+    Jf = Jw.astype(np.float64)
+    block = ((rowsel.astype(np.float64) @ Jf) * colsel).sum(axis=1)
+    down = np.minimum(Jw[rows, cols].astype(np.float64), block)
+    miss = (~S).astype(np.float64)
+    row_ok = rowsel & ((colsel.astype(np.float64) @ miss.T) < 0.5)
+    col_ok = colsel & ((rowsel.astype(np.float64) @ miss) < 0.5)
+    row_i, col_j = Jf[rows, :], Jf[:, cols].T
+    up = np.maximum(np.minimum((row_i * colsel).sum(axis=1), (col_j * row_ok).sum(axis=1)),
+                    np.minimum((row_i * col_ok).sum(axis=1), (col_j * rowsel).sum(axis=1)))
+    return down, up
+
+
+def _cycles(Jw: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray, cnt: np.ndarray,
+            width: float) -> np.ndarray:
+    """Single 4-cycles (sparse supports where no open block exists): down by d and up by width - d."""
     need = int(np.ceil(width))
     safe = np.zeros(len(rows), dtype=bool)
     up_cache: dict[int, np.ndarray] = {}

@@ -133,6 +133,10 @@ def _canonical(ids: object) -> tuple[np.ndarray, str, np.ndarray]:
         arr = np.asarray(ids)
     if arr.ndim != 1:
         raise DJSUserError("record_id must be one id per record (a column, Series, Index or 1-D array).")
+    if arr.dtype.kind == "O" and pd.api.types.infer_dtype(arr, skipna=True) == "integer":
+        # integers held in an object column (e.g. after a merge) are the same ids as an int64 column
+        missing = pd.isna(arr)
+        return np.where(missing, 0, arr).astype(np.int64), "int", missing
     if arr.dtype.kind in "iub":
         return arr.astype(np.int64), "int", np.zeros(len(arr), bool)
     if arr.dtype.kind == "M":

@@ -176,17 +176,36 @@ def results_json(session: Session, files: dict[str, list[str]]) -> dict[str, Any
         "tool": {"@type": "SoftwareApplication", "name": "djs_toolkit.sdc",
                  "url": "https://github.com/ministryofjustice", "version": TOOL_VERSION},
         "results": {name: _record(o, files.get(name, [])) for name, o in session.outputs.items()},
-        "djs_toolkit": {"profile": session.profile.to_dict(), "ledger": None if session.ledger is None
-                        else "configured (differencing checks arrive in part 2)"},
+        "djs_toolkit": {"profile": session.profile.to_dict(), "ledger": _ledger_note(session)},
     }
+
+
+def _ledger_note(session: Session) -> str:
+    # No path: the ledger folder is checker-only and a path would make release files machine-specific.
+    if session.ledger is None:
+        return "differencing checked against the earlier outputs of this session (no project ledger given)"
+    return "differencing checked against every earlier output in the project's ledger (checker-only folder)"
+
+
+def _relations(session: Session) -> list[str]:
+    """CLEARANCE.md's "relationship to other outputs", from the differencing ledger (§1.4, §7.5)."""
+    lines = [f"Relationship to other outputs (from the differencing ledger: {_ledger_note(session)}):"]
+    any_rel = False
+    for name, o in session.outputs.items():
+        if o.relations:
+            any_rel = True
+            lines.append(f"- {name}:")
+            lines += [f"  - {r}" for r in o.relations]
+    if not any_rel:
+        lines.append("- none of the earlier outputs shares a population or a variable with these outputs")
+    lines.append("- earlier versions and outputs made elsewhere: to be completed by the researcher")
+    return lines + [""]
 
 
 def _clearance(session: Session) -> str:
     p = session.profile
     lines = ["# Output clearance request (draft)", "",
-             f"Profile: `{p.name}` v{p.version} ({p.description}).",
-             "Relationship to other outputs: to be completed by the researcher (shared populations, variables, "
-             "earlier versions).", ""]
+             f"Profile: `{p.name}` v{p.version} ({p.description}).", ""] + _relations(session)
     for name, o in session.outputs.items():
         lines += [f"## {name}: {o.status}", "",
                   f"- Description: {o.description or 'MISSING: add description='}",
@@ -214,6 +233,10 @@ def _checker_only(session: Session, folder: Path) -> None:
             ev = o.evidence.reset_index()
             _atomic_write(folder / f"{DO_NOT_RELEASE}_{name}_evidence.csv",
                           ev.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT))
+        if len(o.differencing):
+            # The recovered counts and the attacker's bounds: for the checker only, never in a reason.
+            _atomic_write(folder / f"{DO_NOT_RELEASE}_{name}_differencing.csv",
+                          o.differencing.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT))
     matrix = pd.DataFrame(
         [{v: 1 for v in o.variables} for o in session.outputs.values()], index=list(session.outputs)
     ).fillna(0).astype(int) if session.outputs else pd.DataFrame()
