@@ -6,10 +6,8 @@ either output is a sum of atom counts, so `J` (the (R+1) x (C+1) atom counts, ro
 attacker's unknowns. An atom with 1..m-1 records (m = smallest safe count) discloses if the released values pin it
 exactly, or within less than the protection width.
 
-What the attacker is assumed to know besides the releases (fail-closed, yet not the data's zero pattern):
-- which atoms can be non-empty: pairs of cells that agree on every variable both outputs tabulate (or that hold
-  records, e.g. after a data correction between reruns); and whether one population is nested in the other
-  (population filters are described in the outputs' context), which fixes the "outside" row/column at zero.
+Which atoms the attacker knows to be empty comes from `knowledge.support` (the meaning of variables and
+population filters, never the data's zero pattern as such).
 
 Three stages, cheapest first:
 1. a sufficient-safety screen: moves along 4-cycles of atoms keep every cell total of E and N fixed (so every value
@@ -33,7 +31,7 @@ from scipy import sparse
 from djs_toolkit.sdc.audit import PublishedSystem, audit
 from djs_toolkit.sdc.released import Released
 
-__all__ = ["PairResult", "joint_counts", "support", "screen", "pair_check", "MAX_ATOMS"]
+__all__ = ["PairResult", "joint_counts", "screen", "pair_check", "MAX_ATOMS"]
 
 MAX_ATOMS = 40_000  # larger pair systems are not solved exactly: the output goes to review
 _BIG = 1 << 40
@@ -87,52 +85,6 @@ def joint_counts(lab_e_on_n: np.ndarray, lab_n: np.ndarray, r: int, c: int,
         J[1:, 0] += np.asarray(e_only, np.int64)
     J[0, 0] = 0
     return J
-
-
-def _compat(rel_e: Released, rel_n: Released) -> np.ndarray | None:
-    """Interior pairs that agree on every shared variable (None when a shared variable's codings do not match)."""
-    r, c = rel_e.n_labels, rel_n.n_labels
-    ok = np.ones((r, c), dtype=bool)
-    shape_e = tuple(len(x) for x in rel_e.levels)
-    shape_n = tuple(len(x) for x in rel_n.levels)
-    coords_e = np.unravel_index(np.arange(r), shape_e) if r else ()
-    coords_n = np.unravel_index(np.arange(c), shape_n) if c else ()
-    for de, name in enumerate(rel_e.dims):
-        if name not in rel_n.dims:
-            continue
-        dn = rel_n.dims.index(name)
-        lookup = {v: k for k, v in enumerate(rel_n.levels[dn])}
-        mapped = np.array([lookup.get(v, -1) for v in rel_e.levels[de]], dtype=np.int64)
-        if (mapped < 0).all():
-            return None  # same name, different coding (e.g. other age bands): not comparable
-        ok &= mapped[coords_e[de]][:, None] == coords_n[dn][None, :]
-    return ok
-
-
-def support(J: np.ndarray, rel_e: Released, rel_n: Released) -> tuple[np.ndarray, float]:
-    """Atoms the attacker cannot rule out, and the agreement of linked records on shared variables.
-
-    Returns:
-        (S, agreement): S over J's shape (S[0, 0] = True stands for records outside both, unconstrained);
-        agreement = share of records in both outputs whose cells agree on the shared variables (1.0 if none).
-
-    Example:
-        >>> from djs_toolkit.sdc.released import from_sets
-        >>> e = from_sets(("g",), (("a", "b"),), [[0], [1]], [5, 5], [5, 5])
-        >>> S, agree = support(np.array([[0, 0, 0], [2, 3, 0], [0, 0, 5]]), e, e)
-        >>> S.astype(int).tolist(), agree
-        ([[1, 0, 0], [1, 1, 0], [1, 0, 1]], 1.0)
-    """
-    inner = J[1:, 1:] > 0
-    comp = _compat(rel_e, rel_n) if rel_e.n_labels * rel_n.n_labels <= 16_000_000 else None
-    both = J[1:, 1:].sum()
-    agreement = 1.0 if comp is None or both == 0 else float((J[1:, 1:] * comp).sum() / both)
-    S = np.zeros(J.shape, dtype=bool)
-    S[1:, 1:] = inner | (comp if comp is not None else False)
-    S[0, 1:] = J[0, 1:].sum() > 0  # N has records E lacks: anywhere in N (the attacker does not know where)
-    S[1:, 0] = J[1:, 0].sum() > 0
-    S[0, 0] = True
-    return S, agreement
 
 
 def _cycle_exists(X: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -282,6 +234,7 @@ def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, m
         >>> full = from_sets(("g",), (("a", "b"),), [[0], [1]], [30, 40], [30, 40])
         >>> part = from_sets(("g",), (("a", "b"),), [[0], [1]], [27, 40], [27, 40])
         >>> J = np.array([[0, 0, 0], [3, 27, 0], [0, 0, 40]])  # E = full, N = full minus 3 records of a
+        >>> from djs_toolkit.sdc.knowledge import support
         >>> S, _ = support(J, full, part)
         >>> res = pair_check(J, S, full, part, 10, 10.0, time.monotonic() + 10)
         >>> res.atoms, res.method

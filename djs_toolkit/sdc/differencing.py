@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from djs_toolkit.sdc.atoms import joint_counts, pair_check, support
+from djs_toolkit.sdc.atoms import joint_counts, pair_check
+from djs_toolkit.sdc.knowledge import support
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.released import Released, label_name

@@ -1,0 +1,188 @@
+"""Differencing across outputs: each attack pattern is caught with the outputs named; independent outputs pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from djs_toolkit.sdc import Session
+from djs_toolkit.sdc.ledger import Ledger
+
+from .conftest import planted_counts
+
+RULE = "DifferencingCheck"
+
+
+def _diff(o):
+    return o.reasons[o.reasons["rule"] == RULE]
+
+
+def _courts(extra: dict[tuple[str, str], int] | None = None) -> pd.DataFrame:
+    counts = {("A", "custody"): 40, ("A", "community"): 55, ("B", "custody"): 35, ("B", "community"): 48,
+              ("C", "custody"): 61, ("C", "community"): 30}
+    df = planted_counts(counts).rename(columns={"r": "court", "c": "outcome"})
+    df["youth"] = False
+    if extra:
+        add = planted_counts(extra).rename(columns={"r": "court", "c": "outcome"})
+        add["youth"] = True
+        df = pd.concat([df, add], ignore_index=True)
+    df["pid"] = np.random.default_rng(3).permutation(len(df)) + 10_000
+    return df
+
+
+def test_same_table_on_a_nested_population_is_caught_and_both_outputs_named():
+    df = _courts({("A", "custody"): 7, ("B", "community"): 12, ("C", "custody"): 15, ("C", "community"): 11})
+    s = Session("srs")
+    t = s.crosstab(df.court, df.outcome, margins=True, name="all_cases", record_id=df.pid)
+    adults = df[~df.youth]
+    u = s.crosstab(adults.court, adults.outcome, margins=True, name="adults", record_id=adults.pid)
+    assert t.status == "pass" and u.status == "fail"
+    (summary,) = _diff(u)["summary"]
+    assert summary.startswith("combined with earlier output 'all_cases' (population contained in that of "
+                              "'all_cases' (which has further records)), 1 group(s) of fewer than 10 records can "
+                              "be recovered exactly by differencing: records in cell [court=A, outcome=custody] of "
+                              "'all_cases' outside this output's population")
+    assert "7" not in summary  # the recovered count is for the checker only
+    f = u.differencing
+    assert f[["earlier_output", "earlier_cell", "this_cell", "true_count", "attacker_lower", "attacker_upper"]] \
+        .values.tolist() == [["all_cases", "court=A, outcome=custody", "outside this population", 7, 7.0, 7.0]]
+    assert any("'all_cases': population contained in that of 'all_cases'" in r for r in u.relations)
+    # the same two tables with a removed subgroup of >= 10 in every cell: nothing to recover
+    big = _courts({k: 10 + i for i, k in enumerate([("A", "custody"), ("A", "community"), ("B", "custody"),
+                                                    ("B", "community"), ("C", "custody"), ("C", "community")])})
+    s2 = Session("srs")
+    s2.crosstab(big.court, big.outcome, margins=True, name="all_cases", record_id=big.pid)
+    ok = big[~big.youth]
+    assert s2.crosstab(ok.court, ok.outcome, margins=True, name="adults", record_id=ok.pid).status == "pass"
+
+
+def test_acro_leak_suppressed_cell_then_a_later_one_way_table_is_caught(court_df):
+    # disclosure_control.md §2.4: court x outcome with fine = 2/1/1, suppressed; then a table that differs from
+    # the first one's margins exactly by the suppressed cells.
+    s = Session("srs")
+    t = s.crosstab(court_df.court, court_df.outcome, margins=True, name="court_outcome")
+    assert t.status == "review" and t.mask["fine"].all()
+    same = s.crosstab(court_df.court, court_df.outcome.map(lambda _: "all"), name="one_way_all")
+    assert same.status == "pass" and _diff(same).empty  # true margins: the same population tells nothing new
+    kept = court_df[court_df.outcome != "fine"]
+    later = s.crosstab(kept.court, kept.outcome.map(lambda _: "all"), name="one_way_no_fines")
+    assert later.status == "fail"
+    # both earlier outputs give the fines away: the two-way table's true margins and the one-way table
+    first, second = _diff(later)["summary"]
+    assert first.startswith("combined with earlier output 'one_way_all' (population contained in that of "
+                            "'one_way_all' (which has further records)), 3 group(s) of fewer than 10")
+    assert second.startswith("combined with earlier output 'court_outcome' (population contained in that of "
+                             "'court_outcome' (which has further records)), 3 group(s) of fewer than 10 records can "
+                             "be recovered exactly by differencing: records in cell [court=A, outcome=fine] of "
+                             "'court_outcome' outside this output's population")
+    f = later.differencing[later.differencing["earlier_output"] == "court_outcome"]
+    assert f[["earlier_cell", "true_count"]].values.tolist() == [
+        ["court=A, outcome=fine", 2], ["court=B, outcome=fine", 1], ["court=C, outcome=fine", 1]]
+
+
+def test_rerun_on_n_plus_one_records_is_caught_across_sessions_with_default_index_keys(tmp_path):
+    df = _courts()
+    Session("srs", ledger=tmp_path / "led").crosstab(df.court, df.outcome, name="by_court")
+    df2 = pd.concat([df, pd.DataFrame({"court": ["B"], "outcome": ["custody"], "youth": [False], "pid": [1]})],
+                    ignore_index=True)  # the extract gained one record (appended: the RangeIndex keys still match)
+    again = Session("srs", ledger=tmp_path / "led").crosstab(df2.court, df2.outcome, name="by_court_rerun")
+    assert again.status == "fail"
+    (summary,) = _diff(again)["summary"]
+    assert ("earlier output 'by_court' (population contains that of 'by_court' (and has further records)), 1 "
+            "group(s) of fewer than 10 records can be recovered exactly by differencing: records in this output's "
+            "cell [court=B, outcome=custody] outside the population of 'by_court'") in summary
+    # an identical rerun is recorded once and passes
+    same = Session("srs", ledger=tmp_path / "led").crosstab(df.court, df.outcome, name="by_court")
+    assert same.status == "pass" and [e.name for e in Ledger(tmp_path / "led").entries()] == ["by_court"]
+
+
+def test_overlapping_tables_sharing_a_margin_are_caught_through_a_recoded_variable():
+    counts = {("A", "custody"): 11, ("A", "community"): 60, ("A", "fine"): 2, ("B", "custody"): 40,
+              ("B", "community"): 45, ("B", "fine"): 15, ("C", "custody"): 38, ("C", "community"): 50,
+              ("C", "fine"): 14}
+    df = planted_counts(counts).rename(columns={"r": "court", "c": "outcome"})
+    s = Session("srs")
+    t1 = s.crosstab(df.court, df.outcome, margins=True, name="court_outcome")
+    assert t1.mask.loc["A", ["custody", "fine"]].all()  # A/fine = 2 and its complement A/custody withheld
+    custody = df.outcome.map({"custody": "custody"}).fillna("other").rename("custody_or_not")
+    t2 = s.crosstab(df.court, custody, margins=True, name="custody_by_court")  # shares the court margin
+    assert t2.status == "fail"
+    (summary,) = _diff(t2)["summary"]
+    assert summary == ("combined with earlier output 'court_outcome' (same population as 'court_outcome'), 1 "
+                       "group(s) of fewer than 10 records can be recovered exactly by differencing: records in "
+                       "this output's cell [court=A, custody_or_not=other] and in cell [court=A, outcome=fine] of "
+                       "'court_outcome'")
+    assert t2.differencing["method"].tolist() == ["linear algebra"]
+    # a table on an unrelated variable sharing the same margin recovers nothing
+    sex = pd.Series(np.resize(["F", "M", "M"], len(df)), name="sex")
+    assert s.crosstab(df.court, sex, margins=True, name="court_sex").status == "pass"
+
+
+def test_rounded_releases_are_intervals_and_the_time_box_gives_review():
+    df = _courts({("A", "custody"): 1})
+    s = Session("opensafely")
+    s.crosstab(df.court, df.outcome, name="all", record_id=df.pid)
+    adults = df[~df.youth]
+    o = s.crosstab(adults.court, adults.outcome, name="adults", record_id=adults.pid)
+    # 41 and 40 both publish as 40 (base 5: each true value in [38, 42]): the attacker's interval for the one
+    # record is [0, 4], narrower than the protection width 7
+    assert o.status == "fail" and "exactly or to within fewer than 7" in _diff(o)["summary"].iloc[0]
+    assert o.differencing[["true_count", "attacker_lower", "attacker_upper"]].values.tolist() == [[1, 0.0, 4.0]]
+    slow = Session("srs", differencing_time_limit=0.0)
+    slow.crosstab(df.court, df.outcome, name="first", record_id=df.pid)
+    late = slow.crosstab(adults.court, adults.outcome, name="second", record_id=adults.pid)
+    assert late.status == "review"
+    assert _diff(late)["summary"].tolist() == ["differencing check stopped at its time limit (0 s) before comparing "
+                                               "with 1 earlier output(s): 'first'"]
+
+
+def _synthetic(n: int = 100_000, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "court": rng.choice([f"c{i}" for i in range(12)], n),
+        "outcome": rng.choice(["custody", "community", "fine", "discharge", "other"], n, p=[.3, .35, .2, .1, .05]),
+        "sex": rng.choice(["F", "M"], n, p=[.2, .8]),
+        "age_band": rng.choice(["18-24", "25-34", "35-44", "45-54", "55+"], n),
+        "region": rng.choice([f"r{i}" for i in range(9)], n),
+        "offence": rng.choice([f"o{i}" for i in range(10)], n),
+        "year": rng.choice([2019, 2020, 2021, 2022], n),
+        "ethnicity": rng.choice(list("ABCDE"), n, p=[.7, .1, .1, .05, .05]),
+        "prior": rng.choice(["0", "1-2", "3-5", "6+"], n),
+        "person_id": rng.permutation(n) + 10_000,
+    })
+
+
+def test_false_positive_rate_on_33_independent_outputs_of_a_100k_frame_is_zero():
+    df = _synthetic()
+    names = ["court", "outcome", "sex", "age_band", "region", "offence", "year", "ethnicity", "prior"]
+    s = Session("srs", differencing_time_limit=60)
+    outs = []
+    for k, (a, b) in enumerate([(a, b) for i, a in enumerate(names) for b in names[i + 1:]][:24]):
+        outs.append(s.crosstab(df[a], df[b], margins=True, name=f"t{k}", record_id=df.person_id))
+    for y in (2019, 2020, 2021, 2022):  # disjoint populations (one per year)
+        d = df[df.year == y]
+        outs.append(s.crosstab(d.court, d.outcome, margins=True, name=f"year{y}", record_id=d.person_id))
+    for sx in ("F", "M"):
+        d = df[df.sex == sx]
+        outs.append(s.crosstab(d.region, d.offence, name=f"sex{sx}", record_id=d.person_id))
+    for reg in ("r0", "r1", "r2"):
+        d = df[df.region == reg]
+        outs.append(s.crosstab(d.age_band, d.prior, margins=True, name=f"region{reg}", record_id=d.person_id))
+    flagged = [o.name for o in outs if not _diff(o).empty]
+    rate = len(flagged) / len(outs)
+    print(f"differencing false-positive rate: {len(flagged)}/{len(outs)} = {rate:.1%}")
+    assert len(outs) == 33 and flagged == []
+    # related outputs are reported as such (CLEARANCE.md's relationship section)
+    assert "'t0': same population as 't0'; shares variables court" in outs[1].relations
+    assert any(r.startswith("'year2019': no records in common") or "year2019" in r for r in outs[-7].relations)
+
+
+def test_reasons_carry_no_counts_and_the_output_is_not_recorded():
+    df = _courts({("A", "custody"): 3, ("B", "custody"): 4})
+    s = Session("srs")
+    s.crosstab(df.court, df.outcome, margins=True, name="t1", record_id=df.pid)
+    d = df[~df.youth]
+    o = s.crosstab(d.court, d.outcome, margins=True, name="t2", record_id=d.pid)
+    assert o.status == "fail"
+    text = " ".join(o.reasons["summary"])
+    assert not any(f" {v} " in f" {text} " for v in ("3", "4")) and "'t1'" in text
+    assert [e.name for e in s.ledger_store().entries()] == ["t1"]
