@@ -114,22 +114,28 @@ summary = cohort.groupby(["event", "censor_reason"], observed=True).size().renam
 outputs.save_table(summary, "cohort", f"{index_type} index events by outcome and censoring reason",
                    f"{index_type} index events, outcome {outcome}").table'''),
     ("md", "## Kaplan-Meier by sex, with the KMunicate table"),
-    ("code", '''km_out = sdc.km(cohort["duration"], cohort["reentered"], by=cohort["sex"].astype(str), times=times,
-                name="km", description=f"time to {outcome} after {index_type}, by sex",
-                population=f"{index_type} index events")
-km_saved = outputs.save_table(km_out, "km", f"Kaplan-Meier: time to {outcome} after {index_type}, by sex",
-                              f"{index_type} index events")
-km_saved.table.head()'''),
-    ("code", '''curve, risk = km_saved.table, km_saved.evidence.get("risk_table", km_saved.table)
-fig = km_plot(curve, risk, by="sex", ylabel="Not yet re-entered")
+    ("code", '''curve = km(cohort.assign(sex=cohort["sex"].astype(str)), "duration", "reentered", by="sex")
+table = kmunicate_table(curve, times, by="sex")
+# The KMunicate table: at risk, cumulative events and censored are counts, checked as counts; the
+# estimates and intervals at those times are released only where their counts are.
+risk = outputs.save_table(table[["sex", "time", "n_at_risk", "cum_events", "cum_censored"]], "km_counts",
+                          f"KMunicate table: at risk, events and censored by time since {index_type}, by sex",
+                          f"{index_type} index events", index="time")
+km_saved = outputs.save_table(table[["sex", "time", "estimate", "ci_lower", "ci_upper", "n_at_risk"]], "km",
+                              f"Kaplan-Meier: proportion not yet back ({outcome}) by days since {index_type}, by sex",
+                              f"{index_type} index events", statistic="survival", counts="n_at_risk", index="time")
+km_saved.table.reset_index().head(10)'''),
+    ("code", '''shown = km_saved.table.reset_index()
+fig = km_plot(shown, risk.table.reset_index(), by="sex", ylabel="Not yet back in court")
 outputs.save_figure(fig, "km_fig", underlying=km_saved)
 plt.close(fig)'''),
     ("md", "## Cumulative incidence with a competing event"),
-    ("code", '''cif_out = sdc.cif(cohort["duration"], cohort["event"], times=times, name="cif",
-                  description=f"cumulative incidence of {outcome} after {index_type} (competing: {competing or 'none'})",
-                  population=f"{index_type} index events")
-outputs.save_table(cif_out, "cif", f"Aalen-Johansen cumulative incidence of {outcome} after {index_type}",
-                   f"{index_type} index events").table.head()'''),
+    ("code", '''ci = cif(cohort, "duration", "event", cause=1)
+ci_table = kmunicate_table(ci, times)
+outputs.save_table(ci_table[["time", "estimate", "ci_lower", "ci_upper", "n_at_risk"]], "cif",
+                   f"Aalen-Johansen cumulative incidence of {outcome} after {index_type} (competing: {competing or 'none'})",
+                   f"{index_type} index events", statistic="cumulative_incidence", counts="n_at_risk",
+                   index="time").table'''),
     ("md", "## Cox and Fine-Gray regression"),
     ("code", '''model = cohort.dropna(subset=["age_band", "sex"]).copy()
 model = model[model["sex"].isin(["M", "F"])]

@@ -15,6 +15,7 @@ model fitted on a reference period (indirect standardisation, as the MoJ's predi
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -100,7 +101,10 @@ def _expected(off: pd.DataFrame, reference: tuple | None) -> tuple[np.ndarray, f
     x_all = pd.get_dummies(off[cols].astype("object").fillna("missing"), drop_first=False, dtype=float)
     keep = [c for c in x_all.columns if x_all.loc[ref.index, c].std() > 0]
     x_all = sm.add_constant(x_all[keep[1:] if len(keep) > 1 else keep], has_constant="add")
-    fit = sm.GLM(ref["reoffended"].astype(float), x_all.loc[ref.index], family=sm.families.Binomial()).fit()
+    with warnings.catch_warnings():
+        # Small reference periods give separation warnings; the expected rate is still defined.
+        warnings.simplefilter("ignore")
+        fit = sm.GLM(ref["reoffended"].astype(float), x_all.loc[ref.index], family=sm.families.Binomial()).fit()
     return np.asarray(fit.predict(x_all)), float(ref["reoffended"].mean())
 
 

@@ -1,0 +1,60 @@
+"""Every research notebook x parameter set in pipeline.yaml runs on the tiny dummy extract (papermill, fresh
+kernels, two processes) and leaves only checked, scanned outputs behind: OpenSAFELY's "run_all on dummy
+data" check (workflow_and_style.md §1.7, §2.4)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from djs_toolkit.runner import run_pipeline
+from djs_toolkit.runner_bundle import verify_bundle
+from djs_toolkit.runner_params import load_pipeline
+from djs_toolkit.runner_scan import scan_release
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), path.name
+        assert "parameters" in code[0].metadata.get("tags", []), path.name
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_extract_dir, tmp_path_factory):
+    project = tmp_path_factory.mktemp("project")
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    shutil.copy(ROOT / "pipeline.yaml", project / "pipeline.yaml")
+    report = run_pipeline(project / "pipeline.yaml", data=str(tiny_extract_dir), jobs=2, echo=lambda _: None)
+    return project, report
+
+
+def test_every_notebook_and_parameter_set_runs(bundle):
+    project, report = bundle
+    expected = {spec.label for spec in load_pipeline(ROOT / "pipeline.yaml").runs}
+    assert len(expected) == 17
+    assert {r["run"]: r["status"] for r in report.rows} == {label: "ok" for label in expected}
+    assert report.bundle is not None and report.exit_code == 0
+
+
+def test_bundle_verifies_and_only_checked_outputs_leave(bundle):
+    _, report = bundle
+    folder = report.bundle
+    assert verify_bundle(folder) == []
+    assert scan_release(folder) == {}
+    results = json.loads((folder / "results.json").read_text())
+    statuses = [o["status"] for o in results["results"].values()]
+    assert statuses and set(statuses) <= {"pass", "review"}
+    released = {p.name for p in (folder / "release").iterdir()}
+    assert any(n.endswith("upset_fig.png") for n in released) and any(n.endswith("km_fig.png") for n in released)
+    # Executed notebooks are logs: never in the bundle.
+    assert not list(folder.rglob("*.ipynb"))
