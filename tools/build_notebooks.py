@@ -21,7 +21,7 @@ import pandas as pd
 from djs_toolkit import flows, journeys, open_extract, outputs, overlap, spine
 from djs_toolkit.plotting import flows_plot, km_plot, upset_plot
 from djs_toolkit.survival import (cif, cox, finegray, km, kmunicate_table, proven_reoffending,
-                                  reentry_cohort)
+                                  proven_reoffending_offenders, reentry_cohort)
 
 outputs.configure(profile=profile)
 extract = open_extract(data_root)
@@ -161,13 +161,20 @@ cox_out.table'''),
 else:
     print("Fine-Gray not fitted: fewer than 10 competing events")'''),
     ("md", "## MoJ-style court-proven reoffending, beside the survival estimate"),
-    ("code", '''pr = proven_reoffending(extract, by="index_type")
-counts = pr[["cohort", "index_type", "n_offenders", "n_reoffenders", "reoffences"]]
+    ("code", '''pr = proven_reoffending(extract)
+counts = pr[["cohort", "n_offenders", "n_reoffenders", "reoffences"]]
 outputs.save_table(counts, "pr_counts", "court-proven reoffending: offenders, reoffenders, reoffences per 3-month cohort",
                    "first eligible index per person per cohort (release, non-custodial conviction, probation start)")
-rates = pr[["cohort", "index_type", "rate", "adjusted_rate", "cif_365", "n_offenders"]]
+rates = pr[["cohort", "rate", "adjusted_rate", "cif_365", "n_offenders"]]
 outputs.save_table(rates, "pr_rates", "court-proven reoffending rate, adjusted rate and survival-based CIF at 365 days",
                    "first eligible index per person per cohort", statistic="rate", counts="n_offenders").table.head()'''),
+    ("code", '''# By index type over every cohort with complete follow-up (quarterly cells by type are mostly small).
+off = proven_reoffending_offenders(extract)
+off = off[off["complete_follow_up"]]
+by_type = off.groupby("index_type").agg(n_offenders=("reoffended", "size"), n_reoffenders=("reoffended", "sum"),
+                                        reoffences=("reoffences", "sum"))
+outputs.save_table(by_type, "pr_by_type", "court-proven reoffending by index type, all complete cohorts",
+                   "first eligible index per person per cohort").table'''),
 ]
 
 OVERLAPS = [
