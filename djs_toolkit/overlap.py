@@ -116,6 +116,16 @@ def membership_masks(extract, datasets: Iterable[str] | None = None, window=None
     return out
 
 
+def _entity(name: str) -> tuple[str, str]:
+    """(SQL condition, dataset label) for a dataset label or an event type."""
+    if name in DATASETS:
+        return f"dataset = '{name}'", name
+    for d, e, _ in EVENT_TYPES:
+        if e == name:
+            return f"event_type = '{e}'", d
+    raise DJSUserError(f"{name!r} is neither a dataset label nor an event type: see spine.EVENT_TYPES.")
+
+
 # -- k-way sets ---------------------------------------------------------------------------------------------------
 def _group_sql(by: str | None) -> str:
     # Sex and ethnicity are constant per person on the spine; the age band is the youngest recorded age
@@ -127,10 +137,20 @@ def _group_sql(by: str | None) -> str:
     return _AGE_BAND.format(a="MIN(age_at_event)") if by == "age_band" else f"COALESCE(MIN({by}), 'Unknown')"
 
 
+def _set_labels(extract, names: Iterable[str] | None) -> list[str]:
+    """Set names: dataset labels (default: every dataset present) or event types (event-type level sets)."""
+    if names is None:
+        return check_datasets(extract, None)
+    out = list(names)
+    for n in out:
+        _entity(n)  # refuses unknown names
+    return out
+
+
 def _mask_counts(con, labels: list[str], window, by: str | None, src: str = "_spine") -> dict[Any, np.ndarray]:
     """Exclusive counts per group, {group: array over the 2^k bitmasks}; only counts leave the database."""
-    bits = " + ".join(f"MAX(CASE WHEN dataset = '{d}' THEN {1 << i} ELSE 0 END)" for i, d in enumerate(labels))
-    inlist = ", ".join(f"'{d}'" for d in labels)
+    bits = " + ".join(f"MAX(CASE WHEN {_entity(d)[0]} THEN {1 << i} ELSE 0 END)" for i, d in enumerate(labels))
+    inlist = ", ".join(f"'{d}'" for d in dict.fromkeys(_entity(d)[1] for d in labels))
     got = con.sql(f"SELECT mask, grp, COUNT(*) AS n FROM (SELECT person_id, {bits} AS mask, {_group_sql(by)} AS grp "
                   f"FROM {src} WHERE dataset IN ({inlist}) AND {_in_window(*window)} GROUP BY person_id) AS m "
                   "GROUP BY mask, grp").fetchnumpy()
@@ -173,7 +193,7 @@ def overlap_sets(extract_or_memberships, datasets: Iterable[str] | None = None, 
 
     Args:
         extract_or_memberships: an opened `Extract`, or a `memberships` frame (person x bool columns).
-        datasets: dataset labels (default: every dataset present / every bool column).
+        datasets: dataset labels or event types (default: every dataset present / every bool column).
         window: (start, end); None = the window all chosen datasets cover (extract input only: a
             memberships frame carries its window in ``attrs``).
         by: ``sex``, ``ethnicity_group`` or ``age_band`` (extract), or any column of a memberships frame.
@@ -192,8 +212,8 @@ def overlap_sets(extract_or_memberships, datasets: Iterable[str] | None = None, 
     """
     if not isinstance(extract_or_memberships, pd.DataFrame):
         ex = extract_or_memberships
-        labels = check_datasets(ex, datasets)
-        win = resolve_window(ex, labels, window)
+        labels = _set_labels(ex, datasets)
+        win = resolve_window(ex, list(dict.fromkeys(_entity(d)[1] for d in labels)), window)
         build_spine(ex)
         return _sets_frame(_mask_counts(ex.engine.con, labels, win, by), labels, by, win)
     m = extract_or_memberships
@@ -212,16 +232,6 @@ def overlap_sets(extract_or_memberships, datasets: Iterable[str] | None = None, 
 
 
 # -- time-ordered overlaps ----------------------------------------------------------------------------------------
-def _entity(name: str) -> tuple[str, str]:
-    """(SQL condition, dataset label) for a dataset label or an event type."""
-    if name in DATASETS:
-        return f"dataset = '{name}'", name
-    for d, e, _ in EVENT_TYPES:
-        if e == name:
-            return f"event_type = '{e}'", d
-    raise DJSUserError(f"{name!r} is neither a dataset label nor an event type: see spine.EVENT_TYPES.")
-
-
 def _ordered_setup(extract, first: str, then: str, within_days: int, window) -> tuple:
     if int(within_days) <= 0:
         raise DJSUserError("`within_days` must be a positive number of days.")
@@ -382,11 +392,12 @@ def sets_sensitivity(extract, datasets: Iterable[str] | None = None, window=None
         >>> # sets_sensitivity(extract, drop_rate=0.05, merge_rate=0.01)[["combination", "exclusive",
         >>> #                  "exclusive_min", "exclusive_max"]]
     """
-    labels = check_datasets(extract, datasets)
-    win = resolve_window(extract, labels, window)
+    labels = _set_labels(extract, datasets)
+    ds = list(dict.fromkeys(_entity(d)[1] for d in labels))
+    win = resolve_window(extract, ds, window)
     head = overlap_sets(extract, labels, win, by)
     runs = [_sets_frame(_mask_counts(extract.engine.con, labels, win, by,
-                                     _relink(extract, labels, drop_rate, merge_rate, seed + r)), labels, by, win)
+                                     _relink(extract, ds, drop_rate, merge_rate, seed + r)), labels, by, win)
             for r in range(int(reps))]
     return _ranges(head, runs, ([by] if by else []) + ["combination"], ["exclusive", "inclusive"],
                    drop_rate=drop_rate, merge_rate=merge_rate, reps=int(reps), seed=seed)

@@ -136,9 +136,19 @@ def test_sets_from_extract_use_common_window(planted):
     assert by.loc[by["exclusive"] > 0, ["sex", "combination", "exclusive"]].values.tolist() == [
         ["F", "mags_hocas", 1], ["M", "familyman", 2], ["M", "mags_hocas & familyman", 1],
         ["M", "mags_hocas & familyman & civil_caseman_pcol", 1], ["Unknown", "civil_caseman_pcol", 1]]
+    assert by["exclusive"].sum() == got["exclusive"].sum() == 6
     with pytest.raises(DJSUserError, match="region"):
         overlap.overlap_sets(planted, lab, by="region")
-    assert by["exclusive"].sum() == got["exclusive"].sum() == 6
+
+
+def test_event_type_level_sets(planted):
+    got = overlap.overlap_sets(planted, ["mags_case", "family_case_start"])
+    # window = mags + familyman coverage (2011-01-01..2020-12-31): D's 2011 case now counts, E's 2021 mags does not
+    assert got.attrs["window"] == (pd.Timestamp("2011-01-01"), pd.Timestamp("2020-12-31"))
+    assert dict(zip(got["combination"], got["exclusive"])) == {
+        "mags_case": 1, "family_case_start": 2, "mags_case & family_case_start": 2}
+    with pytest.raises(DJSUserError, match="neither"):
+        overlap.overlap_sets(planted, ["mags_case", "nonsense"])
 
 
 # -- ordered overlaps ---------------------------------------------------------------------------------------------
