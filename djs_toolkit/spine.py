@@ -28,6 +28,8 @@ import datetime as dt
 from collections.abc import Iterable
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
@@ -198,13 +200,16 @@ def build_spine(extract) -> str:
 
 
 def _fetch(extract, sql: str) -> pd.DataFrame:
-    df = extract.engine.con.sql(sql).to_arrow_table().to_pandas(date_as_object=False)
+    table = extract.engine.con.sql(sql).to_arrow_table()
+    # Low-cardinality columns become categories inside Arrow, ids stay Arrow-backed strings: Python
+    # string objects would take ~20 GiB for a national spine.
+    for i, name in enumerate(table.column_names):
+        if name in _CATEGORICAL:
+            table = table.set_column(i, name, pc.dictionary_encode(table.column(i)))
+    df = table.to_pandas(date_as_object=False, types_mapper={pa.string(): pd.StringDtype("pyarrow"),
+                                                             pa.large_string(): pd.StringDtype("pyarrow")}.get)
     for c in df.columns:
-        if c in _CATEGORICAL:
-            df[c] = df[c].astype("category")
-        elif df[c].dtype == object:
-            df[c] = df[c].astype("string")
-        elif str(df[c].dtype).startswith("datetime64"):
+        if str(df[c].dtype).startswith("datetime64"):
             df[c] = df[c].astype("datetime64[ns]")
     for c in ("age_at_event", "imd_decile"):
         if c in df:
