@@ -51,10 +51,12 @@ def test_bundle_verifies_and_only_checked_outputs_leave(bundle):
     folder = report.bundle
     assert verify_bundle(folder) == []
     assert scan_release(folder) == {}
-    results = json.loads((folder / "results.json").read_text())
-    statuses = [o["status"] for o in results["results"].values()]
-    assert statuses and set(statuses) <= {"pass", "review"}
+    results = json.loads((folder / "results.json").read_text())["results"]
+    assert results and {o["status"] for o in results.values()} <= {"pass", "review", "fail"}
+    # A failed output is recorded for the checker but never released.
+    failed = {f["name"] for o in results.values() if o["status"] == "fail" for f in o.get("files", [])}
     released = {p.name for p in (folder / "release").iterdir()}
+    assert not failed & {f"release/{n}" for n in released}
     assert any(n.endswith("upset_fig.png") for n in released) and any(n.endswith("km_fig.png") for n in released)
     # Executed notebooks are logs: never in the bundle.
     assert not list(folder.rglob("*.ipynb"))
