@@ -215,7 +215,10 @@ def scan_release(folder: Path, max_rows: int = MAX_ROWS) -> dict[str, list[str]]
             problems.append(f"{rel}: figure without its underlying table {p.with_suffix('.csv').name} beside it")
         if p.suffix.lower() == ".csv":
             props = (entry or {}).get("properties", {})
-            stat = "histogram" if (entry or {}).get("type") == "histogram" else str(props.get("statistic", "count"))
+            kind = (entry or {}).get("type")
+            # Regression tables hold coefficients, not counts (their own checks ran in the output checker).
+            default = "coefficient" if kind == "regression" or props.get("method") == "regression" else "count"
+            stat = "histogram" if kind == "histogram" else str(props.get("statistic", default))
             problems += scan_csv(p, stat, min_safe, props.get("index_levels"), int(props.get("csv_header_rows", 1)),
                                  max_rows, rel)
         if problems:
