@@ -109,6 +109,12 @@ def _atom_text(i: int, j: int, rel_e: Released, rel_n: Released, other: str) -> 
     return f"records in this output's cell [{label_name(rel_n, j - 1)}] and in cell [{label_name(rel_e, i - 1)}] of {other}"
 
 
+def _rounding_width(rel: Released) -> float:
+    """Narrowest interval among an output's rounded (finite, inexact) released values; inf if none."""
+    finite = np.isfinite(rel.hi) & (rel.hi > rel.lo)
+    return float((rel.hi - rel.lo)[finite].min()) if finite.any() else float("inf")
+
+
 def _aggregate(rel_e: Released, rel_n: Released, min_safe: int) -> bool:
     """ACRO #117: same variables and categories, every shown cell moved the same way, total moved by 1..m-1."""
     if not (rel_e.counts and rel_n.counts) or rel_e.dims != rel_n.dims or rel_e.levels != rel_n.levels:
@@ -196,14 +202,18 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: floa
                 linked = True
                 if J[1:, 1:].sum() > 0:
                     parts.insert(0, _relation(J, e.display))
-                pr = pair_check(J, S, rel_e, rel_n, m, width, deadline)
+                # A rounded release is itself an interval narrower than the protection width (base 10: 9 wide); an
+                # atom known as well as a rounded value is protected as well as that value (§1.5: rounding is
+                # OpenSAFELY's defence against N -> N+1 differencing).
+                w = min(width, _rounding_width(rel_e), _rounding_width(rel_n))
+                pr = pair_check(J, S, rel_e, rel_n, m, w, deadline)
                 if pr.unresolved:
                     res.reasons.append((RULE, "review", f"differencing against {e.display} was not settled "
                                         f"({pr.unresolved} group(s) left: system too large or time limit): a "
                                         "checker must compare the two outputs"))
                 if pr.disclosed:
                     exact = all(lo == hi for lo, hi in zip(pr.lower, pr.upper))
-                    how = "exactly" if exact else f"exactly or to within fewer than {width:g}"
+                    how = "exactly" if exact else f"exactly or to within fewer than {w:g}"
                     texts = [_atom_text(i, j, rel_e, rel_n, e.display) for i, j in pr.atoms]
                     more = f" (and {len(texts) - 3} more)" if len(texts) > 3 else ""
                     res.reasons.append((RULE, "fail", f"combined with earlier output {e.display} "

@@ -24,6 +24,7 @@ KIND = {
 STATBARN = {
     "frequency": "Frequencies", "linear": "LinearAggregations", "position": "Position", "extreme": "Endpoints",
     "shape": "Shape", "regression": "CorrelationCoefficients", "unknown": "Unknown", "custom": "Unknown",
+    "survival": "HazardSurvivalTables",
 }
 _ORDER = {"pass": 0, "review": 1, "fail": 2}
 COLUMNS = ["cell", "rule", "status", "summary"]

@@ -26,6 +26,7 @@ from djs_toolkit.sdc.released import grid_released
 from djs_toolkit.sdc.report import build_output, reason_frame
 from djs_toolkit.sdc.rules import apply_rules, flags_frame, statistic_kind, worst
 from djs_toolkit.sdc.session_ledger import LedgerMixin
+from djs_toolkit.sdc.session_outputs import OutputsMixin
 from djs_toolkit.sdc.statistics import quantile_values, statistic_name, statistic_values, unknown_values
 
 __all__ = ["Session", "EXCEPTION_CODES"]
@@ -78,7 +79,7 @@ def _label_rounded(out: Output, suffix: str, derived: bool) -> None:
     out.properties["rounding_label"] = tag
 
 
-class Session(LedgerMixin):
+class Session(LedgerMixin, OutputsMixin):
     """A checking session: every call returns a checked `Output`; `finalise` writes the clearance folder.
 
     Every output is checked for differencing against the ledger's earlier outputs, then recorded there unless it

@@ -1,0 +1,241 @@
+"""Session methods for survival curves (`km`, `cif`) and for tables given as numbers (`table`).
+
+`km`/`cif` run the survival module's estimators only on what survives protection (`survival_tables`); `table`
+checks a DataFrame of statistics through a same-shape DataFrame of unweighted counts (`tables`). Both return an
+`Output` that is differencing-checked and recorded in the ledger like every other output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.output import Output
+from djs_toolkit.sdc.report import build_output, reason_frame
+from djs_toolkit.sdc.rules import worst
+from djs_toolkit.sdc.survival_tables import safe_curve
+from djs_toolkit.sdc.tables import check_counts
+
+__all__ = ["OutputsMixin"]
+
+
+def _column(data: pd.DataFrame | None, spec: object, role: str, n: int | None) -> pd.Series:
+    if isinstance(spec, str):
+        if data is None or spec not in data.columns:
+            raise DJSUserError(f"{role}={spec!r} is not a column of data: pass data= or the values themselves.")
+        s = data[spec]
+    elif isinstance(spec, pd.Series):
+        s = spec
+    else:
+        s = pd.Series(np.asarray(spec), name=role)
+    if n is not None and len(s) != n:
+        raise DJSUserError(f"{role} must have one value per record, like the durations.")
+    return s
+
+
+def _times(s: pd.Series, role: str) -> np.ndarray:
+    arr = pd.to_numeric(s, errors="coerce").to_numpy(np.float64)
+    bad = int((~np.isfinite(arr)).sum())
+    if bad:
+        raise DJSUserError(f"{role} has {bad} missing or non-numeric value(s): drop or fix those records.")
+    return arr
+
+
+class OutputsMixin:
+    """`km`, `cif` and `table` for `Session` (uses its `profile`, `_name`, `_output`, `_keys`, `_status`).
+
+    Example:
+        >>> from djs_toolkit.sdc import Session
+        >>> hasattr(Session(), "km") and hasattr(Session(), "table")
+        True
+    """
+
+    def _curve(self, kind: str, durations: object, events: object, cause: int, by: object, entry: object,
+               times: object, data: pd.DataFrame | None, name: str | None, description: str | None,
+               record_id: object, population: object) -> Output:
+        name = self._name(name)  # type: ignore[attr-defined]
+        prof = self.profile  # type: ignore[attr-defined]
+        dur = _column(data, durations, "durations", None)
+        n = len(dur)
+        if n == 0:
+            raise DJSUserError("The curve has no records: check the filter that produced the data.")
+        stop = _times(dur, "durations")
+        if (stop < 0).any():
+            raise DJSUserError(f"durations has {int((stop < 0).sum())} negative value(s): durations must be >= 0.")
+        ev = _times(_column(data, events, "events", n), "events")
+        if (ev < 0).any() or (ev != np.round(ev)).any() or (kind == "km" and (ev > 1).any()):
+            raise DJSUserError("events must be 0 (censored) or 1 (event)" + (
+                "" if kind == "km" else ", or a cause code 1, 2, ... for cif") + ".")
+        code = ev.astype(np.int64)
+        start = None
+        if entry is not None:
+            start = _times(_column(data, entry, "entry", n), "entry")
+            late = int((start >= stop).sum())
+            if late:
+                raise DJSUserError(f"entry is not before the duration for {late} record(s): fix or drop them.")
+        inside = np.ones(n, bool)
+        pop_text = population if isinstance(population, str) else None
+        if population is not None and not isinstance(population, str):
+            mask = np.asarray(population)
+            if mask.dtype != bool or mask.shape != (n,):
+                raise DJSUserError("population must be a description (str) or one boolean per record.")
+            inside &= mask
+            pop_text = f"records selected by a population filter ({int(mask.sum())} of {n})"
+        by_name, levels, groups = None, [None], np.zeros(n, np.int64)
+        if by is not None:
+            bys = _column(data, by, "by", n)
+            by_name = str(bys.name) if bys.name is not None else (by if isinstance(by, str) else "group")
+            codes, uniq = pd.factorize(bys, sort=True)
+            levels, groups = list(uniq), codes.astype(np.int64)
+            inside &= codes >= 0
+        sc = safe_curve(stop, code, start, groups, levels, by_name, prof, times, kind, cause, inside, tag=name)
+        index = [by_name, "time"] if by_name else ["time"]
+        table = sc.table.set_index(index)
+        reasons: list[tuple[object, object, str, str, str]] = [
+            (None, None, "SurvivalTableCheck", prof.status_after_protection,
+             "steps aggregated to the threshold, tail cut, cumulative counts rounded: a checker confirms the "
+             "curve's context")]
+        for g in sc.withheld:
+            reasons.append((g, None, "MinimumThresholdCheck", "review" if len(table) else "fail",
+                            f"group withheld: fewer than {prof.min_safe_count} events, or at risk, in any step"))
+        status = "fail" if table.empty else worst(r[3] for r in reasons)
+        stat = "survival" if kind == "km" else "cumulative_incidence"
+        out = Output(name, status, "survival", kind, stat, table, reasons=reason_frame(reasons),
+                     evidence=sc.evidence, description=description, population=pop_text,
+                     variables=[v for v in (by_name, str(dur.name) if dur.name is not None else None) if v],
+                     n=int(inside.sum()))
+        out.controls = sc.controls
+        out.properties.update({"method": kind, "statistic": stat, "statbarn_kind": "survival",
+                               "times": "given" if times is not None else "round-number grid",
+                               "threshold": prof.min_safe_count})
+        if kind == "cif":
+            out.properties["cause"] = int(cause)
+        idx = data.index if data is not None else (dur.index if isinstance(dur, pd.Series) else pd.RangeIndex(n))
+        self._keys(out, _ids(data, record_id), idx, n)  # type: ignore[attr-defined]
+        out.cell_labels, out.released = sc.labels, sc.released
+        return out
+
+    def km(self, durations: object, events: object, by: object = None, entry: object = None,
+           times: object = None, data: pd.DataFrame | None = None, name: str | None = None,
+           description: str | None = None, *, record_id: object = None, population: object = None) -> Output:
+        """Disclosure-safe Kaplan-Meier table (KMunicate-style counts under the curve).
+
+        Every reported step aggregates at least the threshold of events, the curve stops where the number at
+        risk falls below it, cumulative censored (and late-entry) counts are rounded so adjacent rows never differ
+        by a small non-zero number (midpoint-6 under `opensafely`), and estimates and confidence intervals are
+        recomputed from the released counts. The figure drawn at `finalise` has no censoring ticks.
+
+        Args:
+            durations, events: columns of `data` (names) or arrays; events 1 = event, 0 = censored.
+            by: grouping column; entry: delayed-entry times; times: reporting times (default: round numbers).
+            data: the DataFrame holding the named columns.
+            name, description: output id and what it shows.
+            record_id: person/record ids keying the ledger (default: the index of `data`).
+            population: a description, or one boolean per record.
+
+        Example:
+            >>> from djs_toolkit.sdc import Session
+            >>> d = pd.DataFrame({"days": np.arange(1.0, 301.0), "back": 1})
+            >>> o = Session().km("days", "back", data=d, times=[0, 100, 200, 300])
+            >>> o.table["n_at_risk"].tolist(), o.status
+            ([300, 300, 200, 100], 'review')
+        """
+        cmd = _command_line()
+        return self._output(self._curve("km", durations, events, 1, by, entry, times, data, name,  # type: ignore
+                                        description, record_id, population), cmd)
+
+    def cif(self, durations: object, events: object, cause: int = 1, by: object = None, entry: object = None,
+            times: object = None, data: pd.DataFrame | None = None, name: str | None = None,
+            description: str | None = None, *, record_id: object = None, population: object = None) -> Output:
+        """Disclosure-safe cumulative-incidence table for `cause` with competing events (same rules as `km`).
+
+        Example:
+            >>> from djs_toolkit.sdc import Session
+            >>> d = pd.DataFrame({"days": np.arange(1.0, 301.0), "why": [1, 2] * 150})
+            >>> o = Session().cif("days", "why", data=d, times=[0, 150, 300])
+            >>> o.table[["events", "competing_events"]].values.tolist()
+            [[0, 0], [75, 80], [75, 70]]
+        """
+        cmd = _command_line()
+        return self._output(self._curve("cif", durations, events, int(cause), by, entry, times, data,  # type: ignore
+                                        name, description, record_id, population), cmd)
+
+    def table(self, values: pd.DataFrame | pd.Series, counts: pd.DataFrame | pd.Series | None = None,
+              statistic: str = "count", name: str | None = None, description: str | None = None,
+              population: str | None = None, *, margins: bool = False) -> Output:
+        """Check a table given as numbers: counts directly, other statistics through same-shape counts.
+
+        This is the entry point for tables made elsewhere (files, R/Stata, `outputs.save_table`): row labels in
+        the index, one column per column category, one cell per value.
+
+        Args:
+            values: the table as it would be released.
+            counts: unweighted counts behind each cell, same shape (not needed when `statistic="count"`).
+            statistic: `count`, or what the values are (`mean`, `rate`, ...).
+            name, description, population: as for `crosstab`.
+            margins: show totals (counts only).
+
+        Returns:
+            The checked Output: counts checked and protected like a crosstab; a statistic with counts is at
+            least `review` (dominance needs the records); a statistic without counts is `review`, unchecked.
+
+        Example:
+            >>> from djs_toolkit.sdc import Session
+            >>> s = Session()
+            >>> t = pd.DataFrame({"custody": [40, 3], "community": [55, 60]}, index=pd.Index(["A", "B"], name="court"))
+            >>> o = s.table(t, name="t")
+            >>> o.status, o.table["custody"].tolist()
+            ('review', [<NA>, <NA>])
+            >>> s.table(t.astype(float) / 2, statistic="mean", name="m").reasons["rule"].tolist()
+            ['MissingCountsCheck']
+        """
+        cmd = _command_line()
+        name = self._name(name)  # type: ignore[attr-defined]
+        prof = self.profile  # type: ignore[attr-defined]
+        if statistic != "count" and counts is None:
+            frame = values.to_frame() if isinstance(values, pd.Series) else values
+            out = Output(name, "review", "table", "table", statistic, frame.copy(), description=description,
+                         population=population, variables=[str(n) for n in frame.index.names if n is not None])
+            out.reasons = reason_frame([(None, None, "MissingCountsCheck", "review",
+                                         f"no unweighted counts were given for `{statistic}`: pass counts= (a table "
+                                         "of the same shape with the number of units behind each cell)")])
+            out.properties.update({"method": "table", "statistic": statistic, "statbarn_kind": "unknown"})
+            return self._output(out, cmd)  # type: ignore[attr-defined]
+        ct = check_counts(values, counts, statistic, prof, margins)
+        status = self._status(ct.flags, ct.protection)  # type: ignore[attr-defined]
+        shown = build_output(name, status, "table", "table", "count", ct.evidence, ct.protection, ct.flags,
+                             ct.ext_counts, margins and statistic == "count", prof, value_name=statistic)
+        out = shown
+        out.table, out.mask, out.statistic = ct.table, ct.mask, statistic
+        if statistic != "count":
+            out.reasons = pd.concat([out.reasons, reason_frame([(
+                None, None, "CountsOnlyCheck", "review",
+                f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
+                "suppression); dominance and value checks need the records")])], ignore_index=True)
+            out.status = worst([out.status, "review"])
+        out.description, out.population = description, population
+        out.variables = [str(n) for n in ct.grid.names]
+        out.n = int(ct.ext_counts[-1])
+        out.released = ct.released
+        out.properties.update({"method": "table", "statistic": statistic, "margins": bool(margins),
+                               "mitigation": prof.mitigation, "statbarn_kind": "frequency"})
+        return self._output(out, cmd)  # type: ignore[attr-defined]
+
+
+def _ids(data: pd.DataFrame | None, record_id: object) -> Any:
+    if isinstance(record_id, str):
+        if data is None or record_id not in data.columns:
+            raise DJSUserError(f"record_id={record_id!r} is not a column of data: pass a column name or the ids.")
+        return data[record_id]
+    return record_id
+
+
+def _command_line() -> str:
+    import linecache
+    import sys
+
+    frame = sys._getframe(2)  # the researcher's line that called km/cif/table
+    return linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()

@@ -1,0 +1,148 @@
+"""Checking a table given as numbers: a DataFrame of statistics plus a same-shape DataFrame of unweighted counts.
+
+For outputs made elsewhere (R, Stata, SQL, `djs check`) and for `outputs.save_table`: the counts are checked with
+the same rules and protection as a crosstab (threshold, zeros, class disclosure, secondary suppression with true
+margins or rounding, LP audit), cells withheld from the counts are withheld from the statistic, and the output is
+recorded in the ledger as aggregate-only (no record keys: the table-level differencing rule applies). A
+statistic without counts cannot be checked at all: `review` with a reason saying what to add
+(disclosure_control.md §1.4 "the unweighted, unrounded underlying counts for every cell", §7.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.evidence import Evidence, Grid, extend
+from djs_toolkit.sdc.output import display_table
+from djs_toolkit.sdc.profiles import Profile
+from djs_toolkit.sdc.protect import Protection, protect_table
+from djs_toolkit.sdc.released import Released, grid_released
+from djs_toolkit.sdc.rules import apply_rules
+
+__all__ = ["CheckedTable", "check_counts", "as_frame"]
+
+
+@dataclass
+class CheckedTable:
+    """Result of checking a table's counts.
+
+    Example:
+        >>> from djs_toolkit.sdc.profiles import load_profile
+        >>> c = check_counts(pd.DataFrame({"x": [12, 3]}, index=pd.Index(["a", "b"], name="g")), None,
+        ...                  "count", load_profile("srs"))
+        >>> c.table["x"].tolist(), c.mask["x"].tolist()
+        ([<NA>, <NA>], [True, True])
+    """
+
+    table: pd.DataFrame
+    mask: pd.DataFrame
+    evidence: Evidence
+    protection: Protection
+    flags: pd.DataFrame
+    released: Released
+    grid: Grid
+    ext_counts: np.ndarray
+
+
+def as_frame(obj: pd.DataFrame | pd.Series, what: str) -> pd.DataFrame:
+    """A DataFrame with one column level (a Series becomes one column).
+
+    Example:
+        >>> as_frame(pd.Series([1, 2], name="n"), "table").columns.tolist()
+        ['n']
+    """
+    if isinstance(obj, pd.Series):
+        return obj.to_frame(obj.name if obj.name is not None else "value")
+    if not isinstance(obj, pd.DataFrame):
+        raise DJSUserError(f"{what} must be a pandas DataFrame (row labels as the index) or Series.")
+    if isinstance(obj.columns, pd.MultiIndex):
+        obj = obj.copy()
+        obj.columns = [" | ".join(map(str, c)) for c in obj.columns]
+    return obj
+
+
+def _whole_counts(counts: pd.DataFrame) -> np.ndarray:
+    arr = counts.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    problems = {"missing or not numeric": ~np.isfinite(arr), "negative": arr < 0,
+                "not whole numbers": np.isfinite(arr) & (arr != np.round(arr))}
+    bad = [f"{int(m.sum())} cell(s) {label}" for label, m in problems.items() if m.any()]
+    if bad:
+        raise DJSUserError("counts must be unweighted, unsuppressed whole numbers >= 0 (the checker suppresses): "
+                           + "; ".join(bad) + ".")
+    return arr
+
+
+def _grid(frame: pd.DataFrame) -> Grid:
+    idx, cols = frame.index, frame.columns
+    rname = "row" if idx.name is None and not isinstance(idx, pd.MultiIndex) else (
+        idx.name if not isinstance(idx, pd.MultiIndex) else " | ".join(str(n) for n in idx.names))
+    rlabels = pd.Index([" | ".join(map(str, r)) if isinstance(r, tuple) else r for r in idx], name=str(rname))
+    cname = str(cols.name) if cols.name is not None else "column"
+    if rlabels.has_duplicates or cols.has_duplicates:
+        raise DJSUserError("the table repeats a row or column label: aggregate first so each cell appears once.")
+    return Grid((str(rname), cname), (rlabels, pd.Index(cols, name=cname)), 1)
+
+
+def check_counts(values: pd.DataFrame | pd.Series, counts: pd.DataFrame | pd.Series | None, statistic: str,
+                 profile: Profile, margins: bool = False) -> CheckedTable:
+    """Check a table through its counts (for `statistic="count"`, `values` are the counts).
+
+    Args:
+        values: the table as released: row labels in the index, one column per column category.
+        counts: unweighted counts of the same shape (None when `values` are the counts).
+        statistic: `count` or the name of what `values` are (`mean`, `rate`, ...).
+        profile: the rule set.
+        margins: show row/column totals (counts only: totals of a statistic are not sums).
+
+    Returns:
+        CheckedTable with the released table (withheld cells missing) and the protection.
+
+    Example:
+        >>> from djs_toolkit.sdc.profiles import load_profile
+        >>> v = pd.DataFrame({"mean_days": [41.5, 38.0]}, index=pd.Index([2019, 2020], name="year"))
+        >>> n = pd.DataFrame({"mean_days": [120, 4]}, index=v.index)
+        >>> check_counts(v, n, "mean", load_profile("srs")).table["mean_days"].tolist()
+        [nan, nan]
+    """
+    frame = as_frame(values, "the table")
+    if counts is None:
+        if statistic != "count":
+            raise DJSUserError("counts are needed to check a statistic: pass counts= of the same shape.")
+        cframe = frame
+    else:
+        cframe = as_frame(counts, "counts")
+        if list(map(str, cframe.columns)) != list(map(str, frame.columns)) or len(cframe) != len(frame) or \
+                list(map(str, cframe.index)) != list(map(str, frame.index)):
+            raise DJSUserError("counts= must have the table's shape: the same row labels and columns, in order.")
+    arr = _whole_counts(cframe)
+    grid = _grid(frame)
+    n = arr.ravel().astype(np.int64)
+    ext = extend({"n": n, "n_weighted": n.astype(np.float64)}, grid)
+    cells = pd.DataFrame(ext)
+    cells["is_margin"] = grid.is_total().any(axis=0)
+    cells.index.name = "cell"
+    ev = Evidence(grid, cells, np.zeros(0, np.int32), 0)
+    flags = apply_rules(cells, grid, "count", profile)
+    counts_ext = cells["n"].to_numpy(np.float64)
+    prot = protect_table(ev, "count", counts_ext, flags, profile)
+    show_margins = margins and statistic == "count"
+    if statistic == "count":
+        shown_vals = np.where(prot.suppressed, np.nan, prot.published)
+    else:
+        vals = frame.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64).ravel()
+        stat_ext = np.full(grid.n_ext, np.nan)
+        stat_ext[grid.interior_ids()] = vals
+        shown_vals = np.where(prot.suppressed, np.nan, stat_ext)
+    table, ids = display_table(grid, shown_vals, show_margins, profile.margins_name, str(statistic))
+    table.index = table.index.rename(grid.names[0])
+    if statistic == "count" and np.all(np.isnan(shown_vals[ids]) | (shown_vals[ids] == np.round(shown_vals[ids]))):
+        table = table.round().astype("Int64")
+    mask = pd.DataFrame(prot.suppressed[ids], index=table.index, columns=table.columns)
+    rounded = profile.mitigation == "round"
+    released = grid_released(grid, ids, counts_ext, prot.suppressed, "round" if rounded else "exact", "base",
+                             int(profile.round_base or 5))
+    return CheckedTable(table, mask, ev, prot, flags, released, grid, counts_ext)
