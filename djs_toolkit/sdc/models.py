@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.profiles import Profile
 
-__all__ = ["ModelCheck", "check_model"]
+__all__ = ["ModelCheck", "check_model", "model_design", "model_inputs"]
 
 _COX_COLUMNS = ["coef", "se", "hr", "ci_lower", "ci_upper", "p"]
 
@@ -81,8 +82,74 @@ def _indicator_flags(exog: np.ndarray, names: list[str], profile: Profile) -> li
     return flags
 
 
-def check_model(result: object, profile: Profile) -> ModelCheck:
+def _event_flags(design: pd.DataFrame, events: np.ndarray, profile: Profile) -> list[tuple[object, str, str, str]]:
+    """Events in each level of every indicator covariate (hazard ratios are ratios of event rates: §1.3, §7.2)."""
+    flags: list[tuple[object, str, str, str]] = []
+    need = profile.min_safe_count
+    ev = np.asarray(events, dtype=bool)
+    for col in design.columns:
+        x = pd.to_numeric(design[col], errors="coerce").to_numpy(np.float64)
+        if not np.isin(x, (0.0, 1.0)).all() or x.min() == x.max():
+            continue
+        if min(int(ev[x == 1].sum()), int(ev[x == 0].sum())) < need:
+            flags.append((str(col), "EventsPerLevelCheck", "fail",
+                          f"fewer than {need} events in one level of this indicator: merge categories"))
+    return flags
+
+
+def model_design(params_index: pd.Index, data: pd.DataFrame) -> pd.DataFrame | None:
+    """Rebuild indicator columns named like the coefficients (`x`, or `col[T.level]`) from the data; None if not all
+    can be rebuilt.
+
+    Example:
+        >>> d = pd.DataFrame({"sex": ["F", "M", "M"], "age": [30, 40, 50]})
+        >>> model_design(pd.Index(["sex[T.M]", "age"]), d)["sex[T.M]"].tolist()
+        [0.0, 1.0, 1.0]
+    """
+    cols = {}
+    for name in params_index:
+        name = str(name)
+        if name in data.columns:
+            cols[name] = pd.to_numeric(data[name], errors="coerce")
+            continue
+        head, sep, tail = name.partition("[T.")
+        if sep and tail.endswith("]") and head in data.columns:
+            cols[name] = (data[head].astype(str) == tail[:-1]).astype(np.float64)
+            continue
+        return None
+    return pd.DataFrame(cols, index=data.index)
+
+
+def model_inputs(result: object, data: pd.DataFrame | None, event: object, cause: int,
+                 design: pd.DataFrame | None) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """The design (given, or rebuilt from `data`) and the event indicator (`event` column or array == `cause`).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> r = SimpleNamespace(params=pd.DataFrame(index=["x"]))
+        >>> dsg, ev = model_inputs(r, pd.DataFrame({"x": [0, 1], "e": [2, 1]}), "e", 1, None)
+        >>> dsg["x"].tolist(), ev.tolist()
+        ([0, 1], [False, True])
+    """
+    events = None
+    if event is not None:
+        ev = data[event] if isinstance(event, str) and data is not None and event in data.columns else event
+        if isinstance(ev, str):
+            raise DJSUserError(f"event={event!r} is not a column of data: pass data= or the event codes.")
+        events = np.asarray(pd.to_numeric(pd.Series(np.asarray(ev)), errors="coerce")) == cause
+    if design is None and data is not None and isinstance(getattr(result, "params", None), pd.DataFrame):
+        design = model_design(result.params.index, data)  # type: ignore[attr-defined]
+    if design is not None and events is not None and len(design) != len(events):
+        raise DJSUserError("data/design and event must have one row per record used by the model.")
+    return design, events
+
+
+def check_model(result: object, profile: Profile, design: pd.DataFrame | None = None,
+                events: np.ndarray | None = None) -> ModelCheck:
     """Check a fitted model: statsmodels results, or a Cox result by duck type; anything else is `review`.
+
+    With `design` (covariate columns named like the coefficients) and `events` (one event indicator per row) the
+    events in each level of every indicator are checked too: hazard ratios of Cox and Fine-Gray models.
 
     Example:
         >>> import statsmodels.api as sm
@@ -99,18 +166,23 @@ def check_model(result: object, profile: Profile) -> ModelCheck:
         cols = _COX_COLUMNS + (["robust_se"] if "robust_se" in params.columns else [])
         table = params[cols].astype(float).copy()
         n = getattr(result, "n", None)
-        events = getattr(result, "events", None)
-        dof = float(events) - len(table) if events is not None else None
+        n_events = getattr(result, "events", None)
+        dof = float(n_events) - len(table) if n_events is not None else None
         mc = ModelCheck(table, flags, int(n) if n is not None else None, dof, "cox")
-        design = getattr(result, "exog", None)
+        if design is None:
+            design = getattr(result, "exog", None)
         if design is None:
             design = getattr(result, "design", None)
         if design is not None:
-            flags += _indicator_flags(np.asarray(design), [str(c) for c in getattr(design, "columns", range(
-                np.asarray(design).shape[1]))], profile)
+            frame = design if isinstance(design, pd.DataFrame) else pd.DataFrame(np.asarray(design),
+                                                                                 columns=list(table.index))
+            flags += _indicator_flags(frame.to_numpy(np.float64), [str(c) for c in frame.columns], profile)
+            if events is not None:
+                flags += _event_flags(frame, events, profile)
         else:
             flags.append((None, "CalculatedRatioCheck", "review",
-                          "hazard ratios: indicator counts not verifiable without the design; supply events per group"))
+                          "hazard ratios: events per covariate level not verifiable: pass data= (with the model's "
+                          "columns) and event= to Session.regression"))
         if dof is None:
             flags.append((None, "MinimumDoFCheck", "review", "events not reported: degrees of freedom unknown"))
     elif params is not None and hasattr(result, "model") and hasattr(result, "bse"):
@@ -128,6 +200,9 @@ def check_model(result: object, profile: Profile) -> ModelCheck:
         exog = getattr(result.model, "exog", None)  # type: ignore[attr-defined]
         if exog is not None:
             flags += _indicator_flags(exog, list(table.index), profile)
+            if status is not None:  # PH models: events in each indicator level as well
+                flags += _event_flags(pd.DataFrame(np.asarray(exog), columns=list(table.index)),
+                                      np.asarray(status), profile)
         mc.properties["model"] = type(result.model).__name__  # type: ignore[attr-defined]
         if dof is None:
             flags.append((None, "MinimumDoFCheck", "review", "model reports no residual degrees of freedom"))

@@ -74,7 +74,34 @@ def _release_files(o: Output, release: Path) -> list[str]:
     names.append(f"release/{o.name}.csv")
     if o.type == "histogram":
         names.append(f"release/{_draw_histogram(o, release)}")
+    if o.type == "survival" and len(o.table):
+        names.append(f"release/{_draw_survival(o, release)}")
     return names
+
+
+def _draw_survival(o: Output, release: Path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # Drawn from the protected step table only: post-steps at the released times, no censoring ticks (§3).
+    fig, ax = plt.subplots(figsize=(6, 4))
+    table = o.table.reset_index()
+    groups = [(None, table)] if table.columns[0] == "time" else list(table.groupby(table.columns[0], sort=False))
+    for level, g in groups:
+        ax.step(g["time"], g["estimate"], where="post", label=None if level is None else str(level))
+        ax.fill_between(g["time"], g["ci_lower"], g["ci_upper"], step="post", alpha=0.2)
+    ax.set_xlabel("time")
+    ax.set_ylabel("survival" if o.method == "km" else "cumulative incidence")
+    if len(groups) > 1:
+        ax.legend(title=str(table.columns[0]))
+    name = f"{o.name}.png"
+    tmp = release / f".{name}.tmp.png"
+    fig.savefig(tmp, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    os.replace(tmp, release / name)
+    return name
 
 
 def _draw_histogram(o: Output, release: Path) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.evidence import Grid, cell_evidence, cell_labels
 from djs_toolkit.sdc.histogram import bin_values
-from djs_toolkit.sdc.models import check_model
+from djs_toolkit.sdc.models import check_model, model_inputs
 from djs_toolkit.sdc.output import Output, display_table
 from djs_toolkit.sdc.profiles import Profile, load_profile
 from djs_toolkit.sdc.protect import Protection, protect_table
@@ -391,8 +391,14 @@ class Session(LedgerMixin, OutputsMixin):
 
     # -- models, files, annotations ---------------------------------------------------------------------------
     def regression(self, result: object, name: str | None = None, description: str | None = None,
-                   population: str | None = None) -> Output:
-        """Check a fitted model (statsmodels results, or a Cox result with params/n/events).
+                   population: str | None = None, *, data: pd.DataFrame | None = None, event: object = None,
+                   cause: int = 1, design: pd.DataFrame | None = None) -> Output:
+        """Check a fitted model (statsmodels results, or a Cox / Fine-Gray result with params/n/events).
+
+        For Cox and Fine-Gray results pass the rows the model used: `data=` (holding the covariate columns, or
+        `design=` with one column per coefficient) and `event=` (column name or array; codes equal to `cause`
+        are events), so the events in each level of every indicator are checked; without them the output is
+        `review`.
 
         Example:
             >>> import statsmodels.api as sm
@@ -402,7 +408,8 @@ class Session(LedgerMixin, OutputsMixin):
             'pass'
         """
         cmd = _command()
-        mc = check_model(result, self.profile)
+        design, events = model_inputs(result, data, event, cause, design)
+        mc = check_model(result, self.profile, design, events)
         status = worst(f[2] for f in mc.flags)
         rows = [(r, None, rule, st, summ) for r, rule, st, summ in mc.flags]
         out = Output(self._name(name), status, "regression", "regression", mc.kind, mc.table,
