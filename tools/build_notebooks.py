@@ -137,21 +137,25 @@ outputs.save_table(ci_table[["time", "estimate", "ci_lower", "ci_upper", "n_at_r
                    f"{index_type} index events", statistic="cumulative_incidence", counts="n_at_risk",
                    index="time").table'''),
     ("md", "## Cox and Fine-Gray regression"),
-    ("code", '''model = cohort.dropna(subset=["age_band", "sex"]).copy()
-model = model[model["sex"].isin(["M", "F"])]
+    ("code", '''model = cohort[cohort["sex"].isin(["M", "F"])].copy()
+# Civil and family records carry no age: unknown age is its own band rather than a dropped row.
+model["age_band"] = model["age_band"].astype("object").fillna("unknown")
 model["female"] = (model["sex"] == "F").astype(int)
 model["log1p_priors"] = np.log1p(model["prior_contacts"])
 model["imd_q1"] = model["imd_decile"].astype("float").isin([1, 2]).astype(int)
 covariates = ["female", "age_band", "log1p_priors", "imd_q1", "prior_possession_claim", "prior_family_case"]
 model[["prior_possession_claim", "prior_family_case"]] = model[["prior_possession_claim", "prior_family_case"]].astype(int)
 covariates = [c for c in covariates if model[c].nunique() > 1]
-cox_fit = cox(model, "duration", "reentered", covariates, cluster="person_id")
-cox_out = outputs.save_table(sdc.regression(cox_fit, name="cox", description="Cox model of re-entry",
-                                            population=f"{index_type} index events with known age and sex"),
-                             "cox", f"Cox: hazard of {outcome} after {index_type}",
-                             f"{index_type} index events with known age and sex")
-cox_out.table'''),
-    ("code", '''if (model["event"] == 2).sum() >= 10:
+if covariates and model["reentered"].sum() >= 10:
+    cox_fit = cox(model, "duration", "reentered", covariates, cluster="person_id")
+    cox_out = outputs.save_table(sdc.regression(cox_fit, name="cox", description="Cox model of re-entry",
+                                                population=f"{index_type} index events with known sex"),
+                                 "cox", f"Cox: hazard of {outcome} after {index_type}",
+                                 f"{index_type} index events with known sex")
+    display(cox_out.table)
+else:
+    print("Cox model not fitted: fewer than 10 outcome events or no varying covariate")'''),
+    ("code", '''if covariates and (model["event"] == 2).sum() >= 10 and model["reentered"].sum() >= 10:
     fg_fit = finegray(model, "duration", "event", cause=1, covariates=covariates)
     fg_out = outputs.save_table(sdc.regression(fg_fit, name="finegray", description="Fine-Gray model",
                                                population=f"{index_type} index events"),
