@@ -75,6 +75,7 @@ def _cmd_main(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the job commands on the `djs` parser."""
     from djs_toolkit import cli_run; cli_run.add_commands(sub)  # noqa: E702 - djs run / verify / doctor
+    from djs_toolkit.sdc import cli as sdc_cli; sdc_cli.add_commands(sub)  # noqa: E702 - djs check
     p = sub.add_parser("dummy", help="generate a dummy Data First extract with ground truth")
     p.add_argument("--scale", default="tiny", choices=["tiny", "small", "medium", "national"])
     p.add_argument("--seed", type=int, default=0)

@@ -12,8 +12,10 @@ from djs_toolkit.sdc.audit import PublishedSystem, audit
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.profiles import Profile, available_profiles, load_profile
 from djs_toolkit.sdc.session import EXCEPTION_CODES, Session
+from djs_toolkit.sdc.ledger import Ledger
+from djs_toolkit.sdc.folder import FolderCheck, check_folder
 
 __all__ = [
     "Session", "Output", "Profile", "load_profile", "available_profiles", "PublishedSystem", "audit",
-    "EXCEPTION_CODES",
+    "EXCEPTION_CODES", "Ledger", "check_folder", "FolderCheck",
 ]
