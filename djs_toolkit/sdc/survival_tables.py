@@ -245,7 +245,7 @@ def safe_curve(
         ["competing_events"] if kind == "cif" else []) + ["estimate", "ci_lower", "ci_upper"]
     table = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
     for c in ("n_at_risk", "events", "censored", "competing_events"):
-        if c in table:
+        if c in table and len(table):
             table[c] = table[c].round().astype("Int64")
     labels, released = _ledger_view(stop, code, entry_iv, groups, inside, grid, label_parts, levels, by_name,
                                     n_g, cause, method, base, delayed, kind, tag)
