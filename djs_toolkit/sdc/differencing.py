@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit.sdc.atoms import joint_counts, pair_check
+from djs_toolkit.sdc.family import family_check
 from djs_toolkit.sdc.knowledge import support
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 from djs_toolkit.sdc.profiles import Profile
@@ -232,6 +233,16 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: floa
         if parts:
             res.relations.append(f"{e.display}: " + "; ".join(parts))
         res.compared += 1
+    if (rel_n is not None and rel_n.counts and new.keyset and new.labels is not None and not skipped
+            and not any(st == "fail" for _, st, _ in res.reasons)):
+        pool = entries if entries is not None else ledger.entries()
+        members, found = family_check(ledger, new.keyset, new.labels, rel_n, pool, new.key_space or "record_id",
+                                      m, min(width, _rounding_width(rel_n)), deadline)
+        if members:
+            res.reasons.append((RULE, "fail", f"combined with earlier outputs {', '.join(members)} (the same table "
+                                f"on other populations), {len(found)} group(s) of fewer than {m} records can be "
+                                "recovered by differencing across the outputs together"))
+            rows += [["; ".join(members), "", where, "", cnt, lo, hi, how] for where, cnt, lo, hi, how in found]
     if skipped:
         res.reasons.append((RULE, "review", f"differencing check stopped at its time limit ({time_limit:g} s) before "
                             f"comparing with {len(skipped)} earlier output(s): {', '.join(skipped[:10])}"))

@@ -140,6 +140,25 @@ def test_rounded_releases_are_intervals_and_the_time_box_gives_review():
                                                "with 1 earlier output(s): 'first'"]
 
 
+def test_the_same_table_on_populations_that_together_miss_a_small_group_is_caught():
+    rng = np.random.default_rng(2)
+    n = 3000
+    df = pd.DataFrame({"court": rng.choice(list("ABC"), n), "outcome": rng.choice(["x", "y"], n),
+                       "region": np.where(np.arange(n) < 2, "west", rng.choice(["north", "south"], n)),
+                       "pid": np.arange(n)})
+    s = Session("srs")
+    s.crosstab(df.court, df.outcome, name="all", record_id=df.pid)
+    north, south = df[df.region == "north"], df[df.region == "south"]
+    assert s.crosstab(north.court, north.outcome, name="north", record_id=north.pid).status == "pass"
+    o = s.crosstab(south.court, south.outcome, name="south", record_id=south.pid)  # every pair differs a lot
+    assert o.status == "fail"
+    assert _diff(o)["summary"].tolist() == [
+        "combined with earlier outputs 'all', 'north' (the same table on other populations), 2 group(s) of fewer "
+        "than 10 records can be recovered by differencing across the outputs together"]
+    assert o.differencing["true_count"].sum() == 2  # the two western records
+    assert o.differencing["earlier_cell"].str.startswith("not in this output; in 'all' [").all()
+
+
 def _synthetic(n: int = 100_000, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame({

@@ -1,0 +1,112 @@
+"""Differencing across three or more outputs: the same table released on several populations.
+
+Pairs (`atoms.pair_check`) catch one output against one other. Some disclosures need several: the same table on
+all records, on population P1 and on P2, where P1 and P2 together miss a small group (each pair differs by a large
+group). Following disclosure_control.md §7.4 ("atoms = distinct combinations of labels across all released
+outputs"), the atoms of such a *family* (earlier outputs with the same variables and categories as the new one)
+are the distinct combinations of the members' cells over the union of their records; small atoms are tested by
+linear algebra and the LP attacker. The family is small (at most `MAX_MEMBERS` outputs) and its atoms are the
+combinations that occur, which is conservative for a family of identical tables (their cells already agree).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from djs_toolkit.sdc.atoms import _in_row_space, _range
+from djs_toolkit.sdc.audit import PublishedSystem
+from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
+from djs_toolkit.sdc.released import Released, label_name
+
+__all__ = ["family_check", "MAX_MEMBERS", "MAX_FAMILY_ATOMS"]
+
+MAX_MEMBERS = 8
+MAX_FAMILY_ATOMS = 5_000
+
+
+def _same_table(a: Released, b: Released) -> bool:
+    return a.counts and b.counts and a.dims == b.dims and a.levels == b.levels
+
+
+def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released, entries: list[LedgerEntry],
+                 key_space: str, min_safe: int, width: float, deadline: float) -> tuple[list[str], list[list]]:
+    """Small atoms pinned by the new output together with >= 2 earlier outputs of the same table.
+
+    Returns:
+        (members, findings): display names of the family when something is pinned (else empty), and rows
+        (cells description, true count, lower, upper, method) for the checker.
+
+    Example:
+        >>> from djs_toolkit.sdc.released import from_sets
+        >>> led = Ledger(); ids = np.arange(60)
+        >>> one = lambda n: from_sets(("g",), (("a",),), [[0]], [float(n)], [float(n)])
+        >>> lab = lambda keep: np.where(keep, 0, -1)
+        >>> k = led.store_keyset(led.hash_ids(ids))
+        >>> for name, keep in (("all", ids < 60), ("p1", ids < 25)):
+        ...     _ = led.add(name, "table", "count", "pass", ("g",), one(keep.sum()), lab(keep), k, "record_id", None)
+        >>> members, rows = family_check(led, k, lab((ids >= 25) & (ids < 57)), one(32), led.entries(),
+        ...                              "record_id", 10, 10.0, time.monotonic() + 10)
+        >>> members, [r[1] for r in rows]
+        (["'all'", "'p1'"], [3])
+    """
+    fam = [e for e in entries if e.keyset and e.key_space == key_space and
+           (r := ledger.released(e)) is not None and _same_table(r, rel)][-MAX_MEMBERS:]
+    if len(fam) < 2:
+        return [], []
+    keysets = [keyset] + [e.keyset for e in fam]
+    universe = pd.Index(np.unique(np.concatenate([np.asarray(ledger.keyset(k)) for k in set(keysets)])))
+    cols = []
+    for k, lab in zip(keysets, [labels] + [np.asarray(ledger.labels(e)) for e in fam]):
+        col = np.full(len(universe), -1, np.int64)
+        col[universe.get_indexer(np.asarray(ledger.keyset(k)))] = lab
+        cols.append(col)
+    M = np.column_stack(cols)
+    M = M[(M >= 0).any(axis=1)]
+    atoms, inverse, counts = np.unique(M, axis=0, return_inverse=True, return_counts=True)
+    if len(atoms) > MAX_FAMILY_ATOMS or time.monotonic() > deadline:
+        return [], []
+    rels = [rel] + [ledger.released(e) for e in fam]
+    rows, lo, hi = [], [], []
+    for j, r in enumerate(rels):
+        inc = r.incidence().tocsc()  # released value x label
+        col = atoms[:, j]
+        member = sparse.csr_matrix((np.ones(int((col >= 0).sum())), (np.flatnonzero(col >= 0), col[col >= 0])),
+                                   shape=(len(atoms), r.n_labels))
+        rows.append((inc @ member.T).tocsr())
+        lo.append(r.lo)
+        hi.append(r.hi)
+    A_atoms = sparse.vstack(rows).tocsr()
+    n_rel = A_atoms.shape[0]
+    A = sparse.hstack([A_atoms, -sparse.identity(n_rel)]).tocsr()
+    lo_all, hi_all = np.concatenate(lo), np.concatenate(hi)
+    system = PublishedSystem(A, np.zeros(n_rel), np.concatenate([np.zeros(len(atoms)), lo_all]),
+                             np.concatenate([np.full(len(atoms), np.inf), hi_all]))
+    cand = np.flatnonzero((counts > 0) & (counts < min_safe))
+    if len(cand) == 0:
+        return [], []
+    exact_rows = A_atoms[np.isfinite(lo_all) & (lo_all == hi_all)]
+    found = []
+    exact = _in_row_space(exact_rows, cand) if exact_rows.shape[0] else np.zeros(len(cand), bool)
+    for k, t in enumerate(cand):
+        if exact[k]:
+            found.append((t, float(counts[t]), float(counts[t]), "linear algebra"))
+            continue
+        if time.monotonic() > deadline:
+            break
+        a, b = _range(system, int(t))
+        if b - a < width - 1e-6:
+            found.append((t, a, b, "LP"))
+    if not found:
+        return [], []
+
+    def where(t: int) -> str:
+        return "; ".join(("in " if atoms[t, j] >= 0 else "not in ") + (
+            "this output" if j == 0 else fam[j - 1].display) + (
+            f" [{label_name(rels[j], int(atoms[t, j]))}]" if atoms[t, j] >= 0 else "") for j in range(len(rels)))
+
+    findings = [[where(t), int(counts[t]), a, b, how] for t, a, b, how in found]
+    return [e.display for e in fam], findings
