@@ -159,6 +159,22 @@ def test_the_same_table_on_populations_that_together_miss_a_small_group_is_caugh
     assert o.differencing["earlier_cell"].str.startswith("not in this output; in 'all' [").all()
 
 
+def test_default_index_keys_of_unrelated_frames_are_not_linked(tmp_path):
+    # two notebook runs on different synthetic data, both with a RangeIndex: row 5 is not the same person
+    a = _courts()
+    b = _courts({("A", "custody"): 14, ("C", "community"): 20}).sample(frac=1.0, random_state=1)
+    b = b.reset_index(drop=True)
+    Session("srs", ledger=tmp_path / "l").crosstab(a.court, a.outcome, name="run_a")
+    o = Session("srs", ledger=tmp_path / "l").crosstab(b.court, b.outcome, name="run_b")
+    assert o.status == "pass" and _diff(o).empty
+    assert o.relations == ["'run_a': shares variables court, outcome; records not linked (DataFrame-index keys "
+                           "disagree on shared variables; pass record_id=)"]
+    # unlinkable records fall back to the table-level rule: the same table, 3 fewer records in total
+    c = a.sample(frac=1.0, random_state=2).reset_index(drop=True).iloc[:-3]
+    late = Session("srs", ledger=tmp_path / "l").crosstab(c.court, c.outcome, name="run_c")
+    assert late.status == "fail" and "(records could not be linked, table-level rule)" in _diff(late)["summary"].iloc[0]
+
+
 def _synthetic(n: int = 100_000, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame({
