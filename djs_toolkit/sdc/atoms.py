@@ -79,7 +79,10 @@ def joint_counts(lab_e_on_n: np.ndarray, lab_n: np.ndarray, r: int, c: int,
         >>> joint_counts(np.array([0, 0, 1, -1]), np.array([0, 1, -1, 0]), 2, 2, np.array([0, 3])).tolist()
         [[0, 1, 0], [0, 1, 1], [4, 0, 0]]
     """
-    key = (np.asarray(lab_e_on_n, np.int64) + 1) * (c + 1) + (np.asarray(lab_n, np.int64) + 1)
+    # int32 arithmetic where the key fits: half the memory traffic of int64 on a million records
+    kind = np.int32 if (r + 1) * (c + 1) < 2**31 - 1 else np.int64
+    key = (np.asarray(lab_e_on_n).astype(kind) + 1) * kind(c + 1)
+    key += np.asarray(lab_n).astype(kind) + 1
     J = np.bincount(key, minlength=(r + 1) * (c + 1)).reshape(r + 1, c + 1)
     if e_only is not None:
         J[1:, 0] += np.asarray(e_only, np.int64)

@@ -97,7 +97,8 @@ def _joint(ledger: Ledger, e: LedgerEntry, rel_e: Released, new: NewOutput) -> n
     if e.keyset == new.keyset:
         return joint_counts(lab_e, new.labels, r, c)  # type: ignore[arg-type]
     pos = ledger.positions(new.keyset, e.keyset)  # type: ignore[arg-type]
-    on_n = np.where(pos >= 0, lab_e[np.maximum(pos, 0)], -1)
+    on_n = lab_e.take(pos, mode="clip")  # pos -1 (record not in E's rows) is masked next
+    on_n[pos < 0] = -1
     e_only = np.bincount(lab_e[lab_e >= 0], minlength=r) - np.bincount(on_n[on_n >= 0], minlength=r)
     return joint_counts(on_n, new.labels, r, c, e_only)  # type: ignore[arg-type]
 

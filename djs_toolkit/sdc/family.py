@@ -58,18 +58,35 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
     if len(fam) < 2:
         return [], []
     keysets = [keyset] + [e.keyset for e in fam]
-    universe = pd.Index(np.unique(np.concatenate([np.asarray(ledger.keyset(k)) for k in set(keysets)])))
-    cols = []
-    for k, lab in zip(keysets, [labels] + [np.asarray(ledger.labels(e)) for e in fam]):
-        col = np.full(len(universe), -1, np.int64)
-        col[universe.get_indexer(np.asarray(ledger.keyset(k)))] = lab
-        cols.append(col)
-    M = np.column_stack(cols)
-    M = M[(M >= 0).any(axis=1)]
-    atoms, inverse, counts = np.unique(M, axis=0, return_inverse=True, return_counts=True)
-    if len(atoms) > MAX_FAMILY_ATOMS or time.monotonic() > deadline:
-        return [], []
     rels = [rel] + [ledger.released(e) for e in fam]
+    if len(set(keysets)) == 1:  # the usual case: every output made from the same records
+        n_rows = len(labels)
+        where = [np.arange(n_rows)] * len(keysets)
+    else:  # union of the records by hashing (no sort)
+        universe = pd.Index(pd.unique(np.concatenate([np.asarray(ledger.keyset(k)) for k in set(keysets)])))
+        n_rows = len(universe)
+        where = [universe.get_indexer(np.asarray(ledger.keyset(k))) for k in keysets]
+    # one integer per record encodes its cell in every member (mixed radix), then hashing finds the atoms
+    radix = [r.n_labels + 1 for r in rels]  # type: ignore[union-attr]
+    if float(np.prod(np.asarray(radix, dtype=float))) >= 2.0 ** 62:
+        return [], []
+    code = np.zeros(n_rows, np.int64)
+    stride = 1
+    for w, lab, base in zip(where, [labels] + [np.asarray(ledger.labels(e)) for e in fam], radix):
+        part = np.zeros(n_rows, np.int64)
+        part[w] = np.asarray(lab, np.int64) + 1
+        code += part * stride
+        stride *= base
+    code = code[code > 0]
+    codes_idx, uniq = pd.factorize(code)
+    counts = np.bincount(codes_idx)
+    if len(uniq) > MAX_FAMILY_ATOMS or time.monotonic() > deadline:
+        return [], []
+    atoms = np.zeros((len(uniq), len(rels)), np.int64)
+    rest = np.asarray(uniq, np.int64)
+    for j, base in enumerate(radix):
+        atoms[:, j] = rest % base - 1
+        rest //= base
     rows, lo, hi = [], [], []
     for j, r in enumerate(rels):
         inc = r.incidence().tocsc()  # released value x label
