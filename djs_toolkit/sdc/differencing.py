@@ -144,6 +144,60 @@ def _aggregate(rel_e: Released, rel_n: Released, min_safe: int) -> bool:
     return 1 <= abs(total) <= min_safe - 1
 
 
+def _compare(ledger: Ledger, e: LedgerEntry, new: NewOutput, res: DifferencingResult, rows: list[list[object]],
+             m: int, width: float, deadline: float) -> None:
+    """Compare the new output with one earlier output: relation, pair atoms, or the table-level rule."""
+    rel_n = new.released
+    rel_e = ledger.released(e)
+    shared = sorted(set(e.variables) & set(new.variables))
+    parts = [f"shares variables {', '.join(shared)}"] if shared else []
+    linked = False
+    if (rel_e is not None and rel_n is not None and e.keyset and new.keyset and e.key_space == new.key_space
+            and new.labels is not None):
+        if (rel_e.n_labels + 1) * (rel_n.n_labels + 1) > _MAX_JOINT:
+            res.reasons.append((RULE, "review", f"{e.display} and this output have too many cell combinations "
+                                "for the differencing check: a checker must compare them"))
+            return
+        J = _joint(ledger, e, rel_e, new)
+        S, agreement = support(J, rel_e, rel_n)
+        if new.key_space == "index" and agreement < LINK_AGREEMENT:
+            parts.append("records not linked (DataFrame-index keys disagree on shared variables; pass "
+                         "record_id=)")
+        else:
+            linked = True
+            if J[1:, 1:].sum() > 0:
+                parts.insert(0, _relation(J, e.display))
+            # A rounded release is itself an interval narrower than the protection width (base 10: 9 wide); an
+            # atom known as well as a rounded value is protected as well as that value (§1.5: rounding is
+            # OpenSAFELY's defence against N -> N+1 differencing).
+            w = min(width, _rounding_width(rel_e), _rounding_width(rel_n))
+            pr = pair_check(J, S, rel_e, rel_n, m, w, deadline)
+            if pr.unresolved:
+                res.reasons.append((RULE, "review", f"differencing against {e.display} was not settled "
+                                    f"({pr.unresolved} group(s) left: system too large or time limit): a "
+                                    "checker must compare the two outputs"))
+            if pr.disclosed:
+                exact = all(lo == hi for lo, hi in zip(pr.lower, pr.upper))
+                how = "exactly" if exact else f"exactly or to within fewer than {w:g}"
+                texts = [_atom_text(i, j, rel_e, rel_n, e.display) for i, j in pr.atoms]
+                more = f" (and {len(texts) - 3} more)" if len(texts) > 3 else ""
+                res.reasons.append((RULE, "fail", f"combined with earlier output {e.display} "
+                                    f"({_relation(J, e.display)}), {len(texts)} group(s) of fewer than {m} "
+                                    f"records can be recovered {how} by differencing: " + "; ".join(texts[:3])
+                                    + more))
+                for (i, j), cnt, lo, hi, how_ in zip(pr.atoms, pr.counts, pr.lower, pr.upper, pr.method):
+                    rows.append([e.name, e.run, "outside its population" if i == 0 else label_name(rel_e, i - 1),
+                                 "outside this population" if j == 0 else label_name(rel_n, j - 1), cnt, lo, hi,
+                                 how_])
+    if not linked and rel_e is not None and rel_n is not None and _aggregate(rel_e, rel_n, m):
+        res.reasons.append((RULE, "fail", f"same table as earlier output {e.display} (same variables and "
+                            f"categories) on a population that differs by fewer than {m} records in total: "
+                            "the difference is a small group (records could not be linked, table-level rule)"))
+        rows.append([e.name, e.run, "whole table", "whole table", None, None, None, "table totals"])
+    if parts:
+        res.relations.append(f"{e.display}: " + "; ".join(parts))
+
+
 def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: float = 30.0,
               entries: list[LedgerEntry] | None = None) -> DifferencingResult:
     """Check a new output against the ledger's entries (default: all of them, newest first).
@@ -185,54 +239,12 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: floa
         if time.monotonic() > deadline:
             skipped.append(e.display)
             continue
-        rel_e = ledger.released(e)
-        shared = sorted(set(e.variables) & set(new.variables))
-        parts = [f"shares variables {', '.join(shared)}"] if shared else []
-        linked = False
-        if (rel_e is not None and rel_n is not None and e.keyset and new.keyset and e.key_space == new.key_space
-                and new.labels is not None):
-            if (rel_e.n_labels + 1) * (rel_n.n_labels + 1) > _MAX_JOINT:
-                res.reasons.append((RULE, "review", f"{e.display} and this output have too many cell combinations "
-                                    "for the differencing check: a checker must compare them"))
-                continue
-            J = _joint(ledger, e, rel_e, new)
-            S, agreement = support(J, rel_e, rel_n)
-            if new.key_space == "index" and agreement < LINK_AGREEMENT:
-                parts.append("records not linked (DataFrame-index keys disagree on shared variables; pass "
-                             "record_id=)")
-            else:
-                linked = True
-                if J[1:, 1:].sum() > 0:
-                    parts.insert(0, _relation(J, e.display))
-                # A rounded release is itself an interval narrower than the protection width (base 10: 9 wide); an
-                # atom known as well as a rounded value is protected as well as that value (§1.5: rounding is
-                # OpenSAFELY's defence against N -> N+1 differencing).
-                w = min(width, _rounding_width(rel_e), _rounding_width(rel_n))
-                pr = pair_check(J, S, rel_e, rel_n, m, w, deadline)
-                if pr.unresolved:
-                    res.reasons.append((RULE, "review", f"differencing against {e.display} was not settled "
-                                        f"({pr.unresolved} group(s) left: system too large or time limit): a "
-                                        "checker must compare the two outputs"))
-                if pr.disclosed:
-                    exact = all(lo == hi for lo, hi in zip(pr.lower, pr.upper))
-                    how = "exactly" if exact else f"exactly or to within fewer than {w:g}"
-                    texts = [_atom_text(i, j, rel_e, rel_n, e.display) for i, j in pr.atoms]
-                    more = f" (and {len(texts) - 3} more)" if len(texts) > 3 else ""
-                    res.reasons.append((RULE, "fail", f"combined with earlier output {e.display} "
-                                        f"({_relation(J, e.display)}), {len(texts)} group(s) of fewer than {m} "
-                                        f"records can be recovered {how} by differencing: " + "; ".join(texts[:3])
-                                        + more))
-                    for (i, j), cnt, lo, hi, how_ in zip(pr.atoms, pr.counts, pr.lower, pr.upper, pr.method):
-                        rows.append([e.name, e.run, "outside its population" if i == 0 else label_name(rel_e, i - 1),
-                                     "outside this population" if j == 0 else label_name(rel_n, j - 1), cnt, lo, hi,
-                                     how_])
-        if not linked and rel_e is not None and rel_n is not None and _aggregate(rel_e, rel_n, m):
-            res.reasons.append((RULE, "fail", f"same table as earlier output {e.display} (same variables and "
-                                f"categories) on a population that differs by fewer than {m} records in total: "
-                                "the difference is a small group (records could not be linked, table-level rule)"))
-            rows.append([e.name, e.run, "whole table", "whole table", None, None, None, "table totals"])
-        if parts:
-            res.relations.append(f"{e.display}: " + "; ".join(parts))
+        try:
+            _compare(ledger, e, new, res, rows, m, width, deadline)
+        except (OSError, ValueError, KeyError, IndexError):
+            # a damaged or half-removed entry: fail closed to a human comparison, never a silent pass
+            res.reasons.append((RULE, "review", f"the ledger's record of {e.display} could not be read: a checker "
+                                "must compare the two outputs"))
         res.compared += 1
     if (rel_n is not None and rel_n.counts and new.keyset and new.labels is not None and not skipped
             and not any(st == "fail" for _, st, _ in res.reasons)):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # noqa: F401 - used by the examples
 from scipy import sparse
 
 from djs_toolkit.sdc.evidence import Grid

@@ -133,3 +133,14 @@ def test_two_processes_appending_at_once_leave_both_entries_intact(tmp_path):
     for e in entries:
         assert len(np.asarray(Ledger(led).labels(e))) == e.n_records
     assert not [p for p in led.rglob("*") if p.name.startswith(".")]
+
+
+def test_a_damaged_ledger_entry_gives_review_not_pass(tmp_path):
+    df = _frame()
+    Session("srs", ledger=tmp_path / "l").crosstab(df.court, df.sex, name="t1", record_id=df.pid)
+    for f in (tmp_path / "l" / "keysets").iterdir():
+        f.unlink()  # e.g. a half-copied project folder
+    o = Session("srs", ledger=tmp_path / "l").crosstab(df.court, df.sex, name="t2", record_id=df.pid.iloc[::-1])
+    assert o.status == "review"
+    assert o.reasons["summary"].iloc[-1] == ("the ledger's record of 't1' could not be read: a checker must compare "
+                                             "the two outputs")

@@ -10,8 +10,6 @@ from hypothesis import strategies as st
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc import Session
-from djs_toolkit.sdc.profiles import load_profile
-from djs_toolkit.sdc.survival_tables import safe_curve
 from djs_toolkit.survival import cox
 
 
