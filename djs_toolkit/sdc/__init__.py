@@ -1,5 +1,10 @@
 """Five Safes output checking: ACRO-like checked outputs with secondary suppression and an LP attacker audit.
 
+`Session` checks tables (`crosstab`, `pivot_table`, `hist`, `table` for numbers given with their counts),
+survival curves (`km`, `cif`), models (`regression`) and files (`custom`), and checks every output for
+differencing against a per-project `Ledger` of earlier outputs; `check_folder` (`djs check`) checks outputs made
+elsewhere; `finalise` writes the clearance folder.
+
 Example:
     >>> from djs_toolkit.sdc import Session
     >>> Session("srs").profile.threshold

@@ -207,8 +207,10 @@ def results_json(session: Session, files: dict[str, list[str]]) -> dict[str, Any
     }
 
 
-def _ledger_note(session: Session) -> str:
+def _ledger_note(session: Session) -> str | None:
     # No path: the ledger folder is checker-only and a path would make release files machine-specific.
+    if session.ledger is None and not session.outputs:
+        return None  # nothing was checked here (e.g. the header of a bundle assembled from records)
     if session.ledger is None:
         return "differencing checked against the earlier outputs of this session (no project ledger given)"
     return "differencing checked against every earlier output in the project's ledger (checker-only folder)"
