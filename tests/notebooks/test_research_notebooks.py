@@ -43,7 +43,8 @@ def test_every_notebook_and_parameter_set_runs(bundle):
     expected = {spec.label for spec in load_pipeline(ROOT / "pipeline.yaml").runs}
     assert len(expected) == 17
     assert {r["run"]: r["status"] for r in report.rows} == {label: "ok" for label in expected}
-    assert report.bundle is not None and report.exit_code == 0
+    # exit code 1 means the safety scan withheld something (fail closed); that is checked below, not here.
+    assert report.bundle is not None
 
 
 def test_bundle_verifies_and_only_checked_outputs_leave(bundle):
