@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
@@ -22,6 +23,16 @@ __all__ = ["km_plot"]
 _ROWS = (("n_at_risk", "At risk"), ("cum_events", "Events"), ("cum_censored", "Censored"))
 
 
+def _flat(table: pd.DataFrame, mask: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Index levels (e.g. group and time of an `sdc.Session.km` table) as columns; they are never withheld."""
+    if "time" in table.columns or "time" not in (table.index.names or []):
+        return table, mask
+    flat = table.reset_index()
+    extra = [c for c in flat.columns if c not in mask.columns]
+    return flat, pd.concat([pd.DataFrame(False, index=flat.index, columns=extra),
+                            mask.reset_index(drop=True)], axis=1)[flat.columns]
+
+
 def km_plot(curve: Any, risk_table: Any, by: str | None = None, ylabel: str = "Probability",
             xlabel: str = "Days since index", title: str | None = None) -> Figure:
     """Step curves with confidence bands and a KMunicate risk table (at risk, events, censored).
@@ -30,7 +41,8 @@ def km_plot(curve: Any, risk_table: Any, by: str | None = None, ylabel: str = "P
         curve: protected curve with ``time``, ``estimate``, ``ci_lower``, ``ci_upper`` (and ``by``);
             survival or cumulative incidence alike.
         risk_table: protected table with ``time``, ``n_at_risk`` and ``cum_events`` / ``cum_censored``
-            (or ``events`` / ``censored``), and ``by`` when grouped.
+            (or per-interval ``events`` / ``censored``), and ``by`` when grouped; an `sdc.Session.km` output
+            (group and time in the index) serves as both curve and table.
         by: the group column (detected when the first column is not ``time``).
         ylabel: y-axis label.
         xlabel: x-axis label.
@@ -48,13 +60,14 @@ def km_plot(curve: Any, risk_table: Any, by: str | None = None, ylabel: str = "P
         >>> len(km_plot(c, r).axes)
         2
     """
-    cur, cmask = protected(curve, "curve")
-    tab, tmask = protected(risk_table, "risk table")
+    cur, cmask = _flat(*protected(curve, "curve"))
+    tab, tmask = _flat(*protected(risk_table, "risk table"))
     for need, frame in ((("time", "estimate", "ci_lower", "ci_upper"), cur), (("time", "n_at_risk"), tab)):
         if any(c not in frame.columns for c in need):
             raise DJSUserError(f"km_plot needs columns {list(need)}: pass km/cif output and kmunicate_table output.")
     by = by or (cur.columns[0] if cur.columns[0] != "time" else None)
-    rows = [(c if c in tab else c.replace("cum_", ""), lab) for c, lab in _ROWS]
+    rows = [(c, lab) if c in tab else (c.replace("cum_", ""), lab if c == "n_at_risk" else f"{lab} (interval)")
+            for c, lab in _ROWS]
     rows = [(c, lab) for c, lab in rows if c in tab]
     levels = list(dict.fromkeys(cur[by])) if by else [None]
     n_rows = len(rows) * len(levels)

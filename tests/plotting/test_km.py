@@ -46,3 +46,19 @@ def test_km_plot_single_cumulative_incidence_curve():
     assert ax.get_ylabel() == "Cumulative incidence" and ax.get_legend() is None
     assert [t.get_text() for t in axt.get_yticklabels()] == ["At risk", "Events", "Censored"]
     assert "c" not in [t.get_text() for t in axt.texts] and not fig.texts
+
+
+def test_km_plot_from_a_session_checked_curve():
+    from djs_toolkit.sdc import Session
+
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"days": rng.exponential(300, 600).round() + 1, "back": (rng.random(600) < 0.7).astype(int),
+                      "sex": rng.choice(["F", "M"], 600)})
+    out = Session().km("days", "back", by="sex", data=d, times=[0, 180, 365, 730])
+    fig = km_plot(out, out)
+    ax, axt = fig.axes
+    assert [t.get_text() for t in axt.get_yticklabels()][:3] == ["F: At risk", "F: Events (interval)",
+                                                                  "F: Censored (interval)"]
+    shown = [t.get_text() for t in axt.texts]
+    assert len(shown) == 4 * 6 and f"{int(out.table['n_at_risk'].iloc[1]):,}" in shown
+    assert len([line for line in ax.lines if len(line.get_xdata()) > 1]) == 2
