@@ -25,11 +25,17 @@ from djs_toolkit.overlap import _AGE_BAND, BY_ATTRIBUTES, _entity
 from djs_toolkit.spine import build_spine, check_datasets, coverage
 from djs_toolkit.spine_sql import EVENT_TYPES, days_between
 
-__all__ = ["ENTRY_EVENTS", "monthly_flows", "its", "ITSResult"]
+__all__ = ["ENTRY_EVENTS", "KNOWN_DATES", "monthly_flows", "its", "ITSResult"]
 
 # Event types that open a new contact with a jurisdiction (convictions, releases, orders and probation
 # ends happen inside a contact, so they are not entries).
 ENTRY_EVENTS = ("mags_case", "crown_case", "custody_start", "probation_start", "family_case_start", "civil_claim")
+# Interruptions and ramps named in survival_and_overlap.md §8: court closures (March 2020), the England
+# evictions ban (Mar 2020 - May 2021, so a second interruption when it lifts in June 2021) and the
+# cost-of-living crisis as a ramp. The ramp's span is our assumption: state it, and vary it (§8 asks for
+# sensitivity to the breakpoint).
+KNOWN_DATES = {"court_closures": "2020-03", "evictions_ban_start": "2020-03", "evictions_ban_end": "2021-06",
+               "cost_of_living_ramp": ("2021-10", "2022-10")}
 _MONTH = "(EXTRACT(YEAR FROM {d}) * 12 + EXTRACT(MONTH FROM {d}) - 1)"  # portable month number
 
 
