@@ -31,7 +31,8 @@ __all__ = ["ENTRY_EVENTS", "KNOWN_DATES", "monthly_flows", "its", "ITSResult"]
 # ends happen inside a contact, so they are not entries).
 ENTRY_EVENTS = ("mags_case", "crown_case", "custody_start", "probation_start", "family_case_start", "civil_claim")
 # Interruptions and ramps named in survival_and_overlap.md §8: court closures (March 2020), the England
-# evictions ban (Mar 2020 - May 2021, so a second interruption when it lifts in June 2021) and the
+# evictions ban (Mar 2020 - May 2021: it starts with the closures, so one March 2020 interruption carries
+# both, and a second one marks June 2021 when it lifts) and the
 # cost-of-living crisis as a ramp. The ramp's span is our assumption: state it, and vary it (§8 asks for
 # sensitivity to the breakpoint).
 KNOWN_DATES = {"court_closures": "2020-03", "evictions_ban_start": "2020-03", "evictions_ban_end": "2021-06",
