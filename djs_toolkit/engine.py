@@ -8,6 +8,7 @@ statements can later run on Spark (DESIGN.md: SQL kept dialect-portable).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from djs_toolkit.data.files import TableFiles, find_table_files
 from djs_toolkit.data.readers import part_schema_problems, read_column_names, table_expression
 from djs_toolkit.schema import TABLES, Column
 
-__all__ = ["Engine", "SQL_TYPES", "quote_ident"]
+__all__ = ["Engine", "SQL_TYPES", "memory_limit_mib", "quote_ident"]
 
 SQL_TYPES = {"string": "VARCHAR", "category": "VARCHAR", "date": "DATE", "int": "BIGINT",
              "float": "DOUBLE", "bool": "BOOLEAN"}
@@ -105,6 +106,27 @@ def is_native(col: Column, source_type: str) -> bool:
     }[col.dtype]
 
 
+def memory_limit_mib() -> int:
+    """DuckDB's memory budget: ``DJS_DUCKDB_MEMORY_MIB`` if set, else a quarter of physical memory.
+
+    DuckDB's default (80% of RAM) leaves no room for the pandas frames a notebook fetches, and the
+    process is killed instead of spilling; with a quarter, a national spine fits in 12 GiB with its
+    pandas copy (bench/spine.py).
+
+    Example:
+        >>> memory_limit_mib() >= 512
+        True
+    """
+    env = os.environ.get("DJS_DUCKDB_MEMORY_MIB", "").strip()
+    if env.isdigit():
+        return max(512, int(env))
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
+        total = 12 * 2**30
+    return max(512, int(total / 4 / 2**20))
+
+
 class Engine:
     """A DuckDB connection with raw and canonical views over an extract's files.
 
@@ -126,6 +148,13 @@ class Engine:
         # (which may be a shared project drive in the SRS).
         spill = Path(tempfile.gettempdir()) / "djs_duckdb"
         self.con.execute(f"SET temp_directory = '{spill.as_posix()}'")
+        self.con.execute(f"SET memory_limit = '{memory_limit_mib()}MiB'")
+        # No progress bar: notebooks and logs show counts we choose, nothing else.
+        self.con.execute("SET enable_progress_bar = false")
+        # Work tables (the spine and what analyses derive from it) live in a compressed in-memory
+        # database: a national spine is about 5x smaller there (bench/spine.py).
+        self.con.execute("ATTACH ':memory:' AS djs_work (COMPRESS)")
+        self.con.execute("USE djs_work")
         files, self.unknown_files = find_table_files(self.root, column_map.files)
         self.sources: dict[str, TableSource] = {}
         for name, tf in files.items():

@@ -140,16 +140,35 @@ def _coverage_case(extract) -> str:
 
 
 def _mode_sql(expr: str, where: str, name: str) -> str:
-    # Counted over distinct records, not events: a record with two events is one observation.
-    return (f"{name}_n AS (SELECT person_id, {expr} AS v, COUNT(DISTINCT dataset || row_id_hash) AS n "
-            f"FROM _events_linked WHERE {where} "
+    # Over person-records (one row each), not events: a record with two events is one observation.
+    return (f"{name}_n AS (SELECT person_id, {expr} AS v, COUNT(*) AS n FROM r WHERE {where} "
             f"GROUP BY person_id, {expr}), "
             f"{name}_r AS (SELECT person_id, v, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY n DESC, v) AS rn, "
             f"COUNT(*) OVER (PARTITION BY person_id) AS k FROM {name}_n)")
 
 
+_SPINE_ORDER = "person_id, event_date, dataset, event_type, record_id"
+
+
+def _link_sql(extract) -> str:
+    # Without duplicate link keys (validation counted them) every record has one person: read the
+    # link rows in place instead of grouping 25M of them at national scale.
+    problems, _ = extract._checks("xjs_link")
+    if not any(p.kind == "duplicate_key" for p in problems):
+        return ("CREATE OR REPLACE VIEW _link AS SELECT source_dataset, row_id_hash, estimated_xjs_id AS person_id, "
+                "FALSE AS several FROM xjs_link")
+    # MIN <> MAX says "several persons" without the cost of COUNT(DISTINCT).
+    return ("CREATE OR REPLACE TABLE _link AS SELECT source_dataset, row_id_hash, "
+            "MIN(estimated_xjs_id) AS person_id, MIN(estimated_xjs_id) <> MAX(estimated_xjs_id) AS several "
+            "FROM xjs_link GROUP BY source_dataset, row_id_hash")
+
+
 def build_spine(extract) -> str:
     """Materialise the spine in the extract's DuckDB connection (once); returns its table name.
+
+    Three passes over the files, none holding every event twice: person attributes from each
+    record's primary event, undated-event counts, then the spine itself (events joined to persons
+    and their attributes in one pipeline).
 
     Example:
         >>> # build_spine(extract) -> '_spine'
@@ -167,53 +186,78 @@ def build_spine(extract) -> str:
         needed = {"familyman": ("family_cases", "family_events"), "civil_caseman_pcol": ("civil_cases", "civil_events"),
                   "probation_delius": ()}.get(d, ())
         if all(t in extract.tables for t in needed):
-            selects += EVENT_SELECTS[d]
-    con.execute("CREATE OR REPLACE TEMP TABLE _link AS SELECT source_dataset, row_id_hash, "
-                "MIN(estimated_xjs_id) AS person_id, COUNT(DISTINCT estimated_xjs_id) AS n_persons "
-                "FROM xjs_link GROUP BY source_dataset, row_id_hash")
-    con.execute("CREATE OR REPLACE TEMP TABLE _events AS " + " UNION ALL ".join(selects))
-    con.execute("CREATE OR REPLACE TEMP TABLE _events_linked AS SELECT l.person_id, e.* FROM _events e "
-                "JOIN _link l ON l.source_dataset = e.dataset AND l.row_id_hash = e.row_id_hash "
-                "WHERE e.event_date IS NOT NULL")
+            selects.append(EVENT_SELECTS[d])
+    union = " UNION ALL ".join(sel for sels in selects for sel in sels)
+    # The first select of each dataset is its primary event: every person-record holds exactly one.
+    records = " UNION ALL ".join(
+        f"SELECT dataset, row_id_hash, sex_raw, ethnicity_raw, imd_raw FROM ({sels[0]}) AS q" for sels in selects)
+    con.execute(_link_sql(extract))
+    con.execute(f"CREATE OR REPLACE TABLE _spine_diag AS SELECT dataset, "
+                f"SUM(CASE WHEN event_date IS NULL THEN 1 ELSE 0 END) AS events_missing_date "
+                f"FROM ({union}) AS e GROUP BY dataset")
     eth = ethnicity_group_sql("ethnicity_raw")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _person AS WITH "
+        "CREATE OR REPLACE TABLE _person AS WITH r AS (SELECT l.person_id, e.sex_raw, e.ethnicity_raw, e.imd_raw "
+        f"FROM ({records}) AS e JOIN _link l ON l.source_dataset = e.dataset AND l.row_id_hash = e.row_id_hash), "
         + _mode_sql("sex_raw", "sex_raw IN ('M', 'F')", "sx") + ", "
         + _mode_sql(eth, f"ethnicity_raw IS NOT NULL AND {eth} <> 'Not stated'", "et") + ", "
         + _mode_sql("imd_raw", "imd_raw BETWEEN 1 AND 10", "im")
-        + ", p AS (SELECT DISTINCT person_id FROM _events_linked) "
+        + ", p AS (SELECT DISTINCT person_id FROM r) "
         "SELECT p.person_id, sx_r.v AS sex, COALESCE(et_r.v, 'Not stated') AS ethnicity_group, im_r.v AS imd_decile, "
         "COALESCE(sx_r.k, 0) > 1 AS sex_conflict, COALESCE(et_r.k, 0) > 1 AS ethnicity_conflict FROM p "
         "LEFT JOIN sx_r ON sx_r.person_id = p.person_id AND sx_r.rn = 1 "
         "LEFT JOIN et_r ON et_r.person_id = p.person_id AND et_r.rn = 1 "
         "LEFT JOIN im_r ON im_r.person_id = p.person_id AND im_r.rn = 1"
     )
+    coverage_case = _coverage_case(extract).replace("dataset", "e.dataset").replace("event_date", "e.event_date")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_SPINE} AS SELECT e.person_id, e.dataset, e.event_type, e.event_date, "
+        f"CREATE OR REPLACE TABLE {_SPINE} AS SELECT l.person_id, e.dataset, e.event_type, e.event_date, "
         "e.end_date, e.row_id_hash AS record_id, e.offence_date, e.offence_group, e.disposal, e.case_type, "
         "e.party_role, e.age_at_event, p.sex, p.ethnicity_group, p.imd_decile, "
-        f"{_coverage_case(extract).replace('dataset', 'e.dataset').replace('event_date', 'e.event_date')} "
-        "AS in_coverage FROM _events_linked e JOIN _person p ON p.person_id = e.person_id"
+        f"{coverage_case} AS in_coverage FROM ({union}) AS e "
+        "JOIN _link l ON l.source_dataset = e.dataset AND l.row_id_hash = e.row_id_hash "
+        f"JOIN _person p ON p.person_id = l.person_id WHERE e.event_date IS NOT NULL ORDER BY {_SPINE_ORDER}"
     )
+    con.execute("CHECKPOINT")  # compresses the work tables (engine.py)
     extract._spine_built = True
     return _SPINE
 
 
-def _fetch(extract, sql: str) -> pd.DataFrame:
-    table = extract.engine.con.sql(sql).to_arrow_table()
-    # Low-cardinality columns become categories inside Arrow, ids stay Arrow-backed strings: Python
-    # string objects would take ~20 GiB for a national spine.
-    for i, name in enumerate(table.column_names):
-        if name in _CATEGORICAL:
-            table = table.set_column(i, name, pc.dictionary_encode(table.column(i)))
-    df = table.to_pandas(date_as_object=False, types_mapper={pa.string(): pd.StringDtype("pyarrow"),
-                                                             pa.large_string(): pd.StringDtype("pyarrow")}.get)
+def _fetch(extract, sql: str, datasets: list[str] | None = None, sorted_by_person: bool = False) -> pd.DataFrame:
+    # Streamed in batches, low-cardinality columns dictionary-encoded batch by batch, ids kept as
+    # Arrow-backed strings: Python string objects, or whole string columns held at once, would take
+    # tens of GiB for a national spine. ``datasets`` filters batches here, not in SQL, so a plain
+    # scan keeps the spine's stored order (a DuckDB filter may not). With ``sorted_by_person``,
+    # returns None unless person ids come back in order.
+    reader = extract.engine.con.sql(sql).to_arrow_reader(1 << 20)
+    fields = [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in _CATEGORICAL else f
+              for f in reader.schema]
+    schema = pa.schema(fields)
+    keep = pa.array(datasets or [], pa.string())
+    batches, last = [], None
+    for b in reader:
+        if datasets is not None:
+            b = b.filter(pc.is_in(b.column("dataset"), value_set=keep))
+        if sorted_by_person and b.num_rows:
+            pid = b.column("person_id")
+            if (last is not None and pc.less(pid[0], last).as_py()) or not pc.all(
+                    pc.less_equal(pid.slice(0, len(pid) - 1), pid.slice(1))).as_py():
+                return None
+            last = pid[len(pid) - 1]
+        batches.append(pa.RecordBatch.from_arrays(
+            [pc.dictionary_encode(col) if name in _CATEGORICAL else col for name, col in zip(b.schema.names, b.columns)],
+            schema=schema))
+    table = pa.Table.from_batches(batches, schema=schema).unify_dictionaries()
+    del batches
+    mapper = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
+              pa.int32(): pd.Int64Dtype(), pa.int64(): pd.Int64Dtype()}
+    df = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True, self_destruct=True, split_blocks=True,
+                         types_mapper=mapper.get)
+    del table
     for c in df.columns:
-        if str(df[c].dtype).startswith("datetime64"):
-            df[c] = df[c].astype("datetime64[ns]")
-    for c in ("age_at_event", "imd_decile"):
-        if c in df:
-            df[c] = df[c].astype("Int64")
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            # Alphabetical categories: the same data gives the same frame, whatever the scan order.
+            df[c] = df[c].cat.reorder_categories(sorted(df[c].cat.categories))
     return df
 
 
@@ -240,8 +284,13 @@ def person_events(extract, datasets: Iterable[str] | None = None, return_diagnos
     labels = check_datasets(extract, datasets)
     build_spine(extract)
     inlist = ", ".join(f"'{d}'" for d in labels) or "NULL"
-    df = _fetch(extract, f"SELECT * FROM {_SPINE} WHERE dataset IN ({inlist}) "
-                         "ORDER BY person_id, event_date, dataset, event_type, record_id")
+    # The spine is stored in this order and DuckDB returns a plain table scan in insertion order
+    # (preserve_insertion_order); a backend without that guarantee (Spark) must add the ORDER BY.
+    stored = {r[0] for r in extract.engine.con.sql(f"SELECT DISTINCT dataset FROM {_SPINE}").fetchall()}
+    every = set(labels) >= stored
+    df = _fetch(extract, f"SELECT * FROM {_SPINE}", None if every else labels, sorted_by_person=True)
+    if df is None:  # never seen; kept so the order is a guarantee, not an accident
+        df = _fetch(extract, f"SELECT * FROM {_SPINE} WHERE dataset IN ({inlist}) ORDER BY {_SPINE_ORDER}")
     return (df, diagnostics(extract)) if return_diagnostics else df
 
 
@@ -303,9 +352,9 @@ def diagnostics(extract) -> pd.DataFrame:
         n = q.execute(f"SELECT COUNT(*) FROM {pt} WHERE {flt} AND row_id_hash NOT IN "
                       f"(SELECT row_id_hash FROM _link WHERE source_dataset = '{d}')").fetchall()[0][0]
         add("records_without_link", d, n, "left out: no person id")
-        n = q.execute(f"SELECT COUNT(*) FROM _link WHERE source_dataset = '{d}' AND n_persons > 1").fetchall()[0][0]
+        n = q.execute(f"SELECT COUNT(*) FROM _link WHERE source_dataset = '{d}' AND several").fetchall()[0][0]
         add("records_linked_to_several_persons", d, n, "kept once, for the smallest estimated_xjs_id")
-        n = q.execute(f"SELECT COUNT(*) FROM _events WHERE dataset = '{d}' AND event_date IS NULL").fetchall()[0][0]
+        n = q.execute(f"SELECT SUM(events_missing_date) FROM _spine_diag WHERE dataset = '{d}'").fetchall()[0][0]
         add("events_missing_date", d, n, "left out: cannot be placed in time")
         n = q.execute(f"SELECT COUNT(*) FROM {_SPINE} WHERE dataset = '{d}' AND NOT in_coverage").fetchall()[0][0]
         add("events_outside_coverage", d, n, "kept, flagged in_coverage = False")
