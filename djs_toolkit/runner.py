@@ -5,7 +5,8 @@
    (`runner_params`);
 2. resolves the data (`dummy` = the `small` dummy extract under `dummy/small`, generated if absent) and profile;
 3. runs each notebook once per parameter set with papermill (`runner_exec`), one after the other or in `--jobs N`
-   separate processes; executed notebooks go to `runs/<run_id>/nb/` (logs, never released), outputs are staged
+   separate processes, after the person-event spine is built once for all of them (`spine_cache`); executed
+   notebooks go to `runs/<run_id>/nb/` (logs, never released), outputs are staged
    as complete records under `runs/<run_id>/stage/<label>/`;
 4. when every run succeeded, assembles `outputs/<run_id>/` (`runner_bundle`) after the safety scan (`runner_scan`);
 5. prints a summary table (also `runs/<run_id>/summary.csv`).
@@ -34,6 +35,7 @@ from djs_toolkit.runner_bundle import assemble, verify_bundle
 from djs_toolkit.runner_exec import execute_run, marker_valid
 from djs_toolkit.runner_params import Pipeline, RunSpec, fingerprint, load_pipeline
 from djs_toolkit.runner_stage import ENV_DATA_ROOT, ENV_LEDGER, ENV_PROFILE, ENV_RUN_NAME, ENV_STAGE
+from djs_toolkit.spine_cache import ENV_SPINE_CACHE
 
 __all__ = ["RunReport", "run_pipeline", "new_run_id", "select_runs", "resolve_data", "DUMMY_SCALE"]
 
@@ -150,7 +152,7 @@ def _task(spec: RunSpec, run_dir: Path, data_root: Path, profile: str, min_safe:
     stage = run_dir / "stage" / spec.label
     params = {**spec.parameters, "data_root": str(data_root), "profile": profile}
     env = {ENV_STAGE: str(stage), ENV_PROFILE: profile, ENV_LEDGER: str(ledger),
-           ENV_RUN_NAME: spec.label, ENV_DATA_ROOT: str(data_root)}
+           ENV_RUN_NAME: spec.label, ENV_DATA_ROOT: str(data_root), ENV_SPINE_CACHE: str(run_dir / "spine")}
     from djs_toolkit import __version__
 
     fp = fingerprint({"notebook": sha256_file(spec.notebook), "parameters": params, "toolkit": __version__,
@@ -263,6 +265,8 @@ def run_pipeline(
             todo.append(t)
     echo(f"run {rid}: {len(tasks)} notebook run(s), {len(tasks) - len(todo)} already complete, profile "
          f"{prof.name}")
+    if todo:
+        _save_spine(data_root, run_dir / "spine", echo)
     for res in _execute(todo, jobs, echo, len(todo)):
         results[res["label"]] = res
     ok = all(results[t["label"]]["status"] in ("ok", "skipped") for t in tasks)
@@ -292,6 +296,23 @@ def _row(spec: RunSpec, res: dict[str, Any], withheld: dict[str, list[str]]) -> 
             "pass": outs.get("pass", 0), "review": outs.get("review", 0), "fail": outs.get("fail", 0)}
 
 
+def _save_spine(data_root: Path, folder: Path, echo: Callable[[str], None]) -> None:
+    # Built once here, read in place by every kernel (spine_cache.py). Bad data is not reported here:
+    # each notebook reports it in full, with its fix, where the researcher looks.
+    from djs_toolkit import open_extract
+    from djs_toolkit.spine_cache import load_spine, save_spine
+
+    t0 = time.perf_counter()
+    try:
+        extract = open_extract(data_root)
+        if not load_spine(extract, folder):
+            save_spine(extract, folder)
+            echo(f"spine built once for all runs in {time.perf_counter() - t0:.1f} s")
+        extract.engine.con.close()
+    except DJSUserError:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _finish(report: RunReport, run_dir: Path, echo: Callable[[str], None]) -> None:
     rows = report.rows
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in SUMMARY_COLUMNS}
@@ -303,6 +324,7 @@ def _finish(report: RunReport, run_dir: Path, echo: Callable[[str], None]) -> No
     for uid, problems in sorted(report.withheld.items()):
         echo(f"withheld {uid}: " + "; ".join(problems))
     if report.bundle is not None:
+        shutil.rmtree(run_dir / "spine", ignore_errors=True)  # row-level: kept only while the run may resume
         echo(f"\noutputs: {report.bundle} (verify with `djs verify {report.bundle}`)")
     else:
         failed = [r["run"] for r in rows if r["status"] not in ("ok", "skipped", "withheld")]

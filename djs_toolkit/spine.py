@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
+from djs_toolkit.spine_cache import load_spine
 from djs_toolkit.spine_sql import EVENT_SELECTS, EVENT_TYPES, PERSON_TABLE_FILTER, ethnicity_group_sql
 
 __all__ = ["EVENT_TYPES", "person_events", "event_counts", "diagnostics", "coverage", "common_window", "last_observable",
@@ -150,13 +151,16 @@ def _mode_sql(expr: str, where: str, name: str) -> str:
 _SPINE_ORDER = "person_id, event_date, dataset, event_type, record_id"
 
 
+LINK_VIEW = ("CREATE OR REPLACE VIEW _link AS SELECT source_dataset, row_id_hash, estimated_xjs_id AS person_id, "
+             "FALSE AS several FROM xjs_link")
+
+
 def _link_sql(extract) -> str:
     # Without duplicate link keys (validation counted them) every record has one person: read the
     # link rows in place instead of grouping 25M of them at national scale.
     problems, _ = extract._checks("xjs_link")
     if not any(p.kind == "duplicate_key" for p in problems):
-        return ("CREATE OR REPLACE VIEW _link AS SELECT source_dataset, row_id_hash, estimated_xjs_id AS person_id, "
-                "FALSE AS several FROM xjs_link")
+        return LINK_VIEW
     # MIN <> MAX says "several persons" without the cost of COUNT(DISTINCT).
     return ("CREATE OR REPLACE TABLE _link AS SELECT source_dataset, row_id_hash, "
             "MIN(estimated_xjs_id) AS person_id, MIN(estimated_xjs_id) <> MAX(estimated_xjs_id) AS several "
@@ -166,7 +170,8 @@ def _link_sql(extract) -> str:
 def build_spine(extract) -> str:
     """Materialise the spine in the extract's DuckDB connection (once); returns its table name.
 
-    Three passes over the files, none holding every event twice: person attributes from each
+    A spine saved by `djs run` for the same files is used instead (`spine_cache`). Otherwise three
+    passes over the files, none holding every event twice: person attributes from each
     record's primary event, undated-event counts, then the spine itself (events joined to persons
     and their attributes in one pipeline).
 
@@ -174,6 +179,9 @@ def build_spine(extract) -> str:
         >>> # build_spine(extract) -> '_spine'
     """
     if getattr(extract, "_spine_built", False):
+        return _SPINE
+    if load_spine(extract):  # saved by `djs run` for this very extract (spine_cache.py)
+        extract._spine_built = True
         return _SPINE
     con = extract.engine.con
     present = [d for d, ds in DATASETS.items() if ds.person_table in extract.tables]
