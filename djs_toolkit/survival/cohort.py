@@ -35,23 +35,27 @@ _ENDED_NON_CUSTODIAL = ("('Fine', 'Conditional discharge', 'Absolute discharge',
 
 
 def _incident_filter(disposals: str) -> str:
-    """Spine filter: one index per incident (person and offence date) ending with one of ``disposals``;
-    none for an incident that also had custody or a community order / suspended sentence.
+    """Case filter over ``_cases``: one index per incident (person and offence date) ending with one of
+    ``disposals``; none for an incident that also had custody or a community order / suspended sentence.
 
     An incident sent to the Crown Court ends with its Crown Court case (its latest); otherwise with
     its first magistrates' result (further cases of the same incident, often listed later, are not
-    new contacts: data_first.md §3)."""
-    same = ("s2.person_id = _spine.person_id AND s2.offence_date = _spine.offence_date AND "
-            "s2.event_type IN ('mags_case', 'crown_case') AND s2.record_id <> _spine.record_id")
-    return ("event_type IN ('mags_case', 'crown_case') AND end_date IS NOT NULL AND disposal IN "
-            f"{disposals} AND (case_type IS NULL OR case_type IN ('Criminal', 'Trial', 'Committal for sentence', "
-            f"'Appeal')) AND NOT EXISTS (SELECT 1 FROM _spine s2 WHERE {same} AND ("
+    new contacts: data_first.md §3). A case without any offence date (case row and principal offence
+    both missing) cannot be placed in an incident and is not an index. Crown Court appeals are later
+    hearings of an incident already ended in the magistrates' court: they are neither an index nor
+    its end (the sentence took effect at the magistrates' result)."""
+    same = ("s2.person_id = _cases.person_id AND s2.offence_date = _cases.offence_date AND "
+            "s2.event_type IN ('mags_case', 'crown_case') AND s2.record_id <> _cases.record_id")
+    return ("event_type IN ('mags_case', 'crown_case') AND end_date IS NOT NULL AND offence_date IS NOT NULL "
+            f"AND disposal IN {disposals} AND (case_type IS NULL OR case_type IN ('Criminal', 'Trial', "
+            f"'Committal for sentence')) AND NOT EXISTS (SELECT 1 FROM _cases s2 WHERE {same} AND ("
             f"s2.disposal IN {_CUSTODY_OR_ORDER} "
-            "OR (_spine.event_type = 'mags_case' AND s2.event_type = 'crown_case') "
-            "OR (_spine.event_type = 'mags_case' AND s2.event_type = 'mags_case' AND (s2.end_date < _spine.end_date "
-            "OR (s2.end_date = _spine.end_date AND s2.record_id < _spine.record_id))) "
-            "OR (_spine.event_type = 'crown_case' AND s2.event_type = 'crown_case' AND (s2.end_date > _spine.end_date "
-            "OR (s2.end_date = _spine.end_date AND s2.record_id > _spine.record_id)))))")
+            "OR (_cases.event_type = 'mags_case' AND s2.event_type = 'crown_case' AND COALESCE(s2.case_type, '') <> 'Appeal') "
+            "OR (_cases.event_type = 'mags_case' AND s2.event_type = 'mags_case' AND (s2.end_date < _cases.end_date "
+            "OR (s2.end_date = _cases.end_date AND s2.record_id < _cases.record_id))) "
+            "OR (_cases.event_type = 'crown_case' AND s2.event_type = 'crown_case' AND COALESCE(s2.case_type, '') <> 'Appeal' "
+            "AND (s2.end_date > _cases.end_date "
+            "OR (s2.end_date = _cases.end_date AND s2.record_id > _cases.record_id)))))")
 
 
 # Index event definitions over the spine (dataset, event filter).
@@ -100,21 +104,87 @@ _PRIOR_FLAGS = {
 
 _SPINE_COLS = ("person_id", "dataset", "event_type", "end_date", "record_id", "offence_date", "offence_group",
                "disposal", "case_type", "party_role", "age_at_event", "sex", "ethnicity_group", "imd_decile")
+# Index types read from the criminal cases table ``_cases`` (offence dates completed) instead of ``_spine``.
+_CASE_INDEXES = ("court_disposal", "case_end")
+
+
+def build_cases(extract) -> None:
+    """Create temp table ``_cases``: the spine's criminal court cases (``mags_case``, ``crown_case``) with
+    the offence date completed where the case row lacks it.
+
+    About 2-5% of magistrates' case rows have no ``offence_date``; the case's principal offence in
+    ``mags_offence`` (same ``case_id_hash``) usually has it, and a researcher would take it from there
+    (the principal offence is the case's offence, data_first.md §3). Without this, a case with no
+    offence date escapes the one-index-per-incident rule, is missed by the prior-contact count, and
+    as an outcome is dated by its first hearing instead of the offence. Cases still without an offence
+    date keep NULL (dated by their first hearing as outcomes, never counted as prior contacts).
+    """
+    cols = ", ".join(f"s.{c}" for c in _SPINE_COLS if c != "offence_date")
+    have = set(extract.tables)
+    if {"mags_defendant_case", "mags_offence"} <= have:
+        fill = ("LEFT JOIN (SELECT d.row_id_hash, MIN(o.offence_date) AS od FROM mags_defendant_case d "
+                "JOIN mags_offence o ON o.case_id_hash = d.case_id_hash AND o.principal_offence_flag "
+                "WHERE d.offence_date IS NULL AND o.offence_date IS NOT NULL GROUP BY d.row_id_hash) f "
+                "ON s.dataset = 'mags_hocas' AND f.row_id_hash = s.record_id")
+        od = "COALESCE(s.offence_date, f.od)"
+    else:
+        fill, od = "", "s.offence_date"
+    extract.engine.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _cases AS SELECT {cols}, s.event_date, {od} AS offence_date FROM _spine s "
+        f"{fill} WHERE s.event_type IN ('mags_case', 'crown_case')")
 
 
 def index_select(name: str, flt: str, when: str) -> str:
-    """SQL selecting index events of type ``name`` from the spine, dated by ``when`` (as event_date)."""
-    return (f"SELECT '{name}' AS index_type, {when} AS event_date, {', '.join(_SPINE_COLS)} FROM _spine "
+    """SQL selecting index events of type ``name`` from the spine (court indexes: from ``_cases``, see
+    `build_cases`), dated by ``when`` (as event_date)."""
+    src = "_cases" if name in _CASE_INDEXES else "_spine"
+    return (f"SELECT '{name}' AS index_type, {when} AS event_date, {', '.join(_SPINE_COLS)} FROM {src} "
             f"WHERE {flt}")
 
 
 def prior_contacts_sql(index_table: str, key: str, lookback_days: int) -> str:
     """SQL: per index row (``key``), distinct offence dates of criminal magistrates' cases in
-    ``(index - lookback_days, index]``, the index case included (one definition for every measure)."""
+    ``(index - lookback_days, index]``, the index case included (one definition for every measure).
+
+    One offence date is one contact (incident): further cases of the same incident share it and
+    breach proceedings and non-criminal matters are not offences. Every criminal case starts in the
+    magistrates' court, so Crown cases add nothing. Reads ``_cases`` (`build_cases`), where a case
+    row's missing offence date is completed from its principal offence."""
     return (f"SELECT i.{key}, COUNT(DISTINCT s.offence_date) AS prior_contacts FROM {index_table} i "
-            "JOIN _spine s ON s.person_id = i.person_id AND s.event_type = 'mags_case' "
+            "JOIN _cases s ON s.person_id = i.person_id AND s.event_type = 'mags_case' "
             "AND (s.case_type IS NULL OR s.case_type = 'Criminal') AND s.offence_date <= i.event_date "
             f"AND s.offence_date > i.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY i.{key}")
+
+
+_AGE_SOURCES = {  # dataset: (table, recorded age, date the age refers to)
+    "mags_hocas": ("mags_defendant_case", "age_at_offence", "offence_date"),
+    "crown_xhibit": ("crown_defendant_case", "age_at_offence", "offence_date"),
+    "prison_nomis": ("prison_journey", "age_at_reception", "journey_start_date"),
+    "probation_delius": ("probation_flatfile", "age_at_offence", "main_offence_date"),
+}
+AGE_RANGE = (10, 100)  # ages outside this are recording errors (data_first.md §14.4): missing
+
+
+def _index_age_sql(extract) -> str:
+    """SQL over ``_idx``: ``idx_id``, ``age`` = estimated age in whole years at the index date.
+
+    Data First records age in completed years at a reference date (offence, reception), not a birth
+    date. The exact age then is on average half a year above the recorded one, so the age at the index
+    is estimated as ``floor(recorded + 0.5 + years from the reference date to the index)``: errors
+    at band edges go both ways instead of making everyone up to a year younger (carrying the
+    completed years forward alone puts most 18-year-olds in 10-17). Without a reference date the
+    spine's ``age_at_event`` is used. Ages outside `AGE_RANGE` are missing."""
+    have = set(extract.tables)
+    parts = [f"SELECT '{ds}' AS dataset, row_id_hash AS record_id, {a} AS a, {d} AS ref FROM {t}"
+             for ds, (t, a, d) in _AGE_SOURCES.items() if t in have]
+    case_ref = "COALESCE(r.ref, c.offence_date)"
+    case_join = "LEFT JOIN _cases c ON c.record_id = i.record_id AND c.dataset = i.dataset"
+    est = (f"CAST(FLOOR(r.a + 0.5 + DATEDIFF('day', {case_ref}, i.event_date) / 365.25) AS INTEGER)")
+    src = (" UNION ALL ".join(parts)) if parts else "SELECT NULL AS dataset, NULL AS record_id, NULL AS a, NULL AS ref"
+    return (f"SELECT i.idx_id, CASE WHEN r.a IS NOT NULL AND {case_ref} IS NOT NULL THEN {est} "
+            f"ELSE i.age_at_event END AS age0 FROM _idx i LEFT JOIN (SELECT dataset, record_id, MIN(a) AS a, "
+            f"MIN(ref) AS ref FROM ({src}) u GROUP BY dataset, record_id) r "
+            f"ON r.record_id = i.record_id AND r.dataset = i.dataset {case_join}")
 
 
 def _band_sql(col: str) -> str:
@@ -175,6 +245,7 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
         raise DJSUserError(f"Unknown index type(s) {bad} or outcome `{outcome}`: index types are "
                            f"{', '.join(INDEX_TYPES)}; outcomes are {', '.join(OUTCOMES)}.")
     build_spine(extract)
+    build_cases(extract)
     fu_end, fu_reason = _follow_up_end(extract, outcome, waiting_days)
     out_sets, out_filter, by_offence = OUTCOMES[outcome]
     idx_sql = []
@@ -194,7 +265,9 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
         f"MAX(CASE WHEN {flt} THEN 1 ELSE 0 END) AS {name}" for name, flt in _PRIOR_FLAGS.items())
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cohort AS
-        WITH o AS (SELECT person_id, record_id, {t_out} AS t FROM _spine WHERE {out_filter}),
+        WITH o AS (SELECT person_id, record_id, {t_out} AS t FROM {'_cases' if by_offence else '_spine'}
+                   WHERE {out_filter}),
+        ages AS ({_index_age_sql(extract)}),
         first_o AS (
             SELECT i.idx_id, MIN(o.t) AS t FROM _idx i JOIN o ON o.person_id = i.person_id
             AND o.t > i.event_date AND o.record_id <> i.record_id AND o.t <= {_date(fu_end)} GROUP BY i.idx_id),
@@ -224,13 +297,15 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
             AND COALESCE(s.end_date, {_date(extract.extract_end)}) > i.event_date
             AND s.record_id <> i.record_id GROUP BY st.idx_id)
         SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id,
-               i.age_at_event AS age, {_band_sql('i.age_at_event')} AS age_band, i.sex, i.ethnicity_group,
+               ag.age, {_band_sql('ag.age')} AS age_band, i.sex, i.ethnicity_group,
                i.imd_decile, i.offence_group, COALESCE(po.prior_contacts, 0) AS prior_contacts,
                {', '.join(f'COALESCE(p.{n}, 0) = 1 AS {n}' for n in _PRIOR_FLAGS)},
                CAST(st.stop_date - i.event_date AS INTEGER) AS raw_days,
                COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date
         FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN priors p ON p.idx_id = i.idx_id
         LEFT JOIN prior_off po ON po.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id
+        LEFT JOIN (SELECT idx_id, CASE WHEN age0 BETWEEN {AGE_RANGE[0]} AND {AGE_RANGE[1]} THEN age0 END AS age
+                   FROM ages) ag ON ag.idx_id = i.idx_id
     """)
     df = con.sql("SELECT * FROM _cohort ORDER BY idx_id").df()
     cust = df["custody_days"] if street_time else 0

@@ -24,7 +24,8 @@ import statsmodels.api as sm
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.spine import _observed_until, build_spine
-from djs_toolkit.survival.cohort import INDEX_TYPES, _band_sql, index_select, prior_contacts_sql, reentry_cohort
+from djs_toolkit.survival.cohort import (INDEX_TYPES, _band_sql, build_cases, index_select, prior_contacts_sql,
+                                        reentry_cohort)
 from djs_toolkit.survival.km import km
 
 __all__ = ["proven_reoffending", "proven_reoffending_offenders", "MEASURE_LABEL"]
@@ -50,6 +51,7 @@ def proven_reoffending_offenders(extract, index: Sequence[str] = _MOJ_INDEX,
     if bad:
         raise DJSUserError(f"Unknown index type(s) {bad}: use {', '.join(INDEX_TYPES)}.")
     build_spine(extract)
+    build_cases(extract)
     order = " ".join(f"WHEN '{n}' THEN {k}" for k, n in enumerate(indexes))
     idx = " UNION ALL ".join(index_select(n, INDEX_TYPES[n][1], INDEX_TYPES[n][2]) for n in indexes)
     courts_end = min(_observed_until(d, extract.extract_end) for d in ("mags_hocas", "crown_xhibit"))
