@@ -72,8 +72,11 @@ INDEX_TYPES: dict[str, tuple[str, str, str]] = {  # (dataset, filter, index date
     # Community orders and suspended sentences; custodial disposals are licences after release.
     "probation_start": ("probation_delius", "event_type = 'probation_start' AND (disposal IS NULL OR disposal NOT LIKE '%Custody%')",
                         "event_date"),
+    # A possession claim against the person (defendant; claimant landlords are not at risk of eviction),
+    # the same definition as the prior_possession_claim flag.
     "possession_claim": ("civil_caseman_pcol", "event_type = 'civil_claim' AND case_type IN "
-                         "('Landlord possession', 'Mortgage possession')", "event_date"),
+                         "('Landlord possession', 'Mortgage possession') AND (party_role IS NULL OR "
+                         "party_role = 'Defendant')", "event_date"),
     "family_case": ("familyman", "event_type = 'family_case_start' AND (party_role IS NULL OR party_role <> 'Child')",
                     "event_date"),
 }
@@ -214,7 +217,7 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
         extract: an opened `Extract`.
         index: index type(s): ``release`` (after a custodial sentence), ``court_disposal``
             (non-custodial conviction), ``case_end`` (any case end without custody or an order),
-            ``probation_start`` (community order or suspended sentence), ``possession_claim``,
+            ``probation_start`` (community order or suspended sentence), ``possession_claim`` (as defendant),
             ``family_case`` (adult party).
         outcome: ``any_criminal_court``, ``magistrates``, ``custody`` or ``any_justice_contact``.
         period: (start, end) of index dates; default: the index dataset's coverage up to the
