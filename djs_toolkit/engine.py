@@ -149,8 +149,12 @@ class Engine:
         spill = Path(tempfile.gettempdir()) / "djs_duckdb"
         self.con.execute(f"SET temp_directory = '{spill.as_posix()}'")
         self.con.execute(f"SET memory_limit = '{memory_limit_mib()}MiB'")
-        # No progress bar: notebooks and logs show counts we choose, nothing else.
-        self.con.execute("SET enable_progress_bar = false")
+        # No progress bar: notebooks and logs show counts we choose, nothing else. In Jupyter without
+        # ipywidgets DuckDB refuses to change the setting, and draws no bar there either.
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:
+            pass
         # Work tables (the spine and what analyses derive from it) live in a compressed in-memory
         # database: a national spine is about 5x smaller there (bench/spine.py).
         self.con.execute("ATTACH ':memory:' AS djs_work (COMPRESS)")
