@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 from scipy import sparse
 
-from djs_toolkit.sdc.audit import PublishedSystem, audit
+from djs_toolkit.sdc.audit import PublishedSystem, audit_bounds
 from djs_toolkit.sdc.released import Released
 
 __all__ = ["PairResult", "joint_counts", "screen", "pair_check", "MAX_ATOMS"]
@@ -240,8 +240,8 @@ def _fix(system: PublishedSystem, free: np.ndarray, values: np.ndarray) -> Publi
 
 def _range(system: PublishedSystem, target: int) -> tuple[float, float]:
     """Attacker's min and max of one variable (the shared LP attacker, `audit`)."""
-    res = audit(system, [target])
-    return float(res.loc[target, "lower"]), float(res.loc[target, "upper"])
+    (lo, hi), = audit_bounds(system, [target])
+    return float(lo), float(hi)
 
 
 def _in_row_space(M: sparse.csr_matrix, targets: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["PublishedSystem", "audit"]
+__all__ = ["PublishedSystem", "audit", "audit_bounds"]
 
 _TOL = 1e-7
 # About 4,000 variables per LP was fastest on a 3-way transitions table (224 targets: 75 s as one LP, 18 s).
@@ -90,9 +90,26 @@ def audit(system: PublishedSystem, targets: Sequence[int]) -> pd.DataFrame:
         [inf]
     """
     targets = [int(t) for t in targets]
-    out = pd.DataFrame(index=pd.Index(targets, name="cell"), columns=["lower", "upper", "width"], dtype=float)
+    res = audit_bounds(system, targets)
+    out = pd.DataFrame({"lower": res[:, 0], "upper": res[:, 1], "width": res[:, 1] - res[:, 0]},
+                       index=pd.Index(targets, name="cell"), dtype=float)
+    return out
+
+
+def audit_bounds(system: PublishedSystem, targets: Sequence[int]) -> np.ndarray:
+    """`audit` as a (len(targets), 2) array of attacker min and max: no DataFrame, for callers in loops.
+
+    Example:
+        >>> s = PublishedSystem(sparse.csr_matrix([[1.0, 1.0, -1.0]]), np.zeros(1),
+        ...                     np.array([0.0, 7.0, 10.0]), np.array([np.inf, 7.0, 10.0]))
+        >>> audit_bounds(s, [0]).tolist()
+        [[3.0, 3.0]]
+    """
+    targets = [int(t) for t in targets]
+    out = np.full((len(targets), 2), np.nan)
     if not targets:
         return out
+    row_of = {t: i for i, t in enumerate(targets)}
     A = sparse.csr_matrix(system.A, dtype=np.float64)
     lower, upper = np.asarray(system.lower, float), np.asarray(system.upper, float)
     known = np.isfinite(lower) & (np.abs(upper - lower) <= _TOL)
@@ -112,7 +129,7 @@ def audit(system: PublishedSystem, targets: Sequence[int]) -> pd.DataFrame:
     bounds_all[~np.isfinite(bounds_all[:, 0]), 0] = -np.inf
     for t in targets:
         if known[t]:
-            out.loc[t] = [lower[t], lower[t], 0.0]
+            out[row_of[t]] = [lower[t], lower[t]]
     pending = [t for t in targets if not known[t]]
     by_comp: dict[int, list[int]] = {}
     for t in pending:
@@ -131,5 +148,7 @@ def audit(system: PublishedSystem, targets: Sequence[int]) -> pd.DataFrame:
             chunk = ts[i:i + size]
             res = _solve_block(A_c, b_c, bounds_c, [local[int(pos[t])] for t in chunk], cap)
             for t, (lo, hi) in zip(chunk, res):
-                out.loc[t] = [lo, hi, hi - lo]
+                out[row_of[t]] = [lo, hi]
+    for i, t in enumerate(targets):  # a target listed twice gets the same answer twice
+        out[i] = out[row_of[t]]
     return out
