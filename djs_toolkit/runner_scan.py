@@ -218,7 +218,9 @@ def scan_release(folder: Path, max_rows: int = MAX_ROWS) -> dict[str, list[str]]
             kind = (entry or {}).get("type")
             # Regression tables hold coefficients, not counts (their own checks ran in the output checker).
             default = "coefficient" if kind == "regression" or props.get("method") == "regression" else "count"
-            stat = "histogram" if kind == "histogram" else str(props.get("statistic", default))
+            # The checker records the statistic under its own key (coefficient tables such as an ITS fit).
+            stat = "histogram" if kind == "histogram" else str(
+                props.get("statistic") or (entry or {}).get("djs_toolkit", {}).get("statistic") or default)
             problems += scan_csv(p, stat, min_safe, props.get("index_levels"), int(props.get("csv_header_rows", 1)),
                                  max_rows, rel)
         if problems:

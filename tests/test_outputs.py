@@ -237,3 +237,19 @@ def test_scan_notebook_catches_displayed_ids_rows_and_small_counts(tmp_path):
     prose = nbformat.v4.new_output("stream", name="stdout", text="joined on estimated_xjs_id; 120 records\n")
     err = nbformat.v4.new_output("error", ename="KeyError", evalue="person_id", traceback=["person_id  x"])
     assert scan_notebook(_nb(tmp_path, [prose, err])) == []
+
+
+def test_a_coefficient_table_is_not_scanned_as_counts_in_the_bundle(stage):
+    # An ITS fit: ratios and coefficients below 10 are not small counts (they were withheld before).
+    fit = pd.DataFrame({"term": ["level", "slope"], "coef": [0.2, 1.5], "se": [0.1, 0.3], "p": [0.04, 0.5],
+                        "ratio": [1.22, 4.48]}).set_index("term")
+    outputs.save_table(fit, "its", "interrupted time series", "monthly counts (protected)", statistic="coefficient")
+    (record,) = [p for p in stage.iterdir() if p.is_dir()]
+    assert scan_release(record) == {}
+    released = record / "release" / "t1.its.csv"
+    released.write_text("term,n\na,3\nb,40\n")  # the same file holding counts is still caught
+    results = json.loads((record / "results.json").read_text())
+    for r in results["results"].values():
+        r["djs_toolkit"]["statistic"] = "count"
+    (record / "results.json").write_text(json.dumps(results))
+    assert "release/t1.its.csv" in scan_release(record)
