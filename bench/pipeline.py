@@ -40,6 +40,7 @@ from pathlib import Path
 from djs_toolkit.runner_exec import BATCH_ENV
 from djs_toolkit.runner_params import load_pipeline
 pipeline, data, work = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+work.mkdir(parents=True, exist_ok=True)
 os.environ.update(BATCH_ENV)
 for spec in load_pipeline(pipeline).runs:
     os.environ["DJS_STAGE_DIR"] = str(work / "stage" / spec.label)
@@ -51,8 +52,11 @@ for spec in load_pipeline(pipeline).runs:
 
 
 def _measure(cmd: list[str]) -> dict:
-    out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+    out = json.loads(subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True,
+                                    check=True).stdout)
+    if out["rc"] not in (0, 1):  # 1 = something withheld by the safety scan (fail closed), still a full run
+        raise SystemExit(f"{cmd[:3]} failed with exit code {out['rc']}")
+    return out
 
 
 def run_ours(pipeline: Path, data: Path, jobs: int, work: Path) -> dict:

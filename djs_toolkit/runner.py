@@ -225,8 +225,9 @@ def run_pipeline(
 
     pipeline = load_pipeline(Path(pipeline_path))
     specs = select_runs(pipeline, only)
-    runs_dir = Path(runs_dir or pipeline.root / "runs")
-    outputs_dir = Path(outputs_dir or pipeline.root / "outputs")
+    # Absolute: kernels run in the notebook's folder, so a relative stage path would land there.
+    runs_dir = Path(runs_dir or pipeline.root / "runs").resolve()
+    outputs_dir = Path(outputs_dir or pipeline.root / "outputs").resolve()
     rid, info = _start(runs_dir, outputs_dir, data, profile, only, resume, run_id)
     if not resume:
         info["ledger"] = str(Path(ledger).resolve()) if ledger else None

@@ -249,3 +249,15 @@ def test_failed_and_timed_out_runs_write_no_bundle_and_leak_no_message(project):
     logged = "\n".join(lines) + (run_dir / "summary.csv").read_text()
     assert "SECRET-ROW-VALUE" not in logged  # the exception message stays in the executed notebook (a log)
     assert "SECRET-ROW-VALUE" in (run_dir / "nb" / "broken.ipynb").read_text()
+
+
+def test_relative_runs_and_outputs_folders_are_resolved_before_kernels_start(project, monkeypatch):
+    # Kernels run in the notebook's folder: a relative stage path would put the records there, and the bundle
+    # would come out empty.
+    monkeypatch.chdir(project)
+    report = run_pipeline(project / "pipeline.yaml", data=str(project / "data"), only="counts-a",
+                          outputs_dir=Path("o_rel"), runs_dir=Path("r_rel"), echo=lambda _: None)
+    assert [(r["run"], r["pass"], r["review"], r["fail"]) for r in report.rows] == [("counts-a", 1, 2, 0)]
+    assert report.bundle == project / "o_rel" / report.run_id
+    assert len(list((report.bundle / "release").iterdir())) == 4
+    assert not (project / "nb" / "r_rel").exists()
