@@ -294,8 +294,7 @@ def person_events(extract, datasets: Iterable[str] | None = None, return_diagnos
     inlist = ", ".join(f"'{d}'" for d in labels) or "NULL"
     # The spine is stored in this order and DuckDB returns a plain table scan in insertion order
     # (preserve_insertion_order); a backend without that guarantee (Spark) must add the ORDER BY.
-    stored = {r[0] for r in extract.engine.con.sql(f"SELECT DISTINCT dataset FROM {_SPINE}").fetchall()}
-    every = set(labels) >= stored
+    every = set(labels) >= set(check_datasets(extract, None))  # no filter needed: no extra scan
     df = _fetch(extract, f"SELECT * FROM {_SPINE}", None if every else labels, sorted_by_person=True)
     if df is None:  # never seen; kept so the order is a guarantee, not an accident
         df = _fetch(extract, f"SELECT * FROM {_SPINE} WHERE dataset IN ({inlist}) ORDER BY {_SPINE_ORDER}")

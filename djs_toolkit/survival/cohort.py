@@ -25,6 +25,7 @@ import pandas as pd
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine import _observed_until, build_spine
+from djs_toolkit.spine_sql import days_between
 
 __all__ = ["reentry_cohort", "prior_contacts_sql", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS", "CRIMINAL_CASE"]
 
@@ -182,7 +183,7 @@ def _index_age_sql(extract) -> str:
              for ds, (t, a, d) in _AGE_SOURCES.items() if t in have]
     case_ref = "COALESCE(r.ref, c.offence_date)"
     case_join = "LEFT JOIN _cases c ON c.record_id = i.record_id AND c.dataset = i.dataset"
-    est = (f"CAST(FLOOR(r.a + 0.5 + DATEDIFF('day', {case_ref}, i.event_date) / 365.25) AS INTEGER)")
+    est = f"CAST(FLOOR(r.a + 0.5 + {days_between(case_ref, 'i.event_date')} / 365.25) AS INTEGER)"
     src = (" UNION ALL ".join(parts)) if parts else "SELECT NULL AS dataset, NULL AS record_id, NULL AS a, NULL AS ref"
     return (f"SELECT i.idx_id, CASE WHEN r.a IS NOT NULL AND {case_ref} IS NOT NULL THEN {est} "
             f"ELSE i.age_at_event END AS age0 FROM _idx i LEFT JOIN (SELECT dataset, record_id, MIN(a) AS a, "
