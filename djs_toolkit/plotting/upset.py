@@ -3,6 +3,10 @@
 `upsetplot` 0.9 crashes on the current numpy/matplotlib (survival_and_overlap.md §0 finding 5), so the
 three panels are drawn here: exclusive-intersection bars (top), the membership matrix (bottom) and
 set-size bars (left). Bars and labels come from the protected counts only; withheld counts show "c".
+
+The panels are placed in inches from the measured sizes of their labels (`_layout`), so long set names,
+"c" markers and bar labels never overlap: the name column is as wide as the longest name, value labels
+turn vertical when they are wider than a bar's column, and both bar axes leave room for their labels.
 """
 
 from __future__ import annotations
@@ -11,11 +15,17 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, MaxNLocator, StrMethodFormatter
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.plotting._base import PALETTE, SUPPRESSED, SUPPRESSED_NOTE, new_figure, one_group, protected, style
+from djs_toolkit.plotting._layout import UpsetLayout, headroom, text_size
 
 __all__ = ["upset_plot"]
+
+_VALUE_PT = 10  # value labels on both bar panels
+_NAME_PT = 11  # set names
+_PAD_PT = 3  # gap between a bar's end and its label
 
 
 def _fmt(v: float) -> str:
@@ -67,58 +77,74 @@ def upset_plot(overlap: Any, datasets: list[str] | None = None, group: Any = Non
         s = sets[int(np.argmax(table[sets].to_numpy(bool)[i]))]
         size[s] = (float(table["inclusive"].to_numpy(float, na_value=np.nan)[i]), bool(mask["inclusive"].iloc[i]))
     n, k = len(order), len(sets)
+    bar_labels = [SUPPRESSED if c else _fmt(v) for v, c in zip(exc, exc_c)]
+    vals = np.array([size[s][0] for s in sets])
+    sc = np.array([size[s][1] for s in sets])
+    size_labels = [SUPPRESSED if c else _fmt(v) for v, c in zip(vals, sc)]
     with style():
-        # Columns: set-size bars | set names | intersections; fixed caps keep the PNG size bounded.
-        fig = new_figure(min(18.0, 5.0 + 0.3 * n), 4.0 + 0.4 * k)
-        gs = fig.add_gridspec(2, 3, width_ratios=[1.2, 1.0, max(2.0, 0.3 * n)],
-                              height_ratios=[3, max(1.0, k / 3)], wspace=0.0, hspace=0.03)
-        ax_bar, ax_mat, ax_size = fig.add_subplot(gs[0, 2]), fig.add_subplot(gs[1, 2]), fig.add_subplot(gs[1, 0])
-        ax_names = fig.add_subplot(gs[1, 1])
+        fig = new_figure()
+        name_w = max(text_size(fig, name, _NAME_PT)[0] for name in sets)
+        shown = [text_size(fig, lab, _VALUE_PT) for lab, c in zip(bar_labels, exc_c) if not c] or [(0.0, 0.0)]
+        wide, thick = max(w for w, _ in shown), max(h for _, h in shown)
+        lay = UpsetLayout.fit(n, k, name_w, label_w=wide, title=bool(title))
+        fig.set_size_inches(lay.width, lay.height)
+        ax_bar, ax_mat = fig.add_axes(lay.rect("bars")), fig.add_axes(lay.rect("matrix"))
+        ax_size, ax_names = fig.add_axes(lay.rect("sizes")), fig.add_axes(lay.rect("names"))
         x = np.arange(n)
-        top = np.nanmax(np.where(exc_c, np.nan, exc)) if (~exc_c).any() else 1.0
+        # Intersection bars. Labels are vertical when the widest is wider than a column (fonts shrink only
+        # when even a vertical label is thicker than a column, beyond about 64 combinations).
+        vertical = wide + 2 * _PAD_PT / 72 > lay.col
+        font = max(6.0, _VALUE_PT * min(1.0, 0.9 * lay.col / max(thick, 1e-3))) if vertical else _VALUE_PT
         ax_bar.bar(x[~exc_c], exc[~exc_c], color=PALETTE[0], width=0.6)
-        for xi, v, c in zip(x, exc, exc_c):
-            ax_bar.text(xi, 0 if c else v, SUPPRESSED if c else _fmt(v), ha="center", va="bottom", fontsize=10,
-                        fontstyle="italic" if c else "normal")
-        ax_bar.set_ylim(0, top * 1.15)
-        ax_bar.set_xlim(-0.6, n - 0.4)
+        for xi, v, c, lab in zip(x, exc, exc_c, bar_labels):
+            # "c" sits at the foot of its empty column, always horizontal and at full size
+            ax_bar.annotate(lab, (xi, 0 if c else v), xytext=(0, _PAD_PT), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=_VALUE_PT if c else font, rotation=90 if vertical and not c else 0,
+                            fontstyle="italic" if c else "normal")
+        along = [text_size(fig, lab, font)[0 if vertical else 1] for lab in bar_labels]  # inches, along the bar
+        ax_bar.set_ylim(0, headroom(exc[~exc_c], np.array(along)[~exc_c], lay.bars_h, _PAD_PT))
+        ax_bar.set_xlim(-0.5, n - 0.5)
         ax_bar.set_xticks([])
+        ax_bar.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # as the labels; never a "1e6" offset
         ax_bar.set_ylabel("People (exactly these)")
         ax_bar.spines["bottom"].set_visible(False)
         # Matrix: filled dots for members joined by a line, light dots for non-members.
         yy = np.arange(k)[::-1]
+        dot = min(80.0, (0.7 * min(lay.col, lay.row) * 72) ** 2)
         for xi, row in zip(x, member):
-            ax_mat.scatter(np.full(k, xi), yy, s=80, color=np.where(row, PALETTE[4], "#D9D9D9").tolist(), zorder=3)
+            ax_mat.scatter(np.full(k, xi), yy, s=dot, color=np.where(row, PALETTE[4], "#D9D9D9").tolist(), zorder=3)
             if row.sum() > 1:
                 ax_mat.plot([xi, xi], [yy[row].min(), yy[row].max()], color=PALETTE[4], linestyle="-", zorder=2)
-        ax_mat.set_xlim(-0.6, n - 0.4)
-        ax_mat.set_ylim(-0.6, k - 0.4)
+        ax_mat.set_xlim(-0.5, n - 0.5)
+        ax_mat.set_ylim(-0.5, k - 0.5)
         ax_mat.set_yticks([])
         ax_mat.set_xticks([])
-        for yi, name in zip(yy, sets):
-            ax_names.text(0.5, yi, name, ha="center", va="center", fontsize=11)
-        ax_names.set_ylim(-0.6, k - 0.4)
-        ax_names.axis("off")
         ax_mat.grid(False)
         for sp in ("left", "bottom"):
             ax_mat.spines[sp].set_visible(False)
-        ax_mat.tick_params(axis="y", length=0)
-        # Set sizes: horizontal bars growing to the left; withheld sizes labelled "c".
-        vals = np.array([size[s][0] for s in sets])
-        sc = np.array([size[s][1] for s in sets])
+        # Set names, right-aligned against the matrix, in a column as wide as the longest name.
+        for yi, name in zip(yy, sets):
+            ax_names.text(1.0 - lay.pad / lay.names_w, yi, name, ha="right", va="center", fontsize=_NAME_PT)
+        ax_names.set_xlim(0, 1)
+        ax_names.set_ylim(-0.5, k - 0.5)
+        ax_names.axis("off")
+        # Set sizes: horizontal bars growing to the left, labelled at their ends; withheld sizes show "c" at
+        # zero, inside this panel (right of it is the gap before the names).
         ax_size.barh(yy[~sc], vals[~sc], color=PALETTE[1], height=0.5)
-        smax = np.nanmax(np.where(sc, np.nan, vals)) if (~sc).any() else 1.0
-        for yi, v, c in zip(yy, vals, sc):
-            ax_size.annotate(SUPPRESSED if c else _fmt(v), (0 if c else v, yi), xytext=(-4, 0), textcoords="offset points",
-                             ha="right", va="center", fontsize=10, fontstyle="italic" if c else "normal")
-        ax_size.set_xlim(smax * 1.6, 0)
-        ax_size.set_ylim(-0.6, k - 0.4)
+        for yi, v, c, lab in zip(yy, vals, sc, size_labels):
+            ax_size.annotate(lab, (0 if c else v, yi), xytext=(-_PAD_PT, 0), textcoords="offset points",
+                             ha="right", va="center", fontsize=_VALUE_PT, fontstyle="italic" if c else "normal")
+        size_w = np.array([text_size(fig, lab, _VALUE_PT)[0] for lab in size_labels])
+        ax_size.set_xlim(headroom(vals[~sc], size_w[~sc], lay.sizes_w, _PAD_PT), 0)
+        ax_size.set_ylim(-0.5, k - 0.5)
         ax_size.set_yticks([])
+        ax_size.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+        ax_size.xaxis.set_major_formatter(EngFormatter(sep=""))  # "500k", "1M": short enough for a narrow axis
         ax_size.set_xlabel("Set size")
         ax_size.grid(False)
         ax_size.spines["left"].set_visible(False)
         if exc_c.any() or sc.any():
-            fig.text(0.01, 0.01, SUPPRESSED_NOTE, fontsize=10)
+            fig.text(lay.margin / lay.width, lay.margin / lay.height, SUPPRESSED_NOTE, fontsize=10)
         if title:
-            fig.suptitle(title, x=0.01, ha="left")
+            fig.suptitle(title, x=lay.margin / lay.width, y=1 - lay.margin / lay.height, ha="left", va="top")
     return fig
