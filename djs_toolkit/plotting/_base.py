@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
 
-__all__ = ["STYLE", "PALETTE", "LINESTYLES", "MARKERS", "HATCHES", "SUPPRESSED", "SUPPRESSED_NOTE", "style",
-           "new_figure", "protected", "one_group", "save_png"]
+__all__ = ["STYLE", "PALETTE", "LINESTYLES", "MARKERS", "HATCHES", "SUPPRESSED", "SUPPRESSED_NOTE", "MISSING_LABEL",
+           "style", "new_figure", "protected", "one_group", "is_missing_group", "group_label", "group_labels",
+           "group_levels", "save_png"]
 
 STYLE = Path(__file__).with_name("djs.mplstyle")
 # Government Analysis Function categorical palette (workflow_and_style.md §5.2), in cycle order.
@@ -34,6 +35,11 @@ HATCHES = ("", "//", "..", "xx", "\\\\", "++")
 # (complementary) suppressions, which are usually large counts.
 SUPPRESSED = "c"
 SUPPRESSED_NOTE = "c = withheld (disclosure control)"
+# How a group with no recorded value (e.g. sex not recorded) is named in legends and table rows.
+MISSING_LABEL = "Missing"
+# What a missing value looks like once it has been through str() / astype(str): object columns give
+# "nan" or "None", string and nullable columns "<NA>", datetimes "NaT".
+_MISSING_TEXT = frozenset({"", "nan", "NaN", "None", "<NA>", "NaT"})
 # Columns that only record-level data has: a figure must never be drawn from those (disclosure rule).
 _RECORD_COLUMNS = {"person_id", "record_id", "row_id_hash", "estimated_xjs_id", "case_id_hash", "event_id_hash"}
 
@@ -89,8 +95,57 @@ def protected(obj: Any, what: str = "table") -> tuple[pd.DataFrame, pd.DataFrame
     return table, mask | table.isna()
 
 
+def is_missing_group(value: Any) -> bool:
+    """True for a group value that means "not recorded": NaN, None, pd.NA, NaT, or their str() forms.
+
+    Example:
+        >>> [is_missing_group(v) for v in ("F", float("nan"), None, pd.NA, "nan", "<NA>", "None", 0)]
+        [False, True, True, True, True, True, True, False]
+    """
+    if isinstance(value, str):
+        return value.strip() in _MISSING_TEXT
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like values are never a missing group
+        return False
+
+
+def group_label(value: Any) -> str:
+    """The text a figure shows for a group: `MISSING_LABEL` for a missing value, else ``str(value)``.
+
+    Example:
+        >>> [group_label(v) for v in ("F", float("nan"), "nan", pd.NA, 3)]
+        ['F', 'Missing', 'Missing', 'Missing', '3']
+    """
+    return MISSING_LABEL if is_missing_group(value) else str(value)
+
+
+def group_labels(values: pd.Series) -> pd.Series:
+    """`group_label` of each value, on the same index (so it can select rows of the frame).
+
+    Example:
+        >>> group_labels(pd.Series(["M", None, "F"], index=[5, 6, 7])).to_dict()
+        {5: 'M', 6: 'Missing', 7: 'F'}
+    """
+    return pd.Series([group_label(v) for v in values], index=values.index, dtype=object)
+
+
+def group_levels(*columns: pd.Series) -> list[str]:
+    """Distinct group labels in order of first appearance across ``columns``, the missing group last.
+
+    Example:
+        >>> group_levels(pd.Series(["<NA>", "F", "M"]), pd.Series(["F", float("nan"), "X"]))
+        ['F', 'M', 'X', 'Missing']
+    """
+    seen = dict.fromkeys(lab for col in columns for lab in group_labels(col))
+    return [lab for lab in seen if lab != MISSING_LABEL] + [lab for lab in seen if lab == MISSING_LABEL]
+
+
 def one_group(table: pd.DataFrame, mask: pd.DataFrame, sets: list[str], group: Any) -> tuple:
     """Rows of one ``by`` group of an overlap table (the only group when there is one).
+
+    A missing group (NaN, None, "nan", ...) counts as a group of its own; select it with any missing
+    value or `MISSING_LABEL`.
 
     Example:
         >>> t = pd.DataFrame({"sex": ["F", "M"], "a": [True, True], "exclusive": [10, 12]})
@@ -100,11 +155,15 @@ def one_group(table: pd.DataFrame, mask: pd.DataFrame, sets: list[str], group: A
     known = {"combination", "degree", "exclusive", "inclusive", "window_start", "window_end", *sets}
     by = [c for c in table.columns if c not in known and not pd.api.types.is_numeric_dtype(table[c])
           and not pd.api.types.is_datetime64_any_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
-    if not by or (group is None and table[by[0]].nunique() <= 1):
+    labels = group_labels(table[by[0]]) if by else None
+    if labels is None or (group is None and labels.nunique() <= 1):
         return table, mask
     if group is None:
         raise DJSUserError(f"The table has several `{by[0]}` groups: pass group= to choose one.")
-    keep = (table[by[0]] == group).to_numpy()
+    if is_missing_group(group) or group == MISSING_LABEL:
+        keep = (labels == MISSING_LABEL).to_numpy()
+    else:
+        keep = (table[by[0]] == group).to_numpy(dtype=bool, na_value=False)
     if not keep.any():
         raise DJSUserError(f"No rows for that group in column `{by[0]}`: check group=.")
     return table[keep], mask[keep]

@@ -1,7 +1,8 @@
 """Monthly flows with an interrupted-time-series fit and its counterfactual band.
 
 Observed points come from a protected flows table (withheld months are shown as "c" on the axis, never
-as values); incomplete recent months are drawn with hollow markers (survival_and_overlap.md §8).
+as values); incomplete recent months are drawn with hollow markers (survival_and_overlap.md §8). A group
+with no recorded value is kept (not dropped by groupby), labelled "Missing" and drawn last.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.plotting._base import (LINESTYLES, MARKERS, PALETTE, SUPPRESSED, SUPPRESSED_NOTE, new_figure,
-                                        protected, style)
+from djs_toolkit.plotting._base import (LINESTYLES, MARKERS, PALETTE, SUPPRESSED, SUPPRESSED_NOTE, group_label,
+                                        is_missing_group, new_figure, protected, style)
 
 __all__ = ["flows_plot"]
 
@@ -43,7 +44,9 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
     if "month" not in table.columns or "count" not in table.columns:
         raise DJSUserError("The flows table needs `month` and `count` columns: pass monthly_flows output.")
     keys = [c for c in table.columns if c not in ("month", "count", "incomplete")]
-    groups = list(table.groupby(keys, sort=True)) if keys else [((), table)]
+    groups = [(k if isinstance(k, tuple) else (k,), g) for k, g in table.groupby(keys, sort=True, dropna=False)] \
+        if keys else [((), table)]
+    groups.sort(key=lambda kg: tuple(is_missing_group(k) for k in kg[0]))  # stable: missing groups last
     with style():
         fig = new_figure(10.0, 6.0)
         ax = fig.add_subplot(1, 1, 1)
@@ -55,7 +58,7 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
             hidden = mask.loc[g.index, "count"].to_numpy(bool)
             inc = g["incomplete"].to_numpy(bool) if "incomplete" in g else np.zeros(len(g), bool)
             shown = np.where(hidden | inc, np.nan, y)
-            label = " / ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) or "observed"
+            label = " / ".join(group_label(k) for k in key) or "observed"
             ax.plot(g["month"], shown, color=col, linestyle=ls, marker=mk, markersize=4, label=label)
             if (inc & ~hidden).any():
                 ax.plot(g["month"][inc & ~hidden], y[inc & ~hidden], linestyle="none", marker=mk, color=col,

@@ -51,3 +51,28 @@ def test_protected_refuses_records_and_reads_masks():
 
     t, m = protected(Out())
     assert m["count"].tolist() == [False, True] and t["count"].tolist() == [12, 40]
+
+
+def test_group_labels_name_every_form_of_missing_once():
+    import numpy as np
+
+    from djs_toolkit.plotting._base import MISSING_LABEL, group_label, group_levels
+
+    forms = [np.nan, None, pd.NA, pd.NaT, "nan", "NaN", "None", "<NA>", "NaT", ""]
+    assert [group_label(v) for v in forms] == [MISSING_LABEL] * 10 == ["Missing"] * 10
+    assert [group_label(v) for v in ("F", "Nancy", 0, 1.5, False)] == ["F", "Nancy", "0", "1.5", "False"]
+    assert group_levels(pd.Series(["nan", "M", "F"]), pd.Series([None, "X"])) == ["M", "F", "X", "Missing"]
+
+
+def test_one_group_treats_a_missing_group_as_its_own_group():
+    import numpy as np
+
+    from djs_toolkit.plotting._base import one_group
+
+    t = pd.DataFrame({"sex": ["F", np.nan, "F", np.nan], "a": [True, True, False, False],
+                      "exclusive": [10, 20, 30, 40]})
+    with pytest.raises(DJSUserError, match="group="):  # two groups, not one (nunique ignored the NaN)
+        one_group(t, t.isna(), ["a"], None)
+    for g in (np.nan, "Missing", "nan"):
+        assert one_group(t, t.isna(), ["a"], g)[0]["exclusive"].tolist() == [20, 40]
+    assert one_group(t, t.isna(), ["a"], "F")[0]["exclusive"].tolist() == [10, 30]

@@ -45,3 +45,15 @@ def test_flows_plot_groups_get_distinct_styles():
     main = [line for line in ax.lines if "incomplete" not in line.get_label()]
     assert [line.get_label() for line in main] == ["mags_hocas / F", "mags_hocas / M"]
     assert main[0].get_linestyle() != main[1].get_linestyle() and main[0].get_marker() != main[1].get_marker()
+
+
+def test_flows_plot_keeps_and_labels_a_missing_group():
+    f = _series()
+    three = pd.concat([f.assign(sex=np.nan), f.assign(sex="F"), f.assign(sex="M", count=f["count"] * 2)],
+                      ignore_index=True)  # the missing group first: groupby would have dropped it
+    ax = flows_plot(three).axes[0]
+    main = [line for line in ax.lines if "incomplete" not in line.get_label()]
+    assert [line.get_label() for line in main] == ["mags_hocas / F", "mags_hocas / M", "mags_hocas / Missing"]
+    np.testing.assert_array_equal(main[2].get_ydata()[:10], f["count"].to_numpy()[:10])
+    assert [line.get_label() for line in flows_plot(three.assign(sex=three["sex"].astype(str))).axes[0].lines
+            if "incomplete" not in line.get_label()] == [line.get_label() for line in main]  # "nan" after astype
