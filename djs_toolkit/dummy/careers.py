@@ -9,12 +9,14 @@ pathways, data_first.md §13.6: assumptions).
 Re-entry. After every contact the case runs its course (`casework.process`) and yields an index
 event (court disposal, probation start, or release, after any remand, sentence and recall: time in
 custody is not time at risk). The time to the next offence is then drawn on street time from a
-proportional-hazards model with a Weibull baseline,
+proportional-hazards model whose baseline is a Weibull hazard delayed by c days,
 
-    h(t | x) = (k / s) (t / s)^(k - 1) exp(beta' x),
+    h(t | x) = (k / s) ((t + c) / s)^(k - 1) exp(beta' x),
 
-where x holds only covariates observable in the data at the index date (see `covariates`): no
-unobserved frailty, so a Cox model on a re-entry cohort recovers beta up to linkage error. The
+highest at the index and decreasing, but finite there: a plain Weibull with k < 1 is infinite at
+t = 0 and put a third of the re-entries on day 1 (see `DummyConfig`). x holds only covariates
+observable in the data at the index date (see `covariates`): no unobserved frailty, so a Cox model
+on a re-entry cohort recovers beta up to linkage error and other data defects. The
 prior-contact count feeds back into x, producing the heavy tail of repeat defendants (data_first.md
 §13.2: 18 % return six or more times). The loop runs over contact number k for all persons at once.
 
@@ -156,7 +158,7 @@ def simulate_careers(rng: np.random.Generator, persons: Persons, cfg: DummyConfi
         True
     """
     beta = cfg.reentry_log_hr
-    k_shape, scale = cfg.weibull_shape, cfg.weibull_scale_days
+    k_shape, scale, delay = cfg.weibull_shape, cfg.weibull_scale_days, cfg.weibull_delay_days
     W = cfg.lookback_days
     hist = np.full((persons.n, RING), -(10**9), dtype=np.int64)
     ptr = np.zeros(persons.n, dtype=np.int64)
@@ -174,8 +176,9 @@ def simulate_careers(rng: np.random.Generator, persons: Persons, cfg: DummyConfi
         prior_at = ((hist[q] > (at - W)[:, None]) & (hist[q] <= at[:, None])).sum(axis=1)
         x = covariates(persons, q, at, it, prior_at, poss, fam, W)
         lp = sum(beta[name] * x[name] for name in COVARIATES)
-        # Inverse of the Weibull PH survivor function: S(t) = exp(-(t/s)^k e^lp).
-        t = scale * (rng.exponential(1.0, q.size) / np.exp(lp)) ** (1.0 / k_shape)
+        # Inverse of the PH survivor function S(t) = exp(-(((t + c)/s)^k - (c/s)^k) e^lp).
+        e = rng.exponential(1.0, q.size) / np.exp(lp)
+        t = scale * (e + (delay / scale) ** k_shape) ** (1.0 / k_shape) - delay
         nxt = at + np.maximum(np.ceil(t), 1).astype(np.int64)
         more = nxt <= END
         indexes.append({"person": q, "index_date": at, "index_type": it,

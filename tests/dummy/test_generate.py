@@ -40,9 +40,12 @@ def test_open_extract_validates_with_no_errors_and_real_defects_as_warnings(tiny
     assert report.ok, str(report)
     pr = report.problems
     assert set(pr["severity"]) == {"warning"}
-    # duplicate event ids and age outliers are real-data defects (data_first.md §14.1, §14.4)
-    assert {("probation_flatfile", "duplicate_key"), ("probation_flatfile", "out_of_range")} <= set(
-        zip(pr["table"], pr["kind"]))
+    # duplicate event ids and age outliers are real-data defects (data_first.md §14.1, §14.4). Age outliers
+    # are rare (p_age_outlier: 1 in 2000 court and prison rows, 1 in 500 probation rows), so which table of
+    # the tiny extract gets one is chance: any age column will do.
+    assert ("probation_flatfile", "duplicate_key") in set(zip(pr["table"], pr["kind"]))
+    ages = pr[pr["kind"] == "out_of_range"]["column"]
+    assert ages.str.startswith("age_").any(), str(report)
 
 
 def test_same_seed_and_scale_give_byte_identical_files(tmp_path: Path, tiny_extract_dir: Path) -> None:

@@ -15,7 +15,8 @@ def test_journeys_merge_spells_and_are_left_censored(tiny_extract_dir: Path) -> 
     assert (j.release_date[rel] >= j.journey_start_date[rel]).all()
     assert j.release_date.isna().any()  # still inside at the extract end
     rc = j[j.custody_status == "Recall"]
-    assert len(rc) and (rc.recall_count >= 1).all()
+    # recall_count is nullable and gets the injected 1 % missingness (missing_rate): the recorded ones are >= 1
+    assert len(rc) and rc.recall_count.notna().mean() > 0.9 and (rc.recall_count.dropna() >= 1).all()
     both = rc.first_recall_date.notna() & rc.release_date.notna()
     assert (rc.first_recall_date[both] < rc.release_date[both]).all()
     rem = j[j.custody_status == "Remand"]
