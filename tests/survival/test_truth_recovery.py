@@ -142,9 +142,9 @@ def test_with_linkage_error_prior_contacts_and_probation_start_move_off_the_trut
     # ... but takes two off the truth (measured by switching kinds of error off one at a time: the false
     # cross-justice splits of estimated_xjs_id do it; merges and within-dataset ids barely matter).
     # Prior contacts: a split-off record loses the person's other offences and outcomes, 3.167 -> 3.131
-    # (CI 3.088-3.175, short of 3.2 by 0.025). Probation start: outcomes after a court disposal are missed
-    # more often than after a probation start (event share -1.6 against -0.7 points), -0.576 -> -0.531
-    # (CI -0.572 to -0.490, short of -0.6 by 0.028).
+    # (CI 3.088-3.175, short of 3.2 by 0.025). Probation start: -0.576 -> -0.531 (CI -0.572 to -0.490,
+    # short of -0.6 by 0.028), consistent with the splits losing more outcomes after a case end, the
+    # reference, than after a probation start (event share down 1.6 against 0.7 points).
     assert -0.05 < shift["log1p_prior_contacts_730d"] < -0.02, table
     assert 0.03 < shift["index_probation_start"] < 0.06, table
     missed = set(t.index[t["outside"] > 0])
