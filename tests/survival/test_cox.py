@@ -88,6 +88,24 @@ def test_result_columns_ci_and_covariance(rossi):
     assert "concordance" in str(res)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"cluster": "cid"}])
+def test_covariance_off_diagonals_follow_a_reparametrisation(rossi, kwargs):
+    # The R fixtures hold SEs (diagonals, matched above), not vcov. Refitting on z = x A (cumulative sums
+    # of the covariates) must give coef A^-1 b and covariance A^-1 V A^-T, naive and robust alike; the
+    # new diagonals mix every off-diagonal of V (with V's off-diagonals zeroed they are off by up to 0.045).
+    a_mat = np.triu(np.ones((len(ROSSI), len(ROSSI))))
+    inv = np.linalg.inv(a_mat)
+    z = rossi.copy()
+    z[ROSSI] = rossi[ROSSI].to_numpy(float) @ a_mat
+    a, b = cox(rossi, "week", "arrest", ROSSI, **kwargs), cox(z, "week", "arrest", ROSSI, **kwargs)
+    np.testing.assert_allclose(b.params["coef"], inv @ a.params["coef"].to_numpy(), rtol=1e-9, atol=1e-12)
+    for attr in ["covariance", "naive_covariance"]:
+        v = getattr(a, attr)
+        assert list(v.index) == list(v.columns) == ROSSI
+        np.testing.assert_allclose(v, v.T, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(getattr(b, attr), inv @ v.to_numpy() @ inv.T, rtol=0, atol=1e-11)
+
+
 def test_frequency_weights_equal_expanded_rows_breslow(delayed):
     # Exact for Breslow; R's weighted Efron counts tied rows, not weights (matched above instead).
     expanded = delayed.loc[delayed.index.repeat(delayed["w"])]
