@@ -22,10 +22,11 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import chi2
 
 from djs_toolkit import dummy, open_extract
 from djs_toolkit.dummy.config import DummyConfig
-from djs_toolkit.survival import cox, km, reentry_cohort
+from djs_toolkit.survival import CoxResult, cox, km, reentry_cohort
 
 pytestmark = pytest.mark.slow
 PERIOD = ("2014-01-01", "2019-12-31")  # truth/README.md: index dates 2014-2019
@@ -67,7 +68,7 @@ def _design(c: pd.DataFrame) -> pd.DataFrame:
     return x[age.notna() & c["sex"].isin(["M", "F"])]
 
 
-def _benchmark(root, names: list[str], end: pd.Timestamp) -> pd.DataFrame:
+def _benchmark(root, names: list[str], end: pd.Timestamp) -> CoxResult:
     """The error-free daily fit: the same model on truth/index_events, same period and follow-up end."""
     ix = pd.read_parquet(root / "truth" / "index_events.parquet")
     start, nxt = pd.to_datetime(ix["index_date"]), pd.to_datetime(ix["next_offence_date"])
@@ -76,21 +77,41 @@ def _benchmark(root, names: list[str], end: pd.Timestamp) -> pd.DataFrame:
     ev = nxt.notna() & (nxt <= end)
     ix = ix.assign(event=ev.astype(int), duration=np.where(ev, (nxt - start).dt.days, (end - start).dt.days),
                    person=ix["true_person_id"].astype(str))
-    return cox(ix, "duration", "event", names, cluster="person").params
+    return cox(ix, "duration", "event", names, cluster="person")
+
+
+def wald(res: CoxResult, value: pd.Series) -> dict[str, float]:
+    """Joint Wald test of every coefficient of ``res`` against ``value``, with the covariance used for
+    inference (cluster-robust here): chisq = d' V^-1 d, d = coef - value, on len(d) df."""
+    d = (res.params["coef"] - value[res.params.index]).to_numpy()
+    stat = float(d @ np.linalg.solve(res.covariance.to_numpy(), d))
+    return {"chisq": stat, "df": len(d), "p": float(chi2.sf(stat, len(d)))}
 
 
 @pytest.fixture(scope="module")
-def fits(dirs, extracts):
-    """Per extract: true, bench (error-free daily fit) and got (from the files) with 95% CI and distance
-    ``outside`` from the CI to the truth (0 when covered)."""
-    truth = pd.read_csv(dirs["default"] / "truth" / "reentry_log_hr.csv").set_index("covariate")["log_hr"]
-    names = list(truth.index)
+def truth(dirs) -> pd.Series:
+    return pd.read_csv(dirs["default"] / "truth" / "reentry_log_hr.csv").set_index("covariate")["log_hr"]
+
+
+@pytest.fixture(scope="module")
+def models(dirs, extracts, truth):
+    """Per extract: the Cox fits ``got`` (from the files) and ``bench`` (error-free daily fit)."""
     out = {}
     for name, ex in extracts.items():
         c = reentry_cohort(ex, ["case_end", "release", "probation_start"], outcome="magistrates", period=PERIOD,
                            waiting_days=WAITING)
-        fit = cox(_design(c), "duration", "event", names, cluster="person").params
-        bench = _benchmark(dirs[name], names, c.attrs["follow_up_end"])
+        out[name] = {"got": cox(_design(c), "duration", "event", list(truth.index), cluster="person"),
+                     "bench": _benchmark(dirs[name], list(truth.index), c.attrs["follow_up_end"])}
+    return out
+
+
+@pytest.fixture(scope="module")
+def fits(models, truth):
+    """Per extract: true, bench (error-free daily fit) and got (from the files) with 95% CI and distance
+    ``outside`` from the CI to the truth (0 when covered)."""
+    out = {}
+    for name, m in models.items():
+        fit, bench = m["got"].params, m["bench"].params
         half = 1.96 * fit["robust_se"]
         t = pd.DataFrame({"true": truth, "bench": bench["coef"], "bench_se": bench["robust_se"], "got": fit["coef"],
                           "lo": fit["coef"] - half, "hi": fit["coef"] + half})
@@ -122,14 +143,34 @@ def test_without_linkage_error_the_fit_covers_the_truth_but_for_the_age_bands_of
     assert ((t["bench"] >= t["lo"]) & (t["bench"] <= t["hi"])).all(), table
     # Against the truth, three age bands fall just outside: 10-17 (0.388, CI 0.347-0.429) by 0.021, 18-24
     # by 0.014, 35-49 by 0.001. Not linkage error: all four age coefficients sit 0.06 below the truth
-    # together (a common shift, i.e. the 25-34 reference band of this realisation, whose error-free fit is
-    # low in the same way), plus about 0.01 from ages known in completed years.
+    # together, a common shift of which the error-free fit of this realisation has 0.03-0.05 (the draw of
+    # the 25-34 reference band; over seeds 0-7 that fit's mean age deviations are within 1.3 SE of 0) and
+    # the files about 0.02 more (10-17: 0.023 here, 0.020 +- 0.006 on average over seeds 0-7, so
+    # systematic: ages known in completed years and the cohort; bench/truth_coverage.py).
     missed = set(t.index[t["outside"] > 0])
     assert missed == {"age_10_17", "age_18_24", "age_35_49"}, table
     assert t["outside"].max() < 0.025, table
     dev = t.loc[AGE_BANDS, "got"] - t.loc[AGE_BANDS, "true"]
     assert dev.between(-0.07, -0.05).all(), table
     assert (np.sign(t.loc[AGE_BANDS, "bench"] - t.loc[AGE_BANDS, "true"]) == -1).all(), table
+
+
+def test_without_linkage_error_the_joint_wald_test_does_not_reject_the_truth(models, truth):
+    # All 11 coefficients at once against the true vector, with the full cluster-robust covariance (the
+    # four age bands share the reference band: correlations 0.14-0.69), so a deviation common to
+    # correlated coefficients is weighed as such rather than counted once per band. Seed 0: chi-square
+    # 14.69 on 11 df, p = 0.197; the error-free fit 8.30, p = 0.686 (with linkage error, not asserted:
+    # 26.78, p = 0.005). Threshold p > 0.01: the realisation is fixed, so an unbiased estimator fails this
+    # only when a generator change redraws it, 1 time in 100. Power is modest: 80% against a bias of 4.8 SE
+    # in the covariance metric (age 10-17 alone off by 0.07, or prior family case alone by 0.16), and only
+    # about 10% against the bias that seeds 0-7 together show in this fit (bench/truth_coverage.py: mean
+    # deviation chi-square 52.6 on 11 df, p < 0.001; against the error-free fit, prior family case -0.037,
+    # prior contacts -0.026, age 10-17 -0.020 on average). The per-covariate assertions above stay the
+    # sharper guard on this realisation.
+    got, bench = (wald(models["no_linkage_error"][k], truth) for k in ("got", "bench"))
+    assert got["df"] == bench["df"] == 11
+    assert got["p"] > 0.01, got
+    assert bench["p"] > 0.01, bench
 
 
 def test_with_linkage_error_prior_contacts_and_probation_start_move_off_the_truth(fits):
