@@ -8,7 +8,9 @@
    separate processes, after the person-event spine is built once for all of them (`spine_cache`); executed
    notebooks go to `runs/<run_id>/nb/` (logs, never released), outputs are staged
    as complete records under `runs/<run_id>/stage/<label>/`;
-4. when every run succeeded, assembles `outputs/<run_id>/` (`runner_bundle`) after the safety scan (`runner_scan`);
+4. when every run succeeded, compares outputs across notebook runs in pipeline order (`runner_differencing`: each
+   notebook compared only with its own run's outputs, so the findings never depend on which process was faster)
+   and assembles `outputs/<run_id>/` (`runner_bundle`) after the safety scan (`runner_scan`);
 5. prints a summary table (also `runs/<run_id>/summary.csv`).
 `--resume` continues the latest (or a named) run: runs whose staged records and done-marker are complete and valid
 are skipped, the rest rerun from a clean stage; a killed run therefore completes to the same bytes.
@@ -32,9 +34,11 @@ from typing import Any
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.outputs_io import atomic_write_json, atomic_write_text, sha256_file
 from djs_toolkit.runner_bundle import assemble, verify_bundle
-from djs_toolkit.runner_exec import execute_run, marker_valid
+from djs_toolkit.runner_differencing import CrossRunResult, cross_run_check, purge_run
+from djs_toolkit.runner_exec import execute_run, marker_valid, staged_records
 from djs_toolkit.runner_params import Pipeline, RunSpec, fingerprint, load_pipeline
 from djs_toolkit.runner_stage import ENV_DATA_ROOT, ENV_LEDGER, ENV_PROFILE, ENV_RUN_NAME, ENV_STAGE
+from djs_toolkit.sdc.ledger import Ledger
 from djs_toolkit.spine_cache import ENV_SPINE_CACHE
 
 __all__ = ["RunReport", "run_pipeline", "new_run_id", "select_runs", "resolve_data", "DUMMY_SCALE"]
@@ -248,9 +252,10 @@ def run_pipeline(
     run_dir = runs_dir / rid
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
+        info["started_ns"] = time.time_ns()
         atomic_write_json(run_dir / "run.json", {
             **info, "run_id": rid, "pipeline": str(pipeline.path), "data_root": str(data_root), "jobs": jobs,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "started_ns": time.time_ns()})
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     # The differencing ledger (checker-only): per run by default, so reruns stay byte-identical; --ledger shares one
     # across runs of the project (disclosure_control.md §7.4).
     ledger_path = Path(info.get("ledger") or run_dir / "ledger")
@@ -266,30 +271,58 @@ def run_pipeline(
             todo.append(t)
     echo(f"run {rid}: {len(tasks)} notebook run(s), {len(tasks) - len(todo)} already complete, profile "
          f"{prof.name}")
+    start_ns = int(info.get("started_ns", 0))
+    for t in todo:  # a killed notebook's saved outputs would otherwise be compared with their own rerun
+        purge_run(Ledger(ledger_path), t["label"], start_ns)
     if todo:
         _save_spine(data_root, run_dir / "spine", echo)
     for res in _execute(todo, jobs, echo, len(todo)):
         results[res["label"]] = res
     ok = all(results[t["label"]]["status"] in ("ok", "skipped") for t in tasks)
     if ok:
+        cross = _cross_run(ledger_path, tasks, start_ns, prof, echo)
         stages = [{"label": s.label, "notebook": s.notebook_rel, "notebook_sha256": sha256_file(s.notebook),
                    "parameters": s.parameters, "stage": t["stage"], "scan": results[s.label]["scan"]}
                   for s, t in zip(specs, tasks)]
-        report.withheld = assemble(stages, str(info["profile"]), run_dir / "bundle.tmp", outputs_dir / rid)
+        report.withheld = assemble(stages, str(info["profile"]), run_dir / "bundle.tmp", outputs_dir / rid,
+                                   cross.results)
         report.bundle = outputs_dir / rid
-    report.rows = [_row(s, results[s.label], report.withheld) for s in specs]
+        led = Ledger(ledger_path)
+        for e in cross.failed:  # not released: later outputs (and later pipelines sharing the ledger) skip them
+            led.remove(e)
+    statuses = _bundle_statuses(report.bundle)
+    report.rows = [_row(s, results[s.label], statuses) for s in specs]
     _finish(report, run_dir, echo)
     return report
 
 
-def _row(spec: RunSpec, res: dict[str, Any], withheld: dict[str, list[str]]) -> dict[str, Any]:
+def _cross_run(ledger_path: Path, tasks: list[dict[str, Any]], start_ns: int, prof: Any,
+               echo: Callable[[str], None]) -> CrossRunResult:
+    t0 = time.perf_counter()
+    runs = [(t["label"], [f"{t['label']}.{r.name}" for r in staged_records(Path(t["stage"]))]) for t in tasks]
+    cross = cross_run_check(Ledger(ledger_path), runs, start_ns, prof)
+    flagged = sum(1 for r in cross.results.values() if r.reasons)
+    echo(f"differencing across notebook runs: {cross.compared} output(s) compared in {time.perf_counter() - t0:.1f} s, "
+         f"{flagged} flagged")
+    return cross
+
+
+def _bundle_statuses(bundle: Path | None) -> dict[str, dict[str, str]]:
+    """Final status of every output by run label, from the bundle (after the runner's checks), or {} without one."""
+    if bundle is None:
+        return {}
+    doc = json.loads((bundle / "results.json").read_text(encoding="utf-8"))
+    by_run: dict[str, dict[str, str]] = {}
+    for uid, entry in doc["results"].items():
+        by_run.setdefault(entry["djs_toolkit"]["run"], {})[uid] = entry["status"]
+    return by_run
+
+
+def _row(spec: RunSpec, res: dict[str, Any], statuses: dict[str, dict[str, str]]) -> dict[str, Any]:
     outs = dict(res["outputs"])
-    lost = sum(1 for uid in withheld if uid.startswith(spec.label + "."))
-    if lost:  # outputs the safety scan withheld count as failed
-        outs["fail"] = outs.get("fail", 0) + lost
-        for key in ("pass", "review"):
-            outs[key] = outs.get(key, 0)
-        outs["pass"] -= min(lost, outs["pass"])
+    if statuses:  # the bundle's statuses: after the runner's differencing across runs and safety scan
+        mine = list(statuses.get(spec.label, {}).values())
+        outs = {st: mine.count(st) for st in ("pass", "review", "fail")}
     params = spec.parameters_text()
     return {"run": spec.label, "notebook": spec.notebook_rel, "parameters": params[:40] + ("..." if len(params) > 40
                                                                                           else ""),

@@ -36,12 +36,16 @@ from djs_toolkit.outputs_io import (
 from djs_toolkit.runner_exec import staged_records
 from djs_toolkit.runner_scan import scan_release
 from djs_toolkit.sdc import Session, load_profile
-from djs_toolkit.sdc.results import results_json
+from djs_toolkit.sdc.differencing import RULE, DifferencingResult
+from djs_toolkit.sdc.results import FLOAT_FORMAT, results_json
+from djs_toolkit.sdc.rules import worst
 
 __all__ = ["assemble", "verify_bundle", "ENV_PACKAGES"]
 
 ENV_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "duckdb", "pyarrow", "papermill")
 DO_NOT_RELEASE = "DO-NOT-RELEASE"
+LEDGER_NOTE = ("differencing checked within each notebook run as its outputs were saved, and across notebook runs "
+               "in pipeline order by the runner (checker-only ledger)")
 
 
 def _environment() -> dict[str, str]:
@@ -56,13 +60,53 @@ def _environment() -> dict[str, str]:
 
 def _withhold(entry: dict[str, Any], section: str, problems: list[str]) -> str:
     """Mark an output refused by the safety scan: no files, status fail, reasons in results and CLEARANCE."""
-    entry["status"] = "fail"
-    entry["files"] = []
-    entry["djs_toolkit"]["released"] = False
     entry["djs_toolkit"]["output_flags"] += [{"rule": "SafetyScan", "status": "fail", "summary": p} for p in problems]
     entry["summary"] += f"SafetyScan: fail - {len(problems)} problem(s): withheld by the runner\n"
-    section = re.sub(r"^(## \S+): \w+", r"\1: fail", section, count=1).rstrip("\n") + "\n"
-    return section + "".join(f"- Safety scan (runner, withheld): {p}\n" for p in problems) + "\n"
+    return _flag_section(entry, section, "fail", [f"Safety scan (runner, withheld): {p}" for p in problems])
+
+
+def _flag_section(entry: dict[str, Any], section: str, status: str, bullets: list[str]) -> str:
+    """Raise an output's status to `status` (at least) and add bullets to its CLEARANCE section; a fail has no files."""
+    entry["status"] = worst([entry["status"], status])
+    if entry["status"] == "fail":
+        entry["files"] = []
+        entry["djs_toolkit"]["released"] = False
+    section = re.sub(r"^(## \S+): \w+", rf"\1: {entry['status']}", section, count=1).rstrip("\n") + "\n"
+    return section + "".join(f"- {b}\n" for b in bullets) + "\n"
+
+
+def _cross_run(entry: dict[str, Any], section: str, res: DifferencingResult) -> str:
+    """Add the runner's differencing across notebook runs (runner_differencing) to an output's entry and section."""
+    dj = entry["djs_toolkit"]
+    dj["relations"] = list(dj.get("relations", [])) + list(res.relations)
+    if not res.reasons:
+        return section
+    dj["output_flags"] += [{"rule": r, "status": st, "summary": summ} for r, st, summ in res.reasons]
+    checks = entry["fair"]["check_status"]
+    checks[RULE] = worst([checks.get(RULE, "pass"), res.status])
+    for st in ("fail", "review"):
+        n = sum(1 for _, s, _ in res.reasons if s == st)
+        if n:
+            entry["summary"] += f"{RULE}: {st} - {n} flag(s) across notebook runs\n"
+    return _flag_section(entry, section, res.status,
+                         [f"Differencing across notebook runs ({st}): {summ}" for _, st, summ in res.reasons])
+
+
+def _relations_line(entry: dict[str, Any]) -> str:
+    n = len(entry["djs_toolkit"].get("relations", []))
+    return (f"- Related outputs (differencing ledger): {n} earlier output(s) share records or variables with this "
+            "one; listed in results.json\n") if n else ""
+
+
+def _differencing_csv(rec: Path, uid: str, res: DifferencingResult | None, dest: Path) -> None:
+    """The checker-only differencing findings: the notebook's own and the runner's across runs, in one file."""
+    name = f"{DO_NOT_RELEASE}_{uid}_differencing.csv"
+    own = rec / "checker_only" / name
+    text = own.read_text(encoding="utf-8") if own.is_file() else ""
+    if res is not None and len(res.findings):
+        text += res.findings.to_csv(index=False, header=not text, lineterminator="\n", float_format=FLOAT_FORMAT)
+    if text:
+        atomic_write_text(dest / name, text)
 
 
 def _csv_shape(path: Path, header_rows: int) -> tuple[int, int]:
@@ -75,7 +119,8 @@ def _copy(src: Path, dest: Path) -> None:
     shutil.copyfile(src, dest)
 
 
-def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path: Path) -> dict[str, list[str]]:
+def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path: Path,
+             differencing: dict[str, DifferencingResult] | None = None) -> dict[str, list[str]]:
     """Build the bundle from staged records and rename it into `out_path`; returns withheld outputs and why.
 
     Args:
@@ -84,6 +129,7 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
         profile: the run's profile (records made under another profile are withheld).
         build_dir: a scratch folder beside the run's logs (removed after the rename).
         out_path: `outputs/<run_id>`; must not exist.
+        differencing: the runner's differencing across notebook runs, per output id (`runner_differencing`).
 
     Returns:
         `{uid: [problems]}` for every output the safety scan withheld (empty = none).
@@ -119,6 +165,10 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
                 problems.append(f"made under another profile than the run's ({prof.name})")
             entry["timestamp"] = ""  # run-specific: kept in runs/, never in a bundle (hash-stable, §6.8)
             section = "## " + (rec / "CLEARANCE.md").read_text(encoding="utf-8").partition("\n## ")[2]
+            diff = (differencing or {}).get(uid)
+            if diff is not None:
+                section = _cross_run(entry, section, diff)
+            section = section.rstrip("\n") + "\n" + _relations_line(entry) + "\n"
             if problems:
                 withheld[uid] = problems
                 section = _withhold(entry, section, problems)
@@ -129,6 +179,7 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
             evidence = rec / "checker_only" / f"{DO_NOT_RELEASE}_{uid}_evidence.csv"
             if evidence.is_file():
                 _copy(evidence, build_dir / "checker_only" / evidence.name)
+            _differencing_csv(rec, uid, diff, build_dir / "checker_only")
             matrix = rec / "checker_only" / f"{DO_NOT_RELEASE}_variable_matrix.csv"
             if matrix.is_file():
                 matrices.append(pd.read_csv(matrix, index_col=0))
@@ -139,6 +190,7 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
     base = results_json(Session(prof), {})
     base["results"] = {k: results[k] for k in sorted(results)}
     base["djs_toolkit"]["runs"] = run_docs
+    base["djs_toolkit"]["ledger"] = LEDGER_NOTE
     atomic_write_json(build_dir / "results.json", base)
     atomic_write_text(build_dir / "CLEARANCE.md", _clearance(prof, run_docs, sections))
     _checker_only(build_dir / "checker_only", prof.to_dict(), matrices)
@@ -150,8 +202,9 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
 def _clearance(prof: Any, run_docs: list[dict[str, Any]], sections: dict[str, str]) -> str:
     lines = ["# Output clearance request (draft)", "",
              f"Profile: `{prof.name}` v{prof.version} ({prof.description}).",
-             "Relationship to other outputs: outputs of one notebook run share its population; to be completed by "
-             "the researcher (shared variables, earlier versions).", "", "## Notebook runs", "",
+             f"Relationship to other outputs: {LEDGER_NOTE}. Each output's section counts the earlier outputs it "
+             "shares records or variables with (listed in results.json); earlier versions and outputs made "
+             "elsewhere: to be completed by the researcher.", "", "## Notebook runs", "",
              "| run | notebook | parameters | outputs |", "|---|---|---|---|"]
     for r in run_docs:
         params = ", ".join(f"{k}={v}" for k, v in sorted(r["parameters"].items())) or "-"

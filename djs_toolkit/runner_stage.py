@@ -29,6 +29,7 @@ from pathlib import Path
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.outputs_io import atomic_write_bytes, atomic_write_json, check_sha256_manifest, write_sha256_manifest
 from djs_toolkit.sdc import Output, Session
+from djs_toolkit.sdc.ledger import RUN_ENV
 
 __all__ = [
     "ENV_STAGE", "ENV_PROFILE", "ENV_LEDGER", "ENV_RUN_NAME", "ENV_DATA_ROOT", "NAME_RULE", "RunContext",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 ENV_STAGE, ENV_PROFILE, ENV_LEDGER = "DJS_STAGE_DIR", "DJS_PROFILE", "DJS_LEDGER"
-ENV_RUN_NAME, ENV_DATA_ROOT = "DJS_RUN_NAME", "DJS_DATA_ROOT"
+ENV_RUN_NAME, ENV_DATA_ROOT = RUN_ENV, "DJS_DATA_ROOT"
 # Short, lower-case names: Windows paths stay under 260 characters (workflow_and_style.md §3.3) and names that
 # differ only in case cannot collide on a case-insensitive file system. `.` is reserved as the label separator.
 NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

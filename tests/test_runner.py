@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from djs_toolkit.errors import DJSUserError
@@ -32,6 +33,13 @@ notebooks:
       - {name: b, seed: 2, groups: 4}
   - notebook: nb/leaky.ipynb
 """
+SUBSET = """version: 1
+notebooks:
+  - notebook: nb/subset.ipynb
+    sets:
+      - {{name: {0}, drop: {1}}}
+      - {{name: {2}, drop: {3}}}
+"""
 FAILING = """notebooks:
   - notebook: nb/broken.ipynb
   - notebook: nb/slow.ipynb
@@ -44,7 +52,7 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("proj")
     (root / "nb").mkdir()
     (root / "data").mkdir()
-    for name in ("counts", "leaky", "broken", "slow"):
+    for name in ("counts", "leaky", "broken", "slow", "subset"):
         shutil.copy(FIXTURES / f"{name}.ipynb", root / "nb")
     (root / "pipeline.yaml").write_text(PIPELINE)
     (root / "failing.yaml").write_text(FAILING)
@@ -261,3 +269,32 @@ def test_relative_runs_and_outputs_folders_are_resolved_before_kernels_start(pro
     assert report.bundle == project / "o_rel" / report.run_id
     assert len(list((report.bundle / "release").iterdir())) == 4
     assert not (project / "nb" / "r_rel").exists()
+
+
+@pytest.mark.slow
+def test_differencing_across_runs_flags_the_later_run_in_pipeline_order_whatever_finishes_first(project):
+    (project / "sub.yaml").write_text(SUBSET.format("all", 0, "most", 3))
+    (project / "rev.yaml").write_text(SUBSET.format("most", 3, "all", 0))
+    par, lines = _run(project, "sub2", pipeline="sub.yaml", jobs=2)
+    seq, _ = _run(project, "sub1", pipeline="sub.yaml", jobs=1)
+    rev, _ = _run(project, "rev", pipeline="rev.yaml", jobs=2)
+    assert any("differencing across notebook runs: 1 output(s) compared" in line and "1 flagged" in line
+               for line in lines)
+    # each notebook alone releases a safe table; the second in pipeline order gives the 3 left-out records away
+    for report, first, later in ((par, "all", "most"), (seq, "all", "most"), (rev, "most", "all")):
+        results = json.loads((report.bundle / "results.json").read_text())["results"]
+        assert results[f"subset-{first}.courts"]["status"] == "pass"
+        bad = results[f"subset-{later}.courts"]
+        assert bad["status"] == "fail" and bad["files"] == [] and not bad["djs_toolkit"]["released"]
+        (flag,) = [f for f in bad["djs_toolkit"]["output_flags"] if f["rule"] == "DifferencingCheck"]
+        assert flag["status"] == "fail" and f"earlier output 'subset-{first}.courts' (" in flag["summary"]
+        assert [(r["pass"], r["review"], r["fail"]) for r in report.rows] == [(1, 0, 0), (0, 0, 1)]
+        assert sorted(p.name for p in (report.bundle / "release").iterdir()) == [f"subset-{first}.courts.csv"]
+        clearance = (report.bundle / "CLEARANCE.md").read_text()
+        assert f"## subset-{later}.courts: fail" in clearance and "Differencing across notebook runs (fail)" in clearance
+        # the recovered counts go to the checker only, never into a reason: 3 records, split over the cells
+        found = pd.read_csv(report.bundle / "checker_only" / f"DO-NOT-RELEASE_subset-{later}.courts_differencing.csv")
+        assert found["true_count"].sum() == 3 and "true_count" not in json.dumps(bad)
+        assert verify_bundle(report.bundle) == []
+    # two processes or one: the same bytes
+    assert _tree(par.bundle) == _tree(seq.bundle)

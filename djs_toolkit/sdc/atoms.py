@@ -21,7 +21,6 @@ Three stages, cheapest first:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,12 +28,44 @@ import scipy.linalg
 from scipy import sparse
 
 from djs_toolkit.sdc.audit import PublishedSystem, audit_bounds
+from djs_toolkit.sdc.lp import min_max
 from djs_toolkit.sdc.released import Released
 
-__all__ = ["PairResult", "joint_counts", "screen", "pair_check", "MAX_ATOMS"]
+__all__ = ["Budget", "PairResult", "joint_counts", "screen", "pair_check", "MAX_ATOMS"]
 
 MAX_ATOMS = 40_000  # larger pair systems are not solved exactly: the output goes to review
 _BIG = 1 << 40
+_LOCAL_VARIABLES = 12000  # variables per batched local LP (audit._BLOCK_VARIABLES: simplex time grows faster than size)
+
+
+@dataclass
+class Budget:
+    """A work limit for the attacker LPs: how many LPs the check may still solve.
+
+    Counted in LPs, not seconds: a clock makes the outcome depend on machine load, and a rerun of the same
+    pipeline must give the same bytes (issue 9). What the budget does not reach is `review`, never `pass`.
+
+    Example:
+        >>> b = Budget(1)
+        >>> b.take(), b.take(), b.spent
+        (True, False, 1)
+    """
+
+    lps: int
+    spent: int = 0
+
+    def take(self) -> bool:
+        """Spend one LP if any is left."""
+        if self.lps <= 0:
+            return False
+        self.lps -= 1
+        self.spent += 1
+        return True
+
+    @property
+    def exhausted(self) -> bool:
+        """No LP left."""
+        return self.lps <= 0
 
 
 @dataclass
@@ -46,7 +77,7 @@ class PairResult:
         counts: true count of each (checker only).
         lower, upper: attacker's bounds.
         method: `linear algebra` or `LP` per atom.
-        unresolved: atoms left undecided (system too large or time limit): a `review`, never a `pass`.
+        unresolved: atoms left undecided (system too large or work budget spent): a `review`, never a `pass`.
 
     Example:
         >>> PairResult([], [], [], [], [], 0).disclosed
@@ -229,15 +260,6 @@ def _near(counts: np.ndarray, allowed: np.ndarray, own: int, extra: np.ndarray, 
     return picked
 
 
-def _fix(system: PublishedSystem, free: np.ndarray, values: np.ndarray) -> PublishedSystem:
-    """The same system with the non-free atoms known exactly (their true values)."""
-    n = len(free)
-    lower, upper = system.lower.copy(), system.upper.copy()
-    lower[:n] = np.where(free, lower[:n], values)
-    upper[:n] = np.where(free, upper[:n], values)
-    return PublishedSystem(system.A, system.b, lower, upper)
-
-
 def _range(system: PublishedSystem, target: int) -> tuple[float, float]:
     """Attacker's min and max of one variable (the shared LP attacker, `audit`)."""
     (lo, hi), = audit_bounds(system, [target])
@@ -260,8 +282,63 @@ def _in_row_space(M: sparse.csr_matrix, targets: np.ndarray) -> np.ndarray:
     return norms > 1.0 - 1e-8
 
 
+def _local_bounds(system: PublishedSystem, n_atoms: int, values: np.ndarray, free_sets: list[np.ndarray],
+                  targets: np.ndarray, width: float, budget: Budget) -> np.ndarray:
+    """Attacker min and max of each target when only its free atoms move (the rest at their true values).
+
+    The attacker then knows more than the published values tell, so a wide interval here is wide in the full LP
+    too (a sufficient test of safety). Every free atom is also capped at its count + 2 x width + 1, which only
+    narrows intervals further and keeps each LP bounded. Each local system is reduced to its free atoms, with one
+    row per released value over them; many are stacked block-diagonally into one LP pair (min, max): the blocks
+    are independent, so the optimum of the summed objective is every block at its own optimum. NaN where an LP could
+    not be solved or the budget ran out (callers then go on to the exact tests).
+    """
+    A = sparse.csc_matrix(system.A[:, :n_atoms])
+    lo_r, hi_r = system.lower[n_atoms:], system.upper[n_atoms:]
+    total = A @ values
+    room = 2.0 * width + 1.0 if np.isfinite(width) else 1e6
+    out = np.full((len(targets), 2), np.nan)
+    chunk: list[tuple[int, sparse.csr_matrix, np.ndarray, np.ndarray, int]] = []
+    size = 0
+
+    def solve() -> None:
+        nonlocal chunk, size
+        if chunk and budget.take():
+            # Block-diagonal: one M_k per target, assembled as COO arrays (scipy's block_diag costs more than the LP).
+            ri, ci, vals, rb, cb, where = [], [], [], [], [], []
+            r0 = c0 = 0
+            for _, M, free, rows, t in chunk:
+                coo = M.tocoo()
+                ri.append(coo.row + r0)
+                ci.append(coo.col + c0)
+                vals.append(coo.data)
+                resid = total[rows] - M @ values[free]
+                rb.append(np.column_stack([lo_r[rows] - resid, hi_r[rows] - resid]))
+                cb.append(np.column_stack([np.zeros(len(free)), values[free] + room]))
+                where.append(c0 + t)
+                r0, c0 = r0 + len(rows), c0 + len(free)
+            A_loc = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(ri), np.concatenate(ci))), shape=(r0, c0))
+            cost = np.zeros(c0)
+            cost[where] = 1.0
+            found = min_max(A_loc, np.vstack(rb), np.vstack(cb), cost)
+            if found is not None:
+                rows_k = [k for k, *_ in chunk]
+                out[rows_k, 0], out[rows_k, 1] = found[0][where], found[1][where]
+        chunk, size = [], 0
+
+    for k, (free, t) in enumerate(zip(free_sets, targets)):
+        M = A[:, free]
+        rows = np.unique(M.indices)
+        chunk.append((k, M.tocsr()[rows], free, rows, int(np.searchsorted(free, t))))
+        size += len(free)
+        if size >= _LOCAL_VARIABLES:
+            solve()
+    solve()
+    return out
+
+
 def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, min_safe: int, width: float,
-               deadline: float) -> PairResult:
+               budget: Budget) -> PairResult:
     """Which atoms with 1..min_safe-1 records are pinned (exactly, or within less than `width`)?
 
     Example:
@@ -271,7 +348,7 @@ def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, m
         >>> J = np.array([[0, 0, 0], [3, 27, 0], [0, 0, 40]])  # E = full, N = full minus 3 records of a
         >>> from djs_toolkit.sdc.knowledge import support
         >>> S, _ = support(J, full, part)
-        >>> res = pair_check(J, S, full, part, 10, 10.0, time.monotonic() + 10)
+        >>> res = pair_check(J, S, full, part, 10, 10.0, Budget(100))
         >>> res.atoms, res.method
         ([(1, 0)], ['linear algebra'])
     """
@@ -299,29 +376,27 @@ def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, m
         out.upper.append(hi)
         out.method.append(how)
 
-    todo = list(range(len(targets)))
+    # Local LPs first (one batched LP pair for many candidates): most candidates are wide there, and only the
+    # narrow ones need the exact tests below.
+    values = J[atoms[:, 0], atoms[:, 1]]
+    open_rows, open_cols = _unknown_lines(rel_e, rel_n)
+    free_sets = []
+    for i, j in cand:
+        rows = _near(J[:, j], S[:, j], int(i), open_rows)
+        cols = _near(J[int(i), :], S[int(i), :], int(j), open_cols)
+        free_sets.append(np.flatnonzero(np.isin(atoms[:, 0], rows) & np.isin(atoms[:, 1], cols)))
+    local = _local_bounds(system, len(atoms), values, free_sets, targets, width, budget)
+    todo = [k for k in range(len(targets)) if not (local[k, 1] - local[k, 0] >= width - 1e-6)]
+    if not todo:
+        return out
     n_cols = len(np.unique(exact_rows.indices))
     if 0 < n_cols <= 1500 and n_cols * exact_rows.shape[0] ** 2 <= 3e8:
-        exact = _in_row_space(exact_rows, targets)
-        for k in np.flatnonzero(exact):
+        exact = _in_row_space(exact_rows, targets[todo])
+        for k in np.asarray(todo)[exact]:
             hit(int(k), float(J[tuple(cand[k])]), float(J[tuple(cand[k])]), "linear algebra")
-        todo = [k for k in todo if not exact[k]]
-    open_rows, open_cols = _unknown_lines(rel_e, rel_n)
+        todo = [k for k, e in zip(todo, exact) if not e]
     for k in todo:
-        if time.monotonic() > deadline:
-            out.unresolved += 1
-            continue
-        # Local LP: atoms away from the target fixed at their true values. The attacker then knows more, so a
-        # wide interval here is a wide interval in the full LP; only narrow ones go on to the full LP.
-        i, j = (int(x) for x in cand[k])
-        rows = _near(J[:, j], S[:, j], i, open_rows)
-        cols = _near(J[i, :], S[i, :], j, open_cols)
-        free = np.isin(atoms[:, 0], rows) & np.isin(atoms[:, 1], cols)
-        local = _fix(system, free, J[atoms[:, 0], atoms[:, 1]])
-        lo, hi = _range(local, int(targets[k]))
-        if hi - lo >= width - 1e-6:
-            continue
-        if time.monotonic() > deadline:
+        if not budget.take():
             out.unresolved += 1
             continue
         lo, hi = _range(system, int(targets[k]))

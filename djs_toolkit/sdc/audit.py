@@ -17,8 +17,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
+
+from djs_toolkit.sdc.lp import min_max
 
 __all__ = ["PublishedSystem", "audit", "audit_bounds"]
 
@@ -45,29 +46,28 @@ class PublishedSystem:
 
 
 def _solve_block(A: sparse.csr_matrix, b: np.ndarray, bounds: np.ndarray, cols: list[int], cap: float) -> np.ndarray:
-    """Min and max of each column in `cols`, solved as one block-diagonal LP (one copy of the system per LP).
+    """Min and max of each column in `cols`, solved as one block-diagonal LP pair (one copy of the system each).
 
     The copies are independent, so the optimum of their summed objective is every copy at its own optimum; this
-    replaces 2*len(cols) solver calls by one. Bounds are capped at `cap` so the sum stays bounded; an optimum at
-    the cap means "unbounded" and is reported as +-inf.
+    replaces 2*len(cols) solver calls by one model solved twice (`lp.min_max`). Bounds are capped at `cap` so the
+    sum stays bounded; an optimum at the cap means "unbounded" and is reported as +-inf.
     """
-    k, n = 2 * len(cols), A.shape[1]
+    k, n = len(cols), A.shape[1]
     c = np.zeros(k * n)
     for i, col in enumerate(cols):
-        c[(2 * i) * n + col] = 1.0
-        c[(2 * i + 1) * n + col] = -1.0
+        c[i * n + col] = 1.0
     lo = np.clip(bounds[:, 0], -cap, cap)
     hi = np.clip(bounds[:, 1], -cap, cap)
-    big = sparse.kron(sparse.identity(k, format="csr"), A, format="csr") if A.shape[0] else None
-    res = linprog(c, A_eq=big, b_eq=np.tile(b, k) if big is not None else None,
-                  bounds=np.column_stack([np.tile(lo, k), np.tile(hi, k)]), method="highs")
+    big = sparse.kron(sparse.identity(k, format="csr"), A, format="csc") if A.shape[0] else sparse.csc_matrix((0, k * n))
+    rhs = np.tile(b, k)
+    found = min_max(big, np.column_stack([rhs, rhs]), np.column_stack([np.tile(lo, k), np.tile(hi, k)]), c)
     out = np.full((len(cols), 2), np.nan)
-    if res.status != 0:
+    if found is None:
         # Infeasible or numerical trouble: NaN widths make callers fail closed.
         return out
     for i, col in enumerate(cols):
-        out[i, 0] = res.x[(2 * i) * n + col]
-        out[i, 1] = res.x[(2 * i + 1) * n + col]
+        out[i, 0] = found[0][i * n + col]
+        out[i, 1] = found[1][i * n + col]
     out[out <= -cap * (1 - 1e-9)] = -np.inf
     out[out >= cap * (1 - 1e-9)] = np.inf
     return out

@@ -8,7 +8,8 @@ from their counts, or default-index keys that disagree with the earlier output o
 ACRO #117's table-level rule (§2.7): the same table on a population that differs by fewer than the threshold.
 
 Only the pairs' own atoms are built, so a new output costs one pass over its records per earlier output
-(incremental), and the whole check is time-boxed: what is not settled in time is `review`, never `pass`.
+(incremental), and the whole check has a work budget counted in LPs (not seconds, so the same outputs always get
+the same answer): what the budget does not settle is `review`, never `pass`.
 Reasons name the earlier outputs, the populations and the cells involved, never a recovered count; the counts
 and attacker bounds go to the checker-only findings frame.
 """
@@ -21,19 +22,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from djs_toolkit.sdc.atoms import joint_counts, pair_check
+from djs_toolkit.sdc.atoms import Budget, joint_counts, pair_check
 from djs_toolkit.sdc.family import family_check
 from djs_toolkit.sdc.knowledge import support
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.released import Released, label_name
 
-__all__ = ["NewOutput", "DifferencingResult", "check_new", "FINDING_COLUMNS", "LINK_AGREEMENT"]
+__all__ = ["NewOutput", "DifferencingResult", "check_new", "FINDING_COLUMNS", "LINK_AGREEMENT", "LP_BUDGET"]
 
 FINDING_COLUMNS = ["earlier_output", "earlier_run", "earlier_cell", "this_cell", "true_count", "attacker_lower",
                    "attacker_upper", "method"]
 LINK_AGREEMENT = 0.99  # default-index keys must agree on shared variables this often to count as the same records
 _MAX_JOINT = 4_000_000
+# LPs one output's check may solve (local and full, all earlier outputs together). A local LP over <= 50 x 50
+# atoms takes a few milliseconds, so this bounds one check at about a minute in the worst case.
+LP_BUDGET = 20_000
 RULE = "DifferencingCheck"
 
 
@@ -145,7 +149,7 @@ def _aggregate(rel_e: Released, rel_n: Released, min_safe: int) -> bool:
 
 
 def _compare(ledger: Ledger, e: LedgerEntry, new: NewOutput, res: DifferencingResult, rows: list[list[object]],
-             m: int, width: float, deadline: float) -> None:
+             m: int, width: float, budget: Budget) -> None:
     """Compare the new output with one earlier output: relation, pair atoms, or the table-level rule."""
     rel_n = new.released
     rel_e = ledger.released(e)
@@ -171,10 +175,10 @@ def _compare(ledger: Ledger, e: LedgerEntry, new: NewOutput, res: DifferencingRe
             # atom known as well as a rounded value is protected as well as that value (§1.5: rounding is
             # OpenSAFELY's defence against N -> N+1 differencing).
             w = min(width, _rounding_width(rel_e), _rounding_width(rel_n))
-            pr = pair_check(J, S, rel_e, rel_n, m, w, deadline)
+            pr = pair_check(J, S, rel_e, rel_n, m, w, budget)
             if pr.unresolved:
                 res.reasons.append((RULE, "review", f"differencing against {e.display} was not settled "
-                                    f"({pr.unresolved} group(s) left: system too large or time limit): a "
+                                    f"({pr.unresolved} group(s) left: system too large or work budget spent): a "
                                     "checker must compare the two outputs"))
             if pr.disclosed:
                 exact = all(lo == hi for lo, hi in zip(pr.lower, pr.upper))
@@ -198,7 +202,7 @@ def _compare(ledger: Ledger, e: LedgerEntry, new: NewOutput, res: DifferencingRe
         res.relations.append(f"{e.display}: " + "; ".join(parts))
 
 
-def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: float = 30.0,
+def check_new(ledger: Ledger, new: NewOutput, profile: Profile, lp_budget: int = LP_BUDGET,
               entries: list[LedgerEntry] | None = None) -> DifferencingResult:
     """Check a new output against the ledger's entries (default: all of them, newest first).
 
@@ -206,8 +210,9 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: floa
         ledger: the differencing ledger.
         new: the new output's released values, labels and keyset.
         profile: the rule set (smallest safe count and protection width).
-        time_limit: seconds; what is not compared by then makes the output `review`.
-        entries: compare with these entries only (the re-check after recording).
+        lp_budget: LPs the check may solve; what is not compared within it makes the output `review`.
+        entries: compare with these entries only, oldest first (the re-check after recording, or the runner's
+            comparison across notebook runs in pipeline order).
 
     Returns:
         DifferencingResult.
@@ -228,7 +233,7 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: floa
         ('fail', True, [2])
     """
     t0 = time.monotonic()
-    deadline = t0 + time_limit
+    budget = Budget(int(lp_budget))
     res = DifferencingResult()
     m, width = profile.min_safe_count, profile.width
     rel_n = new.released
@@ -236,11 +241,11 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: floa
     rows: list[list[object]] = []
     skipped: list[str] = []
     for e in todo:
-        if time.monotonic() > deadline:
+        if budget.exhausted:
             skipped.append(e.display)
             continue
         try:
-            _compare(ledger, e, new, res, rows, m, width, deadline)
+            _compare(ledger, e, new, res, rows, m, width, budget)
         except (OSError, ValueError, KeyError, IndexError):
             # a damaged or half-removed entry: fail closed to a human comparison, never a silent pass
             res.reasons.append((RULE, "review", f"the ledger's record of {e.display} could not be read: a checker "
@@ -249,15 +254,19 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, time_limit: floa
     if (rel_n is not None and rel_n.counts and new.keyset and new.labels is not None and not skipped
             and not any(st == "fail" for _, st, _ in res.reasons)):
         pool = entries if entries is not None else ledger.entries()
-        members, found = family_check(ledger, new.keyset, new.labels, rel_n, pool, new.key_space or "record_id",
-                                      m, min(width, _rounding_width(rel_n)), deadline)
-        if members:
+        members, found, left = family_check(ledger, new.keyset, new.labels, rel_n, pool,
+                                            new.key_space or "record_id", m, min(width, _rounding_width(rel_n)), budget)
+        if left:
+            res.reasons.append((RULE, "review", f"differencing across {', '.join(members)} (the same table on other "
+                                f"populations) was not settled ({left} group(s) left: work budget spent): a checker "
+                                "must compare the outputs"))
+        if found:
             res.reasons.append((RULE, "fail", f"combined with earlier outputs {', '.join(members)} (the same table "
                                 f"on other populations), {len(found)} group(s) of fewer than {m} records can be "
                                 "recovered by differencing across the outputs together"))
             rows += [["; ".join(members), "", where, "", cnt, lo, hi, how] for where, cnt, lo, hi, how in found]
     if skipped:
-        res.reasons.append((RULE, "review", f"differencing check stopped at its time limit ({time_limit:g} s) before "
+        res.reasons.append((RULE, "review", f"differencing check spent its work budget ({lp_budget} LPs) before "
                             f"comparing with {len(skipped)} earlier output(s): {', '.join(skipped[:10])}"))
     res.findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     statuses = [s for _, s, _ in res.reasons]

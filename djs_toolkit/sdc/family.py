@@ -11,13 +11,11 @@ combinations that occur, which is conservative for a family of identical tables 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from djs_toolkit.sdc.atoms import _in_row_space, _range
+from djs_toolkit.sdc.atoms import Budget, _in_row_space, _range
 from djs_toolkit.sdc.audit import PublishedSystem
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 from djs_toolkit.sdc.released import Released, label_name
@@ -33,12 +31,13 @@ def _same_table(a: Released, b: Released) -> bool:
 
 
 def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released, entries: list[LedgerEntry],
-                 key_space: str, min_safe: int, width: float, deadline: float) -> tuple[list[str], list[list]]:
+                 key_space: str, min_safe: int, width: float, budget: Budget) -> tuple[list[str], list[list], int]:
     """Small atoms pinned by the new output together with >= 2 earlier outputs of the same table.
 
     Returns:
-        (members, findings): display names of the family when something is pinned (else empty), and rows
-        (cells description, true count, lower, upper, method) for the checker.
+        (members, findings, unresolved): display names of the family when something is pinned or undecided (else
+        empty), rows (cells description, true count, lower, upper, method) for the checker, and the number of
+        small atoms the work budget did not reach (a `review`, never a `pass`).
 
     Example:
         >>> from djs_toolkit.sdc.released import from_sets
@@ -48,15 +47,15 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
         >>> k = led.store_keyset(led.hash_ids(ids))
         >>> for name, keep in (("all", ids < 60), ("p1", ids < 25)):
         ...     _ = led.add(name, "table", "count", "pass", ("g",), one(keep.sum()), lab(keep), k, "record_id", None)
-        >>> members, rows = family_check(led, k, lab((ids >= 25) & (ids < 57)), one(32), led.entries(),
-        ...                              "record_id", 10, 10.0, time.monotonic() + 10)
-        >>> members, [r[1] for r in rows]
-        (["'all'", "'p1'"], [3])
+        >>> members, rows, left = family_check(led, k, lab((ids >= 25) & (ids < 57)), one(32), led.entries(),
+        ...                              "record_id", 10, 10.0, Budget(100))
+        >>> members, [r[1] for r in rows], left
+        (["'all'", "'p1'"], [3], 0)
     """
     fam = [e for e in entries if e.keyset and e.key_space == key_space and
            (r := ledger.released(e)) is not None and _same_table(r, rel)][-MAX_MEMBERS:]
     if len(fam) < 2:
-        return [], []
+        return [], [], 0
     keysets = [keyset] + [e.keyset for e in fam]
     rels = [rel] + [ledger.released(e) for e in fam]
     if len(set(keysets)) == 1:  # the usual case: every output made from the same records
@@ -69,7 +68,7 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
     # one integer per record encodes its cell in every member (mixed radix), then hashing finds the atoms
     radix = [r.n_labels + 1 for r in rels]  # type: ignore[union-attr]
     if float(np.prod(np.asarray(radix, dtype=float))) >= 2.0 ** 62:
-        return [], []
+        return [], [], 0
     code = np.zeros(n_rows, np.int64)
     stride = 1
     for w, lab, base in zip(where, [labels] + [np.asarray(ledger.labels(e)) for e in fam], radix):
@@ -80,8 +79,8 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
     code = code[code > 0]
     codes_idx, uniq = pd.factorize(code)
     counts = np.bincount(codes_idx)
-    if len(uniq) > MAX_FAMILY_ATOMS or time.monotonic() > deadline:
-        return [], []
+    if len(uniq) > MAX_FAMILY_ATOMS:
+        return [], [], 0
     atoms = np.zeros((len(uniq), len(rels)), np.int64)
     rest = np.asarray(uniq, np.int64)
     for j, base in enumerate(radix):
@@ -104,21 +103,22 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
                              np.concatenate([np.full(len(atoms), np.inf), hi_all]))
     cand = np.flatnonzero((counts > 0) & (counts < min_safe))
     if len(cand) == 0:
-        return [], []
+        return [], [], 0
     exact_rows = A_atoms[np.isfinite(lo_all) & (lo_all == hi_all)]
-    found = []
+    found, unresolved = [], 0
     exact = _in_row_space(exact_rows, cand) if exact_rows.shape[0] else np.zeros(len(cand), bool)
     for k, t in enumerate(cand):
         if exact[k]:
             found.append((t, float(counts[t]), float(counts[t]), "linear algebra"))
             continue
-        if time.monotonic() > deadline:
-            break
+        if not budget.take():
+            unresolved += 1  # fail closed: an atom the budget did not reach is undecided, never safe
+            continue
         a, b = _range(system, int(t))
         if b - a < width - 1e-6:
             found.append((t, a, b, "LP"))
     if not found:
-        return [], []
+        return ([e.display for e in fam] if unresolved else []), [], unresolved
 
     def where(t: int) -> str:
         return "; ".join(("in " if atoms[t, j] >= 0 else "not in ") + (
@@ -126,4 +126,4 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
             f" [{label_name(rels[j], int(atoms[t, j]))}]" if atoms[t, j] >= 0 else "") for j in range(len(rels)))
 
     findings = [[where(t), int(counts[t]), a, b, how] for t, a, b, how in found]
-    return [e.display for e in fam], findings
+    return [e.display for e in fam], findings, unresolved

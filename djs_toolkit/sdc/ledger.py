@@ -46,11 +46,12 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.outputs_io import atomic_write_bytes, atomic_write_text
 from djs_toolkit.sdc.released import Released
 
-__all__ = ["Ledger", "LedgerEntry", "KEY_SPACES"]
+__all__ = ["Ledger", "LedgerEntry", "KEY_SPACES", "RUN_ENV"]
 
 FORMAT = 1
 SCHEME = "siphash24-pandas-hash_array"
 KEY_SPACES = ("record_id", "index")
+RUN_ENV = "DJS_RUN_NAME"  # set by `djs run` to the notebook run's label (runner_stage.ENV_RUN_NAME)
 _CHECK = "djs-ledger-check"
 _README = ("DO NOT RELEASE. Differencing ledger of djs_toolkit.sdc (checker-only).\n"
            "It holds, for every released output, keyed hashes of the records behind it and each record's cell.\n"
@@ -84,13 +85,15 @@ class LedgerEntry:
 
     @property
     def display(self) -> str:
-        """How messages name the entry: `'name'` or `'name' (run label)`.
+        """How messages name the entry: `'name'`, or under `djs run` its id in the bundle `'label.name'`.
 
         Example:
             >>> LedgerEntry("e1", "t1", "nb-a", 0, "table", "count", "pass", ()).display
-            "'t1' (run nb-a)"
+            "'nb-a.t1'"
         """
-        return f"'{self.name}'" + (f" (run {self.run})" if self.run else "")
+        if self.run and not self.name.startswith(self.run + "."):
+            return f"'{self.run}.{self.name}'"  # an Output from outputs.session(), recorded before save_table named it
+        return f"'{self.name}'"
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form (the entry's `.json` file).
@@ -416,7 +419,7 @@ class Ledger:
             >>> [x.name for x in led.entries()], e.keyset is None
             (['t'], True)
         """
-        run = os.environ.get("DJS_RUN_NAME", "") if run is None else run  # the runner's label (runner_stage)
+        run = os.environ.get(RUN_ENV, "") if run is None else run
         digest = keys if isinstance(keys, str) or keys is None else self.store_keyset(keys)
         lab = None
         if labels is not None:

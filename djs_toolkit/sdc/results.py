@@ -186,6 +186,7 @@ def _record(o: Output, files: list[str]) -> dict[str, Any]:
             "output_flags": [{"rule": r.rule, "status": r.status, "summary": r.summary}
                              for r in table_level.itertuples()],
             "released": bool(files) and o.status in ("pass", "review"),
+            "relations": list(o.relations),
         },
     }
 

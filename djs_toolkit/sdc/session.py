@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.differencing import LP_BUDGET
 from djs_toolkit.sdc.evidence import Grid, cell_evidence, cell_labels
 from djs_toolkit.sdc.histogram import bin_values
 from djs_toolkit.sdc.models import check_model, model_inputs
@@ -88,7 +89,8 @@ class Session(LedgerMixin, OutputsMixin):
     Args:
         profile: `srs` (default), `opensafely`, `acro`, the path of a YAML profile, or a Profile.
         ledger: folder of the project's differencing ledger (checker-only; created on first use).
-        differencing_time_limit: seconds the differencing check may take per output before it gives `review`.
+        differencing_lp_budget: LPs the differencing check may solve per output before it gives `review` (a count,
+            not seconds, so the same outputs always get the same answer).
 
     Example:
         >>> s = Session("srs")
@@ -98,10 +100,10 @@ class Session(LedgerMixin, OutputsMixin):
     """
 
     def __init__(self, profile: str | Path | Profile = "srs", ledger: str | Path | None = None, *,
-                 differencing_time_limit: float = 30.0) -> None:
+                 differencing_lp_budget: int = LP_BUDGET) -> None:
         self.profile = load_profile(profile)
         self.ledger = ledger
-        self.differencing_time_limit = float(differencing_time_limit)
+        self.differencing_lp_budget = int(differencing_lp_budget)
         self.outputs: dict[str, Output] = {}
 
     def __repr__(self) -> str:

@@ -4,17 +4,23 @@ Order (disclosure_control.md §7.4): check against the ledger, record (outputs t
 not recorded), then re-check against entries other processes recorded meanwhile. Of two processes appending at
 once, at least one sees the other's entry in that re-check (each records before it lists), so no pair of outputs
 escapes the check without a lock; an output that fails the re-check is withdrawn from the ledger.
+
+Under `djs run` (the run label in `RUN_ENV`), a notebook compares its outputs only with its own run's entries.
+Which other runs' outputs exist at a given moment depends on which process is faster, so the runner compares
+outputs across runs itself, in pipeline order, once every run has finished (`runner_differencing`): the same
+pipeline then always gives the same findings, byte for byte.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from djs_toolkit.sdc.differencing import DifferencingResult, NewOutput, check_new
-from djs_toolkit.sdc.ledger import Ledger
+from djs_toolkit.sdc.ledger import RUN_ENV, Ledger, LedgerEntry
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.report import reason_frame
@@ -24,7 +30,7 @@ __all__ = ["LedgerMixin"]
 
 
 class LedgerMixin:
-    """Ledger methods shared by `Session` (needs `profile`, `ledger`, `differencing_time_limit`).
+    """Ledger methods shared by `Session` (needs `profile`, `ledger`, `differencing_lp_budget`).
 
     Example:
         >>> from djs_toolkit.sdc import Session
@@ -34,7 +40,7 @@ class LedgerMixin:
 
     profile: Profile
     ledger: str | Path | None
-    differencing_time_limit: float
+    differencing_lp_budget: int
     _ledger_obj: Ledger | None = None
 
     def ledger_store(self) -> Ledger:
@@ -48,6 +54,12 @@ class LedgerMixin:
         if self._ledger_obj is None:
             self._ledger_obj = Ledger(self.ledger)
         return self._ledger_obj
+
+    @staticmethod
+    def _in_scope(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+        """The entries this process compares with: all of them, or under `djs run` its own run's (module doc)."""
+        run = os.environ.get(RUN_ENV, "")
+        return [e for e in entries if e.run == run] if run else entries
 
     def _apply(self, out: Output, res: DifferencingResult) -> None:
         if res.reasons:
@@ -92,7 +104,7 @@ class LedgerMixin:
         new = NewOutput(out.name, out.released, labels, digest, out.key_space if digest else None,
                         tuple(out.variables))
         before = {e.id for e in led.entries()}
-        res = check_new(led, new, self.profile, self.differencing_time_limit)
+        res = check_new(led, new, self.profile, self.differencing_lp_budget, entries=self._in_scope(led.entries()))
         self._apply(out, res)
         if out.status == "fail":
             return
@@ -100,9 +112,9 @@ class LedgerMixin:
                                       "withheld_cells": int(out.mask.to_numpy().sum()) if out.mask is not None else 0}
         entry = led.add(out.name, out.type, out.statistic, out.status, tuple(out.variables), out.released, labels,
                         digest, new.key_space, out.population, protection)
-        arrivals = [e for e in led.entries() if e.id not in before and e.id != entry.id]
+        arrivals = [e for e in self._in_scope(led.entries()) if e.id not in before and e.id != entry.id]
         if arrivals:
-            again = check_new(led, new, self.profile, self.differencing_time_limit, entries=arrivals)
+            again = check_new(led, new, self.profile, self.differencing_lp_budget, entries=arrivals)
             self._apply(out, again)
             if out.status == "fail" and entry.id not in before:
                 led.remove(entry)

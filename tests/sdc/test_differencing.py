@@ -132,11 +132,11 @@ def test_rounded_releases_are_intervals_and_the_time_box_gives_review():
     assert exact.crosstab(adults.court, adults.outcome, name="adults", record_id=adults.pid).status == "fail"
     df = _courts({("A", "custody"): 1})
     adults = df[~df.youth]
-    slow = Session("srs", differencing_time_limit=0.0)
+    slow = Session("srs", differencing_lp_budget=0)
     slow.crosstab(df.court, df.outcome, name="first", record_id=df.pid)
     late = slow.crosstab(adults.court, adults.outcome, name="second", record_id=adults.pid)
     assert late.status == "review"
-    assert _diff(late)["summary"].tolist() == ["differencing check stopped at its time limit (0 s) before comparing "
+    assert _diff(late)["summary"].tolist() == ["differencing check spent its work budget (0 LPs) before comparing "
                                                "with 1 earlier output(s): 'first'"]
 
 
@@ -194,7 +194,7 @@ def _synthetic(n: int = 100_000, seed: int = 7) -> pd.DataFrame:
 def test_false_positive_rate_on_33_independent_outputs_of_a_100k_frame_is_zero():
     df = _synthetic()
     names = ["court", "outcome", "sex", "age_band", "region", "offence", "year", "ethnicity", "prior"]
-    s = Session("srs", differencing_time_limit=60)
+    s = Session("srs")
     outs = []
     for k, (a, b) in enumerate([(a, b) for i, a in enumerate(names) for b in names[i + 1:]][:24]):
         outs.append(s.crosstab(df[a], df[b], margins=True, name=f"t{k}", record_id=df.person_id))
