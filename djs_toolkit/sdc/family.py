@@ -5,8 +5,8 @@ all records, on population P1 and on P2, where P1 and P2 together miss a small g
 group). Following disclosure_control.md §7.4 ("atoms = distinct combinations of labels across all released
 outputs"), the atoms of such a *family* (earlier outputs with the same variables and categories as the new one)
 are the distinct combinations of the members' cells over the union of their records; small atoms are tested by
-linear algebra and the LP attacker. The family is small (at most `MAX_MEMBERS` outputs) and its atoms are the
-combinations that occur, which is conservative for a family of identical tables (their cells already agree).
+linear algebra and the LP attacker. The family is small (at most `MAX_MEMBERS` outputs); its atoms are the
+combinations that occur plus the empty ones the attacker cannot rule out (`_possible`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from scipy import sparse
 
 from djs_toolkit.sdc.atoms import Budget, _in_row_space, _range
 from djs_toolkit.sdc.audit import PublishedSystem
+from djs_toolkit.sdc.knowledge import support
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 from djs_toolkit.sdc.released import Released, label_name
 
@@ -28,6 +29,36 @@ MAX_FAMILY_ATOMS = 5_000
 
 def _same_table(a: Released, b: Released) -> bool:
     return a.counts and b.counts and a.dims == b.dims and a.levels == b.levels
+
+
+def _possible(atoms: np.ndarray, counts: np.ndarray, per_record: list[np.ndarray], rels: list[Released]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Add the empty atoms the attacker cannot rule out: a cell's records in any subset of the members.
+
+    The combinations that occur are what the data show, not what the attacker knows (knowledge.py: never the data's
+    zero pattern as such). Members are the same table, so a record in cell c of one member sits in cell c of any
+    other it belongs to; which members hold it is free unless the populations' meaning (`support`, pair by pair:
+    nesting, a filter on a tabulated variable) rules the combination out. Beyond MAX_FAMILY_ATOMS the occurring
+    combinations alone are kept (the attacker then knows more: conservative).
+    """
+    m = len(rels)
+    cells = np.unique(atoms[atoms >= 0])
+    subsets = ((np.arange(1, 2 ** m)[:, None] >> np.arange(m)) & 1).astype(bool)
+    extra = np.where(subsets[None, :, :], cells[:, None, None], -1).reshape(-1, m)
+    if len(atoms) + len(extra) > MAX_FAMILY_ATOMS:
+        return atoms, counts
+    ok = np.ones(len(extra), bool)
+    for j in range(m):
+        for k in range(j + 1, m):
+            r_k = rels[k].n_labels + 1
+            J = np.bincount((per_record[j] + 1) * r_k + per_record[k] + 1,
+                            minlength=(rels[j].n_labels + 1) * r_k).reshape(-1, r_k)
+            J[0, 0] = 0
+            S, _ = support(J, rels[j], rels[k])
+            ok &= S[extra[:, j] + 1, extra[:, k] + 1]
+    seen = {tuple(a) for a in atoms.tolist()}
+    new = np.array([a for a in extra[ok].tolist() if tuple(a) not in seen], np.int64).reshape(-1, m)
+    return np.vstack([atoms, new]), np.concatenate([counts, np.zeros(len(new), counts.dtype)])
 
 
 def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released, entries: list[LedgerEntry],
@@ -71,9 +102,11 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
         return [], [], 0
     code = np.zeros(n_rows, np.int64)
     stride = 1
+    per_record = []  # each member's label per record of the union (-1 = not in that member)
     for w, lab, base in zip(where, [labels] + [np.asarray(ledger.labels(e)) for e in fam], radix):
         part = np.zeros(n_rows, np.int64)
         part[w] = np.asarray(lab, np.int64) + 1
+        per_record.append(part - 1)
         code += part * stride
         stride *= base
     code = code[code > 0]
@@ -86,6 +119,7 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
     for j, base in enumerate(radix):
         atoms[:, j] = rest % base - 1
         rest //= base
+    atoms, counts = _possible(atoms, counts, per_record, rels)
     rows, lo, hi = [], [], []
     for j, r in enumerate(rels):
         inc = r.incidence().tocsc()  # released value x label

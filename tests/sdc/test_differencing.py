@@ -226,3 +226,26 @@ def test_reasons_carry_no_counts_and_the_output_is_not_recorded():
     text = " ".join(o.reasons["summary"])
     assert not any(f" {v} " in f" {text} " for v in ("3", "4")) and "'t1'" in text
     assert [e.name for e in s.ledger_store().entries()] == ["t1"]
+
+
+def test_family_atoms_include_the_empty_combinations_the_attacker_cannot_rule_out():
+    from djs_toolkit.sdc.family import _possible
+    from djs_toolkit.sdc.released import from_sets
+
+    one = from_sets(("g",), (("a",),), [[0]], [0.0], [0.0])
+    ids = np.arange(130)
+    # three populations overlapping pairwise, never all three: A & N, B & N, A & B, and 6 records in N only
+    in_a = (ids < 40) | ((ids >= 80) & (ids < 120))
+    in_b = (ids >= 40) & (ids < 120)
+    in_n = (ids < 80) | (ids >= 120)
+    per_record = [np.where(m, 0, -1) for m in (in_n, in_a, in_b)]
+    occurring = np.array([[0, 0, -1], [0, -1, 0], [-1, 0, 0], [0, -1, -1]])
+    atoms, counts = _possible(occurring, np.array([40, 40, 40, 10]), per_record, [one, one, one])
+    # the partial overlaps say nothing about who is in all three, or in A or B only: those are open to the attacker
+    assert sorted(map(tuple, atoms[4:].tolist())) == [(-1, -1, 0), (-1, 0, -1), (0, 0, 0)]
+    assert counts.tolist() == [40, 40, 40, 10, 0, 0, 0]
+    # a population nested in another (A within N) rules out "in A, not in N" (knowledge.support: nesting is known)
+    in_a = ids < 40
+    per_record = [np.where(m, 0, -1) for m in (in_n, in_a, in_b)]
+    atoms, _ = _possible(occurring, np.array([40, 40, 40, 10]), per_record, [one, one, one])
+    assert not any(a[1] == 0 and a[0] == -1 for a in atoms[4:].tolist())
