@@ -280,7 +280,7 @@ def run_pipeline(
         results[res["label"]] = res
     ok = all(results[t["label"]]["status"] in ("ok", "skipped") for t in tasks)
     if ok:
-        cross = _cross_run(ledger_path, tasks, start_ns, prof, echo)
+        cross = _cross_run(ledger_path, tasks, start_ns, prof, jobs, echo)
         stages = [{"label": s.label, "notebook": s.notebook_rel, "notebook_sha256": sha256_file(s.notebook),
                    "parameters": s.parameters, "stage": t["stage"], "scan": results[s.label]["scan"]}
                   for s, t in zip(specs, tasks)]
@@ -296,11 +296,11 @@ def run_pipeline(
     return report
 
 
-def _cross_run(ledger_path: Path, tasks: list[dict[str, Any]], start_ns: int, prof: Any,
+def _cross_run(ledger_path: Path, tasks: list[dict[str, Any]], start_ns: int, prof: Any, jobs: int,
                echo: Callable[[str], None]) -> CrossRunResult:
     t0 = time.perf_counter()
     runs = [(t["label"], [f"{t['label']}.{r.name}" for r in staged_records(Path(t["stage"]))]) for t in tasks]
-    cross = cross_run_check(Ledger(ledger_path), runs, start_ns, prof)
+    cross = cross_run_check(Ledger(ledger_path), runs, start_ns, prof, jobs=jobs)
     flagged = sum(1 for r in cross.results.values() if r.reasons)
     echo(f"differencing across notebook runs: {cross.compared} output(s) compared in {time.perf_counter() - t0:.1f} s, "
          f"{flagged} flagged")

@@ -13,6 +13,8 @@ are not compared with it (as in the notebook, where a failed output is never rec
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from djs_toolkit.sdc.differencing import LP_BUDGET, DifferencingResult, NewOutput, check_new
@@ -50,7 +52,7 @@ def _order_key(e: LedgerEntry, position: dict[str, int], start_ns: int) -> tuple
 
 
 def cross_run_check(ledger: Ledger, runs: list[tuple[str, list[str]]], start_ns: int, profile: Profile,
-                    lp_budget: int = LP_BUDGET) -> CrossRunResult:
+                    lp_budget: int = LP_BUDGET, jobs: int = 1) -> CrossRunResult:
     """Compare every output with the outputs of the runs before it in the pipeline (module docstring).
 
     Args:
@@ -59,6 +61,7 @@ def cross_run_check(ledger: Ledger, runs: list[tuple[str, list[str]]], start_ns:
         start_ns: when the pipeline run started (`run.json` `started_ns`): older entries are earlier outputs.
         profile: the rule set.
         lp_budget: LPs per output (`check_new`).
+        jobs: processes for the checks (a ledger kept in memory is checked in this process).
 
     Returns:
         CrossRunResult.
@@ -92,24 +95,54 @@ def cross_run_check(ledger: Ledger, runs: list[tuple[str, list[str]]], start_ns:
     entries = [e for e in entries if e.created_ns < start_ns or e.id in released]
     entries.sort(key=lambda e: _order_key(e, position, start_ns))
     out = CrossRunResult()
-    failed: set[str] = set()
+    plan = []  # (label, uid, entry, earlier entries) in pipeline order, assuming nothing fails
     for i, (label, uids) in enumerate(runs):
-        earlier = [x for x in entries if x.id not in failed and x.run != label
-                   and (x.created_ns < start_ns or position[x.run] < i)]
-        for uid in sorted(uids):
-            e = newest.get((label, uid))
-            if e is None or not earlier:
-                continue  # failed in the notebook (never recorded), or nothing to compare with
-            labels = ledger.labels(e) if e.keyset else None
-            new = NewOutput(uid, ledger.released(e), labels, e.keyset, e.key_space, e.variables)
-            res = check_new(ledger, new, profile, lp_budget, entries=earlier)
-            out.compared += 1
-            if res.reasons or res.relations:
-                out.results[uid] = res
-            if res.status == "fail":
-                failed.add(e.id)
-                out.failed.append(e)
+        earlier = [x for x in entries if x.run != label and (x.created_ns < start_ns or position[x.run] < i)]
+        plan += [(label, uid, newest[(label, uid)], earlier) for uid in sorted(uids)
+                 if (label, uid) in newest and earlier]
+    # The checks are independent given the ledger, so they may run in several processes; an output that fails is
+    # not released, and any check that counted it is done again without it, in order (the same answer as one
+    # process working through the plan).
+    first = _run_checks(ledger, plan, profile, lp_budget, jobs)
+    failed: set[str] = set()
+    for (label, uid, e, earlier), res in zip(plan, first):
+        if any(x.id in failed for x in earlier):
+            res = _check(ledger, uid, e, [x for x in earlier if x.id not in failed], profile, lp_budget)
+        out.compared += 1
+        if res.reasons or res.relations:
+            out.results[uid] = res
+        if res.status == "fail":
+            failed.add(e.id)
+            out.failed.append(e)
     return out
+
+
+def _check(ledger: Ledger, uid: str, e: LedgerEntry, earlier: list[LedgerEntry], profile: Profile,
+           lp_budget: int) -> DifferencingResult:
+    labels = ledger.labels(e) if e.keyset else None
+    new = NewOutput(uid, ledger.released(e), labels, e.keyset, e.key_space, e.variables)
+    return check_new(ledger, new, profile, lp_budget, entries=earlier)
+
+
+_LEDGERS: dict[str, Ledger] = {}
+
+
+def _check_in_worker(path: str, uid: str, eid: str, earlier_ids: list[str], profile: Profile,
+                     lp_budget: int) -> DifferencingResult:
+    ledger = _LEDGERS.setdefault(path, Ledger(path))  # one Ledger (and its caches) per worker process
+    by_id = {x.id: x for x in ledger.entries()}
+    return _check(ledger, uid, by_id[eid], [by_id[i] for i in earlier_ids], profile, lp_budget)
+
+
+def _run_checks(ledger: Ledger, plan: list, profile: Profile, lp_budget: int, jobs: int) -> list[DifferencingResult]:
+    if jobs <= 1 or ledger.path is None or len(plan) < 2:
+        return [_check(ledger, uid, e, earlier, profile, lp_budget) for _, uid, e, earlier in plan]
+    # Separate processes (spawn: the same on Windows and Linux); the biggest checks first keeps both busy.
+    order = sorted(range(len(plan)), key=lambda k: -len(plan[k][3]))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {k: pool.submit(_check_in_worker, str(ledger.path), plan[k][1], plan[k][2].id,
+                                  [x.id for x in plan[k][3]], profile, lp_budget) for k in order}
+        return [futures[k].result() for k in range(len(plan))]
 
 
 def purge_run(ledger: Ledger, label: str, start_ns: int) -> int:
