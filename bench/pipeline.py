@@ -9,12 +9,14 @@ child and its kernels (getrusage of waited-for descendants, Linux KiB). Dummy ex
 $DJS_BENCH_DATA (default /tmp/djs_bench) and reused.
 
 Usage: python bench/pipeline.py [--scales small,medium,national] [--baseline-scales small,medium] [--repeats 2]
+       [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,6 +97,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1, choices=[1, 2])
     ap.add_argument("--pipeline", default=str(REPO / "pipeline.yaml"))
+    ap.add_argument("--keep", default="", help="copy each scale's first bundle to KEEP/<scale> (for the README)")
     args = ap.parse_args()
     base_scales = {s.strip() for s in args.baseline_scales.split(",") if s.strip()}
     rows = []
@@ -110,6 +113,8 @@ def main() -> None:
                     same = str(a == b)
                     manifests = str(all(m in a and a.get(m) == b.get(m)
                                         for m in ("manifest.json", "manifest-sha256.txt")))
+            if args.keep and first["bundle"]:
+                shutil.copytree(first["bundle"], Path(args.keep) / scale, dirs_exist_ok=True)
             base = run_baseline(Path(args.pipeline), data, Path(tmp) / "base") if scale in base_scales else None
             st = statuses(first["bundle"]) if first["bundle"] else {}
             rows.append({
