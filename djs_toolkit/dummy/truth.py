@@ -57,7 +57,7 @@ REF_WINDOW = (day(2014, 1, 1), day(2019, 12, 31))
 COMMON_WINDOW = (max(day_of(DATASETS[d].start) for d in LINKED), min(day_of(DATASETS[d].end) for d in LINKED))
 DEFINITIONS = {
     "female": "gender == 'F'",
-    "age_10_17": "age in whole years at the index date 10-17 (reference band 25-34)",
+    "age_10_17": "age in whole years at the index date (from the true birth date) 10-17 (reference band 25-34)",
     "age_18_24": "age at the index date 18-24",
     "age_35_49": "age at the index date 35-49",
     "age_50_plus": "age at the index date 50 or more",
@@ -67,10 +67,12 @@ DEFINITIONS = {
     "index_release": "index is a prison release (prison_journey.release_date); reference court_disposal",
     "index_probation_start": "index is the start of a community order or suspended sentence "
                              "(probation_flatfile.referral_date, disposal not a licence)",
-    "imd_most_deprived_quintile": "imd_decile in (1, 2)",
+    "imd_most_deprived_quintile": "true imd_decile (persons.parquet) in (1, 2), also for residents of Wales, "
+                                  "whose records have no IMD decile",
     "prior_possession_claim_730d": "defendant in a landlord or mortgage possession claim issued in "
                                    "(index - 730 days, index]",
-    "prior_family_case_730d": "adult applicant or respondent in a family case started in (index - 730 days, index]",
+    "prior_family_case_730d": "applicant or respondent aged 18 or over at the case start in a family case started "
+                              "in (index - 730 days, index]",
 }
 _SEX = np.array(["M", "F"], dtype=object)
 
@@ -229,5 +231,26 @@ def _readme() -> str:
             "so ties cost a daily Cox fit of the error-free `index_events` nothing noticeable. That fit "
             "still carries the sampling variation of this extract: compare an analysis of the files with "
             "it as well as with the values below.\n\n"
-            f"| covariate | definition |\n|---|---|\n{defs}\n")
+            f"| covariate | definition |\n|---|---|\n{defs}\n\n"
+            "## What the files cannot show\n\n"
+            "The covariates above are computed from what the generator knows. A re-entry cohort built from the "
+            "files (`djs_toolkit.survival.reentry_cohort`) follows the same definitions as far as the files allow; "
+            "without linkage error these differences remain:\n\n"
+            "- IMD: residents of Wales (`wales`, about 5 %) have a true decile but no `imd_decile` in any record "
+            "(Welsh LSOAs have no English IMD decile). Their IMD covariate is unknown in the files, not "
+            "\"less deprived\": leave them out of a model with IMD (living in Wales was drawn independently of "
+            "everything else, so complete cases are unbiased) rather than coding them 0.\n"
+            "- Age: records hold completed years at a reference date (offence, reception), never the birth date. "
+            "The cohort narrows the birth date down with every record of the person up to the index; on the small "
+            "extract 13 % of index ages are still a year off (22 % from the index record alone) and 1.2 % fall in "
+            "another band of the model (2.4 %).\n"
+            "- Family parties: `age_at_case_start` is missing on about 5 % of party rows; the cohort counts such "
+            "an applicant or respondent as adult (a few are 16 or 17). The generator writes no `Other party` rows. "
+            "Likewise an individual party to a possession claim without a recorded role counts as a defendant "
+            "(a few are claimant landlords).\n"
+            "- Index events the files do not hold: releases of children received into custody before 15 (held "
+            "outside P-NOMIS; `reentry_cif_1y.csv` has `release_nomis` for them), case rows without any date, "
+            "and probation events without a disposal description (a cohort cannot tell them from licences).\n"
+            "- Outcomes: an offence whose case is first heard after the courts' coverage ends is not in the files, "
+            "however long the waiting period; a few offences committed before the follow-up end are missed.\n")
 
