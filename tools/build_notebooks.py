@@ -113,8 +113,13 @@ times = [int(t) for t in kmunicate_times.split(",")]
 summary = cohort.groupby(["event", "censor_reason"], observed=True).size().rename("index_events")
 outputs.save_table(summary, "cohort", f"{index_type} index events by outcome and censoring reason",
                    f"{index_type} index events, outcome {outcome}").table'''),
-    ("md", "## Kaplan-Meier by sex, with the KMunicate table"),
-    ("code", '''curve = km(cohort.assign(sex=cohort["sex"].astype(str)), "duration", "reentered", by="sex")
+    ("md", """## Kaplan-Meier by sex, with the KMunicate table
+
+People whose sex is not recorded form a group of their own ("Missing"). When that group is small, its cells
+are withheld, and secondary suppression may withhold another group's rows with them, because the totals
+are published; the figure then leaves that curve out rather than let the small group be worked out."""),
+    ("code", '''sex = cohort["sex"].astype("object").fillna("Missing").astype(str)
+curve = km(cohort.assign(sex=sex), "duration", "reentered", by="sex")
 table = kmunicate_table(curve, times, by="sex")
 # The KMunicate table: at risk, cumulative events and censored are counts, checked as counts; the
 # estimates and intervals at those times are released only where their counts are.
