@@ -169,21 +169,26 @@ else:
     display(fg_out.table)
 else:
     print("Fine-Gray not fitted: fewer than 10 competing events")'''),
-    ("md", "## MoJ-style court-proven reoffending, beside the survival estimate"),
-    ("code", '''pr = proven_reoffending(extract)
-counts = pr[["cohort", "n_offenders", "n_reoffenders", "reoffences"]]
-outputs.save_table(counts, "pr_counts", "court-proven reoffending: offenders, reoffenders, reoffences per 3-month cohort",
-                   "first eligible index per person per cohort (release, non-custodial conviction, probation start)")
-rates = pr[["cohort", "rate", "adjusted_rate", "cif_365", "n_offenders"]]
-outputs.save_table(rates, "pr_rates", "court-proven reoffending rate, adjusted rate and survival-based CIF at 365 days",
-                   "first eligible index per person per cohort", statistic="rate", counts="n_offenders").table.head()'''),
-    ("code", '''# By index type over every cohort with complete follow-up (quarterly cells by type are mostly small).
-off = proven_reoffending_offenders(extract)
-off = off[off["complete_follow_up"]]
-by_type = off.groupby("index_type").agg(n_offenders=("reoffended", "size"), n_reoffenders=("reoffended", "sum"),
-                                        reoffences=("reoffences", "sum"))
-outputs.save_table(by_type, "pr_by_type", "court-proven reoffending by index type, all complete cohorts",
-                   "first eligible index per person per cohort").table'''),
+    ("md", """## MoJ-style court-proven reoffending, beside the survival estimate
+
+These measures cover every index type at once, so a pipeline computes them in one run only
+(`pr_measures`); the other runs skip them."""),
+    ("code", '''if pr_measures:
+    pr = proven_reoffending(extract)
+    counts = pr[["cohort", "n_offenders", "n_reoffenders", "reoffences"]]
+    outputs.save_table(counts, "pr_counts", "court-proven reoffending: offenders, reoffenders, reoffences per 3-month cohort",
+                       "first eligible index per person per cohort (release, non-custodial conviction, probation start)")
+    rates = pr[["cohort", "rate", "adjusted_rate", "cif_365", "n_offenders"]]
+    outputs.save_table(rates, "pr_rates", "court-proven reoffending rate, adjusted rate and survival-based CIF at 365 days",
+                       "first eligible index per person per cohort", statistic="rate", counts="n_offenders").status'''),
+    ("code", '''if pr_measures:
+    # By index type over every cohort with complete follow-up (quarterly cells by type are mostly small).
+    off = proven_reoffending_offenders(extract)
+    off = off[off["complete_follow_up"]]
+    by_type = off.groupby("index_type").agg(n_offenders=("reoffended", "size"), n_reoffenders=("reoffended", "sum"),
+                                            reoffences=("reoffences", "sum"))
+    outputs.save_table(by_type, "pr_by_type", "court-proven reoffending by index type, all complete cohorts",
+                       "first eligible index per person per cohort").status'''),
 ]
 
 OVERLAPS = [
@@ -204,14 +209,19 @@ those with complete follow-up; linkage sensitivity by perturbing links.
 **Caveats.** Linkage error (worse in family and civil data) changes overlaps; organisations are never
 persons; magistrates' fines and possession claims are approximated by event types available in the
 spine (see parameters)."""),
-    ("code", '''sets = overlap.overlap_sets(extract)
-sets_out = overlap.protect_overlap(sets, sdc, name="overlap_sets")
-saved = outputs.save_table(sets_out, "overlap_sets", "people by exact combination of datasets (exclusive) and at least these (inclusive)",
-                           f"people with an event {sets.attrs['window'][0].date()} to {sets.attrs['window'][1].date()}")
-saved.table[["combination", "degree", "exclusive", "inclusive"]].head(12)'''),
-    ("code", '''fig = upset_plot(saved, max_combinations=20, title="People across jurisdictions (protected counts)")
-outputs.save_figure(fig, "upset_fig", underlying=saved)
-plt.close(fig)'''),
+    ("md", """## Overlaps of all datasets
+
+The same for every pair of datasets, so a pipeline computes it in one run only (`all_sets`)."""),
+    ("code", '''if all_sets:
+    sets = overlap.overlap_sets(extract)
+    sets_out = overlap.protect_overlap(sets, sdc, name="overlap_sets")
+    saved = outputs.save_table(sets_out, "overlap_sets", "people by exact combination of datasets (exclusive) and at least these (inclusive)",
+                               f"people with an event {sets.attrs['window'][0].date()} to {sets.attrs['window'][1].date()}")
+    print(f"{len(saved.table)} combinations: {saved.status}")'''),
+    ("code", '''if all_sets:
+    fig = upset_plot(saved, max_combinations=20, title="People across jurisdictions (protected counts)")
+    outputs.save_figure(fig, "upset_fig", underlying=saved)
+    plt.close(fig)'''),
     ("md", "## Ordered overlap"),
     ("code", '''oo = overlap.ordered_overlap(extract, first, then, within_days, by=by or None)
 cols = [c for c in ["sex", "ethnicity_group", "age_band"] if c in oo.columns]
@@ -225,14 +235,15 @@ incidence = outputs.save_table(oo[cols + ["cumulative_incidence", "ci_lower", "c
                                counts="n_index")
 incidence.table'''),
     ("md", "## Linkage sensitivity"),
-    ("code", '''sens = overlap.sets_sensitivity(extract, drop_rate=drop_rate, merge_rate=merge_rate, reps=3, seed=0)
-# Relative change of each exclusive count under perturbed linkage; the counts behind it are checked.
-rel = pd.DataFrame({"combination": sens["combination"], "exclusive": sens["exclusive"],
-                    "change_low_pct": 100 * (sens["exclusive_min"] - sens["exclusive"]) / sens["exclusive"].where(sens["exclusive"] > 0),
-                    "change_high_pct": 100 * (sens["exclusive_max"] - sens["exclusive"]) / sens["exclusive"].where(sens["exclusive"] > 0)})
-outputs.save_table(rel, "linkage_sensitivity",
-                   f"change in overlap counts under perturbed linkage (drop {drop_rate:.0%} of links, merge {merge_rate:.0%})",
-                   "people with an event in the common window", statistic="percent_change", counts="exclusive").status'''),
+    ("code", '''if all_sets:
+    sens = overlap.sets_sensitivity(extract, drop_rate=drop_rate, merge_rate=merge_rate, reps=3, seed=0)
+    # Relative change of each exclusive count under perturbed linkage; the counts behind it are checked.
+    rel = pd.DataFrame({"combination": sens["combination"], "exclusive": sens["exclusive"],
+                        "change_low_pct": 100 * (sens["exclusive_min"] - sens["exclusive"]) / sens["exclusive"].where(sens["exclusive"] > 0),
+                        "change_high_pct": 100 * (sens["exclusive_max"] - sens["exclusive"]) / sens["exclusive"].where(sens["exclusive"] > 0)})
+    outputs.save_table(rel, "linkage_sensitivity",
+                       f"change in overlap counts under perturbed linkage (drop {drop_rate:.0%} of links, merge {merge_rate:.0%})",
+                       "people with an event in the common window", statistic="percent_change", counts="exclusive").status'''),
 ]
 
 FLOWS = [
@@ -322,13 +333,15 @@ def main() -> None:
         "10_reentry.ipynb": (REENTRY, '''index_type: str = "release"  # release | court_disposal | probation_start | possession_claim | family_case
 outcome: str = "any_criminal_court"  # any_criminal_court | magistrates | custody | any_justice_contact
 competing: str = "custody_start"  # event type ending follow-up as a competing event, empty for none
-kmunicate_times: str = "0,90,180,365,730"  # days at which the KMunicate table is reported'''),
+kmunicate_times: str = "0,90,180,365,730"  # days at which the KMunicate table is reported
+pr_measures: bool = True  # also the MoJ proven-reoffending measures (the same for every index type: one run per pipeline)'''),
         "20_overlaps.ipynb": (OVERLAPS, '''first: str = "civil_claim"  # dataset label or event type that comes first
 then: str = "mags_hocas"  # dataset label or event type that follows
 within_days: int = 365  # how soon after `first`
 by: str = "sex"  # sex | ethnicity_group | age_band | empty for no breakdown
 drop_rate: float = 0.02  # linkage sensitivity: share of cross-dataset links dropped
-merge_rate: float = 0.01  # linkage sensitivity: share of clusters merged'''),
+merge_rate: float = 0.01  # linkage sensitivity: share of clusters merged
+all_sets: bool = True  # also the overlaps of all datasets (UpSet) and their linkage sensitivity (the same for every pair: one run per pipeline)'''),
         "40_wider_issues.ipynb": (WIDER, '''group_by: str = "sex"  # sex | ethnicity_group | age_band | empty for no breakdown
 within_days: int = 365  # count a transition only within this many days, 0 for any gap'''),
         "30_flows.ipynb": (FLOWS, '''kind: str = "first_entry"  # first_entry | re_entry | transition

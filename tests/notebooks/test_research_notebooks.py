@@ -59,5 +59,10 @@ def test_bundle_verifies_and_only_checked_outputs_leave(bundle):
     released = {p.name for p in (folder / "release").iterdir()}
     assert not failed & {f"release/{n}" for n in released}
     assert any(n.endswith("upset_fig.png") for n in released) and any(n.endswith("km_fig.png") for n in released)
+    # Outputs that do not depend on a run's parameters are made once per pipeline (pr_measures, all_sets).
+    names = sorted(uid for uid in results if uid.split(".", 1)[1] in ("pr_by_type", "pr_rates", "overlap_sets",
+                                                                     "linkage_sensitivity", "upset_fig"))
+    assert names == ["overlaps-possession-crime.linkage_sensitivity", "overlaps-possession-crime.overlap_sets",
+                     "overlaps-possession-crime.upset_fig", "reentry-release.pr_by_type", "reentry-release.pr_rates"]
     # Executed notebooks are logs: never in the bundle.
     assert not list(folder.rglob("*.ipynb"))
