@@ -21,9 +21,7 @@ from djs_toolkit.data.files import TableFiles, find_table_files
 from djs_toolkit.data.readers import part_schema_problems, read_column_names, table_expression
 from djs_toolkit.schema import TABLES, Column
 
-__all__ = ["Engine", "SQL_TYPES", "ENV_DUCKDB_MEMORY", "memory_limit_mib", "quote_ident"]
-
-ENV_DUCKDB_MEMORY = "DJS_DUCKDB_MEMORY_MIB"
+__all__ = ["Engine", "SQL_TYPES", "memory_limit_mib", "quote_ident"]
 
 SQL_TYPES = {"string": "VARCHAR", "category": "VARCHAR", "date": "DATE", "int": "BIGINT",
              "float": "DOUBLE", "bool": "BOOLEAN"}
@@ -119,7 +117,7 @@ def memory_limit_mib() -> int:
         >>> memory_limit_mib() >= 512
         True
     """
-    env = os.environ.get(ENV_DUCKDB_MEMORY, "").strip()
+    env = os.environ.get("DJS_DUCKDB_MEMORY_MIB", "").strip()
     if env.isdigit():
         return max(512, int(env))
     try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import secrets
 import shutil
 import time
@@ -32,7 +31,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from djs_toolkit.engine import ENV_DUCKDB_MEMORY, memory_limit_mib
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.outputs_io import atomic_write_json, atomic_write_text, sha256_file
 from djs_toolkit.runner_bundle import assemble, verify_bundle
@@ -168,20 +166,6 @@ def _task(spec: RunSpec, run_dir: Path, data_root: Path, profile: str, min_safe:
             "parameters": params, "env": env, "timeout": spec.timeout, "fingerprint": fp, "min_safe_count": min_safe}
 
 
-def _share_memory(tasks: list[dict[str, Any]], jobs: int) -> None:
-    """Split DuckDB's memory budget between the kernels that run at once (unless the user set one).
-
-    Each kernel's DuckDB would otherwise take a quarter of physical memory (engine.memory_limit_mib): with
-    `--jobs 2` at national scale two kernels then peaked at 12 GiB each, on a 24 GiB machine. Not part of the
-    run's fingerprint, so `--resume` with another `--jobs` still skips completed runs.
-    """
-    if jobs <= 1 or os.environ.get(ENV_DUCKDB_MEMORY, "").strip():
-        return
-    share = str(max(512, memory_limit_mib() // jobs))
-    for t in tasks:
-        t["env"] = {**t["env"], ENV_DUCKDB_MEMORY: share}
-
-
 def _execute(tasks: list[dict[str, Any]], jobs: int, echo: Callable[[str], None], total: int) -> list[dict[str, Any]]:
     done: list[dict[str, Any]] = []
 
@@ -276,7 +260,6 @@ def run_pipeline(
     # across runs of the project (disclosure_control.md §7.4).
     ledger_path = Path(info.get("ledger") or run_dir / "ledger")
     tasks = [_task(s, run_dir, data_root, str(info["profile"]), prof.min_safe_count, ledger_path) for s in specs]
-    _share_memory(tasks, jobs)
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for t in tasks:

@@ -298,21 +298,3 @@ def test_differencing_across_runs_flags_the_later_run_in_pipeline_order_whatever
         assert verify_bundle(report.bundle) == []
     # two processes or one: the same bytes
     assert _tree(par.bundle) == _tree(seq.bundle)
-
-
-def test_kernels_running_at_once_share_duckdbs_memory_budget_unless_the_user_set_one(monkeypatch):
-    from djs_toolkit.engine import memory_limit_mib
-    from djs_toolkit.runner import _share_memory
-
-    monkeypatch.setenv("DJS_DUCKDB_MEMORY_MIB", "")
-    whole = memory_limit_mib()
-    tasks = [{"env": {"A": "1"}}, {"env": {"A": "2"}}]
-    _share_memory(tasks, 1)
-    assert tasks == [{"env": {"A": "1"}}, {"env": {"A": "2"}}]
-    _share_memory(tasks, 2)
-    assert [t["env"] for t in tasks] == [{"A": "1", "DJS_DUCKDB_MEMORY_MIB": str(max(512, whole // 2))},
-                                         {"A": "2", "DJS_DUCKDB_MEMORY_MIB": str(max(512, whole // 2))}]
-    monkeypatch.setenv("DJS_DUCKDB_MEMORY_MIB", "3000")
-    mine = [{"env": {}}]
-    _share_memory(mine, 2)
-    assert mine == [{"env": {}}]
