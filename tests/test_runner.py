@@ -52,7 +52,7 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("proj")
     (root / "nb").mkdir()
     (root / "data").mkdir()
-    for name in ("counts", "leaky", "broken", "slow", "subset"):
+    for name in ("counts", "leaky", "broken", "slow", "subset", "dies"):
         shutil.copy(FIXTURES / f"{name}.ipynb", root / "nb")
     (root / "pipeline.yaml").write_text(PIPELINE)
     (root / "failing.yaml").write_text(FAILING)
@@ -298,3 +298,12 @@ def test_differencing_across_runs_flags_the_later_run_in_pipeline_order_whatever
         assert verify_bundle(report.bundle) == []
     # two processes or one: the same bytes
     assert _tree(par.bundle) == _tree(seq.bundle)
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_is_reported_with_what_to_do(project):
+    (project / "dies.yaml").write_text("notebooks:\n  - notebook: nb/dies.ipynb\n")
+    report, lines = _run(project, "dies", pipeline="dies.yaml")
+    assert report.bundle is None and [(r["run"], r["status"]) for r in report.rows] == [("dies", "failed")]
+    assert lines[-1] == ("A kernel died: most often the machine ran out of memory. Resume with fewer notebooks at "
+                         "once: `djs run --resume --jobs 1`.")
