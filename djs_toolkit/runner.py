@@ -272,22 +272,22 @@ def run_pipeline(
     echo(f"run {rid}: {len(tasks)} notebook run(s), {len(tasks) - len(todo)} already complete, profile "
          f"{prof.name}")
     start_ns = int(info.get("started_ns", 0))
+    led = Ledger(ledger_path)
     for t in todo:  # a killed notebook's saved outputs would otherwise be compared with their own rerun
-        purge_run(Ledger(ledger_path), t["label"], start_ns)
+        purge_run(led, t["label"], start_ns)
     if todo:
         _save_spine(data_root, run_dir / "spine", echo)
     for res in _execute(todo, jobs, echo, len(todo)):
         results[res["label"]] = res
     ok = all(results[t["label"]]["status"] in ("ok", "skipped") for t in tasks)
     if ok:
-        cross = _cross_run(ledger_path, tasks, start_ns, prof, jobs, echo)
+        cross = _cross_run(led, tasks, start_ns, prof, jobs, echo)
         stages = [{"label": s.label, "notebook": s.notebook_rel, "notebook_sha256": sha256_file(s.notebook),
                    "parameters": s.parameters, "stage": t["stage"], "scan": results[s.label]["scan"]}
                   for s, t in zip(specs, tasks)]
         report.withheld = assemble(stages, str(info["profile"]), run_dir / "bundle.tmp", outputs_dir / rid,
                                    cross.results)
         report.bundle = outputs_dir / rid
-        led = Ledger(ledger_path)
         for e in cross.failed:  # not released: later outputs (and later pipelines sharing the ledger) skip them
             led.remove(e)
     statuses = _bundle_statuses(report.bundle)
@@ -300,11 +300,11 @@ def run_pipeline(
     return report
 
 
-def _cross_run(ledger_path: Path, tasks: list[dict[str, Any]], start_ns: int, prof: Any, jobs: int,
+def _cross_run(led: Ledger, tasks: list[dict[str, Any]], start_ns: int, prof: Any, jobs: int,
                echo: Callable[[str], None]) -> CrossRunResult:
     t0 = time.perf_counter()
     runs = [(t["label"], [f"{t['label']}.{r.name}" for r in staged_records(Path(t["stage"]))]) for t in tasks]
-    cross = cross_run_check(Ledger(ledger_path), runs, start_ns, prof, jobs=jobs)
+    cross = cross_run_check(led, runs, start_ns, prof, jobs=jobs)
     flagged = sum(1 for r in cross.results.values() if r.reasons)
     echo(f"differencing across notebook runs: {cross.compared} output(s) compared in {time.perf_counter() - t0:.1f} s, "
          f"{flagged} flagged")

@@ -75,7 +75,7 @@ def _flag_section(entry: dict[str, Any], section: str, status: str, bullets: lis
     return section + "".join(f"- {b}\n" for b in bullets) + "\n"
 
 
-def _cross_run(entry: dict[str, Any], section: str, res: DifferencingResult) -> str:
+def _add_cross_run(entry: dict[str, Any], section: str, res: DifferencingResult) -> str:
     """Add the runner's differencing across notebook runs (runner_differencing) to an output's entry and section."""
     dj = entry["djs_toolkit"]
     dj["relations"] = list(dj.get("relations", [])) + list(res.relations)
@@ -167,7 +167,7 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
             section = "## " + (rec / "CLEARANCE.md").read_text(encoding="utf-8").partition("\n## ")[2]
             diff = (differencing or {}).get(uid)
             if diff is not None:
-                section = _cross_run(entry, section, diff)
+                section = _add_cross_run(entry, section, diff)
             section = section.rstrip("\n") + "\n" + _relations_line(entry) + "\n"
             if problems:
                 withheld[uid] = problems

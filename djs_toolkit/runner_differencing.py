@@ -6,8 +6,8 @@ Comparing with other runs' outputs at save time would make the findings depend o
 and toolkit version give the same bytes. So the runner does it here: every output of run *i* is compared with
 every released output of runs *1..i-1* (outputs a notebook checked but did not save are not released, so not
 compared), and with every entry the ledger held before the pipeline started (a ledger shared across pipelines with
-`--ledger`). Each pair of outputs is therefore compared exactly once, by the
-later one in pipeline order, whatever the timing. An output that fails here is not released, and later outputs
+`--ledger`). Each pair of outputs is therefore compared exactly once, by the later one in pipeline order,
+whatever the timing. An output that fails here is not released, and later outputs
 are not compared with it (as in the notebook, where a failed output is never recorded).
 """
 
@@ -124,13 +124,16 @@ def _check(ledger: Ledger, uid: str, e: LedgerEntry, earlier: list[LedgerEntry],
     return check_new(ledger, new, profile, lp_budget, entries=earlier)
 
 
-_LEDGERS: dict[str, Ledger] = {}
+_LEDGERS: dict[str, tuple[Ledger, dict[str, LedgerEntry]]] = {}
 
 
 def _check_in_worker(path: str, uid: str, eid: str, earlier_ids: list[str], profile: Profile,
                      lp_budget: int) -> DifferencingResult:
-    ledger = _LEDGERS.setdefault(path, Ledger(path))  # one Ledger (and its caches) per worker process
-    by_id = {x.id: x for x in ledger.entries()}
+    # One Ledger (with its caches) and one listing of its entries per worker: nothing is recorded meanwhile.
+    if path not in _LEDGERS:
+        ledger = Ledger(path)
+        _LEDGERS[path] = (ledger, {x.id: x for x in ledger.entries()})
+    ledger, by_id = _LEDGERS[path]
     return _check(ledger, uid, by_id[eid], [by_id[i] for i in earlier_ids], profile, lp_budget)
 
 

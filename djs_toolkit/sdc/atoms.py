@@ -47,19 +47,17 @@ class Budget:
 
     Example:
         >>> b = Budget(1)
-        >>> b.take(), b.take(), b.spent
-        (True, False, 1)
+        >>> b.take(), b.take(), b.exhausted
+        (True, False, True)
     """
 
     lps: int
-    spent: int = 0
 
     def take(self) -> bool:
         """Spend one LP if any is left."""
         if self.lps <= 0:
             return False
         self.lps -= 1
-        self.spent += 1
         return True
 
     @property

@@ -237,7 +237,8 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, lp_budget: int =
     res = DifferencingResult()
     m, width = profile.min_safe_count, profile.width
     rel_n = new.released
-    todo = list(reversed(entries if entries is not None else ledger.entries()))
+    pool = entries if entries is not None else ledger.entries()
+    todo = list(reversed(pool))
     rows: list[list[object]] = []
     skipped: list[str] = []
     for e in todo:
@@ -253,7 +254,6 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, lp_budget: int =
         res.compared += 1
     if (rel_n is not None and rel_n.counts and new.keyset and new.labels is not None and not skipped
             and not any(st == "fail" for _, st, _ in res.reasons)):
-        pool = entries if entries is not None else ledger.entries()
         members, found, left = family_check(ledger, new.keyset, new.labels, rel_n, pool,
                                             new.key_space or "record_id", m, min(width, _rounding_width(rel_n)), budget)
         if left:

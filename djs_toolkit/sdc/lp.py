@@ -2,8 +2,8 @@
 
 Every attacker LP asks for the min and the max of the same objective over the same constraints. Through
 `scipy.optimize.linprog` that is two models built from scratch; here the model is built once and the max is
-solved from the min's optimal basis (warm start). On the differencing ledger's batched local LPs this halved the
-solver time (bench/ledger.py), and scipy's own wrapper cost as much as the solves.
+solved from the min's optimal basis (warm start). Replaying a small pipeline's differencing ledger, this halved
+the time of the batched local LPs (scipy's own wrapper cost as much as the solves).
 """
 
 from __future__ import annotations

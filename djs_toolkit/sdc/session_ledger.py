@@ -103,8 +103,9 @@ class LedgerMixin:
             labels = None
         new = NewOutput(out.name, out.released, labels, digest, out.key_space if digest else None,
                         tuple(out.variables))
-        before = {e.id for e in led.entries()}
-        res = check_new(led, new, self.profile, self.differencing_lp_budget, entries=self._in_scope(led.entries()))
+        current = led.entries()
+        before = {e.id for e in current}
+        res = check_new(led, new, self.profile, self.differencing_lp_budget, entries=self._in_scope(current))
         self._apply(out, res)
         if out.status == "fail":
             return
