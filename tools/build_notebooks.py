@@ -183,10 +183,9 @@ These measures cover every index type at once, so a pipeline computes them in on
                        "first eligible index per person per cohort", statistic="rate", counts="n_offenders").status'''),
     ("code", '''if pr_measures:
     # By index type over every cohort with complete follow-up (quarterly cells by type are mostly small).
-    off = proven_reoffending_offenders(extract)
-    off = off[off["complete_follow_up"]]
-    by_type = off.groupby("index_type").agg(n_offenders=("reoffended", "size"), n_reoffenders=("reoffended", "sum"),
-                                            reoffences=("reoffences", "sum"))
+    # Summed from the per-cohort counts: no offender-level rows leave the engine (about 6 million nationally).
+    per_cohort = proven_reoffending(extract, by="index_type", with_cif=False)
+    by_type = per_cohort.groupby("index_type")[["n_offenders", "n_reoffenders", "reoffences"]].sum()
     outputs.save_table(by_type, "pr_by_type", "court-proven reoffending by index type, all complete cohorts",
                        "first eligible index per person per cohort").status'''),
 ]

@@ -27,7 +27,7 @@ from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine import _observed_until, build_spine
 from djs_toolkit.spine_sql import days_between
 
-__all__ = ["reentry_cohort", "prior_contacts_sql", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS", "CRIMINAL_CASE"]
+__all__ = ["reentry_cohort", "cohort_table", "prior_contacts_sql", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS", "CRIMINAL_CASE"]
 
 _CUSTODY_OR_ORDER = "('Immediate custody', 'Community sentence', 'Suspended sentence order')"
 _CONVICTED_NON_CUSTODIAL = "('Fine', 'Conditional discharge', 'Absolute discharge', 'Otherwise dealt with')"
@@ -140,6 +140,8 @@ def build_cases(extract) -> None:
       counts as criminal. Without this, breach and non-criminal rows of unknown type were counted as new
       offences: prior contacts and outcomes (dated by the breach, or the hearing).
     """
+    if getattr(extract, "_cases_built", False):  # derived from the spine, which never changes once built
+        return
     have = set(extract.tables)
     sel = {c: f"s.{c}" for c in _SPINE_COLS}
     joins = ""
@@ -158,6 +160,7 @@ def build_cases(extract) -> None:
     extract.engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE _cases AS SELECT {cols}, s.event_date FROM _spine s {joins} "
         "WHERE s.event_type IN ('mags_case', 'crown_case')")
+    extract._cases_built = True
 
 
 def index_select(name: str, flt: str, when: str) -> str:
@@ -299,6 +302,48 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
         >>> # c = reentry_cohort(extract, "release")
         >>> # km(c, "duration", "event")
     """
+    fu_end, fu_reason = cohort_table(extract, index, outcome, period, lookback_days, street_time, waiting_days,
+                                     competing, first_per_person)
+    con = extract.engine.con
+    try:
+        df = con.sql("SELECT * FROM _cohort ORDER BY idx_id").df()
+    finally:  # the frame is the result: the work tables would hold a second copy for the session
+        con.execute("DROP TABLE IF EXISTS _cohort")
+        con.execute("DROP TABLE IF EXISTS _idx")
+    df["censor_reason"] = pd.Series("", index=df.index, dtype="object")
+    df.loc[df["event"] == 0, "censor_reason"] = fu_reason
+    df.loc[df["event"] == 2, "censor_reason"] = "competing"
+    for c in ("person_id", "record_id"):
+        df[c] = df[c].astype("string")
+    for c in ("index_type", "age_band", "sex", "ethnicity_group", "offence_group", "censor_reason"):
+        df[c] = df[c].astype("category")
+    for c in ("age", "imd_decile"):
+        df[c] = df[c].astype("Int64")
+    df["event"] = df["event"].astype("int64")
+    df["duration"] = df["duration"].astype("int64")
+    df["index_date"] = pd.to_datetime(df["index_date"]).astype("datetime64[ns]")
+    df["outcome_date"] = pd.to_datetime(df["outcome_date"]).astype("datetime64[ns]")
+    df = df.drop(columns=["idx_id", "raw_days"])
+    df.attrs.update({"outcome": outcome, "follow_up_end": pd.Timestamp(fu_end), "street_time": street_time,
+                     "lookback_days": lookback_days, "waiting_days": waiting_days})
+    return df
+
+
+def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_criminal_court", period=None,
+                 lookback_days: int = 730, street_time: bool = True, waiting_days: int = 183,
+                 competing: Sequence[str] | None = None, first_per_person: bool = False) -> tuple[dt.date, str]:
+    """Create the work table ``_cohort`` of `reentry_cohort` (arguments as there) without fetching it.
+
+    For measures that aggregate a national cohort in the engine instead of holding it in pandas. Its
+    columns are those of `reentry_cohort` less ``censor_reason``, plus ``idx_id`` and ``raw_days``
+    (days to the stop date before custody is subtracted).
+
+    Returns:
+        (follow-up end, censoring reason of a censored row: ``data_cutoff`` or ``coverage_end``).
+
+    Example:
+        >>> # cohort_table(extract, "release")  # then SELECT ... FROM _cohort
+    """
     indexes = [index] if isinstance(index, str) else list(index)
     bad = [i for i in indexes if i not in INDEX_TYPES]
     if bad or outcome not in OUTCOMES:
@@ -321,6 +366,8 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
         con.execute("DELETE FROM _idx WHERE idx_id NOT IN (SELECT MIN(idx_id) FROM _idx GROUP BY person_id)")
     t_out = "COALESCE(offence_date, event_date)" if by_offence else "event_date"
     comp = ", ".join(f"'{c}'" for c in (competing or [])) or "NULL"
+    raw = "CAST(st.stop_date - i.event_date AS INTEGER)"
+    duration = f"GREATEST({raw} - COALESCE(cu.custody_days, 0), 0)" if street_time else f"GREATEST({raw}, 0)"
     prior_flags = ", ".join(
         f"MAX(CASE WHEN {flt} THEN 1 ELSE 0 END) AS {name}" for name, flt in _PRIOR_FLAGS.items())
     con.execute(f"""
@@ -361,28 +408,10 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
                i.imd_decile, i.offence_group, COALESCE(po.prior_contacts, 0) AS prior_contacts,
                {', '.join(f'COALESCE(p.{n}, 0) = 1 AS {n}' for n in _PRIOR_FLAGS)},
                CAST(st.stop_date - i.event_date AS INTEGER) AS raw_days,
-               COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date
+               COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date, {duration} AS duration
         FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN priors p ON p.idx_id = i.idx_id
         LEFT JOIN prior_off po ON po.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id
         LEFT JOIN (SELECT idx_id, CASE WHEN age0 BETWEEN {AGE_RANGE[0]} AND {AGE_RANGE[1]} THEN age0 END AS age
                    FROM ages) ag ON ag.idx_id = i.idx_id
     """)
-    df = con.sql("SELECT * FROM _cohort ORDER BY idx_id").df()
-    cust = df["custody_days"] if street_time else 0
-    df["duration"] = (df["raw_days"] - cust).clip(lower=0).astype("int64")
-    df["censor_reason"] = pd.Series("", index=df.index, dtype="object")
-    df.loc[df["event"] == 0, "censor_reason"] = fu_reason
-    df.loc[df["event"] == 2, "censor_reason"] = "competing"
-    for c in ("person_id", "record_id"):
-        df[c] = df[c].astype("string")
-    for c in ("index_type", "age_band", "sex", "ethnicity_group", "offence_group", "censor_reason"):
-        df[c] = df[c].astype("category")
-    for c in ("age", "imd_decile"):
-        df[c] = df[c].astype("Int64")
-    df["event"] = df["event"].astype("int64")
-    df["index_date"] = pd.to_datetime(df["index_date"]).astype("datetime64[ns]")
-    df["outcome_date"] = pd.to_datetime(df["outcome_date"]).astype("datetime64[ns]")
-    df = df.drop(columns=["idx_id", "raw_days"])
-    df.attrs.update({"outcome": outcome, "follow_up_end": pd.Timestamp(fu_end), "street_time": street_time,
-                     "lookback_days": lookback_days, "waiting_days": waiting_days})
-    return df
+    return fu_end, fu_reason

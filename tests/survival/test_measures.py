@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,3 +66,67 @@ def test_measures_per_cohort(extract):
     assert res["measure"].iloc[0].startswith("court-proven")
     by = proven_reoffending(extract, by="index_type", with_cif=False)
     assert by.query("cohort == '2015Q1' and index_type == 'release'")["n_offenders"].tolist() == [1]
+
+
+def test_cif_365_is_the_km_of_the_reentry_cohort_at_365_days(extract):
+    # The measure aggregates the cohort in the engine; by hand: the row-level cohort and its KM.
+    from djs_toolkit.survival import km, reentry_cohort
+
+    res = proven_reoffending(extract).set_index("cohort")
+    off = proven_reoffending_offenders(extract)
+    co = reentry_cohort(extract, sorted(off["index_type"].unique()))
+    co = co.merge(off[["record_id", "index_type", "cohort"]], on=["record_id", "index_type"])
+    for cohort, g in co.groupby("cohort"):
+        curve = km(g, "duration", "event")
+        s = curve.loc[curve["time"] <= 365, "estimate"]
+        assert res.loc[cohort, "cif_365"] == pytest.approx(1 - (s.iloc[-1] if len(s) else 1.0), abs=1e-12)
+    # 2015Q1 by hand: P1 (m1) is back at m2's offence, P2 (released 2015-02-01) at m4's offence a month
+    # later (a new case, whether or not proven in time), P3's m6 was committed before its index: 2 of 3.
+    assert res.loc["2015Q1", "cif_365"] == pytest.approx(2 / 3)
+    # No work table is left holding the cohort.
+    tables = {r[0] for r in extract.engine.con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert not {"_cohort", "_idx"} & tables
+
+
+def _offenders_frame(seed=3, n=4000):
+    rng = np.random.default_rng(seed)
+    f = pd.DataFrame({
+        "cohort": rng.choice(["2014Q1", "2014Q2", "2014Q3", "2014Q4", "2015Q1", "2015Q2"], n),
+        "age_band": rng.choice(["18-20", "21-24", "25-29", None], n, p=[0.3, 0.3, 0.35, 0.05]),
+        "sex": rng.choice(["M", "F"], n, p=[0.8, 0.2]),
+        "prior_band": rng.choice(["0", "1-2", "3-5", "6+"], n),
+        "index_type": rng.choice(["release", "court_disposal"], n),
+    })
+    f.loc[f["cohort"] >= "2015Q1", "index_type"] = np.where(rng.random((f["cohort"] >= "2015Q1").sum()) < 0.3,
+                                                            "probation_start", "release")
+    lin = -0.5 + 0.6 * (f["sex"] == "M") + 0.4 * f["prior_band"].isin(["3-5", "6+"]) - 0.3 * (f["index_type"] == "release")
+    f["reoffended"] = rng.random(n) < 1 / (1 + np.exp(-lin))
+    f["reoffences"] = f["reoffended"] * rng.integers(1, 4, n)
+    f["complete_follow_up"] = True
+    f["record_id"] = [f"r{i}" for i in range(n)]
+    f["index_date"] = pd.to_datetime("2014-01-01") + pd.to_timedelta(rng.integers(0, 540, n), unit="D")
+    return f
+
+
+def test_expected_rate_is_the_row_level_logistic_model_of_the_reference_period():
+    # Known answer: statsmodels' formula GLM fitted on one row per offender of the first four cohorts,
+    # its predictions averaged per cohort. probation_start (absent from the reference) takes the
+    # reference level of index_type, as documented; a missing age band is a level of its own.
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    f = _offenders_frame()
+    g = f.assign(age_band=f["age_band"].fillna("missing"), y=f["reoffended"].astype(float))
+    ref = g[g["cohort"] < "2015Q1"]
+    fit = smf.glm("y ~ C(age_band, Treatment('25-29')) + C(sex, Treatment('M')) + C(prior_band) + C(index_type)",
+                  data=ref, family=sm.families.Binomial()).fit()
+    base = ref["index_type"].value_counts().idxmax()
+    p = fit.predict(g.assign(index_type=g["index_type"].replace("probation_start", base)))
+    want = p.groupby(g["cohort"]).mean()
+    res = proven_reoffending(f, with_cif=False).set_index("cohort")
+    assert res["expected_rate"].to_numpy() == pytest.approx(want.sort_index().to_numpy(), abs=1e-10)
+    # Indirect standardisation: over the reference period, observed = expected and adjusted = observed.
+    r = res.loc[["2014Q1", "2014Q2", "2014Q3", "2014Q4"]]
+    assert (r["expected_rate"] * r["n_offenders"]).sum() == pytest.approx(r["n_reoffenders"].sum(), rel=1e-9)
+    assert res["adjusted_rate"].to_numpy() == pytest.approx(
+        (res["rate"] / res["expected_rate"] * ref["y"].mean()).to_numpy(), rel=1e-12)
