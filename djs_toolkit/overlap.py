@@ -336,8 +336,24 @@ def ordered_overlap(extract, first: str, then: str, within_days: int, window=Non
 
 
 # -- linkage sensitivity ------------------------------------------------------------------------------------------
-def _relink(extract, labels: list[str], drop_rate: float, merge_rate: float, seed: int) -> str:
-    """Temp table ``_spine_relinked``: the spine with its person clusters perturbed (seeded).
+def _relink_base(con, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Temp table ``_relink_pd``: one row (``rn``) per person and dataset of ``labels``, in person order;
+    returns each row's person code and each person's blocking group (sex, ethnicity group, birth year)."""
+    inlist = ", ".join(f"'{d}'" for d in labels)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_pd AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, dataset) - 1 "
+                "AS rn, DENSE_RANK() OVER (ORDER BY person_id) - 1 AS pid, person_id, dataset, MIN(sex) AS sex, "
+                "MIN(ethnicity_group) AS eth, MIN(EXTRACT(YEAR FROM event_date) - age_at_event) AS yob FROM _spine "
+                f"WHERE dataset IN ({inlist}) GROUP BY person_id, dataset")
+    pid = con.sql("SELECT pid FROM _relink_pd ORDER BY rn").fetchnumpy()["pid"].astype(np.int64)
+    # Blocks numbered in sorted order, missing values last.
+    block = con.sql("SELECT DENSE_RANK() OVER (ORDER BY sex NULLS LAST, eth NULLS LAST, yob NULLS LAST) - 1 AS b, rn "
+                    "FROM _relink_pd WHERE rn IN (SELECT MIN(rn) FROM _relink_pd GROUP BY pid) ORDER BY rn"
+                    ).fetchnumpy()["b"].astype(np.int64)
+    return pid, block
+
+
+def _relink(pid: np.ndarray, block: np.ndarray, drop_rate: float, merge_rate: float, seed: int) -> np.ndarray:
+    """New person code per ``_relink_pd`` row: the person clusters perturbed (seeded).
 
     A dropped link detaches one dataset's records of a multi-dataset person into a new cluster (a missed
     match); a merge joins two clusters with the same sex, ethnicity group and estimated birth year (a
@@ -346,15 +362,9 @@ def _relink(extract, labels: list[str], drop_rate: float, merge_rate: float, see
     """
     if not (0 <= drop_rate <= 1 and 0 <= merge_rate <= 1):
         raise DJSUserError("`drop_rate` and `merge_rate` must be fractions between 0 and 1.")
-    con, inlist = extract.engine.con, ", ".join(f"'{d}'" for d in labels)
-    pdm = con.sql(f"SELECT person_id, dataset, MIN(sex) AS sex, MIN(ethnicity_group) AS eth, MIN(EXTRACT(YEAR "
-                  f"FROM event_date) - age_at_event) AS yob FROM _spine WHERE dataset IN ({inlist}) "
-                  "GROUP BY person_id, dataset ORDER BY person_id, dataset").df()
     rng = np.random.default_rng(seed)
-    pid, uniq = pd.factorize(pdm["person_id"], sort=True)
-    n_p, later = len(uniq), np.r_[False, pid[1:] == pid[:-1]]
+    n_p, later = len(block), np.r_[False, pid[1:] == pid[:-1]]
     drop = later & (rng.random(len(pid)) < drop_rate)  # a person's 2nd+ dataset = a cross-dataset link
-    block = pdm.loc[~later, ["sex", "eth", "yob"]].groupby(["sex", "eth", "yob"], dropna=False).ngroup().to_numpy()
     order = np.lexsort((rng.random(n_p), block))  # random neighbours inside each block
     b = block[order]
     starts = np.r_[0, np.flatnonzero(b[1:] != b[:-1]) + 1] if n_p else np.zeros(0, int)
@@ -363,13 +373,19 @@ def _relink(extract, labels: list[str], drop_rate: float, merge_rate: float, see
     pair_a = pair_a[rng.random(len(pair_a)) < merge_rate]
     target = np.arange(n_p)
     target[order[pair_a + 1]] = order[pair_a]
-    new = np.where(drop, n_p + np.cumsum(drop) - 1, target[pid])
-    con.register("_relink_df", pd.DataFrame({"person_id": pdm["person_id"], "dataset": pdm["dataset"], "new_id": new}))
-    con.execute("CREATE OR REPLACE TEMP TABLE _spine_relinked AS SELECT r.new_id AS person_id, s.dataset, "
-                "s.event_type, s.event_date, s.age_at_event, s.sex, s.ethnicity_group FROM _spine s JOIN _relink_df r "
-                "ON r.person_id = s.person_id AND r.dataset = s.dataset")
+    return np.where(drop, n_p + np.cumsum(drop) - 1, target[pid])
+
+
+def _relinked(con, source: str, new: np.ndarray, cols: str) -> str:
+    """SQL over ``source`` (rows keyed by ``rn``) with ``person_id`` the relinked person: registers the new codes."""
+    con.register("_relink_df", pd.DataFrame({"rn": np.arange(len(new), dtype=np.int64), "new_id": new}))
+    return (f"(SELECT r.new_id AS person_id, {cols} FROM {source} s JOIN _relink_df r ON r.rn = s.rn)")
+
+
+def _drop_relink(con) -> None:
+    con.execute("DROP TABLE IF EXISTS _relink_ev")
+    con.execute("DROP TABLE IF EXISTS _relink_pd")
     con.unregister("_relink_df")
-    return "_spine_relinked"
 
 
 def _ranges(head: pd.DataFrame, runs: list[pd.DataFrame], keys: list[str], cols: list[str], **attrs) -> pd.DataFrame:
@@ -396,9 +412,21 @@ def sets_sensitivity(extract, datasets: Iterable[str] | None = None, window=None
     ds = list(dict.fromkeys(_entity(d)[1] for d in labels))
     win = resolve_window(extract, ds, window)
     head = overlap_sets(extract, labels, win, by)
-    runs = [_sets_frame(_mask_counts(extract.engine.con, labels, win, by,
-                                     _relink(extract, ds, drop_rate, merge_rate, seed + r)), labels, by, win)
+    con = extract.engine.con
+    pid, block = _relink_base(con, ds)
+    # The masks and groups are MIN / MAX over a person's events in the window, so one row per person, dataset
+    # and event type (dated inside the window) gives the same counts as the events: relink those, not the spine.
+    con.execute("CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, s.dataset, s.event_type, "
+                "MIN(s.event_date) AS event_date, MIN(s.age_at_event) AS age_at_event, MIN(s.sex) AS sex, "
+                "MIN(s.ethnicity_group) AS ethnicity_group FROM _spine s JOIN _relink_pd p ON p.person_id = s.person_id "
+                f"AND p.dataset = s.dataset WHERE {_in_window(*win, 's.event_date')} GROUP BY p.rn, s.dataset, s.event_type")
+    cols = "s.dataset, s.event_type, s.event_date, s.age_at_event, s.sex, s.ethnicity_group"
+    try:
+        runs = [_sets_frame(_mask_counts(con, labels, win, by, _relinked(
+            con, "_relink_ev", _relink(pid, block, drop_rate, merge_rate, seed + r), cols)), labels, by, win)
             for r in range(int(reps))]
+    finally:
+        _drop_relink(con)
     return _ranges(head, runs, ([by] if by else []) + ["combination"], ["exclusive", "inclusive"],
                    drop_rate=drop_rate, merge_rate=merge_rate, reps=int(reps), seed=seed)
 
@@ -418,7 +446,17 @@ def ordered_sensitivity(extract, first: str, then: str, within_days: int, window
         agg = _ordered_counts(extract.engine.con, first, then, within_days, start, end, censor, by, src)
         return _ordered_frame(agg, first, then, within_days, by, start, end, censor, 0.05)
 
-    runs = [one(_relink(extract, labels, drop_rate, merge_rate, seed + r)) for r in range(int(reps))]
+    con = extract.engine.con
+    pid, block = _relink_base(con, labels)
+    con.execute("CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, s.dataset, s.event_type, s.event_date, "
+                "s.age_at_event, s.sex, s.ethnicity_group FROM _spine s JOIN _relink_pd p ON p.person_id = s.person_id "
+                "AND p.dataset = s.dataset")
+    cols = "s.dataset, s.event_type, s.event_date, s.age_at_event, s.sex, s.ethnicity_group"
+    try:
+        runs = [one(_relinked(con, "_relink_ev", _relink(pid, block, drop_rate, merge_rate, seed + r), cols))
+                for r in range(int(reps))]
+    finally:
+        _drop_relink(con)
     return _ranges(one("_spine"), runs, [by] if by else [], ["cumulative_incidence", "naive_proportion", "n_index"],
                    drop_rate=drop_rate, merge_rate=merge_rate, reps=int(reps), seed=seed)
 
