@@ -44,19 +44,29 @@ def _incident_filter(disposals: str) -> str:
     new contacts: data_first.md §3). A case without any offence date (case row and principal offence
     both missing) cannot be placed in an incident and is not an index. Crown Court appeals are later
     hearings of an incident already ended in the magistrates' court: they are neither an index nor
-    its end (the sentence took effect at the magistrates' result)."""
-    same = ("s2.person_id = _cases.person_id AND s2.offence_date = _cases.offence_date AND "
-            "s2.event_type IN ('mags_case', 'crown_case') AND s2.record_id <> _cases.record_id")
+    its end (the sentence took effect at the magistrates' result). The incident columns are computed
+    once per extract by `build_cases`."""
     return ("event_type IN ('mags_case', 'crown_case') AND end_date IS NOT NULL AND offence_date IS NOT NULL "
             f"AND disposal IN {disposals} AND (case_type IS NULL OR case_type IN ('Criminal', 'Trial', "
-            f"'Committal for sentence')) AND NOT EXISTS (SELECT 1 FROM _cases s2 WHERE {same} AND ("
-            f"s2.disposal IN {_CUSTODY_OR_ORDER} "
-            "OR (_cases.event_type = 'mags_case' AND s2.event_type = 'crown_case' AND COALESCE(s2.case_type, '') <> 'Appeal') "
-            "OR (_cases.event_type = 'mags_case' AND s2.event_type = 'mags_case' AND (s2.end_date < _cases.end_date "
-            "OR (s2.end_date = _cases.end_date AND s2.record_id < _cases.record_id))) "
-            "OR (_cases.event_type = 'crown_case' AND s2.event_type = 'crown_case' AND COALESCE(s2.case_type, '') <> 'Appeal' "
-            "AND (s2.end_date > _cases.end_date "
-            "OR (s2.end_date = _cases.end_date AND s2.record_id > _cases.record_id)))))")
+            "'Committal for sentence')) AND NOT incident_order "
+            "AND incident_end AND (event_type = 'crown_case' OR NOT incident_crown)")
+
+
+# An incident's case columns (`build_cases`), over the cases of one person with one offence date, all
+# aggregates over one window (one partitioning pass, no sort within it):
+# - incident_order: one of them ended in custody, a community order or a suspended sentence;
+# - incident_crown: one of them is a Crown Court case other than an appeal;
+# - incident_end: this case is the incident's first magistrates' result by (result date, record), or its
+#   latest non-appeal Crown Court case by the same key. Undated results have no key, so they never
+#   stand before a dated one.
+_CASE_KEY = "strftime(end_date, '%Y%m%d') || record_id"  # sorts as (result date, record)
+_INCIDENT_COLUMNS = (
+    "COALESCE(MAX(disposal IN {order}) OVER inc, FALSE) AS incident_order, "
+    "COALESCE(MAX(event_type = 'crown_case' AND COALESCE(case_type, '') <> 'Appeal') OVER inc, FALSE) "
+    f"AS incident_crown, COALESCE(CASE WHEN event_type = 'mags_case' THEN {_CASE_KEY} = MIN(CASE WHEN event_type = "
+    f"'mags_case' THEN {_CASE_KEY} END) OVER inc ELSE {_CASE_KEY} = MAX(CASE WHEN event_type = 'crown_case' AND "
+    f"COALESCE(case_type, '') <> 'Appeal' THEN {_CASE_KEY} END) OVER inc END, FALSE) AS incident_end"
+)
 
 
 # Index event definitions over the spine (dataset, event filter).
@@ -157,9 +167,12 @@ def build_cases(extract) -> None:
                             "NULL AND s.offence_date IS NULL AND f.od IS NULL AND f.ho_offence_code IS NULL "
                             "THEN 'Non-criminal' END)")
     cols = ", ".join(f"{v} AS {c}" for c, v in sel.items())
+    incident = _INCIDENT_COLUMNS.format(order=_CUSTODY_OR_ORDER)
+    # Cases without an offence date share one window per person, but are never indexes (`_incident_filter`).
     extract.engine.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _cases AS SELECT {cols}, s.event_date FROM _spine s {joins} "
-        "WHERE s.event_type IN ('mags_case', 'crown_case')")
+        f"CREATE OR REPLACE TEMP TABLE _cases AS SELECT *, {incident} FROM (SELECT {cols}, s.event_date FROM _spine s "
+        f"{joins} WHERE s.event_type IN ('mags_case', 'crown_case')) AS c "
+        "WINDOW inc AS (PARTITION BY person_id, offence_date)")
     extract._cases_built = True
 
 
