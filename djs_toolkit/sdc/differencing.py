@@ -100,6 +100,12 @@ def _joint(ledger: Ledger, e: LedgerEntry, rel_e: Released, new: NewOutput) -> n
     r, c = rel_e.n_labels, new.released.n_labels  # type: ignore[union-attr]
     if e.keyset == new.keyset:
         return joint_counts(lab_e, new.labels, r, c)  # type: ignore[arg-type]
+    m = ledger.common_prefix(new.keyset, e.keyset)  # type: ignore[arg-type]
+    if m is not None:  # row i is the same record in both up to m (Ledger.common_prefix): no lookup
+        on_n = np.full(len(new.labels), -1, lab_e.dtype)  # type: ignore[arg-type]
+        on_n[:m] = lab_e[:m]
+        tail = lab_e[m:]
+        return joint_counts(on_n, new.labels, r, c, np.bincount(tail[tail >= 0], minlength=r))  # type: ignore[arg-type]
     pos = ledger.positions(new.keyset, e.keyset)  # type: ignore[arg-type]
     on_n = lab_e.take(pos, mode="clip")  # pos -1 (record not in E's rows) is masked next
     on_n[pos < 0] = -1

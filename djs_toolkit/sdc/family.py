@@ -89,9 +89,11 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
         return [], [], 0
     keysets = [keyset] + [e.keyset for e in fam]
     rels = [rel] + [ledger.released(e) for e in fam]
-    if len(set(keysets)) == 1:  # the usual case: every output made from the same records
-        n_rows = len(labels)
-        where = [np.arange(n_rows)] * len(keysets)
+    longest = max(set(keysets), key=lambda k: (len(ledger.keyset(k)), k))
+    if all(ledger.common_prefix(longest, k) is not None for k in set(keysets)):
+        # the usual case: every output made from the same records, or frames numbered alike (index keys)
+        n_rows = len(ledger.keyset(longest))
+        where = [np.arange(len(ledger.keyset(k))) for k in keysets]
     else:  # union of the records by hashing (no sort)
         universe = pd.Index(pd.unique(np.concatenate([np.asarray(ledger.keyset(k)) for k in set(keysets)])))
         n_rows = len(universe)

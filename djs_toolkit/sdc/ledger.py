@@ -334,8 +334,10 @@ class Ledger:
         """
         key = (target, source)
         if key not in self._positions:
-            if target == source:
-                pos = np.arange(len(self.keyset(target)), dtype=np.int64)
+            m = self.common_prefix(target, source)
+            if m is not None:
+                pos = np.full(len(self.keyset(target)), -1, dtype=np.int64)
+                pos[:m] = np.arange(m, dtype=np.int64)
             else:
                 if source not in self._index:
                     self._index[source] = pd.Index(np.asarray(self.keyset(source)))
@@ -344,6 +346,27 @@ class Ledger:
                 self._positions.clear()
             self._positions[key] = pos
         return self._positions[key]
+
+    def common_prefix(self, a: str, b: str) -> int | None:
+        """Length of the shorter of two keysets when it is a prefix of the other (else None).
+
+        Keys are unique within a keyset, so then row i of either is row i of the other, and the other's rows beyond
+        the prefix are in one only. The usual case for DataFrame-index keys: frames numbered 0..n-1 share their
+        first rows' keys, and the positions need no hashing (at national scale a hash lookup of 20 million keys per
+        pair of outputs was most of the differencing time).
+
+        Example:
+            >>> led = Ledger()
+            >>> a = led.store_keyset(np.array([5, 7, 9], dtype=np.uint64))
+            >>> b = led.store_keyset(np.array([5, 7], dtype=np.uint64))
+            >>> led.common_prefix(a, b), led.common_prefix(b, a), led.common_prefix(a, led.store_keyset(np.array([7], dtype=np.uint64)))
+            (2, 2, None)
+        """
+        ka, kb = self.keyset(a), self.keyset(b)
+        m, step = min(len(ka), len(kb)), 1 << 20  # in chunks: unrelated keysets differ in the first
+        if a == b or all(np.array_equal(ka[lo:min(lo + step, m)], kb[lo:min(lo + step, m)]) for lo in range(0, m, step)):
+            return m
+        return None
 
     # -- entries ------------------------------------------------------------------------------------------------
     def entries(self) -> list[LedgerEntry]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+
 from djs_toolkit.sdc import Session
+from djs_toolkit.sdc.differencing import NewOutput
 from djs_toolkit.sdc.ledger import Ledger
 
 from .conftest import planted_counts
@@ -249,3 +252,28 @@ def test_family_atoms_include_the_empty_combinations_the_attacker_cannot_rule_ou
     per_record = [np.where(m, 0, -1) for m in (in_n, in_a, in_b)]
     atoms, _ = _possible(occurring, np.array([40, 40, 40, 10]), per_record, [one, one, one])
     assert not any(a[1] == 0 and a[0] == -1 for a in atoms[4:].tolist())
+
+
+@pytest.mark.parametrize("n_new, n_old", [(20, 30), (30, 20), (25, 25)])
+def test_joint_of_frames_numbered_alike_is_the_joint_by_key_lookup(n_new, n_old):
+    # DataFrame-index keys of two frames share their first rows (Ledger.common_prefix): the joint taken row by row
+    # must equal the one from looking every key up (the same records, by hand).
+    from djs_toolkit.sdc.differencing import _joint
+    from djs_toolkit.sdc.released import from_sets
+
+    rng = np.random.default_rng(n_new)
+    led = Ledger()
+    keys = led.hash_ids(np.arange(40), "index")
+    old_lab, new_lab = rng.integers(-1, 3, n_old).astype(np.int32), rng.integers(-1, 2, n_new).astype(np.int32)
+    rel = lambda k: from_sets(("g",), (tuple("abc"[:k]),), [[i] for i in range(k)], [5.0] * k, [5.0] * k)
+    e = led.add("old", "table", "count", "pass", ("g",), rel(3), old_lab, keys[:n_old], "index", None)
+    new = NewOutput("new", rel(2), new_lab, led.store_keyset(keys[:n_new]), "index", ("g",))
+    assert led.common_prefix(new.keyset, e.keyset) == min(n_new, n_old)
+    J = np.zeros((4, 3), np.int64)
+    where = {k: i for i, k in enumerate(keys[:n_old].tolist())}
+    for j, k in enumerate(keys[:n_new].tolist()):
+        J[old_lab[where[k]] + 1 if k in where else 0, new_lab[j] + 1] += 1
+    for i in range(n_new, n_old):  # the old output's records outside the new one's rows
+        J[old_lab[i] + 1, 0] += 1
+    J[0, 0] = 0
+    assert _joint(led, e, led.released(e), new).tolist() == J.tolist()
