@@ -344,12 +344,15 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
 
 def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_criminal_court", period=None,
                  lookback_days: int = 730, street_time: bool = True, waiting_days: int = 183,
-                 competing: Sequence[str] | None = None, first_per_person: bool = False) -> tuple[dt.date, str]:
+                 competing: Sequence[str] | None = None, first_per_person: bool = False,
+                 covariates: bool = True) -> tuple[dt.date, str]:
     """Create the work table ``_cohort`` of `reentry_cohort` (arguments as there) without fetching it.
 
     For measures that aggregate a national cohort in the engine instead of holding it in pandas. Its
     columns are those of `reentry_cohort` less ``censor_reason``, plus ``idx_id`` and ``raw_days``
-    (days to the stop date before custody is subtracted).
+    (days to the stop date before custody is subtracted). With ``covariates=False`` only the index,
+    follow-up and outcome columns (no age, attributes or prior contacts: a survival curve needs none, and
+    the age estimate reads four tables).
 
     Returns:
         (follow-up end, censoring reason of a censored row: ``data_cutoff`` or ``coverage_end``).
@@ -383,8 +386,7 @@ def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_crimin
     duration = f"GREATEST({raw} - COALESCE(cu.custody_days, 0), 0)" if street_time else f"GREATEST({raw}, 0)"
     prior_flags = ", ".join(
         f"MAX(CASE WHEN {flt} THEN 1 ELSE 0 END) AS {name}" for name, flt in _PRIOR_FLAGS.items())
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _cohort AS
+    ctes = f"""
         WITH o AS (SELECT person_id, record_id, {t_out} AS t FROM {'_cases' if by_offence else '_spine'}
                    WHERE {out_filter}),
         ages AS ({_index_age_sql(extract)}),
@@ -416,6 +418,14 @@ def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_crimin
             AND s.event_type = 'custody_start' AND s.event_date < st.stop_date
             AND COALESCE(s.end_date, {_date(extract.extract_end)}) > i.event_date
             AND s.record_id <> i.record_id GROUP BY st.idx_id)
+    """
+    lean = f"""
+        SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id,
+               CAST(st.stop_date - i.event_date AS INTEGER) AS raw_days,
+               COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date, {duration} AS duration
+        FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id
+    """
+    full = f"""
         SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id,
                ag.age, {_band_sql('ag.age')} AS age_band, i.sex, i.ethnicity_group,
                i.imd_decile, i.offence_group, COALESCE(po.prior_contacts, 0) AS prior_contacts,
@@ -426,5 +436,6 @@ def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_crimin
         LEFT JOIN prior_off po ON po.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id
         LEFT JOIN (SELECT idx_id, CASE WHEN age0 BETWEEN {AGE_RANGE[0]} AND {AGE_RANGE[1]} THEN age0 END AS age
                    FROM ages) ag ON ag.idx_id = i.idx_id
-    """)
+    """
+    con.execute("CREATE OR REPLACE TEMP TABLE _cohort AS " + ctes + (full if covariates else lean))
     return fu_end, fu_reason

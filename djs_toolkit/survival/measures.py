@@ -176,7 +176,7 @@ def _cif_365(extract, table: str, keys: list[str], complete_only: bool) -> pd.Da
     its (group, duration, event) counts are fetched: the Kaplan-Meier takes them as frequency weights."""
     con = extract.engine.con
     types = [r[0] for r in con.sql(f"SELECT DISTINCT index_type FROM {table} ORDER BY 1").fetchall()]
-    cohort_table(extract, types)
+    cohort_table(extract, types, covariates=False)
     sel = ", ".join(f"o.{c}" for c in keys)
     where = "WHERE o.complete_follow_up" if complete_only else ""
     try:
