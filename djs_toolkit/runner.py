@@ -294,7 +294,7 @@ def run_pipeline(
     report.rows = [_row(s, results[s.label], statuses) for s in specs]
     _finish(report, run_dir, echo)
     if any(str(r.get("error", "")).startswith("DeadKernelError") for r in results.values()):
-        # At national scale one re-entry kernel peaks at about 17 GiB: two at once can exhaust the machine.
+        # At national scale a kernel peaks at about 11 GiB (bench/pipeline.py): two at once need 24 GiB.
         echo("A kernel died: most often the machine ran out of memory. Resume with fewer notebooks at once: "
              "`djs run --resume --jobs 1`.")
     return report
