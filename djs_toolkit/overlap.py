@@ -336,9 +336,14 @@ def ordered_overlap(extract, first: str, then: str, within_days: int, window=Non
 
 
 # -- linkage sensitivity ------------------------------------------------------------------------------------------
-def _relink_base(con, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Temp table ``_relink_pd``: one row (``rn``) per person and dataset of ``labels``, in person order;
-    returns each row's person code and each person's blocking group (sex, ethnicity group, birth year)."""
+_RELINK_COLS = ("dataset", "event_type", "event_date", "age_at_event", "sex", "ethnicity_group")
+
+
+def _relink_base(con, labels: list[str], window=None) -> tuple[np.ndarray, np.ndarray]:
+    """Temp tables ``_relink_pd``, one row (``rn``) per person and dataset of ``labels`` in person order, and
+    ``_relink_ev``, their events keyed by ``rn`` (with a window: one row per event type, its events there
+    reduced by MIN); returns each ``rn``'s person code and each person's blocking group (sex, ethnicity group,
+    birth year)."""
     inlist = ", ".join(f"'{d}'" for d in labels)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_pd AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, dataset) - 1 "
                 "AS rn, DENSE_RANK() OVER (ORDER BY person_id) - 1 AS pid, person_id, dataset, MIN(sex) AS sex, "
@@ -349,6 +354,14 @@ def _relink_base(con, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
     block = con.sql("SELECT DENSE_RANK() OVER (ORDER BY sex NULLS LAST, eth NULLS LAST, yob NULLS LAST) - 1 AS b, rn "
                     "FROM _relink_pd WHERE rn IN (SELECT MIN(rn) FROM _relink_pd GROUP BY pid) ORDER BY rn"
                     ).fetchnumpy()["b"].astype(np.int64)
+    join = "FROM _spine s JOIN _relink_pd p ON p.person_id = s.person_id AND p.dataset = s.dataset"
+    if window is None:
+        cols = ", ".join(f"s.{c}" for c in _RELINK_COLS)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, {cols} {join}")
+    else:
+        cols = ", ".join(f"MIN(s.{c}) AS {c}" for c in _RELINK_COLS[2:])
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, s.dataset, s.event_type, {cols} {join} "
+                    f"WHERE {_in_window(*window, 's.event_date')} GROUP BY p.rn, s.dataset, s.event_type")
     return pid, block
 
 
@@ -376,10 +389,11 @@ def _relink(pid: np.ndarray, block: np.ndarray, drop_rate: float, merge_rate: fl
     return np.where(drop, n_p + np.cumsum(drop) - 1, target[pid])
 
 
-def _relinked(con, source: str, new: np.ndarray, cols: str) -> str:
-    """SQL over ``source`` (rows keyed by ``rn``) with ``person_id`` the relinked person: registers the new codes."""
+def _relinked(con, new: np.ndarray) -> str:
+    """SQL over ``_relink_ev`` with ``person_id`` the relinked person: registers the new codes."""
     con.register("_relink_df", pd.DataFrame({"rn": np.arange(len(new), dtype=np.int64), "new_id": new}))
-    return (f"(SELECT r.new_id AS person_id, {cols} FROM {source} s JOIN _relink_df r ON r.rn = s.rn)")
+    cols = ", ".join(f"s.{c}" for c in _RELINK_COLS)
+    return f"(SELECT r.new_id AS person_id, {cols} FROM _relink_ev s JOIN _relink_df r ON r.rn = s.rn)"
 
 
 def _drop_relink(con) -> None:
@@ -413,18 +427,12 @@ def sets_sensitivity(extract, datasets: Iterable[str] | None = None, window=None
     win = resolve_window(extract, ds, window)
     head = overlap_sets(extract, labels, win, by)
     con = extract.engine.con
-    pid, block = _relink_base(con, ds)
     # The masks and groups are MIN / MAX over a person's events in the window, so one row per person, dataset
     # and event type (dated inside the window) gives the same counts as the events: relink those, not the spine.
-    con.execute("CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, s.dataset, s.event_type, "
-                "MIN(s.event_date) AS event_date, MIN(s.age_at_event) AS age_at_event, MIN(s.sex) AS sex, "
-                "MIN(s.ethnicity_group) AS ethnicity_group FROM _spine s JOIN _relink_pd p ON p.person_id = s.person_id "
-                f"AND p.dataset = s.dataset WHERE {_in_window(*win, 's.event_date')} GROUP BY p.rn, s.dataset, s.event_type")
-    cols = "s.dataset, s.event_type, s.event_date, s.age_at_event, s.sex, s.ethnicity_group"
+    pid, block = _relink_base(con, ds, win)
     try:
         runs = [_sets_frame(_mask_counts(con, labels, win, by, _relinked(
-            con, "_relink_ev", _relink(pid, block, drop_rate, merge_rate, seed + r), cols)), labels, by, win)
-            for r in range(int(reps))]
+            con, _relink(pid, block, drop_rate, merge_rate, seed + r))), labels, by, win) for r in range(int(reps))]
     finally:
         _drop_relink(con)
     return _ranges(head, runs, ([by] if by else []) + ["combination"], ["exclusive", "inclusive"],
@@ -448,13 +456,8 @@ def ordered_sensitivity(extract, first: str, then: str, within_days: int, window
 
     con = extract.engine.con
     pid, block = _relink_base(con, labels)
-    con.execute("CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, s.dataset, s.event_type, s.event_date, "
-                "s.age_at_event, s.sex, s.ethnicity_group FROM _spine s JOIN _relink_pd p ON p.person_id = s.person_id "
-                "AND p.dataset = s.dataset")
-    cols = "s.dataset, s.event_type, s.event_date, s.age_at_event, s.sex, s.ethnicity_group"
     try:
-        runs = [one(_relinked(con, "_relink_ev", _relink(pid, block, drop_rate, merge_rate, seed + r), cols))
-                for r in range(int(reps))]
+        runs = [one(_relinked(con, _relink(pid, block, drop_rate, merge_rate, seed + r))) for r in range(int(reps))]
     finally:
         _drop_relink(con)
     return _ranges(one("_spine"), runs, [by] if by else [], ["cumulative_incidence", "naive_proportion", "n_index"],

@@ -334,10 +334,8 @@ class Ledger:
         """
         key = (target, source)
         if key not in self._positions:
-            m = self.common_prefix(target, source)
-            if m is not None:
-                pos = np.full(len(self.keyset(target)), -1, dtype=np.int64)
-                pos[:m] = np.arange(m, dtype=np.int64)
+            if target == source:
+                pos = np.arange(len(self.keyset(target)), dtype=np.int64)
             else:
                 if source not in self._index:
                     self._index[source] = pd.Index(np.asarray(self.keyset(source)))
@@ -352,7 +350,7 @@ class Ledger:
 
         Keys are unique within a keyset, so then row i of either is row i of the other, and the other's rows beyond
         the prefix are in one only. The usual case for DataFrame-index keys: frames numbered 0..n-1 share their
-        first rows' keys, and the positions need no hashing (at national scale a hash lookup of 20 million keys per
+        first rows' keys, and their joint needs no key lookup (at national scale a hash lookup of 20 million keys per
         pair of outputs was most of the differencing time).
 
         Example:

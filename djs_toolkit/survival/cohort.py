@@ -419,23 +419,19 @@ def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_crimin
             AND COALESCE(s.end_date, {_date(extract.extract_end)}) > i.event_date
             AND s.record_id <> i.record_id GROUP BY st.idx_id)
     """
-    lean = f"""
-        SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id,
-               CAST(st.stop_date - i.event_date AS INTEGER) AS raw_days,
-               COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date, {duration} AS duration
-        FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id
-    """
-    full = f"""
-        SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id,
-               ag.age, {_band_sql('ag.age')} AS age_band, i.sex, i.ethnicity_group,
-               i.imd_decile, i.offence_group, COALESCE(po.prior_contacts, 0) AS prior_contacts,
-               {', '.join(f'COALESCE(p.{n}, 0) = 1 AS {n}' for n in _PRIOR_FLAGS)},
-               CAST(st.stop_date - i.event_date AS INTEGER) AS raw_days,
-               COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date, {duration} AS duration
-        FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN priors p ON p.idx_id = i.idx_id
-        LEFT JOIN prior_off po ON po.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id
+    covs, cov_joins = "", ""
+    if covariates:  # the age estimate reads four tables and the priors scan the person's history: only when asked
+        covs = (f"ag.age, {_band_sql('ag.age')} AS age_band, i.sex, i.ethnicity_group, i.imd_decile, i.offence_group, "
+                "COALESCE(po.prior_contacts, 0) AS prior_contacts, "
+                + "".join(f"COALESCE(p.{n}, 0) = 1 AS {n}, " for n in _PRIOR_FLAGS))
+        cov_joins = (f"""LEFT JOIN priors p ON p.idx_id = i.idx_id LEFT JOIN prior_off po ON po.idx_id = i.idx_id
         LEFT JOIN (SELECT idx_id, CASE WHEN age0 BETWEEN {AGE_RANGE[0]} AND {AGE_RANGE[1]} THEN age0 END AS age
-                   FROM ages) ag ON ag.idx_id = i.idx_id
+                   FROM ages) ag ON ag.idx_id = i.idx_id""")
+    select = f"""
+        SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id, {covs}
+               {raw} AS raw_days, COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date,
+               {duration} AS duration
+        FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id {cov_joins}
     """
-    con.execute("CREATE OR REPLACE TEMP TABLE _cohort AS " + ctes + (full if covariates else lean))
+    con.execute("CREATE OR REPLACE TEMP TABLE _cohort AS " + ctes + select)
     return fu_end, fu_reason
