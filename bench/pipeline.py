@@ -39,8 +39,8 @@ print(json.dumps({"rc": rc, "seconds": time.perf_counter() - t0,
 BASELINE = """
 import os, sys, papermill
 from pathlib import Path
-from djs_toolkit.runner_exec import BATCH_ENV
-from djs_toolkit.runner_params import load_pipeline
+from djs_toolkit.runner.execute import BATCH_ENV
+from djs_toolkit.runner.pipeline import load_pipeline
 pipeline, data, work = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 work.mkdir(parents=True, exist_ok=True)
 os.environ.update(BATCH_ENV)

@@ -8,7 +8,7 @@ an identifier, because messages end up in notebooks that output checkers see.
 
 from __future__ import annotations
 
-__all__ = ["DJSError", "DJSUserError", "DisclosureError"]
+__all__ = ["DJSError", "DJSUserError"]
 
 
 class DJSError(Exception):
@@ -27,11 +27,5 @@ class DJSUserError(DJSError):
         Traceback (most recent call last):
         djs_toolkit.DJSUserError: Column `age` is missing: map it in your column map.
     """
-
-    __module__ = "djs_toolkit"
-
-
-class DisclosureError(DJSUserError):
-    """An output would disclose: it was refused by the output checker."""
 
     __module__ = "djs_toolkit"

@@ -20,12 +20,11 @@ import pandas as pd
 
 from djs_toolkit import flows, journeys, open_extract, outputs, overlap, spine
 from djs_toolkit.plotting import flows_plot, km_plot, upset_plot
-from djs_toolkit.survival import (cif, cox, finegray, km, kmunicate_table, proven_reoffending,
-                                  proven_reoffending_offenders, reentry_cohort)
+from djs_toolkit.analyses import proven_reoffending, proven_reoffending_offenders, reentry_cohort
+from djs_toolkit.survival import cif, cox, finegray, km, kmunicate_table
 
 outputs.configure(profile=profile)
-extract = open_extract(data_root)
-sdc = outputs.session()  # checks every output under the run's profile'''
+extract = open_extract(data_root)'''
 
 PARAMS = '''data_root: str = "../dummy/small"  # extract folder (djs run injects it)
 profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs run injects it)'''
@@ -295,7 +294,7 @@ they take, and do they differ by sex, ethnicity or age?
 
 **Method.** Each person's contacts (a new court case, custody, probation start, family or civil case) in
 the window all datasets cover, in time order; a transition is a contact followed, as the next contact,
-by one in another jurisdiction (`djs_toolkit.journeys.transitions`). Counts protected as a table;
+by one in another jurisdiction (`djs_toolkit.analyses.journeys.transitions`). Counts protected as a table;
 median days between contacts released only where enough transitions lie behind them.
 
 **Population.** People with at least two contacts in different datasets in the common window.

@@ -12,7 +12,7 @@ import re
 import pandas as pd
 
 from djs_toolkit.data.report import Problem
-from djs_toolkit.engine import Engine, TableSource, _text, is_native, quote_ident, typed_expression
+from djs_toolkit.data.engine import Engine, TableSource, text_expr, is_native, quote_ident, typed_expression
 from djs_toolkit.schema import DATASETS, TABLES, Column, Table
 
 __all__ = ["check_table", "check_links", "check_extract_level"]
@@ -110,21 +110,21 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
         typed = typed_expression(col, s, st)
         q = quote_ident(s)
         if not is_native(col, st):
-            selects.append(f"{_agg(f'{_text(q)} IS NOT NULL AND ({typed}) IS NULL')} AS c{i}_type")
+            selects.append(f"{_agg(f'{text_expr(q)} IS NOT NULL AND ({typed}) IS NULL')} AS c{i}_type")
             checks.append((col, "type", f"c{i}_type"))
         if col.dtype in ("string", "category") and st.upper() not in ("VARCHAR", "BLOB") and "CHAR" not in st.upper():
             selects.append(f"{_agg(f'{q} IS NOT NULL')} AS c{i}_numcode")
             checks.append((col, "numcode", f"c{i}_numcode"))
         if not col.nullable:
-            selects.append(f"{_agg(f'({typed}) IS NULL AND {_text(q)} IS NULL')} AS c{i}_null")
+            selects.append(f"{_agg(f'({typed}) IS NULL AND {text_expr(q)} IS NULL')} AS c{i}_null")
             checks.append((col, "null", f"c{i}_null"))
         if col.closed and col.codes:
             selects.append(f"{_agg(f'({typed}) IS NOT NULL AND ({typed}) NOT IN {_codes_sql(col.codes)}')} AS c{i}_code")
             checks.append((col, "code", f"c{i}_code"))
         if col.valid_range is not None:
             lo, hi = col.valid_range
-            selects.append(f"{_agg(f'({typed}) < {lo} OR ({typed}) > {hi}')} AS c{i}_range")
-            checks.append((col, "range", f"c{i}_range"))
+            selects.append(f"{_agg(f'({typed}) < {lo} OR ({typed}) > {hi}')} AS c{i}value_range")
+            checks.append((col, "range", f"c{i}value_range"))
         if col.name == table.window_column and ds is not None:
             selects.append(f"{_agg(f'({typed}) < DATE ' + repr(str(ds.start)) + f' OR ({typed}) > DATE ' + repr(str(ds.end)))} AS c{i}_window")
             checks.append((col, "window", f"c{i}_window"))

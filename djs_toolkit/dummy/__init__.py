@@ -3,7 +3,7 @@
 `generate` simulates people and their justice careers (population -> family and civil cases ->
 criminal careers -> court, prison and probation records -> linkage error -> files) and writes all
 17 tables of `djs_toolkit.schema` in the canonical layout, plus ``truth/`` (format: see
-`djs_toolkit.dummy.truth`). `cli_main` is the ``djs dummy`` command. Parameters live in
+`djs_toolkit.dummy.truth`). Parameters live in
 `DummyConfig`; scales in `SCALES`.
 
 Example:
@@ -17,8 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from djs_toolkit.dummy.cli import cli_main
 from djs_toolkit.dummy.config import SCALES, DummyConfig, Scale
 from djs_toolkit.dummy.generate import generate
 
-__all__ = ["generate", "cli_main", "DummyConfig", "Scale", "SCALES"]
+__all__ = ["generate", "DummyConfig", "Scale", "SCALES"]

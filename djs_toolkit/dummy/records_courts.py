@@ -58,7 +58,7 @@ def keep_after_cliff(rng: np.random.Generator, when: np.ndarray, keep: dict[str,
     return out
 
 
-def _group_strings(rng: np.random.Generator, group: np.ndarray) -> np.ndarray:
+def group_strings(rng: np.random.Generator, group: np.ndarray) -> np.ndarray:
     """Offence group labels with the real defects: a leading-space variant and `Not known` (§9.4)."""
     s = np.where(group < 0, "Not known", _GROUPS[np.maximum(group, 0)]).astype(object)
     sex = s == "Sexual offences"
@@ -183,7 +183,7 @@ def _mags_frame(ctx: Ctx, c, rows, src, kind, person, off, hearing, code, result
         "lsoa_residence": pc["lsoa"],
         "imd_decile": pc["imd"],
         "ho_offence_code": np.where(cd >= 0, _CODES[np.maximum(cd, 0)], None),
-        "offence_group": _group_strings(rng, group),
+        "offence_group": group_strings(rng, group),
         "offence_type": np.where(cd >= 0, _TYPES[codes.MODE_OF[np.maximum(cd, 0)]], "Summary"),
         "proceedings_type_desc": np.array(["Criminal", "Criminal", "Breach", "Non-criminal"], dtype=object)[k],
         "breach_marker": k == 2,
@@ -229,7 +229,7 @@ def _crown_frame(ctx: Ctx, c, csrc, ctype, receipt) -> Frame:
         "case_type": np.array(codes.codes_of("crown_defendant_case", "case_type"), dtype=object)[ctype],
         "final_offence_ho_code": _CODES[code],
         "offence_date": c["offence_date"][csrc],
-        "offence_group": _group_strings(rng, codes.GROUP_OF[code]),
+        "offence_group": group_strings(rng, codes.GROUP_OF[code]),
         "plea_desc": np.where(plea_g, "Guilty", np.where(ctype == 1, "Guilty", "Not guilty")).astype(object),
         "verdict_desc": verdict,
         "disposal_type": _DISP_ARR[disp],
@@ -260,12 +260,12 @@ def _offence_rows(ctx: Ctx, case: Frame, c, s, kind, code, disp, off, court: str
             "offence_id_hash": ctx.new_ids("mags_offence", ci.size),
             "case_id_hash": case["case_id_hash"].take(ci),
             "defendant_id_hash": case["defendant_id_hash"].take(ci),
-            "ho_offence_code": ho, "offence_date": od, "offence_group": _group_strings(rng, grp),
+            "ho_offence_code": ho, "offence_date": od, "offence_group": group_strings(rng, grp),
             "principal_offence_flag": first, "disposal_type": _DISP_ARR[disp_o],
         }
     return {
         "defendant_on_offence_id_hash": ctx.new_ids("crown_offence", ci.size),
         "defendant_on_case_id_hash": case["defendant_on_case_id_hash"].take(ci),
-        "final_offence_ho_code": ho, "offence_date": od, "offence_group": _group_strings(rng, grp),
+        "final_offence_ho_code": ho, "offence_date": od, "offence_group": group_strings(rng, grp),
         "disposal_type": _DISP_ARR[disp_o],
     }

@@ -18,7 +18,7 @@ import numpy as np
 from djs_toolkit.dummy import codes
 from djs_toolkit.dummy.dates import NA, age_years, day
 from djs_toolkit.dummy.frames import Ctx, Frame
-from djs_toolkit.dummy.records_courts import _group_strings
+from djs_toolkit.dummy.records_courts import group_strings
 from djs_toolkit.schema import DATASETS, EXTRACT_END
 
 __all__ = ["custody_records", "STATUS"]
@@ -81,7 +81,7 @@ def custody_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         "recall_count": np.where(recalled, 1 + (rng.random(n) < 0.12), 0),
         "first_recall_date": np.where(recalled, c["recall_date"][sel], NA),
         "main_offence_code": np.array([k for k, _, _ in codes.OFFENCES], dtype=object)[code],
-        "offence_group": _group_strings(rng, codes.GROUP_OF[code]),
+        "offence_group": group_strings(rng, codes.GROUP_OF[code]),
         "age_at_reception": age,
         "gender": np.array(["M", "F"], dtype=object)[ps.sex[p]],
         "ethnicity": np.array(codes.NOMIS_ETH, dtype=object)[ps.eth[p]],

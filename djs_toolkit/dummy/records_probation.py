@@ -22,7 +22,7 @@ from djs_toolkit.dummy import codes
 from djs_toolkit.dummy.casework import D, ORA
 from djs_toolkit.dummy.dates import NA, day
 from djs_toolkit.dummy.frames import Ctx, Frame
-from djs_toolkit.dummy.records_courts import _group_strings
+from djs_toolkit.dummy.records_courts import group_strings
 from djs_toolkit.schema import DATASETS, TABLES
 
 __all__ = ["probation_records", "ethnicity_strings"]
@@ -104,7 +104,7 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         "lsoa_residence": pc["lsoa"],
         "imd_decile": pc["imd"],
         "mo_code": np.array([k for k, _, _ in codes.OFFENCES], dtype=object)[code],
-        "mo_category_description": _group_strings(rng, codes.GROUP_OF[code]),
+        "mo_category_description": group_strings(rng, codes.GROUP_OF[code]),
         "main_offence_date": c["offence_date"][src],
         "disposal_type_description": desc,
         "disposal_date": c["final_date"][src],

@@ -19,8 +19,9 @@ from djs_toolkit.sdc.profiles import Profile, available_profiles, load_profile
 from djs_toolkit.sdc.session import EXCEPTION_CODES, Session
 from djs_toolkit.sdc.ledger import Ledger
 from djs_toolkit.sdc.folder import FolderCheck, check_folder
+from djs_toolkit.sdc.overlap import protect_overlap
 
 __all__ = [
     "Session", "Output", "Profile", "load_profile", "available_profiles", "PublishedSystem", "audit",
-    "EXCEPTION_CODES", "Ledger", "check_folder", "FolderCheck",
+    "EXCEPTION_CODES", "Ledger", "check_folder", "FolderCheck", "protect_overlap",
 ]

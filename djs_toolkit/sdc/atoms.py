@@ -258,13 +258,13 @@ def _near(counts: np.ndarray, allowed: np.ndarray, own: int, extra: np.ndarray, 
     return picked
 
 
-def _range(system: PublishedSystem, target: int) -> tuple[float, float]:
+def value_range(system: PublishedSystem, target: int) -> tuple[float, float]:
     """Attacker's min and max of one variable (the shared LP attacker, `audit`)."""
     (lo, hi), = audit_bounds(system, [target])
     return float(lo), float(hi)
 
 
-def _in_row_space(M: sparse.csr_matrix, targets: np.ndarray) -> np.ndarray:
+def in_row_space(M: sparse.csr_matrix, targets: np.ndarray) -> np.ndarray:
     """Linear algebra: is each target variable's unit vector in the row space of M (exactly determined)?"""
     if M.shape[0] == 0:
         return np.zeros(len(targets), dtype=bool)
@@ -389,7 +389,7 @@ def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, m
         return out
     n_cols = len(np.unique(exact_rows.indices))
     if 0 < n_cols <= 1500 and n_cols * exact_rows.shape[0] ** 2 <= 3e8:
-        exact = _in_row_space(exact_rows, targets[todo])
+        exact = in_row_space(exact_rows, targets[todo])
         for k in np.asarray(todo)[exact]:
             hit(int(k), float(J[tuple(cand[k])]), float(J[tuple(cand[k])]), "linear algebra")
         todo = [k for k, e in zip(todo, exact) if not e]
@@ -397,7 +397,7 @@ def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, m
         if not budget.take():
             out.unresolved += 1
             continue
-        lo, hi = _range(system, int(targets[k]))
+        lo, hi = value_range(system, int(targets[k]))
         if np.isnan(hi - lo):
             out.unresolved += 1  # LP failure: undecided, never safe
         elif hi - lo < width - 1e-6:

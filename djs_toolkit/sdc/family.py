@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from djs_toolkit.sdc.atoms import Budget, _in_row_space, _range
+from djs_toolkit.sdc.atoms import Budget, in_row_space, value_range
 from djs_toolkit.sdc.audit import PublishedSystem
 from djs_toolkit.sdc.knowledge import support
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
@@ -142,7 +142,7 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
         return [], [], 0
     exact_rows = A_atoms[np.isfinite(lo_all) & (lo_all == hi_all)]
     found, unresolved = [], 0
-    exact = _in_row_space(exact_rows, cand) if exact_rows.shape[0] else np.zeros(len(cand), bool)
+    exact = in_row_space(exact_rows, cand) if exact_rows.shape[0] else np.zeros(len(cand), bool)
     for k, t in enumerate(cand):
         if exact[k]:
             found.append((t, float(counts[t]), float(counts[t]), "linear algebra"))
@@ -150,7 +150,7 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
         if not budget.take():
             unresolved += 1  # fail closed: an atom the budget did not reach is undecided, never safe
             continue
-        a, b = _range(system, int(t))
+        a, b = value_range(system, int(t))
         if b - a < width - 1e-6:
             found.append((t, a, b, "LP"))
     if not found:

@@ -16,7 +16,7 @@ from djs_toolkit.errors import DJSUserError
 __all__ = ["bin_values"]
 
 
-def _nice_edges(lo: float, hi: float, bins: int) -> np.ndarray:
+def nice_edges(lo: float, hi: float, bins: int) -> np.ndarray:
     # Equal "nice" widths (1, 1.2, ..., 8 x 10^k) with both outer edges strictly outside [min, max].
     raw = (hi - lo) / bins if hi > lo else max(abs(hi), 1.0) / bins
     mags = 10.0 ** np.floor(np.log10(raw))
@@ -50,7 +50,7 @@ def bin_values(values: pd.Series, bins: int | Sequence[float]) -> tuple[pd.Serie
     if isinstance(bins, (int, np.integer)):
         if bins < 1:
             raise DJSUserError("hist: bins must be a positive integer or a sequence of edges.")
-        edges = _nice_edges(float(finite.min()), float(finite.max()), int(bins))
+        edges = nice_edges(float(finite.min()), float(finite.max()), int(bins))
     else:
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):

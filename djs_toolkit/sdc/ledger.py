@@ -43,15 +43,14 @@ import pandas as pd
 from pandas.util import hash_array
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.outputs_io import atomic_write_bytes, atomic_write_text
+from djs_toolkit.fileio import atomic_write_bytes, atomic_write_text
 from djs_toolkit.sdc.released import Released
 
-__all__ = ["Ledger", "LedgerEntry", "KEY_SPACES", "RUN_ENV"]
+__all__ = ["Ledger", "LedgerEntry", "KEY_SPACES"]
 
 FORMAT = 1
 SCHEME = "siphash24-pandas-hash_array"
 KEY_SPACES = ("record_id", "index")
-RUN_ENV = "DJS_RUN_NAME"  # set by `djs run` to the notebook run's label (runner_stage.ENV_RUN_NAME)
 _CHECK = "djs-ledger-check"
 _README = ("DO NOT RELEASE. Differencing ledger of djs_toolkit.sdc (checker-only).\n"
            "It holds, for every released output, keyed hashes of the records behind it and each record's cell.\n"
@@ -432,7 +431,7 @@ class Ledger:
             keys: keyed hashes of the records (`hash_ids`), aligned with `labels`, or a stored keyset's digest.
             key_space: `record_id` or `index`.
             protection: how it was protected (mitigation, suppressed cells, rounding), for the checker.
-            run: notebook run label (default: the runner's `DJS_RUN_NAME`, if any).
+            run: notebook run label under `djs run` (the Session passes its own; "" outside a run).
 
         Example:
             >>> led = Ledger()
@@ -440,7 +439,7 @@ class Ledger:
             >>> [x.name for x in led.entries()], e.keyset is None
             (['t'], True)
         """
-        run = os.environ.get(RUN_ENV, "") if run is None else run
+        run = run or ""
         digest = keys if isinstance(keys, str) or keys is None else self.store_keyset(keys)
         lab = None
         if labels is not None:

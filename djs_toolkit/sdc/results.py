@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from djs_toolkit._version import __version__
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.rules import STATBARN, worst
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["write_folder", "results_json", "TOOL_VERSION"]
 
-TOOL_VERSION = "0.1.0"
+TOOL_VERSION = __version__
 FLOAT_FORMAT = "%.6f"
 DO_NOT_RELEASE = "DO-NOT-RELEASE"
 

@@ -91,6 +91,8 @@ class Session(LedgerMixin, OutputsMixin):
         ledger: folder of the project's differencing ledger (checker-only; created on first use).
         differencing_lp_budget: LPs the differencing check may solve per output before it gives `review` (a count,
             not seconds, so the same outputs always get the same answer).
+        run: the notebook run this session belongs to under `djs run` (its label); the session then compares its
+            outputs only with that run's ledger entries, and the runner compares across runs afterwards.
 
     Example:
         >>> s = Session("srs")
@@ -100,9 +102,10 @@ class Session(LedgerMixin, OutputsMixin):
     """
 
     def __init__(self, profile: str | Path | Profile = "srs", ledger: str | Path | None = None, *,
-                 differencing_lp_budget: int = LP_BUDGET) -> None:
+                 differencing_lp_budget: int = LP_BUDGET, run: str = "") -> None:
         self.profile = load_profile(profile)
         self.ledger = ledger
+        self.run = str(run)
         self.differencing_lp_budget = int(differencing_lp_budget)
         self.outputs: dict[str, Output] = {}
 

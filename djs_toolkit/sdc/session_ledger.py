@@ -5,7 +5,7 @@ not recorded), then re-check against entries other processes recorded meanwhile.
 once, at least one sees the other's entry in that re-check (each records before it lists), so no pair of outputs
 escapes the check without a lock; an output that fails the re-check is withdrawn from the ledger.
 
-Under `djs run` (the run label in `RUN_ENV`), a notebook compares its outputs only with its own run's entries.
+Under `djs run` (the session's `run` label), a notebook compares its outputs only with its own run's entries.
 Which other runs' outputs exist at a given moment depends on which process is faster, so the runner compares
 outputs across runs itself, in pipeline order, once every run has finished (`runner_differencing`): the same
 pipeline then always gives the same findings, byte for byte.
@@ -13,14 +13,13 @@ pipeline then always gives the same findings, byte for byte.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from djs_toolkit.sdc.differencing import DifferencingResult, NewOutput, check_new
-from djs_toolkit.sdc.ledger import RUN_ENV, Ledger, LedgerEntry
+from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.report import reason_frame
@@ -40,6 +39,7 @@ class LedgerMixin:
 
     profile: Profile
     ledger: str | Path | None
+    run: str
     differencing_lp_budget: int
     _ledger_obj: Ledger | None = None
 
@@ -55,11 +55,9 @@ class LedgerMixin:
             self._ledger_obj = Ledger(self.ledger)
         return self._ledger_obj
 
-    @staticmethod
-    def _in_scope(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    def _in_scope(self, entries: list[LedgerEntry]) -> list[LedgerEntry]:
         """The entries this process compares with: all of them, or under `djs run` its own run's (module doc)."""
-        run = os.environ.get(RUN_ENV, "")
-        return [e for e in entries if e.run == run] if run else entries
+        return [e for e in entries if e.run == self.run] if self.run else entries
 
     def _apply(self, out: Output, res: DifferencingResult) -> None:
         if res.reasons:
@@ -112,7 +110,7 @@ class LedgerMixin:
         protection: dict[str, Any] = {"mitigation": self.profile.mitigation, "controls": list(out.controls),
                                       "withheld_cells": int(out.mask.to_numpy().sum()) if out.mask is not None else 0}
         entry = led.add(out.name, out.type, out.statistic, out.status, tuple(out.variables), out.released, labels,
-                        digest, new.key_space, out.population, protection)
+                        digest, new.key_space, out.population, protection, run=self.run)
         arrivals = [e for e in self._in_scope(led.entries()) if e.id not in before and e.id != entry.id]
         if arrivals:
             again = check_new(led, new, self.profile, self.differencing_lp_budget, entries=arrivals)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.sdc.histogram import _nice_edges
+from djs_toolkit.sdc.histogram import nice_edges
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.released import Released, from_sets
 from djs_toolkit.sdc.rounding import midpoint6, round_to_base, rounding_bounds
@@ -69,7 +69,7 @@ def default_grid(stop: np.ndarray, intervals: int = 40) -> np.ndarray:
         [0.0, 125.0, 250.0, 375.0]
     """
     hi = float(np.max(stop, initial=0.0))
-    edges = _nice_edges(0.0, max(hi, 1.0), intervals)
+    edges = nice_edges(0.0, max(hi, 1.0), intervals)
     edges = edges[edges >= 0]
     return np.concatenate([[0.0], edges]) if edges[0] > 0 else edges
 

@@ -1,4 +1,7 @@
-"""Re-entry survival analysis: curves (km, cif, mcf) and regressions (cox, finegray, recurrent).
+"""Survival estimators: curves (km, cif, mcf) and regressions (cox, finegray, recurrent).
+
+Estimators only: they take plain frames of times and events and know nothing of Data First (the cohorts
+they are fed come from `djs_toolkit.analyses`).
 
 One risk-set convention everywhere: a subject with entry e and exit t is at risk at time s iff
 e < s <= t (reference survival_and_overlap.md §3). Results are tidy pandas frames or `CoxResult`.
@@ -7,12 +10,10 @@ e < s <= t (reference survival_and_overlap.md §3). Results are tidy pandas fram
 from __future__ import annotations
 
 from djs_toolkit.survival.cif import cif
-from djs_toolkit.survival.cohort import reentry_cohort
 from djs_toolkit.survival.cox import CoxResult, cox
 from djs_toolkit.survival.finegray import finegray
 from djs_toolkit.survival.km import km, kmunicate_table
 from djs_toolkit.survival.mcf import mcf
-from djs_toolkit.survival.measures import proven_reoffending, proven_reoffending_offenders
 from djs_toolkit.survival.recurrent import recurrent
 
-__all__ = ["CoxResult", "reentry_cohort", "cif", "cox", "finegray", "km", "kmunicate_table", "mcf", "recurrent", "proven_reoffending", "proven_reoffending_offenders"]
+__all__ = ["CoxResult", "cif", "cox", "finegray", "km", "kmunicate_table", "mcf", "recurrent"]

@@ -12,9 +12,9 @@ import nbformat
 import pytest
 
 from djs_toolkit.runner import run_pipeline
-from djs_toolkit.runner_bundle import verify_bundle
-from djs_toolkit.runner_params import load_pipeline
-from djs_toolkit.runner_scan import scan_release
+from djs_toolkit.runner.bundle import verify_bundle
+from djs_toolkit.runner.pipeline import load_pipeline
+from djs_toolkit.outputs.scan import scan_release
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

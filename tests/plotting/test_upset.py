@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.patches import Rectangle
 
+from djs_toolkit.sdc import protect_overlap
 from djs_toolkit import DJSUserError, overlap
 from djs_toolkit.plotting import save_png, upset_plot
 
@@ -16,7 +17,7 @@ LAB = ["mags_hocas", "familyman", "civil_caseman_pcol"]
 def _protected():
     planted = {(1, 0, 0): 500, (0, 1, 0): 200, (0, 0, 1): 300, (1, 1, 0): 7, (1, 0, 1): 40, (0, 1, 1): 25, (1, 1, 1): 2}
     rows = [dict(zip(LAB, map(bool, c))) for c, n in planted.items() for _ in range(n)]
-    return overlap.protect_overlap(overlap.overlap_sets(pd.DataFrame(rows)))
+    return protect_overlap(overlap.overlap_sets(pd.DataFrame(rows)))
 
 
 def _texts(fig) -> list[str]:
@@ -68,7 +69,7 @@ def _six_sets():
     """All 63 combinations of six long-named sets, some withheld; big and small counts side by side."""
     rng = np.random.default_rng(3)
     rows = rng.random((20000, 6)) < np.array([0.5, 0.2, 0.15, 0.2, 0.1, 0.12])
-    return overlap.protect_overlap(overlap.overlap_sets(pd.DataFrame(rows[rows.any(axis=1)], columns=LONG)))
+    return protect_overlap(overlap.overlap_sets(pd.DataFrame(rows[rows.any(axis=1)], columns=LONG)))
 
 
 def _overlaps(a, b, tol: float = 0.5) -> bool:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from matplotlib.patches import Circle
 
+from djs_toolkit.sdc import protect_overlap
 from djs_toolkit import DJSUserError, overlap
 from djs_toolkit.plotting import save_png, venn_plot
 
@@ -17,7 +18,7 @@ def _table(planted: dict, labels: list[str]):
 
 def test_three_set_venn_shows_every_region():
     lab = ["a", "b", "c"]
-    out = overlap.protect_overlap(_table({(1, 0, 0): 500, (0, 1, 0): 200, (0, 0, 1): 300, (1, 1, 0): 7,
+    out = protect_overlap(_table({(1, 0, 0): 500, (0, 1, 0): 200, (0, 0, 1): 300, (1, 1, 0): 7,
                                           (1, 0, 1): 40, (0, 1, 1): 25, (1, 1, 1): 2}, lab))
     fig = venn_plot(out, title="Three sets")
     ax = fig.axes[0]
@@ -32,7 +33,7 @@ def test_three_set_venn_shows_every_region():
 
 
 def test_two_set_venn_and_limits(tmp_path):
-    out = overlap.protect_overlap(_table({(1, 0): 50, (0, 1): 30, (1, 1): 20}, ["a", "b"]))
+    out = protect_overlap(_table({(1, 0): 50, (0, 1): 30, (1, 1): 20}, ["a", "b"]))
     fig = venn_plot(out)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert {"50", "30", "20"} <= set(texts) and "c" not in texts and not fig.texts

@@ -1,0 +1,437 @@
+"""Re-entry cohorts: one row per index event, with covariates at index, duration and censoring.
+
+Built from the spine in SQL (DuckDB), so a national extract never goes through pandas row by row.
+
+Conventions (one, documented):
+- Time is in whole days from the index date; a person is at risk on ``(0, duration]``.
+- The outcome is the first outcome event strictly after the index date from another record. For
+  criminal-court outcomes its date is the new case's offence date (the case date if missing), and
+  follow-up stops ``waiting_days`` before the courts' coverage ends, so offences committed just
+  before the cut-off have had time to reach court (the MoJ 6-month waiting period, data_first.md §12.1).
+- Censoring is at the earliest ``observed_until`` of the outcome datasets (coverage end, the day
+  before a Common Platform cliff, or the data cut-off; see `djs_toolkit.spine.coverage`).
+- With ``street_time``, days spent in custody after the index (prison journeys) are subtracted: time in
+  custody is not time at risk of a new offence.
+- Competing events (``competing=``) end follow-up first with ``event = 2``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import DATASETS
+from djs_toolkit.spine import observed_until, build_spine
+from djs_toolkit.spine.sql import days_between
+
+__all__ = ["reentry_cohort", "cohort_table", "prior_contacts_sql", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS", "CRIMINAL_CASE"]
+
+_CUSTODY_OR_ORDER = "('Immediate custody', 'Community sentence', 'Suspended sentence order')"
+_CONVICTED_NON_CUSTODIAL = "('Fine', 'Conditional discharge', 'Absolute discharge', 'Otherwise dealt with')"
+_ENDED_NON_CUSTODIAL = ("('Fine', 'Conditional discharge', 'Absolute discharge', 'Otherwise dealt with', "
+                        "'Dismissed or acquitted', 'Proceedings terminated early')")
+
+
+def _incident_filter(disposals: str) -> str:
+    """Case filter over ``_cases``: one index per incident (person and offence date) ending with one of
+    ``disposals``; none for an incident that also had custody or a community order / suspended sentence.
+
+    An incident sent to the Crown Court ends with its Crown Court case (its latest); otherwise with
+    its first magistrates' result (further cases of the same incident, often listed later, are not
+    new contacts: data_first.md §3). A case without any offence date (case row and principal offence
+    both missing) cannot be placed in an incident and is not an index. Crown Court appeals are later
+    hearings of an incident already ended in the magistrates' court: they are neither an index nor
+    its end (the sentence took effect at the magistrates' result). The incident columns are computed
+    once per extract by `build_cases`."""
+    return ("event_type IN ('mags_case', 'crown_case') AND end_date IS NOT NULL AND offence_date IS NOT NULL "
+            f"AND disposal IN {disposals} AND (case_type IS NULL OR case_type IN ('Criminal', 'Trial', "
+            "'Committal for sentence')) AND NOT incident_order "
+            "AND incident_end AND (event_type = 'crown_case' OR NOT incident_crown)")
+
+
+# An incident's case columns (`build_cases`), over the cases of one person with one offence date, all
+# aggregates over one window (one partitioning pass, no sort within it):
+# - incident_order: one of them ended in custody, a community order or a suspended sentence;
+# - incident_crown: one of them is a Crown Court case other than an appeal;
+# - incident_end: this case is the incident's first magistrates' result by (result date, record), or its
+#   latest non-appeal Crown Court case by the same key. Undated results have no key, so they never
+#   stand before a dated one.
+_CASE_KEY = "strftime(end_date, '%Y%m%d') || record_id"  # sorts as (result date, record)
+_INCIDENT_COLUMNS = (
+    "COALESCE(MAX(disposal IN {order}) OVER inc, FALSE) AS incident_order, "
+    "COALESCE(MAX(event_type = 'crown_case' AND COALESCE(case_type, '') <> 'Appeal') OVER inc, FALSE) "
+    f"AS incident_crown, COALESCE(CASE WHEN event_type = 'mags_case' THEN {_CASE_KEY} = MIN(CASE WHEN event_type = "
+    f"'mags_case' THEN {_CASE_KEY} END) OVER inc ELSE {_CASE_KEY} = MAX(CASE WHEN event_type = 'crown_case' AND "
+    f"COALESCE(case_type, '') <> 'Appeal' THEN {_CASE_KEY} END) OVER inc END, FALSE) AS incident_end"
+)
+
+
+# Index event definitions over the spine (dataset, event filter).
+INDEX_TYPES: dict[str, tuple[str, str, str]] = {  # (dataset, filter, index date)
+    # Release after a custodial sentence (a remand-only journey is not a sentence). A journey whose custody
+    # status is missing is a sentence if it has a sentence type (``case_type``): a remand has none.
+    "release": ("prison_nomis", "event_type = 'release' AND (disposal <> 'Remand' OR (disposal IS NULL AND "
+                "case_type IS NOT NULL))", "event_date"),
+    # One index per incident (person and offence date: several cases of one incident are common,
+    # data_first.md §3): a non-custodial conviction in an incident with no custody, community order or
+    # suspended sentence (those enter as release / probation_start), dated at the incident's first
+    # such case end. This is the MoJ cohort's court arm (§12.1).
+    "court_disposal": ("mags_hocas", _incident_filter(_CONVICTED_NON_CUSTODIAL), "end_date"),
+    # The same, for any case end without custody or an order, acquittals included.
+    "case_end": ("mags_hocas", _incident_filter(_ENDED_NON_CUSTODIAL), "end_date"),
+    # Community orders and suspended sentences; custodial disposals are licences after release. An event
+    # without a disposal description cannot be told from a licence (which starts at the release): not an index.
+    "probation_start": ("probation_delius", "event_type = 'probation_start' AND disposal IS NOT NULL AND "
+                        "disposal NOT LIKE '%Custody%'", "event_date"),
+    # A possession claim against the person (defendant; claimant landlords are not at risk of eviction),
+    # the same definition as the prior_possession_claim flag.
+    "possession_claim": ("civil_caseman_pcol", "event_type = 'civil_claim' AND case_type IN "
+                         "('Landlord possession', 'Mortgage possession') AND (party_role IS NULL OR "
+                         "party_role = 'Defendant')", "event_date"),
+    # An adult party (not a child, aged 18 or over at the case start when the age is recorded), the same
+    # definition as the prior_family_case flag.
+    "family_case": ("familyman", "event_type = 'family_case_start' AND (party_role IS NULL OR party_role <> 'Child') "
+                    "AND (age_at_event IS NULL OR age_at_event >= 18)", "event_date"),
+}
+# A new criminal case: breach proceedings and non-criminal matters in the magistrates' data are not
+# new offences (data_first.md §3 caveats, §12.1).
+CRIMINAL_CASE = ("(event_type = 'crown_case' OR (event_type = 'mags_case' AND (case_type IS NULL "
+                 "OR case_type = 'Criminal')))")
+# Outcome definitions: (datasets whose coverage bounds follow-up, event filter, dated by offence?).
+OUTCOMES: dict[str, tuple[tuple[str, ...], str, bool]] = {
+    "any_criminal_court": (("mags_hocas", "crown_xhibit"), CRIMINAL_CASE, True),
+    "magistrates": (("mags_hocas",), "event_type = 'mags_case' AND (case_type IS NULL OR case_type = 'Criminal')", True),
+    "custody": (("prison_nomis",), "event_type = 'custody_start'", False),
+    "any_justice_contact": (tuple(DATASETS), "event_type IN ('mags_case', 'crown_case', 'custody_start', "
+                            "'probation_start', 'family_case_start', 'civil_claim')", False),
+}
+AGE_BANDS = ((10, 17, "10-17"), (18, 20, "18-20"), (21, 24, "21-24"), (25, 29, "25-29"), (30, 39, "30-39"),
+             (40, 49, "40-49"), (50, 200, "50+"))  # MoJ-style bands (data_first.md §9.3), merged above 30
+# A family party as an adult: not a child party, and 18 or over at the case start (``age_at_case_start``)
+# when recorded; applicants and respondents can be 16 or 17 (young parents, forced marriage applicants).
+_ADULT_PARTY = ("(s.party_role IS NULL OR s.party_role <> 'Child') "
+                "AND (s.age_at_event IS NULL OR s.age_at_event >= 18)")
+_PRIOR_FLAGS = {
+    "prior_possession_claim": "s.event_type = 'civil_claim' AND s.case_type IN ('Landlord possession', 'Mortgage possession') "
+                              "AND (s.party_role IS NULL OR s.party_role = 'Defendant')",
+    "prior_family_case": f"s.event_type = 'family_case_start' AND {_ADULT_PARTY}",
+    "prior_fla_case": f"s.event_type = 'family_case_start' AND s.case_type = 'Family Law Act' AND {_ADULT_PARTY}",
+    "prior_custody": "s.event_type = 'custody_start'",
+    "prior_probation": "s.event_type = 'probation_start'",
+}
+
+
+_SPINE_COLS = ("person_id", "dataset", "event_type", "end_date", "record_id", "offence_date", "offence_group",
+               "disposal", "case_type", "party_role", "age_at_event", "sex", "ethnicity_group", "imd_decile")
+# Index types read from the criminal cases table ``_cases`` (offence dates completed) instead of ``_spine``.
+_CASE_INDEXES = ("court_disposal", "case_end")
+
+
+def build_cases(extract) -> None:
+    """Create temp table ``_cases``: the spine's criminal court cases (``mags_case``, ``crown_case``) with
+    what a magistrates' case row lacks completed from the rest of the record.
+
+    - Offence date. About 2-5% of magistrates' case rows have no ``offence_date``; the case's principal
+      offence in ``mags_offence`` (same ``case_id_hash``) usually has it, and a researcher would take it
+      from there (the principal offence is the case's offence, data_first.md §3). Without this, a case
+      with no offence date escapes the one-index-per-incident rule, is missed by the prior-contact count,
+      and as an outcome is dated by its first hearing instead of the offence. Cases still without an
+      offence date keep NULL (dated by their first hearing as outcomes, never counted as prior contacts).
+    - Disposal. The case's ``disposal_type`` is its principal offence's outcome: where the case row lacks
+      it, the principal offence's ``disposal_type`` is used. Without this, an incident whose main case
+      ended in custody or an order but lost its disposal became a ``case_end`` index at a further
+      case's fine, or blocked the incident's index altogether.
+    - Proceedings type. Where ``proceedings_type_desc`` is missing, a case with ``breach_marker`` set is
+      a breach (its "offence date" is the date of the breach), and a case with neither an offence date
+      nor an offence code is non-criminal (a criminal case has an offence). Otherwise an unknown type
+      counts as criminal. Without this, breach and non-criminal rows of unknown type were counted as new
+      offences: prior contacts and outcomes (dated by the breach, or the hearing).
+    """
+    if getattr(extract, "_cases_built", False):  # derived from the spine, which never changes once built
+        return
+    have = set(extract.tables)
+    sel = {c: f"s.{c}" for c in _SPINE_COLS}
+    joins = ""
+    if {"mags_defendant_case", "mags_offence"} <= have:
+        joins = ("LEFT JOIN (SELECT d.row_id_hash, d.breach_marker, d.ho_offence_code, MIN(o.offence_date) AS od, "
+                 "MIN(o.disposal_type) AS disp FROM mags_defendant_case d LEFT JOIN mags_offence o "
+                 "ON o.case_id_hash = d.case_id_hash AND o.principal_offence_flag WHERE d.offence_date IS NULL "
+                 "OR d.disposal_type IS NULL OR d.proceedings_type_desc IS NULL GROUP BY d.row_id_hash, "
+                 "d.breach_marker, d.ho_offence_code) f ON s.dataset = 'mags_hocas' AND f.row_id_hash = s.record_id")
+        sel["offence_date"] = "COALESCE(s.offence_date, f.od)"
+        sel["disposal"] = "COALESCE(s.disposal, f.disp)"
+        sel["case_type"] = ("COALESCE(s.case_type, CASE WHEN f.breach_marker THEN 'Breach' WHEN f.row_id_hash IS NOT "
+                            "NULL AND s.offence_date IS NULL AND f.od IS NULL AND f.ho_offence_code IS NULL "
+                            "THEN 'Non-criminal' END)")
+    cols = ", ".join(f"{v} AS {c}" for c, v in sel.items())
+    incident = _INCIDENT_COLUMNS.format(order=_CUSTODY_OR_ORDER)
+    # Cases without an offence date share one window per person, but are never indexes (`_incident_filter`).
+    extract.engine.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _cases AS SELECT *, {incident} FROM (SELECT {cols}, s.event_date FROM _spine s "
+        f"{joins} WHERE s.event_type IN ('mags_case', 'crown_case')) AS c "
+        "WINDOW inc AS (PARTITION BY person_id, offence_date)")
+    extract._cases_built = True
+
+
+def index_select(name: str, flt: str, when: str) -> str:
+    """SQL selecting index events of type ``name`` from the spine (court indexes: from ``_cases``, see
+    `build_cases`), dated by ``when`` (as event_date)."""
+    src = "_cases" if name in _CASE_INDEXES else "_spine"
+    return (f"SELECT '{name}' AS index_type, {when} AS event_date, {', '.join(_SPINE_COLS)} FROM {src} "
+            f"WHERE {flt}")
+
+
+def prior_contacts_sql(index_table: str, key: str, lookback_days: int) -> str:
+    """SQL: per index row (``key``), distinct offence dates of criminal magistrates' cases in
+    ``(index - lookback_days, index]``, the index case included (one definition for every measure).
+
+    One offence date is one contact (incident): further cases of the same incident share it and
+    breach proceedings and non-criminal matters are not offences. Every criminal case starts in the
+    magistrates' court, so Crown cases add nothing. Reads ``_cases`` (`build_cases`), where a case
+    row's missing offence date is completed from its principal offence."""
+    return (f"SELECT i.{key}, COUNT(DISTINCT s.offence_date) AS prior_contacts FROM {index_table} i "
+            "JOIN _cases s ON s.person_id = i.person_id AND s.event_type = 'mags_case' "
+            "AND (s.case_type IS NULL OR s.case_type = 'Criminal') AND s.offence_date <= i.event_date "
+            f"AND s.offence_date > i.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY i.{key}")
+
+
+_AGE_SOURCES = {  # dataset: (table, recorded age, date the age refers to)
+    "mags_hocas": ("mags_defendant_case", "age_at_offence", "offence_date"),
+    "crown_xhibit": ("crown_defendant_case", "age_at_offence", "offence_date"),
+    "prison_nomis": ("prison_journey", "age_at_reception", "journey_start_date"),
+    "probation_delius": ("probation_flatfile", "age_at_offence", "main_offence_date"),
+}
+AGE_RANGE = (10, 100)  # ages outside this are recording errors (data_first.md §14.4): missing
+
+
+def _index_age_sql(extract) -> str:
+    """SQL over ``_idx``: ``idx_id``, ``age0`` = estimated age in completed years at the index date.
+
+    Data First records age in completed years at a reference date (offence, reception), not a birth
+    date: recorded age ``a`` at ``ref`` puts the birth date in ``(ref - (a + 1) years, ref - a years]``.
+    The person's records dated up to the index (criminal courts, prison, probation; recorded ages in
+    `AGE_RANGE`; a magistrates' case without an offence date refers to its principal offence's) narrow
+    that year down together: the birth date lies in the intersection of their intervals, and its
+    midpoint gives the age at the index. With a single record this is the age at the index of someone
+    half a year older than recorded at the reference date (errors at band edges both ways instead of
+    making everyone up to a year younger); every further record can only shorten the interval, so
+    fewer ages fall on the wrong side of a band edge (small dummy extract: 13% of index ages a year
+    off and 1.2% in another band of the truth's model, against 22% and 2.4% from the index record
+    alone), and an index record without a usable age takes it from the person's others. Records after
+    the index are not used: how many there are depends on re-entry, the outcome. Intervals that do
+    not intersect (a recording error, records of two people linked as one) fall back to the index
+    record's own interval, and without one to the spine's ``age_at_event``."""
+    have = set(extract.tables)
+    parts = [f"SELECT '{ds}' AS dataset, row_id_hash AS record_id, {a} AS a, {d} AS ref FROM {t}"
+             for ds, (t, a, d) in _AGE_SOURCES.items() if t in have]
+    src = (" UNION ALL ".join(parts)) if parts else "SELECT NULL AS dataset, NULL AS record_id, NULL AS a, NULL AS ref"
+    lo, hi = AGE_RANGE
+
+    def mid(t: str) -> str:  # midpoint of [t.lo, t.hi]
+        return f"{t}.lo + CAST(FLOOR({days_between(f'{t}.lo', f'{t}.hi')} / 2) AS INTEGER)"
+
+    dob = "b.dob"
+    completed = (f"CAST(EXTRACT(YEAR FROM b.event_date) - EXTRACT(YEAR FROM {dob}) - CASE WHEN "
+                 f"EXTRACT(MONTH FROM b.event_date) * 100 + EXTRACT(DAY FROM b.event_date) < "
+                 f"EXTRACT(MONTH FROM {dob}) * 100 + EXTRACT(DAY FROM {dob}) THEN 1 ELSE 0 END AS INTEGER)")
+    return f"""WITH rec AS (
+            SELECT u.dataset, u.record_id, CAST(u.a AS INTEGER) AS a, COALESCE(u.ref, c.offence_date) AS ref
+            FROM (SELECT dataset, record_id, MIN(a) AS a, MIN(ref) AS ref FROM ({src}) q GROUP BY dataset, record_id) u
+            LEFT JOIN _cases c ON c.record_id = u.record_id AND c.dataset = u.dataset
+            WHERE u.a BETWEEN {lo} AND {hi}),
+        bounds AS (
+            SELECT p.person_id, r.dataset, r.record_id, r.ref, CAST(r.ref - INTERVAL (r.a + 1) YEAR AS DATE) + 1 AS lo,
+                   CAST(r.ref - INTERVAL (r.a) YEAR AS DATE) AS hi
+            FROM rec r JOIN (SELECT DISTINCT person_id, dataset, record_id FROM _spine) p
+            ON p.dataset = r.dataset AND p.record_id = r.record_id WHERE r.ref IS NOT NULL),
+        pooled AS (
+            SELECT i.idx_id, MAX(b.lo) AS lo, MIN(b.hi) AS hi FROM _idx i JOIN bounds b
+            ON b.person_id = i.person_id AND b.ref <= i.event_date GROUP BY i.idx_id),
+        b AS (
+            SELECT i.idx_id, i.event_date, i.age_at_event,
+                   CASE WHEN p.lo <= p.hi THEN {mid('p')} WHEN o.lo IS NOT NULL THEN {mid('o')} END AS dob
+            FROM _idx i LEFT JOIN pooled p ON p.idx_id = i.idx_id
+            LEFT JOIN bounds o ON o.record_id = i.record_id AND o.dataset = i.dataset AND o.person_id = i.person_id)
+        SELECT idx_id, CASE WHEN dob IS NOT NULL THEN {completed} ELSE age_at_event END AS age0 FROM b"""
+
+
+def age_band_sql(col: str) -> str:
+    return "CASE " + " ".join(f"WHEN {col} BETWEEN {lo} AND {hi} THEN '{lab}'" for lo, hi, lab in AGE_BANDS) + " END"
+
+
+def _date(d: dt.date | pd.Timestamp | str) -> str:
+    return f"DATE '{pd.Timestamp(d).date()}'"
+
+
+def _follow_up_end(extract, outcome: str, waiting_days: int) -> tuple[dt.date, str]:
+    datasets, _, by_offence = OUTCOMES[outcome]
+    ends = {d: observed_until(d, extract.extract_end) for d in datasets}
+    end = min(ends.values())
+    reason = "data_cutoff" if end >= extract.extract_end else "coverage_end"
+    if by_offence and waiting_days:
+        end = end - dt.timedelta(days=waiting_days)
+    return end, reason
+
+
+def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_criminal_court", period=None,
+                   lookback_days: int = 730, street_time: bool = True, waiting_days: int = 183,
+                   competing: Sequence[str] | None = None, first_per_person: bool = False) -> pd.DataFrame:
+    """One row per index event with covariates at index, follow-up and outcome.
+
+    Args:
+        extract: an opened `Extract`.
+        index: index type(s): ``release`` (after a custodial sentence), ``court_disposal``
+            (non-custodial conviction), ``case_end`` (any case end without custody or an order),
+            ``probation_start`` (community order or suspended sentence), ``possession_claim`` (as defendant),
+            ``family_case`` (adult party, as the prior_family_case flag).
+        outcome: ``any_criminal_court``, ``magistrates``, ``custody`` or ``any_justice_contact``.
+        period: (start, end) of index dates; default: the index dataset's coverage up to the
+            outcome's follow-up end.
+        lookback_days: window before the index for prior contacts and prior-dataset flags.
+        street_time: subtract days in custody after the index from follow-up.
+        waiting_days: for offence-dated outcomes, follow-up stops this many days before coverage ends.
+        competing: spine event types that end follow-up first as a competing event (``event = 2``).
+        first_per_person: keep only each person's first index event in the period.
+
+    Returns:
+        DataFrame: ``person_id``, ``index_type``, ``index_date``, ``record_id``, ``age`` (completed
+        years at the index, estimated from the birth-date interval the person's records up to the index
+        allow: `_index_age_sql`), ``age_band``, ``sex``, ``ethnicity_group``, ``imd_decile`` (the
+        person's most frequent recorded decile; missing for residents of Wales, whose LSOAs have no
+        English decile: missing, not less deprived), ``offence_group``,
+        ``prior_contacts`` (distinct offence dates of criminal magistrates' cases in
+        ``(index - lookback_days, index]``, the index case included; breach and non-criminal cases
+        are not offences, see `build_cases`), ``prior_*`` flags (an event of that kind from another
+        record in ``(index - lookback_days, index]``; for family cases an adult party: not a child
+        party, 18 or over at the case start when the age is recorded; defendants only for possession
+        claims), ``duration`` (days), ``event`` (0 censored,
+        1 outcome, 2 competing), ``censor_reason`` (``data_cutoff``, ``coverage_end``,
+        ``competing``; empty for events), ``custody_days``, ``outcome_date``.
+
+    Example:
+        >>> # c = reentry_cohort(extract, "release")
+        >>> # km(c, "duration", "event")
+    """
+    fu_end, fu_reason = cohort_table(extract, index, outcome, period, lookback_days, street_time, waiting_days,
+                                     competing, first_per_person)
+    con = extract.engine.con
+    try:
+        df = con.sql("SELECT * FROM _cohort ORDER BY idx_id").df()
+    finally:  # the frame is the result: the work tables would hold a second copy for the session
+        con.execute("DROP TABLE IF EXISTS _cohort")
+        con.execute("DROP TABLE IF EXISTS _idx")
+    df["censor_reason"] = pd.Series("", index=df.index, dtype="object")
+    df.loc[df["event"] == 0, "censor_reason"] = fu_reason
+    df.loc[df["event"] == 2, "censor_reason"] = "competing"
+    for c in ("person_id", "record_id"):
+        df[c] = df[c].astype("string")
+    for c in ("index_type", "age_band", "sex", "ethnicity_group", "offence_group", "censor_reason"):
+        df[c] = df[c].astype("category")
+    for c in ("age", "imd_decile"):
+        df[c] = df[c].astype("Int64")
+    df["event"] = df["event"].astype("int64")
+    df["duration"] = df["duration"].astype("int64")
+    df["index_date"] = pd.to_datetime(df["index_date"]).astype("datetime64[ns]")
+    df["outcome_date"] = pd.to_datetime(df["outcome_date"]).astype("datetime64[ns]")
+    df = df.drop(columns=["idx_id", "raw_days"])
+    df.attrs.update({"outcome": outcome, "follow_up_end": pd.Timestamp(fu_end), "street_time": street_time,
+                     "lookback_days": lookback_days, "waiting_days": waiting_days})
+    return df
+
+
+def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_criminal_court", period=None,
+                 lookback_days: int = 730, street_time: bool = True, waiting_days: int = 183,
+                 competing: Sequence[str] | None = None, first_per_person: bool = False,
+                 covariates: bool = True) -> tuple[dt.date, str]:
+    """Create the work table ``_cohort`` of `reentry_cohort` (arguments as there) without fetching it.
+
+    For measures that aggregate a national cohort in the engine instead of holding it in pandas. Its
+    columns are those of `reentry_cohort` less ``censor_reason``, plus ``idx_id`` and ``raw_days``
+    (days to the stop date before custody is subtracted). With ``covariates=False`` only the index,
+    follow-up and outcome columns (no age, attributes or prior contacts: a survival curve needs none, and
+    the age estimate reads four tables).
+
+    Returns:
+        (follow-up end, censoring reason of a censored row: ``data_cutoff`` or ``coverage_end``).
+
+    Example:
+        >>> # cohort_table(extract, "release")  # then SELECT ... FROM _cohort
+    """
+    indexes = [index] if isinstance(index, str) else list(index)
+    bad = [i for i in indexes if i not in INDEX_TYPES]
+    if bad or outcome not in OUTCOMES:
+        raise DJSUserError(f"Unknown index type(s) {bad} or outcome `{outcome}`: index types are "
+                           f"{', '.join(INDEX_TYPES)}; outcomes are {', '.join(OUTCOMES)}.")
+    build_spine(extract)
+    build_cases(extract)
+    fu_end, fu_reason = _follow_up_end(extract, outcome, waiting_days)
+    out_sets, out_filter, by_offence = OUTCOMES[outcome]
+    idx_sql = []
+    for name in indexes:
+        ds, flt, when = INDEX_TYPES[name]
+        start = DATASETS[ds].start if period is None else pd.Timestamp(period[0]).date()
+        end = fu_end if period is None else pd.Timestamp(period[1]).date()
+        idx_sql.append(index_select(name, flt, when) + f" AND {when} >= {_date(start)} AND {when} <= {_date(min(end, fu_end))}")
+    con = extract.engine.con
+    con.execute("CREATE OR REPLACE TEMP TABLE _idx AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, event_date, "
+                "index_type, record_id) AS idx_id, * FROM (" + " UNION ALL ".join(idx_sql) + ") AS i")
+    if first_per_person:
+        con.execute("DELETE FROM _idx WHERE idx_id NOT IN (SELECT MIN(idx_id) FROM _idx GROUP BY person_id)")
+    t_out = "COALESCE(offence_date, event_date)" if by_offence else "event_date"
+    comp = ", ".join(f"'{c}'" for c in (competing or [])) or "NULL"
+    raw = "CAST(st.stop_date - i.event_date AS INTEGER)"
+    duration = f"GREATEST({raw} - COALESCE(cu.custody_days, 0), 0)" if street_time else f"GREATEST({raw}, 0)"
+    prior_flags = ", ".join(
+        f"MAX(CASE WHEN {flt} THEN 1 ELSE 0 END) AS {name}" for name, flt in _PRIOR_FLAGS.items())
+    ctes = f"""
+        WITH o AS (SELECT person_id, record_id, {t_out} AS t FROM {'_cases' if by_offence else '_spine'}
+                   WHERE {out_filter}),
+        ages AS ({_index_age_sql(extract)}),
+        first_o AS (
+            SELECT i.idx_id, MIN(o.t) AS t FROM _idx i JOIN o ON o.person_id = i.person_id
+            AND o.t > i.event_date AND o.record_id <> i.record_id AND o.t <= {_date(fu_end)} GROUP BY i.idx_id),
+        first_c AS (
+            SELECT i.idx_id, MIN(s.event_date) AS t FROM _idx i JOIN _spine s ON s.person_id = i.person_id
+            AND s.event_type IN ({comp}) AND s.event_date > i.event_date AND s.record_id <> i.record_id
+            AND s.event_date <= {_date(fu_end)} GROUP BY i.idx_id),
+        priors AS (
+            SELECT i.idx_id, {prior_flags}
+            FROM _idx i JOIN _spine s ON s.person_id = i.person_id AND s.event_date <= i.event_date
+            AND s.event_date > i.event_date - INTERVAL {int(lookback_days)} DAY AND s.record_id <> i.record_id
+            GROUP BY i.idx_id),
+        prior_off AS ({prior_contacts_sql("_idx", "idx_id", lookback_days)}),
+        stops AS (
+            SELECT i.idx_id,
+                   CASE WHEN c.t IS NOT NULL AND (o.t IS NULL OR c.t < o.t) THEN c.t
+                        WHEN o.t IS NOT NULL THEN o.t ELSE {_date(fu_end)} END AS stop_date,
+                   CASE WHEN c.t IS NOT NULL AND (o.t IS NULL OR c.t < o.t) THEN 2
+                        WHEN o.t IS NOT NULL THEN 1 ELSE 0 END AS event,
+                   o.t AS outcome_date
+            FROM _idx i LEFT JOIN first_o o ON o.idx_id = i.idx_id LEFT JOIN first_c c ON c.idx_id = i.idx_id),
+        custody AS (
+            SELECT st.idx_id, SUM(GREATEST(0, CAST(LEAST(COALESCE(s.end_date, {_date(extract.extract_end)}),
+                   st.stop_date) - GREATEST(s.event_date, i.event_date) AS INTEGER))) AS custody_days
+            FROM stops st JOIN _idx i ON i.idx_id = st.idx_id JOIN _spine s ON s.person_id = i.person_id
+            AND s.event_type = 'custody_start' AND s.event_date < st.stop_date
+            AND COALESCE(s.end_date, {_date(extract.extract_end)}) > i.event_date
+            AND s.record_id <> i.record_id GROUP BY st.idx_id)
+    """
+    covs, cov_joins = "", ""
+    if covariates:  # the age estimate reads four tables and the priors scan the person's history: only when asked
+        covs = (f"ag.age, {age_band_sql('ag.age')} AS age_band, i.sex, i.ethnicity_group, i.imd_decile, i.offence_group, "
+                "COALESCE(po.prior_contacts, 0) AS prior_contacts, "
+                + "".join(f"COALESCE(p.{n}, 0) = 1 AS {n}, " for n in _PRIOR_FLAGS))
+        cov_joins = (f"""LEFT JOIN priors p ON p.idx_id = i.idx_id LEFT JOIN prior_off po ON po.idx_id = i.idx_id
+        LEFT JOIN (SELECT idx_id, CASE WHEN age0 BETWEEN {AGE_RANGE[0]} AND {AGE_RANGE[1]} THEN age0 END AS age
+                   FROM ages) ag ON ag.idx_id = i.idx_id""")
+    select = f"""
+        SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id, {covs}
+               {raw} AS raw_days, COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date,
+               {duration} AS duration
+        FROM _idx i JOIN stops st ON st.idx_id = i.idx_id LEFT JOIN custody cu ON cu.idx_id = i.idx_id {cov_joins}
+    """
+    con.execute("CREATE OR REPLACE TEMP TABLE _cohort AS " + ctes + select)
+    return fu_end, fu_reason

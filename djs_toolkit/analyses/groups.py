@@ -1,0 +1,63 @@
+"""Shared selections of the analyses: what an event name means on the spine and how people are grouped.
+
+The group labels here are the ones every analysis publishes (one age-band definition, one label for a
+missing value), so tables from overlaps, flows and journeys line up.
+
+Example:
+    >>> entity("civil_claim")
+    ("event_type = 'civil_claim'", 'civil_caseman_pcol')
+    >>> group_sql("sex")
+    "COALESCE(sex, 'Unknown')"
+"""
+
+from __future__ import annotations
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import DATASETS
+from djs_toolkit.spine.sql import EVENT_TYPES
+
+__all__ = ["AGE_BAND_SQL", "BY_ATTRIBUTES", "entity", "group_sql"]
+
+# Person attributes on the spine. Region is not there (Data First person tables carry no usable
+# person geography across datasets), so asking for it is refused with a message.
+BY_ATTRIBUTES = ("sex", "ethnicity_group", "age_band")
+AGE_BAND_SQL = (
+    "CASE WHEN {a} IS NULL THEN 'Unknown' WHEN {a} < 18 THEN 'Under 18' WHEN {a} < 25 THEN '18-24' "
+    "WHEN {a} < 35 THEN '25-34' WHEN {a} < 45 THEN '35-44' WHEN {a} < 55 THEN '45-54' ELSE '55+' END"
+)
+
+
+def entity(name: str) -> tuple[str, str]:
+    """(SQL condition on the spine, dataset label) for a dataset label or an event type.
+
+    Raises:
+        DJSUserError: ``name`` is neither a dataset label nor an event type.
+    """
+    if name in DATASETS:
+        return f"dataset = '{name}'", name
+    for d, e, _ in EVENT_TYPES:
+        if e == name:
+            return f"event_type = '{e}'", d
+    raise DJSUserError(f"{name!r} is neither a dataset label nor an event type: see spine.EVENT_TYPES.")
+
+
+def group_sql(by: str | None, alias: str = "", aggregate: str = "") -> str:
+    """SQL for the group of an event row (``aggregate=""``) or of a person (``aggregate="MIN"``).
+
+    Args:
+        by: one of `BY_ATTRIBUTES`, or None for a single group ``'all'``.
+        alias: table alias prefix of the spine columns (``"t."``).
+        aggregate: wrap the column in this SQL aggregate (per-person grouping); the age band is then the
+            youngest recorded age among the rows grouped.
+
+    Raises:
+        DJSUserError: ``by`` is not a person attribute on the spine.
+    """
+    if by is not None and by not in BY_ATTRIBUTES:
+        raise DJSUserError(f"`by` must be one of {', '.join(BY_ATTRIBUTES)}: person region is not on the spine.")
+    if by is None:
+        return "'all'"
+    col = f"{alias}{'age_at_event' if by == 'age_band' else by}"
+    if aggregate:
+        col = f"{aggregate}({col})"
+    return AGE_BAND_SQL.format(a=col) if by == "age_band" else f"COALESCE({col}, 'Unknown')"

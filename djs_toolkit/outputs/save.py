@@ -1,0 +1,427 @@
+"""Declared outputs: `save_table` and `save_figure` are the only way a notebook writes an output.
+
+Every output goes through the output checker (`djs_toolkit.sdc`) under the run's profile, then through the safety
+scan, and is staged at once as a complete record (see `runner_stage`). `djs run` assembles the records of all
+notebook runs into `outputs/<run_id>/`; nothing else reaches a release folder ("any outputs not labelled will not
+be saved": workflow_and_style.md §1.1, §6.4). Figures are released only beside their protected underlying table
+(OpenSAFELY rejects ~10% of outputs for missing underlying data: §1.3).
+
+Example:
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"court": ["a", "b"], "n": [40, 55]})
+    >>> save_table(t, "courts", "defendants per court", "all defendants 2020").status
+    saved courts: pass
+    'pass'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.outputs.scan import scan_frame, scan_release
+from djs_toolkit.outputs.stage import RunContext, configure, current_context, name_problems, write_record
+from djs_toolkit.sdc import EXCEPTION_CODES, Output, Session, load_profile, protect_overlap
+from djs_toolkit.sdc.report import reason_frame
+from djs_toolkit.sdc.rules import worst
+
+__all__ = ["save_table", "save_figure", "session", "configure", "scan_release", "MAX_UNITS"]
+
+MAX_UNITS = 200_000_000  # a count table is checked by expanding it to one record per unit: bounded memory
+_SESSIONS: list[Session] = []
+_SAVED: weakref.WeakSet[Output] = weakref.WeakSet()
+
+
+def session() -> Session:
+    """A checking Session under the run's profile and ledger; its Outputs can be passed to save_table/save_figure.
+
+    Example:
+        >>> import pandas as pd
+        >>> s = session()
+        >>> s.crosstab(pd.Series(["a"] * 12, name="g"), pd.Series(["x"] * 12, name="c")).status
+        'pass'
+    """
+    ctx = current_context()
+    s = Session(ctx.profile, ledger=ctx.ledger, run=ctx.run_name)
+    _SESSIONS.append(s)
+    return s
+
+
+def _accepted(o: Output, ctx: RunContext) -> bool:
+    if o in _SAVED:
+        return True
+    prof = load_profile(ctx.profile).to_dict()
+    return any(s.outputs.get(o.name) is o and s.profile.to_dict() == prof for s in _SESSIONS)
+
+
+def _common_problems(name: object, description: object, population: object) -> list[str]:
+    problems = name_problems(name)
+    # Insufficient context is a quarter of OpenSAFELY rejections (workflow_and_style.md §1.3): both are required.
+    for what, text in (("description", description), ("population", population)):
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{what} is empty: say what the output shows and for whom (it goes to CLEARANCE.md)")
+    return problems
+
+
+def _report(problems: list[str], what: str) -> DJSUserError:
+    return DJSUserError(f"{what}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _copy(o: Output, uid: str, description: str | None, population: str | None) -> Output:
+    # A shallow copy with its own mutable parts: the caller's Output is never changed.
+    return dataclasses.replace(
+        o, name=uid, description=description or o.description, population=population or o.population,
+        properties=dict(o.properties), comments=list(o.comments), exceptions=list(o.exceptions),
+        controls=list(o.controls), variables=list(o.variables),
+    )
+
+
+def _add_reason(o: Output, rule: str, status: str, summary: str) -> None:
+    o.reasons = pd.concat([o.reasons, reason_frame([(None, None, rule, status, summary)])], ignore_index=True)
+    o.status = worst([o.status, status])
+
+
+def _layout(table: pd.DataFrame | pd.Series, index: object, problems: list[str]) -> tuple[pd.DataFrame, list, list]:
+    """Key columns (row labels) and value columns of a DataFrame given to save_table."""
+    frame = table.to_frame(table.name if table.name is not None else "value") if isinstance(table, pd.Series) \
+        else table.copy()
+    if isinstance(frame.columns, pd.MultiIndex):
+        problems.append("the table has multi-level columns: flatten them to one level or pass a tidy table")
+        return frame, [], []
+    keys = [index] if isinstance(index, str) else list(index or [])
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None):
+        before = set(frame.columns)
+        try:
+            frame = frame.reset_index()
+        except ValueError:
+            problems.append("an index level has the same name as a column: rename one of them")
+            return frame, [], []
+        # Index levels are row labels even when numeric (`df.groupby("year").size()` is counts by year).
+        keys += [c for c in frame.columns if c not in before and c not in keys]
+    problems += [f"index= names `{k}`, which is not a column of the table" for k in keys if k not in frame.columns]
+    keys = [k for k in keys if k in frame.columns]
+    for c in frame.columns:
+        s = frame[c]
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if c not in keys and not numeric:
+            keys.append(c)
+    values = [c for c in frame.columns if c not in keys]
+    if not values:
+        problems.append("the table has no numeric value column: name the key columns in index= and keep the values")
+    if not keys:
+        frame.insert(0, "row", np.arange(len(frame)))
+        keys = ["row"]
+    for k in keys:
+        n_missing = int(frame[k].isna().sum())
+        if n_missing:
+            problems.append(f"key column `{k}` has {n_missing} missing label(s): fill them (e.g. 'Unknown') first")
+    n_dup = int(frame.duplicated(keys).sum())
+    if n_dup:
+        problems.append(f"{n_dup} row(s) repeat the labels of another row (keys {keys}): aggregate first, or name "
+                        f"every key column in index=")
+    return frame, keys, values
+
+
+def _whole(frame: pd.DataFrame, cols: list, what: str, problems: list[str]) -> None:
+    for c in cols:
+        v = pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+        bad = {"missing": np.isnan(v), "negative": v < 0, "not whole numbers": np.isfinite(v) & (v != np.round(v))}
+        for label, m in bad.items():
+            if m.any():
+                problems.append(f"{what} column `{c}`: {int(m.sum())} cell(s) {label}: counts must be whole numbers "
+                                f">= 0, unsuppressed (the checker suppresses)")
+
+
+def _counts_frame(counts: object, frame: pd.DataFrame, keys: list, values: list, index: object,
+                  problems: list[str]) -> pd.DataFrame | None:
+    """Counts of the table's shape (one column per value column), or one `counts` column shared by each row."""
+    if isinstance(counts, str):
+        if counts not in values:
+            problems.append(f"counts={counts!r} is not a numeric column of the table")
+            return None
+        _whole(frame, [counts], "counts", problems)
+        return frame[[counts]].reset_index(drop=True)
+    if isinstance(counts, (pd.DataFrame, pd.Series)):
+        cf, ckeys, cvals = _layout(counts, index, problems)
+        if sorted(map(str, ckeys)) != sorted(map(str, keys)) or not set(values) <= set(cvals):
+            problems.append(f"counts= must have the table's shape: key columns {keys} and value columns {values}")
+            return None
+        aligned = frame[keys].merge(cf, on=keys, how="left", validate="one_to_one")
+        _whole(aligned, values, "counts", problems)
+        return aligned[values].reset_index(drop=True)
+    problems.append("counts= must be a DataFrame of the table's shape or the name of a count column")
+    return None
+
+
+def _sorted_levels(s: pd.Series) -> pd.Index:
+    uniq = pd.Index(pd.unique(s))
+    try:
+        return uniq.sort_values()
+    except TypeError:  # mixed label types cannot be ordered: keep the order of appearance
+        return uniq
+
+
+def _checked_counts(frame: pd.DataFrame, keys: list, cnt: pd.DataFrame, uid: str, description: str,
+                    population: str, ctx: RunContext) -> Output:
+    """Check a table of counts by expanding it to one record per unit and running the checker's crosstab.
+
+    The columns of `cnt` are a table dimension (a wide table: disjoint units per column); with one column, the
+    counts belong to the rows.
+    """
+    flat = cnt.to_numpy(np.float64).round().astype(np.int64).ravel()
+    values = list(cnt.columns)
+    nv = len(values)
+    measure = frame.columns.name or ("measure" if "measure" not in keys else "measure_")
+
+    def expand(codes: np.ndarray, levels: pd.Index, label: object) -> pd.Series:
+        codes = codes.astype(np.min_scalar_type(max(len(levels), 1)), copy=False)
+        return pd.Series(pd.Categorical.from_codes(np.repeat(codes, flat), categories=levels), name=label)
+
+    rows = []
+    for k in keys:
+        levels = _sorted_levels(frame[k])
+        rows.append(expand(np.repeat(levels.get_indexer(frame[k]), nv), levels, k))
+    col = expand(np.tile(np.arange(nv), len(frame)), pd.Index(values), measure)
+    s = Session(ctx.profile, ledger=ctx.ledger, run=ctx.run_name)
+    return s.crosstab(rows, col, name=uid, description=description, population=population)
+
+
+def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statistic: str) -> Output:
+    """The statistic laid out like its checked counts; cells withheld from the counts are withheld here too."""
+    long = pd.Series(frame[values].to_numpy().ravel(), index=pd.MultiIndex.from_arrays(
+        [np.repeat(frame[k].to_numpy(), len(values)) for k in keys] + [np.tile(np.asarray(values, dtype=object),
+                                                                              len(frame))]))
+    per_row = oc.table.shape[1] == 1 and len(values) > 1  # one count column shared by every value of a row
+    columns = pd.Index(values, name=oc.table.columns.name) if per_row else oc.table.columns
+    target = [(*(r if isinstance(r, tuple) else (r,)), c) for r in oc.table.index for c in columns]
+    vals = long.reindex(pd.MultiIndex.from_tuples(target)).to_numpy(np.float64)
+    table = pd.DataFrame(vals.reshape(len(oc.table), len(columns)), index=oc.table.index, columns=columns)
+    withheld = np.repeat(oc.mask.to_numpy(bool), len(columns), axis=1) if per_row else oc.mask.to_numpy(bool)
+    table = table.mask(withheld)
+    for c in columns:  # integer columns (counts) stay integers in the CSV
+        if c in frame.columns and pd.api.types.is_integer_dtype(frame[c]):
+            table[c] = table[c].round().astype("Int64")
+    out = dataclasses.replace(oc, table=table, statistic=statistic,
+                              mask=pd.DataFrame(withheld, index=table.index, columns=columns),
+                              properties={**oc.properties, "statistic": statistic})
+    _add_reason(out, "CountsOnlyCheck", "review",
+                f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
+                f"suppression); dominance and value checks need the records: make it with "
+                f"outputs.session().pivot_table(...) to have them checked")
+    return out
+
+
+def _from_frame(table: pd.DataFrame | pd.Series, uid: str, description: str, population: str, statistic: str,
+                counts: object, index: object, ctx: RunContext, problems: list[str]) -> Output:
+    frame, keys, values = _layout(table, index, problems)
+    if statistic == "count":
+        _whole(frame, values, "count", problems)
+        if counts is not None:
+            problems.append("counts= is for statistics other than counts: drop it, or pass statistic= (e.g. 'mean')")
+    cnt = frame[values] if statistic == "count" else (
+        None if counts is None else _counts_frame(counts, frame, keys, values, index, problems))
+    if problems:
+        raise _report(problems, f"save_table({uid!r})")
+    shown = frame.set_index(keys)[values].sort_index()
+    scan = scan_frame(shown, statistic, min_safe_count=0)  # small counts are the checker's job, next
+    if scan:  # identifiers or a row-level frame: never expanded, never checked, never released
+        out = Output(uid, "fail", "table", "save_table", statistic, pd.DataFrame(), description=description,
+                     population=population, variables=[str(c) for c in keys + values])
+        for p in scan:
+            _add_reason(out, "SafetyScan", "fail", p)
+        return out
+    if cnt is None:
+        out = Output(uid, "review", "table", "save_table", statistic, shown, description=description,
+                     population=population, variables=[str(c) for c in keys + values])
+        _add_reason(out, "MissingCountsCheck", "review",
+                    f"no unweighted counts were given for `{statistic}`: pass counts= (a table of the same shape with "
+                    f"the number of units behind each cell, or the name of a count column)")
+        return out
+    if int(cnt.to_numpy(np.float64).sum()) > MAX_UNITS:
+        out = Output(uid, "review", "table", "save_table", statistic, shown, description=description,
+                     population=population)
+        _add_reason(out, "TooLargeToCheck", "review", f"more than {MAX_UNITS} units: check it from the records "
+                                                      f"with outputs.session()")
+        return out
+    oc = _checked_counts(frame, keys, cnt, uid, description, population, ctx)
+    oc.command = f"save_table({uid!r}, statistic={statistic!r})"
+    oc.properties["method"] = "save_table"
+    return oc if statistic == "count" else _restate(oc, frame, keys, values, statistic)
+
+
+def _finish(o: Output, ctx: RunContext, name: str, comments: object, exception: object,
+            figure: bytes | None = None) -> Output:
+    notes = [comments] if isinstance(comments, str) else list(comments or [])
+    o.comments.extend(str(c) for c in notes)
+    if exception is not None:
+        code, text = exception  # type: ignore[misc]
+        if code not in EXCEPTION_CODES:
+            raise DJSUserError(f"exception reason code {code!r} is unknown: use one of {list(EXCEPTION_CODES)}")
+        o.exceptions.append({"reason_code": str(code), "text": str(text)})
+    if o.status != "fail" and len(o.table.columns):
+        for p in scan_frame(o.table, o.statistic if o.type != "histogram" else "histogram",
+                            load_profile(ctx.profile).min_safe_count, o.mask):
+            _add_reason(o, "SafetyScan", "fail", p)
+    # Layout facts the file-level scan needs to tell row labels from counts (runner_scan.scan_csv).
+    o.properties["index_levels"] = int(o.table.index.nlevels)
+    o.properties["csv_header_rows"] = 1 if o.table.columns.nlevels == 1 else o.table.columns.nlevels + 1
+    write_record(ctx, name, o, figure if o.status != "fail" else None)
+    _SAVED.add(o)
+    withheld = int(o.mask.to_numpy().sum()) if o.mask is not None and o.mask.size else 0
+    flags = o.reasons["rule"].value_counts().sort_index() if len(o.reasons) else pd.Series(dtype=int)
+    # Counts and rule names only: this line lands in the executed notebook, a log (ehrql DEVELOPERS.md, §1.4).
+    print(f"saved {o.name}: {o.status}" + (f", {withheld} cell(s) withheld" if withheld else "")
+          + ("; flags: " + ", ".join(f"{r} x{c}" for r, c in flags.items()) if len(flags) else "")
+          + ("; NOT released" if o.status == "fail" else ""))
+    return o
+
+
+def save_table(
+    table: pd.DataFrame | pd.Series | Output,
+    name: str,
+    description: str,
+    population: str,
+    *,
+    statistic: str = "count",
+    counts: pd.DataFrame | str | None = None,
+    index: str | Sequence[str] | None = None,
+    comments: str | Sequence[str] = (),
+    exception: tuple[str, str] | None = None,
+    data: pd.DataFrame | None = None,
+    event: object = None,
+) -> Output:
+    """Check a table or a fitted model under the run's profile and stage it for release; returns the checked Output.
+
+    The one path by which a result leaves a notebook: the checker's special constructions are chosen here from
+    what is passed, never by calling the checker separately.
+
+    Args:
+        table: a DataFrame; a fitted model (`survival.cox` / `survival.finegray` results, statsmodels results),
+            checked by what it reveals (`sdc.Session.regression`); an `analyses.overlap.overlap_sets` table with
+            ``statistic="overlap"``, protected as one linked table (`sdc.protect_overlap`); or an Output from
+            `session()` (checked already). In a DataFrame, non-numeric columns, the named index and the columns
+            in `index=` are row labels; the other columns are values.
+        name: 1-32 lower-case letters, digits, `_`, `-`; unique in the notebook run.
+        description: what the table shows (goes to CLEARANCE.md).
+        population: who is counted (goes to CLEARANCE.md).
+        statistic: `count` (the default: values are counts, checked directly) or the name of the statistic the
+            values are (`mean`, `rate`, ...). Such tables need `counts=` or they come out `review`.
+        counts: the unweighted number of units behind each value: a DataFrame of the same shape, or the name of a
+            count column of `table`. Cells withheld from the counts are withheld from the statistic.
+        index: numeric columns that are row labels (e.g. `year`), which would otherwise be read as values.
+        comments: researcher comments for the checker.
+        exception: `(reason_code, text)` requesting an exception; it annotates, never changes, the status.
+        data: for a fitted Cox or Fine-Gray model, the rows it was fitted on (with the covariate columns), so the
+            events behind every indicator are checked; without it the model comes out `review`.
+        event: for a fitted model with `data=`: the event column name (or codes).
+
+    Returns:
+        The checked Output (status `pass`, `review` or `fail`; `fail` is recorded but never released).
+
+    Example:
+        >>> t = pd.DataFrame({"year": [2019, 2020, 2021], "mean_days": [41.5, 38.0, 40.0], "n": [120, 150, 3]})
+        >>> o = save_table(t, "days", "mean days to trial", "trials 2019-21", statistic="mean", counts="n",
+        ...                index="year")  # doctest: +ELLIPSIS
+        saved days: review, 4 cell(s) withheld; flags: CountsOnlyCheck x1, MinimumThresholdCheck x2
+        >>> o.table["mean_days"].tolist()  # 2021 has 3 trials; 2019 is withheld too, or the total would give it
+        [nan, 38.0, nan]
+    """
+    ctx = current_context()
+    problems = _common_problems(name, description, population)
+    uid = ctx.uid(name) if not problems else str(name)
+    if isinstance(table, Output):
+        if not _accepted(table, ctx):
+            problems.append("this Output was not made under the run's profile: make it with "
+                            "djs_toolkit.outputs.session() (or pass the DataFrame)")
+        if problems:
+            raise _report(problems, f"save_table({name!r})")
+        out = _copy(table, uid, description, population)
+    elif statistic == "overlap" and isinstance(table, pd.DataFrame):
+        if problems:
+            raise _report(problems, f"save_table({name!r})")
+        out = _copy(protect_overlap(table, session(), name=str(name)), uid, description, population)
+    elif _is_model(table):
+        if problems:
+            raise _report(problems, f"save_table({name!r})")
+        fitted = session().regression(table, name=str(name), data=data, event=event)
+        out = _copy(fitted, uid, description, population)
+    elif isinstance(table, (pd.DataFrame, pd.Series)):
+        out = _from_frame(table, uid, description, population, str(statistic), counts, index, ctx, problems)
+    else:
+        raise DJSUserError(f"save_table needs a DataFrame, a fitted model or a checked Output, "
+                           f"not {type(table).__name__}.")
+    return _finish(out, ctx, name, comments, exception)
+
+
+def _is_model(obj: object) -> bool:
+    """A fitted model: anything with coefficients (`params`) that is not a table."""
+    return not isinstance(obj, (pd.DataFrame, pd.Series, Output)) and hasattr(obj, "params")
+
+
+def _png(fig: object, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    # Volatile metadata stripped so the bytes depend on the drawing only (workflow_and_style.md §5.2).
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # type: ignore[attr-defined]
+    return buf.getvalue()
+
+
+def save_figure(
+    fig: object,
+    name: str,
+    underlying: Output,
+    description: str | None = None,
+    population: str | None = None,
+    *,
+    dpi: int = 100,
+    comments: str | Sequence[str] = (),
+) -> Output:
+    """Stage a figure for release beside its protected underlying table (`<name>.png` + `<name>.csv`).
+
+    The figure is drawn by researcher code, so the checker cannot prove it shows no more than the table: it comes
+    out at least `review`. A figure whose underlying Output failed is not released.
+
+    Args:
+        fig: a matplotlib Figure (saved as PNG, metadata stripped).
+        name: as for save_table.
+        underlying: the checked Output the figure was drawn from (from save_table or `session()`). Required.
+        description: defaults to the underlying Output's description.
+        population: defaults to the underlying Output's population.
+        dpi: resolution of the PNG.
+        comments: researcher comments for the checker.
+
+    Returns:
+        The figure's Output (a copy of the underlying one, with the figure's status and reasons).
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
+        >>> o = save_table(pd.DataFrame({"g": ["a", "b"], "n": [30, 40]}), "g", "by g", "all")  # doctest: +ELLIPSIS
+        saved g: pass...
+        >>> fig, ax = plt.subplots(); _ = ax.bar(["a", "b"], o.table["n"])
+        >>> save_figure(fig, "g_fig", underlying=o).status  # doctest: +ELLIPSIS
+        saved g_fig: review...
+        'review'
+    """
+    ctx = current_context()
+    problems = _common_problems(name, description or getattr(underlying, "description", None),
+                                population or getattr(underlying, "population", None))
+    if not isinstance(underlying, Output):
+        problems.append("a figure is released only beside its checked underlying table: pass underlying=<the Output "
+                        "from save_table(...) or outputs.session()>")
+    elif not _accepted(underlying, ctx):
+        problems.append("underlying= was not made under the run's profile: make it with djs_toolkit.outputs.session()")
+    if not hasattr(fig, "savefig"):
+        problems.append(f"fig must be a matplotlib Figure, not {type(fig).__name__}")
+    if problems:
+        raise _report(problems, f"save_figure({name!r})")
+    out = _copy(underlying, ctx.uid(name), description, population)
+    out.type = "table" if out.type == "histogram" else out.type  # the researcher's figure replaces the checker's
+    out.properties["figure"] = f"{out.name}.png"
+    _add_reason(out, "FigureCheck", "review", "figure drawn by researcher code: a checker must confirm it shows no "
+                                              "more than the protected table beside it (same name, .csv)")
+    return _finish(out, ctx, name, comments, None, figure=_png(fig, dpi))

@@ -1,0 +1,276 @@
+"""Assemble `outputs/<run_id>/` from the staged records of every notebook run, and verify a bundle.
+
+Bundle layout (workflow_and_style.md §5.3; disclosure_control.md §2.5 for results.json, §7.5 for the checker pack):
+- `release/<label>.<name>.csv|png`: release candidates only (checker status pass or review, safety scan clean);
+- `results.json`: ACRO 1.0.2 schema (SACRO-Viewer opens it), one entry per output, `djs_toolkit.runs` added;
+- `CLEARANCE.md`: the draft output request: profile, the notebook runs, one section per output;
+- `checker_only/`: DO-NOT-RELEASE evidence (unrounded unweighted counts) from the output checker;
+- `manifest.json`: per file sha256, bytes, rows, cols, output, status, sensitivity; the runs with notebook and
+  parameter hashes; toolkit version and package versions (OpenSAFELY manifest fields, §1.3);
+- `manifest-sha256.txt`: BagIt-style `<sha256>  <path>` for every other file (RFC 8493), checked by `djs verify`.
+Nothing in a bundle holds a run id, a timestamp or an absolute path, so the same data, parameters and toolkit
+version give the same bytes (§6.8); run-specific facts stay in `runs/<run_id>/`. The bundle is built under
+`runs/<run_id>/` and renamed into `outputs/` in one step, so `outputs/` never holds a partial bundle.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import os
+import re
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.fileio import (
+    MANIFEST_NAME, atomic_write_json, atomic_write_text, check_sha256_manifest, sha256_file, write_sha256_manifest,
+)
+from djs_toolkit.runner.execute import staged_records
+from djs_toolkit.outputs.scan import scan_release
+from djs_toolkit.sdc import Session, load_profile
+from djs_toolkit.sdc.differencing import RULE, DifferencingResult
+from djs_toolkit.sdc.results import FLOAT_FORMAT, results_json
+from djs_toolkit.sdc.rules import worst
+
+__all__ = ["assemble", "verify_bundle", "ENV_PACKAGES"]
+
+ENV_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "duckdb", "pyarrow", "papermill")
+DO_NOT_RELEASE = "DO-NOT-RELEASE"
+LEDGER_NOTE = ("differencing checked within each notebook run as its outputs were saved, and across notebook runs "
+               "in pipeline order by the runner (checker-only ledger)")
+
+
+def _environment() -> dict[str, str]:
+    env = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for pkg in ENV_PACKAGES:
+        try:
+            env[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            env[pkg] = "not installed"
+    return env
+
+
+def _withhold(entry: dict[str, Any], section: str, problems: list[str]) -> str:
+    """Mark an output refused by the safety scan: no files, status fail, reasons in results and CLEARANCE."""
+    entry["djs_toolkit"]["output_flags"] += [{"rule": "SafetyScan", "status": "fail", "summary": p} for p in problems]
+    entry["summary"] += f"SafetyScan: fail - {len(problems)} problem(s): withheld by the runner\n"
+    return _flag_section(entry, section, "fail", [f"Safety scan (runner, withheld): {p}" for p in problems])
+
+
+def _flag_section(entry: dict[str, Any], section: str, status: str, bullets: list[str]) -> str:
+    """Raise an output's status to `status` (at least) and add bullets to its CLEARANCE section; a fail has no files."""
+    entry["status"] = worst([entry["status"], status])
+    if entry["status"] == "fail":
+        entry["files"] = []
+        entry["djs_toolkit"]["released"] = False
+    section = re.sub(r"^(## \S+): \w+", rf"\1: {entry['status']}", section, count=1).rstrip("\n") + "\n"
+    return section + "".join(f"- {b}\n" for b in bullets) + "\n"
+
+
+def _add_cross_run(entry: dict[str, Any], section: str, res: DifferencingResult) -> str:
+    """Add the runner's differencing across notebook runs (runner_differencing) to an output's entry and section."""
+    dj = entry["djs_toolkit"]
+    dj["relations"] = list(dj.get("relations", [])) + list(res.relations)
+    if not res.reasons:
+        return section
+    dj["output_flags"] += [{"rule": r, "status": st, "summary": summ} for r, st, summ in res.reasons]
+    checks = entry["fair"]["check_status"]
+    checks[RULE] = worst([checks.get(RULE, "pass"), res.status])
+    for st in ("fail", "review"):
+        n = sum(1 for _, s, _ in res.reasons if s == st)
+        if n:
+            entry["summary"] += f"{RULE}: {st} - {n} flag(s) across notebook runs\n"
+    return _flag_section(entry, section, res.status,
+                         [f"Differencing across notebook runs ({st}): {summ}" for _, st, summ in res.reasons])
+
+
+def _relations_line(entry: dict[str, Any]) -> str:
+    n = len(entry["djs_toolkit"].get("relations", []))
+    return (f"- Related outputs (differencing ledger): {n} earlier output(s) share records or variables with this "
+            "one; listed in results.json\n") if n else ""
+
+
+def _differencing_csv(rec: Path, uid: str, res: DifferencingResult | None, dest: Path) -> None:
+    """The checker-only differencing findings: the notebook's own and the runner's across runs, in one file."""
+    name = f"{DO_NOT_RELEASE}_{uid}_differencing.csv"
+    own = rec / "checker_only" / name
+    text = own.read_text(encoding="utf-8") if own.is_file() else ""
+    if res is not None and len(res.findings):
+        text += res.findings.to_csv(index=False, header=not text, lineterminator="\n", float_format=FLOAT_FORMAT)
+    if text:
+        atomic_write_text(dest / name, text)
+
+
+def _csv_shape(path: Path, header_rows: int) -> tuple[int, int]:
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    return max(len(rows) - header_rows, 0), (len(rows[0]) if rows else 0)
+
+
+def _copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+
+
+def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path: Path,
+             differencing: dict[str, DifferencingResult] | None = None) -> dict[str, list[str]]:
+    """Build the bundle from staged records and rename it into `out_path`; returns withheld outputs and why.
+
+    Args:
+        runs: per notebook run (in order): `label`, `notebook` (relative path), `notebook_sha256`, `parameters`,
+            `stage` (its staged records), `scan` (problems in its executed notebook: all its outputs withheld).
+        profile: the run's profile (records made under another profile are withheld).
+        build_dir: a scratch folder beside the run's logs (removed after the rename).
+        out_path: `outputs/<run_id>`; must not exist.
+        differencing: the runner's differencing across notebook runs, per output id (`runner_differencing`).
+
+    Returns:
+        `{uid: [problems]}` for every output the safety scan withheld (empty = none).
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> assemble([], "srs", d / "build", d / "bundle")
+        {}
+        >>> sorted(p.name for p in (d / "bundle").iterdir())
+        ['CLEARANCE.md', 'checker_only', 'manifest-sha256.txt', 'manifest.json', 'release', 'results.json']
+    """
+    out_path = Path(out_path)
+    if out_path.exists():
+        raise DJSUserError(f"{out_path} already exists: bundles are never overwritten; move it away first.")
+    prof = load_profile(profile)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    (build_dir / "release").mkdir(parents=True)
+    (build_dir / "checker_only").mkdir()
+    results: dict[str, dict[str, Any]] = {}
+    sections: dict[str, str] = {}
+    matrices, withheld, run_docs, files_meta = [], {}, [], {}
+    for run in runs:
+        uids = []
+        for rec in staged_records(Path(run["stage"])):
+            doc = json.loads((rec / "results.json").read_text(encoding="utf-8"))
+            (uid, entry), = doc["results"].items()
+            if uid in results:
+                raise DJSUserError(f"two outputs share the id {uid}: rename one of them.")
+            problems = [f"executed notebook: {p}" for p in run.get("scan", [])]
+            problems += [p for ps in scan_release(rec).values() for p in ps]
+            if doc.get("djs_toolkit", {}).get("profile", {}).get("name") != prof.name:
+                problems.append(f"made under another profile than the run's ({prof.name})")
+            entry["timestamp"] = ""  # run-specific: kept in runs/, never in a bundle (hash-stable, §6.8)
+            section = "## " + (rec / "CLEARANCE.md").read_text(encoding="utf-8").partition("\n## ")[2]
+            diff = (differencing or {}).get(uid)
+            if diff is not None:
+                section = _add_cross_run(entry, section, diff)
+            section = section.rstrip("\n") + "\n" + _relations_line(entry) + "\n"
+            if problems:
+                withheld[uid] = problems
+                section = _withhold(entry, section, problems)
+            for f in entry["files"]:
+                _copy(rec / f["name"], build_dir / f["name"])
+                files_meta[f["name"]] = (uid, entry["status"], int(entry["properties"].get("csv_header_rows", 1)))
+            entry["djs_toolkit"]["run"] = run["label"]
+            evidence = rec / "checker_only" / f"{DO_NOT_RELEASE}_{uid}_evidence.csv"
+            if evidence.is_file():
+                _copy(evidence, build_dir / "checker_only" / evidence.name)
+            _differencing_csv(rec, uid, diff, build_dir / "checker_only")
+            matrix = rec / "checker_only" / f"{DO_NOT_RELEASE}_variable_matrix.csv"
+            if matrix.is_file():
+                matrices.append(pd.read_csv(matrix, index_col=0))
+            results[uid], sections[uid] = entry, section
+            uids.append(uid)
+        run_docs.append({"label": run["label"], "notebook": run["notebook"], "notebook_sha256": run["notebook_sha256"],
+                         "parameters": run["parameters"], "outputs": uids})
+    base = results_json(Session(prof), {})
+    base["results"] = {k: results[k] for k in sorted(results)}
+    base["djs_toolkit"]["runs"] = run_docs
+    base["djs_toolkit"]["ledger"] = LEDGER_NOTE
+    atomic_write_json(build_dir / "results.json", base)
+    atomic_write_text(build_dir / "CLEARANCE.md", _clearance(prof, run_docs, sections))
+    _checker_only(build_dir / "checker_only", prof.to_dict(), matrices)
+    _manifest(build_dir, prof, run_docs, files_meta)
+    _rename(build_dir, out_path)
+    return withheld
+
+
+def _clearance(prof: Any, run_docs: list[dict[str, Any]], sections: dict[str, str]) -> str:
+    lines = ["# Output clearance request (draft)", "",
+             f"Profile: `{prof.name}` v{prof.version} ({prof.description}).",
+             f"Relationship to other outputs: {LEDGER_NOTE}. Each output's section counts the earlier outputs it "
+             "shares records or variables with (listed in results.json); earlier versions and outputs made "
+             "elsewhere: to be completed by the researcher.", "", "## Notebook runs", "",
+             "| run | notebook | parameters | outputs |", "|---|---|---|---|"]
+    for r in run_docs:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(r["parameters"].items())) or "-"
+        lines.append(f"| {r['label']} | {r['notebook']} | {params} | {len(r['outputs'])} |")
+    return "\n".join(lines) + "\n\n" + "".join(sections[k].rstrip("\n") + "\n\n" for k in sorted(sections))
+
+
+def _checker_only(folder: Path, profile: dict[str, Any], matrices: list[pd.DataFrame]) -> None:
+    atomic_write_text(folder / f"{DO_NOT_RELEASE}.txt",
+                      "DO NOT RELEASE. Checker-only evidence: unrounded, unweighted counts behind every cell.\n")
+    atomic_write_text(folder / f"{DO_NOT_RELEASE}_profile.json", json.dumps(profile, indent=2, sort_keys=True) + "\n")
+    if matrices:
+        m = pd.concat(matrices).fillna(0).astype(int).sort_index()
+        m = m.reindex(sorted(m.columns), axis=1)
+        atomic_write_text(folder / f"{DO_NOT_RELEASE}_variable_matrix.csv", m.to_csv(lineterminator="\n"))
+
+
+def _manifest(root: Path, prof: Any, run_docs: list[dict[str, Any]], files_meta: dict[str, tuple]) -> None:
+    from djs_toolkit._version import __version__
+    from djs_toolkit.runner.pipeline import fingerprint
+
+    files = []
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        rel = p.relative_to(root).as_posix()
+        uid, status, header_rows = files_meta.get(rel, (None, None, 1))
+        item: dict[str, Any] = {"path": rel, "sha256": sha256_file(p), "bytes": p.stat().st_size,
+                                "output": uid, "status": status,
+                                "sensitivity": "release_candidate" if rel.startswith("release/") else
+                                ("checker_only" if rel.startswith("checker_only/") else "metadata")}
+        if p.suffix == ".csv":
+            item["rows"], item["cols"] = _csv_shape(p, header_rows if uid else 1)
+        files.append(item)
+    runs = [{**r, "parameters_sha256": fingerprint(r["parameters"])} for r in run_docs]
+    atomic_write_json(root / "manifest.json", {
+        "format": "djs_toolkit bundle manifest 1", "toolkit_version": __version__,
+        "profile": {"name": prof.name, "version": prof.version}, "environment": _environment(),
+        "runs": runs, "files": files,
+    })
+    write_sha256_manifest(root)
+
+
+def _rename(build_dir: Path, out_path: Path) -> None:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(build_dir, out_path)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        # outputs/ on another file system: copy beside the target under a hidden name, then rename there.
+        partial = out_path.with_name(f".{out_path.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(build_dir, partial)
+        os.rename(partial, out_path)
+        shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def verify_bundle(folder: Path) -> list[str]:
+    """Re-hash a bundle against its manifest; one line per problem (missing, modified or unlisted file).
+
+    Example:
+        >>> verify_bundle(Path("no-such-bundle"))
+        ['no-such-bundle is not a folder: pass outputs/<run_id>']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [f"{folder} is not a folder: pass outputs/<run_id>"]
+    if not (folder / MANIFEST_NAME).is_file():
+        return [f"{folder.name} has no {MANIFEST_NAME}: it is not a bundle written by `djs run`"]
+    return check_sha256_manifest(folder)

@@ -1,0 +1,217 @@
+"""Disclosure control of overlap tables: exclusive cells, inclusive counts and set sizes as one linked table.
+
+`protect_overlap` withholds small combinations and chooses complements so that no withheld count can be
+narrowed below the protection width from everything published, then proves it with the LP attacker audit
+(`djs_toolkit.sdc.audit`). The tables come from `djs_toolkit.analyses.overlap.overlap_sets`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.audit import PublishedSystem, audit
+from djs_toolkit.sdc.output import Output
+from djs_toolkit.sdc.profiles import load_profile
+from djs_toolkit.sdc.report import reason_frame
+from djs_toolkit.sdc.session import Session
+
+__all__ = ["protect_overlap", "superset_sums"]
+
+# Columns of an overlap_sets table that are neither set memberships nor the group.
+_NOT_GROUPS = ("combination", "degree", "exclusive", "inclusive", "window_start", "window_end")
+
+
+def superset_sums(exclusive: np.ndarray) -> np.ndarray:
+    """Superset sums (at least these datasets) from exact-combination counts, O(k 2^k).
+
+    Example:
+        >>> superset_sums(np.array([0, 5, 3, 2])).tolist()  # masks 0, {a}, {b}, {a, b}
+        [10, 7, 5, 2]
+    """
+    inc = np.array(exclusive, dtype=np.int64, copy=True)
+    idx = np.arange(len(inc))
+    for i in range(len(inc).bit_length() - 1):
+        lo = idx[(idx >> i) & 1 == 0]
+        inc[lo] += inc[lo | (1 << i)]
+    return inc
+
+
+def _overlap_system(table: pd.DataFrame, labels: list[str], by: str | None):
+    """The linked table as one system A x = 0 over cells [e_1..e_M, I_1..I_M, U] per group (All group last).
+
+    I_S = sum of e_T over T containing S; U = sum of all e_T, the union, public like any margin
+    (disclosure_control.md §2.9 defect 1); with ``by``, All-group exclusive cells are sums over groups.
+    """
+    M = (1 << len(labels)) - 1
+    f = table.copy()
+    f["_pos"] = np.arange(len(f))  # the caller's row order, restored on output (All rows come last)
+    f["_mask"] = sum(f[d].astype(bool).to_numpy(np.int64) << i for i, d in enumerate(labels))
+    if by is not None:
+        f = f[f[by] != "All"]
+        tot = f.groupby("_mask")["exclusive"].sum()
+        allg = f.drop_duplicates("_mask").set_index("_mask", drop=False).loc[tot.index].assign(**{by: "All"})
+        allg["exclusive"], allg["inclusive"] = tot.to_numpy(), superset_sums(np.r_[0, tot.to_numpy()])[1:]
+        allg["_pos"] = len(f) + np.arange(len(allg))
+        f = pd.concat([f, allg.reset_index(drop=True)], ignore_index=True)
+    blocks = [g.sort_values("_mask") for _, g in (f.groupby(by, sort=False) if by else [(None, f)])]
+    if by is not None:
+        blocks = sorted(blocks[:-1], key=lambda g: str(g[by].iloc[0])) + blocks[-1:]
+    if any(list(g["_mask"]) != list(range(1, M + 1)) for g in blocks):
+        raise DJSUserError("protect_overlap needs every combination of every group: pass overlap_sets() output.")
+    B = np.array([[float(t & s == s) for t in range(1, M + 1)] for s in range(1, M + 1)])  # B[S, T]: T ⊇ S
+    one = np.block([[-B, np.eye(M), np.zeros((M, 1))], [-np.ones((1, M)), np.zeros((1, M)), np.ones((1, 1))]])
+    A = sparse.block_diag([sparse.csr_matrix(one)] * len(blocks), format="lil")
+    if by is not None:  # All-group exclusive cells = sum of the groups' cells
+        n_g, G = 2 * M + 1, len(blocks) - 1
+        link = sparse.hstack([sparse.kron(np.ones((1, G)), -sparse.eye(M, n_g)), sparse.eye(M, n_g)])
+        A = sparse.vstack([A, link])
+    x = np.concatenate([np.r_[g["exclusive"].to_numpy(float), g["inclusive"].to_numpy(float), g["exclusive"].sum()]
+                        for g in blocks])
+    return pd.concat(blocks, ignore_index=True), x, sparse.csr_matrix(A), B
+
+
+def _pattern(Y, x, sup, allow, cost, n_g: int, t: int, w: float, linked: bool) -> None:
+    """Suppress the cheapest pair pattern hiding cell t (hypercube-style, disclosure_control.md §4).
+
+    A pattern (a row of Y) moves exclusive cell p up and q down by w in one group; inclusive counts follow
+    and the union stays. With ``by`` it is mirrored in the All group (which then moves) or, reversed, in a
+    second group (All stays). Cells moving down need a count >= w; unpublishable moves are refused.
+    """
+    gi, j = divmod(int(t), n_g)
+    Y = Y[Y[:, j] != 0] * Y[Y[:, j] != 0][:, [j]]  # signed so that the target moves up
+
+    def cost_in(g: int, Yg: np.ndarray) -> np.ndarray:
+        c, moved = slice(g * n_g, (g + 1) * n_g), Yg != 0
+        bad = ((Yg < 0) & (x[c] < w)).any(1) | (moved & ~allow[c]).any(1)
+        return np.where(bad, np.inf, (moved & ~sup[c]) @ cost[c])
+
+    last = len(x) // n_g - 1
+    opts = [(cost_in(gi, Y), [(gi, 1)])] if not linked else (
+        [(cost_in(gi, Y) + cost_in(last, Y), [(gi, 1), (last, 1)])] if gi != last else []) + [
+        (cost_in(gi, Y) + cost_in(h, Y if gi == last else -Y), [(gi, 1), (h, 1 if gi == last else -1)])
+        for h in range(last) if h != gi]
+    best = [float(o[0].min()) for o in opts]
+    if opts and np.isfinite(min(best)):  # otherwise the audit sends the cell to the exact MILP
+        o = opts[int(np.argmin(best))]
+        for g, sign in o[1]:
+            sup[g * n_g:(g + 1) * n_g] |= (sign * Y[int(np.argmin(o[0]))]) != 0
+
+
+def _complements(A, x, sup, allow, cost, t: int, w: float) -> np.ndarray | None:
+    """Exact fallback (a MILP, as sdc.suppress): the cheapest suppressed set admitting a perturbation y with
+    A y = 0, y_t = w, moving only suppressed cells and keeping counts >= 0 (disclosure_control.md §7.3)."""
+    n, up, down = len(x), 2.0 * w, np.minimum(x, 2.0 * w)
+    ident = sparse.identity(n)
+    box = sparse.vstack([sparse.hstack([ident, -up * ident]), sparse.hstack([-ident, -sparse.diags(down)])])
+    lo, hi = np.r_[np.full(n, -np.inf), sup * 1.0], np.r_[np.full(n, np.inf), (sup | allow) * 1.0]
+    lo[t] = hi[t] = w
+    res = milp(np.r_[np.zeros(n), cost], integrality=np.r_[np.zeros(n), np.ones(n)], bounds=Bounds(lo, hi),
+               constraints=[LinearConstraint(sparse.hstack([A, sparse.csr_matrix(A.shape)]).tocsr(), 0, 0),
+                            LinearConstraint(box.tocsr(), -np.inf, 0)], options={"time_limit": 60.0})
+    return None if res.x is None else res.x[n:] > 0.5
+
+
+def _audit(A, x, sup, w: float) -> pd.DataFrame:
+    system = PublishedSystem(A, np.zeros(A.shape[0]), np.where(sup, 0.0, x), np.where(sup, np.inf, x))
+    cells = np.flatnonzero(sup)
+    # Batches of 16: sdc.audit solves one block LP per call, whose cost grows faster than linearly.
+    res = pd.concat([audit(system, cells[i:i + 16]) for i in range(0, max(len(cells), 1), 16)])
+    res["required"] = w
+    res["ok"] = (res["width"] >= w - 1e-6).to_numpy(bool)  # NaN (solver trouble) fails closed
+    return res
+
+
+def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: str | None = None):
+    """Protect an `overlap_sets` table as one linked table: exclusive cells, inclusive counts, set sizes.
+
+    Counts in (0, threshold) are withheld; complements are then chosen so that no withheld count can be
+    narrowed below the protection width from *all* published values (exclusive, inclusive, set sizes and
+    the union, treated as public), and the LP attacker audit proves it (disclosure_control.md §0 fact 9,
+    §7.3). Set sizes and the All group are complements of last resort; the union is never withheld.
+    Rounding profiles then round the published counts (rounding only widens the intervals).
+
+    Args:
+        table: `overlap_sets` output (with ``by``, an ``All`` group is added and protected with the groups).
+        session_or_profile: an `sdc.Session` (the output is registered for ``finalise``) or a profile.
+        name: output name (default ``overlap_<k>``).
+
+    Returns:
+        `sdc.Output`: ``table`` (withheld counts missing), ``mask`` (True where withheld), ``status``,
+        ``audit`` (attacker interval of each withheld cell: lower, upper, width, required, ok).
+
+    Example:
+        >>> from djs_toolkit.analyses.overlap import overlap_sets
+        >>> m = pd.DataFrame({"a": [True] * 40 + [False] * 30 + [True] * 3, "b": [False] * 40 + [True] * 33})
+        >>> out = protect_overlap(overlap_sets(m))
+        >>> out.status, int(out.mask.to_numpy().sum()), bool(out.audit["ok"].all())
+        ('review', 4, True)
+    """
+    session = session_or_profile if isinstance(session_or_profile, Session) else None
+    prof = session.profile if session else load_profile(session_or_profile)
+    labels = table.attrs.get("datasets") or [c for c in table.columns if table[c].dtype == bool]
+    by = table.attrs["by"] if "by" in table.attrs else next(
+        (c for c in table.columns if c not in labels and c not in _NOT_GROUPS), None)
+    frame, x, A, B = _overlap_system(table, labels, by)
+    M, w, safe = len(B), prof.width, prof.min_safe_count
+    n_g = 2 * M + 1
+    j, grp = np.arange(len(x)) % n_g, np.arange(len(x)) // n_g
+    union = j == 2 * M
+    deg1 = np.r_[np.zeros(M), B.sum(axis=1) == 2 ** (len(labels) - 1), 0].astype(bool)[j]
+    primary = (x > 0) & (x < safe) & ~union
+    # Complement cost: interior cells first, then intersections, set sizes, and the All group last.
+    cost = 1.0 + x / (x.sum() + 1.0) + (j >= M) + 100.0 * deg1 + 1000.0 * ((grp == grp.max()) & (by is not None))
+    E = (np.eye(M)[:, None, :] - np.eye(M)[None, :, :]).reshape(M * M, M)[~np.eye(M, dtype=bool).ravel()]
+    Y = np.hstack([E, E @ B.T, np.zeros((len(E), 1))])  # every pair pattern, in units of w
+    sup = primary.copy()
+    for t in np.flatnonzero(primary)[np.argsort(-x[primary], kind="stable")]:
+        _pattern(Y, x, sup, ~union, cost, n_g, t, w, by is not None)
+    res, rounds = _audit(A, x, sup, w), 0
+    while not res["ok"].all() and rounds < 4:
+        for t in res.index[~res["ok"].to_numpy()]:
+            chosen = _complements(A, x, sup, ~union, cost, int(t), w)
+            sup |= chosen if chosen is not None else False
+        res, rounds = _audit(A, x, sup, w), rounds + 1
+    ok = bool(res["ok"].all()) and not ((x > 0) & (x < safe) & union).any()
+    cells = np.flatnonzero(~union)
+    back = np.argsort(np.argsort(frame["_pos"].to_numpy(), kind="stable"))  # system row -> output row
+    row, col = back[grp[cells] * M + j[cells] % M], np.where(j[cells] < M, "exclusive", "inclusive")
+    shown = frame.sort_values("_pos").drop(columns=["_mask", "_pos"]).reset_index(drop=True)
+    mask = pd.DataFrame(False, index=shown.index, columns=shown.columns)
+    evidence = shown.drop(columns=["window_start", "window_end"])  # checker-only: true counts
+    for c in ("exclusive", "inclusive"):
+        mask.loc[row[col == c], c] = sup[cells[col == c]]
+        vals = shown[c].astype(float)
+        if prof.mitigation == "round" and prof.round_base:
+            vals = np.floor(vals / prof.round_base + 0.5) * prof.round_base
+        shown[c] = vals.mask(mask[c]).round().astype("Int64")
+    reasons = reason_frame([(int(r), c, *(("MinimumThresholdCheck", "fail", f"count below {safe}") if primary[cell]
+                                          else ("SecondarySuppression", "review", "withheld so that no suppressed "
+                                                "count can be recovered by differencing")))
+                            for cell, r, c in zip(cells, row, col) if sup[cell]])
+    status = "fail" if not ok else (prof.status_after_protection if sup.any() else "pass")
+    if status == "pass" and prof.zeros == "review" and (x[cells] == 0).any():
+        status = "review"
+    if session is not None:
+        k = len(session.outputs) + 1
+        while name is None and f"overlap_{k}" in session.outputs:
+            k += 1
+        name = name or f"overlap_{k}"
+        if name in session.outputs:
+            raise DJSUserError(f"An output named {name!r} already exists: choose another name.")
+    # Statistic "overlap": a count table whose counts are the exclusive / inclusive columns (the set
+    # columns and degree are labels), so scans check those columns only.
+    out = Output(name or "overlap", status, "table", "overlap_sets", "overlap", shown, mask, reasons, evidence, res,
+                 description=f"persons by combination of {', '.join(labels)}", variables=list(labels),
+                 n=int(x[union][-1]))
+    out.properties["statistic"] = "overlap"
+    out.controls = [f"counts below {safe} withheld", "complementary suppression over exclusive, inclusive and "
+                    "set-size counts as one linked table", "LP attacker audit of every withheld count"]
+    if session is not None:
+        session.outputs[out.name] = out
+    return out

@@ -1,0 +1,44 @@
+"""The person-event spine: who did what, when, across every Data First dataset.
+
+`build_spine` joins each dataset's person-records to ``xjs_link`` once per extract (inside DuckDB);
+every analysis reads the spine instead of hand-joining tables. `build` holds the rules and the public
+functions, `sql` the per-dataset event SQL and the shared SQL helpers, `cache` the saved spine a
+pipeline run shares across notebooks.
+
+Example:
+    >>> from djs_toolkit import spine
+    >>> [e for d, e, _ in spine.EVENT_TYPES if d == "prison_nomis"]
+    ['custody_start', 'release', 'recall']
+"""
+
+from __future__ import annotations
+
+from djs_toolkit.spine.build import (
+    build_spine,
+    check_datasets,
+    common_window,
+    coverage,
+    diagnostics,
+    event_counts,
+    last_observable,
+    observed_until,
+    person_events,
+    save_spine,
+)
+from djs_toolkit.spine.cache import load_spine
+from djs_toolkit.spine.sql import EVENT_TYPES
+
+__all__ = [
+    "EVENT_TYPES",
+    "build_spine",
+    "check_datasets",
+    "common_window",
+    "coverage",
+    "diagnostics",
+    "event_counts",
+    "last_observable",
+    "observed_until",
+    "person_events",
+    "load_spine",
+    "save_spine",
+]
