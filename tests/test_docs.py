@@ -10,7 +10,7 @@ import pytest
 
 import djs_toolkit
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(djs_toolkit.__path__, "djs_toolkit."))
+MODULES = sorted(m.name for m in pkgutil.walk_packages(djs_toolkit.__path__, "djs_toolkit.") if not m.name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -28,13 +28,11 @@ different derived keys, so the two never collide.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +42,11 @@ from pandas.util import hash_array
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.fileio import atomic_write_bytes, atomic_write_text
+from djs_toolkit.sdc.ledger_records import FORMAT, LedgerEntry, canonical_ids, id_subkey, npy_bytes, npz_bytes
 from djs_toolkit.sdc.released import Released
 
 __all__ = ["Ledger", "LedgerEntry", "KEY_SPACES"]
 
-FORMAT = 1
 SCHEME = "siphash24-pandas-hash_array"
 KEY_SPACES = ("record_id", "index")
 _CHECK = "djs-ledger-check"
@@ -56,103 +54,6 @@ _README = ("DO NOT RELEASE. Differencing ledger of djs_toolkit.sdc (checker-only
            "It holds, for every released output, keyed hashes of the records behind it and each record's cell.\n"
            "Keep it with the project's checker-only files; deleting it makes the next outputs unchecked against "
            "earlier ones.\n")
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """Metadata of one recorded output (arrays are loaded on demand through the Ledger).
-
-    Example:
-        >>> LedgerEntry("e1", "t1", "", 0, "table", "count", "pass", ("g",)).display
-        "'t1'"
-    """
-
-    id: str
-    name: str
-    run: str
-    created_ns: int
-    kind: str
-    statistic: str
-    status: str
-    variables: tuple[str, ...]
-    population: str | None = None
-    key_space: str | None = None
-    keyset: str | None = None
-    n_records: int = 0
-    released: dict[str, Any] = field(default_factory=dict, repr=False)
-    protection: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def display(self) -> str:
-        """How messages name the entry: `'name'`, or under `djs run` its id in the bundle `'label.name'`.
-
-        Example:
-            >>> LedgerEntry("e1", "t1", "nb-a", 0, "table", "count", "pass", ()).display
-            "'nb-a.t1'"
-        """
-        if self.run and not self.name.startswith(self.run + "."):
-            return f"'{self.run}.{self.name}'"  # an Output from outputs.session(), recorded before save_table named it
-        return f"'{self.name}'"
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-able form (the entry's `.json` file).
-
-        Example:
-            >>> LedgerEntry("e1", "t1", "", 0, "table", "count", "pass", ("g",)).to_json()["variables"]
-            ['g']
-        """
-        return {"format": FORMAT, "id": self.id, "name": self.name, "run": self.run, "created_ns": self.created_ns,
-                "kind": self.kind, "statistic": self.statistic, "status": self.status,
-                "variables": list(self.variables), "population": self.population, "key_space": self.key_space,
-                "keyset": self.keyset, "n_records": self.n_records, "released": self.released,
-                "protection": self.protection}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "LedgerEntry":
-        """Inverse of `to_json`.
-
-        Example:
-            >>> e = LedgerEntry("e1", "t1", "", 0, "table", "count", "pass", ("g",))
-            >>> LedgerEntry.from_json(e.to_json()) == e
-            True
-        """
-        return cls(d["id"], d["name"], d.get("run", ""), int(d["created_ns"]), d["kind"], d["statistic"],
-                   d["status"], tuple(d.get("variables", ())), d.get("population"), d.get("key_space"),
-                   d.get("keyset"), int(d.get("n_records", 0)), d.get("released", {}), d.get("protection", {}))
-
-
-def _subkey(salt: str, tag: str) -> str:
-    # pandas wants a 16-character key; derive one per (key space, id kind) so spaces never collide.
-    digest = hashlib.blake2b(f"{salt}\x1f{tag}".encode(), digest_size=12).digest()
-    return base64.urlsafe_b64encode(digest).decode()
-
-
-def _canonical(ids: object) -> tuple[np.ndarray, str, np.ndarray]:
-    """(values, kind, missing): int64 values (kind `int`) or an object array of text (kind `str`)."""
-    if isinstance(ids, (pd.Index, pd.Series)):
-        arr = ids.to_numpy()
-    else:
-        arr = np.asarray(ids)
-    if arr.ndim != 1:
-        raise DJSUserError("record_id must be one id per record (a column, Series, Index or 1-D array).")
-    if arr.dtype.kind == "O" and pd.api.types.infer_dtype(arr, skipna=True) == "integer":
-        # integers held in an object column (e.g. after a merge) are the same ids as an int64 column
-        missing = pd.isna(arr)
-        return np.where(missing, 0, arr).astype(np.int64), "int", missing
-    if arr.dtype.kind in "iub":
-        return arr.astype(np.int64), "int", np.zeros(len(arr), bool)
-    if arr.dtype.kind == "M":
-        missing = np.isnat(arr)
-        return arr.astype("datetime64[ns]").astype(np.int64), "int", missing
-    if arr.dtype.kind == "f":
-        missing = ~np.isfinite(arr)
-        ok = arr[~missing]
-        if np.all(ok == np.round(ok)) and (len(ok) == 0 or np.abs(ok).max() < 2**62):
-            return np.where(missing, 0, arr).astype(np.int64), "int", missing
-    s = pd.Series(arr, dtype=object)
-    missing = s.isna().to_numpy()
-    text = s.where(~missing, "").map(str).to_numpy(dtype=object)
-    return text, "str", missing
 
 
 class Ledger:
@@ -226,7 +127,7 @@ class Ledger:
         salt = (self.path / "salt.txt").read_text(encoding="utf-8").strip()
         if len(salt) != 16:
             raise DJSUserError(f"The ledger {self.path.name} has a damaged salt.txt: restore it or start a new ledger.")
-        check = str(int(hash_array(np.array([_CHECK], dtype=object), hash_key=_subkey(salt, "check"))[0]))
+        check = str(int(hash_array(np.array([_CHECK], dtype=object), hash_key=id_subkey(salt, "check"))[0]))
         self._create_once(self.path / "ledger.json", json.dumps(
             {"format": FORMAT, "hash": SCHEME, "check": check}, indent=2) + "\n")
         info = json.loads((self.path / "ledger.json").read_text(encoding="utf-8"))
@@ -266,8 +167,8 @@ class Ledger:
         for obj, sp, keys, info in self._hash_cache:
             if obj is ids and sp == space:  # pandas Index objects are immutable: safe to reuse by identity
                 return keys, info
-        values, kind, missing = _canonical(ids)
-        key = _subkey(self.salt, f"{space}:{kind}")
+        values, kind, missing = canonical_ids(ids)
+        key = id_subkey(self.salt, f"{space}:{kind}")
         if kind == "int":
             as_bytes = values.astype(">i8").view("S8").astype(object)  # fixed width: injective after NUL strip
             h = hash_array(as_bytes, hash_key=key, categorize=False)
@@ -304,7 +205,7 @@ class Ledger:
                 target = self.path / "keysets" / f"{digest}.npy"
                 if not target.exists():
                     _ = self.salt  # creates the folder
-                    atomic_write_bytes(target, _npy_bytes(keys))
+                    atomic_write_bytes(target, npy_bytes(keys))
             self._keysets[digest] = keys
         return digest
 
@@ -468,9 +369,9 @@ class Ledger:
             _ = self.salt
             folder = self.path / "entries"
             if lab is not None:
-                atomic_write_bytes(folder / f"{eid}.labels.npy", _npy_bytes(lab))
+                atomic_write_bytes(folder / f"{eid}.labels.npy", npy_bytes(lab))
             if released is not None:
-                atomic_write_bytes(folder / f"{eid}.cells.npz", _npz_bytes(released.to_arrays()))
+                atomic_write_bytes(folder / f"{eid}.cells.npz", npz_bytes(released.to_arrays()))
             atomic_write_text(folder / f"{eid}.json", json.dumps(entry.to_json(), indent=1, allow_nan=False) + "\n")
         self._metas[eid] = entry
         return entry
@@ -488,19 +389,3 @@ class Ledger:
         if self.path is not None:
             for suffix in (".json", ".labels.npy", ".cells.npz"):
                 (self.path / "entries" / f"{entry.id}{suffix}").unlink(missing_ok=True)
-
-
-def _npy_bytes(arr: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
