@@ -17,16 +17,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyarrow.parquet as pq  # noqa: E402
+import pyarrow.parquet as pq
 
-from djs_toolkit.dummy import SCALES, generate  # noqa: E402
-from djs_toolkit.schema import TABLES  # noqa: E402
+from djs_toolkit.dummy import SCALES, generate
+from djs_toolkit.schema import TABLES
 
 
 def _rows(root: Path) -> dict[str, int]:
     out = {}
     for name in TABLES:
-        files = [root / f"{name}.parquet"] if (root / f"{name}.parquet").exists() else sorted(root.glob(f"{name}_[0-9][0-9].parquet"))
+        files = (
+            [root / f"{name}.parquet"]
+            if (root / f"{name}.parquet").exists()
+            else sorted(root.glob(f"{name}_[0-9][0-9].parquet"))
+        )
         out[name] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     return out
 
@@ -55,10 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = time.process_time() - c0 + (ch1.ru_utime - ch0.ru_utime) + (ch1.ru_stime - ch0.ru_stime)
         import json
+
         persons = json.loads((out / "truth" / "config.json").read_text(encoding="utf-8"))["persons"]
         rows = _rows(out)
-        print(f"{scale:<9} {persons:>10,} {wall:>8.1f} {cpu:>8.1f} {_peak_rss_mib():>13,.0f}  "
-              + ", ".join(f"{k}={v:,}" for k, v in rows.items()), flush=True)
+        print(
+            f"{scale:<9} {persons:>10,} {wall:>8.1f} {cpu:>8.1f} {_peak_rss_mib():>13,.0f}  "
+            + ", ".join(f"{k}={v:,}" for k, v in rows.items()),
+            flush=True,
+        )
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)
     if not args.keep:

@@ -25,12 +25,22 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import peak_rss_mib, print_table  # noqa: E402
+from _common import peak_rss_mib, print_table
 
-from djs_toolkit.sdc import Session  # noqa: E402
+from djs_toolkit.sdc import Session
 
-VARS = {"court": 12, "outcome": 5, "sex": 2, "age_band": 6, "region": 9, "offence": 13, "year": 4, "ethnicity": 5,
-        "prior": 4, "disposal": 3}
+VARS = {
+    "court": 12,
+    "outcome": 5,
+    "sex": 2,
+    "age_band": 6,
+    "region": 9,
+    "offence": 13,
+    "year": 4,
+    "ethnicity": 5,
+    "prior": 4,
+    "disposal": 3,
+}
 
 
 def make_data(n: int, seed: int = 0) -> pd.DataFrame:
@@ -46,8 +56,12 @@ def make_data(n: int, seed: int = 0) -> pd.DataFrame:
 
 def earlier_outputs(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str, str, bool]]:
     pairs = list(itertools.combinations(VARS, 2))
-    subsets = [("all", df), ("y0", df[df.year == "yea0"]), ("sexF", df[df.sex == "sex0"]),
-               ("reg1", df[df.region == "reg1"])]
+    subsets = [
+        ("all", df),
+        ("y0", df[df.year == "yea0"]),
+        ("sexF", df[df.sex == "sex0"]),
+        ("reg1", df[df.region == "reg1"]),
+    ]
     specs = []
     for k in range(49):  # 45 pairs, then 4 of them again on another population
         a, b = pairs[k % len(pairs)]
@@ -109,35 +123,56 @@ def main() -> None:
 
             store = s.ledger_store()
             keys = store.hash_ids(o.record_id)
-            new = NewOutput(o.name + "x", o.released, o.cell_labels, store.store_keyset(keys), "record_id",
-                            tuple(o.variables))
+            new = NewOutput(
+                o.name + "x", o.released, o.cell_labels, store.store_keyset(keys), "record_id", tuple(o.variables)
+            )
             t0 = time.perf_counter()
             res = check_new(store, new, s.profile, 600, entries=[e for e in store.entries() if e.name != o.name])
             shutil.rmtree(copy, ignore_errors=True)
             diff_only.append(time.perf_counter() - t0)
             assert res.compared == 49, res.compared
             t0 = time.perf_counter()
-            Session("srs", ledger=work / f"empty{r}").crosstab(d.court, d.outcome, margins=True,
-                                                              record_id=d.person_id)
+            Session("srs", ledger=work / f"empty{r}").crosstab(d.court, d.outcome, margins=True, record_id=d.person_id)
             empty.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             pd.crosstab(d.court, d.outcome, margins=True)
             pandas_t.append(time.perf_counter() - t0)
-        cold = subprocess.run([sys.executable, "-c", COLD, str(led), str(args.n), str(Path(__file__).parent)],
-                              capture_output=True, text=True, check=True).stdout.split()
+        cold = subprocess.run(
+            [sys.executable, "-c", COLD, str(led), str(args.n), str(Path(__file__).parent)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         med = lambda xs: float(np.median(xs))  # noqa: E731
         rows = [
-            {"figure": "50th output vs ledger of 49, warm (Session.crosstab)", "ours": f"{med(ours):.2f}",
-             "baseline": f"{med(empty):.2f}", "ratio": f"{med(ours) / med(empty):.1f}x",
-             "note": "baseline = same call, empty ledger"},
-            {"figure": "50th output vs ledger of 49, cold (new process)", "ours": f"{float(cold[0]):.2f}",
-             "baseline": f"{med(empty):.2f}", "ratio": f"{float(cold[0]) / med(empty):.1f}x",
-             "note": f"status {cold[1]}"},
-            {"figure": "differencing check alone (49 pairs)", "ours": f"{med(diff_only):.2f}",
-             "baseline": f"{med(pandas_t):.2f}", "ratio": f"{med(diff_only) / med(pandas_t):.1f}x",
-             "note": "baseline = pandas.crosstab"},
-            {"figure": "building the 49 earlier outputs (total)", "ours": f"{t_build:.1f}", "baseline": "",
-             "ratio": "", "note": f"{args.n:,} records"},
+            {
+                "figure": "50th output vs ledger of 49, warm (Session.crosstab)",
+                "ours": f"{med(ours):.2f}",
+                "baseline": f"{med(empty):.2f}",
+                "ratio": f"{med(ours) / med(empty):.1f}x",
+                "note": "baseline = same call, empty ledger",
+            },
+            {
+                "figure": "50th output vs ledger of 49, cold (new process)",
+                "ours": f"{float(cold[0]):.2f}",
+                "baseline": f"{med(empty):.2f}",
+                "ratio": f"{float(cold[0]) / med(empty):.1f}x",
+                "note": f"status {cold[1]}",
+            },
+            {
+                "figure": "differencing check alone (49 pairs)",
+                "ours": f"{med(diff_only):.2f}",
+                "baseline": f"{med(pandas_t):.2f}",
+                "ratio": f"{med(diff_only) / med(pandas_t):.1f}x",
+                "note": "baseline = pandas.crosstab",
+            },
+            {
+                "figure": "building the 49 earlier outputs (total)",
+                "ours": f"{t_build:.1f}",
+                "baseline": "",
+                "ratio": "",
+                "note": f"{args.n:,} records",
+            },
         ]
         print_table(rows, ["figure", "ours", "baseline", "ratio", "note"])
         size = sum(p.stat().st_size for p in led.rglob("*") if p.is_file()) / 2**20

@@ -21,12 +21,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import dummy_extract, peak_rss_mib, print_table, timed  # noqa: E402
+import lifelines  # noqa: F401  (imported up front: one-off import time is not part of any figure)
+from _common import dummy_extract, peak_rss_mib, print_table, timed
 
-import lifelines  # noqa: E402,F401  (imported up front: one-off import time is not part of any figure)
-
-import djs_toolkit.survival  # noqa: E402,F401
-from djs_toolkit import open_extract, overlap, spine  # noqa: E402
+import djs_toolkit.survival  # noqa: F401
+from djs_toolkit import open_extract, overlap, spine
 
 LABELS = ["mags_hocas", "crown_xhibit", "prison_nomis", "probation_delius", "familyman", "civil_caseman_pcol"]
 FIRST, THEN, DAYS = "civil_claim", "mags_case", 365
@@ -35,8 +34,10 @@ FIRST, THEN, DAYS = "civil_claim", "mags_case", 365
 def baseline_sets(ex, window) -> np.ndarray:
     """Pandas: distinct (person, dataset) rows in the window, bitmask per person, counts per mask."""
     inlist = ", ".join(f"'{d}'" for d in LABELS)
-    ev = ex.engine.con.sql(f"SELECT person_id, dataset FROM _spine WHERE dataset IN ({inlist}) AND event_date >= "
-                           f"DATE '{window[0].date()}' AND event_date <= DATE '{window[1].date()}'").df()
+    ev = ex.engine.con.sql(
+        f"SELECT person_id, dataset FROM _spine WHERE dataset IN ({inlist}) AND event_date >= "
+        f"DATE '{window[0].date()}' AND event_date <= DATE '{window[1].date()}'"
+    ).df()
     ev = ev.drop_duplicates()
     bit = ev["dataset"].map({d: 1 << i for i, d in enumerate(LABELS)}).astype("int64")
     masks = bit.groupby(ev["person_id"]).sum()
@@ -50,8 +51,10 @@ def baseline_ordered(ex, window, censor: pd.Timestamp) -> tuple[int, float]:
     from lifelines import KaplanMeierFitter
 
     con = ex.engine.con
-    a = con.sql(f"SELECT person_id, event_date FROM _spine WHERE event_type = '{FIRST}' AND event_date >= "
-                f"DATE '{window[0].date()}' AND event_date <= DATE '{window[1].date()}'").df()
+    a = con.sql(
+        f"SELECT person_id, event_date FROM _spine WHERE event_type = '{FIRST}' AND event_date >= "
+        f"DATE '{window[0].date()}' AND event_date <= DATE '{window[1].date()}'"
+    ).df()
     b = con.sql(f"SELECT person_id, event_date AS d FROM _spine WHERE event_type = '{THEN}'").df()
     t0 = a.groupby("person_id")["event_date"].min().rename("t0")
     m = b.merge(t0, left_on="person_id", right_index=True)
@@ -80,8 +83,11 @@ def main() -> None:
     spine.build_spine(ex)
     t_spine = time.perf_counter() - t0
     n_ev = ex.engine.con.sql("SELECT COUNT(*) FROM _spine").fetchall()[0][0]
-    print(f"# {args.scale}: {n_ev:,} spine events; spine build {t_spine:.1f} s (shared, before any figure); "
-          f"peak RSS after build {peak_rss_mib():.0f} MiB", flush=True)
+    print(
+        f"# {args.scale}: {n_ev:,} spine events; spine build {t_spine:.1f} s (shared, before any figure); "
+        f"peak RSS after build {peak_rss_mib():.0f} MiB",
+        flush=True,
+    )
 
     t_sets, sets = timed(lambda: overlap.overlap_sets(ex, LABELS), args.repeats)
     print(f"# overlap_sets {t_sets:.2f} s, peak RSS {peak_rss_mib():.0f} MiB", flush=True)
@@ -98,21 +104,33 @@ def main() -> None:
     # Same answers, or the timings compare different work.
     ours = np.r_[sets.set_index("combination")["exclusive"], sets.set_index("combination")["inclusive"]]
     order = sets[LABELS].to_numpy(bool) @ (1 << np.arange(len(LABELS)))
-    ref = np.r_[bsets[: len(order)][order - 1], bsets[len(order):][order - 1]]
+    ref = np.r_[bsets[: len(order)][order - 1], bsets[len(order) :][order - 1]]
     assert (ours == ref).all(), "overlap_sets differs from the pandas baseline"
     assert ordd["n_index"].iloc[0] == bord[0] and abs(ordd["cumulative_incidence"].iloc[0] - bord[1]) < 1e-9
     rows = [
-        {"figure": f"overlap_sets, 2^{len(LABELS)} combinations", "ours s": f"{t_sets:.2f}",
-         "baseline": "pandas groupby", "baseline s": f"{t_bsets:.2f}", "ours/baseline": f"{t_sets / t_bsets:.2f}",
-         "goal s": "15"},
-        {"figure": f"ordered_overlap {FIRST} -> {THEN} {DAYS} d", "ours s": f"{t_ord:.2f}",
-         "baseline": "pandas merge + lifelines KM", "baseline s": f"{t_bord:.2f}", "ours/baseline": f"{t_ord / t_bord:.2f}",
-         "goal s": "30"},
+        {
+            "figure": f"overlap_sets, 2^{len(LABELS)} combinations",
+            "ours s": f"{t_sets:.2f}",
+            "baseline": "pandas groupby",
+            "baseline s": f"{t_bsets:.2f}",
+            "ours/baseline": f"{t_sets / t_bsets:.2f}",
+            "goal s": "15",
+        },
+        {
+            "figure": f"ordered_overlap {FIRST} -> {THEN} {DAYS} d",
+            "ours s": f"{t_ord:.2f}",
+            "baseline": "pandas merge + lifelines KM",
+            "baseline s": f"{t_bord:.2f}",
+            "ours/baseline": f"{t_ord / t_bord:.2f}",
+            "goal s": "30",
+        },
     ]
     print_table(rows, list(rows[0]))
     print(f"# peak RSS: {rss_ours:.0f} MiB after ours (includes the spine), {rss_all:.0f} MiB after baselines")
-    print(f"# union {int(sets['exclusive'].sum()):,} persons; {FIRST} -> {THEN}: n_index "
-          f"{int(ordd['n_index'].iloc[0]):,}, incidence {ordd['cumulative_incidence'].iloc[0]:.4f}")
+    print(
+        f"# union {int(sets['exclusive'].sum()):,} persons; {FIRST} -> {THEN}: n_index "
+        f"{int(ordd['n_index'].iloc[0]):,}, incidence {ordd['cumulative_incidence'].iloc[0]:.4f}"
+    )
 
 
 if __name__ == "__main__":

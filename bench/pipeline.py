@@ -20,11 +20,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import dummy_extract, print_table  # noqa: E402
+from _common import dummy_extract, print_table
 
 REPO = Path(__file__).resolve().parent.parent
 # Runs a command as a child and reports the largest resident set among its waited-for descendants.
@@ -54,8 +53,9 @@ for spec in load_pipeline(pipeline).runs:
 
 
 def _measure(cmd: list[str]) -> dict:
-    out = json.loads(subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True,
-                                    check=True).stdout)
+    out = json.loads(
+        subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True, check=True).stdout
+    )
     if out["rc"] not in (0, 1):  # 1 = something withheld by the safety scan (fail closed), still a full run
         raise SystemExit(f"{cmd[:3]} failed with exit code {out['rc']}")
     return out
@@ -64,8 +64,23 @@ def _measure(cmd: list[str]) -> dict:
 def run_ours(pipeline: Path, data: Path, jobs: int, work: Path) -> dict:
     """One `djs run` in a child process: rc, seconds, peak RSS, and the bundle folder."""
     outs, runs = work / "outputs", work / "runs"
-    res = _measure([sys.executable, "-m", "djs_toolkit.cli", "run", str(pipeline), "--data", str(data), "--jobs",
-                    str(jobs), "--outputs", str(outs), "--runs", str(runs)])
+    res = _measure(
+        [
+            sys.executable,
+            "-m",
+            "djs_toolkit.cli",
+            "run",
+            str(pipeline),
+            "--data",
+            str(data),
+            "--jobs",
+            str(jobs),
+            "--outputs",
+            str(outs),
+            "--runs",
+            str(runs),
+        ]
+    )
     bundles = sorted(outs.iterdir()) if outs.is_dir() else []
     res["bundle"] = bundles[-1] if bundles else None
     return res
@@ -92,8 +107,11 @@ def statuses(bundle: Path) -> dict[str, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scales", default="small,medium,national")
-    ap.add_argument("--baseline-scales", default="small,medium",
-                    help="scales that also run the papermill-only baseline (national: about an hour)")
+    ap.add_argument(
+        "--baseline-scales",
+        default="small,medium",
+        help="scales that also run the papermill-only baseline (national: about an hour)",
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1, choices=[1, 2])
     ap.add_argument("--pipeline", default=str(REPO / "pipeline.yaml"))
@@ -111,20 +129,28 @@ def main() -> None:
                 if first["bundle"] and second["bundle"]:
                     a, b = _bytes(first["bundle"]), _bytes(second["bundle"])
                     same = str(a == b)
-                    manifests = str(all(m in a and a.get(m) == b.get(m)
-                                        for m in ("manifest.json", "manifest-sha256.txt")))
+                    manifests = str(
+                        all(m in a and a.get(m) == b.get(m) for m in ("manifest.json", "manifest-sha256.txt"))
+                    )
             if args.keep and first["bundle"]:
                 shutil.copytree(first["bundle"], Path(args.keep) / scale, dirs_exist_ok=True)
             base = run_baseline(Path(args.pipeline), data, Path(tmp) / "base") if scale in base_scales else None
             st = statuses(first["bundle"]) if first["bundle"] else {}
-            rows.append({
-                "scale": scale, "runs": 17, "exit": first["rc"], "ours_wall_s": f"{first['seconds']:.0f}",
-                "papermill_wall_s": f"{base['seconds']:.0f}" if base else "-",
-                "ratio": f"{first['seconds'] / base['seconds']:.2f}" if base else "-",
-                "ours_peak_rss_mib": f"{first['rss_kib'] / 1024:.0f}",
-                "papermill_peak_rss_mib": f"{base['rss_kib'] / 1024:.0f}" if base else "-",
-                "outputs_pass/review/fail": f"{st.get('pass', 0)}/{st.get('review', 0)}/{st.get('fail', 0)}",
-                "identical_rerun": same, "same_manifest": manifests})
+            rows.append(
+                {
+                    "scale": scale,
+                    "runs": 17,
+                    "exit": first["rc"],
+                    "ours_wall_s": f"{first['seconds']:.0f}",
+                    "papermill_wall_s": f"{base['seconds']:.0f}" if base else "-",
+                    "ratio": f"{first['seconds'] / base['seconds']:.2f}" if base else "-",
+                    "ours_peak_rss_mib": f"{first['rss_kib'] / 1024:.0f}",
+                    "papermill_peak_rss_mib": f"{base['rss_kib'] / 1024:.0f}" if base else "-",
+                    "outputs_pass/review/fail": f"{st.get('pass', 0)}/{st.get('review', 0)}/{st.get('fail', 0)}",
+                    "identical_rerun": same,
+                    "same_manifest": manifests,
+                }
+            )
             print_table(rows[-1:], list(rows[-1]))
             sys.stdout.flush()
     print()

@@ -33,12 +33,14 @@ def make_data(n: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
     region = rng.integers(0, 10, n)
     offence = rng.integers(0, 12, n)
     offence[rng.choice(n, 5, replace=False)] = 12  # the rare level
-    return pd.DataFrame({
-        "region": np.array([f"region_{i:02d}" for i in range(10)])[region],
-        "offence": np.array([f"offence_{i:02d}" for i in range(12)] + ["offence_rare"])[offence],
-        "sentence_days": rng.gamma(0.6, 300.0, n).round(),
-        "age": rng.integers(18, 90, n),
-    })
+    return pd.DataFrame(
+        {
+            "region": np.array([f"region_{i:02d}" for i in range(10)])[region],
+            "offence": np.array([f"offence_{i:02d}" for i in range(12)] + ["offence_rare"])[offence],
+            "sentence_days": rng.gamma(0.6, 300.0, n).round(),
+            "age": rng.integers(18, 90, n),
+        }
+    )
 
 
 def paired_times(ours, base, repeats: int) -> tuple[float, float]:
@@ -89,8 +91,14 @@ def acro_times(df: pd.DataFrame, repeats: int) -> dict[str, float]:
         script.write_text(ACRO_SCRIPT, encoding="utf-8")
         env = dict(os.environ, MPLBACKEND="Agg")
         try:
-            res = subprocess.run([str(ACRO_PY), str(script), str(data), str(max(1, repeats // 2))], cwd=tmp,
-                                 capture_output=True, text=True, timeout=900, env=env)
+            res = subprocess.run(
+                [str(ACRO_PY), str(script), str(data), str(max(1, repeats // 2))],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                env=env,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return {}
         lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
@@ -113,16 +121,25 @@ def main() -> None:
         session.outputs.clear()  # keep memory flat across repeats
 
     rows = [
-        ("count table, check only", lambda: run(check_only),
-         lambda: pd.crosstab(df.region, df.offence), "count"),
-        ("count table + margins, suppression + audit", lambda: run(protecting, margins=True),
-         lambda: pd.crosstab(df.region, df.offence, margins=True), "suppress_margins"),
-        ("sum table, threshold + N-K + p%, check only",
-         lambda: run(check_only, values=df.sentence_days, aggfunc="sum"),
-         lambda: pd.crosstab(df.region, df.offence, values=df.sentence_days, aggfunc="sum"), "sum_dominance"),
-        ("sum table + margins, suppression + audit",
-         lambda: run(protecting, values=df.sentence_days, aggfunc="sum", margins=True),
-         lambda: pd.crosstab(df.region, df.offence, values=df.sentence_days, aggfunc="sum", margins=True), None),
+        ("count table, check only", lambda: run(check_only), lambda: pd.crosstab(df.region, df.offence), "count"),
+        (
+            "count table + margins, suppression + audit",
+            lambda: run(protecting, margins=True),
+            lambda: pd.crosstab(df.region, df.offence, margins=True),
+            "suppress_margins",
+        ),
+        (
+            "sum table, threshold + N-K + p%, check only",
+            lambda: run(check_only, values=df.sentence_days, aggfunc="sum"),
+            lambda: pd.crosstab(df.region, df.offence, values=df.sentence_days, aggfunc="sum"),
+            "sum_dominance",
+        ),
+        (
+            "sum table + margins, suppression + audit",
+            lambda: run(protecting, values=df.sentence_days, aggfunc="sum", margins=True),
+            lambda: pd.crosstab(df.region, df.offence, values=df.sentence_days, aggfunc="sum", margins=True),
+            None,
+        ),
     ]
     acro = {} if args.no_acro else acro_times(df, args.repeats)
     print(f"rows={len(df):,} repeats={args.repeats} (median seconds; ratio = ours / pandas in this run)")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import dummy_extract, peak_rss_mib, print_table  # noqa: E402
+from _common import dummy_extract, peak_rss_mib, print_table
 
 
 def _one(scale: str, baseline: bool) -> dict:
@@ -38,14 +38,22 @@ def _one(scale: str, baseline: bool) -> dict:
     m = overlap.memberships(ex)
     masks = overlap.membership_masks(ex)
     t_members = time.perf_counter() - t0
-    out = {"scale": scale, "events": n_events, "persons": len(m), "build_s": t_build,
-           "person_events_s": t_events, "memberships_and_masks_s": t_members}
+    out = {
+        "scale": scale,
+        "events": n_events,
+        "persons": len(m),
+        "build_s": t_build,
+        "person_events_s": t_events,
+        "memberships_and_masks_s": t_members,
+    }
     out["peak_rss_mib"] = peak_rss_mib()  # ours, before the baseline runs in this process
     if baseline:
         # What a researcher does by hand: the whole link table into pandas, then a groupby (no window).
         t0 = time.perf_counter()
-        link = pd.read_parquet([p for p in sorted(root.glob("xjs_link*.parquet"))] or root / "xjs_link",
-                               columns=["source_dataset", "estimated_xjs_id"])
+        link = pd.read_parquet(
+            [p for p in sorted(root.glob("xjs_link*.parquet"))] or root / "xjs_link",
+            columns=["source_dataset", "estimated_xjs_id"],
+        )
         labels = sorted(link["source_dataset"].unique())
         link["bit"] = link["source_dataset"].map({d: 1 << i for i, d in enumerate(labels)}).astype("int64")
         per_person = link.drop_duplicates(["estimated_xjs_id", "bit"]).groupby("estimated_xjs_id")["bit"].sum()
@@ -75,16 +83,21 @@ def main() -> None:
                 print(line)
         r = json.loads(res.stdout.splitlines()[-1])
         base = r.get("pandas_masks_s")
-        rows.append({
-            "scale": r["scale"], "persons": f"{r['persons']:,}", "events": f"{r['events']:,}",
-            "spine build s": f"{r['build_s']:.1f}", "person_events s": f"{r['person_events_s']:.1f}",
-            "both s": f"{r['build_s'] + r['person_events_s']:.1f}",
-            "memberships+2^k s": f"{r['memberships_and_masks_s']:.1f}",
-            "pandas hand-join s": f"{base:.1f}" if base else "-",
-            "ratio": f"{r['memberships_and_masks_s'] / base:.2f}" if base else "-",
-            "peak RSS MiB": f"{r['peak_rss_mib']:.0f}",
-            "peak RSS with baseline MiB": f"{r['peak_rss_after_baseline_mib']:.0f}",
-        })
+        rows.append(
+            {
+                "scale": r["scale"],
+                "persons": f"{r['persons']:,}",
+                "events": f"{r['events']:,}",
+                "spine build s": f"{r['build_s']:.1f}",
+                "person_events s": f"{r['person_events_s']:.1f}",
+                "both s": f"{r['build_s'] + r['person_events_s']:.1f}",
+                "memberships+2^k s": f"{r['memberships_and_masks_s']:.1f}",
+                "pandas hand-join s": f"{base:.1f}" if base else "-",
+                "ratio": f"{r['memberships_and_masks_s'] / base:.2f}" if base else "-",
+                "peak RSS MiB": f"{r['peak_rss_mib']:.0f}",
+                "peak RSS with baseline MiB": f"{r['peak_rss_after_baseline_mib']:.0f}",
+            }
+        )
     print_table(rows, list(rows[0]))
 
 

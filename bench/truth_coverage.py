@@ -47,9 +47,9 @@ from scipy.stats import binom, chi2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from djs_toolkit import dummy, open_extract  # noqa: E402
-from djs_toolkit.survival import CoxResult, cox, reentry_cohort  # noqa: E402
-from tests.survival.test_truth_recovery import (  # noqa: E402
+from djs_toolkit import dummy, open_extract
+from djs_toolkit.survival import CoxResult, cox, reentry_cohort
+from tests.survival.test_truth_recovery import (
     PERIOD,
     WAITING,
     _benchmark,
@@ -77,32 +77,57 @@ def fit_seed(seed: int, scale: str, tmp: Path, linkage_error: bool = False) -> d
     """Generate one extract (without linkage error unless asked) and fit the test's model to the files and
     to the truth."""
     t0 = time.perf_counter()
-    root = dummy.generate(tmp / f"seed{seed}_{linkage_error}", scale=scale, seed=seed,
-                          config=None if linkage_error else _no_linkage_error())
+    root = dummy.generate(
+        tmp / f"seed{seed}_{linkage_error}",
+        scale=scale,
+        seed=seed,
+        config=None if linkage_error else _no_linkage_error(),
+    )
     t_gen = time.perf_counter() - t0
     truth = pd.read_csv(root / "truth" / "reentry_log_hr.csv").set_index("covariate")["log_hr"]
     names = list(truth.index)
-    c = reentry_cohort(open_extract(root), ["case_end", "release", "probation_start"], outcome="magistrates",
-                       period=PERIOD, waiting_days=WAITING)
+    c = reentry_cohort(
+        open_extract(root),
+        ["case_end", "release", "probation_start"],
+        outcome="magistrates",
+        period=PERIOD,
+        waiting_days=WAITING,
+    )
     got = cox(_design(c), "duration", "event", names, cluster="person")
     bench = _benchmark(root, names, c.attrs["follow_up_end"])
     shutil.rmtree(root)
-    return {"seed": seed, "truth": truth, "got": got, "bench": bench, "gen_s": t_gen,
-            "fit_s": time.perf_counter() - t0 - t_gen}
+    return {
+        "seed": seed,
+        "truth": truth,
+        "got": got,
+        "bench": bench,
+        "gen_s": t_gen,
+        "fit_s": time.perf_counter() - t0 - t_gen,
+    }
 
 
-SHORT = {"log1p_prior_contacts_730d": "contacts", "index_release": "release", "index_probation_start": "prob_start",
-         "imd_most_deprived_quintile": "imd_q1", "prior_possession_claim_730d": "possession",
-         "prior_family_case_730d": "family"}
+SHORT = {
+    "log1p_prior_contacts_730d": "contacts",
+    "index_release": "release",
+    "index_probation_start": "prob_start",
+    "imd_most_deprived_quintile": "imd_q1",
+    "prior_possession_claim_730d": "possession",
+    "prior_family_case_730d": "family",
+}
 
 
 def per_seed_row(seed: int, truth: pd.Series, res: CoxResult) -> dict:
     se = res.params["robust_se"]
     z = (res.params["coef"] - truth) / se
     w = wald(res, truth)
-    return {"seed": seed, "covered": int((z.abs() <= Z95).sum()), "max|z|": f"{z.abs().max():.2f}",
-            "missed": ",".join(SHORT.get(k, k.replace("age_", "")) for k in z.index[z.abs() > Z95]) or "-",
-            "wald": f"{w['chisq']:.2f}", "p": fmt_p(w["p"])}
+    return {
+        "seed": seed,
+        "covered": int((z.abs() <= Z95).sum()),
+        "max|z|": f"{z.abs().max():.2f}",
+        "missed": ",".join(SHORT.get(k, k.replace("age_", "")) for k in z.index[z.abs() > Z95]) or "-",
+        "wald": f"{w['chisq']:.2f}",
+        "p": fmt_p(w["p"]),
+    }
 
 
 def across(runs: list[dict], which: str) -> tuple[pd.DataFrame, dict]:
@@ -114,16 +139,26 @@ def across(runs: list[dict], which: str) -> tuple[pd.DataFrame, dict]:
     covered = (dev.abs() <= Z95 * se).sum(axis=1)
     mean_dev = dev.mean(axis=1)
     v_mean = sum(r[which].covariance.loc[truth.index, truth.index] for r in runs) / s**2
-    table = pd.DataFrame({
-        "covered": covered.astype(str) + f"/{s}",
-        "P(X<=k)": [f"{binom.cdf(k, s, 0.95):.3f}" for k in covered],
-        "mean_dev": mean_dev.round(4), "z_mean": (mean_dev / np.sqrt(np.diag(v_mean))).round(2),
-    })
+    table = pd.DataFrame(
+        {
+            "covered": covered.astype(str) + f"/{s}",
+            "P(X<=k)": [f"{binom.cdf(k, s, 0.95):.3f}" for k in covered],
+            "mean_dev": mean_dev.round(4),
+            "z_mean": (mean_dev / np.sqrt(np.diag(v_mean))).round(2),
+        }
+    )
     sum_w = sum(wald(r[which], truth)["chisq"] for r in runs)
     w_mean = float(mean_dev @ np.linalg.solve(v_mean.to_numpy(), mean_dev.to_numpy()))
-    pooled = {"sum_wald": sum_w, "sum_df": s * len(truth), "sum_p": chi2.sf(sum_w, s * len(truth)),
-              "mean_wald": w_mean, "mean_df": len(truth), "mean_p": chi2.sf(w_mean, len(truth)),
-              "covered": int(covered.sum()), "cis": s * len(truth)}
+    pooled = {
+        "sum_wald": sum_w,
+        "sum_df": s * len(truth),
+        "sum_p": chi2.sf(sum_w, s * len(truth)),
+        "mean_wald": w_mean,
+        "mean_df": len(truth),
+        "mean_p": chi2.sf(w_mean, len(truth)),
+        "covered": int(covered.sum()),
+        "cis": s * len(truth),
+    }
     return table, pooled
 
 
@@ -131,22 +166,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=seeds_arg, default=seeds_arg("0-7"))
     ap.add_argument("--scale", default="small")
-    ap.add_argument("--with-linkage-error", action="store_true",
-                    help="also fit the default extract of each seed (with linkage error)")
+    ap.add_argument(
+        "--with-linkage-error",
+        action="store_true",
+        help="also fit the default extract of each seed (with linkage error)",
+    )
     args = ap.parse_args()
     runs = []
     with tempfile.TemporaryDirectory(prefix="djs_truth_coverage_") as tmp:
         for seed in args.seeds:
             runs.append(fit_seed(seed, args.scale, Path(tmp)))
             r = runs[-1]
-            print(f"# seed {seed}: generated in {r['gen_s']:.1f} s, cohort and fits in {r['fit_s']:.1f} s, "
-                  f"{r['got'].n} index events, {r['got'].events} re-entries", flush=True)
+            print(
+                f"# seed {seed}: generated in {r['gen_s']:.1f} s, cohort and fits in {r['fit_s']:.1f} s, "
+                f"{r['got'].n} index events, {r['got'].events} re-entries",
+                flush=True,
+            )
             if args.with_linkage_error:
                 d = fit_seed(seed, args.scale, Path(tmp), linkage_error=True)
                 assert d["bench"].params.equals(r["bench"].params), "not the same realisation"
                 r["linkage"] = d["got"]
-                print(f"# seed {seed} with linkage error: {d['gen_s'] + d['fit_s']:.1f} s, {d['got'].n} index "
-                      f"events, {d['got'].events} re-entries", flush=True)
+                print(
+                    f"# seed {seed} with linkage error: {d['gen_s'] + d['fit_s']:.1f} s, {d['got'].n} index "
+                    f"events, {d['got'].events} re-entries",
+                    flush=True,
+                )
     truth = runs[0]["truth"]
     assert all(r["truth"].equals(truth) for r in runs), "the planted truth differs between seeds"
     cols = ["seed", "covered", "max|z|", "missed", "wald", "p"]
@@ -164,10 +208,12 @@ def main() -> None:
             table["sd/sqrt(S)"] = (diff.std(axis=1, ddof=1) / np.sqrt(len(runs))).round(4)
         print(f"\n## {label}: per covariate across {len(runs)} seeds")
         print(table.to_string())
-        print(f"coverage {pooled['covered']}/{pooled['cis']} ({pooled['covered'] / pooled['cis']:.3f}); "
-              f"sum of Wald = {pooled['sum_wald']:.1f} on {pooled['sum_df']} df, p = {fmt_p(pooled['sum_p'])}; "
-              f"Wald of the mean deviation = {pooled['mean_wald']:.2f} on {pooled['mean_df']} df, "
-              f"p = {fmt_p(pooled['mean_p'])}")
+        print(
+            f"coverage {pooled['covered']}/{pooled['cis']} ({pooled['covered'] / pooled['cis']:.3f}); "
+            f"sum of Wald = {pooled['sum_wald']:.1f} on {pooled['sum_df']} df, p = {fmt_p(pooled['sum_p'])}; "
+            f"Wald of the mean deviation = {pooled['mean_wald']:.2f} on {pooled['mean_df']} df, "
+            f"p = {fmt_p(pooled['mean_p'])}"
+        )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = [
-    "atomic_write_bytes", "atomic_write_text", "write_csv", "sha256_file", "CSV_FLOAT_FORMAT", "atomic_write_json",
-    "write_sha256_manifest", "check_sha256_manifest", "MANIFEST_NAME",
+    "CSV_FLOAT_FORMAT",
+    "MANIFEST_NAME",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "check_sha256_manifest",
+    "sha256_file",
+    "write_csv",
+    "write_sha256_manifest",
 ]
 
 CSV_FLOAT_FORMAT = "%.6g"

@@ -17,8 +17,14 @@ from djs_toolkit.schema import DATASETS, TABLES
 
 N_ROWS = 3
 OFFENCE_CODE = "00101"
-_PA = {"string": pa.string(), "category": pa.string(), "date": pa.date32(), "int": pa.int64(),
-       "float": pa.float64(), "bool": pa.bool_()}
+_PA = {
+    "string": pa.string(),
+    "category": pa.string(),
+    "date": pa.date32(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+}
 
 
 def _value(table: str, col, i: int):
@@ -72,8 +78,9 @@ def write_table(root: Path, name: str, df: pd.DataFrame, fmt: str = "parquet", s
         df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", date_format="%Y-%m-%d")
         return path
     table = TABLES[name]
-    fields = [pa.field(c, _PA[table.column(c).dtype] if c in table.column_names else pa.array(df[c]).type)
-              for c in df.columns]
+    fields = [
+        pa.field(c, _PA[table.column(c).dtype] if c in table.column_names else pa.array(df[c]).type) for c in df.columns
+    ]
     pq.write_table(pa.Table.from_pandas(df, schema=pa.schema(fields), preserve_index=False), path)
     return path
 

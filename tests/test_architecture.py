@@ -12,11 +12,15 @@ ROOT = Path(__file__).resolve().parents[1] / "djs_toolkit"
 
 # Each folder (or base module) with its layer: a module may import only from its own unit or a lower layer.
 LAYERS = {
-    "_version": 0, "errors": 0, "fileio": 0,
+    "_version": 0,
+    "errors": 0,
+    "fileio": 0,
     "schema": 1,
-    "data": 2, "dummy": 2,
+    "data": 2,
+    "dummy": 2,
     "spine": 3,
-    "survival": 4, "plotting": 4,
+    "survival": 4,
+    "plotting": 4,
     "sdc": 5,
     "analyses": 6,
     "outputs": 7,
@@ -41,17 +45,24 @@ MODULES = _modules()
 def _imports(name: str, path: Path) -> list[tuple[str, str, bool]]:
     """(target module, imported name, at module level) for every djs_toolkit import, TYPE_CHECKING ones left out."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    type_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-                 and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING"
-                 for stmt in node.body for n in ast.walk(stmt)}
+    type_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING"
+        for stmt in node.body
+        for n in ast.walk(stmt)
+    }
     out = []
     base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     for node in ast.walk(tree):
         if id(node) in type_only:
             continue
         if isinstance(node, ast.ImportFrom):
-            mod = ".".join(base[: len(base) - node.level + 1] + [node.module or ""]).strip(".") if node.level \
+            mod = (
+                ".".join(base[: len(base) - node.level + 1] + [node.module or ""]).strip(".")
+                if node.level
                 else node.module or ""
+            )
             if mod.split(".")[0] != "djs_toolkit":
                 continue
             for a in node.names:
@@ -99,7 +110,7 @@ def test_no_import_cycles():
         stack.append(n)
         for t in sorted(graph[n]):
             if seen.get(t) == "open":
-                cycles.append(" -> ".join(stack[stack.index(t):] + [t]))
+                cycles.append(" -> ".join(stack[stack.index(t) :] + [t]))
             elif t not in seen:
                 visit(t)
         stack.pop()
@@ -112,9 +123,12 @@ def test_no_import_cycles():
 
 
 def test_no_private_names_across_modules():
-    wrong = [f"{name} imports {imported} from {target}" for name, path in MODULES.items()
-             for target, imported, _ in _imports(name, path)
-             if imported.startswith("_") and not imported.startswith("__") and target not in MODULES]
+    wrong = [
+        f"{name} imports {imported} from {target}"
+        for name, path in MODULES.items()
+        for target, imported, _ in _imports(name, path)
+        if imported.startswith("_") and not imported.startswith("__") and target not in MODULES
+    ]
     assert not wrong, "\n".join(wrong)
 
 

@@ -11,8 +11,9 @@ Example:
 
 from __future__ import annotations
 
-from djs_toolkit.analyses import flows, journeys, overlap
-from djs_toolkit.analyses.cohort import INDEX_TYPES, OUTCOMES, cohort_table, reentry_cohort
+from djs_toolkit.analyses import flows, journeys, linkage, overlap
+from djs_toolkit.analyses.cases import INDEX_TYPES
+from djs_toolkit.analyses.cohort import OUTCOMES, cohort_table, reentry_cohort
 from djs_toolkit.analyses.measures import MEASURE_LABEL, proven_reoffending, proven_reoffending_offenders
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "cohort_table",
     "flows",
     "journeys",
+    "linkage",
     "overlap",
     "proven_reoffending",
     "proven_reoffending_offenders",

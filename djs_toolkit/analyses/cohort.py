@@ -22,180 +22,55 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from djs_toolkit.analyses.cases import CRIMINAL_CASE, INDEX_TYPES, build_cases, index_select, prior_contacts_sql
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
-from djs_toolkit.spine import observed_until, build_spine
+from djs_toolkit.spine import build_spine, observed_until
 from djs_toolkit.spine.sql import days_between
 
-__all__ = ["reentry_cohort", "cohort_table", "prior_contacts_sql", "INDEX_TYPES", "OUTCOMES", "AGE_BANDS", "CRIMINAL_CASE"]
+__all__ = [
+    "AGE_BANDS",
+    "OUTCOMES",
+    "cohort_table",
+    "reentry_cohort",
+]
 
-_CUSTODY_OR_ORDER = "('Immediate custody', 'Community sentence', 'Suspended sentence order')"
-_CONVICTED_NON_CUSTODIAL = "('Fine', 'Conditional discharge', 'Absolute discharge', 'Otherwise dealt with')"
-_ENDED_NON_CUSTODIAL = ("('Fine', 'Conditional discharge', 'Absolute discharge', 'Otherwise dealt with', "
-                        "'Dismissed or acquitted', 'Proceedings terminated early')")
-
-
-def _incident_filter(disposals: str) -> str:
-    """Case filter over ``_cases``: one index per incident (person and offence date) ending with one of
-    ``disposals``; none for an incident that also had custody or a community order / suspended sentence.
-
-    An incident sent to the Crown Court ends with its Crown Court case (its latest); otherwise with
-    its first magistrates' result (further cases of the same incident, often listed later, are not
-    new contacts: data_first.md §3). A case without any offence date (case row and principal offence
-    both missing) cannot be placed in an incident and is not an index. Crown Court appeals are later
-    hearings of an incident already ended in the magistrates' court: they are neither an index nor
-    its end (the sentence took effect at the magistrates' result). The incident columns are computed
-    once per extract by `build_cases`."""
-    return ("event_type IN ('mags_case', 'crown_case') AND end_date IS NOT NULL AND offence_date IS NOT NULL "
-            f"AND disposal IN {disposals} AND (case_type IS NULL OR case_type IN ('Criminal', 'Trial', "
-            "'Committal for sentence')) AND NOT incident_order "
-            "AND incident_end AND (event_type = 'crown_case' OR NOT incident_crown)")
-
-
-# An incident's case columns (`build_cases`), over the cases of one person with one offence date, all
-# aggregates over one window (one partitioning pass, no sort within it):
-# - incident_order: one of them ended in custody, a community order or a suspended sentence;
-# - incident_crown: one of them is a Crown Court case other than an appeal;
-# - incident_end: this case is the incident's first magistrates' result by (result date, record), or its
-#   latest non-appeal Crown Court case by the same key. Undated results have no key, so they never
-#   stand before a dated one.
-_CASE_KEY = "strftime(end_date, '%Y%m%d') || record_id"  # sorts as (result date, record)
-_INCIDENT_COLUMNS = (
-    "COALESCE(MAX(disposal IN {order}) OVER inc, FALSE) AS incident_order, "
-    "COALESCE(MAX(event_type = 'crown_case' AND COALESCE(case_type, '') <> 'Appeal') OVER inc, FALSE) "
-    f"AS incident_crown, COALESCE(CASE WHEN event_type = 'mags_case' THEN {_CASE_KEY} = MIN(CASE WHEN event_type = "
-    f"'mags_case' THEN {_CASE_KEY} END) OVER inc ELSE {_CASE_KEY} = MAX(CASE WHEN event_type = 'crown_case' AND "
-    f"COALESCE(case_type, '') <> 'Appeal' THEN {_CASE_KEY} END) OVER inc END, FALSE) AS incident_end"
-)
-
-
-# Index event definitions over the spine (dataset, event filter).
-INDEX_TYPES: dict[str, tuple[str, str, str]] = {  # (dataset, filter, index date)
-    # Release after a custodial sentence (a remand-only journey is not a sentence). A journey whose custody
-    # status is missing is a sentence if it has a sentence type (``case_type``): a remand has none.
-    "release": ("prison_nomis", "event_type = 'release' AND (disposal <> 'Remand' OR (disposal IS NULL AND "
-                "case_type IS NOT NULL))", "event_date"),
-    # One index per incident (person and offence date: several cases of one incident are common,
-    # data_first.md §3): a non-custodial conviction in an incident with no custody, community order or
-    # suspended sentence (those enter as release / probation_start), dated at the incident's first
-    # such case end. This is the MoJ cohort's court arm (§12.1).
-    "court_disposal": ("mags_hocas", _incident_filter(_CONVICTED_NON_CUSTODIAL), "end_date"),
-    # The same, for any case end without custody or an order, acquittals included.
-    "case_end": ("mags_hocas", _incident_filter(_ENDED_NON_CUSTODIAL), "end_date"),
-    # Community orders and suspended sentences; custodial disposals are licences after release. An event
-    # without a disposal description cannot be told from a licence (which starts at the release): not an index.
-    "probation_start": ("probation_delius", "event_type = 'probation_start' AND disposal IS NOT NULL AND "
-                        "disposal NOT LIKE '%Custody%'", "event_date"),
-    # A possession claim against the person (defendant; claimant landlords are not at risk of eviction),
-    # the same definition as the prior_possession_claim flag.
-    "possession_claim": ("civil_caseman_pcol", "event_type = 'civil_claim' AND case_type IN "
-                         "('Landlord possession', 'Mortgage possession') AND (party_role IS NULL OR "
-                         "party_role = 'Defendant')", "event_date"),
-    # An adult party (not a child, aged 18 or over at the case start when the age is recorded), the same
-    # definition as the prior_family_case flag.
-    "family_case": ("familyman", "event_type = 'family_case_start' AND (party_role IS NULL OR party_role <> 'Child') "
-                    "AND (age_at_event IS NULL OR age_at_event >= 18)", "event_date"),
-}
-# A new criminal case: breach proceedings and non-criminal matters in the magistrates' data are not
-# new offences (data_first.md §3 caveats, §12.1).
-CRIMINAL_CASE = ("(event_type = 'crown_case' OR (event_type = 'mags_case' AND (case_type IS NULL "
-                 "OR case_type = 'Criminal')))")
 # Outcome definitions: (datasets whose coverage bounds follow-up, event filter, dated by offence?).
 OUTCOMES: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "any_criminal_court": (("mags_hocas", "crown_xhibit"), CRIMINAL_CASE, True),
-    "magistrates": (("mags_hocas",), "event_type = 'mags_case' AND (case_type IS NULL OR case_type = 'Criminal')", True),
+    "magistrates": (
+        ("mags_hocas",),
+        "event_type = 'mags_case' AND (case_type IS NULL OR case_type = 'Criminal')",
+        True,
+    ),
     "custody": (("prison_nomis",), "event_type = 'custody_start'", False),
-    "any_justice_contact": (tuple(DATASETS), "event_type IN ('mags_case', 'crown_case', 'custody_start', "
-                            "'probation_start', 'family_case_start', 'civil_claim')", False),
+    "any_justice_contact": (
+        tuple(DATASETS),
+        "event_type IN ('mags_case', 'crown_case', 'custody_start', "
+        "'probation_start', 'family_case_start', 'civil_claim')",
+        False,
+    ),
 }
-AGE_BANDS = ((10, 17, "10-17"), (18, 20, "18-20"), (21, 24, "21-24"), (25, 29, "25-29"), (30, 39, "30-39"),
-             (40, 49, "40-49"), (50, 200, "50+"))  # MoJ-style bands (data_first.md §9.3), merged above 30
+AGE_BANDS = (
+    (10, 17, "10-17"),
+    (18, 20, "18-20"),
+    (21, 24, "21-24"),
+    (25, 29, "25-29"),
+    (30, 39, "30-39"),
+    (40, 49, "40-49"),
+    (50, 200, "50+"),
+)  # MoJ-style bands (data_first.md §9.3), merged above 30
 # A family party as an adult: not a child party, and 18 or over at the case start (``age_at_case_start``)
 # when recorded; applicants and respondents can be 16 or 17 (young parents, forced marriage applicants).
-_ADULT_PARTY = ("(s.party_role IS NULL OR s.party_role <> 'Child') "
-                "AND (s.age_at_event IS NULL OR s.age_at_event >= 18)")
+_ADULT_PARTY = "(s.party_role IS NULL OR s.party_role <> 'Child') AND (s.age_at_event IS NULL OR s.age_at_event >= 18)"
 _PRIOR_FLAGS = {
     "prior_possession_claim": "s.event_type = 'civil_claim' AND s.case_type IN ('Landlord possession', 'Mortgage possession') "
-                              "AND (s.party_role IS NULL OR s.party_role = 'Defendant')",
+    "AND (s.party_role IS NULL OR s.party_role = 'Defendant')",
     "prior_family_case": f"s.event_type = 'family_case_start' AND {_ADULT_PARTY}",
     "prior_fla_case": f"s.event_type = 'family_case_start' AND s.case_type = 'Family Law Act' AND {_ADULT_PARTY}",
     "prior_custody": "s.event_type = 'custody_start'",
     "prior_probation": "s.event_type = 'probation_start'",
 }
-
-
-_SPINE_COLS = ("person_id", "dataset", "event_type", "end_date", "record_id", "offence_date", "offence_group",
-               "disposal", "case_type", "party_role", "age_at_event", "sex", "ethnicity_group", "imd_decile")
-# Index types read from the criminal cases table ``_cases`` (offence dates completed) instead of ``_spine``.
-_CASE_INDEXES = ("court_disposal", "case_end")
-
-
-def build_cases(extract) -> None:
-    """Create temp table ``_cases``: the spine's criminal court cases (``mags_case``, ``crown_case``) with
-    what a magistrates' case row lacks completed from the rest of the record.
-
-    - Offence date. About 2-5% of magistrates' case rows have no ``offence_date``; the case's principal
-      offence in ``mags_offence`` (same ``case_id_hash``) usually has it, and a researcher would take it
-      from there (the principal offence is the case's offence, data_first.md §3). Without this, a case
-      with no offence date escapes the one-index-per-incident rule, is missed by the prior-contact count,
-      and as an outcome is dated by its first hearing instead of the offence. Cases still without an
-      offence date keep NULL (dated by their first hearing as outcomes, never counted as prior contacts).
-    - Disposal. The case's ``disposal_type`` is its principal offence's outcome: where the case row lacks
-      it, the principal offence's ``disposal_type`` is used. Without this, an incident whose main case
-      ended in custody or an order but lost its disposal became a ``case_end`` index at a further
-      case's fine, or blocked the incident's index altogether.
-    - Proceedings type. Where ``proceedings_type_desc`` is missing, a case with ``breach_marker`` set is
-      a breach (its "offence date" is the date of the breach), and a case with neither an offence date
-      nor an offence code is non-criminal (a criminal case has an offence). Otherwise an unknown type
-      counts as criminal. Without this, breach and non-criminal rows of unknown type were counted as new
-      offences: prior contacts and outcomes (dated by the breach, or the hearing).
-    """
-    if getattr(extract, "_cases_built", False):  # derived from the spine, which never changes once built
-        return
-    have = set(extract.tables)
-    sel = {c: f"s.{c}" for c in _SPINE_COLS}
-    joins = ""
-    if {"mags_defendant_case", "mags_offence"} <= have:
-        joins = ("LEFT JOIN (SELECT d.row_id_hash, d.breach_marker, d.ho_offence_code, MIN(o.offence_date) AS od, "
-                 "MIN(o.disposal_type) AS disp FROM mags_defendant_case d LEFT JOIN mags_offence o "
-                 "ON o.case_id_hash = d.case_id_hash AND o.principal_offence_flag WHERE d.offence_date IS NULL "
-                 "OR d.disposal_type IS NULL OR d.proceedings_type_desc IS NULL GROUP BY d.row_id_hash, "
-                 "d.breach_marker, d.ho_offence_code) f ON s.dataset = 'mags_hocas' AND f.row_id_hash = s.record_id")
-        sel["offence_date"] = "COALESCE(s.offence_date, f.od)"
-        sel["disposal"] = "COALESCE(s.disposal, f.disp)"
-        sel["case_type"] = ("COALESCE(s.case_type, CASE WHEN f.breach_marker THEN 'Breach' WHEN f.row_id_hash IS NOT "
-                            "NULL AND s.offence_date IS NULL AND f.od IS NULL AND f.ho_offence_code IS NULL "
-                            "THEN 'Non-criminal' END)")
-    cols = ", ".join(f"{v} AS {c}" for c, v in sel.items())
-    incident = _INCIDENT_COLUMNS.format(order=_CUSTODY_OR_ORDER)
-    # Cases without an offence date share one window per person, but are never indexes (`_incident_filter`).
-    extract.engine.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _cases AS SELECT *, {incident} FROM (SELECT {cols}, s.event_date FROM _spine s "
-        f"{joins} WHERE s.event_type IN ('mags_case', 'crown_case')) AS c "
-        "WINDOW inc AS (PARTITION BY person_id, offence_date)")
-    extract._cases_built = True
-
-
-def index_select(name: str, flt: str, when: str) -> str:
-    """SQL selecting index events of type ``name`` from the spine (court indexes: from ``_cases``, see
-    `build_cases`), dated by ``when`` (as event_date)."""
-    src = "_cases" if name in _CASE_INDEXES else "_spine"
-    return (f"SELECT '{name}' AS index_type, {when} AS event_date, {', '.join(_SPINE_COLS)} FROM {src} "
-            f"WHERE {flt}")
-
-
-def prior_contacts_sql(index_table: str, key: str, lookback_days: int) -> str:
-    """SQL: per index row (``key``), distinct offence dates of criminal magistrates' cases in
-    ``(index - lookback_days, index]``, the index case included (one definition for every measure).
-
-    One offence date is one contact (incident): further cases of the same incident share it and
-    breach proceedings and non-criminal matters are not offences. Every criminal case starts in the
-    magistrates' court, so Crown cases add nothing. Reads ``_cases`` (`build_cases`), where a case
-    row's missing offence date is completed from its principal offence."""
-    return (f"SELECT i.{key}, COUNT(DISTINCT s.offence_date) AS prior_contacts FROM {index_table} i "
-            "JOIN _cases s ON s.person_id = i.person_id AND s.event_type = 'mags_case' "
-            "AND (s.case_type IS NULL OR s.case_type = 'Criminal') AND s.offence_date <= i.event_date "
-            f"AND s.offence_date > i.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY i.{key}")
 
 
 _AGE_SOURCES = {  # dataset: (table, recorded age, date the age refers to)
@@ -225,8 +100,11 @@ def _index_age_sql(extract) -> str:
     not intersect (a recording error, records of two people linked as one) fall back to the index
     record's own interval, and without one to the spine's ``age_at_event``."""
     have = set(extract.tables)
-    parts = [f"SELECT '{ds}' AS dataset, row_id_hash AS record_id, {a} AS a, {d} AS ref FROM {t}"
-             for ds, (t, a, d) in _AGE_SOURCES.items() if t in have]
+    parts = [
+        f"SELECT '{ds}' AS dataset, row_id_hash AS record_id, {a} AS a, {d} AS ref FROM {t}"
+        for ds, (t, a, d) in _AGE_SOURCES.items()
+        if t in have
+    ]
     src = (" UNION ALL ".join(parts)) if parts else "SELECT NULL AS dataset, NULL AS record_id, NULL AS a, NULL AS ref"
     lo, hi = AGE_RANGE
 
@@ -234,9 +112,11 @@ def _index_age_sql(extract) -> str:
         return f"{t}.lo + CAST(FLOOR({days_between(f'{t}.lo', f'{t}.hi')} / 2) AS INTEGER)"
 
     dob = "b.dob"
-    completed = (f"CAST(EXTRACT(YEAR FROM b.event_date) - EXTRACT(YEAR FROM {dob}) - CASE WHEN "
-                 f"EXTRACT(MONTH FROM b.event_date) * 100 + EXTRACT(DAY FROM b.event_date) < "
-                 f"EXTRACT(MONTH FROM {dob}) * 100 + EXTRACT(DAY FROM {dob}) THEN 1 ELSE 0 END AS INTEGER)")
+    completed = (
+        f"CAST(EXTRACT(YEAR FROM b.event_date) - EXTRACT(YEAR FROM {dob}) - CASE WHEN "
+        f"EXTRACT(MONTH FROM b.event_date) * 100 + EXTRACT(DAY FROM b.event_date) < "
+        f"EXTRACT(MONTH FROM {dob}) * 100 + EXTRACT(DAY FROM {dob}) THEN 1 ELSE 0 END AS INTEGER)"
+    )
     return f"""WITH rec AS (
             SELECT u.dataset, u.record_id, CAST(u.a AS INTEGER) AS a, COALESCE(u.ref, c.offence_date) AS ref
             FROM (SELECT dataset, record_id, MIN(a) AS a, MIN(ref) AS ref FROM ({src}) q GROUP BY dataset, record_id) u
@@ -252,7 +132,7 @@ def _index_age_sql(extract) -> str:
             ON b.person_id = i.person_id AND b.ref <= i.event_date GROUP BY i.idx_id),
         b AS (
             SELECT i.idx_id, i.event_date, i.age_at_event,
-                   CASE WHEN p.lo <= p.hi THEN {mid('p')} WHEN o.lo IS NOT NULL THEN {mid('o')} END AS dob
+                   CASE WHEN p.lo <= p.hi THEN {mid("p")} WHEN o.lo IS NOT NULL THEN {mid("o")} END AS dob
             FROM _idx i LEFT JOIN pooled p ON p.idx_id = i.idx_id
             LEFT JOIN bounds o ON o.record_id = i.record_id AND o.dataset = i.dataset AND o.person_id = i.person_id)
         SELECT idx_id, CASE WHEN dob IS NOT NULL THEN {completed} ELSE age_at_event END AS age0 FROM b"""
@@ -276,9 +156,17 @@ def _follow_up_end(extract, outcome: str, waiting_days: int) -> tuple[dt.date, s
     return end, reason
 
 
-def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_criminal_court", period=None,
-                   lookback_days: int = 730, street_time: bool = True, waiting_days: int = 183,
-                   competing: Sequence[str] | None = None, first_per_person: bool = False) -> pd.DataFrame:
+def reentry_cohort(
+    extract,
+    index: str | Sequence[str],
+    outcome: str = "any_criminal_court",
+    period=None,
+    lookback_days: int = 730,
+    street_time: bool = True,
+    waiting_days: int = 183,
+    competing: Sequence[str] | None = None,
+    first_per_person: bool = False,
+) -> pd.DataFrame:
     """One row per index event with covariates at index, follow-up and outcome.
 
     Args:
@@ -315,8 +203,9 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
         >>> # c = reentry_cohort(extract, "release")
         >>> # km(c, "duration", "event")
     """
-    fu_end, fu_reason = cohort_table(extract, index, outcome, period, lookback_days, street_time, waiting_days,
-                                     competing, first_per_person)
+    fu_end, fu_reason = cohort_table(
+        extract, index, outcome, period, lookback_days, street_time, waiting_days, competing, first_per_person
+    )
     con = extract.engine.con
     try:
         df = con.sql("SELECT * FROM _cohort ORDER BY idx_id").df()
@@ -337,15 +226,30 @@ def reentry_cohort(extract, index: str | Sequence[str], outcome: str = "any_crim
     df["index_date"] = pd.to_datetime(df["index_date"]).astype("datetime64[ns]")
     df["outcome_date"] = pd.to_datetime(df["outcome_date"]).astype("datetime64[ns]")
     df = df.drop(columns=["idx_id", "raw_days"])
-    df.attrs.update({"outcome": outcome, "follow_up_end": pd.Timestamp(fu_end), "street_time": street_time,
-                     "lookback_days": lookback_days, "waiting_days": waiting_days})
+    df.attrs.update(
+        {
+            "outcome": outcome,
+            "follow_up_end": pd.Timestamp(fu_end),
+            "street_time": street_time,
+            "lookback_days": lookback_days,
+            "waiting_days": waiting_days,
+        }
+    )
     return df
 
 
-def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_criminal_court", period=None,
-                 lookback_days: int = 730, street_time: bool = True, waiting_days: int = 183,
-                 competing: Sequence[str] | None = None, first_per_person: bool = False,
-                 covariates: bool = True) -> tuple[dt.date, str]:
+def cohort_table(
+    extract,
+    index: str | Sequence[str],
+    outcome: str = "any_criminal_court",
+    period=None,
+    lookback_days: int = 730,
+    street_time: bool = True,
+    waiting_days: int = 183,
+    competing: Sequence[str] | None = None,
+    first_per_person: bool = False,
+    covariates: bool = True,
+) -> tuple[dt.date, str]:
     """Create the work table ``_cohort`` of `reentry_cohort` (arguments as there) without fetching it.
 
     For measures that aggregate a national cohort in the engine instead of holding it in pandas. Its
@@ -363,8 +267,10 @@ def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_crimin
     indexes = [index] if isinstance(index, str) else list(index)
     bad = [i for i in indexes if i not in INDEX_TYPES]
     if bad or outcome not in OUTCOMES:
-        raise DJSUserError(f"Unknown index type(s) {bad} or outcome `{outcome}`: index types are "
-                           f"{', '.join(INDEX_TYPES)}; outcomes are {', '.join(OUTCOMES)}.")
+        raise DJSUserError(
+            f"Unknown index type(s) {bad} or outcome `{outcome}`: index types are "
+            f"{', '.join(INDEX_TYPES)}; outcomes are {', '.join(OUTCOMES)}."
+        )
     build_spine(extract)
     build_cases(extract)
     fu_end, fu_reason = _follow_up_end(extract, outcome, waiting_days)
@@ -374,20 +280,23 @@ def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_crimin
         ds, flt, when = INDEX_TYPES[name]
         start = DATASETS[ds].start if period is None else pd.Timestamp(period[0]).date()
         end = fu_end if period is None else pd.Timestamp(period[1]).date()
-        idx_sql.append(index_select(name, flt, when) + f" AND {when} >= {_date(start)} AND {when} <= {_date(min(end, fu_end))}")
+        idx_sql.append(
+            index_select(name, flt, when) + f" AND {when} >= {_date(start)} AND {when} <= {_date(min(end, fu_end))}"
+        )
     con = extract.engine.con
-    con.execute("CREATE OR REPLACE TEMP TABLE _idx AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, event_date, "
-                "index_type, record_id) AS idx_id, * FROM (" + " UNION ALL ".join(idx_sql) + ") AS i")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _idx AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, event_date, "
+        "index_type, record_id) AS idx_id, * FROM (" + " UNION ALL ".join(idx_sql) + ") AS i"
+    )
     if first_per_person:
         con.execute("DELETE FROM _idx WHERE idx_id NOT IN (SELECT MIN(idx_id) FROM _idx GROUP BY person_id)")
     t_out = "COALESCE(offence_date, event_date)" if by_offence else "event_date"
     comp = ", ".join(f"'{c}'" for c in (competing or [])) or "NULL"
     raw = "CAST(st.stop_date - i.event_date AS INTEGER)"
     duration = f"GREATEST({raw} - COALESCE(cu.custody_days, 0), 0)" if street_time else f"GREATEST({raw}, 0)"
-    prior_flags = ", ".join(
-        f"MAX(CASE WHEN {flt} THEN 1 ELSE 0 END) AS {name}" for name, flt in _PRIOR_FLAGS.items())
+    prior_flags = ", ".join(f"MAX(CASE WHEN {flt} THEN 1 ELSE 0 END) AS {name}" for name, flt in _PRIOR_FLAGS.items())
     ctes = f"""
-        WITH o AS (SELECT person_id, record_id, {t_out} AS t FROM {'_cases' if by_offence else '_spine'}
+        WITH o AS (SELECT person_id, record_id, {t_out} AS t FROM {"_cases" if by_offence else "_spine"}
                    WHERE {out_filter}),
         ages AS ({_index_age_sql(extract)}),
         first_o AS (
@@ -421,12 +330,14 @@ def cohort_table(extract, index: str | Sequence[str], outcome: str = "any_crimin
     """
     covs, cov_joins = "", ""
     if covariates:  # the age estimate reads four tables and the priors scan the person's history: only when asked
-        covs = (f"ag.age, {age_band_sql('ag.age')} AS age_band, i.sex, i.ethnicity_group, i.imd_decile, i.offence_group, "
-                "COALESCE(po.prior_contacts, 0) AS prior_contacts, "
-                + "".join(f"COALESCE(p.{n}, 0) = 1 AS {n}, " for n in _PRIOR_FLAGS))
-        cov_joins = (f"""LEFT JOIN priors p ON p.idx_id = i.idx_id LEFT JOIN prior_off po ON po.idx_id = i.idx_id
+        covs = (
+            f"ag.age, {age_band_sql('ag.age')} AS age_band, i.sex, i.ethnicity_group, i.imd_decile, i.offence_group, "
+            "COALESCE(po.prior_contacts, 0) AS prior_contacts, "
+            + "".join(f"COALESCE(p.{n}, 0) = 1 AS {n}, " for n in _PRIOR_FLAGS)
+        )
+        cov_joins = f"""LEFT JOIN priors p ON p.idx_id = i.idx_id LEFT JOIN prior_off po ON po.idx_id = i.idx_id
         LEFT JOIN (SELECT idx_id, CASE WHEN age0 BETWEEN {AGE_RANGE[0]} AND {AGE_RANGE[1]} THEN age0 END AS age
-                   FROM ages) ag ON ag.idx_id = i.idx_id""")
+                   FROM ages) ag ON ag.idx_id = i.idx_id"""
     select = f"""
         SELECT i.idx_id, i.person_id, i.index_type, i.event_date AS index_date, i.record_id, {covs}
                {raw} AS raw_days, COALESCE(cu.custody_days, 0) AS custody_days, st.event, st.outcome_date,

@@ -20,12 +20,12 @@ import statsmodels.api as sm
 from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 
-from djs_toolkit.errors import DJSUserError
 from djs_toolkit.analyses.groups import entity, group_sql
+from djs_toolkit.errors import DJSUserError
 from djs_toolkit.spine import build_spine, check_datasets, coverage
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
 
-__all__ = ["ENTRY_EVENTS", "KNOWN_DATES", "monthly_flows", "its", "ITSResult"]
+__all__ = ["ENTRY_EVENTS", "KNOWN_DATES", "ITSResult", "its", "monthly_flows"]
 
 # Event types that open a new contact with a jurisdiction (convictions, releases, orders and probation
 # ends happen inside a contact, so they are not entries).
@@ -35,8 +35,12 @@ ENTRY_EVENTS = ("mags_case", "crown_case", "custody_start", "probation_start", "
 # both, and a second one marks June 2021 when it lifts) and the
 # cost-of-living crisis as a ramp. The ramp's span is our assumption: state it, and vary it (§8 asks for
 # sensitivity to the breakpoint).
-KNOWN_DATES = {"court_closures": "2020-03", "evictions_ban_start": "2020-03", "evictions_ban_end": "2021-06",
-               "cost_of_living_ramp": ("2021-10", "2022-10")}
+KNOWN_DATES = {
+    "court_closures": "2020-03",
+    "evictions_ban_start": "2020-03",
+    "evictions_ban_end": "2021-06",
+    "cost_of_living_ramp": ("2021-10", "2022-10"),
+}
 _MONTH = "(EXTRACT(YEAR FROM {d}) * 12 + EXTRACT(MONTH FROM {d}) - 1)"  # portable month number
 
 
@@ -45,8 +49,12 @@ def _month_start(ts: pd.Timestamp, ceil: bool = False) -> pd.Period:
     return p + 1 if ceil and pd.Timestamp(ts) > p.start_time else p
 
 
-def _grid(got: pd.DataFrame, spans: dict[str, tuple[pd.Period, pd.Period, pd.Timestamp]], by: str | None,
-          incomplete_months: int) -> pd.DataFrame:
+def _grid(
+    got: pd.DataFrame,
+    spans: dict[str, tuple[pd.Period, pd.Period, pd.Timestamp]],
+    by: str | None,
+    incomplete_months: int,
+) -> pd.DataFrame:
     """Zero-filled month x flow x group frame inside each flow's reporting span, recent months flagged."""
     groups = sorted(got["grp"].unique(), key=str) if by else ["all"]
     frames = []
@@ -55,8 +63,9 @@ def _grid(got: pd.DataFrame, spans: dict[str, tuple[pd.Period, pd.Period, pd.Tim
             raise DJSUserError(f"No month of `{flow}` is left after the wash-out: shorten washout_months.")
         months = pd.period_range(lo, hi, freq="M")
         idx = pd.MultiIndex.from_product([months, groups], names=["period", "grp"])
-        sub = got[got["flow"] == flow].assign(period=lambda d: pd.PeriodIndex.from_ordinals(
-            d["m"].astype(np.int64) - (1970 * 12), freq="M"))
+        sub = got[got["flow"] == flow].assign(
+            period=lambda d: pd.PeriodIndex.from_ordinals(d["m"].astype(np.int64) - (1970 * 12), freq="M")
+        )
         cnt = sub.groupby(["period", "grp"])["n"].sum().reindex(idx, fill_value=0)
         f = cnt.reset_index().rename(columns={"n": "count"})
         f.insert(1, "dataset", flow)
@@ -71,9 +80,19 @@ def _grid(got: pd.DataFrame, spans: dict[str, tuple[pd.Period, pd.Period, pd.Tim
     return out
 
 
-def monthly_flows(extract, kind: str = "first_entry", datasets: Iterable[str] | None = None, by: str | None = None,
-                  *, events: Sequence[str] = ENTRY_EVENTS, washout_months: int = 24, first: str | None = None,
-                  then: str | None = None, within_days: int = 180, incomplete_months: int = 3) -> pd.DataFrame:
+def monthly_flows(
+    extract,
+    kind: str = "first_entry",
+    datasets: Iterable[str] | None = None,
+    by: str | None = None,
+    *,
+    events: Sequence[str] = ENTRY_EVENTS,
+    washout_months: int = 24,
+    first: str | None = None,
+    then: str | None = None,
+    within_days: int = 180,
+    incomplete_months: int = 3,
+) -> pd.DataFrame:
     """Monthly counts of first-ever contacts, re-entries or cross-jurisdiction transitions.
 
     Args:
@@ -112,10 +131,12 @@ def monthly_flows(extract, kind: str = "first_entry", datasets: Iterable[str] | 
         until = min(cov.loc[td, "observed_until"], cov.loc[fd, "observed_until"])
         flow = f"{first} -> {then}"
         gap = days_between("f.event_date", "t.event_date")
-        sql = (f"SELECT '{flow}' AS flow, {_MONTH.format(d='t.event_date')} AS m, {group_sql(by, 't.')} AS grp, "
-               f"COUNT(DISTINCT t.person_id) AS n FROM _spine t JOIN _spine f ON f.person_id = t.person_id "
-               f"WHERE t.{tc} AND f.{fc} AND {gap} >= 1 AND {gap} <= {int(within_days)} "
-               f"AND t.event_date <= DATE '{until.date()}' GROUP BY 3, 2, 1")
+        sql = (
+            f"SELECT '{flow}' AS flow, {_MONTH.format(d='t.event_date')} AS m, {group_sql(by, 't.')} AS grp, "
+            f"COUNT(DISTINCT t.person_id) AS n FROM _spine t JOIN _spine f ON f.person_id = t.person_id "
+            f"WHERE t.{tc} AND f.{fc} AND {gap} >= 1 AND {gap} <= {int(within_days)} "
+            f"AND t.event_date <= DATE '{until.date()}' GROUP BY 3, 2, 1"
+        )
         spans = {flow: (_month_start(lo, ceil=True), _month_start(until), until)}
     elif kind in ("first_entry", "re_entry"):
         labels = check_datasets(extract, datasets)
@@ -126,26 +147,38 @@ def monthly_flows(extract, kind: str = "first_entry", datasets: Iterable[str] | 
         untils = {d: cov.loc[d, "observed_until"] for d in labels}
         starts["any"], untils["any"] = max(starts.values()), min(untils.values())
         spans = {d: (_month_start(starts[d], ceil=True), _month_start(untils[d]), untils[d]) for d in labels + ["any"]}
-        where = (f"event_type IN ({', '.join(repr(e) for e in evs)}) AND in_coverage")
+        where = f"event_type IN ({', '.join(repr(e) for e in evs)}) AND in_coverage"
         if kind == "first_entry":  # the first row of each person (and dataset) with its attributes
             rank = "ROW_NUMBER() OVER (PARTITION BY person_id{p} ORDER BY event_date, dataset, record_id)"
-            sel = (f"SELECT person_id, dataset, event_date, {group_sql(by)} AS grp, {rank.format(p=', dataset')} AS r1, "
-                   f"{rank.format(p='')} AS r0 FROM _spine WHERE {where}")
+            sel = (
+                f"SELECT person_id, dataset, event_date, {group_sql(by)} AS grp, {rank.format(p=', dataset')} AS r1, "
+                f"{rank.format(p='')} AS r0 FROM _spine WHERE {where}"
+            )
             keep_d, keep_any = "r1 = 1", "r0 = 1"
         else:  # an entry on a later day than the person's first entry is a re-entry
-            sel = (f"SELECT person_id, dataset, event_date, {group_sql(by)} AS grp, MIN(event_date) OVER "
-                   f"(PARTITION BY person_id) AS first_date FROM _spine WHERE {where}")
+            sel = (
+                f"SELECT person_id, dataset, event_date, {group_sql(by)} AS grp, MIN(event_date) OVER "
+                f"(PARTITION BY person_id) AS first_date FROM _spine WHERE {where}"
+            )
             keep_d = keep_any = "event_date > first_date"
         m = _MONTH.format(d="event_date")
-        sql = (f"WITH e AS ({sel}) SELECT dataset AS flow, {m} AS m, grp, COUNT(DISTINCT person_id) AS n FROM e "
-               f"WHERE {keep_d} GROUP BY 1, 2, 3 UNION ALL SELECT 'any' AS flow, {m} AS m, grp, "
-               f"COUNT(DISTINCT person_id) AS n FROM e WHERE {keep_any} GROUP BY 1, 2, 3")
+        sql = (
+            f"WITH e AS ({sel}) SELECT dataset AS flow, {m} AS m, grp, COUNT(DISTINCT person_id) AS n FROM e "
+            f"WHERE {keep_d} GROUP BY 1, 2, 3 UNION ALL SELECT 'any' AS flow, {m} AS m, grp, "
+            f"COUNT(DISTINCT person_id) AS n FROM e WHERE {keep_any} GROUP BY 1, 2, 3"
+        )
     else:
         raise DJSUserError("`kind` must be 'first_entry', 're_entry' or 'transition'.")
     got = con.sql(sql).df()
     out = _grid(got, spans, by, int(incomplete_months))
-    out.attrs.update({"kind": kind, "washout_months": int(washout_months), "within_days": int(within_days),
-                      "incomplete_months": int(incomplete_months)})
+    out.attrs.update(
+        {
+            "kind": kind,
+            "washout_months": int(washout_months),
+            "within_days": int(within_days),
+            "incomplete_months": int(incomplete_months),
+        }
+    )
     return out
 
 
@@ -204,7 +237,7 @@ def _design(idx: pd.PeriodIndex, interruptions, ramps, seasonality: str | None, 
             X[f"slope_change_{k}"] = step * (t - (p - idx[0]).n)
             effects.append(f"slope_change_{k}")
     for r in ramps:
-        a, b = (r if isinstance(r, (tuple, list)) else (r, pd.Period(r, "M") + 12))
+        a, b = r if isinstance(r, (tuple, list)) else (r, pd.Period(r, "M") + 12)
         a, b = pd.Period(a, "M"), pd.Period(b, "M")
         if b <= a:
             raise DJSUserError("A ramp (start, end) needs end after start.")
@@ -225,6 +258,7 @@ def _design(idx: pd.PeriodIndex, interruptions, ramps, seasonality: str | None, 
 
 def _nb_alpha(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None) -> float:
     """NB2 dispersion maximising the GLM likelihood (bounded search: alpha -> 0 is the Poisson limit)."""
+
     def nll(log_a: float) -> float:
         fam = sm.families.NegativeBinomial(alpha=float(np.exp(log_a)))
         return -sm.GLM(y, X, family=fam, offset=offset).fit().llf
@@ -232,9 +266,20 @@ def _nb_alpha(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None) -> float:
     return float(np.exp(minimize_scalar(nll, bounds=(np.log(1e-8), np.log(10.0)), method="bounded").x))
 
 
-def its(series, interruptions: Sequence = (), ramps: Sequence = (), seasonality: str | None = "fourier",
-        family: str = "poisson", offset: pd.Series | None = None, *, fourier_order: int = 2, slope_changes: bool = True,
-        maxlags: int | None = None, exclude: Sequence = (), alpha: float = 0.05) -> ITSResult:
+def its(
+    series,
+    interruptions: Sequence = (),
+    ramps: Sequence = (),
+    seasonality: str | None = "fourier",
+    family: str = "poisson",
+    offset: pd.Series | None = None,
+    *,
+    fourier_order: int = 2,
+    slope_changes: bool = True,
+    maxlags: int | None = None,
+    exclude: Sequence = (),
+    alpha: float = 0.05,
+) -> ITSResult:
     """Segmented regression with level and slope changes, ramps, seasonality and HAC errors.
 
     Model (Lopez Bernal et al. 2017; survival_and_overlap.md §8): log E[y_t] = b0 + b1 t + sum_k (level_k
@@ -313,8 +358,16 @@ def its(series, interruptions: Sequence = (), ramps: Sequence = (), seasonality:
     cov = corr * np.outer(se, se)
     z = float(norm.ppf(1 - alpha / 2))
     coef = np.asarray(res.params)
-    params = pd.DataFrame({"coef": coef, "se": se, "ci_lower": coef - z * se, "ci_upper": coef + z * se,
-                           "p": 2 * norm.sf(np.abs(coef / se))}, index=pd.Index(X.columns, name="term"))
+    params = pd.DataFrame(
+        {
+            "coef": coef,
+            "se": se,
+            "ci_lower": coef - z * se,
+            "ci_upper": coef + z * se,
+            "p": 2 * norm.sf(np.abs(coef / se)),
+        },
+        index=pd.Index(X.columns, name="term"),
+    )
     if family != "gaussian":
         params["ratio"] = np.exp(coef)
     link = (lambda v: v) if family == "gaussian" else np.exp
@@ -329,6 +382,17 @@ def its(series, interruptions: Sequence = (), ramps: Sequence = (), seasonality:
     Xc[effects] = 0.0
     fit, flo, fhi = predict(X.to_numpy())
     cf, clo, chi = predict(Xc.to_numpy())
-    out = pd.DataFrame({"month": y.index.to_timestamp(), "observed": y.to_numpy(), "fitted": fit, "fitted_lower": flo,
-                        "fitted_upper": fhi, "counterfactual": cf, "cf_lower": clo, "cf_upper": chi, "excluded": drop})
+    out = pd.DataFrame(
+        {
+            "month": y.index.to_timestamp(),
+            "observed": y.to_numpy(),
+            "fitted": fit,
+            "fitted_lower": flo,
+            "fitted_upper": fhi,
+            "counterfactual": cf,
+            "cf_lower": clo,
+            "cf_upper": chi,
+            "excluded": drop,
+        }
+    )
     return ITSResult(params, out, family, lags, nb_alpha)

@@ -19,8 +19,9 @@ from djs_toolkit.spine import build_spine, check_datasets
 __all__ = ["transitions"]
 
 
-def transitions(extract, datasets: Iterable[str] | None = None, within_days: int | None = None,
-                by: str | None = None, window=None) -> pd.DataFrame:
+def transitions(
+    extract, datasets: Iterable[str] | None = None, within_days: int | None = None, by: str | None = None, window=None
+) -> pd.DataFrame:
     """Transition table between jurisdictions with the time between contacts.
 
     Args:

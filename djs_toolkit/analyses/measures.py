@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from djs_toolkit.analyses.cases import INDEX_TYPES, build_cases, index_select, prior_contacts_sql
+from djs_toolkit.analyses.cohort import age_band_sql, cohort_table
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.spine import observed_until, build_spine
-from djs_toolkit.analyses.cohort import (INDEX_TYPES, age_band_sql, build_cases, cohort_table, index_select,
-                                        prior_contacts_sql)
+from djs_toolkit.spine import build_spine, observed_until
 from djs_toolkit.survival.km import km
 
-__all__ = ["proven_reoffending", "proven_reoffending_offenders", "MEASURE_LABEL"]
+__all__ = ["MEASURE_LABEL", "proven_reoffending", "proven_reoffending_offenders"]
 
 MEASURE_LABEL = "court-proven reoffending (Data First: court convictions only, no cautions)"
 _ADJUST = ["age_band", "sex", "prior_band", "index_type"]
@@ -42,12 +42,19 @@ _PRIOR_BANDS = ((0, 0, "0"), (1, 2, "1-2"), (3, 5, "3-5"), (6, None, "6+"))  # p
 
 
 def _prior_band_sql(col: str) -> str:
-    return "CASE " + " ".join(f"WHEN {col} >= {lo}" + (f" AND {col} <= {hi}" if hi is not None else "")
-                              + f" THEN '{lab}'" for lo, hi, lab in _PRIOR_BANDS) + " END"
+    return (
+        "CASE "
+        + " ".join(
+            f"WHEN {col} >= {lo}" + (f" AND {col} <= {hi}" if hi is not None else "") + f" THEN '{lab}'"
+            for lo, hi, lab in _PRIOR_BANDS
+        )
+        + " END"
+    )
 
 
-def _offenders_table(extract, index: Sequence[str], follow_up_days: int, waiting_days: int,
-                     lookback_days: int) -> tuple[str, dt.date]:
+def _offenders_table(
+    extract, index: Sequence[str], follow_up_days: int, waiting_days: int, lookback_days: int
+) -> tuple[str, dt.date]:
     """Create (once per extract and arguments) the engine table of `proven_reoffending_offenders`.
 
     The measures aggregate it in the engine: a national extract has about 6 million offender-cohort
@@ -88,12 +95,12 @@ def _offenders_table(extract, index: Sequence[str], follow_up_days: int, waiting
                AND s.event_date <= f.event_date + INTERVAL {int(window)} DAY GROUP BY 1, 2)
         SELECT f.person_id, f.record_id, f.index_type, f.event_date AS index_date,
                CAST(f.y AS VARCHAR) || 'Q' || CAST(f.qtr AS VARCHAR) AS cohort, f.age_at_event AS age,
-               {age_band_sql('f.age_at_event')} AS age_band, f.sex, f.ethnicity_group, f.imd_decile, f.offence_group,
+               {age_band_sql("f.age_at_event")} AS age_band, f.sex, f.ethnicity_group, f.imd_decile, f.offence_group,
                COALESCE(pr.prior_contacts, 0) AS prior_contacts, COALESCE(re.reoffences, 0) AS reoffences,
                re.first_reoffence,
                f.event_date + INTERVAL {int(window)} DAY <= DATE '{courts_end}' AS complete_follow_up,
                COALESCE(re.reoffences, 0) > 0 AS reoffended,
-               {_prior_band_sql('COALESCE(pr.prior_contacts, 0)')} AS prior_band
+               {_prior_band_sql("COALESCE(pr.prior_contacts, 0)")} AS prior_band
         FROM f LEFT JOIN pr ON pr.fid = f.fid
         LEFT JOIN re ON re.person_id = f.person_id AND re.record_id = f.record_id
     """)
@@ -101,9 +108,13 @@ def _offenders_table(extract, index: Sequence[str], follow_up_days: int, waiting
     return name, courts_end
 
 
-def proven_reoffending_offenders(extract, index: Sequence[str] = _MOJ_INDEX,
-                                 follow_up_days: int = 365, waiting_days: int = 183,
-                                 lookback_days: int = 730) -> pd.DataFrame:
+def proven_reoffending_offenders(
+    extract,
+    index: Sequence[str] = _MOJ_INDEX,
+    follow_up_days: int = 365,
+    waiting_days: int = 183,
+    lookback_days: int = 730,
+) -> pd.DataFrame:
     """One row per offender per 3-month cohort with their proven reoffences.
 
     Row-level: for a researcher's own breakdowns. `proven_reoffending` computes the measures without
@@ -118,8 +129,12 @@ def proven_reoffending_offenders(extract, index: Sequence[str] = _MOJ_INDEX,
     df["prior_band"] = pd.Categorical(df["prior_band"], categories=[b[2] for b in _PRIOR_BANDS])
     df["index_date"] = pd.to_datetime(df["index_date"]).astype("datetime64[ns]")
     df["first_reoffence"] = pd.to_datetime(df["first_reoffence"]).astype("datetime64[ns]")
-    df.attrs.update(follow_up_days=follow_up_days, waiting_days=waiting_days, measure=MEASURE_LABEL,
-                    courts_observed_until=pd.Timestamp(courts_end))
+    df.attrs.update(
+        follow_up_days=follow_up_days,
+        waiting_days=waiting_days,
+        measure=MEASURE_LABEL,
+        courts_observed_until=pd.Timestamp(courts_end),
+    )
     return df
 
 
@@ -127,11 +142,16 @@ def _cells(con, table: str, keys: list[str], reference: tuple | None) -> pd.Data
     """Offenders aggregated to cells: every combination of ``keys``, the adjustment variables, complete
     follow-up and membership of an explicit reference period; ``n``, ``k`` (reoffenders), ``reoffences``."""
     cols = list(dict.fromkeys([*keys, *_ADJUST, "complete_follow_up"]))
-    ref = ("FALSE" if reference is None else
-           f"index_date >= DATE '{pd.Timestamp(reference[0]).date()}' AND index_date <= DATE '{pd.Timestamp(reference[1]).date()}'")
+    ref = (
+        "FALSE"
+        if reference is None
+        else f"index_date >= DATE '{pd.Timestamp(reference[0]).date()}' AND index_date <= DATE '{pd.Timestamp(reference[1]).date()}'"
+    )
     sel = ", ".join(cols)
-    return con.sql(f"SELECT {sel}, {ref} AS in_period, COUNT(*) AS n, SUM(CAST(reoffended AS INTEGER)) AS k, "
-                   f"SUM(reoffences) AS reoffences FROM {table} GROUP BY ALL ORDER BY ALL").df()
+    return con.sql(
+        f"SELECT {sel}, {ref} AS in_period, COUNT(*) AS n, SUM(CAST(reoffended AS INTEGER)) AS k, "
+        f"SUM(reoffences) AS reoffences FROM {table} GROUP BY ALL ORDER BY ALL"
+    ).df()
 
 
 def _expected(cells: pd.DataFrame, reference: tuple | None) -> tuple[np.ndarray, float]:
@@ -164,8 +184,9 @@ def _expected(cells: pd.DataFrame, reference: tuple | None) -> tuple[np.ndarray,
         # Sparse reference cells can separate (a level with no reoffender): its estimate runs off to
         # minus infinity and its prediction to 0, the limit of the likelihood; the rest is unaffected.
         warnings.simplefilter("ignore")
-        fit = sm.GLM(np.column_stack([k[in_ref], n[in_ref] - k[in_ref]]), x[in_ref],
-                     family=sm.families.Binomial()).fit()
+        fit = sm.GLM(
+            np.column_stack([k[in_ref], n[in_ref] - k[in_ref]]), x[in_ref], family=sm.families.Binomial()
+        ).fit()
     return np.asarray(fit.predict(x)), k_ref / n_ref
 
 
@@ -180,9 +201,11 @@ def _cif_365(extract, table: str, keys: list[str], complete_only: bool) -> pd.Da
     sel = ", ".join(f"o.{c}" for c in keys)
     where = "WHERE o.complete_follow_up" if complete_only else ""
     try:
-        counts = con.sql(f"SELECT {sel}, c.duration, c.event, COUNT(*) AS n FROM _cohort c JOIN {table} o "
-                         f"ON o.record_id = c.record_id AND o.index_type = c.index_type {where} "
-                         "GROUP BY ALL ORDER BY ALL").df()
+        counts = con.sql(
+            f"SELECT {sel}, c.duration, c.event, COUNT(*) AS n FROM _cohort c JOIN {table} o "
+            f"ON o.record_id = c.record_id AND o.index_type = c.index_type {where} "
+            "GROUP BY ALL ORDER BY ALL"
+        ).df()
     finally:
         con.execute("DROP TABLE IF EXISTS _cohort")
         con.execute("DROP TABLE IF EXISTS _idx")
@@ -196,9 +219,16 @@ def _cif_365(extract, table: str, keys: list[str], complete_only: bool) -> pd.Da
     return pd.DataFrame(rows, columns=[*keys, "cif_365", "cif_365_lower", "cif_365_upper"])
 
 
-def proven_reoffending(cohort_or_extract, index: Sequence[str] = _MOJ_INDEX, by: str | None = None,
-                       follow_up_days: int = 365, waiting_days: int = 183, reference: tuple | None = None,
-                       include_incomplete: bool = False, with_cif: bool = True) -> pd.DataFrame:
+def proven_reoffending(
+    cohort_or_extract,
+    index: Sequence[str] = _MOJ_INDEX,
+    by: str | None = None,
+    follow_up_days: int = 365,
+    waiting_days: int = 183,
+    reference: tuple | None = None,
+    include_incomplete: bool = False,
+    with_cif: bool = True,
+) -> pd.DataFrame:
     """MoJ-style proven-reoffending measures per 3-month cohort, beside the survival-based CIF at 365 days.
 
     Args:
@@ -229,8 +259,17 @@ def proven_reoffending(cohort_or_extract, index: Sequence[str] = _MOJ_INDEX, by:
         con = extract.engine.con
     else:
         off = cohort_or_extract
-        need = {"cohort", "reoffences", "reoffended", "complete_follow_up", "index_type", "record_id", "index_date",
-                *_ADJUST, *keys}
+        need = {
+            "cohort",
+            "reoffences",
+            "reoffended",
+            "complete_follow_up",
+            "index_type",
+            "record_id",
+            "index_date",
+            *_ADJUST,
+            *keys,
+        }
         if not isinstance(off, pd.DataFrame) or not need <= set(off.columns):
             raise DJSUserError("Pass an Extract or the frame returned by `proven_reoffending_offenders`.")
         extract, table = None, "_pr_frame"
@@ -245,11 +284,15 @@ def proven_reoffending(cohort_or_extract, index: Sequence[str] = _MOJ_INDEX, by:
         cells = cells[cells["complete_follow_up"]]
     g = cells.groupby(keys, observed=True)
     res = g[["n", "k", "reoffences", "expected"]].sum()
-    res = pd.DataFrame({
-        "n_offenders": res["n"].astype("int64"), "n_reoffenders": res["k"].astype("int64"),
-        "reoffences": res["reoffences"].astype("int64"), "expected_rate": res["expected"] / res["n"],
-        "complete_follow_up": g["complete_follow_up"].all(),
-    }).reset_index()
+    res = pd.DataFrame(
+        {
+            "n_offenders": res["n"].astype("int64"),
+            "n_reoffenders": res["k"].astype("int64"),
+            "reoffences": res["reoffences"].astype("int64"),
+            "expected_rate": res["expected"] / res["n"],
+            "complete_follow_up": g["complete_follow_up"].all(),
+        }
+    ).reset_index()
     res["rate"] = res["n_reoffenders"] / res["n_offenders"]
     res["reoffences_per_offender"] = res["reoffences"] / res["n_offenders"]
     res["reoffences_per_reoffender"] = res["reoffences"] / res["n_reoffenders"].where(res["n_reoffenders"] > 0)

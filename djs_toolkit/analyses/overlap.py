@@ -17,18 +17,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
-from djs_toolkit.errors import DJSUserError
-from djs_toolkit.schema import DATASETS
-from djs_toolkit.spine import build_spine, check_datasets, common_window, coverage
-from djs_toolkit.sdc.overlap import superset_sums
 from djs_toolkit.analyses.groups import BY_ATTRIBUTES, entity, group_sql
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.overlap import superset_sums
+from djs_toolkit.spine import build_spine, check_datasets, common_window, coverage
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
 
-__all__ = ["memberships", "membership_masks", "resolve_window", "overlap_sets", "ordered_overlap",
-           "sets_sensitivity", "ordered_sensitivity", "BY_ATTRIBUTES"]
+__all__ = [
+    "BY_ATTRIBUTES",
+    "membership_masks",
+    "memberships",
+    "ordered_overlap",
+    "overlap_sets",
+    "resolve_window",
+]
+
 
 def resolve_window(extract, labels: list[str], window) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The (start, end) window: the given pair, or the window all ``labels`` cover.
@@ -43,18 +47,21 @@ def resolve_window(extract, labels: list[str], window) -> tuple[pd.Timestamp, pd
     return pd.Timestamp(start), pd.Timestamp(end)
 
 
-def _in_window(start: pd.Timestamp, end: pd.Timestamp, col: str = "event_date") -> str:
+def in_window(start: pd.Timestamp, end: pd.Timestamp, col: str = "event_date") -> str:
     return f"{col} >= DATE '{start.date()}' AND {col} <= DATE '{end.date()}'"
 
 
 def _member_sql(labels: list[str], start: pd.Timestamp, end: pd.Timestamp, event_types: bool) -> str:
     cols = [f"MAX(CASE WHEN dataset = '{d}' THEN 1 ELSE 0 END) AS \"{d}\"" for d in labels]
     if event_types:
-        cols += [f"MAX(CASE WHEN event_type = '{e}' THEN 1 ELSE 0 END) AS \"{e}\""
-                 for d, e, _ in EVENT_TYPES if d in labels]
+        cols += [
+            f"MAX(CASE WHEN event_type = '{e}' THEN 1 ELSE 0 END) AS \"{e}\"" for d, e, _ in EVENT_TYPES if d in labels
+        ]
     inlist = ", ".join(f"'{d}'" for d in labels)
-    return (f"SELECT person_id, {', '.join(cols)} FROM _spine WHERE dataset IN ({inlist}) "
-            f"AND {_in_window(start, end)} GROUP BY person_id")
+    return (
+        f"SELECT person_id, {', '.join(cols)} FROM _spine WHERE dataset IN ({inlist}) "
+        f"AND {in_window(start, end)} GROUP BY person_id"
+    )
 
 
 def memberships(extract, datasets: Iterable[str] | None = None, window=None, event_types: bool = False) -> pd.DataFrame:
@@ -99,10 +106,10 @@ def membership_masks(extract, datasets: Iterable[str] | None = None, window=None
     labels = check_datasets(extract, datasets)
     start, end = resolve_window(extract, labels, window)
     build_spine(extract)
-    bits = " + ".join(f"\"{d}\" * {1 << i}" for i, d in enumerate(labels))
+    bits = " + ".join(f'"{d}" * {1 << i}' for i, d in enumerate(labels))
     got = extract.engine.con.sql(
-        f"SELECT {bits} AS mask, COUNT(*) AS persons FROM ({_member_sql(labels, start, end, False)}) AS m "
-        "GROUP BY 1").df()
+        f"SELECT {bits} AS mask, COUNT(*) AS persons FROM ({_member_sql(labels, start, end, False)}) AS m GROUP BY 1"
+    ).df()
     full = pd.DataFrame({"mask": range(1 << len(labels))})
     out = full.merge(got, on="mask", how="left").fillna({"persons": 0})
     out["persons"] = out["persons"].astype("int64")
@@ -112,7 +119,7 @@ def membership_masks(extract, datasets: Iterable[str] | None = None, window=None
 
 
 # -- k-way sets ---------------------------------------------------------------------------------------------------
-def _set_labels(extract, names: Iterable[str] | None) -> list[str]:
+def set_labels(extract, names: Iterable[str] | None) -> list[str]:
     """Set names: dataset labels (default: every dataset present) or event types (event-type level sets)."""
     if names is None:
         return check_datasets(extract, None)
@@ -122,20 +129,22 @@ def _set_labels(extract, names: Iterable[str] | None) -> list[str]:
     return out
 
 
-def _mask_counts(con, labels: list[str], window, by: str | None, src: str = "_spine") -> dict[Any, np.ndarray]:
+def mask_counts(con, labels: list[str], window, by: str | None, src: str = "_spine") -> dict[Any, np.ndarray]:
     """Exclusive counts per group, {group: array over the 2^k bitmasks}; only counts leave the database."""
     bits = " + ".join(f"MAX(CASE WHEN {entity(d)[0]} THEN {1 << i} ELSE 0 END)" for i, d in enumerate(labels))
     inlist = ", ".join(f"'{d}'" for d in dict.fromkeys(entity(d)[1] for d in labels))
-    got = con.sql(f"SELECT mask, grp, COUNT(*) AS n FROM (SELECT person_id, {bits} AS mask, {group_sql(by, aggregate='MIN')} AS grp "
-                  f"FROM {src} WHERE dataset IN ({inlist}) AND {_in_window(*window)} GROUP BY person_id) AS m "
-                  "GROUP BY mask, grp").fetchnumpy()
+    got = con.sql(
+        f"SELECT mask, grp, COUNT(*) AS n FROM (SELECT person_id, {bits} AS mask, {group_sql(by, aggregate='MIN')} AS grp "
+        f"FROM {src} WHERE dataset IN ({inlist}) AND {in_window(*window)} GROUP BY person_id) AS m "
+        "GROUP BY mask, grp"
+    ).fetchnumpy()
     out: dict[Any, np.ndarray] = {}
     for mask, grp, n in zip(got["mask"], got["grp"], got["n"]):
         out.setdefault(grp, np.zeros(1 << len(labels), np.int64))[int(mask)] += int(n)
     return out or {"all": np.zeros(1 << len(labels), np.int64)}
 
 
-def _sets_frame(counts: dict[Any, np.ndarray], labels: list[str], by: str | None, window) -> pd.DataFrame:
+def sets_frame(counts: dict[Any, np.ndarray], labels: list[str], by: str | None, window) -> pd.DataFrame:
     k = len(labels)
     # Degree first, then earlier datasets first: a stable, readable order for tables and UpSet bars.
     order = sorted(range(1, 1 << k), key=lambda m: (bin(m).count("1"), [not (m >> i) & 1 for i in range(k)]))
@@ -152,8 +161,9 @@ def _sets_frame(counts: dict[Any, np.ndarray], labels: list[str], by: str | None
     return out
 
 
-def overlap_sets(extract_or_memberships, datasets: Iterable[str] | None = None, window=None,
-                 by: str | None = None) -> pd.DataFrame:
+def overlap_sets(
+    extract_or_memberships, datasets: Iterable[str] | None = None, window=None, by: str | None = None
+) -> pd.DataFrame:
     """Every combination of datasets with its exclusive and inclusive person count.
 
     Args:
@@ -177,10 +187,10 @@ def overlap_sets(extract_or_memberships, datasets: Iterable[str] | None = None, 
     """
     if not isinstance(extract_or_memberships, pd.DataFrame):
         ex = extract_or_memberships
-        labels = _set_labels(ex, datasets)
+        labels = set_labels(ex, datasets)
         win = resolve_window(ex, list(dict.fromkeys(entity(d)[1] for d in labels)), window)
         build_spine(ex)
-        return _sets_frame(_mask_counts(ex.engine.con, labels, win, by), labels, by, win)
+        return sets_frame(mask_counts(ex.engine.con, labels, win, by), labels, by, win)
     m = extract_or_memberships
     if window is not None:
         raise DJSUserError("`window` applies to an extract: a memberships frame already carries its window.")
@@ -193,11 +203,11 @@ def overlap_sets(extract_or_memberships, datasets: Iterable[str] | None = None, 
     counts = {g: np.bincount(mask[keys == g], minlength=1 << len(labels)) for g in pd.unique(keys)}
     for c in counts.values():
         c[0] = 0  # people in none of the chosen datasets are outside the overlap universe
-    return _sets_frame(counts, labels, by, m.attrs.get("window", (pd.NaT, pd.NaT)))
+    return sets_frame(counts, labels, by, m.attrs.get("window", (pd.NaT, pd.NaT)))
 
 
 # -- time-ordered overlaps ----------------------------------------------------------------------------------------
-def _ordered_setup(extract, first: str, then: str, within_days: int, window) -> tuple:
+def ordered_setup(extract, first: str, then: str, within_days: int, window) -> tuple:
     if int(within_days) <= 0:
         raise DJSUserError("`within_days` must be a positive number of days.")
     d_then = entity(then)[1]
@@ -205,27 +215,31 @@ def _ordered_setup(extract, first: str, then: str, within_days: int, window) -> 
     cov = coverage(extract).set_index("dataset")
     censor = pd.Timestamp(cov.loc[d_then, "observed_until"])  # coverage end, cliff and extract cut-off
     if start < pd.Timestamp(cov.loc[d_then, "start"]) or end > censor:
-        raise DJSUserError(f"The window must lie inside the coverage of `{d_then}` (the `then` dataset), or "
-                           "follow-up would be unobservable: pass a narrower window or None.")
+        raise DJSUserError(
+            f"The window must lie inside the coverage of `{d_then}` (the `then` dataset), or "
+            "follow-up would be unobservable: pass a narrower window or None."
+        )
     build_spine(extract)
     return start, end, censor
 
 
-def _ordered_counts(con, first: str, then: str, within_days: int, start, end, censor: pd.Timestamp,
-                    by: str | None, src: str = "_spine") -> pd.DataFrame:
+def ordered_counts(
+    con, first: str, then: str, within_days: int, start, end, censor: pd.Timestamp, by: str | None, src: str = "_spine"
+) -> pd.DataFrame:
     """Counts by (group, time, event, complete follow-up): no person-level rows leave the database."""
     cdate = f"DATE '{censor.date()}'"
     gap, fu = days_between("i.t0", "n.t1"), days_between("i.t0", cdate)
     sql = (
         f"WITH idx AS (SELECT person_id, MIN(event_date) AS t0, {group_sql(by, aggregate='MIN')} AS grp FROM {src} "
-        f"WHERE {entity(first)[0]} AND {_in_window(start, end)} GROUP BY person_id), "
+        f"WHERE {entity(first)[0]} AND {in_window(start, end)} GROUP BY person_id), "
         f"nxt AS (SELECT i.person_id, MIN(s.event_date) AS t1 FROM idx i JOIN {src} s ON s.person_id = i.person_id "
         f"WHERE s.{entity(then)[0]} AND s.event_date > i.t0 AND s.event_date <= {cdate} GROUP BY i.person_id), "
         f"one AS (SELECT i.grp, CASE WHEN n.t1 IS NULL THEN {fu} ELSE {gap} END AS time, "
         f"CASE WHEN n.t1 IS NULL THEN 0 ELSE 1 END AS event, CASE WHEN {fu} >= {int(within_days)} THEN 1 ELSE 0 "
         "END AS complete FROM idx i LEFT JOIN nxt n ON n.person_id = i.person_id) "
         "SELECT grp, time, event, complete, COUNT(*) AS n FROM one GROUP BY grp, time, event, complete "
-        "ORDER BY grp, time, event, complete")
+        "ORDER BY grp, time, event, complete"
+    )
     return con.sql(sql).df()
 
 
@@ -236,21 +250,40 @@ def _incidence_at(agg: pd.DataFrame, d: int, alpha: float) -> dict[str, float]:
 
     n, t = agg["n"].to_numpy(np.int64), agg["time"].to_numpy()
     ev_in, comp = (agg["event"].to_numpy() == 1) & (t <= d), agg["complete"].to_numpy() == 1
-    row = {"n_index": int(n.sum()), "events_within": int(n[ev_in].sum()), "n_complete_followup": int(n[comp].sum()),
-           "events_complete_followup": int(n[comp & ev_in].sum()), "n_at_risk_at_end": int(n[t >= d].sum())}
+    row = {
+        "n_index": int(n.sum()),
+        "events_within": int(n[ev_in].sum()),
+        "n_complete_followup": int(n[comp].sum()),
+        "events_complete_followup": int(n[comp & ev_in].sum()),
+        "n_at_risk_at_end": int(n[t >= d].sum()),
+    }
     row["naive_proportion"] = row["events_complete_followup"] / row["n_complete_followup"] if comp.any() else np.nan
     curve = km(agg, "time", "event", weights="n", alpha=alpha) if len(agg) else pd.DataFrame()
     upto = curve[curve["time"] <= d] if len(curve) else curve
-    s, lo, hi = upto.iloc[-1][["estimate", "ci_lower", "ci_upper"]] if len(upto) else (
-        (1.0, 1.0, 1.0) if len(agg) else (np.nan,) * 3)
+    s, lo, hi = (
+        upto.iloc[-1][["estimate", "ci_lower", "ci_upper"]]
+        if len(upto)
+        else ((1.0, 1.0, 1.0) if len(agg) else (np.nan,) * 3)
+    )
     return {**row, "cumulative_incidence": 1.0 - s, "ci_lower": 1.0 - hi, "ci_upper": 1.0 - lo}
 
 
-def _ordered_frame(agg: pd.DataFrame, first: str, then: str, d: int, by: str | None, start, end, censor,
-                   alpha: float) -> pd.DataFrame:
+def ordered_frame(
+    agg: pd.DataFrame, first: str, then: str, d: int, by: str | None, start, end, censor, alpha: float
+) -> pd.DataFrame:
     groups = sorted(agg["grp"].unique(), key=str) if len(agg) or by else ["all"]
-    out = pd.DataFrame([{**({by: g} if by else {}), "first": first, "then": then, "within_days": int(d),
-                         **_incidence_at(agg[agg["grp"] == g], int(d), alpha)} for g in groups])
+    out = pd.DataFrame(
+        [
+            {
+                **({by: g} if by else {}),
+                "first": first,
+                "then": then,
+                "within_days": int(d),
+                **_incidence_at(agg[agg["grp"] == g], int(d), alpha),
+            }
+            for g in groups
+        ]
+    )
     out["estimator"] = f"1 - Kaplan-Meier, censored when `then` stops being observed ({censor.date()})"
     out["naive_label"] = f"proportion among index persons with >= {int(d)} days of follow-up"
     out["censor_date"], out["window_start"], out["window_end"] = censor, start, end
@@ -258,8 +291,16 @@ def _ordered_frame(agg: pd.DataFrame, first: str, then: str, d: int, by: str | N
     return out
 
 
-def ordered_overlap(extract, first: str, then: str, within_days: int, window=None, by: str | None = None,
-                    alpha: float = 0.05, return_curve: bool = False):
+def ordered_overlap(
+    extract,
+    first: str,
+    then: str,
+    within_days: int,
+    window=None,
+    by: str | None = None,
+    alpha: float = 0.05,
+    return_curve: bool = False,
+):
     """People whose first ``first`` event in the window is followed by a ``then`` event within ``within_days``.
 
     Index = a person's first ``first`` event in the window (t0); outcome = their first ``then`` event in
@@ -285,9 +326,9 @@ def ordered_overlap(extract, first: str, then: str, within_days: int, window=Non
     Example:
         >>> # ordered_overlap(extract, "civil_claim", "mags_hocas", 180, by="sex")
     """
-    start, end, censor = _ordered_setup(extract, first, then, within_days, window)
-    agg = _ordered_counts(extract.engine.con, first, then, within_days, start, end, censor, by)
-    out = _ordered_frame(agg, first, then, within_days, by, start, end, censor, alpha)
+    start, end, censor = ordered_setup(extract, first, then, within_days, window)
+    agg = ordered_counts(extract.engine.con, first, then, within_days, start, end, censor, by)
+    out = ordered_frame(agg, first, then, within_days, by, start, end, censor, alpha)
     if not return_curve:
         return out
     from djs_toolkit.survival import km
@@ -295,135 +336,9 @@ def ordered_overlap(extract, first: str, then: str, within_days: int, window=Non
     curve = km(agg, "time", "event", weights="n", by="grp" if by else None, alpha=alpha)
     curve = curve.rename(columns={"grp": by}) if by else curve
     curve["estimate"], curve["ci_lower"], curve["ci_upper"] = (
-        1 - curve["estimate"], 1 - curve["ci_upper"], 1 - curve["ci_lower"])
+        1 - curve["estimate"],
+        1 - curve["ci_upper"],
+        1 - curve["ci_lower"],
+    )
     curve.attrs["estimator"] = "cif"  # kmunicate_table then starts the curve at 0
     return out, curve
-
-
-# -- linkage sensitivity ------------------------------------------------------------------------------------------
-_RELINK_COLS = ("dataset", "event_type", "event_date", "age_at_event", "sex", "ethnicity_group")
-
-
-def _relink_base(con, labels: list[str], window=None) -> tuple[np.ndarray, np.ndarray]:
-    """Temp tables ``_relink_pd``, one row (``rn``) per person and dataset of ``labels`` in person order, and
-    ``_relink_ev``, their events keyed by ``rn`` (with a window: one row per event type, its events there
-    reduced by MIN); returns each ``rn``'s person code and each person's blocking group (sex, ethnicity group,
-    birth year)."""
-    inlist = ", ".join(f"'{d}'" for d in labels)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_pd AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, dataset) - 1 "
-                "AS rn, DENSE_RANK() OVER (ORDER BY person_id) - 1 AS pid, person_id, dataset, MIN(sex) AS sex, "
-                "MIN(ethnicity_group) AS eth, MIN(EXTRACT(YEAR FROM event_date) - age_at_event) AS yob FROM _spine "
-                f"WHERE dataset IN ({inlist}) GROUP BY person_id, dataset")
-    pid = con.sql("SELECT pid FROM _relink_pd ORDER BY rn").fetchnumpy()["pid"].astype(np.int64)
-    # Blocks numbered in sorted order, missing values last.
-    block = con.sql("SELECT DENSE_RANK() OVER (ORDER BY sex NULLS LAST, eth NULLS LAST, yob NULLS LAST) - 1 AS b, rn "
-                    "FROM _relink_pd WHERE rn IN (SELECT MIN(rn) FROM _relink_pd GROUP BY pid) ORDER BY rn"
-                    ).fetchnumpy()["b"].astype(np.int64)
-    join = "FROM _spine s JOIN _relink_pd p ON p.person_id = s.person_id AND p.dataset = s.dataset"
-    if window is None:
-        cols = ", ".join(f"s.{c}" for c in _RELINK_COLS)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, {cols} {join}")
-    else:
-        cols = ", ".join(f"MIN(s.{c}) AS {c}" for c in _RELINK_COLS[2:])
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, s.dataset, s.event_type, {cols} {join} "
-                    f"WHERE {_in_window(*window, 's.event_date')} GROUP BY p.rn, s.dataset, s.event_type")
-    return pid, block
-
-
-def _relink(pid: np.ndarray, block: np.ndarray, drop_rate: float, merge_rate: float, seed: int) -> np.ndarray:
-    """New person code per ``_relink_pd`` row: the person clusters perturbed (seeded).
-
-    A dropped link detaches one dataset's records of a multi-dataset person into a new cluster (a missed
-    match); a merge joins two clusters with the same sex, ethnicity group and estimated birth year (a
-    false match of near-identical people). Rates are per cross-dataset membership and per cluster pair
-    (survival_and_overlap.md §7 "Linkage uncertainty"; data_first.md §10: Splink clusters at one threshold).
-    """
-    if not (0 <= drop_rate <= 1 and 0 <= merge_rate <= 1):
-        raise DJSUserError("`drop_rate` and `merge_rate` must be fractions between 0 and 1.")
-    rng = np.random.default_rng(seed)
-    n_p, later = len(block), np.r_[False, pid[1:] == pid[:-1]]
-    drop = later & (rng.random(len(pid)) < drop_rate)  # a person's 2nd+ dataset = a cross-dataset link
-    order = np.lexsort((rng.random(n_p), block))  # random neighbours inside each block
-    b = block[order]
-    starts = np.r_[0, np.flatnonzero(b[1:] != b[:-1]) + 1] if n_p else np.zeros(0, int)
-    rank = np.arange(n_p) - np.repeat(starts, np.diff(np.r_[starts, n_p]))  # position inside the block
-    pair_a = np.flatnonzero((rank % 2 == 0) & np.r_[b[1:] == b[:-1], False])  # (0,1), (2,3)... per block
-    pair_a = pair_a[rng.random(len(pair_a)) < merge_rate]
-    target = np.arange(n_p)
-    target[order[pair_a + 1]] = order[pair_a]
-    return np.where(drop, n_p + np.cumsum(drop) - 1, target[pid])
-
-
-def _relinked(con, new: np.ndarray) -> str:
-    """SQL over ``_relink_ev`` with ``person_id`` the relinked person: registers the new codes."""
-    con.register("_relink_df", pd.DataFrame({"rn": np.arange(len(new), dtype=np.int64), "new_id": new}))
-    cols = ", ".join(f"s.{c}" for c in _RELINK_COLS)
-    return f"(SELECT r.new_id AS person_id, {cols} FROM _relink_ev s JOIN _relink_df r ON r.rn = s.rn)"
-
-
-def _drop_relink(con) -> None:
-    con.execute("DROP TABLE IF EXISTS _relink_ev")
-    con.execute("DROP TABLE IF EXISTS _relink_pd")
-    con.unregister("_relink_df")
-
-
-def _ranges(head: pd.DataFrame, runs: list[pd.DataFrame], keys: list[str], cols: list[str], **attrs) -> pd.DataFrame:
-    idx = pd.MultiIndex.from_frame(head[keys]) if keys else head.index
-    for c in cols:
-        allv = pd.concat([(r.set_index(keys) if keys else r)[c] for r in runs], axis=1)
-        allv.index = pd.MultiIndex.from_frame(allv.index.to_frame()) if keys else allv.index
-        allv = allv.reindex(idx)
-        allv = allv.fillna(0) if c in ("exclusive", "inclusive") else allv
-        head[f"{c}_min"], head[f"{c}_max"] = allv.min(axis=1).to_numpy(), allv.max(axis=1).to_numpy()
-    head.attrs.update(attrs)
-    return head
-
-
-def sets_sensitivity(extract, datasets: Iterable[str] | None = None, window=None, by: str | None = None,
-                     drop_rate: float = 0.02, merge_rate: float = 0.01, reps: int = 5, seed: int = 0) -> pd.DataFrame:
-    """`overlap_sets` plus ``exclusive_min/max`` and ``inclusive_min/max`` over ``reps`` perturbed linkages.
-
-    Example:
-        >>> # sets_sensitivity(extract, drop_rate=0.05, merge_rate=0.01)[["combination", "exclusive",
-        >>> #                  "exclusive_min", "exclusive_max"]]
-    """
-    labels = _set_labels(extract, datasets)
-    ds = list(dict.fromkeys(entity(d)[1] for d in labels))
-    win = resolve_window(extract, ds, window)
-    head = overlap_sets(extract, labels, win, by)
-    con = extract.engine.con
-    # The masks and groups are MIN / MAX over a person's events in the window, so one row per person, dataset
-    # and event type (dated inside the window) gives the same counts as the events: relink those, not the spine.
-    pid, block = _relink_base(con, ds, win)
-    try:
-        runs = [_sets_frame(_mask_counts(con, labels, win, by, _relinked(
-            con, _relink(pid, block, drop_rate, merge_rate, seed + r))), labels, by, win) for r in range(int(reps))]
-    finally:
-        _drop_relink(con)
-    return _ranges(head, runs, ([by] if by else []) + ["combination"], ["exclusive", "inclusive"],
-                   drop_rate=drop_rate, merge_rate=merge_rate, reps=int(reps), seed=seed)
-
-
-def ordered_sensitivity(extract, first: str, then: str, within_days: int, window=None, by: str | None = None,
-                        drop_rate: float = 0.02, merge_rate: float = 0.01, reps: int = 5, seed: int = 0) -> pd.DataFrame:
-    """`ordered_overlap` plus min/max of ``cumulative_incidence``, ``naive_proportion`` and ``n_index``.
-
-    Example:
-        >>> # ordered_sensitivity(extract, "civil_claim", "mags_hocas", 180)[["cumulative_incidence",
-        >>> #                     "cumulative_incidence_min", "cumulative_incidence_max"]]
-    """
-    start, end, censor = _ordered_setup(extract, first, then, within_days, window)
-    labels = list(dict.fromkeys([entity(first)[1], entity(then)[1]]))
-
-    def one(src: str) -> pd.DataFrame:
-        agg = _ordered_counts(extract.engine.con, first, then, within_days, start, end, censor, by, src)
-        return _ordered_frame(agg, first, then, within_days, by, start, end, censor, 0.05)
-
-    con = extract.engine.con
-    pid, block = _relink_base(con, labels)
-    try:
-        runs = [one(_relinked(con, _relink(pid, block, drop_rate, merge_rate, seed + r))) for r in range(int(reps))]
-    finally:
-        _drop_relink(con)
-    return _ranges(one("_spine"), runs, [by] if by else [], ["cumulative_incidence", "naive_proportion", "n_index"],
-                   drop_rate=drop_rate, merge_rate=merge_rate, reps=int(reps), seed=seed)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from djs_toolkit.errors import DJSUserError
@@ -42,8 +42,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
             print(text)
         return 0
     counts = schema_counts()
-    print(f"{counts['tables']} tables ({counts['tables_P']} with placeholder names), "
-          f"{counts['columns']} columns ({counts['columns_P']} tagged P). Use --markdown for the dictionary.")
+    print(
+        f"{counts['tables']} tables ({counts['tables_P']} with placeholder names), "
+        f"{counts['columns']} columns ({counts['columns_P']} tagged P). Use --markdown for the dictionary."
+    )
     return 0
 
 
@@ -86,4 +88,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-

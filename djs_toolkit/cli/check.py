@@ -17,8 +17,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         # statuses and rule names only: the terminal is a log, never a place for values (errors.py)
         print(f"{name}: {o.status}" + (f" ({', '.join(rules)})" if rules else ""))
     counts = {s: sum(o.status == s for o in res.outputs.values()) for s in ("pass", "review", "fail")}
-    print(f"{len(res.outputs)} output(s): {counts['pass']} pass, {counts['review']} review, {counts['fail']} fail; "
-          f"clearance folder written to {res.path}")
+    print(
+        f"{len(res.outputs)} output(s): {counts['pass']} pass, {counts['review']} review, {counts['fail']} fail; "
+        f"clearance folder written to {res.path}"
+    )
     return 1 if counts["fail"] else 0
 
 

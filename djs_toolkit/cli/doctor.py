@@ -16,12 +16,24 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["Check", "run_checks", "doctor", "longest_path", "MAX_PATH"]
+__all__ = ["MAX_PATH", "Check", "doctor", "longest_path", "run_checks"]
 
 MAX_PATH = 260  # Windows limit unless long paths are enabled (workflow_and_style.md §3.3)
-_FALLBACK_MINIMUMS = {"pandas": "2.0", "numpy": "1.24", "scipy": "1.10", "statsmodels": "0.14", "lifelines": "0.27",
-                      "matplotlib": "3.7", "duckdb": "1.0", "pyarrow": "14", "pyyaml": "6", "papermill": "2.5",
-                      "ipykernel": "6", "nbformat": "5.9", "tqdm": "4.66"}
+_FALLBACK_MINIMUMS = {
+    "pandas": "2.0",
+    "numpy": "1.24",
+    "scipy": "1.10",
+    "statsmodels": "0.14",
+    "lifelines": "0.27",
+    "matplotlib": "3.7",
+    "duckdb": "1.0",
+    "pyarrow": "14",
+    "pyyaml": "6",
+    "papermill": "2.5",
+    "ipykernel": "6",
+    "nbformat": "5.9",
+    "tqdm": "4.66",
+}
 
 
 @dataclass(frozen=True)
@@ -72,12 +84,24 @@ def _packages() -> list[Check]:
         try:
             have = metadata.version(pkg)
         except metadata.PackageNotFoundError:
-            checks.append(Check(pkg, "fail", "not installed", f"install it from the mirror: conda install '{pkg}>="
-                                                              f"{minimum}' (or pip install --no-deps)"))
+            checks.append(
+                Check(
+                    pkg,
+                    "fail",
+                    "not installed",
+                    f"install it from the mirror: conda install '{pkg}>={minimum}' (or pip install --no-deps)",
+                )
+            )
             continue
         ok = _version_tuple(have) >= _version_tuple(minimum)
-        checks.append(Check(pkg, "ok" if ok else "fail", f"{have} (needs >= {minimum})",
-                            "" if ok else f"upgrade: conda install '{pkg}>={minimum}'"))
+        checks.append(
+            Check(
+                pkg,
+                "ok" if ok else "fail",
+                f"{have} (needs >= {minimum})",
+                "" if ok else f"upgrade: conda install '{pkg}>={minimum}'",
+            )
+        )
     return checks
 
 
@@ -87,7 +111,7 @@ def _kernel(start: bool) -> list[Check]:
         from jupyter_client.kernelspec import KernelSpecManager
 
         specs = KernelSpecManager().find_kernel_specs()
-    except Exception as exc:  # noqa: BLE001 - any failure here means no kernels
+    except Exception as exc:
         return [Check("kernel python3", "fail", f"cannot list kernels ({type(exc).__name__})", fix)]
     if "python3" not in specs:
         return [Check("kernel python3", "fail", f"no kernelspec named python3 (found: {sorted(specs) or 'none'})", fix)]
@@ -102,20 +126,29 @@ def _start_kernel(fix: str) -> Check:
 
     try:
         km, kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
-    except Exception as exc:  # noqa: BLE001 - blocked ports, missing ipykernel, wrong interpreter
-        return Check("kernel start", "fail", f"the python3 kernel did not start ({type(exc).__name__})",
-                     f"{fix}; if it still fails, local ports may be blocked: ask the service desk")
+    except Exception as exc:
+        return Check(
+            "kernel start",
+            "fail",
+            f"the python3 kernel did not start ({type(exc).__name__})",
+            f"{fix}; if it still fails, local ports may be blocked: ask the service desk",
+        )
     try:
         reply = kc.execute_interactive("import djs_toolkit", timeout=60, store_history=False)
         ok = reply["content"]["status"] == "ok"
-    except Exception:  # noqa: BLE001
+    except Exception:
         ok = False
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    return Check("kernel start", "ok" if ok else "fail", "started; imports djs_toolkit" if ok else
-                 "started, but cannot import djs_toolkit (the kernel uses another Python)",
-                 "" if ok else f"{fix} (run it with the Python that has djs_toolkit installed)")
+    return Check(
+        "kernel start",
+        "ok" if ok else "fail",
+        "started; imports djs_toolkit"
+        if ok
+        else "started, but cannot import djs_toolkit (the kernel uses another Python)",
+        "" if ok else f"{fix} (run it with the Python that has djs_toolkit installed)",
+    )
 
 
 def _writable(root: Path) -> list[Check]:
@@ -128,8 +161,14 @@ def _writable(root: Path) -> list[Check]:
                 pass
             checks.append(Check(f"write {name}/", "ok", str(folder)))
         except OSError as exc:
-            checks.append(Check(f"write {name}/", "fail", f"cannot write ({type(exc).__name__})",
-                                f"run from a folder you can write to, or fix the permissions of {folder}"))
+            checks.append(
+                Check(
+                    f"write {name}/",
+                    "fail",
+                    f"cannot write ({type(exc).__name__})",
+                    f"run from a folder you can write to, or fix the permissions of {folder}",
+                )
+            )
     return checks
 
 
@@ -166,8 +205,12 @@ def _paths(root: Path) -> Check:
     if _long_paths_enabled():
         return Check("path length", "ok", f"longest expected path {n} characters; Windows long paths are enabled")
     status = "fail" if sys.platform == "win32" else "warn"
-    return Check("path length", status, f"longest expected path {n} >= {MAX_PATH} characters (Windows MAX_PATH)",
-                 "move the project to a shorter folder (e.g. C:\\djs) or shorten run and output names")
+    return Check(
+        "path length",
+        status,
+        f"longest expected path {n} >= {MAX_PATH} characters (Windows MAX_PATH)",
+        "move the project to a shorter folder (e.g. C:\\djs) or shorten run and output names",
+    )
 
 
 def _probe_duckdb() -> None:
@@ -192,9 +235,15 @@ def _imports() -> list[Check]:
         try:
             probe()
             checks.append(Check(f"import {mod}", "ok", "imports and runs"))
-        except Exception as exc:  # noqa: BLE001 - a broken binary wheel raises anything
-            checks.append(Check(f"import {mod}", "fail", f"{type(exc).__name__} on import",
-                                f"reinstall it from the mirror: conda install --force-reinstall {mod}"))
+        except Exception as exc:
+            checks.append(
+                Check(
+                    f"import {mod}",
+                    "fail",
+                    f"{type(exc).__name__} on import",
+                    f"reinstall it from the mirror: conda install --force-reinstall {mod}",
+                )
+            )
     return checks
 
 
@@ -206,8 +255,14 @@ def run_checks(root: Path, start_kernel: bool = True) -> list[Check]:
         True
     """
     py_ok = sys.version_info >= (3, 10)
-    checks = [Check("python", "ok" if py_ok else "fail", sys.version.split()[0],
-                    "" if py_ok else "djs_toolkit needs Python >= 3.10: create an environment from environment.yml")]
+    checks = [
+        Check(
+            "python",
+            "ok" if py_ok else "fail",
+            sys.version.split()[0],
+            "" if py_ok else "djs_toolkit needs Python >= 3.10: create an environment from environment.yml",
+        )
+    ]
     checks += _packages() + _kernel(start_kernel) + _writable(Path(root)) + [_paths(Path(root))] + _imports()
     return checks
 
@@ -224,6 +279,8 @@ def doctor(root: Path, start_kernel: bool = True) -> int:
     for c in checks:
         print(c.line())
     failed = [c for c in checks if c.status == "fail"]
-    print(f"\n{len(checks) - len(failed)} of {len(checks)} checks passed" + (": fix the FAIL lines above." if failed
-                                                                               else "."))
+    print(
+        f"\n{len(checks) - len(failed)} of {len(checks)} checks passed"
+        + (": fix the FAIL lines above." if failed else ".")
+    )
     return 1 if failed else 0

@@ -14,8 +14,10 @@ def _cmd_dummy(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     out = dummy.generate(Path(args.out), scale=args.scale, seed=args.seed, format=args.format)
-    print(f"Dummy extract ({args.scale}, seed {args.seed}, {args.format}) written to {out} "
-          f"in {time.perf_counter() - t0:.1f} s; ground truth in {out / 'truth'}")
+    print(
+        f"Dummy extract ({args.scale}, seed {args.seed}, {args.format}) written to {out} "
+        f"in {time.perf_counter() - t0:.1f} s; ground truth in {out / 'truth'}"
+    )
     return 0
 
 
@@ -37,8 +39,10 @@ def run_main_job(scale: str, dummy_dir: Path, seed: int = 0, pipeline: Path | No
     else:
         print(f"Using the dummy extract in {dummy_dir} (delete it to regenerate).")
     report = open_extract(dummy_dir).validate()
-    print(f"Validation: {'OK' if report.ok else 'FAILED'} - {report.n_errors} error(s), "
-          f"{report.n_warnings} warning(s) (the dummy data carries the real extract's defects as warnings).")
+    print(
+        f"Validation: {'OK' if report.ok else 'FAILED'} - {report.n_errors} error(s), "
+        f"{report.n_warnings} warning(s) (the dummy data carries the real extract's defects as warnings)."
+    )
     if not report.ok:
         print(report)
         return 1
@@ -46,9 +50,11 @@ def run_main_job(scale: str, dummy_dir: Path, seed: int = 0, pipeline: Path | No
     result = run_pipeline(pipeline, data=str(dummy_dir), jobs=jobs)
     if result.bundle is not None:
         print(f"\nChecked outputs and the clearance pack: {result.bundle}")
-        print("  release/      what may be requested for release\n  CLEARANCE.md  the draft output request\n"
-              "  checker_only/ evidence for the output checker (DO NOT RELEASE)\n"
-              f"Executed notebooks (logs, never released): runs/{result.run_id}/")
+        print(
+            "  release/      what may be requested for release\n  CLEARANCE.md  the draft output request\n"
+            "  checker_only/ evidence for the output checker (DO NOT RELEASE)\n"
+            f"Executed notebooks (logs, never released): runs/{result.run_id}/"
+        )
     return result.exit_code
 
 
@@ -60,8 +66,10 @@ def _cmd_spine(args: argparse.Namespace) -> int:
 
     extract = open_extract(args.root, column_map=args.column_map)
     spine.build_spine(extract)
-    counts = extract.sql("SELECT dataset, event_type, COUNT(*) AS events, COUNT(DISTINCT person_id) AS persons "
-                         "FROM _spine GROUP BY 1, 2 ORDER BY 1, 2")
+    counts = extract.sql(
+        "SELECT dataset, event_type, COUNT(*) AS events, COUNT(DISTINCT person_id) AS persons "
+        "FROM _spine GROUP BY 1, 2 ORDER BY 1, 2"
+    )
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print("Events per dataset and type:")
         print(counts.to_string(index=False))

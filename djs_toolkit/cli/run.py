@@ -11,11 +11,19 @@ __all__ = ["add_commands"]
 def _cmd_run(args: argparse.Namespace) -> int:
     from djs_toolkit.runner import run_pipeline
 
-    report = run_pipeline(Path(args.pipeline), data=args.data, profile=args.profile, only=args.only,
-                          resume=args.resume, run_id=args.run_id, jobs=args.jobs,
-                          outputs_dir=Path(args.outputs) if args.outputs else None,
-                          runs_dir=Path(args.runs) if args.runs else None, echo=lambda s: print(s, flush=True),
-                          ledger=Path(args.ledger) if args.ledger else None)
+    report = run_pipeline(
+        Path(args.pipeline),
+        data=args.data,
+        profile=args.profile,
+        only=args.only,
+        resume=args.resume,
+        run_id=args.run_id,
+        jobs=args.jobs,
+        outputs_dir=Path(args.outputs) if args.outputs else None,
+        runs_dir=Path(args.runs) if args.runs else None,
+        echo=lambda s: print(s, flush=True),
+        ledger=Path(args.ledger) if args.ledger else None,
+    )
     return report.exit_code
 
 
@@ -50,8 +58,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run pipeline.yaml's notebooks in batch and assemble outputs/<run_id>/")
     p.add_argument("pipeline", nargs="?", default="pipeline.yaml", help="pipeline file (default pipeline.yaml)")
     p.add_argument("--data", default=None, help="`dummy` (default: the small dummy extract) or an extract folder")
-    p.add_argument("--profile", default=None, help="output-checking profile: srs (default), opensafely, acro, or a "
-                                                   "YAML file")
+    p.add_argument(
+        "--profile", default=None, help="output-checking profile: srs (default), opensafely, acro, or a YAML file"
+    )
     p.add_argument("--only", metavar="NAME", help="only the runs with this label, label prefix or notebook name")
     p.add_argument("--resume", action="store_true", help="continue the latest unfinished run, skipping complete runs")
     p.add_argument("--run-id", help="with --resume: the run to continue")

@@ -6,5 +6,4 @@ from djs_toolkit.data.column_map import ColumnMap, draft_column_map, load_column
 from djs_toolkit.data.extract import Extract, open_extract
 from djs_toolkit.data.report import Problem, ValidationReport
 
-__all__ = ["open_extract", "Extract", "ValidationReport", "Problem", "ColumnMap", "load_column_map",
-           "draft_column_map"]
+__all__ = ["ColumnMap", "Extract", "Problem", "ValidationReport", "draft_column_map", "load_column_map", "open_extract"]

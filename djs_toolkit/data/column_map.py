@@ -28,7 +28,7 @@ from djs_toolkit.data.files import find_table_files
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import TABLES, Table
 
-__all__ = ["ColumnMap", "load_column_map", "draft_column_map", "normalise_name"]
+__all__ = ["ColumnMap", "draft_column_map", "load_column_map", "normalise_name"]
 
 
 def normalise_name(name: str) -> str:

@@ -21,14 +21,19 @@ from djs_toolkit.data.files import TableFiles, find_table_files
 from djs_toolkit.data.readers import part_schema_problems, read_column_names, table_expression
 from djs_toolkit.schema import TABLES, Column
 
-__all__ = ["Engine", "SQL_TYPES", "memory_limit_mib", "quote_ident"]
+__all__ = ["SQL_TYPES", "Engine", "memory_limit_mib", "quote_ident"]
 
-SQL_TYPES = {"string": "VARCHAR", "category": "VARCHAR", "date": "DATE", "int": "BIGINT",
-             "float": "DOUBLE", "bool": "BOOLEAN"}
+SQL_TYPES = {
+    "string": "VARCHAR",
+    "category": "VARCHAR",
+    "date": "DATE",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+}
 _TRUE = "('TRUE', 'T', 'Y', 'YES', '1')"
 _FALSE = "('FALSE', 'F', 'N', 'NO', '0')"
-_INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-              "UINTEGER", "UBIGINT"}
+_INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 
 def quote_ident(name: str) -> str:
@@ -183,8 +188,9 @@ class Engine:
         table = TABLES[name]
         names = read_column_names(tf)
         canon_of = {s: self.column_map.rename(name, s) for s in names}
-        keep_empty = tuple(s for s, c in canon_of.items()
-                           if c in table.column_names and not table.column(c).empty_is_missing)
+        keep_empty = tuple(
+            s for s, c in canon_of.items() if c in table.column_names and not table.column(c).empty_is_missing
+        )
         raw = f"_raw_{name}"
         try:
             self.con.execute(f"CREATE VIEW {quote_ident(raw)} AS SELECT * FROM {table_expression(tf, keep_empty)}")
@@ -208,9 +214,7 @@ class Engine:
         for col in table.columns:
             s = src.source_of.get(col.name)
             exprs.append(f"{typed_expression(col, s, src.source_types.get(s, 'VARCHAR'))} AS {quote_ident(col.name)}")
-        self.con.execute(
-            f"CREATE VIEW {quote_ident(name)} AS SELECT {', '.join(exprs)} FROM {quote_ident(raw)}"
-        )
+        self.con.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT {', '.join(exprs)} FROM {quote_ident(raw)}")
         return src
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -231,6 +235,8 @@ def _safe_reader_error(exc: Exception, tf: TableFiles) -> str:
     line = re.search(r"[Ll]ine:?\s*(\d+)", text)
     where = f" near line {line.group(1)}" if line else ""
     kind = "CSV" if tf.fmt == "csv" else "Parquet"
-    return (f"`{tf.paths[0].name}`{' and other parts' if len(tf.paths) > 1 else ''} could not be read "
-            f"as {kind}{where}: check the delimiter (comma), quoting and that every row has the same "
-            "number of fields")
+    return (
+        f"`{tf.paths[0].name}`{' and other parts' if len(tf.paths) > 1 else ''} could not be read "
+        f"as {kind}{where}: check the delimiter (comma), quoting and that every row has the same "
+        "number of fields"
+    )

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from djs_toolkit.data.column_map import ColumnMap, load_column_map
+from djs_toolkit.data.engine import Engine, quote_ident
 from djs_toolkit.data.report import Problem, ValidationReport
 from djs_toolkit.data.validate import check_extract_level, check_links, check_table, summary_frame
-from djs_toolkit.data.engine import Engine, quote_ident
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import EXTRACT_END, TABLES, Table
 

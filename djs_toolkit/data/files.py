@@ -14,7 +14,7 @@ from pathlib import Path
 
 from djs_toolkit.schema import TABLES
 
-__all__ = ["TableFiles", "find_table_files", "list_data_files", "DATA_SUFFIXES"]
+__all__ = ["DATA_SUFFIXES", "TableFiles", "find_table_files", "list_data_files"]
 
 DATA_SUFFIXES = (".parquet", ".csv")
 _PART = re.compile(r"^(?P<stem>.+?)(?:_(?P<part>\d{1,3}))?$")

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from djs_toolkit.data.files import TableFiles
 
-__all__ = ["read_column_names", "part_schema_problems", "table_expression", "sql_string"]
+__all__ = ["part_schema_problems", "read_column_names", "sql_string", "table_expression"]
 
 
 def sql_string(text: str) -> str:
@@ -65,7 +65,7 @@ def part_schema_problems(tf: TableFiles) -> list[str]:
             schema = pq.read_schema(p)
             cols = {n: str(schema.field(n).type) for n in schema.names}
         else:
-            cols = {n: "text" for n in _csv_header(p)}
+            cols = dict.fromkeys(_csv_header(p), "text")
         if ref is None:
             ref, ref_name = cols, p.name
             continue
@@ -102,8 +102,16 @@ def table_expression(tf: TableFiles, keep_empty: tuple[str, ...] = ()) -> str:
     # guesses a different header when a row is malformed, and the error would go unreported.
     header = _csv_header(paths[0]) if paths else []
     columns = "{" + ", ".join(f"{sql_string(c)}: 'VARCHAR'" for c in header) + "}"
-    opts = ["header=true", "auto_detect=false", f"columns={columns}", "delim=','", "quote='\"'",
-            "escape='\"'", "strict_mode=true", "null_padding=false"]
+    opts = [
+        "header=true",
+        "auto_detect=false",
+        f"columns={columns}",
+        "delim=','",
+        "quote='\"'",
+        "escape='\"'",
+        "strict_mode=true",
+        "null_padding=false",
+    ]
     if keep_empty:
         opts.append("force_not_null=[" + ", ".join(sql_string(c) for c in keep_empty) + "]")
     return f"read_csv({files}, {', '.join(opts)})"

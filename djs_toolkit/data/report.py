@@ -11,7 +11,7 @@ from typing import Literal
 
 import pandas as pd
 
-__all__ = ["Problem", "ValidationReport", "PROBLEM_COLUMNS"]
+__all__ = ["PROBLEM_COLUMNS", "Problem", "ValidationReport"]
 
 PROBLEM_COLUMNS = ["severity", "table", "column", "kind", "count", "message", "fix"]
 
@@ -47,7 +47,9 @@ class ValidationReport:
         df = pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
         order = {"error": 0, "warning": 1}
         if len(df):
-            df = df.sort_values(["severity", "table", "column", "kind"], key=lambda s: s.map(order) if s.name == "severity" else s)
+            df = df.sort_values(
+                ["severity", "table", "column", "kind"], key=lambda s: s.map(order) if s.name == "severity" else s
+            )
         self.problems = df.reset_index(drop=True)
         self.summary = summary if summary is not None else pd.DataFrame(columns=["table", "rows", "columns"])
 
@@ -77,8 +79,7 @@ class ValidationReport:
         return df if severity is None else df[df["severity"] == severity]
 
     def __str__(self) -> str:
-        head = (f"Validation: {'OK' if self.ok else 'FAILED'} - {self.n_errors} error(s), "
-                f"{self.n_warnings} warning(s)")
+        head = f"Validation: {'OK' if self.ok else 'FAILED'} - {self.n_errors} error(s), {self.n_warnings} warning(s)"
         lines = [head]
         if len(self.summary):
             lines.append("Tables: " + ", ".join(f"{r.table} ({r.rows:,} rows)" for r in self.summary.itertuples()))

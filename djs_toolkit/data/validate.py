@@ -11,17 +11,19 @@ import re
 
 import pandas as pd
 
+from djs_toolkit.data.engine import Engine, TableSource, is_native, quote_ident, text_expr, typed_expression
 from djs_toolkit.data.report import Problem
-from djs_toolkit.data.engine import Engine, TableSource, text_expr, is_native, quote_ident, typed_expression
 from djs_toolkit.schema import DATASETS, TABLES, Column, Table
 
-__all__ = ["check_table", "check_links", "check_extract_level"]
+__all__ = ["check_extract_level", "check_links", "check_table"]
 
 _SHOW_MIN_ROWS = 10  # show an unexpected code only if at least this many rows carry it (SRS threshold)
 _CODE_LIKE = re.compile(r"^[\w .,:;/&()'+-]{1,40}$")
 _HASH_LIKE = re.compile(r"^[0-9a-fA-F]{12,}$")
-_FIX_MAP = ("add `{src}: {col}` under `tables: {table}: columns:` in your column map "
-            "(`djs validate ROOT --draft-column-map map.yaml` drafts one)")
+_FIX_MAP = (
+    "add `{src}: {col}` under `tables: {table}: columns:` in your column map "
+    "(`djs validate ROOT --draft-column-map map.yaml` drafts one)"
+)
 
 
 def _missing_fix(table: Table, col: Column, unexpected: list[str]) -> str:
@@ -35,7 +37,8 @@ def _missing_fix(table: Table, col: Column, unexpected: list[str]) -> str:
         candidates = sorted(shared, key=lambda u: -difflib.SequenceMatcher(None, u.lower(), col.name).ratio())[:1]
     if candidates:
         return f"map column `{candidates[0]}` to `{col.name}` in your column map: " + _FIX_MAP.format(
-            src=candidates[0], col=col.name, table=table.name)
+            src=candidates[0], col=col.name, table=table.name
+        )
     return _FIX_MAP.format(src="<your column>", col=col.name, table=table.name)
 
 
@@ -61,8 +64,9 @@ def _bad_code_note(engine: Engine, table: Table, col: Column, src: TableSource) 
     if shown:
         parts.append("values " + ", ".join(f"`{v}`" for v in shown[:10]))
     if hidden:
-        parts.append(f"{hidden}{'+' if len(rows) == 50 else ''} other distinct value(s) not shown "
-                     f"(rare or not code-like)")
+        parts.append(
+            f"{hidden}{'+' if len(rows) == 50 else ''} other distinct value(s) not shown (rare or not code-like)"
+        )
     return "; ".join(parts)
 
 
@@ -82,23 +86,41 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
     out: list[Problem] = []
     for kind, desc in src.file_problems:
         sev = "warning" if (kind == "empty_file" and src.readable) else "error"
-        fix = {"empty_file": "re-export the table; an empty file holds no rows",
-               "part_schema": "re-export the parts with the same columns and types, or map them separately",
-               "malformed_file": "re-export as UTF-8 CSV with a header row, or as Parquet"}[kind]
+        fix = {
+            "empty_file": "re-export the table; an empty file holds no rows",
+            "part_schema": "re-export the parts with the same columns and types, or map them separately",
+            "malformed_file": "re-export as UTF-8 CSV with a header row, or as Parquet",
+        }[kind]
         out.append(Problem(sev, name, "", kind, 1, desc, fix))
     if not src.readable:
         return out, 0
     for s in src.unexpected:
-        out.append(Problem("warning", name, s, "unexpected_column", 1,
-                           f"column `{s}` is not in the {name} schema and is ignored",
-                           "map it to a canonical column in your column map, or ignore this warning"))
+        out.append(
+            Problem(
+                "warning",
+                name,
+                s,
+                "unexpected_column",
+                1,
+                f"column `{s}` is not in the {name} schema and is ignored",
+                "map it to a canonical column in your column map, or ignore this warning",
+            )
+        )
     for col in table.columns:
         if col.name not in src.source_of:
             sev = "error" if col.required else "warning"
-            out.append(Problem(sev, name, col.name, "missing_column", 1,
-                               f"column `{col.name}` ({col.provenance}) not found"
-                               + ("" if sev == "error" else "; it reads as all missing"),
-                               _missing_fix(table, col, src.unexpected)))
+            out.append(
+                Problem(
+                    sev,
+                    name,
+                    col.name,
+                    "missing_column",
+                    1,
+                    f"column `{col.name}` ({col.provenance}) not found"
+                    + ("" if sev == "error" else "; it reads as all missing"),
+                    _missing_fix(table, col, src.unexpected),
+                )
+            )
     raw = quote_ident("_raw_" + name)
     selects, checks = ["COUNT(*) AS n_rows"], []
     ds = DATASETS.get(table.dataset)
@@ -119,51 +141,112 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
             selects.append(f"{_agg(f'({typed}) IS NULL AND {text_expr(q)} IS NULL')} AS c{i}_null")
             checks.append((col, "null", f"c{i}_null"))
         if col.closed and col.codes:
-            selects.append(f"{_agg(f'({typed}) IS NOT NULL AND ({typed}) NOT IN {_codes_sql(col.codes)}')} AS c{i}_code")
+            selects.append(
+                f"{_agg(f'({typed}) IS NOT NULL AND ({typed}) NOT IN {_codes_sql(col.codes)}')} AS c{i}_code"
+            )
             checks.append((col, "code", f"c{i}_code"))
         if col.valid_range is not None:
             lo, hi = col.valid_range
             selects.append(f"{_agg(f'({typed}) < {lo} OR ({typed}) > {hi}')} AS c{i}value_range")
             checks.append((col, "range", f"c{i}value_range"))
         if col.name == table.window_column and ds is not None:
-            selects.append(f"{_agg(f'({typed}) < DATE ' + repr(str(ds.start)) + f' OR ({typed}) > DATE ' + repr(str(ds.end)))} AS c{i}_window")
+            selects.append(
+                f"{_agg(f'({typed}) < DATE ' + repr(str(ds.start)) + f' OR ({typed}) > DATE ' + repr(str(ds.end)))} AS c{i}_window"
+            )
             checks.append((col, "window", f"c{i}_window"))
     res = engine.con.execute(f"SELECT {', '.join(selects)} FROM {raw}").fetchdf().iloc[0]
     n_rows = int(res["n_rows"])
     if n_rows == 0:
-        out.append(Problem("warning", name, "", "no_rows", 0, "the table has a header but no rows",
-                           "check the export: an empty table gives empty analyses"))
+        out.append(
+            Problem(
+                "warning",
+                name,
+                "",
+                "no_rows",
+                0,
+                "the table has a header but no rows",
+                "check the export: an empty table gives empty analyses",
+            )
+        )
     for col, kind, key in checks:
         n = 0 if pd.isna(res[key]) else int(res[key])
         if n == 0:
             continue
         if kind == "type":
-            out.append(Problem("error", name, col.name, "wrong_type", n,
-                               f"{n:,} value(s) do not parse as {col.dtype}"
-                               + (" (ISO dates YYYY-MM-DD expected)" if col.dtype == "date" else ""),
-                               f"re-export `{col.name}` as {col.dtype}, or map the right column to it"))
+            out.append(
+                Problem(
+                    "error",
+                    name,
+                    col.name,
+                    "wrong_type",
+                    n,
+                    f"{n:,} value(s) do not parse as {col.dtype}"
+                    + (" (ISO dates YYYY-MM-DD expected)" if col.dtype == "date" else ""),
+                    f"re-export `{col.name}` as {col.dtype}, or map the right column to it",
+                )
+            )
         elif kind == "numcode":
-            out.append(Problem("warning", name, col.name, "wrong_type", n,
-                               f"stored as numbers ({n:,} values): leading zeros such as `00101` may be lost",
-                               f"re-export `{col.name}` as text"))
+            out.append(
+                Problem(
+                    "warning",
+                    name,
+                    col.name,
+                    "wrong_type",
+                    n,
+                    f"stored as numbers ({n:,} values): leading zeros such as `00101` may be lost",
+                    f"re-export `{col.name}` as text",
+                )
+            )
         elif kind == "null":
-            out.append(Problem("error", name, col.name, "null_value", n,
-                               f"{n:,} missing value(s) in a column that must always be filled",
-                               f"check that `{col.name}` is mapped to the right source column"))
+            out.append(
+                Problem(
+                    "error",
+                    name,
+                    col.name,
+                    "null_value",
+                    n,
+                    f"{n:,} missing value(s) in a column that must always be filled",
+                    f"check that `{col.name}` is mapped to the right source column",
+                )
+            )
         elif kind == "code":
             note = _bad_code_note(engine, table, col, src)
-            out.append(Problem("error", name, col.name, "bad_code", n,
-                               f"{n:,} value(s) outside the code list" + (f" ({note})" if note else ""),
-                               f"recode to one of: {', '.join(col.codes or ())}"))
+            out.append(
+                Problem(
+                    "error",
+                    name,
+                    col.name,
+                    "bad_code",
+                    n,
+                    f"{n:,} value(s) outside the code list" + (f" ({note})" if note else ""),
+                    f"recode to one of: {', '.join(col.codes or ())}",
+                )
+            )
         elif kind == "range":
             lo, hi = col.valid_range  # type: ignore[misc]
-            out.append(Problem("warning", name, col.name, "out_of_range", n,
-                               f"{n:,} value(s) outside the plausible range {lo:g} to {hi:g}",
-                               "cap or set to missing in your analysis (real data has outliers)"))
+            out.append(
+                Problem(
+                    "warning",
+                    name,
+                    col.name,
+                    "out_of_range",
+                    n,
+                    f"{n:,} value(s) outside the plausible range {lo:g} to {hi:g}",
+                    "cap or set to missing in your analysis (real data has outliers)",
+                )
+            )
         elif kind == "window":
-            out.append(Problem("warning", name, col.name, "out_of_window", n,
-                               f"{n:,} date(s) outside the {ds.title} coverage window {ds.start} to {ds.end}",
-                               "expected for left-censored or late records; analyses censor at the window"))
+            out.append(
+                Problem(
+                    "warning",
+                    name,
+                    col.name,
+                    "out_of_window",
+                    n,
+                    f"{n:,} date(s) outside the {ds.title} coverage window {ds.start} to {ds.end}",
+                    "expected for left-censored or late records; analyses censor at the window",
+                )
+            )
     out += _duplicate_keys(engine, table, src)
     return out, n_rows
 
@@ -179,10 +262,19 @@ def _duplicate_keys(engine: Engine, table: Table, src: TableSource) -> list[Prob
     if not n:
         return []
     sev = table.duplicate_key
-    return [Problem(sev, table.name, ", ".join(table.key), "duplicate_key", int(n),
-                    f"{int(n):,} extra row(s) repeat a key value",
-                    "de-duplicate on the key before counting" if sev == "warning"
-                    else "check the export and the column map: the key must be unique")]
+    return [
+        Problem(
+            sev,
+            table.name,
+            ", ".join(table.key),
+            "duplicate_key",
+            int(n),
+            f"{int(n):,} extra row(s) repeat a key value",
+            "de-duplicate on the key before counting"
+            if sev == "warning"
+            else "check the export and the column map: the key must be unique",
+        )
+    ]
 
 
 def check_links(engine: Engine) -> list[Problem]:
@@ -215,13 +307,29 @@ def check_links(engine: Engine) -> list[Problem]:
             """
         ).fetchall()[0]
         if orphans:
-            out.append(Problem("warning", "xjs_link", "row_id_hash", "orphan_link", int(orphans),
-                               f"{int(orphans):,} `{label}` link row(s) point to no record in {pt}",
-                               f"check that {pt} is complete and mapped; these links are ignored"))
+            out.append(
+                Problem(
+                    "warning",
+                    "xjs_link",
+                    "row_id_hash",
+                    "orphan_link",
+                    int(orphans),
+                    f"{int(orphans):,} `{label}` link row(s) point to no record in {pt}",
+                    f"check that {pt} is complete and mapped; these links are ignored",
+                )
+            )
         if unlinked:
-            out.append(Problem("warning", pt, "row_id_hash", "unlinked_record", int(unlinked),
-                               f"{int(unlinked):,} record(s) have no xjs_link row",
-                               "these records have no person id and drop out of person-level analyses"))
+            out.append(
+                Problem(
+                    "warning",
+                    pt,
+                    "row_id_hash",
+                    "unlinked_record",
+                    int(unlinked),
+                    f"{int(unlinked):,} record(s) have no xjs_link row",
+                    "these records have no person id and drop out of person-level analyses",
+                )
+            )
     return out
 
 
@@ -229,18 +337,44 @@ def check_extract_level(engine: Engine) -> list[Problem]:
     """Whole-extract problems: no tables at all, missing tables, files matching no table."""
     out: list[Problem] = []
     if not engine.sources:
-        out.append(Problem("error", "", "", "no_tables", 0,
-                           f"no Data First table files found in `{engine.root.name}`",
-                           "point to the extract folder, or name the files in your column map (`file:`)"))
+        out.append(
+            Problem(
+                "error",
+                "",
+                "",
+                "no_tables",
+                0,
+                f"no Data First table files found in `{engine.root.name}`",
+                "point to the extract folder, or name the files in your column map (`file:`)",
+            )
+        )
         return out
     for name in TABLES:
         if name not in engine.sources:
-            out.append(Problem("warning", name, "", "missing_table", 0, "table not found in the extract",
-                               f"name its file with `tables: {name}: file: <stem>` in your column map, "
-                               "or ignore if your project has no access to it"))
+            out.append(
+                Problem(
+                    "warning",
+                    name,
+                    "",
+                    "missing_table",
+                    0,
+                    "table not found in the extract",
+                    f"name its file with `tables: {name}: file: <stem>` in your column map, "
+                    "or ignore if your project has no access to it",
+                )
+            )
     for stem in engine.unknown_files:
-        out.append(Problem("warning", "", "", "unknown_file", 1, f"file(s) `{stem}` match no table",
-                           f"add `file: {stem}` under its canonical table in your column map"))
+        out.append(
+            Problem(
+                "warning",
+                "",
+                "",
+                "unknown_file",
+                1,
+                f"file(s) `{stem}` match no table",
+                f"add `file: {stem}` under its canonical table in your column map",
+            )
+        )
     return out
 
 

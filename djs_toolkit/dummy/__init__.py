@@ -20,4 +20,4 @@ from __future__ import annotations
 from djs_toolkit.dummy.config import SCALES, DummyConfig, Scale
 from djs_toolkit.dummy.generate import generate
 
-__all__ = ["generate", "DummyConfig", "Scale", "SCALES"]
+__all__ = ["SCALES", "DummyConfig", "Scale", "generate"]

@@ -46,14 +46,22 @@ from djs_toolkit.dummy.lookback import EventIndex
 from djs_toolkit.dummy.population import Persons
 from djs_toolkit.schema import EXTRACT_END
 
-__all__ = ["Careers", "simulate_careers", "covariates", "COVARIATES"]
+__all__ = ["COVARIATES", "Careers", "covariates", "simulate_careers"]
 
 END = day_of(EXTRACT_END)
 RING = 48  # offences remembered per person: more than 48 in 730 days does not happen here
 COVARIATES = (
-    "female", "age_10_17", "age_18_24", "age_35_49", "age_50_plus", "log1p_prior_contacts_730d",
-    "index_release", "index_probation_start", "imd_most_deprived_quintile",
-    "prior_possession_claim_730d", "prior_family_case_730d",
+    "female",
+    "age_10_17",
+    "age_18_24",
+    "age_35_49",
+    "age_50_plus",
+    "log1p_prior_contacts_730d",
+    "index_release",
+    "index_probation_start",
+    "imd_most_deprived_quintile",
+    "prior_possession_claim_730d",
+    "prior_family_case_730d",
 )
 
 
@@ -72,8 +80,16 @@ class Careers:
     indexes: dict[str, np.ndarray]
 
 
-def covariates(persons: Persons, p: np.ndarray, at: np.ndarray, index_type: np.ndarray,
-               prior: np.ndarray, poss: EventIndex, fam: EventIndex, window: int) -> dict[str, np.ndarray]:
+def covariates(
+    persons: Persons,
+    p: np.ndarray,
+    at: np.ndarray,
+    index_type: np.ndarray,
+    prior: np.ndarray,
+    poss: EventIndex,
+    fam: EventIndex,
+    window: int,
+) -> dict[str, np.ndarray]:
     """The re-entry covariates at index date ``at`` (definitions in truth/README.md).
 
     Example:
@@ -102,15 +118,16 @@ def covariates(persons: Persons, p: np.ndarray, at: np.ndarray, index_type: np.n
     }
 
 
-def _onset(rng: np.random.Generator, persons: Persons, cfg: DummyConfig, poss: EventIndex,
-           fam: EventIndex) -> tuple[np.ndarray, np.ndarray]:
+def _onset(
+    rng: np.random.Generator, persons: Persons, cfg: DummyConfig, poss: EventIndex, fam: EventIndex
+) -> tuple[np.ndarray, np.ndarray]:
     """First-offence days (people with an onset before the extract end only)."""
     mult = np.array(cfg.crim_class_mult)[persons.crim_class]
     cand = np.flatnonzero(mult > 0)
     start = day_of(cfg.sim_start)
     steps = np.arange(start, END + 1, 91, dtype=np.int64)
     g = cfg.first_log_hr
-    base_lp = (g["female"] * (persons.sex[cand] == 1) + g["imd_most_deprived_quintile"] * (persons.imd[cand] <= 2))
+    base_lp = g["female"] * (persons.sex[cand] == 1) + g["imd_most_deprived_quintile"] * (persons.imd[cand] <= 2)
     rate = cfg.first_rate_per_year / 365.25 * mult[cand] * np.exp(base_lp)
     e = rng.exponential(1.0, cand.size)
     onset = np.full(cand.size, NA, dtype=np.int64)
@@ -118,13 +135,15 @@ def _onset(rng: np.random.Generator, persons: Persons, cfg: DummyConfig, poss: E
     touched = np.isin(cand, poss.people) | np.isin(cand, fam.people)
     for s in steps:
         age = (s - persons.dob[cand]) / 365.25
-        curve = np.where(age < 10, 0.0, np.where(age < 16, (age - 10) / 6,
-                         np.where(age < 21, 1.0, np.exp(-(age - 21) / 9))))
+        curve = np.where(
+            age < 10, 0.0, np.where(age < 16, (age - 10) / 6, np.where(age < 21, 1.0, np.exp(-(age - 21) / 9)))
+        )
         h = rate * curve
         if touched.any():
             t = np.flatnonzero(touched)
-            lp = (g["prior_possession_claim_730d"] * (poss.count(cand[t], np.full(t.size, s), cfg.lookback_days) > 0)
-                  + g["prior_family_case_730d"] * (fam.count(cand[t], np.full(t.size, s), cfg.lookback_days) > 0))
+            lp = g["prior_possession_claim_730d"] * (
+                poss.count(cand[t], np.full(t.size, s), cfg.lookback_days) > 0
+            ) + g["prior_family_case_730d"] * (fam.count(cand[t], np.full(t.size, s), cfg.lookback_days) > 0)
             h[t] *= np.exp(lp)
         width = min(91, END + 1 - s)
         new_cum = cum + h * width
@@ -136,8 +155,9 @@ def _onset(rng: np.random.Generator, persons: Persons, cfg: DummyConfig, poss: E
     return cand[ok], onset[ok]
 
 
-def simulate_careers(rng: np.random.Generator, persons: Persons, cfg: DummyConfig,
-                     poss: EventIndex, fam: EventIndex) -> Careers:
+def simulate_careers(
+    rng: np.random.Generator, persons: Persons, cfg: DummyConfig, poss: EventIndex, fam: EventIndex
+) -> Careers:
     """Simulate every criminal contact from ``cfg.sim_start`` to the extract end.
 
     Args:
@@ -181,9 +201,16 @@ def simulate_careers(rng: np.random.Generator, persons: Persons, cfg: DummyConfi
         t = scale * (e + (delay / scale) ** k_shape) ** (1.0 / k_shape) - delay
         nxt = at + np.maximum(np.ceil(t), 1).astype(np.int64)
         more = nxt <= END
-        indexes.append({"person": q, "index_date": at, "index_type": it,
-                        "sentence_days": c["sentence_days"][go], **x,
-                        "next_offence": np.where(more, nxt, NA)})
+        indexes.append(
+            {
+                "person": q,
+                "index_date": at,
+                "index_type": it,
+                "sentence_days": c["sentence_days"][go],
+                **x,
+                "next_offence": np.where(more, nxt, NA),
+            }
+        )
         p, off = q[more], nxt[more]
     cat = {k: np.concatenate([c[k] for c in contacts]) for k in contacts[0]} if contacts else {}
     icat = {k: np.concatenate([c[k] for c in indexes]) for k in indexes[0]} if indexes else {}

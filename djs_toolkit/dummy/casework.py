@@ -31,7 +31,7 @@ from djs_toolkit.dummy.population import Persons
 from djs_toolkit.dummy.sampling import lognormal_days
 from djs_toolkit.schema import EXTRACT_END
 
-__all__ = ["process", "DISPOSALS", "INDEX_TYPES", "D"]
+__all__ = ["DISPOSALS", "INDEX_TYPES", "D", "process"]
 
 END = day_of(EXTRACT_END)
 DISPOSALS = codes.codes_of("mags_defendant_case", "disposal_type")
@@ -39,8 +39,15 @@ D = {name: DISPOSALS.index(name) for name in DISPOSALS}
 INDEX_TYPES = ("court_disposal", "release", "probation_start")
 ORA = day(2015, 2, 1)  # Offender Rehabilitation Act: licence for every custodial sentence from here
 
-_CONVICTED = ("Immediate custody", "Suspended sentence order", "Community sentence", "Fine",
-              "Conditional discharge", "Absolute discharge", "Otherwise dealt with")
+_CONVICTED = (
+    "Immediate custody",
+    "Suspended sentence order",
+    "Community sentence",
+    "Fine",
+    "Conditional discharge",
+    "Absolute discharge",
+    "Otherwise dealt with",
+)
 _CONV_IDX = np.array([D[n] for n in _CONVICTED])
 # Base disposal shares among convictions [I] (MoJ CJS outcome mixes, rough): mags non-motoring,
 # mags motoring, Crown.
@@ -73,8 +80,9 @@ def _choose(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
     return np.minimum((rng.random((p.shape[0], 1)) > c).sum(axis=1), p.shape[1] - 1)
 
 
-def process(rng: np.random.Generator, cfg: DummyConfig, persons: Persons, p: np.ndarray,
-            off: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
+def process(
+    rng: np.random.Generator, cfg: DummyConfig, persons: Persons, p: np.ndarray, off: np.ndarray, prior: np.ndarray
+) -> dict[str, np.ndarray]:
     """Court case, disposal, custody and probation for offences ``off`` of local persons ``p``.
 
     Args:
@@ -114,12 +122,13 @@ def process(rng: np.random.Generator, cfg: DummyConfig, persons: Persons, p: np.
     committal = ~crown & conv_m & (mode == codes.TEW) & (rng.random(m) < cfg.p_committal_for_sentence)
     plea_g = conv_m & (rng.random(m) < 0.8)
     mags_result = first_hearing + np.where(
-        crown, 0, np.where(plea_g & (rng.random(m) < 0.55), 0, lognormal_days(rng, 45, 0.9, m, lo=7)))
+        crown, 0, np.where(plea_g & (rng.random(m) < 0.55), 0, lognormal_days(rng, 45, 0.9, m, lo=7))
+    )
     to_crown = crown | committal
     motoring = group == _MOTORING
     base = np.where(motoring[:, None], _MOTOR_P[None, :], _MAGS_P[None, :]).copy()
     pr = np.minimum(prior - 1, 8)
-    base[:, 0] *= np.exp(0.28 * pr)      # custody more likely with recent priors
+    base[:, 0] *= np.exp(0.28 * pr)  # custody more likely with recent priors
     base[:, 2] *= np.exp(0.10 * pr)
     base[:, 4] *= np.exp(-0.15 * pr)
     mags_disp_conv = _CONV_IDX[_choose(rng, base)]
@@ -129,8 +138,11 @@ def process(rng: np.random.Generator, cfg: DummyConfig, persons: Persons, p: np.
     # ---- Crown Court
     receipt = np.where(to_crown, mags_result + rng.integers(0, 29, m), NA)
     backlog = np.where((receipt >= day(2020, 4, 1)) & (receipt < day(2022, 7, 1)), 1.6, 1.0)
-    crown_len = np.where(committal, lognormal_days(rng, 35, 0.5, m, lo=7),
-                         np.round(lognormal_days(rng, 150, 0.7, m, lo=14) * backlog).astype(np.int64))
+    crown_len = np.where(
+        committal,
+        lognormal_days(rng, 35, 0.5, m, lo=7),
+        np.round(lognormal_days(rng, 150, 0.7, m, lo=14) * backlog).astype(np.int64),
+    )
     crown_disposal_date = np.where(to_crown, receipt + crown_len, NA)
     conv_c = committal | (rng.random(m) < cfg.p_convicted_crown)
     cbase = np.repeat(_CROWN_P[None, :], m, axis=0)
@@ -156,7 +168,7 @@ def process(rng: np.random.Generator, cfg: DummyConfig, persons: Persons, p: np.
     # ---- custody journey: remand, sentence, conditional release, recall, final release
     remand_days = np.where(remand, final_date - first_hearing, 0)
     crd = np.maximum(final_date + (sent_days + 1) // 2 - remand_days, final_date + 1)
-    crd = np.where(life, final_date + int(15 * 365), crd)
+    crd = np.where(life, final_date + (15 * 365), crd)
     licence = custody & ((sent_days >= 365) | (final_date >= ORA))
     recalled = licence & (rng.random(m) < cfg.p_recall)
     lic_len = np.maximum(sent_days - (sent_days + 1) // 2, 0) + np.where(sent_days < 730, 365, 0)
@@ -173,9 +185,11 @@ def process(rng: np.random.Generator, cfg: DummyConfig, persons: Persons, p: np.
     # ---- probation: community orders and suspended sentences (licences are added by records)
     community = np.isin(final_disposal, [D["Community sentence"], D["Suspended sentence order"]])
     referral = np.where(community, final_date + rng.integers(0, 11, m), NA)
-    order_months = np.where(final_disposal == D["Suspended sentence order"],
-                            rng.choice([12, 18, 24], m, p=[0.5, 0.2, 0.3]),
-                            rng.choice([6, 12, 18, 24], m, p=[0.2, 0.5, 0.15, 0.15]))
+    order_months = np.where(
+        final_disposal == D["Suspended sentence order"],
+        rng.choice([12, 18, 24], m, p=[0.5, 0.2, 0.3]),
+        rng.choice([6, 12, 18, 24], m, p=[0.2, 0.5, 0.15, 0.15]),
+    )
     breach = community & (rng.random(m) < cfg.p_breach)
     breach_date = np.where(breach, referral + (rng.random(m) * order_months * 25).astype(np.int64) + 14, NA)
 
@@ -187,17 +201,44 @@ def process(rng: np.random.Generator, cfg: DummyConfig, persons: Persons, p: np.
     index_date = np.where(unfinished, NA, index_date)
 
     return {
-        "person": p, "offence_date": off, "age": age, "code": code, "group": group, "mode": mode,
-        "prior": prior, "n_offences": 1 + rng.poisson(0.45, m), "first_hearing": first_hearing,
-        "remand": remand, "crown": crown, "committal": committal, "to_crown": to_crown,
-        "mags_result": np.where(mags_result <= END, mags_result, NA), "mags_disposal": mags_disposal,
-        "convicted_mags": conv_m, "plea_guilty": plea_g, "receipt": receipt,
+        "person": p,
+        "offence_date": off,
+        "age": age,
+        "code": code,
+        "group": group,
+        "mode": mode,
+        "prior": prior,
+        "n_offences": 1 + rng.poisson(0.45, m),
+        "first_hearing": first_hearing,
+        "remand": remand,
+        "crown": crown,
+        "committal": committal,
+        "to_crown": to_crown,
+        "mags_result": np.where(mags_result <= END, mags_result, NA),
+        "mags_disposal": mags_disposal,
+        "convicted_mags": conv_m,
+        "plea_guilty": plea_g,
+        "receipt": receipt,
         "crown_disposal_date": np.where(crown_disposal_date <= END, crown_disposal_date, NA),
-        "crown_disposal": crown_disposal, "convicted": convicted, "final_disposal": final_disposal,
-        "final_date": np.where(final_date <= END, final_date, NA), "sentence_days": sent_days,
-        "life": life, "custody": custody, "in_prison": in_prison, "remand_only": remand_only,
-        "journey_start": np.where(in_prison, journey_start, NA), "crd": np.where(custody, crd, NA),
-        "licence": licence, "recalled": recalled, "recall_date": recall_date, "release": release,
-        "community": community, "referral": referral, "order_months": order_months,
-        "breach_date": breach_date, "index_type": index_type, "index_date": index_date,
+        "crown_disposal": crown_disposal,
+        "convicted": convicted,
+        "final_disposal": final_disposal,
+        "final_date": np.where(final_date <= END, final_date, NA),
+        "sentence_days": sent_days,
+        "life": life,
+        "custody": custody,
+        "in_prison": in_prison,
+        "remand_only": remand_only,
+        "journey_start": np.where(in_prison, journey_start, NA),
+        "crd": np.where(custody, crd, NA),
+        "licence": licence,
+        "recalled": recalled,
+        "recall_date": recall_date,
+        "release": release,
+        "community": community,
+        "referral": referral,
+        "order_months": order_months,
+        "breach_date": breach_date,
+        "index_type": index_type,
+        "index_date": index_date,
     }

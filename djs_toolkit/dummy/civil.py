@@ -30,7 +30,7 @@ from djs_toolkit.dummy.population import Persons
 from djs_toolkit.dummy.sampling import eligible_by_age, lognormal_days, pick_people
 from djs_toolkit.schema import EXTRACT_END
 
-__all__ = ["CivilOut", "simulate_civil", "possession_keys", "CLAIM_TYPES", "EVENT_TYPES"]
+__all__ = ["CLAIM_TYPES", "EVENT_TYPES", "CivilOut", "possession_keys", "simulate_civil"]
 
 CLAIM_TYPES = codes_of("civil_cases", "claim_type")
 LANDLORD_TYPES = codes_of("civil_cases", "landlord_type")
@@ -44,8 +44,7 @@ POSSESSION = (LANDLORD, MORTGAGE)
 ORG_POOL = {"social": 1_800, "lettings": 6_000, "lender": 150, "creditor": 2_500, "other": 800}
 ORG_BASE = {k: i * 1_000_000 for i, k in enumerate(ORG_POOL)}
 # Quarterly multiplier of possession claims: the 2020 stay and recovery [I].
-COVID = {(2020, 2): 0.04, (2020, 3): 0.25, (2020, 4): 0.5, (2021, 1): 0.55, (2021, 2): 0.75,
-         (2021, 3): 0.85}
+COVID = {(2020, 2): 0.04, (2020, 3): 0.25, (2020, 4): 0.5, (2021, 1): 0.55, (2021, 2): 0.75, (2021, 3): 0.85}
 
 
 @dataclass
@@ -89,7 +88,8 @@ def simulate_civil(rng: np.random.Generator, persons: Persons, cfg: DummyConfig,
     adv = persons.adversity
     partner = persons.partner
     per_q = {
-        LANDLORD: cfg.landlord_claims_per_quarter, MORTGAGE: cfg.mortgage_claims_per_quarter,
+        LANDLORD: cfg.landlord_claims_per_quarter,
+        MORTGAGE: cfg.mortgage_claims_per_quarter,
         CLAIM_TYPES.index("Money (specified)"): cfg.money_claims_per_year * 0.85 / 4,
         CLAIM_TYPES.index("Money (unspecified)"): cfg.money_claims_per_year * 0.15 / 4,
         CLAIM_TYPES.index("Return of goods"): cfg.other_claims_per_year * 0.4 / 4,
@@ -119,7 +119,9 @@ def simulate_civil(rng: np.random.Generator, persons: Persons, cfg: DummyConfig,
                 region.append(persons.region[defendant])
                 lt = np.full(k, -1, dtype=np.int8)
                 if t == LANDLORD:
-                    lt = rng.choice(3, size=k, p=np.array(cfg.landlord_type_p) / sum(cfg.landlord_type_p)).astype(np.int8)
+                    lt = rng.choice(3, size=k, p=np.array(cfg.landlord_type_p) / sum(cfg.landlord_type_p)).astype(
+                        np.int8
+                    )
                 ltype.append(lt)
                 med, sig = {LANDLORD: (3000, 0.8), MORTGAGE: (40000, 0.9)}.get(t, (1500, 1.2))
                 amount.append(np.round(med * np.exp(sig * rng.standard_normal(k)), 2))
@@ -141,22 +143,40 @@ def simulate_civil(rng: np.random.Generator, persons: Persons, cfg: DummyConfig,
                     org[s] = _orgs(rng, str(kd), int(s.sum()))
                 claimant_person = np.full(k, -1, dtype=np.int64)
                 claimant_person[indiv] = pick_people(rng, int(indiv.sum()), el, np.exp(-0.5 * adv[el]))
-                pc.append(cases); pt.append(indiv.astype(np.int8) ^ 1); pr.append(np.zeros(k, np.int8))
-                pp.append(claimant_person); po.append(np.where(indiv, -1, org))
-                pc.append(cases); pt.append(np.zeros(k, np.int8)); pr.append(np.ones(k, np.int8))
-                pp.append(defendant); po.append(np.full(k, -1, dtype=np.int64))
+                pc.append(cases)
+                pt.append(indiv.astype(np.int8) ^ 1)
+                pr.append(np.zeros(k, np.int8))
+                pp.append(claimant_person)
+                po.append(np.where(indiv, -1, org))
+                pc.append(cases)
+                pt.append(np.zeros(k, np.int8))
+                pr.append(np.ones(k, np.int8))
+                pp.append(defendant)
+                po.append(np.full(k, -1, dtype=np.int64))
                 # Joint tenants / borrowers: a second defendant, the partner.
                 if t in POSSESSION:
                     second = (partner[defendant] >= 0) & (rng.random(k) < 0.3)
                     m = int(second.sum())
-                    pc.append(cases[second]); pt.append(np.zeros(m, np.int8)); pr.append(np.ones(m, np.int8))
-                    pp.append(partner[defendant[second]]); po.append(np.full(m, -1, dtype=np.int64))
+                    pc.append(cases[second])
+                    pt.append(np.zeros(m, np.int8))
+                    pr.append(np.ones(m, np.int8))
+                    pp.append(partner[defendant[second]])
+                    po.append(np.full(m, -1, dtype=np.int64))
     out = CivilOut()
-    out.cases = {"claim_type": np.concatenate(ctype), "landlord_type": np.concatenate(ltype),
-                 "issue": np.concatenate(issue), "amount": np.concatenate(amount),
-                 "region": np.concatenate(region)}
-    out.parties = {"case": np.concatenate(pc), "party_type": np.concatenate(pt), "role": np.concatenate(pr),
-                   "person": np.concatenate(pp), "org": np.concatenate(po)}
+    out.cases = {
+        "claim_type": np.concatenate(ctype),
+        "landlord_type": np.concatenate(ltype),
+        "issue": np.concatenate(issue),
+        "amount": np.concatenate(amount),
+        "region": np.concatenate(region),
+    }
+    out.parties = {
+        "case": np.concatenate(pc),
+        "party_type": np.concatenate(pt),
+        "role": np.concatenate(pr),
+        "person": np.concatenate(pp),
+        "org": np.concatenate(po),
+    }
     out.events = _events(rng, out.cases)
     return out
 
@@ -183,8 +203,9 @@ def _events(rng: np.random.Generator, cases: dict[str, np.ndarray]) -> dict[str,
     jday = iss + lognormal_days(rng, 35, 0.3, n, lo=14)
     add(judgment, "Judgment", jday)
     # Median claim-to-repossession: landlord 24.5 weeks, mortgage 43.9 weeks (§13.5).
-    w_issue = np.where(order, hearing + lognormal_days(rng, 80, 0.5, n, lo=14),
-                       jday + lognormal_days(rng, 60, 0.5, n, lo=14))
+    w_issue = np.where(
+        order, hearing + lognormal_days(rng, 80, 0.5, n, lo=14), jday + lognormal_days(rng, 60, 0.5, n, lo=14)
+    )
     warrant = (order & (rng.random(n) < 0.45)) | (judgment & (rng.random(n) < 0.1))
     add(warrant, "Warrant issued", w_issue)
     to_rep = np.where(mort, 307, 172) - (w_issue - iss)
@@ -209,4 +230,3 @@ def possession_keys(out: CivilOut) -> tuple[np.ndarray, np.ndarray]:
     c = pa["case"]
     sel = (pa["role"] == 1) & (pa["person"] >= 0) & np.isin(out.cases["claim_type"][c], POSSESSION)
     return pa["person"][sel], out.cases["issue"][c][sel]
-

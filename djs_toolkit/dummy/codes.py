@@ -18,9 +18,23 @@ import numpy as np
 from djs_toolkit.schema import TABLES
 
 __all__ = [
-    "OFFENCES", "GROUP_OF", "MAGS_GROUP_P", "ETHNICITY_TRUE", "ETHNICITY_P", "ETH_GROUP", "NOMIS_ETH",
-    "RQMNTS", "PROBATION_AREAS", "N_LSOA_ENG", "N_LSOA_WAL", "REGION_SIZES", "lsoa_for_decile",
-    "decile_of_lsoa", "region_of_lsoa", "lsoa_codes", "codes_of",
+    "ETHNICITY_P",
+    "ETHNICITY_TRUE",
+    "ETH_GROUP",
+    "GROUP_OF",
+    "MAGS_GROUP_P",
+    "NOMIS_ETH",
+    "N_LSOA_ENG",
+    "N_LSOA_WAL",
+    "OFFENCES",
+    "PROBATION_AREAS",
+    "REGION_SIZES",
+    "RQMNTS",
+    "codes_of",
+    "decile_of_lsoa",
+    "lsoa_codes",
+    "lsoa_for_decile",
+    "region_of_lsoa",
 ]
 
 
@@ -43,32 +57,58 @@ IO, TEW, SUM = (_TYPES.index("Indictable only"), _TYPES.index("Triable either wa
 
 # (HO offence code class+subclass with leading zeros (§9.4), offence group, mode of trial index)
 OFFENCES: tuple[tuple[str, str, int], ...] = (
-    ("00101", "Violence against the person", IO), ("00501", "Violence against the person", TEW),
-    ("00801", "Violence against the person", TEW), ("00802", "Violence against the person", TEW),
-    ("01901", "Sexual offences", IO), ("02001", "Sexual offences", TEW), ("08801", "Sexual offences", TEW),
-    ("03401", "Robbery", IO), ("03402", "Robbery", IO),
-    ("04601", "Theft offences", TEW), ("04901", "Theft offences", TEW), ("02801", "Theft offences", TEW),
-    ("03001", "Theft offences", TEW), ("04801", "Theft offences", TEW),
-    ("05601", "Criminal damage and arson", TEW), ("05801", "Criminal damage and arson", TEW),
-    ("09201", "Drug offences", TEW), ("09207", "Drug offences", TEW), ("09226", "Drug offences", IO),
-    ("08101", "Possession of weapons", TEW), ("01006", "Possession of weapons", TEW),
-    ("06201", "Public order offences", TEW), ("06601", "Public order offences", TEW),
-    ("07601", "Miscellaneous crimes against society", TEW), ("09500", "Miscellaneous crimes against society", TEW),
-    ("05301", "Fraud offences", TEW), ("05302", "Fraud offences", TEW),
-    ("10501", "Summary non-motoring", SUM), ("12501", "Summary non-motoring", SUM),
-    ("13901", "Summary non-motoring", SUM), ("14901", "Summary non-motoring", SUM),
-    ("80101", "Summary motoring", SUM), ("80401", "Summary motoring", SUM), ("81501", "Summary motoring", SUM),
+    ("00101", "Violence against the person", IO),
+    ("00501", "Violence against the person", TEW),
+    ("00801", "Violence against the person", TEW),
+    ("00802", "Violence against the person", TEW),
+    ("01901", "Sexual offences", IO),
+    ("02001", "Sexual offences", TEW),
+    ("08801", "Sexual offences", TEW),
+    ("03401", "Robbery", IO),
+    ("03402", "Robbery", IO),
+    ("04601", "Theft offences", TEW),
+    ("04901", "Theft offences", TEW),
+    ("02801", "Theft offences", TEW),
+    ("03001", "Theft offences", TEW),
+    ("04801", "Theft offences", TEW),
+    ("05601", "Criminal damage and arson", TEW),
+    ("05801", "Criminal damage and arson", TEW),
+    ("09201", "Drug offences", TEW),
+    ("09207", "Drug offences", TEW),
+    ("09226", "Drug offences", IO),
+    ("08101", "Possession of weapons", TEW),
+    ("01006", "Possession of weapons", TEW),
+    ("06201", "Public order offences", TEW),
+    ("06601", "Public order offences", TEW),
+    ("07601", "Miscellaneous crimes against society", TEW),
+    ("09500", "Miscellaneous crimes against society", TEW),
+    ("05301", "Fraud offences", TEW),
+    ("05302", "Fraud offences", TEW),
+    ("10501", "Summary non-motoring", SUM),
+    ("12501", "Summary non-motoring", SUM),
+    ("13901", "Summary non-motoring", SUM),
+    ("14901", "Summary non-motoring", SUM),
+    ("80101", "Summary motoring", SUM),
+    ("80401", "Summary motoring", SUM),
+    ("81501", "Summary motoring", SUM),
 )
 GROUP_OF = np.array([_GROUPS.index(g) for _, g, _ in OFFENCES], dtype=np.int8)
 MODE_OF = np.array([m for _, _, m in OFFENCES], dtype=np.int8)
 
 # Share of magistrates' cases by offence group (SJP absent, so motoring is modest) [assumption].
 MAGS_GROUP_P: dict[str, float] = {
-    "Violence against the person": 0.10, "Sexual offences": 0.012, "Robbery": 0.01,
-    "Theft offences": 0.15, "Criminal damage and arson": 0.045, "Drug offences": 0.07,
-    "Possession of weapons": 0.025, "Public order offences": 0.05,
-    "Miscellaneous crimes against society": 0.045, "Fraud offences": 0.02,
-    "Summary non-motoring": 0.27, "Summary motoring": 0.203,
+    "Violence against the person": 0.10,
+    "Sexual offences": 0.012,
+    "Robbery": 0.01,
+    "Theft offences": 0.15,
+    "Criminal damage and arson": 0.045,
+    "Drug offences": 0.07,
+    "Possession of weapons": 0.025,
+    "Public order offences": 0.05,
+    "Miscellaneous crimes against society": 0.045,
+    "Fraud offences": 0.02,
+    "Summary non-motoring": 0.27,
+    "Summary motoring": 0.203,
 }
 
 # True ethnicity: the non-missing probation strings (§9.2), with shares of justice users [assumption].
@@ -76,25 +116,60 @@ _ETH_DESC = codes_of("probation_flatfile", "ethnicity_desc")
 _ETH_MISSING = TABLES["probation_flatfile"].column("ethnicity_desc").missing_codes
 ETHNICITY_TRUE: tuple[str, ...] = tuple(e for e in _ETH_DESC if e not in _ETH_MISSING)
 _ETH_SHARE = {
-    "White: British/English/Welsh/Scottish/Northern Irish": 72.0, "White : Irish": 0.7,
-    "White : Other": 5.0, "White: Gypsy, Irish Traveller, Romany": 0.6, "Arab": 0.5,
-    "Asian or Asian British: Bangladeshi": 1.0, "Asian or Asian British: Chinese": 0.2,
-    "Asian or Asian British: Indian": 1.5, "Asian or Asian British: Other": 1.5,
-    "Asian or Asian British: Pakistani": 2.5, "Black or Black British: African": 3.0,
-    "Black or Black British: Caribbean": 2.5, "Black or Black British: Other": 1.5, "Chinese": 0.2,
-    "Mixed : Other": 1.0, "Mixed: White and Asian": 0.8, "Mixed: White and Black African": 0.6,
-    "Mixed: White and Black Caribbean": 1.8, "Other Ethnic Group": 2.1,
+    "White: British/English/Welsh/Scottish/Northern Irish": 72.0,
+    "White : Irish": 0.7,
+    "White : Other": 5.0,
+    "White: Gypsy, Irish Traveller, Romany": 0.6,
+    "Arab": 0.5,
+    "Asian or Asian British: Bangladeshi": 1.0,
+    "Asian or Asian British: Chinese": 0.2,
+    "Asian or Asian British: Indian": 1.5,
+    "Asian or Asian British: Other": 1.5,
+    "Asian or Asian British: Pakistani": 2.5,
+    "Black or Black British: African": 3.0,
+    "Black or Black British: Caribbean": 2.5,
+    "Black or Black British: Other": 1.5,
+    "Chinese": 0.2,
+    "Mixed : Other": 1.0,
+    "Mixed: White and Asian": 0.8,
+    "Mixed: White and Black African": 0.6,
+    "Mixed: White and Black Caribbean": 1.8,
+    "Other Ethnic Group": 2.1,
 }
 ETHNICITY_P = np.array([_ETH_SHARE[e] for e in ETHNICITY_TRUE]) / sum(_ETH_SHARE[e] for e in ETHNICITY_TRUE)
 # Courts record a 5+1 grouping (officer-identified style) [I]; prison NOMIS uses short codes [I].
 ETH_GROUP: tuple[str, ...] = tuple(
-    "White" if e.startswith("White") else "Mixed" if e.startswith("Mixed")
-    else "Asian" if e.startswith("Asian") else "Black" if e.startswith("Black") else "Other"
+    "White"
+    if e.startswith("White")
+    else "Mixed"
+    if e.startswith("Mixed")
+    else "Asian"
+    if e.startswith("Asian")
+    else "Black"
+    if e.startswith("Black")
+    else "Other"
     for e in ETHNICITY_TRUE
 )
 NOMIS_ETH: tuple[str, ...] = (
-    "W1", "W2", "W9", "W3", "O9", "A2", "A9", "A1", "A9", "A3", "B2", "B1", "B9", "O1", "M9", "M3",
-    "M2", "M1", "O9",
+    "W1",
+    "W2",
+    "W9",
+    "W3",
+    "O9",
+    "A2",
+    "A9",
+    "A1",
+    "A9",
+    "A3",
+    "B2",
+    "B1",
+    "B9",
+    "O1",
+    "M9",
+    "M3",
+    "M2",
+    "M1",
+    "O9",
 )
 
 # Requirement types (§9.6) with their length units: mixed days / months / hours (§14.7).
@@ -117,16 +192,48 @@ TERMINATION_P = np.array([0.55, 0.22, 0.10, 0.09, 0.04])
 
 # probation_area_desc: trusts, CRCs, NPS regions, prisons and placeholders in one field (§9.7).
 PROBATION_AREAS: tuple[str, ...] = (
-    "Avon & Somerset", "Bedfordshire", "Cheshire", "Cumbria", "Durham and Tees Valley",
-    "Greater Manchester", "London", "Merseyside", "Wales", "Wales Probation Trust", "NPS North East",
-    "NPS Midlands", "NPS South East and Eastern", "NPS South West and South Central", "CPA London",
-    "CPA Wales", "CPA Thames Valley", "BVT CRC", "External - London", "Ext - South West",
-    "Altcourse (HMP)", "Belmarsh (HMP)", "Feltham (HMP & YOI)", "Aylesbury (HMYOI)", "IRC Morton Hall",
-    "Unallocated", "No Trust or Trust Unknown", "National Security Division", "ZZ BAST Public Provider 1",
+    "Avon & Somerset",
+    "Bedfordshire",
+    "Cheshire",
+    "Cumbria",
+    "Durham and Tees Valley",
+    "Greater Manchester",
+    "London",
+    "Merseyside",
+    "Wales",
+    "Wales Probation Trust",
+    "NPS North East",
+    "NPS Midlands",
+    "NPS South East and Eastern",
+    "NPS South West and South Central",
+    "CPA London",
+    "CPA Wales",
+    "CPA Thames Valley",
+    "BVT CRC",
+    "External - London",
+    "Ext - South West",
+    "Altcourse (HMP)",
+    "Belmarsh (HMP)",
+    "Feltham (HMP & YOI)",
+    "Aylesbury (HMYOI)",
+    "IRC Morton Hall",
+    "Unallocated",
+    "No Trust or Trust Unknown",
+    "National Security Division",
+    "ZZ BAST Public Provider 1",
 )
 # Usual areas by region (9 English regions then Wales); placeholders drawn separately.
 REGION_AREAS: tuple[tuple[int, ...], ...] = (
-    (4, 10), (5, 2, 3, 7), (4, 10), (11,), (11,), (1, 12), (6, 14, 17, 18), (12, 16), (0, 13, 19), (8, 9, 15),
+    (4, 10),
+    (5, 2, 3, 7),
+    (4, 10),
+    (11,),
+    (11,),
+    (1, 12),
+    (6, 14, 17, 18),
+    (12, 16),
+    (0, 13, 19),
+    (8, 9, 15),
 )
 
 # Geography: LSOA 2011 counts; English regions in LSOA order (sizes sum to 32,844) [I].

@@ -24,7 +24,7 @@ from typing import Any
 
 from djs_toolkit.errors import DJSUserError
 
-__all__ = ["DummyConfig", "Scale", "SCALES", "scale_of"]
+__all__ = ["SCALES", "DummyConfig", "Scale", "scale_of"]
 
 PER = 10_000_000  # volumes below are per this many simulated persons (the national scale)
 
@@ -156,12 +156,14 @@ class DummyConfig:
 
     # ---------------------------------------------------------------- onset
     first_rate_per_year: float = 1.0
-    first_log_hr: dict[str, float] = field(default_factory=lambda: {
-        "prior_possession_claim_730d": 0.7,   # [assumption] §13.6: no published figure
-        "prior_family_case_730d": 0.5,        # [assumption] incl. Family Law Act respondents
-        "imd_most_deprived_quintile": 0.3,
-        "female": -0.5,
-    })
+    first_log_hr: dict[str, float] = field(
+        default_factory=lambda: {
+            "prior_possession_claim_730d": 0.7,  # [assumption] §13.6: no published figure
+            "prior_family_case_730d": 0.5,  # [assumption] incl. Family Law Act respondents
+            "imd_most_deprived_quintile": 0.3,
+            "female": -0.5,
+        }
+    )
 
     # ---------------------------------------------------------------- re-entry
     # The baseline's cumulative hazard grows like a Weibull of shape 0.8-0.9 over the first month (the
@@ -179,19 +181,21 @@ class DummyConfig:
     weibull_shape: float = 0.3
     weibull_scale_days: float = 50_000_000.0
     weibull_delay_days: float = 30.0
-    reentry_log_hr: dict[str, float] = field(default_factory=lambda: {
-        "female": -0.35,
-        "age_10_17": 0.45,
-        "age_18_24": 0.30,
-        "age_35_49": -0.20,
-        "age_50_plus": -0.75,
-        "log1p_prior_contacts_730d": 3.2,
-        "index_release": 0.20,
-        "index_probation_start": -0.60,
-        "imd_most_deprived_quintile": 0.25,
-        "prior_possession_claim_730d": 0.40,  # [assumption] §13.6
-        "prior_family_case_730d": 0.30,       # [assumption]
-    })
+    reentry_log_hr: dict[str, float] = field(
+        default_factory=lambda: {
+            "female": -0.35,
+            "age_10_17": 0.45,
+            "age_18_24": 0.30,
+            "age_35_49": -0.20,
+            "age_50_plus": -0.75,
+            "log1p_prior_contacts_730d": 3.2,
+            "index_release": 0.20,
+            "index_probation_start": -0.60,
+            "imd_most_deprived_quintile": 0.25,
+            "prior_possession_claim_730d": 0.40,  # [assumption] §13.6
+            "prior_family_case_730d": 0.30,  # [assumption]
+        }
+    )
     lookback_days: int = 730
 
     # ---------------------------------------------------------------- case processing
@@ -207,11 +211,18 @@ class DummyConfig:
     p_extra_case_later: float = 0.3
 
     # ---------------------------------------------------------------- family and civil volumes
-    family_cases_per_year: dict[str, float] = field(default_factory=lambda: {
-        "Public law": 16_000, "Private law": 45_000, "Matrimonial": 95_000,
-        "Financial remedy": 30_000, "Family Law Act": 20_000, "Forced marriage protection": 150,
-        "FGM protection": 60, "Adoption": 5_000,
-    })
+    family_cases_per_year: dict[str, float] = field(
+        default_factory=lambda: {
+            "Public law": 16_000,
+            "Private law": 45_000,
+            "Matrimonial": 95_000,
+            "Financial remedy": 30_000,
+            "Family Law Act": 20_000,
+            "Forced marriage protection": 150,
+            "FGM protection": 60,
+            "Adoption": 5_000,
+        }
+    )
     p_public_law_return: float = 0.24
     landlord_claims_per_quarter: float = 24_000.0
     mortgage_claims_per_quarter: float = 5_000.0
@@ -220,40 +231,76 @@ class DummyConfig:
     other_claims_per_year: float = 15_000.0
 
     # ---------------------------------------------------------------- linkage error
-    split_rate: dict[str, float] = field(default_factory=lambda: {
-        "mags_hocas": 0.015, "crown_xhibit": 0.012, "prison_nomis": 0.010, "probation_delius": 0.012,
-        "familyman": 0.05, "civil_caseman_pcol": 0.07,
-    })
-    merge_rate: dict[str, float] = field(default_factory=lambda: {
-        "mags_hocas": 0.004, "crown_xhibit": 0.003, "prison_nomis": 0.003, "probation_delius": 0.004,
-        "familyman": 0.012, "civil_caseman_pcol": 0.015,
-    })
+    split_rate: dict[str, float] = field(
+        default_factory=lambda: {
+            "mags_hocas": 0.015,
+            "crown_xhibit": 0.012,
+            "prison_nomis": 0.010,
+            "probation_delius": 0.012,
+            "familyman": 0.05,
+            "civil_caseman_pcol": 0.07,
+        }
+    )
+    merge_rate: dict[str, float] = field(
+        default_factory=lambda: {
+            "mags_hocas": 0.004,
+            "crown_xhibit": 0.003,
+            "prison_nomis": 0.003,
+            "probation_delius": 0.004,
+            "familyman": 0.012,
+            "civil_caseman_pcol": 0.015,
+        }
+    )
     role_split_mult: dict[str, float] = field(default_factory=lambda: {"Child": 2.5, "Respondent": 1.6})
-    xjs_split_rate: dict[str, float] = field(default_factory=lambda: {
-        "mags_hocas": 0.015, "crown_xhibit": 0.015, "prison_nomis": 0.012, "probation_delius": 0.015,
-        "familyman": 0.07, "civil_caseman_pcol": 0.09,
-    })
+    xjs_split_rate: dict[str, float] = field(
+        default_factory=lambda: {
+            "mags_hocas": 0.015,
+            "crown_xhibit": 0.015,
+            "prison_nomis": 0.012,
+            "probation_delius": 0.015,
+            "familyman": 0.07,
+            "civil_caseman_pcol": 0.09,
+        }
+    )
     xjs_merge_rate: float = 0.004
 
     # ---------------------------------------------------------------- defects
     missing_rate: float = 0.01
-    missing_overrides: dict[str, float] = field(default_factory=lambda: {
-        "mags_defendant_case.offence_date": 0.02, "mags_defendant_case.lsoa_residence": 0.06,
-        "mags_defendant_case.ethnicity": 0.12, "crown_defendant_case.lsoa_residence": 0.05,
-        "probation_rqmnts.rqmnt_commencement_date": 0.45, "probation_flatfile.lsoa_residence": 0.04,
-        "family_parties.gender": 0.04, "family_parties.age_at_case_start": 0.05,
-        "prison_journey.ethnicity": 0.03, "civil_cases.claim_amount": 0.08,
-    })
+    missing_overrides: dict[str, float] = field(
+        default_factory=lambda: {
+            "mags_defendant_case.offence_date": 0.02,
+            "mags_defendant_case.lsoa_residence": 0.06,
+            "mags_defendant_case.ethnicity": 0.12,
+            "crown_defendant_case.lsoa_residence": 0.05,
+            "probation_rqmnts.rqmnt_commencement_date": 0.45,
+            "probation_flatfile.lsoa_residence": 0.04,
+            "family_parties.gender": 0.04,
+            "family_parties.age_at_case_start": 0.05,
+            "prison_journey.ethnicity": 0.03,
+            "civil_cases.claim_amount": 0.08,
+        }
+    )
     p_ethnicity_missing_code: float = 0.07
     p_age_outlier: float = 0.0005
     p_duplicate_event: float = 0.012
     p_non_criminal: float = 0.03
-    mags_coverage: dict[str, float] = field(default_factory=lambda: {
-        "2021H1": 0.65, "2021H2": 0.40, "2022H1": 0.25, "2022H2": 0.15, "2023H1": 0.10,
-    })
-    crown_coverage: dict[str, float] = field(default_factory=lambda: {
-        "2021H2": 0.75, "2022H1": 0.55, "2022H2": 0.40, "2023H1": 0.30,
-    })
+    mags_coverage: dict[str, float] = field(
+        default_factory=lambda: {
+            "2021H1": 0.65,
+            "2021H2": 0.40,
+            "2022H1": 0.25,
+            "2022H2": 0.15,
+            "2023H1": 0.10,
+        }
+    )
+    crown_coverage: dict[str, float] = field(
+        default_factory=lambda: {
+            "2021H2": 0.75,
+            "2022H1": 0.55,
+            "2022H2": 0.40,
+            "2023H1": 0.30,
+        }
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
         """The configuration as JSON-ready values (dates as ISO strings, tuples as lists).

@@ -16,7 +16,7 @@ import datetime as dt
 
 import numpy as np
 
-__all__ = ["NA", "day", "day_of", "year_of", "half_of", "to_date64", "age_years"]
+__all__ = ["NA", "age_years", "day", "day_of", "half_of", "to_date64", "year_of"]
 
 NA = np.int64(-(2**40))
 _EPOCH = dt.date(1970, 1, 1)

@@ -31,7 +31,7 @@ from djs_toolkit.dummy.population import Persons
 from djs_toolkit.dummy.sampling import eligible_by_age, lognormal_days, pick_people, uniform_days
 from djs_toolkit.schema import EXTRACT_END
 
-__all__ = ["FamilyOut", "simulate_family", "adult_party_keys", "CASE_TYPES", "ROLES"]
+__all__ = ["CASE_TYPES", "ROLES", "FamilyOut", "adult_party_keys", "simulate_family"]
 
 CASE_TYPES = codes_of("family_cases", "case_type")
 ROLES = codes_of("family_parties", "party_role")
@@ -42,10 +42,14 @@ YEARS = list(range(FIRST_YEAR, EXTRACT_END.year + 1))
 
 # Orders made at the end of a case, by case type [I] (FCS order types).
 ORDERS: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
-    "Public law": (("Care order", "Supervision order", "Placement order", "Special guardianship order",
-                    "No order"), (0.55, 0.15, 0.15, 0.10, 0.05)),
-    "Private law": (("Child arrangements order", "Prohibited steps order", "Specific issue order",
-                     "No order"), (0.70, 0.10, 0.05, 0.15)),
+    "Public law": (
+        ("Care order", "Supervision order", "Placement order", "Special guardianship order", "No order"),
+        (0.55, 0.15, 0.15, 0.10, 0.05),
+    ),
+    "Private law": (
+        ("Child arrangements order", "Prohibited steps order", "Specific issue order", "No order"),
+        (0.70, 0.10, 0.05, 0.15),
+    ),
     "Matrimonial": (("Decree absolute", "Decree nisi only", "Dismissed"), (0.82, 0.13, 0.05)),
     "Financial remedy": (("Consent order", "Financial order"), (0.7, 0.3)),
     "Family Law Act": (("Non-molestation order", "Occupation order", "No order"), (0.7, 0.1, 0.2)),
@@ -53,8 +57,16 @@ ORDERS: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
     "FGM protection": (("FGM protection order",), (1.0,)),
     "Adoption": (("Adoption order",), (1.0,)),
 }
-MEDIAN_DAYS = {"Public law": 210, "Private law": 180, "Matrimonial": 300, "Financial remedy": 250,
-               "Family Law Act": 45, "Forced marriage protection": 30, "FGM protection": 40, "Adoption": 200}
+MEDIAN_DAYS = {
+    "Public law": 210,
+    "Private law": 180,
+    "Matrimonial": 300,
+    "Financial remedy": 250,
+    "Family Law Act": 45,
+    "Forced marriage protection": 30,
+    "FGM protection": 40,
+    "Adoption": 200,
+}
 # Divorce moved to the digital service from 2019, so FamilyMan holds fewer [I] (§7 caveats).
 MATRIMONIAL_ON_FAMILYMAN = {2019: 0.8, 2020: 0.5, 2021: 0.3, 2022: 0.15, 2023: 0.1}
 
@@ -95,8 +107,9 @@ class _Builder:
         self.p["role"].append(np.full(case.size, role, dtype=np.int8))
 
 
-def _chain(rng: np.random.Generator, start: np.ndarray, p: float, median_gap: float,
-           sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def _chain(
+    rng: np.random.Generator, start: np.ndarray, p: float, median_gap: float, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Return cases after first cases: (index of the first case, start day) for each return."""
     src, day_ = [], []
     cur_i, cur_d = np.arange(start.size), start.copy()
@@ -111,8 +124,9 @@ def _chain(rng: np.random.Generator, start: np.ndarray, p: float, median_gap: fl
     return np.concatenate(src), np.concatenate(day_)
 
 
-def simulate_family(rng: np.random.Generator, persons: Persons, cfg: DummyConfig, scale: float,
-                    first_child_id: int) -> FamilyOut:
+def simulate_family(
+    rng: np.random.Generator, persons: Persons, cfg: DummyConfig, scale: float, first_child_id: int
+) -> FamilyOut:
     """Simulate family cases 2009 to the extract end for one chunk; children are appended to ``persons``.
 
     Args:
@@ -238,21 +252,21 @@ def simulate_family(rng: np.random.Generator, persons: Persons, cfg: DummyConfig
     hi_ = np.searchsorted(first_of_kid, src, side="right")
     cnt = hi_ - lo_
     rep_case = np.repeat(pr_case[ret_pos], cnt)
-    rep_kid = kids[order][np.concatenate([np.arange(a, z) for a, z in zip(lo_, hi_)]) if cnt.sum() else np.zeros(0, np.int64)]
+    rep_kid = kids[order][
+        np.concatenate([np.arange(a, z) for a, z in zip(lo_, hi_)]) if cnt.sum() else np.zeros(0, np.int64)
+    ]
     b.parties(rep_case, rep_kid, CHILD)
 
     w, s = couples("Matrimonial", 22, 70, lambda e: np.exp(0.15 * adv[e]))
     mat_case = b.cases("Matrimonial", s, persons.region[w])
     two_parties(mat_case, w, 0.62)
-    fr = (rng.random(w.size) * cfg.family_cases_per_year["Matrimonial"]
-          < cfg.family_cases_per_year["Financial remedy"])
+    fr = rng.random(w.size) * cfg.family_cases_per_year["Matrimonial"] < cfg.family_cases_per_year["Financial remedy"]
     fr_start = s[fr] + rng.integers(60, 540, int(fr.sum()))
     ok = fr_start <= END
     fr_case = b.cases("Financial remedy", fr_start[ok], persons.region[w[fr][ok]], related=mat_case[fr][ok])
     two_parties(fr_case, w[fr][ok], 0.6)
 
-    w, s = couples("Family Law Act", 18, 60,
-                   lambda e: np.exp(0.6 * adv[partner[e]] + 0.5 * cc[partner[e]]))
+    w, s = couples("Family Law Act", 18, 60, lambda e: np.exp(0.6 * adv[partner[e]] + 0.5 * cc[partner[e]]))
     fla_case = b.cases("Family Law Act", s, persons.region[w])
     two_parties(fla_case, w, 0.88)
 
@@ -271,8 +285,9 @@ def simulate_family(rng: np.random.Generator, persons: Persons, cfg: DummyConfig
                 b.parties(case, pick_people(rng, k, el2, np.ones(el2.size)), APPLICANT)
 
     if kids_dob:
-        persons.append_children(rng, np.concatenate(kids_dob), np.concatenate(kids_parent), cfg,
-                                first_child_id, np.concatenate(kids_care))
+        persons.append_children(
+            rng, np.concatenate(kids_dob), np.concatenate(kids_parent), cfg, first_child_id, np.concatenate(kids_care)
+        )
     out = FamilyOut()
     out.cases = {k: np.concatenate(v) for k, v in b.c.items()}
     out.parties = {k: np.concatenate(v) for k, v in b.p.items()}
@@ -285,7 +300,7 @@ def simulate_family(rng: np.random.Generator, persons: Persons, cfg: DummyConfig
         kinds, probs = ORDERS[name]
         order_made[sel] = np.array(kinds, dtype=object)[rng.choice(len(kinds), int(sel.sum()), p=probs)]
     is_pl = ct == CASE_TYPES.index("Public law")
-    dur[np.flatnonzero(is_pl)] = (pl_end - pl_start)  # public-law cases are the first block
+    dur[np.flatnonzero(is_pl)] = pl_end - pl_start  # public-law cases are the first block
     end = out.cases["start"] + dur
     out.cases["end"] = np.where(end <= END, end, NA)
     out.cases["order"] = order_made

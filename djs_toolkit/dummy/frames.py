@@ -27,7 +27,7 @@ from djs_toolkit.dummy.dates import NA, age_years
 from djs_toolkit.dummy.ids import hex_ids
 from djs_toolkit.dummy.population import Persons
 
-__all__ = ["Ctx", "Frame", "take", "court_codes"]
+__all__ = ["Ctx", "Frame", "court_codes", "take"]
 
 Frame = dict[str, object]
 _CHUNK_SHIFT = np.uint64(36)  # 68 billion rows per table per chunk

@@ -39,7 +39,7 @@ from djs_toolkit.dummy.writer import part_name, to_arrow, write_table
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import TABLES
 
-__all__ = ["generate", "MARKER"]
+__all__ = ["MARKER", "generate"]
 
 MARKER = ".djs_dummy_extract"
 FORMATS = ("parquet", "csv")
@@ -54,7 +54,8 @@ def _prepare(out_dir: Path) -> None:
         if not (out_dir / MARKER).exists():
             raise DJSUserError(
                 f"{out_dir} is not empty and is not a dummy extract: choose a new or empty directory "
-                "(the generator only overwrites a previous dummy extract).")
+                "(the generator only overwrites a previous dummy extract)."
+            )
         stems = tuple(TABLES)
         for f in out_dir.iterdir():
             if f.is_file() and (f.name == MARKER or (f.suffix in (".parquet", ".csv") and f.stem.startswith(stems))):
@@ -69,12 +70,17 @@ def _prepare(out_dir: Path) -> None:
 
 
 def _rngs(seed: int, chunk: int) -> dict[str, np.random.Generator]:
-    return {name: np.random.default_rng(np.random.SeedSequence([seed, chunk, i]))
-            for i, name in enumerate(_STREAMS)}
+    return {name: np.random.default_rng(np.random.SeedSequence([seed, chunk, i])) for i, name in enumerate(_STREAMS)}
 
 
-def generate(out_dir: str | Path, scale: str = "tiny", seed: int = 0, format: str = "parquet",
-             config: DummyConfig | None = None, workers: int | None = None) -> Path:
+def generate(
+    out_dir: str | Path,
+    scale: str = "tiny",
+    seed: int = 0,
+    format: str = "parquet",
+    config: DummyConfig | None = None,
+    workers: int | None = None,
+) -> Path:
     """Write a dummy Data First extract (all 17 tables, linked, with defects) and its truth.
 
     Args:
@@ -108,8 +114,10 @@ def generate(out_dir: str | Path, scale: str = "tiny", seed: int = 0, format: st
     n_chunks = math.ceil(sc.persons / sc.chunk)
     multipart = n_chunks > 1
     truth = TruthAccumulator(out / "truth", multipart)
-    jobs = [(out, cfg, int(seed), ch, min(sc.chunk, sc.persons - ch * sc.chunk), format, multipart)
-            for ch in range(n_chunks)]
+    jobs = [
+        (out, cfg, int(seed), ch, min(sc.chunk, sc.persons - ch * sc.chunk), format, multipart)
+        for ch in range(n_chunks)
+    ]
     n_workers = max(1, min(workers if workers is not None else (os.cpu_count() or 1), n_chunks))
     if n_workers == 1:
         results = [_run_chunk(job) for job in jobs]
@@ -121,8 +129,9 @@ def generate(out_dir: str | Path, scale: str = "tiny", seed: int = 0, format: st
     for persons, overlap, cif in results:
         total_persons += persons
         truth.merge(overlap, cif)
-    truth.finish(cfg, {"scale": scale, "seed": int(seed), "format": format, "persons": total_persons,
-                       "chunks": n_chunks})
+    truth.finish(
+        cfg, {"scale": scale, "seed": int(seed), "format": format, "persons": total_persons, "chunks": n_chunks}
+    )
     return out
 
 
@@ -134,8 +143,9 @@ def _run_chunk(job: tuple) -> tuple[int, np.ndarray, dict]:
     return persons, acc.overlap, acc.cif
 
 
-def _chunk(out: Path, cfg: DummyConfig, seed: int, ch: int, n: int, fmt: str, multipart: bool,
-           truth: TruthAccumulator) -> int:
+def _chunk(
+    out: Path, cfg: DummyConfig, seed: int, ch: int, n: int, fmt: str, multipart: bool, truth: TruthAccumulator
+) -> int:
     """Simulate and write one chunk of ``n`` persons; returns the persons simulated (children included)."""
     r = _rngs(seed, ch)
     base = ch << 32

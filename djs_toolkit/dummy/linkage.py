@@ -29,17 +29,23 @@ import pyarrow as pa
 from djs_toolkit.dummy.frames import Ctx, Frame
 from djs_toolkit.schema import DATASETS
 
-__all__ = ["link_chunk", "EST_COLUMN", "LINKED"]
+__all__ = ["EST_COLUMN", "LINKED", "link_chunk"]
 
 EST_COLUMN = {
-    "mags_hocas": "estimated_defendant_id", "crown_xhibit": "estimated_defendant_id",
-    "prison_nomis": "estimated_offender_id", "probation_delius": "estimated_offender_id",
-    "familyman": "estimated_person_id", "civil_caseman_pcol": "estimated_person_id",
+    "mags_hocas": "estimated_defendant_id",
+    "crown_xhibit": "estimated_defendant_id",
+    "prison_nomis": "estimated_offender_id",
+    "probation_delius": "estimated_offender_id",
+    "familyman": "estimated_person_id",
+    "civil_caseman_pcol": "estimated_person_id",
 }
 LINKED = tuple(EST_COLUMN)  # dataset labels with a person table, in a fixed order
 # Child tables that carry their parent's estimated id: (child, parent, index column into parent).
-_INHERIT = (("prison_oasys", "prison_journey", "_row"), ("prison_incident", "prison_journey", "_row"),
-            ("probation_rqmnts", "probation_flatfile", "_event"))
+_INHERIT = (
+    ("prison_oasys", "prison_journey", "_row"),
+    ("prison_incident", "prison_journey", "_row"),
+    ("probation_rqmnts", "probation_flatfile", "_event"),
+)
 
 
 def _role_mult(ctx: Ctx, label: str, frame: Frame) -> np.ndarray:
@@ -100,8 +106,7 @@ def link_chunk(ctx: Ctx, tables: dict[str, Frame]) -> tuple[Frame, Frame]:
         frame[EST_COLUMN[lab]] = _null_where(est, ~valid)
         # Cross-justice id.
         xs = rng.random(p.size) < cfg.xjs_split_rate[lab] * mult
-        xkey = np.where(xs, (ps.pid[q] << np.uint64(3)) | np.uint64(1 + ds_i),
-                        ps.pid[xbase[q]] << np.uint64(3))
+        xkey = np.where(xs, (ps.pid[q] << np.uint64(3)) | np.uint64(1 + ds_i), ps.pid[xbase[q]] << np.uint64(3))
         rows = np.flatnonzero(valid)
         row_ids = frame["row_id_hash"].take(pa.array(rows))
         link_parts["source_dataset"].append(np.full(rows.size, lab, dtype=object))
@@ -121,6 +126,7 @@ def _null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
     if not mask.any():
         return arr
     import pyarrow.compute as pc
+
     return pc.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
 
 

@@ -41,26 +41,33 @@ class Persons:
         10
     """
 
-    pid: np.ndarray        # global person number (uint64): the true person id, hashed in truth/
-    sex: np.ndarray        # 0 male, 1 female
-    dob: np.ndarray        # day number of birth
-    eth: np.ndarray        # index into codes.ETHNICITY_TRUE
-    wales: np.ndarray      # lives in Wales
-    lsoa: np.ndarray       # LSOA number within its country
-    imd: np.ndarray        # true deprivation decile 1..10 (unobservable in data for Wales)
-    region: np.ndarray     # 0-8 English regions, 9 Wales
+    pid: np.ndarray  # global person number (uint64): the true person id, hashed in truth/
+    sex: np.ndarray  # 0 male, 1 female
+    dob: np.ndarray  # day number of birth
+    eth: np.ndarray  # index into codes.ETHNICITY_TRUE
+    wales: np.ndarray  # lives in Wales
+    lsoa: np.ndarray  # LSOA number within its country
+    imd: np.ndarray  # true deprivation decile 1..10 (unobservable in data for Wales)
+    region: np.ndarray  # 0-8 English regions, 9 Wales
     crim_class: np.ndarray  # 0 none .. 3 high
     adversity: np.ndarray  # latent, standard normal-ish
-    partner: np.ndarray    # local index of partner, -1 if none
-    child: np.ndarray      # created as a child party of a family case
+    partner: np.ndarray  # local index of partner, -1 if none
+    child: np.ndarray  # created as a child party of a family case
 
     @property
     def n(self) -> int:
         """Number of persons."""
         return int(self.sex.shape[0])
 
-    def append_children(self, rng: np.random.Generator, dob: np.ndarray, parent: np.ndarray,
-                        cfg: DummyConfig, first_id: int, care: np.ndarray) -> np.ndarray:
+    def append_children(
+        self,
+        rng: np.random.Generator,
+        dob: np.ndarray,
+        parent: np.ndarray,
+        cfg: DummyConfig,
+        first_id: int,
+        care: np.ndarray,
+    ) -> np.ndarray:
         """Add children born on ``dob`` living with local ``parent``; returns their local indices.
 
         Children in care proceedings (``care``) get a higher criminal-propensity class, which is
@@ -130,9 +137,18 @@ def make_persons(rng: np.random.Generator, n: int, cfg: DummyConfig, first_id: i
     adversity = (0.45 * dep + 0.35 * (crim_class - 1.0) + 0.85 * rng.standard_normal(n)).astype(np.float32)
     partner = _pair_up(rng, sex, dob, share=0.72)
     return Persons(
-        pid=np.arange(first_id, first_id + n, dtype=np.uint64), sex=sex, dob=dob.astype(np.int64),
-        eth=eth, wales=wales, lsoa=lsoa.astype(np.int64), imd=imd, region=region,
-        crim_class=crim_class, adversity=adversity, partner=partner, child=np.zeros(n, dtype=bool),
+        pid=np.arange(first_id, first_id + n, dtype=np.uint64),
+        sex=sex,
+        dob=dob.astype(np.int64),
+        eth=eth,
+        wales=wales,
+        lsoa=lsoa.astype(np.int64),
+        imd=imd,
+        region=region,
+        crim_class=crim_class,
+        adversity=adversity,
+        partner=partner,
+        child=np.zeros(n, dtype=bool),
     )
 
 

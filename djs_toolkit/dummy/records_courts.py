@@ -18,18 +18,23 @@ from __future__ import annotations
 import numpy as np
 
 from djs_toolkit.dummy import codes
-from djs_toolkit.dummy.casework import D, DISPOSALS
+from djs_toolkit.dummy.casework import DISPOSALS, D
 from djs_toolkit.dummy.dates import NA, day, half_of
 from djs_toolkit.dummy.frames import Ctx, Frame, court_codes
 from djs_toolkit.schema import DATASETS
 
-__all__ = ["court_records", "JSAS", "keep_after_cliff"]
+__all__ = ["JSAS", "court_records", "keep_after_cliff"]
 
 JSAS = {
-    "Immediate custody": "Immediate custody", "Suspended sentence order": "Suspended sentence",
-    "Community sentence": "Community sentence", "Fine": "Fines", "Conditional discharge": "Discharges",
-    "Absolute discharge": "Discharges", "Otherwise dealt with": "Otherwise dealt with",
-    "Committed to Crown Court": "Committed for trial or sentence", "Dismissed or acquitted": "Not convicted",
+    "Immediate custody": "Immediate custody",
+    "Suspended sentence order": "Suspended sentence",
+    "Community sentence": "Community sentence",
+    "Fine": "Fines",
+    "Conditional discharge": "Discharges",
+    "Absolute discharge": "Discharges",
+    "Otherwise dealt with": "Otherwise dealt with",
+    "Committed to Crown Court": "Committed for trial or sentence",
+    "Dismissed or acquitted": "Not convicted",
     "Proceedings terminated early": "Proceedings terminated early",
 }
 _JSAS_ARR = np.array([JSAS[d] for d in DISPOSALS], dtype=object)
@@ -98,21 +103,31 @@ def court_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     # Further cases of the same incident (incl. bail offences) are often listed on later dates:
     # they are returns to court in the data without being new offences.
     later = np.where((kind == 1) & (rng.random(n) < cfg.p_extra_case_later), rng.integers(7, 120, n), 0)
-    hearing = np.where(kind <= 1, c["first_hearing"][src] + later,
-                       np.where(kind == 2, off + rng.integers(7, 60, n), nc_day))
+    hearing = np.where(
+        kind <= 1, c["first_hearing"][src] + later, np.where(kind == 2, off + rng.integers(7, 60, n), nc_day)
+    )
     code = np.where(kind == 0, c["code"][src], np.where(kind == 1, rng.choice(_MINOR, n), -1))
     result = np.where(kind == 0, c["mags_result"][src], hearing + np.where(rng.random(n) < 0.6, 0, 21))
     result = np.where((kind == 1) & (c["mags_result"][src] != NA), np.maximum(result, c["mags_result"][src]), result)
     result = np.where(result > day(2023, 3, 31), NA, result)
     disp = c["mags_disposal"][src].copy()
     extra_conv = rng.random(n) < 0.85
-    disp[kind == 1] = np.where(extra_conv, np.where(rng.random(n) < 0.5, D["Otherwise dealt with"], D["Fine"]),
-                               D["Proceedings terminated early"])[kind == 1]
-    disp[kind == 2] = rng.choice([D["Fine"], D["Otherwise dealt with"], D["Community sentence"],
-                                  D["Immediate custody"]], size=n, p=[0.35, 0.4, 0.2, 0.05])[kind == 2]
+    disp[kind == 1] = np.where(
+        extra_conv,
+        np.where(rng.random(n) < 0.5, D["Otherwise dealt with"], D["Fine"]),
+        D["Proceedings terminated early"],
+    )[kind == 1]
+    disp[kind == 2] = rng.choice(
+        [D["Fine"], D["Otherwise dealt with"], D["Community sentence"], D["Immediate custody"]],
+        size=n,
+        p=[0.35, 0.4, 0.2, 0.05],
+    )[kind == 2]
     disp[kind == 3] = D["Otherwise dealt with"]
-    convicted = np.where(kind == 0, np.where(c["to_crown"][src], c["committal"][src], c["convicted_mags"][src]),
-                         np.where(kind == 1, extra_conv, kind == 2))
+    convicted = np.where(
+        kind == 0,
+        np.where(c["to_crown"][src], c["committal"][src], c["convicted_mags"][src]),
+        np.where(kind == 1, extra_conv, kind == 2),
+    )
     keep = (hearing >= day(_MAGS_START.year, _MAGS_START.month, _MAGS_START.day)) & (hearing <= day(2023, 3, 31))
     keep &= keep_after_cliff(rng, hearing, cfg.mags_coverage)
     rows = np.flatnonzero(keep)
@@ -127,16 +142,30 @@ def court_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     main_row_of[src[rows][mrow]] = mrow
     crown_start = day(_CROWN_START.year, _CROWN_START.month, _CROWN_START.day)
     cc = np.flatnonzero(c["to_crown"] & (c["receipt"] >= crown_start) & (c["receipt"] <= day(2023, 3, 31)))
-    appeal = np.flatnonzero(~c["to_crown"] & c["convicted_mags"] & (rng.random(m) < 0.01)
-                            & (c["mags_result"] >= crown_start) & (c["mags_result"] != NA))
+    appeal = np.flatnonzero(
+        ~c["to_crown"]
+        & c["convicted_mags"]
+        & (rng.random(m) < 0.01)
+        & (c["mags_result"] >= crown_start)
+        & (c["mags_result"] != NA)
+    )
     csrc = np.r_[cc, appeal]
     ctype = np.r_[np.where(c["committal"][cc], 1, 0), np.full(appeal.size, 2)].astype(np.int8)
     receipt = np.r_[c["receipt"][cc], c["mags_result"][appeal] + rng.integers(10, 40, appeal.size)]
     ck = keep_after_cliff(rng, receipt, cfg.crown_coverage) & (receipt <= day(2023, 3, 31))
     csrc, ctype, receipt = csrc[ck], ctype[ck], receipt[ck]
     crown = _crown_frame(ctx, c, csrc, ctype, receipt)
-    coff = _offence_rows(ctx, crown, c, csrc, np.zeros(csrc.size, np.int8), c["code"][csrc],
-                         crown["_disposal"], c["offence_date"][csrc], "crown")
+    coff = _offence_rows(
+        ctx,
+        crown,
+        c,
+        csrc,
+        np.zeros(csrc.size, np.int8),
+        c["code"][csrc],
+        crown["_disposal"],
+        c["offence_date"][csrc],
+        "crown",
+    )
 
     # ---- mags_crown_journey: sent/committed cases whose magistrates' row exists; a few unlinked
     j = np.flatnonzero((ctype != 2) & main_written[csrc] & (rng.random(csrc.size) < 0.97))
@@ -147,23 +176,32 @@ def court_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         "cc_defendant_on_case_id_hash": crown["defendant_on_case_id_hash"].take(j),
         "estimated_match_score": np.round(1 - rng.beta(1, 25, j.size), 4),
     }
-    return {"mags_defendant_case": mags, "mags_offence": moff, "crown_defendant_case": crown,
-            "crown_offence": coff, "mags_crown_journey": journey}
+    return {
+        "mags_defendant_case": mags,
+        "mags_offence": moff,
+        "crown_defendant_case": crown,
+        "crown_offence": coff,
+        "mags_crown_journey": journey,
+    }
 
 
 def _mags_frame(ctx: Ctx, c, rows, src, kind, person, off, hearing, code, result, disp, convicted) -> Frame:
     rng = ctx.rng
     n = rows.size
     s, k, p = src[rows], kind[rows], person[rows]
-    pc = ctx.person_cols(p, np.where(off[rows] == NA, hearing[rows], off[rows]), codes.codes_of(
-        "mags_defendant_case", "gender"))
+    pc = ctx.person_cols(
+        p, np.where(off[rows] == NA, hearing[rows], off[rows]), codes.codes_of("mags_defendant_case", "gender")
+    )
     cd = code[rows]
     group = np.where(cd >= 0, codes.GROUP_OF[np.maximum(cd, 0)], -1)
     d = disp[rows]
     sent = np.where((k == 0) & (d == D["Immediate custody"]), c["sentence_days"][s], NA)
     sent = np.where((k == 2) & (d == D["Immediate custody"]), 28, sent)
-    plea = np.where(c["to_crown"][s] & (k == 0), np.where(c["committal"][s], 0, 2),
-                    np.where(convicted[rows], np.where(c["plea_guilty"][s] | (k != 0), 0, 1), 1))
+    plea = np.where(
+        c["to_crown"][s] & (k == 0),
+        np.where(c["committal"][s], 0, 2),
+        np.where(convicted[rows], np.where(c["plea_guilty"][s] | (k != 0), 0, 1), 1),
+    )
     plea = np.where(k == 3, 2, plea)
     age = pc["age"].copy()
     out_ = rng.random(n) < ctx.cfg.p_age_outlier
@@ -196,7 +234,8 @@ def _mags_frame(ctx: Ctx, c, rows, src, kind, person, off, hearing, code, result
         "committed_to_crown_flag": d == D["Committed to Crown Court"],
         "n_hearings": np.where(result[rows] == hearing[rows], 1, 2 + rng.poisson(1.2, n)),
         "court_code": court_codes(rng, ctx.persons.region[p], "MC", 30),
-        "_person": p, "_n_off": np.where(k == 0, c["n_offences"][s], 1),
+        "_person": p,
+        "_n_off": np.where(k == 0, c["n_offences"][s], 1),
     }
 
 
@@ -206,16 +245,22 @@ def _crown_frame(ctx: Ctx, c, csrc, ctype, receipt) -> Frame:
     p = c["person"][csrc]
     pc = ctx.person_cols(p, c["offence_date"][csrc], codes.codes_of("crown_defendant_case", "gender"))
     appeal = ctype == 2
-    disp = np.where(appeal, np.where(rng.random(n) < 0.35, D["Dismissed or acquitted"], c["mags_disposal"][csrc]),
-                    c["crown_disposal"][csrc])
+    disp = np.where(
+        appeal,
+        np.where(rng.random(n) < 0.35, D["Dismissed or acquitted"], c["mags_disposal"][csrc]),
+        c["crown_disposal"][csrc],
+    )
     ddate = np.where(appeal, receipt + rng.integers(30, 120, n), c["crown_disposal_date"][csrc])
     ddate = np.where(ddate > day(2023, 3, 31), NA, ddate)
     conv = ~np.isin(disp, [D["Dismissed or acquitted"], D["Proceedings terminated early"]])
     sentence = np.where(conv & (ddate != NA), ddate + np.where(rng.random(n) < 0.3, rng.integers(14, 45, n), 0), NA)
     sentence = np.where(sentence > day(2023, 3, 31), NA, sentence)
     plea_g = conv & (rng.random(n) < 0.7)
-    verdict = np.where(conv, np.where(plea_g, "Guilty plea", "Found guilty"),
-                       np.where(disp == D["Dismissed or acquitted"], "Acquitted", "Discontinued")).astype(object)
+    verdict = np.where(
+        conv,
+        np.where(plea_g, "Guilty plea", "Found guilty"),
+        np.where(disp == D["Dismissed or acquitted"], "Acquitted", "Discontinued"),
+    ).astype(object)
     verdict = np.where(ddate == NA, None, verdict)
     code = c["code"][csrc]
     cust = np.where(disp == D["Immediate custody"], c["sentence_days"][csrc], NA)
@@ -240,7 +285,9 @@ def _crown_frame(ctx: Ctx, c, csrc, ctype, receipt) -> Frame:
         "lsoa_residence": pc["lsoa"],
         "imd_decile": pc["imd"],
         "court_code": court_codes(rng, ctx.persons.region[p], "CC", 8),
-        "_person": p, "_disposal": disp, "_n_off": c["n_offences"][csrc],
+        "_person": p,
+        "_disposal": disp,
+        "_n_off": c["n_offences"][csrc],
     }
 
 
@@ -260,12 +307,17 @@ def _offence_rows(ctx: Ctx, case: Frame, c, s, kind, code, disp, off, court: str
             "offence_id_hash": ctx.new_ids("mags_offence", ci.size),
             "case_id_hash": case["case_id_hash"].take(ci),
             "defendant_id_hash": case["defendant_id_hash"].take(ci),
-            "ho_offence_code": ho, "offence_date": od, "offence_group": group_strings(rng, grp),
-            "principal_offence_flag": first, "disposal_type": _DISP_ARR[disp_o],
+            "ho_offence_code": ho,
+            "offence_date": od,
+            "offence_group": group_strings(rng, grp),
+            "principal_offence_flag": first,
+            "disposal_type": _DISP_ARR[disp_o],
         }
     return {
         "defendant_on_offence_id_hash": ctx.new_ids("crown_offence", ci.size),
         "defendant_on_case_id_hash": case["defendant_on_case_id_hash"].take(ci),
-        "final_offence_ho_code": ho, "offence_date": od, "offence_group": group_strings(rng, grp),
+        "final_offence_ho_code": ho,
+        "offence_date": od,
+        "offence_group": group_strings(rng, grp),
         "disposal_type": _DISP_ARR[disp_o],
     }

@@ -21,7 +21,7 @@ from djs_toolkit.dummy.frames import Ctx, Frame
 from djs_toolkit.dummy.records_courts import group_strings
 from djs_toolkit.schema import DATASETS, EXTRACT_END
 
-__all__ = ["custody_records", "STATUS"]
+__all__ = ["STATUS", "custody_records"]
 
 STATUS = codes.codes_of("prison_journey", "custody_status")
 INCIDENTS = codes.codes_of("prison_incident", "incident_type")
@@ -47,16 +47,24 @@ def custody_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     start = c["journey_start"]
     rel = c["release"]
     age_rec = np.where(start == NA, 0, age_years(ps.dob[c["person"]], np.where(start == NA, 0, start)))
-    sel = np.flatnonzero(c["in_prison"] & (start != NA) & (start <= END) & (age_rec >= 15)
-                        & ((rel == NA) | (rel >= day(_START.year, _START.month, _START.day))))
+    sel = np.flatnonzero(
+        c["in_prison"]
+        & (start != NA)
+        & (start <= END)
+        & (age_rec >= 15)
+        & ((rel == NA) | (rel >= day(_START.year, _START.month, _START.day)))
+    )
     n = sel.size
     p = c["person"][sel]
     recalled = c["recalled"][sel] & (c["recall_date"][sel] != NA)
     custody = c["custody"][sel]
     status = np.where(recalled, 2, np.where(custody, 1, 0))
     sdays = c["sentence_days"][sel]
-    stype = np.where(c["life"][sel], "Life", np.where(sdays > 4 * 365, np.where(
-        rng.random(n) < 0.15, "Extended determinate", "Determinate"), "Determinate")).astype(object)
+    stype = np.where(
+        c["life"][sel],
+        "Life",
+        np.where(sdays > 4 * 365, np.where(rng.random(n) < 0.15, "Extended determinate", "Determinate"), "Determinate"),
+    ).astype(object)
     stype = np.where(custody, stype, None)
     code = c["code"][sel]
     age = age_rec[sel].copy()
@@ -94,8 +102,9 @@ def custody_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     k = np.where(custody & (sdays >= 180), 1 + (sdays > 730), 0)
     oi = np.repeat(np.arange(n), k)
     a_date = start[sel][oi] + np.minimum(rng.integers(20, 90, oi.size), stay[oi] - 1)
-    a_date = a_date + np.where(np.r_[False, oi[1:] == oi[:-1]] if oi.size else np.zeros(0, bool),
-                               np.minimum(365, stay[oi] // 2), 0)
+    a_date = a_date + np.where(
+        np.r_[False, oi[1:] == oi[:-1]] if oi.size else np.zeros(0, bool), np.minimum(365, stay[oi] // 2), 0
+    )
     ok = a_date <= END
     oi, a_date = oi[ok], a_date[ok]
     adv = ps.adversity[p[oi]]

@@ -22,7 +22,7 @@ from djs_toolkit.dummy.family import CASE_TYPES, CHILD, ROLES, FamilyOut
 from djs_toolkit.dummy.frames import Ctx, Frame, court_codes
 from djs_toolkit.schema import DATASETS
 
-__all__ = ["family_records", "civil_records", "FAMILY_EVENT_TYPES"]
+__all__ = ["FAMILY_EVENT_TYPES", "civil_records", "family_records"]
 
 FAMILY_EVENT_TYPES = codes.codes_of("family_events", "event_type")
 _FW = DATASETS["familyman"]
@@ -62,8 +62,12 @@ def family_records(ctx: Ctx, fam: FamilyOut) -> dict[str, Frame]:
     span = np.where(end == NA, np.minimum(w1 - start, 365), end - start)
     nh = 1 + rng.poisson(1.5, sel.size)
     na = rng.poisson(0.7, sel.size)
-    ci = np.r_[np.arange(sel.size), np.repeat(np.arange(sel.size), nh), np.repeat(np.arange(sel.size), na),
-               np.flatnonzero(end != NA)]
+    ci = np.r_[
+        np.arange(sel.size),
+        np.repeat(np.arange(sel.size), nh),
+        np.repeat(np.arange(sel.size), na),
+        np.flatnonzero(end != NA),
+    ]
     et = np.r_[np.zeros(sel.size), np.ones(nh.sum()), np.full(na.sum(), 3), np.full(int((end != NA).sum()), 2)]
     ed = start[ci] + np.floor(rng.random(ci.size) * np.maximum(span[ci], 1)).astype(np.int64)
     ed = np.where(et == 0, start[ci], np.where(et == 2, end[ci], ed))
@@ -99,7 +103,9 @@ def family_records(ctx: Ctx, fam: FamilyOut) -> dict[str, Frame]:
         "age_at_case_start": np.maximum(age, 0),
         "legal_rep_flag": rng.random(p.size) < rep_p,
         "fee_exempt_flag": (role != CHILD) & (rng.random(p.size) < np.where(ps.imd[p] <= 3, 0.5, 0.15)),
-        "_person": p, "_role": role, "_date": at,
+        "_person": p,
+        "_role": role,
+        "_date": at,
     }
     return {"family_cases": cases, "family_events": events, "family_parties": parties}
 
@@ -148,7 +154,9 @@ def civil_records(ctx: Ctx, civ: CivilOut) -> dict[str, Frame]:
         "party_role": np.array(PARTY_ROLES, dtype=object)[pa["role"][keep]],
         "person_id_hash": np.where(indiv, np.asarray(pid.to_numpy(zero_copy_only=False), dtype=object), None),
         "estimated_person_id": None,
-        "_person": person, "_role": np.where(pa["role"][keep] == 1, 1, 0), "_date": cs["issue"][sel][cpos],
+        "_person": person,
+        "_role": np.where(pa["role"][keep] == 1, 1, 0),
+        "_date": cs["issue"][sel][cpos],
     }
     ev = civ.events
     ek = np.flatnonzero((pos[ev["case"]] >= 0) & (ev["date"] <= w1))

@@ -19,13 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from djs_toolkit.dummy import codes
-from djs_toolkit.dummy.casework import D, ORA
+from djs_toolkit.dummy.casework import ORA, D
 from djs_toolkit.dummy.dates import NA, day
 from djs_toolkit.dummy.frames import Ctx, Frame
 from djs_toolkit.dummy.records_courts import group_strings
 from djs_toolkit.schema import DATASETS, TABLES
 
-__all__ = ["probation_records", "ethnicity_strings"]
+__all__ = ["ethnicity_strings", "probation_records"]
 
 _W = DATASETS["probation_delius"]
 W0, W1 = day(_W.start.year, _W.start.month, _W.start.day), day(_W.end.year, _W.end.month, _W.end.day)
@@ -71,9 +71,15 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     referral = np.where(is_lic, c["crd"][src], c["referral"][src])
     sso = c["final_disposal"][src] == D["Suspended sentence order"]
     post = c["final_date"][src] >= ORA
-    desc = np.where(is_lic, np.where(post, "ORA Adult Custody (inc PSS)", "CJA - Std Determinate Custody"),
-                    np.where(sso, np.where(post, "ORA Suspended Sentence Order", "CJA - Suspended Sentence Order"),
-                             np.where(post, "ORA Community Order", "CJA - Community Order"))).astype(object)
+    desc = np.where(
+        is_lic,
+        np.where(post, "ORA Adult Custody (inc PSS)", "CJA - Std Determinate Custody"),
+        np.where(
+            sso,
+            np.where(post, "ORA Suspended Sentence Order", "CJA - Suspended Sentence Order"),
+            np.where(post, "ORA Community Order", "CJA - Community Order"),
+        ),
+    ).astype(object)
     sd = c["sentence_days"][src]
     lic_days = np.maximum(sd - (sd + 1) // 2, 1) + np.where(post & (sd < 730), 365, 0)
     length_days = np.where(is_lic, lic_days, np.round(c["order_months"][src] * 30.44).astype(np.int64))
@@ -85,9 +91,17 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     out_ = rng.random(n) < cfg.p_age_outlier * 4  # a researcher capped a high value (§14.4)
     age[out_] = age[out_] + 90
     region = ps.region[p]
-    area_choice = np.array([codes.REGION_AREAS[r][i % len(codes.REGION_AREAS[r])]
-                            for r, i in zip(region.tolist(), rng.integers(0, 6, n).tolist())], dtype=np.int64) \
-        if n else np.zeros(0, np.int64)
+    area_choice = (
+        np.array(
+            [
+                codes.REGION_AREAS[r][i % len(codes.REGION_AREAS[r])]
+                for r, i in zip(region.tolist(), rng.integers(0, 6, n).tolist())
+            ],
+            dtype=np.int64,
+        )
+        if n
+        else np.zeros(0, np.int64)
+    )
     odd = rng.random(n) < 0.06
     area_choice[odd] = rng.choice(_PLACEHOLDERS, int(odd.sum()))
     code = c["code"][src]
@@ -113,7 +127,8 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         "length_in_days": length_days,
         "recall_count": recalls,
         "probation_area_desc": _AREAS[area_choice],
-        "_person": p, "_event": np.arange(n),
+        "_person": p,
+        "_event": np.arange(n),
     }
     # Duplicate event rows (§14.1): same event id, own row id, sometimes another area label.
     dup = np.flatnonzero(rng.random(n) < cfg.p_duplicate_event)
@@ -127,7 +142,9 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         else:
             out[k] = np.asarray(v)[rows]
     moved = np.r_[np.zeros(n, bool), rng.random(dup.size) < 0.5]
-    out["probation_area_desc"] = np.where(moved, _AREAS[rng.choice(_PLACEHOLDERS, rows.size)], out["probation_area_desc"])
+    out["probation_area_desc"] = np.where(
+        moved, _AREAS[rng.choice(_PLACEHOLDERS, rows.size)], out["probation_area_desc"]
+    )
     out["row_id_hash"] = ctx.new_ids("probation_row", rows.size)
     rq = _requirements(ctx, flat, np.flatnonzero(~is_lic), c["final_date"][src])
     return {"probation_flatfile": out, "probation_rqmnts": rq}
@@ -154,7 +171,9 @@ def _requirements(ctx: Ctx, flat: Frame, ev: np.ndarray, disposal: np.ndarray) -
     commence = start + rng.integers(0, 30, m)
     term = start + days + rng.integers(0, 60, m)
     term = np.where(term > day(2023, 3, 31), NA, term)
-    reason = np.array(codes.TERMINATION_REASONS, dtype=object)[rng.choice(len(codes.TERMINATION_REASONS), m, p=codes.TERMINATION_P)]
+    reason = np.array(codes.TERMINATION_REASONS, dtype=object)[
+        rng.choice(len(codes.TERMINATION_REASONS), m, p=codes.TERMINATION_P)
+    ]
     return {
         "rqmnt_id_hash": ctx.new_ids("rqmnt", m),
         "estimated_offender_id": None,

@@ -12,7 +12,7 @@ import numpy as np
 
 from djs_toolkit.dummy.dates import day
 
-__all__ = ["yearly_counts", "pick_people", "eligible_by_age", "uniform_days", "lognormal_days"]
+__all__ = ["eligible_by_age", "lognormal_days", "pick_people", "uniform_days", "yearly_counts"]
 
 
 def yearly_counts(rng: np.random.Generator, expected_per_year: float, years: list[int]) -> np.ndarray:
@@ -69,8 +69,9 @@ def uniform_days(rng: np.random.Generator, year: int, k: int, end_day: int | Non
     return a + np.floor(rng.random(k) * max(b - a, 1)).astype(np.int64)
 
 
-def lognormal_days(rng: np.random.Generator, median: float, sigma: float, k: int, lo: int = 0,
-                   hi: int = 100_000) -> np.ndarray:
+def lognormal_days(
+    rng: np.random.Generator, median: float, sigma: float, k: int, lo: int = 0, hi: int = 100_000
+) -> np.ndarray:
     """Integer durations with the given median (days) and log-sd, clipped to [lo, hi].
 
     Example:

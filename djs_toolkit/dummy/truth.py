@@ -48,10 +48,17 @@ from djs_toolkit.dummy.lookback import EventIndex
 from djs_toolkit.dummy.writer import part_name, write_table
 from djs_toolkit.schema import DATASETS
 
-__all__ = ["TruthAccumulator", "COHORT_TYPES", "DEFINITIONS", "REF_WINDOW", "COMMON_WINDOW"]
+__all__ = ["COHORT_TYPES", "COMMON_WINDOW", "DEFINITIONS", "REF_WINDOW", "TruthAccumulator"]
 
-COHORT_TYPES = ("court_disposal", "release", "probation_start", "release_short_custody",
-                "possession_claim", "family_case", "release_nomis")
+COHORT_TYPES = (
+    "court_disposal",
+    "release",
+    "probation_start",
+    "release_short_custody",
+    "possession_claim",
+    "family_case",
+    "release_nomis",
+)
 NOMIS_MIN_AGE = 15  # children under 15 are held outside P-NOMIS (records_custody): no journey record
 REF_WINDOW = (day(2014, 1, 1), day(2019, 12, 31))
 COMMON_WINDOW = (max(day_of(DATASETS[d].start) for d in LINKED), min(day_of(DATASETS[d].end) for d in LINKED))
@@ -62,17 +69,17 @@ DEFINITIONS = {
     "age_35_49": "age at the index date 35-49",
     "age_50_plus": "age at the index date 50 or more",
     "log1p_prior_contacts_730d": "log(1 + number of the person's distinct offence dates of criminal magistrates' "
-                                 "cases (proceedings_type_desc == 'Criminal') in (index - 730 days, index]), "
-                                 "the index case included",
+    "cases (proceedings_type_desc == 'Criminal') in (index - 730 days, index]), "
+    "the index case included",
     "index_release": "index is a prison release (prison_journey.release_date); reference court_disposal",
     "index_probation_start": "index is the start of a community order or suspended sentence "
-                             "(probation_flatfile.referral_date, disposal not a licence)",
+    "(probation_flatfile.referral_date, disposal not a licence)",
     "imd_most_deprived_quintile": "true imd_decile (persons.parquet) in (1, 2), also for residents of Wales, "
-                                  "whose records have no IMD decile",
+    "whose records have no IMD decile",
     "prior_possession_claim_730d": "defendant in a landlord or mortgage possession claim issued in "
-                                   "(index - 730 days, index]",
+    "(index - 730 days, index]",
     "prior_family_case_730d": "applicant or respondent aged 18 or over at the case start in a family case started "
-                              "in (index - 730 days, index]",
+    "in (index - 730 days, index]",
 }
 _SEX = np.array(["M", "F"], dtype=object)
 
@@ -93,7 +100,9 @@ class TruthAccumulator:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.multipart = multipart
         self.overlap = np.zeros(2 ** len(LINKED), dtype=np.int64)
-        self.cif = {(c, pop): np.zeros(3, dtype=np.int64) for c in COHORT_TYPES for pop in ("all_indexes", "first_per_person")}
+        self.cif = {
+            (c, pop): np.zeros(3, dtype=np.int64) for c in COHORT_TYPES for pop in ("all_indexes", "first_per_person")
+        }
 
     def merge(self, overlap: np.ndarray, cif: dict) -> None:
         """Add another accumulator's counts (a chunk simulated in a worker process)."""
@@ -104,28 +113,50 @@ class TruthAccumulator:
     def _write(self, name: str, tbl: pa.Table, chunk: int) -> None:
         write_table(tbl, self.dir / part_name(name, chunk + 1 if self.multipart else None, "parquet"), "parquet")
 
-    def add_chunk(self, ctx: Ctx, chunk: int, tables: dict, person_map: dict, careers: Careers,
-                  poss: tuple[np.ndarray, np.ndarray], fam: tuple[np.ndarray, np.ndarray]) -> None:
+    def add_chunk(
+        self,
+        ctx: Ctx,
+        chunk: int,
+        tables: dict,
+        person_map: dict,
+        careers: Careers,
+        poss: tuple[np.ndarray, np.ndarray],
+        fam: tuple[np.ndarray, np.ndarray],
+    ) -> None:
         """Add one chunk's truth (written immediately, so memory stays per chunk)."""
         ps = ctx.persons
         self._write("person_map", pa.table(person_map), chunk)
         pid = ctx.ids("person", ps.pid)
-        self._write("persons", pa.table({
-            "true_person_id": pid, "sex": _SEX[ps.sex],
-            "birth_date": pa.array(ps.dob.astype(np.int32)).cast(pa.date32()),
-            "ethnicity": np.array(codes.ETHNICITY_TRUE, dtype=object)[ps.eth],
-            "region": ps.region.astype(np.int64), "wales": ps.wales, "imd_decile": ps.imd.astype(np.int64),
-            "crim_class": ps.crim_class.astype(np.int64), "child_party": ps.child,
-        }), chunk)
+        self._write(
+            "persons",
+            pa.table(
+                {
+                    "true_person_id": pid,
+                    "sex": _SEX[ps.sex],
+                    "birth_date": pa.array(ps.dob.astype(np.int32)).cast(pa.date32()),
+                    "ethnicity": np.array(codes.ETHNICITY_TRUE, dtype=object)[ps.eth],
+                    "region": ps.region.astype(np.int64),
+                    "wales": ps.wales,
+                    "imd_decile": ps.imd.astype(np.int64),
+                    "crim_class": ps.crim_class.astype(np.int64),
+                    "child_party": ps.child,
+                }
+            ),
+            chunk,
+        )
         ix = careers.indexes
         if ix:
             nxt = ix["next_offence"]
-            cols = {"true_person_id": pid.take(pa.array(ix["person"])),
-                    "index_date": pa.array(ix["index_date"].astype(np.int32)).cast(pa.date32()),
-                    "index_type": np.array(INDEX_TYPES, dtype=object)[ix["index_type"]]}
+            cols = {
+                "true_person_id": pid.take(pa.array(ix["person"])),
+                "index_date": pa.array(ix["index_date"].astype(np.int32)).cast(pa.date32()),
+                "index_type": np.array(INDEX_TYPES, dtype=object)[ix["index_type"]],
+            }
             cols.update({k: ix[k] for k in COVARIATES})
             cols["sentence_days"] = ix["sentence_days"].astype(np.int64)
-            cols["next_offence_date"] = pa.array(np.where(nxt == NA, 0, nxt).astype(np.int32), mask=nxt == NA).cast(pa.date32())
+            cols["next_offence_date"] = pa.array(np.where(nxt == NA, 0, nxt).astype(np.int32), mask=nxt == NA).cast(
+                pa.date32()
+            )
             self._write("index_events", pa.table(cols), chunk)
         self._cif(careers, poss, fam, ps.dob)
         self._overlap(ps.n, tables)
@@ -141,8 +172,10 @@ class TruthAccumulator:
         ckey = c["person"][conv] * (1 << 21) + c["offence_date"][conv]
         order = np.argsort(ckey, kind="stable")
         ckey_sorted, cday = ckey[order], c["final_date"][conv][order]
-        groups = [(t, ix["person"][ix["index_type"] == i], ix["index_date"][ix["index_type"] == i])
-                  for i, t in enumerate(INDEX_TYPES)]
+        groups = [
+            (t, ix["person"][ix["index_type"] == i], ix["index_date"][ix["index_type"] == i])
+            for i, t in enumerate(INDEX_TYPES)
+        ]
         short = (ix["index_type"] == 1) & (ix["sentence_days"] < 365)
         groups.append(("release_short_custody", ix["person"][short], ix["index_date"][short]))
         groups.append(("possession_claim", *poss))
@@ -170,8 +203,14 @@ class TruthAccumulator:
     def _overlap(self, n_persons: int, tables: dict) -> None:
         w0, w1 = COMMON_WINDOW
         bits = np.zeros(n_persons, dtype=np.int64)
-        date_of = {"mags_hocas": "first_hearing_date", "crown_xhibit": "receipt_date", "prison_nomis": None,
-                   "probation_delius": "referral_date", "familyman": "_date", "civil_caseman_pcol": "_date"}
+        date_of = {
+            "mags_hocas": "first_hearing_date",
+            "crown_xhibit": "receipt_date",
+            "prison_nomis": None,
+            "probation_delius": "referral_date",
+            "familyman": "_date",
+            "civil_caseman_pcol": "_date",
+        }
         for i, lab in enumerate(LINKED):
             f = tables.get(DATASETS[lab].person_table)
             if f is None:
@@ -189,14 +228,20 @@ class TruthAccumulator:
     def finish(self, cfg: DummyConfig, meta: dict) -> None:
         """Write the CSV, JSON and README files."""
         self._text("config.json", json.dumps({**meta, "config": cfg.to_json_dict()}, indent=2, sort_keys=True) + "\n")
-        self._csv("reentry_log_hr.csv", ["covariate", "log_hr", "definition"],
-                  [[k, repr(float(cfg.reentry_log_hr[k])), DEFINITIONS[k]] for k in COVARIATES])
+        self._csv(
+            "reentry_log_hr.csv",
+            ["covariate", "log_hr", "definition"],
+            [[k, repr(float(cfg.reentry_log_hr[k])), DEFINITIONS[k]] for k in COVARIATES],
+        )
         rows = []
         for (name, pop), (n, ev, pr) in self.cif.items():
             rows.append([name, pop, int(n), f"{ev / n:.6f}" if n else "", f"{pr / n:.6f}" if n else ""])
         self._csv("reentry_cif_1y.csv", ["cohort_type", "population", "n", "cif_365", "proven_365"], rows)
-        orows = [[(b >> i) & 1 for i in range(len(LINKED))] + [int(self.overlap[b])]
-                 for b in range(1, self.overlap.size) if self.overlap[b]]
+        orows = [
+            [(b >> i) & 1 for i in range(len(LINKED))] + [int(self.overlap[b])]
+            for b in range(1, self.overlap.size)
+            if self.overlap[b]
+        ]
         self._csv("overlap_counts.csv", [*LINKED, "n_persons"], orows)
         self._text("README.md", _readme())
 
@@ -217,40 +262,41 @@ class TruthAccumulator:
 def _readme() -> str:
     defs = "\n".join(f"| `{k}` | {v} |" for k, v in DEFINITIONS.items())
     doc = (__doc__ or "").split("Example:")[0].strip()
-    return (f"# Ground truth of this dummy extract\n\n{doc}\n\n## Re-entry covariates\n\n"
-            "The time from each index event to the next offence (offence_date of the next criminal "
-            "magistrates' case) was drawn on street time from a proportional-hazards model with exactly "
-            "these covariates and no frailty; its baseline is a Weibull hazard delayed by `weibull_delay_days` "
-            "(`config.json`), highest at the index and decreasing. Fit a re-entry cohort with index dates in "
-            "2014-2019 (every look-back then lies inside the civil and family windows) and censor at "
-            "2020-12-31 (Common Platform cliff) to recover `reentry_log_hr.csv` up to linkage error "
-            "(and ages known only in completed years). The same seed and scale with every linkage error "
-            "rate of `DummyConfig` set to zero give the same people, careers and records with error-free "
-            "estimated ids, which measures what linkage error does to an analysis.\n\n"
-            "Times are whole days; about 5 % of the re-entries within a year fall on day 1 after the index, "
-            "so ties cost a daily Cox fit of the error-free `index_events` nothing noticeable. That fit "
-            "still carries the sampling variation of this extract: compare an analysis of the files with "
-            "it as well as with the values below.\n\n"
-            f"| covariate | definition |\n|---|---|\n{defs}\n\n"
-            "## What the files cannot show\n\n"
-            "The covariates above are computed from what the generator knows. A re-entry cohort built from the "
-            "files (`djs_toolkit.survival.reentry_cohort`) follows the same definitions as far as the files allow; "
-            "without linkage error these differences remain:\n\n"
-            "- IMD: residents of Wales (`wales`, about 5 %) have a true decile but no `imd_decile` in any record "
-            "(Welsh LSOAs have no English IMD decile). Their IMD covariate is unknown in the files, not "
-            "\"less deprived\": leave them out of a model with IMD (living in Wales was drawn independently of "
-            "everything else, so complete cases are unbiased) rather than coding them 0.\n"
-            "- Age: records hold completed years at a reference date (offence, reception), never the birth date. "
-            "The cohort narrows the birth date down with every record of the person up to the index; on the small "
-            "extract 13 % of index ages are still a year off (22 % from the index record alone) and 1.2 % fall in "
-            "another band of the model (2.4 %).\n"
-            "- Family parties: `age_at_case_start` is missing on about 5 % of party rows; the cohort counts such "
-            "an applicant or respondent as adult (a few are 16 or 17). The generator writes no `Other party` rows. "
-            "Likewise an individual party to a possession claim without a recorded role counts as a defendant "
-            "(a few are claimant landlords).\n"
-            "- Index events the files do not hold: releases of children received into custody before 15 (held "
-            "outside P-NOMIS; `reentry_cif_1y.csv` has `release_nomis` for them), case rows without any date, "
-            "and probation events without a disposal description (a cohort cannot tell them from licences).\n"
-            "- Outcomes: an offence whose case is first heard after the courts' coverage ends is not in the files, "
-            "however long the waiting period; a few offences committed before the follow-up end are missed.\n")
-
+    return (
+        f"# Ground truth of this dummy extract\n\n{doc}\n\n## Re-entry covariates\n\n"
+        "The time from each index event to the next offence (offence_date of the next criminal "
+        "magistrates' case) was drawn on street time from a proportional-hazards model with exactly "
+        "these covariates and no frailty; its baseline is a Weibull hazard delayed by `weibull_delay_days` "
+        "(`config.json`), highest at the index and decreasing. Fit a re-entry cohort with index dates in "
+        "2014-2019 (every look-back then lies inside the civil and family windows) and censor at "
+        "2020-12-31 (Common Platform cliff) to recover `reentry_log_hr.csv` up to linkage error "
+        "(and ages known only in completed years). The same seed and scale with every linkage error "
+        "rate of `DummyConfig` set to zero give the same people, careers and records with error-free "
+        "estimated ids, which measures what linkage error does to an analysis.\n\n"
+        "Times are whole days; about 5 % of the re-entries within a year fall on day 1 after the index, "
+        "so ties cost a daily Cox fit of the error-free `index_events` nothing noticeable. That fit "
+        "still carries the sampling variation of this extract: compare an analysis of the files with "
+        "it as well as with the values below.\n\n"
+        f"| covariate | definition |\n|---|---|\n{defs}\n\n"
+        "## What the files cannot show\n\n"
+        "The covariates above are computed from what the generator knows. A re-entry cohort built from the "
+        "files (`djs_toolkit.survival.reentry_cohort`) follows the same definitions as far as the files allow; "
+        "without linkage error these differences remain:\n\n"
+        "- IMD: residents of Wales (`wales`, about 5 %) have a true decile but no `imd_decile` in any record "
+        "(Welsh LSOAs have no English IMD decile). Their IMD covariate is unknown in the files, not "
+        '"less deprived": leave them out of a model with IMD (living in Wales was drawn independently of '
+        "everything else, so complete cases are unbiased) rather than coding them 0.\n"
+        "- Age: records hold completed years at a reference date (offence, reception), never the birth date. "
+        "The cohort narrows the birth date down with every record of the person up to the index; on the small "
+        "extract 13 % of index ages are still a year off (22 % from the index record alone) and 1.2 % fall in "
+        "another band of the model (2.4 %).\n"
+        "- Family parties: `age_at_case_start` is missing on about 5 % of party rows; the cohort counts such "
+        "an applicant or respondent as adult (a few are 16 or 17). The generator writes no `Other party` rows. "
+        "Likewise an individual party to a possession claim without a recorded role counts as a defendant "
+        "(a few are claimant landlords).\n"
+        "- Index events the files do not hold: releases of children received into custody before 15 (held "
+        "outside P-NOMIS; `reentry_cif_1y.csv` has `release_nomis` for them), case rows without any date, "
+        "and probation events without a disposal description (a cohort cannot tell them from licences).\n"
+        "- Outcomes: an offence whose case is first heard after the courts' coverage ends is not in the files, "
+        "however long the waiting period; a few offences committed before the follow-up end are missed.\n"
+    )

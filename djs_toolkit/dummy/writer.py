@@ -34,10 +34,16 @@ from djs_toolkit.dummy.dates import NA
 from djs_toolkit.errors import DJSError
 from djs_toolkit.schema import TABLES
 
-__all__ = ["to_arrow", "write_table", "part_name", "ARROW_TYPES"]
+__all__ = ["ARROW_TYPES", "part_name", "to_arrow", "write_table"]
 
-ARROW_TYPES = {"string": pa.string(), "date": pa.date32(), "int": pa.int64(), "float": pa.float64(),
-               "bool": pa.bool_(), "category": pa.string()}
+ARROW_TYPES = {
+    "string": pa.string(),
+    "date": pa.date32(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "category": pa.string(),
+}
 
 
 def _convert(v: object, dtype: str) -> pa.Array:
@@ -61,9 +67,15 @@ def _convert(v: object, dtype: str) -> pa.Array:
 def _injectable(table: str, col) -> bool:
     """Descriptive columns that get random missing values at the default rate."""
     t = TABLES[table]
-    return (col.nullable and not col.name.endswith("_hash") and not col.name.startswith("estimated_")
-            and col.name != t.window_column and col.dtype not in ("date", "bool") and not col.missing_codes
-            and col.name not in t.key)
+    return (
+        col.nullable
+        and not col.name.endswith("_hash")
+        and not col.name.startswith("estimated_")
+        and col.name != t.window_column
+        and col.dtype not in ("date", "bool")
+        and not col.missing_codes
+        and col.name not in t.key
+    )
 
 
 def to_arrow(table: str, frame: dict, rng: np.random.Generator, cfg: DummyConfig) -> pa.Table:

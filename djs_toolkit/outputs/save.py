@@ -31,7 +31,7 @@ from djs_toolkit.sdc import EXCEPTION_CODES, Output, Session, load_profile, prot
 from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.rules import worst
 
-__all__ = ["save_table", "save_figure", "session", "configure", "scan_release", "MAX_UNITS"]
+__all__ = ["MAX_UNITS", "configure", "save_figure", "save_table", "scan_release", "session"]
 
 MAX_UNITS = 200_000_000  # a count table is checked by expanding it to one record per unit: bounded memory
 _SESSIONS: list[Session] = []
@@ -76,9 +76,15 @@ def _report(problems: list[str], what: str) -> DJSUserError:
 def _copy(o: Output, uid: str, description: str | None, population: str | None) -> Output:
     # A shallow copy with its own mutable parts: the caller's Output is never changed.
     return dataclasses.replace(
-        o, name=uid, description=description or o.description, population=population or o.population,
-        properties=dict(o.properties), comments=list(o.comments), exceptions=list(o.exceptions),
-        controls=list(o.controls), variables=list(o.variables),
+        o,
+        name=uid,
+        description=description or o.description,
+        population=population or o.population,
+        properties=dict(o.properties),
+        comments=list(o.comments),
+        exceptions=list(o.exceptions),
+        controls=list(o.controls),
+        variables=list(o.variables),
     )
 
 
@@ -89,8 +95,11 @@ def _add_reason(o: Output, rule: str, status: str, summary: str) -> None:
 
 def _layout(table: pd.DataFrame | pd.Series, index: object, problems: list[str]) -> tuple[pd.DataFrame, list, list]:
     """Key columns (row labels) and value columns of a DataFrame given to save_table."""
-    frame = table.to_frame(table.name if table.name is not None else "value") if isinstance(table, pd.Series) \
+    frame = (
+        table.to_frame(table.name if table.name is not None else "value")
+        if isinstance(table, pd.Series)
         else table.copy()
+    )
     if isinstance(frame.columns, pd.MultiIndex):
         problems.append("the table has multi-level columns: flatten them to one level or pass a tidy table")
         return frame, [], []
@@ -123,8 +132,10 @@ def _layout(table: pd.DataFrame | pd.Series, index: object, problems: list[str])
             problems.append(f"key column `{k}` has {n_missing} missing label(s): fill them (e.g. 'Unknown') first")
     n_dup = int(frame.duplicated(keys).sum())
     if n_dup:
-        problems.append(f"{n_dup} row(s) repeat the labels of another row (keys {keys}): aggregate first, or name "
-                        f"every key column in index=")
+        problems.append(
+            f"{n_dup} row(s) repeat the labels of another row (keys {keys}): aggregate first, or name "
+            f"every key column in index="
+        )
     return frame, keys, values
 
 
@@ -134,12 +145,15 @@ def _whole(frame: pd.DataFrame, cols: list, what: str, problems: list[str]) -> N
         bad = {"missing": np.isnan(v), "negative": v < 0, "not whole numbers": np.isfinite(v) & (v != np.round(v))}
         for label, m in bad.items():
             if m.any():
-                problems.append(f"{what} column `{c}`: {int(m.sum())} cell(s) {label}: counts must be whole numbers "
-                                f">= 0, unsuppressed (the checker suppresses)")
+                problems.append(
+                    f"{what} column `{c}`: {int(m.sum())} cell(s) {label}: counts must be whole numbers "
+                    f">= 0, unsuppressed (the checker suppresses)"
+                )
 
 
-def _counts_frame(counts: object, frame: pd.DataFrame, keys: list, values: list, index: object,
-                  problems: list[str]) -> pd.DataFrame | None:
+def _counts_frame(
+    counts: object, frame: pd.DataFrame, keys: list, values: list, index: object, problems: list[str]
+) -> pd.DataFrame | None:
     """Counts of the table's shape (one column per value column), or one `counts` column shared by each row."""
     if isinstance(counts, str):
         if counts not in values:
@@ -167,8 +181,9 @@ def _sorted_levels(s: pd.Series) -> pd.Index:
         return uniq
 
 
-def _checked_counts(frame: pd.DataFrame, keys: list, cnt: pd.DataFrame, uid: str, description: str,
-                    population: str, ctx: RunContext) -> Output:
+def _checked_counts(
+    frame: pd.DataFrame, keys: list, cnt: pd.DataFrame, uid: str, description: str, population: str, ctx: RunContext
+) -> Output:
     """Check a table of counts by expanding it to one record per unit and running the checker's crosstab.
 
     The columns of `cnt` are a table dimension (a wide table: disjoint units per column); with one column, the
@@ -194,9 +209,13 @@ def _checked_counts(frame: pd.DataFrame, keys: list, cnt: pd.DataFrame, uid: str
 
 def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statistic: str) -> Output:
     """The statistic laid out like its checked counts; cells withheld from the counts are withheld here too."""
-    long = pd.Series(frame[values].to_numpy().ravel(), index=pd.MultiIndex.from_arrays(
-        [np.repeat(frame[k].to_numpy(), len(values)) for k in keys] + [np.tile(np.asarray(values, dtype=object),
-                                                                              len(frame))]))
+    long = pd.Series(
+        frame[values].to_numpy().ravel(),
+        index=pd.MultiIndex.from_arrays(
+            [np.repeat(frame[k].to_numpy(), len(values)) for k in keys]
+            + [np.tile(np.asarray(values, dtype=object), len(frame))]
+        ),
+    )
     per_row = oc.table.shape[1] == 1 and len(values) > 1  # one count column shared by every value of a row
     columns = pd.Index(values, name=oc.table.columns.name) if per_row else oc.table.columns
     target = [(*(r if isinstance(r, tuple) else (r,)), c) for r in oc.table.index for c in columns]
@@ -207,47 +226,94 @@ def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statisti
     for c in columns:  # integer columns (counts) stay integers in the CSV
         if c in frame.columns and pd.api.types.is_integer_dtype(frame[c]):
             table[c] = table[c].round().astype("Int64")
-    out = dataclasses.replace(oc, table=table, statistic=statistic,
-                              mask=pd.DataFrame(withheld, index=table.index, columns=columns),
-                              properties={**oc.properties, "statistic": statistic})
-    _add_reason(out, "CountsOnlyCheck", "review",
-                f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
-                f"suppression); dominance and value checks need the records: make it with "
-                f"outputs.session().pivot_table(...) to have them checked")
+    out = dataclasses.replace(
+        oc,
+        table=table,
+        statistic=statistic,
+        mask=pd.DataFrame(withheld, index=table.index, columns=columns),
+        properties={**oc.properties, "statistic": statistic},
+    )
+    _add_reason(
+        out,
+        "CountsOnlyCheck",
+        "review",
+        f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
+        f"suppression); dominance and value checks need the records: make it with "
+        f"outputs.session().pivot_table(...) to have them checked",
+    )
     return out
 
 
-def _from_frame(table: pd.DataFrame | pd.Series, uid: str, description: str, population: str, statistic: str,
-                counts: object, index: object, ctx: RunContext, problems: list[str]) -> Output:
+def _from_frame(
+    table: pd.DataFrame | pd.Series,
+    uid: str,
+    description: str,
+    population: str,
+    statistic: str,
+    counts: object,
+    index: object,
+    ctx: RunContext,
+    problems: list[str],
+) -> Output:
     frame, keys, values = _layout(table, index, problems)
     if statistic == "count":
         _whole(frame, values, "count", problems)
         if counts is not None:
             problems.append("counts= is for statistics other than counts: drop it, or pass statistic= (e.g. 'mean')")
-    cnt = frame[values] if statistic == "count" else (
-        None if counts is None else _counts_frame(counts, frame, keys, values, index, problems))
+    cnt = (
+        frame[values]
+        if statistic == "count"
+        else (None if counts is None else _counts_frame(counts, frame, keys, values, index, problems))
+    )
     if problems:
         raise _report(problems, f"save_table({uid!r})")
     shown = frame.set_index(keys)[values].sort_index()
     scan = scan_frame(shown, statistic, min_safe_count=0)  # small counts are the checker's job, next
     if scan:  # identifiers or a row-level frame: never expanded, never checked, never released
-        out = Output(uid, "fail", "table", "save_table", statistic, pd.DataFrame(), description=description,
-                     population=population, variables=[str(c) for c in keys + values])
+        out = Output(
+            uid,
+            "fail",
+            "table",
+            "save_table",
+            statistic,
+            pd.DataFrame(),
+            description=description,
+            population=population,
+            variables=[str(c) for c in keys + values],
+        )
         for p in scan:
             _add_reason(out, "SafetyScan", "fail", p)
         return out
     if cnt is None:
-        out = Output(uid, "review", "table", "save_table", statistic, shown, description=description,
-                     population=population, variables=[str(c) for c in keys + values])
-        _add_reason(out, "MissingCountsCheck", "review",
-                    f"no unweighted counts were given for `{statistic}`: pass counts= (a table of the same shape with "
-                    f"the number of units behind each cell, or the name of a count column)")
+        out = Output(
+            uid,
+            "review",
+            "table",
+            "save_table",
+            statistic,
+            shown,
+            description=description,
+            population=population,
+            variables=[str(c) for c in keys + values],
+        )
+        _add_reason(
+            out,
+            "MissingCountsCheck",
+            "review",
+            f"no unweighted counts were given for `{statistic}`: pass counts= (a table of the same shape with "
+            f"the number of units behind each cell, or the name of a count column)",
+        )
         return out
     if int(cnt.to_numpy(np.float64).sum()) > MAX_UNITS:
-        out = Output(uid, "review", "table", "save_table", statistic, shown, description=description,
-                     population=population)
-        _add_reason(out, "TooLargeToCheck", "review", f"more than {MAX_UNITS} units: check it from the records "
-                                                      f"with outputs.session()")
+        out = Output(
+            uid, "review", "table", "save_table", statistic, shown, description=description, population=population
+        )
+        _add_reason(
+            out,
+            "TooLargeToCheck",
+            "review",
+            f"more than {MAX_UNITS} units: check it from the records with outputs.session()",
+        )
         return out
     oc = _checked_counts(frame, keys, cnt, uid, description, population, ctx)
     oc.command = f"save_table({uid!r}, statistic={statistic!r})"
@@ -255,8 +321,9 @@ def _from_frame(table: pd.DataFrame | pd.Series, uid: str, description: str, pop
     return oc if statistic == "count" else _restate(oc, frame, keys, values, statistic)
 
 
-def _finish(o: Output, ctx: RunContext, name: str, comments: object, exception: object,
-            figure: bytes | None = None) -> Output:
+def _finish(
+    o: Output, ctx: RunContext, name: str, comments: object, exception: object, figure: bytes | None = None
+) -> Output:
     notes = [comments] if isinstance(comments, str) else list(comments or [])
     o.comments.extend(str(c) for c in notes)
     if exception is not None:
@@ -265,8 +332,12 @@ def _finish(o: Output, ctx: RunContext, name: str, comments: object, exception: 
             raise DJSUserError(f"exception reason code {code!r} is unknown: use one of {list(EXCEPTION_CODES)}")
         o.exceptions.append({"reason_code": str(code), "text": str(text)})
     if o.status != "fail" and len(o.table.columns):
-        for p in scan_frame(o.table, o.statistic if o.type != "histogram" else "histogram",
-                            load_profile(ctx.profile).min_safe_count, o.mask):
+        for p in scan_frame(
+            o.table,
+            o.statistic if o.type != "histogram" else "histogram",
+            load_profile(ctx.profile).min_safe_count,
+            o.mask,
+        ):
             _add_reason(o, "SafetyScan", "fail", p)
     # Layout facts the file-level scan needs to tell row labels from counts (runner_scan.scan_csv).
     o.properties["index_levels"] = int(o.table.index.nlevels)
@@ -276,9 +347,12 @@ def _finish(o: Output, ctx: RunContext, name: str, comments: object, exception: 
     withheld = int(o.mask.to_numpy().sum()) if o.mask is not None and o.mask.size else 0
     flags = o.reasons["rule"].value_counts().sort_index() if len(o.reasons) else pd.Series(dtype=int)
     # Counts and rule names only: this line lands in the executed notebook, a log (ehrql DEVELOPERS.md, §1.4).
-    print(f"saved {o.name}: {o.status}" + (f", {withheld} cell(s) withheld" if withheld else "")
-          + ("; flags: " + ", ".join(f"{r} x{c}" for r, c in flags.items()) if len(flags) else "")
-          + ("; NOT released" if o.status == "fail" else ""))
+    print(
+        f"saved {o.name}: {o.status}"
+        + (f", {withheld} cell(s) withheld" if withheld else "")
+        + ("; flags: " + ", ".join(f"{r} x{c}" for r, c in flags.items()) if len(flags) else "")
+        + ("; NOT released" if o.status == "fail" else "")
+    )
     return o
 
 
@@ -337,8 +411,10 @@ def save_table(
     uid = ctx.uid(name) if not problems else str(name)
     if isinstance(table, Output):
         if not _accepted(table, ctx):
-            problems.append("this Output was not made under the run's profile: make it with "
-                            "djs_toolkit.outputs.session() (or pass the DataFrame)")
+            problems.append(
+                "this Output was not made under the run's profile: make it with "
+                "djs_toolkit.outputs.session() (or pass the DataFrame)"
+            )
         if problems:
             raise _report(problems, f"save_table({name!r})")
         out = _copy(table, uid, description, population)
@@ -354,8 +430,9 @@ def save_table(
     elif isinstance(table, (pd.DataFrame, pd.Series)):
         out = _from_frame(table, uid, description, population, str(statistic), counts, index, ctx, problems)
     else:
-        raise DJSUserError(f"save_table needs a DataFrame, a fitted model or a checked Output, "
-                           f"not {type(table).__name__}.")
+        raise DJSUserError(
+            f"save_table needs a DataFrame, a fitted model or a checked Output, not {type(table).__name__}."
+        )
     return _finish(out, ctx, name, comments, exception)
 
 
@@ -408,11 +485,16 @@ def save_figure(
         'review'
     """
     ctx = current_context()
-    problems = _common_problems(name, description or getattr(underlying, "description", None),
-                                population or getattr(underlying, "population", None))
+    problems = _common_problems(
+        name,
+        description or getattr(underlying, "description", None),
+        population or getattr(underlying, "population", None),
+    )
     if not isinstance(underlying, Output):
-        problems.append("a figure is released only beside its checked underlying table: pass underlying=<the Output "
-                        "from save_table(...) or outputs.session()>")
+        problems.append(
+            "a figure is released only beside its checked underlying table: pass underlying=<the Output "
+            "from save_table(...) or outputs.session()>"
+        )
     elif not _accepted(underlying, ctx):
         problems.append("underlying= was not made under the run's profile: make it with djs_toolkit.outputs.session()")
     if not hasattr(fig, "savefig"):
@@ -422,6 +504,11 @@ def save_figure(
     out = _copy(underlying, ctx.uid(name), description, population)
     out.type = "table" if out.type == "histogram" else out.type  # the researcher's figure replaces the checker's
     out.properties["figure"] = f"{out.name}.png"
-    _add_reason(out, "FigureCheck", "review", "figure drawn by researcher code: a checker must confirm it shows no "
-                                              "more than the protected table beside it (same name, .csv)")
+    _add_reason(
+        out,
+        "FigureCheck",
+        "review",
+        "figure drawn by researcher code: a checker must confirm it shows no "
+        "more than the protected table beside it (same name, .csv)",
+    )
     return _finish(out, ctx, name, comments, None, figure=_png(fig, dpi))

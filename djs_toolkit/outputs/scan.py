@@ -25,17 +25,44 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "ID_PATTERNS", "MAX_ROWS", "ALLOWED_EXTENSIONS", "is_id_column", "is_count_column", "scan_frame", "scan_csv",
-    "scan_release", "scan_notebook",
+    "ALLOWED_EXTENSIONS",
+    "ID_PATTERNS",
+    "MAX_ROWS",
+    "is_count_column",
+    "is_id_column",
+    "scan_csv",
+    "scan_frame",
+    "scan_notebook",
+    "scan_release",
 ]
 
 ID_PATTERNS = ("*_hash", "estimated_*", "person_id", "record_id", "offender_id", "defendant_id")
 MAX_ROWS = 5000  # OpenSAFELY's per-file row limit for aggregate outputs (workflow_and_style.md §1.3)
 # Release allowlist (OpenSAFELY: csv, png/jpeg/svg, txt, json; §1.3) minus svg, which the srs profile blocks.
 ALLOWED_EXTENSIONS = (".csv", ".png", ".txt", ".json", ".md")
-_COUNT_PATTERNS = ("n", "count", "counts", "n_*", "*_n", "*_count", "count_*", "events", "n_events", "censored",
-                   "n_censored", "n_at_risk", "at_risk", "persons", "people", "records", "frequency", "freq",
-                   "exclusive", "inclusive", "transitions")
+_COUNT_PATTERNS = (
+    "n",
+    "count",
+    "counts",
+    "n_*",
+    "*_n",
+    "*_count",
+    "count_*",
+    "events",
+    "n_events",
+    "censored",
+    "n_censored",
+    "n_at_risk",
+    "at_risk",
+    "persons",
+    "people",
+    "records",
+    "frequency",
+    "freq",
+    "exclusive",
+    "inclusive",
+    "transitions",
+)
 _ROWS_TEXT = re.compile(r"\[(\d+) rows x \d+ columns\]|(\d+) rows × \d+ columns|Length: (\d+)")
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TABULAR = re.compile(r"\S {2,}\S|^\s+\S")
@@ -113,30 +140,48 @@ def scan_frame(
     """
     problems = []
     ids = sorted({str(n) for n in _names(table.columns) + list(table.index.names) if n is not None and is_id_column(n)})
-    problems += [f"{where}: column `{n}` looks like a person/record identifier ({', '.join(ID_PATTERNS)}): "
-                 f"release aggregates only, without identifiers" for n in ids]
+    problems += [
+        f"{where}: column `{n}` looks like a person/record identifier ({', '.join(ID_PATTERNS)}): "
+        f"release aggregates only, without identifiers"
+        for n in ids
+    ]
     if len(table) > max_rows:
-        problems.append(f"{where}: {len(table)} rows > {max_rows}, the largest allowed aggregate (row-level data?): "
-                        f"aggregate before saving")
+        problems.append(
+            f"{where}: {len(table)} rows > {max_rows}, the largest allowed aggregate (row-level data?): "
+            f"aggregate before saving"
+        )
     values = table.to_numpy(dtype=object)
     if mask is not None and mask.shape == table.shape:
         values = np.where(mask.to_numpy(bool), None, values)
     names = list(table.columns)
     if statistic not in ("count", "histogram"):
-        keep = [j for j, c in enumerate(table.columns) if any(is_count_column(x) or is_count_column(
-            str(x).lower().removesuffix("_midpoint6_derived").removesuffix("_midpoint6"))
-            for x in (c if isinstance(c, tuple) else (c,)))]
+        keep = [
+            j
+            for j, c in enumerate(table.columns)
+            if any(
+                is_count_column(x)
+                or is_count_column(str(x).lower().removesuffix("_midpoint6_derived").removesuffix("_midpoint6"))
+                for x in (c if isinstance(c, tuple) else (c,))
+            )
+        ]
         values, names = values[:, keep], [names[j] for j in keep]
     n_small = _small(values, min_safe_count, names) if values.size else 0
     if n_small:
-        problems.append(f"{where}: {n_small} cell(s) in count column(s) are between 0 and {min_safe_count} and not "
-                        f"suppressed: check it with the output checker")
+        problems.append(
+            f"{where}: {n_small} cell(s) in count column(s) are between 0 and {min_safe_count} and not "
+            f"suppressed: check it with the output checker"
+        )
     return problems
 
 
 def scan_csv(
-    path: Path, statistic: str = "count", min_safe_count: int = 10, index_columns: int | None = None,
-    header_rows: int = 1, max_rows: int = MAX_ROWS, where: str | None = None,
+    path: Path,
+    statistic: str = "count",
+    min_safe_count: int = 10,
+    index_columns: int | None = None,
+    header_rows: int = 1,
+    max_rows: int = MAX_ROWS,
+    where: str | None = None,
 ) -> list[str]:
     """Scan one CSV file: identifier columns in its header, row count, small unprotected counts.
 
@@ -164,10 +209,15 @@ def scan_csv(
     skip = index_columns if index_columns is not None else 0
     values = frame.iloc[:, skip:]
     values.columns = names[skip:]
-    problems = [f"{where}: column `{n}` looks like a person/record identifier ({', '.join(ID_PATTERNS)}): release "
-                f"aggregates only, without identifiers" for n in sorted({c for h in header for c in h if is_id_column(c)})]
+    problems = [
+        f"{where}: column `{n}` looks like a person/record identifier ({', '.join(ID_PATTERNS)}): release "
+        f"aggregates only, without identifiers"
+        for n in sorted({c for h in header for c in h if is_id_column(c)})
+    ]
     values.index = pd.RangeIndex(len(values))
-    problems += [p for p in scan_frame(values, statistic, min_safe_count, None, max_rows, where) if "identifier" not in p]
+    problems += [
+        p for p in scan_frame(values, statistic, min_safe_count, None, max_rows, where) if "identifier" not in p
+    ]
     return problems
 
 
@@ -205,12 +255,16 @@ def scan_release(folder: Path, max_rows: int = MAX_ROWS) -> dict[str, list[str]]
         rel = f"release/{p.relative_to(release).as_posix()}"
         problems = []
         if p.suffix.lower() not in ALLOWED_EXTENSIONS:
-            problems.append(f"{rel}: file type {p.suffix.lower() or '(none)'} is not releasable "
-                            f"(allowed: {', '.join(ALLOWED_EXTENSIONS)})")
+            problems.append(
+                f"{rel}: file type {p.suffix.lower() or '(none)'} is not releasable "
+                f"(allowed: {', '.join(ALLOWED_EXTENSIONS)})"
+            )
         entry = declared.get(rel)
         if doc and entry is None:
-            problems.append(f"{rel}: not declared in results.json (only outputs saved through save_table/save_figure "
-                            f"may be released)")
+            problems.append(
+                f"{rel}: not declared in results.json (only outputs saved through save_table/save_figure "
+                f"may be released)"
+            )
         if p.suffix.lower() == ".png" and not p.with_suffix(".csv").is_file():
             problems.append(f"{rel}: figure without its underlying table {p.with_suffix('.csv').name} beside it")
         if p.suffix.lower() == ".csv":
@@ -219,10 +273,14 @@ def scan_release(folder: Path, max_rows: int = MAX_ROWS) -> dict[str, list[str]]
             # Regression tables hold coefficients, not counts (their own checks ran in the output checker).
             default = "coefficient" if kind == "regression" or props.get("method") == "regression" else "count"
             # The checker records the statistic under its own key (coefficient tables such as an ITS fit).
-            stat = "histogram" if kind == "histogram" else str(
-                props.get("statistic") or (entry or {}).get("djs_toolkit", {}).get("statistic") or default)
-            problems += scan_csv(p, stat, min_safe, props.get("index_levels"), int(props.get("csv_header_rows", 1)),
-                                 max_rows, rel)
+            stat = (
+                "histogram"
+                if kind == "histogram"
+                else str(props.get("statistic") or (entry or {}).get("djs_toolkit", {}).get("statistic") or default)
+            )
+            problems += scan_csv(
+                p, stat, min_safe, props.get("index_levels"), int(props.get("csv_header_rows", 1)), max_rows, rel
+            )
         if problems:
             out[rel] = problems
     return out
@@ -263,7 +321,9 @@ def _scan_html(html: str, where: str, min_safe: int, max_rows: int) -> list[str]
         head = [r for r in table if r and all(tag == "th" for tag, _ in r)]
         body = [r for r in table if any(tag == "td" for tag, _ in r)]
         names = {text for r in table for tag, text in r if tag == "th"}
-        problems += [f"{where}: displays a table with identifier column `{n}`" for n in sorted(names) if is_id_column(n)]
+        problems += [
+            f"{where}: displays a table with identifier column `{n}`" for n in sorted(names) if is_id_column(n)
+        ]
         if len(body) > max_rows and not problems:
             problems.append(f"{where}: displays a table of {len(body)} rows > {max_rows} (row-level data?)")
         if head and body:
@@ -321,6 +381,7 @@ def scan_notebook(path: Path, min_safe_count: int = 10, max_rows: int = MAX_ROWS
                 problems += _scan_text(text if isinstance(text, str) else "".join(text), where, max_rows)
             html = data.get("text/html", "")
             if html:
-                problems += _scan_html(html if isinstance(html, str) else "".join(html), where, min_safe_count,
-                                       max_rows)
+                problems += _scan_html(
+                    html if isinstance(html, str) else "".join(html), where, min_safe_count, max_rows
+                )
     return list(dict.fromkeys(problems))

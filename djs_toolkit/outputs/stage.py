@@ -31,8 +31,19 @@ from djs_toolkit.fileio import atomic_write_bytes, atomic_write_json, check_sha2
 from djs_toolkit.sdc import Output, Session
 
 __all__ = [
-    "ENV_STAGE", "ENV_PROFILE", "ENV_LEDGER", "ENV_RUN_NAME", "ENV_DATA_ROOT", "NAME_RULE", "RunContext",
-    "current_context", "configure", "project_root", "name_problems", "write_record", "record_problems",
+    "ENV_DATA_ROOT",
+    "ENV_LEDGER",
+    "ENV_PROFILE",
+    "ENV_RUN_NAME",
+    "ENV_STAGE",
+    "NAME_RULE",
+    "RunContext",
+    "configure",
+    "current_context",
+    "name_problems",
+    "project_root",
+    "record_problems",
+    "write_record",
 ]
 
 ENV_STAGE, ENV_PROFILE, ENV_LEDGER = "DJS_STAGE_DIR", "DJS_PROFILE", "DJS_LEDGER"
@@ -97,8 +108,10 @@ def configure(profile: str | None = None, stage_dir: str | Path | None = None) -
     ctx = current_context()
     if ctx.batch:
         if profile is not None and str(profile) != ctx.profile:
-            raise DJSUserError(f"configure(profile={profile!r}) differs from the runner's profile {ctx.profile!r}: "
-                               f"use the injected `profile` parameter.")
+            raise DJSUserError(
+                f"configure(profile={profile!r}) differs from the runner's profile {ctx.profile!r}: "
+                f"use the injected `profile` parameter."
+            )
         if stage_dir is not None:
             raise DJSUserError("configure(stage_dir=...) is for interactive use: the runner chooses the folder.")
         return ctx
@@ -122,8 +135,9 @@ def current_context() -> RunContext:
     env = os.environ
     stage = env.get(ENV_STAGE, "")
     if stage:
-        return RunContext(Path(stage), env.get(ENV_PROFILE) or "srs", env.get(ENV_LEDGER) or None,
-                          env.get(ENV_RUN_NAME, ""), True)
+        return RunContext(
+            Path(stage), env.get(ENV_PROFILE) or "srs", env.get(ENV_LEDGER) or None, env.get(ENV_RUN_NAME, ""), True
+        )
     folder = _OVERRIDES.get("stage_dir") or str(project_root() / "outputs" / "_interactive")
     profile = _OVERRIDES.get("profile") or env.get(ENV_PROFILE) or "srs"
     return RunContext(Path(folder), profile, env.get(ENV_LEDGER) or None, "", False)
@@ -138,8 +152,9 @@ def name_problems(name: object, what: str = "output name") -> list[str]:
     """
     if isinstance(name, str) and NAME_RULE.match(name):
         return []
-    return [f"{what} {name!r} is not usable: use 1-32 lower-case letters, digits, _ or - "
-            f"(starting with a letter or digit)"]
+    return [
+        f"{what} {name!r} is not usable: use 1-32 lower-case letters, digits, _ or - (starting with a letter or digit)"
+    ]
 
 
 def write_record(ctx: RunContext, name: str, output: Output, figure_png: bytes | None = None) -> Path:

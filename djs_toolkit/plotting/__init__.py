@@ -19,5 +19,16 @@ from djs_toolkit.plotting.km import km_plot
 from djs_toolkit.plotting.upset import upset_plot
 from djs_toolkit.plotting.venn import venn_plot
 
-__all__ = ["STYLE", "PALETTE", "SUPPRESSED", "MISSING_LABEL", "style", "new_figure", "save_png", "upset_plot", "venn_plot",
-           "flows_plot", "km_plot"]
+__all__ = [
+    "MISSING_LABEL",
+    "PALETTE",
+    "STYLE",
+    "SUPPRESSED",
+    "flows_plot",
+    "km_plot",
+    "new_figure",
+    "save_png",
+    "style",
+    "upset_plot",
+    "venn_plot",
+]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import matplotlib
 import matplotlib.style
@@ -20,9 +21,25 @@ from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
 
-__all__ = ["STYLE", "PALETTE", "LINESTYLES", "MARKERS", "HATCHES", "SUPPRESSED", "SUPPRESSED_NOTE", "MISSING_LABEL",
-           "style", "new_figure", "protected", "one_group", "is_missing_group", "group_label", "group_labels",
-           "group_levels", "save_png"]
+__all__ = [
+    "HATCHES",
+    "LINESTYLES",
+    "MARKERS",
+    "MISSING_LABEL",
+    "PALETTE",
+    "STYLE",
+    "SUPPRESSED",
+    "SUPPRESSED_NOTE",
+    "group_label",
+    "group_labels",
+    "group_levels",
+    "is_missing_group",
+    "new_figure",
+    "one_group",
+    "protected",
+    "save_png",
+    "style",
+]
 
 STYLE = Path(__file__).with_name("djs.mplstyle")
 # Government Analysis Function categorical palette (workflow_and_style.md §5.2), in cycle order.
@@ -89,8 +106,10 @@ def protected(obj: Any, what: str = "table") -> tuple[pd.DataFrame, pd.DataFrame
     else:
         raise DJSUserError(f"The {what} must be a DataFrame or a checked output with .table and .mask.")
     if _RECORD_COLUMNS & {str(c) for c in table.columns}:
-        raise DJSUserError(f"The {what} has an identifier column: plots take protected aggregate tables, never "
-                           "records. Aggregate first (e.g. overlap_sets, then protect_overlap).")
+        raise DJSUserError(
+            f"The {what} has an identifier column: plots take protected aggregate tables, never "
+            "records. Aggregate first (e.g. overlap_sets, then protect_overlap)."
+        )
     mask = mask.reindex(index=table.index, columns=table.columns, fill_value=False).astype(bool)
     return table, mask | table.isna()
 
@@ -153,8 +172,14 @@ def one_group(table: pd.DataFrame, mask: pd.DataFrame, sets: list[str], group: A
         [12]
     """
     known = {"combination", "degree", "exclusive", "inclusive", "window_start", "window_end", *sets}
-    by = [c for c in table.columns if c not in known and not pd.api.types.is_numeric_dtype(table[c])
-          and not pd.api.types.is_datetime64_any_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
+    by = [
+        c
+        for c in table.columns
+        if c not in known
+        and not pd.api.types.is_numeric_dtype(table[c])
+        and not pd.api.types.is_datetime64_any_dtype(table[c])
+        and not pd.api.types.is_bool_dtype(table[c])
+    ]
     labels = group_labels(table[by[0]]) if by else None
     if labels is None or (group is None and labels.nunique() <= 1):
         return table, mask

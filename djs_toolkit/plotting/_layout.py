@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-__all__ = ["text_size", "headroom", "UpsetLayout"]
+__all__ = ["UpsetLayout", "headroom", "text_size"]
 
 MAX_WIDTH = 18.0  # inches: keeps the PNG size bounded (1800 px at 100 dpi)
 _GAP = 0.08  # inches between the intersection bars and the matrix
@@ -81,7 +81,7 @@ class UpsetLayout:
     top: float
 
     @classmethod
-    def fit(cls, n: int, k: int, name_w: float, label_w: float = 0.0, title: bool = False) -> "UpsetLayout":
+    def fit(cls, n: int, k: int, name_w: float, label_w: float = 0.0, title: bool = False) -> UpsetLayout:
         """Layout for ``n`` combinations and ``k`` sets whose longest name is ``name_w`` inches wide.
 
         Columns are 0.4 in wide, or wide enough for the widest bar label (``label_w`` inches) to sit
@@ -98,8 +98,19 @@ class UpsetLayout:
         n = max(n, 1)
         col = min(max(0.4, label_w + 0.1), max(0.1, (MAX_WIDTH - margin - sizes_w - names_w - _RIGHT) / n))
         col = max(col, 2.0 / n)
-        return cls(n=n, k=k, col=col, row=0.35, sizes_w=sizes_w, names_w=names_w, bars_h=3.0, margin=margin,
-                   pad=pad, bottom=0.95, top=margin + (0.45 if title else 0.1))
+        return cls(
+            n=n,
+            k=k,
+            col=col,
+            row=0.35,
+            sizes_w=sizes_w,
+            names_w=names_w,
+            bars_h=3.0,
+            margin=margin,
+            pad=pad,
+            bottom=0.95,
+            top=margin + (0.45 if title else 0.1),
+        )
 
     @property
     def width(self) -> float:

@@ -14,8 +14,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.plotting._base import (LINESTYLES, MARKERS, PALETTE, SUPPRESSED, SUPPRESSED_NOTE, group_label,
-                                        is_missing_group, new_figure, protected, style)
+from djs_toolkit.plotting._base import (
+    LINESTYLES,
+    MARKERS,
+    PALETTE,
+    SUPPRESSED,
+    SUPPRESSED_NOTE,
+    group_label,
+    is_missing_group,
+    new_figure,
+    protected,
+    style,
+)
 
 __all__ = ["flows_plot"]
 
@@ -44,8 +54,11 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
     if "month" not in table.columns or "count" not in table.columns:
         raise DJSUserError("The flows table needs `month` and `count` columns: pass monthly_flows output.")
     keys = [c for c in table.columns if c not in ("month", "count", "incomplete")]
-    groups = [(k if isinstance(k, tuple) else (k,), g) for k, g in table.groupby(keys, sort=True, dropna=False)] \
-        if keys else [((), table)]
+    groups = (
+        [(k if isinstance(k, tuple) else (k,), g) for k, g in table.groupby(keys, sort=True, dropna=False)]
+        if keys
+        else [((), table)]
+    )
     groups.sort(key=lambda kg: tuple(is_missing_group(k) for k in kg[0]))  # stable: missing groups last
     with style():
         fig = new_figure(10.0, 6.0)
@@ -61,25 +74,55 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
             label = " / ".join(group_label(k) for k in key) or "observed"
             ax.plot(g["month"], shown, color=col, linestyle=ls, marker=mk, markersize=4, label=label)
             if (inc & ~hidden).any():
-                ax.plot(g["month"][inc & ~hidden], y[inc & ~hidden], linestyle="none", marker=mk, color=col,
-                        markerfacecolor="white", label=f"{label} (incomplete)")
+                ax.plot(
+                    g["month"][inc & ~hidden],
+                    y[inc & ~hidden],
+                    linestyle="none",
+                    marker=mk,
+                    color=col,
+                    markerfacecolor="white",
+                    label=f"{label} (incomplete)",
+                )
             for m in g["month"][hidden]:
-                ax.annotate(SUPPRESSED, (m, 0), xycoords=("data", "axes fraction"), ha="center", va="bottom",
-                            fontsize=9, fontstyle="italic", color=col)
+                ax.annotate(
+                    SUPPRESSED,
+                    (m, 0),
+                    xycoords=("data", "axes fraction"),
+                    ha="center",
+                    va="bottom",
+                    fontsize=9,
+                    fontstyle="italic",
+                    color=col,
+                )
             hidden_any |= bool(hidden.any())
         if its is not None:
             s = its.series if hasattr(its, "series") else its
             ax.plot(s["month"], s["fitted"], color=PALETTE[4], linestyle="-", linewidth=1.5, label="model fit")
             ax.plot(s["month"], s["counterfactual"], color=PALETTE[3], linestyle="--", label="counterfactual")
-            ax.fill_between(s["month"], s["cf_lower"], s["cf_upper"], facecolor=PALETTE[3], alpha=0.15,
-                            hatch="//", edgecolor=PALETTE[3], linewidth=0, label="counterfactual interval")
+            ax.fill_between(
+                s["month"],
+                s["cf_lower"],
+                s["cf_upper"],
+                facecolor=PALETTE[3],
+                alpha=0.15,
+                hatch="//",
+                edgecolor=PALETTE[3],
+                linewidth=0,
+                label="counterfactual interval",
+            )
             params = getattr(its, "params", None)
             terms = [] if params is None else [t for t in params.index if t.startswith(("level_change_", "ramp_"))]
             for t in terms:
                 when = pd.Timestamp(t.rsplit("_", 1)[1] + "-01")
                 ax.axvline(when, color=PALETTE[4], linestyle=":", linewidth=1)
-                ax.annotate(t.rsplit("_", 1)[1], (when, 1.0), xycoords=("data", "axes fraction"), ha="left",
-                            va="top", fontsize=10)
+                ax.annotate(
+                    t.rsplit("_", 1)[1],
+                    (when, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    ha="left",
+                    va="top",
+                    fontsize=10,
+                )
         ax.set_ylim(bottom=0)
         ax.set_ylabel(ylabel)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))

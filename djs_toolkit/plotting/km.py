@@ -16,8 +16,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.plotting._base import (LINESTYLES, MARKERS, PALETTE, SUPPRESSED, SUPPRESSED_NOTE, group_labels,
-                                        group_levels, new_figure, protected, style)
+from djs_toolkit.plotting._base import (
+    LINESTYLES,
+    MARKERS,
+    PALETTE,
+    SUPPRESSED,
+    SUPPRESSED_NOTE,
+    group_labels,
+    group_levels,
+    new_figure,
+    protected,
+    style,
+)
 from djs_toolkit.plotting._layout import text_size
 
 __all__ = ["km_plot"]
@@ -31,12 +41,19 @@ def _flat(table: pd.DataFrame, mask: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         return table, mask
     flat = table.reset_index()
     extra = [c for c in flat.columns if c not in mask.columns]
-    return flat, pd.concat([pd.DataFrame(False, index=flat.index, columns=extra),
-                            mask.reset_index(drop=True)], axis=1)[flat.columns]
+    return flat, pd.concat([pd.DataFrame(False, index=flat.index, columns=extra), mask.reset_index(drop=True)], axis=1)[
+        flat.columns
+    ]
 
 
-def km_plot(curve: Any, risk_table: Any, by: str | None = None, ylabel: str = "Probability",
-            xlabel: str = "Days since index", title: str | None = None) -> Figure:
+def km_plot(
+    curve: Any,
+    risk_table: Any,
+    by: str | None = None,
+    ylabel: str = "Probability",
+    xlabel: str = "Days since index",
+    title: str | None = None,
+) -> Figure:
     """Step curves with confidence bands and a KMunicate risk table (at risk, events, censored).
 
     Args:
@@ -71,8 +88,10 @@ def km_plot(curve: Any, risk_table: Any, by: str | None = None, ylabel: str = "P
     by = by or (cur.columns[0] if cur.columns[0] != "time" else None)
     if by and (by not in cur.columns or by not in tab.columns):
         raise DJSUserError(f"The group column `{by}` must be in both the curve and the risk table.")
-    rows = [(c, lab) if c in tab else (c.replace("cum_", ""), lab if c == "n_at_risk" else f"{lab} (interval)")
-            for c, lab in _ROWS]
+    rows = [
+        (c, lab) if c in tab else (c.replace("cum_", ""), lab if c == "n_at_risk" else f"{lab} (interval)")
+        for c, lab in _ROWS
+    ]
     rows = [(c, lab) for c, lab in rows if c in tab]
     # Groups are matched by their label, so NaN, None and "nan" all select the one "Missing" group.
     cur_lab, tab_lab = (group_labels(cur[by]), group_labels(tab[by])) if by else (None, None)
@@ -94,9 +113,15 @@ def km_plot(curve: Any, risk_table: Any, by: str | None = None, ylabel: str = "P
             ax.step(t, est, where="post", color=col, linestyle=ls, label=lv)
             # a marker at the start of each curve identifies it without colour
             ax.plot(t[:1], est[:1], marker=MARKERS[i % 6], color=col, linestyle="none")
-            ax.fill_between(t, g["ci_lower"].to_numpy(float, na_value=np.nan),
-                            g["ci_upper"].to_numpy(float, na_value=np.nan), step="post", color=col, alpha=0.15,
-                            linewidth=0)
+            ax.fill_between(
+                t,
+                g["ci_lower"].to_numpy(float, na_value=np.nan),
+                g["ci_upper"].to_numpy(float, na_value=np.nan),
+                step="post",
+                color=col,
+                alpha=0.15,
+                linewidth=0,
+            )
         times = sorted(tab["time"].unique())
         right = max(float(cur["time"].max()), float(times[-1]))
         ax.set_xlim(min(0.0, float(cur["time"].min())) - 0.04 * right, right * 1.02)  # room for the table's 1st column
@@ -113,8 +138,16 @@ def km_plot(curve: Any, risk_table: Any, by: str | None = None, ylabel: str = "P
             g = tab if by is None else tab[(tab_lab == lv).to_numpy()]
             for c, lab in rows:
                 for tt, v, hid in zip(g["time"], g[c].to_numpy(float, na_value=np.nan), tmask.loc[g.index, c]):
-                    axt.text(float(tt), y, SUPPRESSED if hid else f"{int(v):,}", ha="center", va="center",
-                             fontsize=10, color=PALETTE[i % 6], fontstyle="italic" if hid else "normal")
+                    axt.text(
+                        float(tt),
+                        y,
+                        SUPPRESSED if hid else f"{int(v):,}",
+                        ha="center",
+                        va="center",
+                        fontsize=10,
+                        color=PALETTE[i % 6],
+                        fontstyle="italic" if hid else "normal",
+                    )
                 y -= 1
         axt.set_yticks(range(n_rows - 1, -1, -1), labels, fontsize=10)
         axt.set_xticks(times)

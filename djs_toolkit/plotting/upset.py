@@ -32,8 +32,14 @@ def _fmt(v: float) -> str:
     return f"{int(v):,}"
 
 
-def upset_plot(overlap: Any, datasets: list[str] | None = None, group: Any = None, sort_by: str = "degree",
-               max_combinations: int | None = None, title: str | None = None) -> Figure:
+def upset_plot(
+    overlap: Any,
+    datasets: list[str] | None = None,
+    group: Any = None,
+    sort_by: str = "degree",
+    max_combinations: int | None = None,
+    title: str | None = None,
+) -> Figure:
     """UpSet plot of exclusive intersections with set sizes and the membership matrix.
 
     Args:
@@ -71,8 +77,8 @@ def upset_plot(overlap: Any, datasets: list[str] | None = None, group: Any = Non
         raise DJSUserError("`sort_by` must be 'degree' or 'count'.")
     order = order[:max_combinations] if max_combinations else order
     member, exc, exc_c = member[order], exc[order], exc_c[order]
-    deg1 = (table[sets].to_numpy(bool).sum(axis=1) == 1)
-    size = {s: (np.nan, True) for s in sets}
+    deg1 = table[sets].to_numpy(bool).sum(axis=1) == 1
+    size = dict.fromkeys(sets, (np.nan, True))
     for i in np.flatnonzero(deg1):
         s = sets[int(np.argmax(table[sets].to_numpy(bool)[i]))]
         size[s] = (float(table["inclusive"].to_numpy(float, na_value=np.nan)[i]), bool(mask["inclusive"].iloc[i]))
@@ -98,9 +104,17 @@ def upset_plot(overlap: Any, datasets: list[str] | None = None, group: Any = Non
         ax_bar.bar(x[~exc_c], exc[~exc_c], color=PALETTE[0], width=0.6)
         for xi, v, c, lab in zip(x, exc, exc_c, bar_labels):
             # "c" sits at the foot of its empty column, always horizontal and at full size
-            ax_bar.annotate(lab, (xi, 0 if c else v), xytext=(0, _PAD_PT), textcoords="offset points", ha="center",
-                            va="bottom", fontsize=_VALUE_PT if c else font, rotation=90 if vertical and not c else 0,
-                            fontstyle="italic" if c else "normal")
+            ax_bar.annotate(
+                lab,
+                (xi, 0 if c else v),
+                xytext=(0, _PAD_PT),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=_VALUE_PT if c else font,
+                rotation=90 if vertical and not c else 0,
+                fontstyle="italic" if c else "normal",
+            )
         along = [text_size(fig, lab, font)[0 if vertical else 1] for lab in bar_labels]  # inches, along the bar
         ax_bar.set_ylim(0, headroom(exc[~exc_c], np.array(along)[~exc_c], lay.bars_h, _PAD_PT))
         ax_bar.set_xlim(-0.5, n - 0.5)
@@ -132,8 +146,16 @@ def upset_plot(overlap: Any, datasets: list[str] | None = None, group: Any = Non
         # zero, inside this panel (right of it is the gap before the names).
         ax_size.barh(yy[~sc], vals[~sc], color=PALETTE[1], height=0.5)
         for yi, v, c, lab in zip(yy, vals, sc, size_labels):
-            ax_size.annotate(lab, (0 if c else v, yi), xytext=(-_PAD_PT, 0), textcoords="offset points",
-                             ha="right", va="center", fontsize=_VALUE_PT, fontstyle="italic" if c else "normal")
+            ax_size.annotate(
+                lab,
+                (0 if c else v, yi),
+                xytext=(-_PAD_PT, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                fontsize=_VALUE_PT,
+                fontstyle="italic" if c else "normal",
+            )
         size_w = np.array([text_size(fig, lab, _VALUE_PT)[0] for lab in size_labels])
         ax_size.set_xlim(headroom(vals[~sc], size_w[~sc], lay.sizes_w, _PAD_PT), 0)
         ax_size.set_ylim(-0.5, k - 0.5)

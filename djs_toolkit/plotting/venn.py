@@ -14,17 +14,34 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.plotting._base import (LINESTYLES, PALETTE, SUPPRESSED, SUPPRESSED_NOTE, new_figure, one_group,
-                                        protected, style)
+from djs_toolkit.plotting._base import (
+    LINESTYLES,
+    PALETTE,
+    SUPPRESSED,
+    SUPPRESSED_NOTE,
+    new_figure,
+    one_group,
+    protected,
+    style,
+)
 
 __all__ = ["venn_plot"]
 
 # Circle centres (unit radius) and the label point of each region, keyed by membership bitmask.
 _LAYOUT = {
     2: ([(-0.55, 0.0), (0.55, 0.0)], {1: (-0.9, 0.0), 2: (0.9, 0.0), 3: (0.0, 0.0)}),
-    3: ([(-0.55, 0.35), (0.55, 0.35), (0.0, -0.6)],
-        {1: (-0.95, 0.6), 2: (0.95, 0.6), 4: (0.0, -1.05), 3: (0.0, 0.75), 5: (-0.62, -0.35), 6: (0.62, -0.35),
-         7: (0.0, 0.05)}),
+    3: (
+        [(-0.55, 0.35), (0.55, 0.35), (0.0, -0.6)],
+        {
+            1: (-0.95, 0.6),
+            2: (0.95, 0.6),
+            4: (0.0, -1.05),
+            3: (0.0, 0.75),
+            5: (-0.62, -0.35),
+            6: (0.62, -0.35),
+            7: (0.0, 0.05),
+        },
+    ),
 }
 
 
@@ -61,20 +78,42 @@ def venn_plot(overlap: Any, datasets: list[str] | None = None, group: Any = None
         fig = new_figure(8.0, 7.0)
         ax = fig.add_subplot(1, 1, 1)
         for i, (s, c) in enumerate(zip(sets, centres)):
-            ax.add_patch(Circle(c, 1.0, facecolor=to_rgba(PALETTE[i], 0.12), edgecolor=PALETTE[i],
-                                linestyle=LINESTYLES[i], linewidth=2.5))
+            ax.add_patch(
+                Circle(
+                    c,
+                    1.0,
+                    facecolor=to_rgba(PALETTE[i], 0.12),
+                    edgecolor=PALETTE[i],
+                    linestyle=LINESTYLES[i],
+                    linewidth=2.5,
+                )
+            )
             row = np.flatnonzero(bits == (1 << i))
             size = SUPPRESSED if row.size == 0 or mask["inclusive"].to_numpy()[row[0]] else f"{int(inc[row[0]]):,}"
             dx, dy = np.sign(c[0]) * 0.6, (0.85 if c[1] >= 0 else -0.85)
-            ax.text(c[0] + dx, c[1] + dy + np.sign(dy) * 0.35, f"{s}\n(set size {size})", ha="center", va="center",
-                    fontsize=12, color=PALETTE[i])
+            ax.text(
+                c[0] + dx,
+                c[1] + dy + np.sign(dy) * 0.35,
+                f"{s}\n(set size {size})",
+                ha="center",
+                va="center",
+                fontsize=12,
+                color=PALETTE[i],
+            )
         suppressed = False
         for m, (x, y) in spots.items():
             row = np.flatnonzero(bits == m)
             hidden = row.size == 0 or bool(mask["exclusive"].to_numpy()[row[0]])
             suppressed |= hidden
-            ax.text(x, y, SUPPRESSED if hidden else f"{int(exc[row[0]]):,}", ha="center", va="center", fontsize=13,
-                    fontstyle="italic" if hidden else "normal")
+            ax.text(
+                x,
+                y,
+                SUPPRESSED if hidden else f"{int(exc[row[0]]):,}",
+                ha="center",
+                va="center",
+                fontsize=13,
+                fontstyle="italic" if hidden else "normal",
+            )
         ax.set_xlim(-2.2, 2.2)
         ax.set_ylim(-2.2, 2.2)
         ax.set_aspect("equal")

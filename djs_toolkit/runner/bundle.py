@@ -31,21 +31,28 @@ import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.fileio import (
-    MANIFEST_NAME, atomic_write_json, atomic_write_text, check_sha256_manifest, sha256_file, write_sha256_manifest,
+    MANIFEST_NAME,
+    atomic_write_json,
+    atomic_write_text,
+    check_sha256_manifest,
+    sha256_file,
+    write_sha256_manifest,
 )
-from djs_toolkit.runner.execute import staged_records
 from djs_toolkit.outputs.scan import scan_release
+from djs_toolkit.runner.execute import staged_records
 from djs_toolkit.sdc import Session, load_profile
 from djs_toolkit.sdc.differencing import RULE, DifferencingResult
 from djs_toolkit.sdc.results import FLOAT_FORMAT, results_json
 from djs_toolkit.sdc.rules import worst
 
-__all__ = ["assemble", "verify_bundle", "ENV_PACKAGES"]
+__all__ = ["ENV_PACKAGES", "assemble", "verify_bundle"]
 
 ENV_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "duckdb", "pyarrow", "papermill")
 DO_NOT_RELEASE = "DO-NOT-RELEASE"
-LEDGER_NOTE = ("differencing checked within each notebook run as its outputs were saved, and across notebook runs "
-               "in pipeline order by the runner (checker-only ledger)")
+LEDGER_NOTE = (
+    "differencing checked within each notebook run as its outputs were saved, and across notebook runs "
+    "in pipeline order by the runner (checker-only ledger)"
+)
 
 
 def _environment() -> dict[str, str]:
@@ -88,14 +95,21 @@ def _add_cross_run(entry: dict[str, Any], section: str, res: DifferencingResult)
         n = sum(1 for _, s, _ in res.reasons if s == st)
         if n:
             entry["summary"] += f"{RULE}: {st} - {n} flag(s) across notebook runs\n"
-    return _flag_section(entry, section, res.status,
-                         [f"Differencing across notebook runs ({st}): {summ}" for _, st, summ in res.reasons])
+    return _flag_section(
+        entry, section, res.status, [f"Differencing across notebook runs ({st}): {summ}" for _, st, summ in res.reasons]
+    )
 
 
 def _relations_line(entry: dict[str, Any]) -> str:
     n = len(entry["djs_toolkit"].get("relations", []))
-    return (f"- Related outputs (differencing ledger): {n} earlier output(s) share records or variables with this "
-            "one; listed in results.json\n") if n else ""
+    return (
+        (
+            f"- Related outputs (differencing ledger): {n} earlier output(s) share records or variables with this "
+            "one; listed in results.json\n"
+        )
+        if n
+        else ""
+    )
 
 
 def _differencing_csv(rec: Path, uid: str, res: DifferencingResult | None, dest: Path) -> None:
@@ -119,8 +133,13 @@ def _copy(src: Path, dest: Path) -> None:
     shutil.copyfile(src, dest)
 
 
-def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path: Path,
-             differencing: dict[str, DifferencingResult] | None = None) -> dict[str, list[str]]:
+def assemble(
+    runs: list[dict[str, Any]],
+    profile: str,
+    build_dir: Path,
+    out_path: Path,
+    differencing: dict[str, DifferencingResult] | None = None,
+) -> dict[str, list[str]]:
     """Build the bundle from staged records and rename it into `out_path`; returns withheld outputs and why.
 
     Args:
@@ -156,7 +175,7 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
         uids = []
         for rec in staged_records(Path(run["stage"])):
             doc = json.loads((rec / "results.json").read_text(encoding="utf-8"))
-            (uid, entry), = doc["results"].items()
+            ((uid, entry),) = doc["results"].items()
             if uid in results:
                 raise DJSUserError(f"two outputs share the id {uid}: rename one of them.")
             problems = [f"executed notebook: {p}" for p in run.get("scan", [])]
@@ -185,8 +204,15 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
                 matrices.append(pd.read_csv(matrix, index_col=0))
             results[uid], sections[uid] = entry, section
             uids.append(uid)
-        run_docs.append({"label": run["label"], "notebook": run["notebook"], "notebook_sha256": run["notebook_sha256"],
-                         "parameters": run["parameters"], "outputs": uids})
+        run_docs.append(
+            {
+                "label": run["label"],
+                "notebook": run["notebook"],
+                "notebook_sha256": run["notebook_sha256"],
+                "parameters": run["parameters"],
+                "outputs": uids,
+            }
+        )
     base = results_json(Session(prof), {})
     base["results"] = {k: results[k] for k in sorted(results)}
     base["djs_toolkit"]["runs"] = run_docs
@@ -200,12 +226,19 @@ def assemble(runs: list[dict[str, Any]], profile: str, build_dir: Path, out_path
 
 
 def _clearance(prof: Any, run_docs: list[dict[str, Any]], sections: dict[str, str]) -> str:
-    lines = ["# Output clearance request (draft)", "",
-             f"Profile: `{prof.name}` v{prof.version} ({prof.description}).",
-             f"Relationship to other outputs: {LEDGER_NOTE}. Each output's section counts the earlier outputs it "
-             "shares records or variables with (listed in results.json); earlier versions and outputs made "
-             "elsewhere: to be completed by the researcher.", "", "## Notebook runs", "",
-             "| run | notebook | parameters | outputs |", "|---|---|---|---|"]
+    lines = [
+        "# Output clearance request (draft)",
+        "",
+        f"Profile: `{prof.name}` v{prof.version} ({prof.description}).",
+        f"Relationship to other outputs: {LEDGER_NOTE}. Each output's section counts the earlier outputs it "
+        "shares records or variables with (listed in results.json); earlier versions and outputs made "
+        "elsewhere: to be completed by the researcher.",
+        "",
+        "## Notebook runs",
+        "",
+        "| run | notebook | parameters | outputs |",
+        "|---|---|---|---|",
+    ]
     for r in run_docs:
         params = ", ".join(f"{k}={v}" for k, v in sorted(r["parameters"].items())) or "-"
         lines.append(f"| {r['label']} | {r['notebook']} | {params} | {len(r['outputs'])} |")
@@ -213,8 +246,10 @@ def _clearance(prof: Any, run_docs: list[dict[str, Any]], sections: dict[str, st
 
 
 def _checker_only(folder: Path, profile: dict[str, Any], matrices: list[pd.DataFrame]) -> None:
-    atomic_write_text(folder / f"{DO_NOT_RELEASE}.txt",
-                      "DO NOT RELEASE. Checker-only evidence: unrounded, unweighted counts behind every cell.\n")
+    atomic_write_text(
+        folder / f"{DO_NOT_RELEASE}.txt",
+        "DO NOT RELEASE. Checker-only evidence: unrounded, unweighted counts behind every cell.\n",
+    )
     atomic_write_text(folder / f"{DO_NOT_RELEASE}_profile.json", json.dumps(profile, indent=2, sort_keys=True) + "\n")
     if matrices:
         m = pd.concat(matrices).fillna(0).astype(int).sort_index()
@@ -230,19 +265,31 @@ def _manifest(root: Path, prof: Any, run_docs: list[dict[str, Any]], files_meta:
     for p in sorted(q for q in root.rglob("*") if q.is_file()):
         rel = p.relative_to(root).as_posix()
         uid, status, header_rows = files_meta.get(rel, (None, None, 1))
-        item: dict[str, Any] = {"path": rel, "sha256": sha256_file(p), "bytes": p.stat().st_size,
-                                "output": uid, "status": status,
-                                "sensitivity": "release_candidate" if rel.startswith("release/") else
-                                ("checker_only" if rel.startswith("checker_only/") else "metadata")}
+        item: dict[str, Any] = {
+            "path": rel,
+            "sha256": sha256_file(p),
+            "bytes": p.stat().st_size,
+            "output": uid,
+            "status": status,
+            "sensitivity": "release_candidate"
+            if rel.startswith("release/")
+            else ("checker_only" if rel.startswith("checker_only/") else "metadata"),
+        }
         if p.suffix == ".csv":
             item["rows"], item["cols"] = _csv_shape(p, header_rows if uid else 1)
         files.append(item)
     runs = [{**r, "parameters_sha256": fingerprint(r["parameters"])} for r in run_docs]
-    atomic_write_json(root / "manifest.json", {
-        "format": "djs_toolkit bundle manifest 1", "toolkit_version": __version__,
-        "profile": {"name": prof.name, "version": prof.version}, "environment": _environment(),
-        "runs": runs, "files": files,
-    })
+    atomic_write_json(
+        root / "manifest.json",
+        {
+            "format": "djs_toolkit bundle manifest 1",
+            "toolkit_version": __version__,
+            "profile": {"name": prof.name, "version": prof.version},
+            "environment": _environment(),
+            "runs": runs,
+            "files": files,
+        },
+    )
     write_sha256_manifest(root)
 
 

@@ -51,8 +51,14 @@ def _order_key(e: LedgerEntry, position: dict[str, int], start_ns: int) -> tuple
     return (position.get(e.run, len(position)), 0, e.name, e.id)
 
 
-def cross_run_check(ledger: Ledger, runs: list[tuple[str, list[str]]], start_ns: int, profile: Profile,
-                    lp_budget: int = LP_BUDGET, jobs: int = 1) -> CrossRunResult:
+def cross_run_check(
+    ledger: Ledger,
+    runs: list[tuple[str, list[str]]],
+    start_ns: int,
+    profile: Profile,
+    lp_budget: int = LP_BUDGET,
+    jobs: int = 1,
+) -> CrossRunResult:
     """Compare every output with the outputs of the runs before it in the pipeline (module docstring).
 
     Args:
@@ -98,8 +104,9 @@ def cross_run_check(ledger: Ledger, runs: list[tuple[str, list[str]]], start_ns:
     plan = []  # (label, uid, entry, earlier entries) in pipeline order, assuming nothing fails
     for i, (label, uids) in enumerate(runs):
         earlier = [x for x in entries if x.run != label and (x.created_ns < start_ns or position[x.run] < i)]
-        plan += [(label, uid, newest[(label, uid)], earlier) for uid in sorted(uids)
-                 if (label, uid) in newest and earlier]
+        plan += [
+            (label, uid, newest[(label, uid)], earlier) for uid in sorted(uids) if (label, uid) in newest and earlier
+        ]
     # The checks are independent given the ledger, so they may run in several processes; an output that fails is
     # not released, and any check that counted it is done again without it, in order (the same answer as one
     # process working through the plan).
@@ -117,8 +124,9 @@ def cross_run_check(ledger: Ledger, runs: list[tuple[str, list[str]]], start_ns:
     return out
 
 
-def _check(ledger: Ledger, uid: str, e: LedgerEntry, earlier: list[LedgerEntry], profile: Profile,
-           lp_budget: int) -> DifferencingResult:
+def _check(
+    ledger: Ledger, uid: str, e: LedgerEntry, earlier: list[LedgerEntry], profile: Profile, lp_budget: int
+) -> DifferencingResult:
     labels = ledger.labels(e) if e.keyset else None
     new = NewOutput(uid, ledger.released(e), labels, e.keyset, e.key_space, e.variables)
     return check_new(ledger, new, profile, lp_budget, entries=earlier)
@@ -127,8 +135,9 @@ def _check(ledger: Ledger, uid: str, e: LedgerEntry, earlier: list[LedgerEntry],
 _LEDGERS: dict[str, tuple[Ledger, dict[str, LedgerEntry]]] = {}
 
 
-def _check_in_worker(path: str, uid: str, eid: str, earlier_ids: list[str], profile: Profile,
-                     lp_budget: int) -> DifferencingResult:
+def _check_in_worker(
+    path: str, uid: str, eid: str, earlier_ids: list[str], profile: Profile, lp_budget: int
+) -> DifferencingResult:
     # One Ledger (with its caches) and one listing of its entries per worker: nothing is recorded meanwhile.
     if path not in _LEDGERS:
         ledger = Ledger(path)
@@ -143,8 +152,18 @@ def _run_checks(ledger: Ledger, plan: list, profile: Profile, lp_budget: int, jo
     # Separate processes (spawn: the same on Windows and Linux); the biggest checks first keeps both busy.
     order = sorted(range(len(plan)), key=lambda k: -len(plan[k][3]))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {k: pool.submit(_check_in_worker, str(ledger.path), plan[k][1], plan[k][2].id,
-                                  [x.id for x in plan[k][3]], profile, lp_budget) for k in order}
+        futures = {
+            k: pool.submit(
+                _check_in_worker,
+                str(ledger.path),
+                plan[k][1],
+                plan[k][2].id,
+                [x.id for x in plan[k][3]],
+                profile,
+                lp_budget,
+            )
+            for k in order
+        }
         return [futures[k].result() for k in range(len(plan))]
 
 

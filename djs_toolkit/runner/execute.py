@@ -27,13 +27,19 @@ from djs_toolkit.fileio import atomic_write_json, sha256_file
 from djs_toolkit.outputs.scan import scan_notebook
 from djs_toolkit.outputs.stage import record_problems
 
-__all__ = ["KERNEL_NAME", "BATCH_ENV", "execute_run", "staged_records", "record_statuses", "marker_valid"]
+__all__ = ["BATCH_ENV", "KERNEL_NAME", "execute_run", "marker_valid", "record_statuses", "staged_records"]
 
 KERNEL_NAME = "python3"
 # tqdm reads these at import (tqdm#1491/#1526, workflow_and_style.md §5.1): no progress-bar noise in logs.
 # Agg backend and fixed hash seed and SOURCE_DATE_EPOCH keep figures and set order reproducible (§5.2, §6.8).
-BATCH_ENV = {"TQDM_DISABLE": "1", "TQDM_MININTERVAL": "5", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
-             "SOURCE_DATE_EPOCH": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+BATCH_ENV = {
+    "TQDM_DISABLE": "1",
+    "TQDM_MININTERVAL": "5",
+    "MPLBACKEND": "Agg",
+    "PYTHONHASHSEED": "0",
+    "SOURCE_DATE_EPOCH": "0",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
 
 
 @contextlib.contextmanager
@@ -99,8 +105,9 @@ def marker_valid(marker: Path, fingerprint: str, stage: Path) -> bool:
         return False
     if sorted(doc.get("records", {})) != [r.name for r in records]:
         return False
-    return all(not record_problems(r) and sha256_file(r / "manifest-sha256.txt") == doc["records"][r.name]
-               for r in records)
+    return all(
+        not record_problems(r) and sha256_file(r / "manifest-sha256.txt") == doc["records"][r.name] for r in records
+    )
 
 
 def execute_run(task: dict[str, Any]) -> dict[str, Any]:
@@ -130,15 +137,22 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         _windows_event_loop()
         try:
             pm.execute_notebook(
-                str(task["notebook"]), str(executed), parameters=task["parameters"], kernel_name=KERNEL_NAME,
-                execution_timeout=int(task["timeout"]), start_timeout=120, progress_bar=False, log_output=False,
-                request_save_on_cell_execute=True, cwd=str(task["cwd"]),
+                str(task["notebook"]),
+                str(executed),
+                parameters=task["parameters"],
+                kernel_name=KERNEL_NAME,
+                execution_timeout=int(task["timeout"]),
+                start_timeout=120,
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=True,
+                cwd=str(task["cwd"]),
                 # Every record is already complete when the last cell ends: no need to wait for a graceful exit.
                 shutdown_kernel="immediate",
             )
         except pm.PapermillExecutionError as exc:
             status, error = "failed", f"{exc.ename} in cell {exc.cell_index} of the executed notebook"
-        except Exception as exc:  # noqa: BLE001 - a kernel death or timeout must not stop the other runs
+        except Exception as exc:
             name = type(exc).__name__
             timed_out = "Timeout" in name
             status = "timeout" if timed_out else "failed"
@@ -151,12 +165,24 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     if status == "ok" and bad:
         status, error = "failed", f"{len(bad)} staged record problem(s)"
     scan = scan_notebook(executed, int(task["min_safe_count"])) if status == "ok" and executed.is_file() else []
-    result = {"label": task["label"], "status": status, "seconds": seconds, "error": error,
-              "outputs": record_statuses(records) if not bad else {}, "scan": scan}
+    result = {
+        "label": task["label"],
+        "status": status,
+        "seconds": seconds,
+        "error": error,
+        "outputs": record_statuses(records) if not bad else {},
+        "scan": scan,
+    }
     if status == "ok":
-        atomic_write_json(Path(task["marker"]), {
-            "fingerprint": task["fingerprint"], "status": status, "seconds": seconds, "scan": scan,
-            "outputs": result["outputs"],
-            "records": {r.name: sha256_file(r / "manifest-sha256.txt") for r in records},
-        })
+        atomic_write_json(
+            Path(task["marker"]),
+            {
+                "fingerprint": task["fingerprint"],
+                "status": status,
+                "seconds": seconds,
+                "scan": scan,
+                "outputs": result["outputs"],
+                "records": {r.name: sha256_file(r / "manifest-sha256.txt") for r in records},
+            },
+        )
     return result

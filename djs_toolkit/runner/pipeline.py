@@ -41,15 +41,32 @@ import yaml
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.outputs.stage import NAME_RULE
 
-__all__ = ["Param", "RunSpec", "Pipeline", "INJECTED", "DEFAULT_TIMEOUT", "load_pipeline", "notebook_parameters",
-           "parameter_problems", "fingerprint"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "INJECTED",
+    "Param",
+    "Pipeline",
+    "RunSpec",
+    "fingerprint",
+    "load_pipeline",
+    "notebook_parameters",
+    "parameter_problems",
+]
 
 INJECTED = ("data_root", "profile")
 DEFAULT_TIMEOUT = 1800
 _TOP_KEYS = ("version", "timeout", "notebooks")
 _ENTRY_KEYS = ("notebook", "name", "timeout", "parameters", "sets", "matrix")
-_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
-                                       "list": (list,), "tuple": (list,), "dict": (dict,), "Path": (str,)}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "list": (list,),
+    "tuple": (list,),
+    "dict": (dict,),
+    "Path": (str,),
+}
 
 
 @dataclass(frozen=True)
@@ -139,7 +156,7 @@ def _allowed(type_name: str) -> tuple[tuple[type, ...], bool] | None:
     """(types, none_ok) for an annotation string; None when it cannot be checked (any)."""
     text = type_name.replace(" ", "")
     m = re.fullmatch(r"(?:typing\.)?Optional\[(.+)\]", text)
-    parts = ([m.group(1)] if m else text.split("|"))
+    parts = [m.group(1)] if m else text.split("|")
     none_ok = bool(m) or "None" in parts
     types: tuple[type, ...] = ()
     for part in (p for p in parts if p != "None"):
@@ -212,8 +229,10 @@ def parameter_problems(declared: dict[str, Param], values: dict[str, Any], where
             problems.append(f"{where}: parameter `{name}` is unknown")
         elif not _type_ok(declared[name], value):
             p = declared[name]
-            problems.append(f"{where}: parameter `{name}` must be {_declared_type(p)} (default {p.default}), got "
-                            f"{type(value).__name__} {value!r}")
+            problems.append(
+                f"{where}: parameter `{name}` must be {_declared_type(p)} (default {p.default}), got "
+                f"{type(value).__name__} {value!r}"
+            )
     return problems
 
 
@@ -245,18 +264,27 @@ def _expand(entry: dict, i: int, root: Path, default_timeout: int, problems: lis
     base = entry.get("parameters") or {}
     sets = entry.get("sets") or [{}]
     matrix = entry.get("matrix") or {}
-    if not isinstance(base, dict) or not isinstance(sets, list) or not all(isinstance(s, dict) for s in sets) \
-            or not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
-        problems.append(f"{where}: `parameters` must be a mapping, `sets` a list of mappings, `matrix` a mapping of "
-                        f"non-empty lists")
+    if (
+        not isinstance(base, dict)
+        or not isinstance(sets, list)
+        or not all(isinstance(s, dict) for s in sets)
+        or not isinstance(matrix, dict)
+        or not all(isinstance(v, list) and v for v in matrix.values())
+    ):
+        problems.append(
+            f"{where}: `parameters` must be a mapping, `sets` a list of mappings, `matrix` a mapping of non-empty lists"
+        )
         return []
     runs = []
     for s in sets:
         params = {**base, **{k: v for k, v in s.items() if k != "name"}}
         for combo in itertools.product(*matrix.values()):
             full = {**params, **dict(zip(matrix, combo))}
-            parts = [prefix] + ([_label_part(s["name"])] if "name" in s else
-                                [_label_part(v) for k, v in s.items()]) + [_label_part(v) for v in combo]
+            parts = (
+                [prefix]
+                + ([_label_part(s["name"])] if "name" in s else [_label_part(v) for k, v in s.items()])
+                + [_label_part(v) for v in combo]
+            )
             label = _label(parts)
             rel = Path(entry["notebook"]).as_posix()
             runs.append(RunSpec(label, nb, rel, full, timeout if isinstance(timeout, int) else DEFAULT_TIMEOUT))
@@ -264,8 +292,14 @@ def _expand(entry: dict, i: int, root: Path, default_timeout: int, problems: lis
 
 
 def _name_problems(name: str) -> list[str]:
-    return [] if NAME_RULE.match(name) else [f"name {name!r} is not usable: use 1-32 lower-case letters, digits, "
-                                             f"_ or - (starting with a letter or digit)"]
+    return (
+        []
+        if NAME_RULE.match(name)
+        else [
+            f"name {name!r} is not usable: use 1-32 lower-case letters, digits, "
+            f"_ or - (starting with a letter or digit)"
+        ]
+    )
 
 
 def load_pipeline(path: Path) -> Pipeline:
@@ -301,12 +335,14 @@ def load_pipeline(path: Path) -> Pipeline:
     seen: dict[str, int] = {}
     for r in runs:
         seen[r.label] = seen.get(r.label, 0) + 1
-    problems += [f"run label `{lab}` is used {n} times: give the sets distinct `name:`s" for lab, n in seen.items()
-                 if n > 1]
+    problems += [
+        f"run label `{lab}` is used {n} times: give the sets distinct `name:`s" for lab, n in seen.items() if n > 1
+    ]
     problems += _check_runs(runs)
     if problems:
-        raise DJSUserError(f"{path.name}: {len(problems)} problem(s), nothing was run\n"
-                           + "\n".join(f"  - {p}" for p in problems))
+        raise DJSUserError(
+            f"{path.name}: {len(problems)} problem(s), nothing was run\n" + "\n".join(f"  - {p}" for p in problems)
+        )
     return Pipeline(path.resolve(), root, runs)
 
 
@@ -323,23 +359,33 @@ def _check_runs(runs: list[RunSpec]) -> list[str]:
             declared[r.notebook] = notebook_parameters(r.notebook)
             decl = declared[r.notebook]
             if decl is None:
-                problems.append(f"notebook {r.notebook_rel} has no cell tagged `parameters`: tag the cell that "
-                                f"declares {', '.join(INJECTED)} and the notebook's parameters")
+                problems.append(
+                    f"notebook {r.notebook_rel} has no cell tagged `parameters`: tag the cell that "
+                    f"declares {', '.join(INJECTED)} and the notebook's parameters"
+                )
             else:
-                problems += [f"notebook {r.notebook_rel} does not declare `{n}` in its parameters cell (the runner "
-                             f"injects it): add e.g. `{n}: str = \"\"`" for n in INJECTED if n not in decl]
+                problems += [
+                    f"notebook {r.notebook_rel} does not declare `{n}` in its parameters cell (the runner "
+                    f'injects it): add e.g. `{n}: str = ""`'
+                    for n in INJECTED
+                    if n not in decl
+                ]
         decl = declared[r.notebook]
         if not decl:
             continue
-        problems += [f"run {r.label}: `{n}` is set by the runner (--data/--profile), not in pipeline.yaml"
-                     for n in INJECTED if n in r.parameters]
-        found = parameter_problems(decl, {k: v for k, v in r.parameters.items() if k not in INJECTED},
-                                   f"run {r.label}")
+        problems += [
+            f"run {r.label}: `{n}` is set by the runner (--data/--profile), not in pipeline.yaml"
+            for n in INJECTED
+            if n in r.parameters
+        ]
+        found = parameter_problems(decl, {k: v for k, v in r.parameters.items() if k not in INJECTED}, f"run {r.label}")
         problems += found
         if found and r.notebook not in listed:
             listed.add(r.notebook)
-            problems.append(f"valid parameters of {r.notebook_rel}: "
-                            + "; ".join(p.describe() for n, p in decl.items() if n not in INJECTED))
+            problems.append(
+                f"valid parameters of {r.notebook_rel}: "
+                + "; ".join(p.describe() for n, p in decl.items() if n not in INJECTED)
+            )
     return problems
 
 

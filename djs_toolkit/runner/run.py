@@ -33,15 +33,15 @@ from typing import Any
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.fileio import atomic_write_json, atomic_write_text, sha256_file
+from djs_toolkit.outputs.stage import ENV_DATA_ROOT, ENV_LEDGER, ENV_PROFILE, ENV_RUN_NAME, ENV_STAGE
 from djs_toolkit.runner.bundle import assemble, verify_bundle
 from djs_toolkit.runner.differencing import CrossRunResult, cross_run_check, purge_run
 from djs_toolkit.runner.execute import execute_run, marker_valid, staged_records
 from djs_toolkit.runner.pipeline import Pipeline, RunSpec, fingerprint, load_pipeline
-from djs_toolkit.outputs.stage import ENV_DATA_ROOT, ENV_LEDGER, ENV_PROFILE, ENV_RUN_NAME, ENV_STAGE
 from djs_toolkit.sdc.ledger import Ledger
 from djs_toolkit.spine.cache import ENV_SPINE_CACHE
 
-__all__ = ["RunReport", "run_pipeline", "new_run_id", "select_runs", "resolve_data", "DUMMY_SCALE"]
+__all__ = ["DUMMY_SCALE", "RunReport", "new_run_id", "resolve_data", "run_pipeline", "select_runs"]
 
 DUMMY_SCALE = "small"
 SUMMARY_COLUMNS = ["run", "notebook", "parameters", "status", "seconds", "pass", "review", "fail"]
@@ -94,8 +94,7 @@ def select_runs(pipeline: Pipeline, only: str | None) -> list[RunSpec]:
     """
     if not only:
         return list(pipeline.runs)
-    picked = [r for r in pipeline.runs
-              if r.label == only or r.label.startswith(only + "-") or r.notebook.stem == only]
+    picked = [r for r in pipeline.runs if r.label == only or r.label.startswith(only + "-") or r.notebook.stem == only]
     if not picked:
         raise DJSUserError(f"--only {only!r} matches no run: use one of {pipeline.labels()} (or a notebook name).")
     return picked
@@ -127,16 +126,30 @@ def resolve_data(data: str | None, root: Path, echo: Callable[[str], None] = pri
 
 
 def _latest_incomplete(runs_dir: Path, outputs_dir: Path) -> str:
-    cands = [(json.loads((d / "run.json").read_text(encoding="utf-8")).get("started_ns", 0), d.name)
-             for d in runs_dir.iterdir() if (d / "run.json").is_file()] if runs_dir.is_dir() else []
+    cands = (
+        [
+            (json.loads((d / "run.json").read_text(encoding="utf-8")).get("started_ns", 0), d.name)
+            for d in runs_dir.iterdir()
+            if (d / "run.json").is_file()
+        ]
+        if runs_dir.is_dir()
+        else []
+    )
     pending = [name for _, name in sorted(cands) if not (outputs_dir / name).exists()]
     if not pending:
         raise DJSUserError(f"--resume: no unfinished run in {runs_dir}: start a new run without --resume.")
     return pending[-1]
 
 
-def _start(runs_dir: Path, outputs_dir: Path, data: str | None, profile: str | None, only: str | None,
-           resume: bool, run_id: str | None) -> tuple[str, dict[str, Any]]:
+def _start(
+    runs_dir: Path,
+    outputs_dir: Path,
+    data: str | None,
+    profile: str | None,
+    only: str | None,
+    resume: bool,
+    run_id: str | None,
+) -> tuple[str, dict[str, Any]]:
     if not resume:
         return run_id or new_run_id(), {"data": data, "profile": profile or "srs", "only": only}
     rid = run_id or _latest_incomplete(runs_dir, outputs_dir)
@@ -145,25 +158,53 @@ def _start(runs_dir: Path, outputs_dir: Path, data: str | None, profile: str | N
         raise DJSUserError(f"--resume: run {rid} not found in {runs_dir}.")
     info = json.loads(info_path.read_text(encoding="utf-8"))
     for key, given in (("data", data), ("profile", profile), ("only", only)):
-        if given is not None and given != info.get(key) and not (key == "data" and info.get("data_root") and
-                                                                  Path(given).resolve() == Path(info["data_root"])):
-            raise DJSUserError(f"--resume: run {rid} used --{key} {info.get(key)!r}, not {given!r}: resume with the "
-                               f"same settings or start a new run.")
+        if (
+            given is not None
+            and given != info.get(key)
+            and not (key == "data" and info.get("data_root") and Path(given).resolve() == Path(info["data_root"]))
+        ):
+            raise DJSUserError(
+                f"--resume: run {rid} used --{key} {info.get(key)!r}, not {given!r}: resume with the "
+                f"same settings or start a new run."
+            )
     return rid, info
 
 
 def _task(spec: RunSpec, run_dir: Path, data_root: Path, profile: str, min_safe: int, ledger: Path) -> dict[str, Any]:
     stage = run_dir / "stage" / spec.label
     params = {**spec.parameters, "data_root": str(data_root), "profile": profile}
-    env = {ENV_STAGE: str(stage), ENV_PROFILE: profile, ENV_LEDGER: str(ledger),
-           ENV_RUN_NAME: spec.label, ENV_DATA_ROOT: str(data_root), ENV_SPINE_CACHE: str(run_dir / "spine")}
+    env = {
+        ENV_STAGE: str(stage),
+        ENV_PROFILE: profile,
+        ENV_LEDGER: str(ledger),
+        ENV_RUN_NAME: spec.label,
+        ENV_DATA_ROOT: str(data_root),
+        ENV_SPINE_CACHE: str(run_dir / "spine"),
+    }
     from djs_toolkit._version import __version__
 
-    fp = fingerprint({"notebook": sha256_file(spec.notebook), "parameters": params, "toolkit": __version__,
-                      "env": env, "timeout": spec.timeout})
-    return {"label": spec.label, "notebook": str(spec.notebook), "executed": str(run_dir / "nb" / f"{spec.label}.ipynb"),
-            "stage": str(stage), "marker": str(run_dir / "done" / f"{spec.label}.json"), "cwd": str(spec.notebook.parent),
-            "parameters": params, "env": env, "timeout": spec.timeout, "fingerprint": fp, "min_safe_count": min_safe}
+    fp = fingerprint(
+        {
+            "notebook": sha256_file(spec.notebook),
+            "parameters": params,
+            "toolkit": __version__,
+            "env": env,
+            "timeout": spec.timeout,
+        }
+    )
+    return {
+        "label": spec.label,
+        "notebook": str(spec.notebook),
+        "executed": str(run_dir / "nb" / f"{spec.label}.ipynb"),
+        "stage": str(stage),
+        "marker": str(run_dir / "done" / f"{spec.label}.json"),
+        "cwd": str(spec.notebook.parent),
+        "parameters": params,
+        "env": env,
+        "timeout": spec.timeout,
+        "fingerprint": fp,
+        "min_safe_count": min_safe,
+    }
 
 
 def _execute(tasks: list[dict[str, Any]], jobs: int, echo: Callable[[str], None], total: int) -> list[dict[str, Any]]:
@@ -172,10 +213,16 @@ def _execute(tasks: list[dict[str, Any]], jobs: int, echo: Callable[[str], None]
     def report(res: dict[str, Any]) -> None:
         done.append(res)
         outs = res["outputs"]
-        echo(f"[{len(done)}/{total}] {res['label']}: {res['status']} in {res['seconds']:.1f} s"
-             + (f" ({outs.get('pass', 0)} pass, {outs.get('review', 0)} review, {outs.get('fail', 0)} fail)"
-                if outs else "") + (f" - {res['error']}" if res["error"] else "")
-             + (f" - executed notebook failed the safety scan ({len(res['scan'])} problem(s))" if res["scan"] else ""))
+        echo(
+            f"[{len(done)}/{total}] {res['label']}: {res['status']} in {res['seconds']:.1f} s"
+            + (
+                f" ({outs.get('pass', 0)} pass, {outs.get('review', 0)} review, {outs.get('fail', 0)} fail)"
+                if outs
+                else ""
+            )
+            + (f" - {res['error']}" if res["error"] else "")
+            + (f" - executed notebook failed the safety scan ({len(res['scan'])} problem(s))" if res["scan"] else "")
+        )
 
     if jobs <= 1 or len(tasks) <= 1:
         for t in tasks:
@@ -242,20 +289,30 @@ def run_pipeline(
     if (outputs_dir / rid).exists():
         problems = verify_bundle(outputs_dir / rid)
         if problems:
-            raise DJSUserError(f"outputs/{rid} exists but does not verify ({len(problems)} problem(s)): move it away "
-                               f"and resume again.")
+            raise DJSUserError(
+                f"outputs/{rid} exists but does not verify ({len(problems)} problem(s)): move it away and resume again."
+            )
         echo(f"run {rid} is already complete: outputs/{rid} verifies")
         report.bundle = outputs_dir / rid
         return report
-    data_root = Path(info["data_root"]) if resume and info.get("data_root") else resolve_data(info["data"],
-                                                                                              pipeline.root, echo)
+    data_root = (
+        Path(info["data_root"]) if resume and info.get("data_root") else resolve_data(info["data"], pipeline.root, echo)
+    )
     run_dir = runs_dir / rid
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         info["started_ns"] = time.time_ns()
-        atomic_write_json(run_dir / "run.json", {
-            **info, "run_id": rid, "pipeline": str(pipeline.path), "data_root": str(data_root), "jobs": jobs,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        atomic_write_json(
+            run_dir / "run.json",
+            {
+                **info,
+                "run_id": rid,
+                "pipeline": str(pipeline.path),
+                "data_root": str(data_root),
+                "jobs": jobs,
+                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+        )
     # The differencing ledger (checker-only): per run by default, so reruns stay byte-identical; --ledger shares one
     # across runs of the project (disclosure_control.md §7.4).
     ledger_path = Path(info.get("ledger") or run_dir / "ledger")
@@ -265,12 +322,17 @@ def run_pipeline(
     for t in tasks:
         if resume and marker_valid(Path(t["marker"]), t["fingerprint"], Path(t["stage"])):
             marker = json.loads(Path(t["marker"]).read_text(encoding="utf-8"))
-            results[t["label"]] = {"label": t["label"], "status": "skipped", "seconds": 0.0, "error": "",
-                                   "outputs": marker["outputs"], "scan": marker["scan"]}
+            results[t["label"]] = {
+                "label": t["label"],
+                "status": "skipped",
+                "seconds": 0.0,
+                "error": "",
+                "outputs": marker["outputs"],
+                "scan": marker["scan"],
+            }
         else:
             todo.append(t)
-    echo(f"run {rid}: {len(tasks)} notebook run(s), {len(tasks) - len(todo)} already complete, profile "
-         f"{prof.name}")
+    echo(f"run {rid}: {len(tasks)} notebook run(s), {len(tasks) - len(todo)} already complete, profile {prof.name}")
     start_ns = int(info.get("started_ns", 0))
     led = Ledger(ledger_path)
     for t in todo:  # a killed notebook's saved outputs would otherwise be compared with their own rerun
@@ -282,11 +344,20 @@ def run_pipeline(
     ok = all(results[t["label"]]["status"] in ("ok", "skipped") for t in tasks)
     if ok:
         cross = _cross_run(led, tasks, start_ns, prof, jobs, echo)
-        stages = [{"label": s.label, "notebook": s.notebook_rel, "notebook_sha256": sha256_file(s.notebook),
-                   "parameters": s.parameters, "stage": t["stage"], "scan": results[s.label]["scan"]}
-                  for s, t in zip(specs, tasks)]
-        report.withheld = assemble(stages, str(info["profile"]), run_dir / "bundle.tmp", outputs_dir / rid,
-                                   cross.results)
+        stages = [
+            {
+                "label": s.label,
+                "notebook": s.notebook_rel,
+                "notebook_sha256": sha256_file(s.notebook),
+                "parameters": s.parameters,
+                "stage": t["stage"],
+                "scan": results[s.label]["scan"],
+            }
+            for s, t in zip(specs, tasks)
+        ]
+        report.withheld = assemble(
+            stages, str(info["profile"]), run_dir / "bundle.tmp", outputs_dir / rid, cross.results
+        )
         report.bundle = outputs_dir / rid
         for e in cross.failed:  # not released: later outputs (and later pipelines sharing the ledger) skip them
             led.remove(e)
@@ -295,19 +366,24 @@ def run_pipeline(
     _finish(report, run_dir, echo)
     if any(str(r.get("error", "")).startswith("DeadKernelError") for r in results.values()):
         # At national scale a kernel peaks at about 11 GiB (bench/pipeline.py): two at once need 24 GiB.
-        echo("A kernel died: most often the machine ran out of memory. Resume with fewer notebooks at once: "
-             "`djs run --resume --jobs 1`.")
+        echo(
+            "A kernel died: most often the machine ran out of memory. Resume with fewer notebooks at once: "
+            "`djs run --resume --jobs 1`."
+        )
     return report
 
 
-def _cross_run(led: Ledger, tasks: list[dict[str, Any]], start_ns: int, prof: Any, jobs: int,
-               echo: Callable[[str], None]) -> CrossRunResult:
+def _cross_run(
+    led: Ledger, tasks: list[dict[str, Any]], start_ns: int, prof: Any, jobs: int, echo: Callable[[str], None]
+) -> CrossRunResult:
     t0 = time.perf_counter()
     runs = [(t["label"], [f"{t['label']}.{r.name}" for r in staged_records(Path(t["stage"]))]) for t in tasks]
     cross = cross_run_check(led, runs, start_ns, prof, jobs=jobs)
     flagged = sum(1 for r in cross.results.values() if r.reasons)
-    echo(f"differencing across notebook runs: {cross.compared} output(s) compared in {time.perf_counter() - t0:.1f} s, "
-         f"{flagged} flagged")
+    echo(
+        f"differencing across notebook runs: {cross.compared} output(s) compared in {time.perf_counter() - t0:.1f} s, "
+        f"{flagged} flagged"
+    )
     return cross
 
 
@@ -328,10 +404,16 @@ def _row(spec: RunSpec, res: dict[str, Any], statuses: dict[str, dict[str, str]]
         mine = list(statuses.get(spec.label, {}).values())
         outs = {st: mine.count(st) for st in ("pass", "review", "fail")}
     params = spec.parameters_text()
-    return {"run": spec.label, "notebook": spec.notebook_rel, "parameters": params[:40] + ("..." if len(params) > 40
-                                                                                          else ""),
-            "status": res["status"] if not res["scan"] else "withheld", "seconds": f"{res['seconds']:.1f}",
-            "pass": outs.get("pass", 0), "review": outs.get("review", 0), "fail": outs.get("fail", 0)}
+    return {
+        "run": spec.label,
+        "notebook": spec.notebook_rel,
+        "parameters": params[:40] + ("..." if len(params) > 40 else ""),
+        "status": res["status"] if not res["scan"] else "withheld",
+        "seconds": f"{res['seconds']:.1f}",
+        "pass": outs.get("pass", 0),
+        "review": outs.get("review", 0),
+        "fail": outs.get("fail", 0),
+    }
 
 
 def _save_spine(data_root: Path, folder: Path, echo: Callable[[str], None]) -> None:
@@ -366,6 +448,8 @@ def _finish(report: RunReport, run_dir: Path, echo: Callable[[str], None]) -> No
         echo(f"\noutputs: {report.bundle} (verify with `djs verify {report.bundle}`)")
     else:
         failed = [r["run"] for r in rows if r["status"] not in ("ok", "skipped", "withheld")]
-        echo(f"\n{len(failed)} run(s) did not finish: {', '.join(failed)}. Their executed notebooks are in "
-             f"{run_dir / 'nb'}. Fix them, then `djs run --resume` (completed runs are skipped); no bundle was written.")
+        echo(
+            f"\n{len(failed)} run(s) did not finish: {', '.join(failed)}. Their executed notebooks are in "
+            f"{run_dir / 'nb'}. Fix them, then `djs run --resume` (completed runs are skipped); no bundle was written."
+        )
     shutil.rmtree(run_dir / "bundle.tmp", ignore_errors=True)

@@ -17,25 +17,46 @@ import datetime as dt
 
 from djs_toolkit.schema._core import Column, Dataset, Table
 from djs_toolkit.schema.criminal_courts import (
-    CROWN_DEFENDANT_CASE, CROWN_OFFENCE, MAGS_DEFENDANT_CASE, MAGS_OFFENCE,
+    CROWN_DEFENDANT_CASE,
+    CROWN_OFFENCE,
+    MAGS_DEFENDANT_CASE,
+    MAGS_OFFENCE,
 )
 from djs_toolkit.schema.family_civil import (
-    CIVIL_CASES, CIVIL_EVENTS, CIVIL_PARTIES, FAMILY_CASES, FAMILY_EVENTS, FAMILY_PARTIES,
+    CIVIL_CASES,
+    CIVIL_EVENTS,
+    CIVIL_PARTIES,
+    FAMILY_CASES,
+    FAMILY_EVENTS,
+    FAMILY_PARTIES,
 )
 from djs_toolkit.schema.linking import MAGS_CROWN_JOURNEY, XJS_LINK
 from djs_toolkit.schema.markdown import to_markdown
 from djs_toolkit.schema.prison import PRISON_INCIDENT, PRISON_JOURNEY, PRISON_OASYS
 from djs_toolkit.schema.probation import PROBATION_FLATFILE, PROBATION_RQMNTS
 
-__all__ = ["Column", "Table", "Dataset", "TABLES", "DATASETS", "EXTRACT_END", "to_markdown", "schema_counts"]
+__all__ = ["DATASETS", "EXTRACT_END", "TABLES", "Column", "Dataset", "Table", "schema_counts", "to_markdown"]
 
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        MAGS_DEFENDANT_CASE, MAGS_OFFENCE, CROWN_DEFENDANT_CASE, CROWN_OFFENCE,
-        PRISON_JOURNEY, PRISON_OASYS, PRISON_INCIDENT, PROBATION_FLATFILE, PROBATION_RQMNTS,
-        FAMILY_CASES, FAMILY_EVENTS, FAMILY_PARTIES, CIVIL_CASES, CIVIL_PARTIES, CIVIL_EVENTS,
-        XJS_LINK, MAGS_CROWN_JOURNEY,
+        MAGS_DEFENDANT_CASE,
+        MAGS_OFFENCE,
+        CROWN_DEFENDANT_CASE,
+        CROWN_OFFENCE,
+        PRISON_JOURNEY,
+        PRISON_OASYS,
+        PRISON_INCIDENT,
+        PROBATION_FLATFILE,
+        PROBATION_RQMNTS,
+        FAMILY_CASES,
+        FAMILY_EVENTS,
+        FAMILY_PARTIES,
+        CIVIL_CASES,
+        CIVIL_PARTIES,
+        CIVIL_EVENTS,
+        XJS_LINK,
+        MAGS_CROWN_JOURNEY,
     )
 }
 
@@ -53,24 +74,63 @@ _D = dt.date
 DATASETS: dict[str, Dataset] = {
     d.label: d
     for d in (
-        Dataset("mags_hocas", "Magistrates' courts", _D(2011, 1, 1), EXTRACT_END, "mags_defendant_case",
-                cliff=_D(2021, 1, 1), tables=_tables_of("mags_hocas"),
-                note="Coverage falls from 2021 (Common Platform); Single Justice Procedure cases absent."),
-        Dataset("crown_xhibit", "Crown Court", _D(2013, 1, 1), EXTRACT_END, "crown_defendant_case",
-                cliff=_D(2021, 7, 1), tables=_tables_of("crown_xhibit"),
-                note="From 2013; cases received from mid-2021 increasingly on Common Platform."),
-        Dataset("prison_nomis", "Prison custodial journeys", _D(2011, 1, 1), EXTRACT_END,
-                "prison_journey", left_censored=True, tables=_tables_of("prison_nomis"),
-                note="Sentences since 2011 complete; journeys begun earlier are included."),
-        Dataset("probation_delius", "Probation", _D(2014, 1, 1), _D(2020, 12, 31),
-                "probation_flatfile", tables=_tables_of("probation_delius"),
-                note="Referrals 1 Jan 2014 to 31 Dec 2020 (first release)."),
-        Dataset("familyman", "Family court", _D(2011, 1, 1), EXTRACT_END, "family_parties",
-                tables=_tables_of("familyman"),
-                note="FamilyMan only; reform systems take over some case types."),
-        Dataset("civil_caseman_pcol", "Civil court", _D(2012, 1, 1), _D(2022, 1, 31), "civil_parties",
-                tables=_tables_of("civil_caseman_pcol"),
-                note="1 Jan 2012 to 31 Jan 2022; organisations are parties but never persons."),
+        Dataset(
+            "mags_hocas",
+            "Magistrates' courts",
+            _D(2011, 1, 1),
+            EXTRACT_END,
+            "mags_defendant_case",
+            cliff=_D(2021, 1, 1),
+            tables=_tables_of("mags_hocas"),
+            note="Coverage falls from 2021 (Common Platform); Single Justice Procedure cases absent.",
+        ),
+        Dataset(
+            "crown_xhibit",
+            "Crown Court",
+            _D(2013, 1, 1),
+            EXTRACT_END,
+            "crown_defendant_case",
+            cliff=_D(2021, 7, 1),
+            tables=_tables_of("crown_xhibit"),
+            note="From 2013; cases received from mid-2021 increasingly on Common Platform.",
+        ),
+        Dataset(
+            "prison_nomis",
+            "Prison custodial journeys",
+            _D(2011, 1, 1),
+            EXTRACT_END,
+            "prison_journey",
+            left_censored=True,
+            tables=_tables_of("prison_nomis"),
+            note="Sentences since 2011 complete; journeys begun earlier are included.",
+        ),
+        Dataset(
+            "probation_delius",
+            "Probation",
+            _D(2014, 1, 1),
+            _D(2020, 12, 31),
+            "probation_flatfile",
+            tables=_tables_of("probation_delius"),
+            note="Referrals 1 Jan 2014 to 31 Dec 2020 (first release).",
+        ),
+        Dataset(
+            "familyman",
+            "Family court",
+            _D(2011, 1, 1),
+            EXTRACT_END,
+            "family_parties",
+            tables=_tables_of("familyman"),
+            note="FamilyMan only; reform systems take over some case types.",
+        ),
+        Dataset(
+            "civil_caseman_pcol",
+            "Civil court",
+            _D(2012, 1, 1),
+            _D(2022, 1, 31),
+            "civil_parties",
+            tables=_tables_of("civil_caseman_pcol"),
+            note="1 Jan 2012 to 31 Jan 2022; organisations are parties but never persons.",
+        ),
     )
 }
 

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Column", "Table", "Dataset", "DTYPES", "PROVENANCE"]
+__all__ = ["DTYPES", "PROVENANCE", "Column", "Dataset", "Table"]
 
 DType = Literal["string", "date", "int", "float", "bool", "category"]
 Provenance = Literal["S", "S-code", "S-int", "I", "P"]

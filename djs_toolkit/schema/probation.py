@@ -13,11 +13,15 @@ from djs_toolkit.schema._core import Table
 __all__ = ["PROBATION_FLATFILE", "PROBATION_RQMNTS"]
 
 PROBATION_FLATFILE = Table(
-    name="probation_flatfile", dataset="probation_delius", provenance="S-code",
+    name="probation_flatfile",
+    dataset="probation_delius",
+    provenance="S-code",
     description="Probation events: one sentence or pre-sentence referral each.",
     grain="about one row per event (duplicate event_id_hash rows exist)",
     # Researchers de-duplicated on event_id_hash, so the real data has duplicates (§14.1): warning.
-    key=("event_id_hash",), duplicate_key="warning", window_column="referral_date",
+    key=("event_id_hash",),
+    duplicate_key="warning",
+    window_column="referral_date",
     aliases=("moj_probation_flatfile", "flatfile"),
     columns=(
         C("row_id_hash", "string", "S-code", "Row key; joins to xjs_link.", nullable=False),
@@ -25,10 +29,16 @@ PROBATION_FLATFILE = Table(
         C("event_id_hash", "string", "S-code", "nDelius event id.", nullable=False),
         C("referral_date", "date", "S-code", "Referral date.", nullable=False),
         C("gender", "category", "S-code", "Sex.", codes=GENDER, closed=True),
-        C("age_at_offence", "int", "S-code", "Age in years at the offence (outliers exist).",
-          valid_range=(10, 100)),
-        C("ethnicity_desc", "string", "S-code", "Ethnicity, exact strings as recorded.",
-          codes=ETHNICITY_DESC, missing_codes=ETHNICITY_MISSING, empty_is_missing=False),
+        C("age_at_offence", "int", "S-code", "Age in years at the offence (outliers exist).", valid_range=(10, 100)),
+        C(
+            "ethnicity_desc",
+            "string",
+            "S-code",
+            "Ethnicity, exact strings as recorded.",
+            codes=ETHNICITY_DESC,
+            missing_codes=ETHNICITY_MISSING,
+            empty_is_missing=False,
+        ),
         C("lsoa_residence", "string", "S-code", "LSOA 2011 of residence."),
         C("imd_decile", "int", "P", "IMD 2019 decile (1 most deprived).", valid_range=(1, 10)),
         C("mo_code", "string", "S-code", "Home Office code of the main offence (keep leading zeros)."),
@@ -45,10 +55,13 @@ PROBATION_FLATFILE = Table(
 )
 
 PROBATION_RQMNTS = Table(
-    name="probation_rqmnts", dataset="probation_delius", provenance="S-code",
+    name="probation_rqmnts",
+    dataset="probation_delius",
+    provenance="S-code",
     description="Community-order and suspended-sentence requirements.",
     grain="one row per requirement",
-    key=("rqmnt_id_hash",), aliases=("moj_probation_rqmnts", "rqmnts"),
+    key=("rqmnt_id_hash",),
+    aliases=("moj_probation_rqmnts", "rqmnts"),
     columns=(
         C("rqmnt_id_hash", "string", "P", "Hashed requirement id.", nullable=False),
         C("estimated_offender_id", "string", "S-code", "Splink within-dataset person id."),

@@ -14,14 +14,24 @@ Example:
 from __future__ import annotations
 
 from djs_toolkit.sdc.audit import PublishedSystem, audit
+from djs_toolkit.sdc.folder import FolderCheck, check_folder
+from djs_toolkit.sdc.ledger import Ledger
 from djs_toolkit.sdc.output import Output
+from djs_toolkit.sdc.overlap import protect_overlap
 from djs_toolkit.sdc.profiles import Profile, available_profiles, load_profile
 from djs_toolkit.sdc.session import EXCEPTION_CODES, Session
-from djs_toolkit.sdc.ledger import Ledger
-from djs_toolkit.sdc.folder import FolderCheck, check_folder
-from djs_toolkit.sdc.overlap import protect_overlap
 
 __all__ = [
-    "Session", "Output", "Profile", "load_profile", "available_profiles", "PublishedSystem", "audit",
-    "EXCEPTION_CODES", "Ledger", "check_folder", "FolderCheck", "protect_overlap",
+    "EXCEPTION_CODES",
+    "FolderCheck",
+    "Ledger",
+    "Output",
+    "Profile",
+    "PublishedSystem",
+    "Session",
+    "audit",
+    "available_profiles",
+    "check_folder",
+    "load_profile",
+    "protect_overlap",
 ]

@@ -31,7 +31,7 @@ from djs_toolkit.sdc.audit import PublishedSystem, audit_bounds
 from djs_toolkit.sdc.lp import min_max
 from djs_toolkit.sdc.released import Released
 
-__all__ = ["Budget", "PairResult", "joint_counts", "screen", "pair_check", "MAX_ATOMS"]
+__all__ = ["MAX_ATOMS", "Budget", "PairResult", "joint_counts", "pair_check", "screen"]
 
 MAX_ATOMS = 40_000  # larger pair systems are not solved exactly: the output goes to review
 _BIG = 1 << 40
@@ -100,8 +100,9 @@ class PairResult:
         return bool(self.atoms)
 
 
-def joint_counts(lab_e_on_n: np.ndarray, lab_n: np.ndarray, r: int, c: int,
-                 e_only: np.ndarray | None = None) -> np.ndarray:
+def joint_counts(
+    lab_e_on_n: np.ndarray, lab_n: np.ndarray, r: int, c: int, e_only: np.ndarray | None = None
+) -> np.ndarray:
     """Atom counts J ((r+1) x (c+1)) from E's labels on N's records, N's labels and E's records outside N's rows.
 
     Example:
@@ -181,13 +182,16 @@ def _block_bounds(Jw: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndar
     row_ok = rowsel & ((colsel.astype(np.float64) @ miss.T) < 0.5)
     col_ok = colsel & ((rowsel.astype(np.float64) @ miss) < 0.5)
     row_i, col_j = Jf[rows, :], Jf[:, cols].T
-    up = np.maximum(np.minimum((row_i * colsel).sum(axis=1), (col_j * row_ok).sum(axis=1)),
-                    np.minimum((row_i * col_ok).sum(axis=1), (col_j * rowsel).sum(axis=1)))
+    up = np.maximum(
+        np.minimum((row_i * colsel).sum(axis=1), (col_j * row_ok).sum(axis=1)),
+        np.minimum((row_i * col_ok).sum(axis=1), (col_j * rowsel).sum(axis=1)),
+    )
     return down, up
 
 
-def _cycles(Jw: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray, cnt: np.ndarray,
-            width: float) -> np.ndarray:
+def _cycles(
+    Jw: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray, cnt: np.ndarray, width: float
+) -> np.ndarray:
     """Single 4-cycles (sparse supports where no open block exists): down by d and up by width - d."""
     need = int(np.ceil(width))
     safe = np.zeros(len(rows), dtype=bool)
@@ -219,8 +223,9 @@ def _cycles(Jw: np.ndarray, S: np.ndarray, rows: np.ndarray, cols: np.ndarray, c
     return safe
 
 
-def _system(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released) -> tuple[PublishedSystem, np.ndarray,
-                                                                                        sparse.csr_matrix]:
+def _system(
+    J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released
+) -> tuple[PublishedSystem, np.ndarray, sparse.csr_matrix]:
     """The attacker's LP over atoms: variables = atoms in S (not (0, 0)) then one per released value."""
     ai, aj = np.nonzero(S)
     keep = ~((ai == 0) & (aj == 0))
@@ -231,10 +236,12 @@ def _system(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released) -> t
     A_e = inc_e[:, ai]
     A_n = inc_n[:, aj]
     ne, nn = rel_e.n_released, rel_n.n_released
-    A = sparse.vstack([
-        sparse.hstack([A_e, -sparse.identity(ne), sparse.csr_matrix((ne, nn))]),
-        sparse.hstack([A_n, sparse.csr_matrix((nn, ne)), -sparse.identity(nn)]),
-    ]).tocsr()
+    A = sparse.vstack(
+        [
+            sparse.hstack([A_e, -sparse.identity(ne), sparse.csr_matrix((ne, nn))]),
+            sparse.hstack([A_n, sparse.csr_matrix((nn, ne)), -sparse.identity(nn)]),
+        ]
+    ).tocsr()
     lower = np.concatenate([np.zeros(n_atoms), rel_e.lo, rel_n.lo])
     upper = np.concatenate([np.full(n_atoms, np.inf), rel_e.hi, rel_n.hi])
     exact_rows = sparse.vstack([A_e[rel_e.exact()], A_n[rel_n.exact()]]).tocsr()
@@ -243,15 +250,18 @@ def _system(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released) -> t
 
 def _unknown_lines(rel_e: Released, rel_n: Released) -> tuple[np.ndarray, np.ndarray]:
     """Rows (E labels + 1) and columns (N labels + 1) covered by a withheld value: where the freedom is."""
+
     def lines(rel: Released) -> np.ndarray:
         hidden = np.flatnonzero(~np.isfinite(rel.hi))
-        labels = [rel.indices[rel.indptr[h]:rel.indptr[h + 1]] for h in hidden]
+        labels = [rel.indices[rel.indptr[h] : rel.indptr[h + 1]] for h in hidden]
         return np.unique(np.concatenate(labels)) + 1 if labels else np.zeros(0, np.int64)
+
     return lines(rel_e), lines(rel_n)
 
 
-def _near(counts: np.ndarray, allowed: np.ndarray, own: int, extra: np.ndarray, k: int = 8,
-          cap: int = 48) -> np.ndarray:
+def _near(
+    counts: np.ndarray, allowed: np.ndarray, own: int, extra: np.ndarray, k: int = 8, cap: int = 48
+) -> np.ndarray:
     """Positions of a local LP: the target's, the outside, those with withheld values, the k largest others."""
     order = np.argsort(-np.where(allowed, counts, -1), kind="stable")[:k]
     picked = np.unique(np.concatenate([[0, own], extra[:cap], order[allowed[order]]]))
@@ -260,7 +270,7 @@ def _near(counts: np.ndarray, allowed: np.ndarray, own: int, extra: np.ndarray, 
 
 def value_range(system: PublishedSystem, target: int) -> tuple[float, float]:
     """Attacker's min and max of one variable (the shared LP attacker, `audit`)."""
-    (lo, hi), = audit_bounds(system, [target])
+    ((lo, hi),) = audit_bounds(system, [target])
     return float(lo), float(hi)
 
 
@@ -280,8 +290,15 @@ def in_row_space(M: sparse.csr_matrix, targets: np.ndarray) -> np.ndarray:
     return norms > 1.0 - 1e-8
 
 
-def _local_bounds(system: PublishedSystem, n_atoms: int, values: np.ndarray, free_sets: list[np.ndarray],
-                  targets: np.ndarray, width: float, budget: Budget) -> np.ndarray:
+def _local_bounds(
+    system: PublishedSystem,
+    n_atoms: int,
+    values: np.ndarray,
+    free_sets: list[np.ndarray],
+    targets: np.ndarray,
+    width: float,
+    budget: Budget,
+) -> np.ndarray:
     """Attacker min and max of each target when only its free atoms move (the rest at their true values).
 
     The attacker then knows more than the published values tell, so a wide interval here is wide in the full LP
@@ -335,8 +352,9 @@ def _local_bounds(system: PublishedSystem, n_atoms: int, values: np.ndarray, fre
     return out
 
 
-def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, min_safe: int, width: float,
-               budget: Budget) -> PairResult:
+def pair_check(
+    J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, min_safe: int, width: float, budget: Budget
+) -> PairResult:
     """Which atoms with 1..min_safe-1 records are pinned (exactly, or within less than `width`)?
 
     Example:
@@ -350,7 +368,7 @@ def pair_check(J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released, m
         >>> res.atoms, res.method
         ([(1, 0)], ['linear algebra'])
     """
-    cand = np.argwhere((J > 0) & (J < min_safe))
+    cand = np.argwhere((J > 0) & (min_safe > J))
     cand = cand[~((cand[:, 0] == 0) & (cand[:, 1] == 0))]
     empty = PairResult([], [], [], [], [], 0)
     if len(cand) == 0 or not (rel_e.counts and rel_n.counts):

@@ -11,8 +11,8 @@ part 2 can call it on atoms across outputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,9 @@ def _solve_block(A: sparse.csr_matrix, b: np.ndarray, bounds: np.ndarray, cols: 
         c[i * n + col] = 1.0
     lo = np.clip(bounds[:, 0], -cap, cap)
     hi = np.clip(bounds[:, 1], -cap, cap)
-    big = sparse.kron(sparse.identity(k, format="csr"), A, format="csc") if A.shape[0] else sparse.csc_matrix((0, k * n))
+    big = (
+        sparse.kron(sparse.identity(k, format="csr"), A, format="csc") if A.shape[0] else sparse.csc_matrix((0, k * n))
+    )
     rhs = np.tile(b, k)
     found = min_max(big, np.column_stack([rhs, rhs]), np.column_stack([np.tile(lo, k), np.tile(hi, k)]), c)
     out = np.full((len(cols), 2), np.nan)
@@ -91,8 +93,11 @@ def audit(system: PublishedSystem, targets: Sequence[int]) -> pd.DataFrame:
     """
     targets = [int(t) for t in targets]
     res = audit_bounds(system, targets)
-    out = pd.DataFrame({"lower": res[:, 0], "upper": res[:, 1], "width": res[:, 1] - res[:, 0]},
-                       index=pd.Index(targets, name="cell"), dtype=float)
+    out = pd.DataFrame(
+        {"lower": res[:, 0], "upper": res[:, 1], "width": res[:, 1] - res[:, 0]},
+        index=pd.Index(targets, name="cell"),
+        dtype=float,
+    )
     return out
 
 
@@ -145,7 +150,7 @@ def audit_bounds(system: PublishedSystem, targets: Sequence[int]) -> np.ndarray:
         # Simplex time grows faster than linearly with LP size: block a few targets per LP, not all of them.
         size = max(1, _BLOCK_VARIABLES // max(1, 2 * len(members)))
         for i in range(0, len(ts), size):
-            chunk = ts[i:i + size]
+            chunk = ts[i : i + size]
             res = _solve_block(A_c, b_c, bounds_c, [local[int(pos[t])] for t in chunk], cap)
             for t, (lo, hi) in zip(chunk, res):
                 out[row_of[t]] = [lo, hi]

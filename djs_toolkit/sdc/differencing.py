@@ -29,10 +29,18 @@ from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.released import Released, label_name
 
-__all__ = ["NewOutput", "DifferencingResult", "check_new", "FINDING_COLUMNS", "LINK_AGREEMENT", "LP_BUDGET"]
+__all__ = ["FINDING_COLUMNS", "LINK_AGREEMENT", "LP_BUDGET", "DifferencingResult", "NewOutput", "check_new"]
 
-FINDING_COLUMNS = ["earlier_output", "earlier_run", "earlier_cell", "this_cell", "true_count", "attacker_lower",
-                   "attacker_upper", "method"]
+FINDING_COLUMNS = [
+    "earlier_output",
+    "earlier_run",
+    "earlier_cell",
+    "this_cell",
+    "true_count",
+    "attacker_lower",
+    "attacker_upper",
+    "method",
+]
 LINK_AGREEMENT = 0.99  # default-index keys must agree on shared variables this often to count as the same records
 _MAX_JOINT = 4_000_000
 # LPs one output's check may solve (local and full, all earlier outputs together). A local LP over <= 50 x 50
@@ -154,25 +162,44 @@ def _aggregate(rel_e: Released, rel_n: Released, min_safe: int) -> bool:
     return 1 <= abs(total) <= min_safe - 1
 
 
-def _compare(ledger: Ledger, e: LedgerEntry, new: NewOutput, res: DifferencingResult, rows: list[list[object]],
-             m: int, width: float, budget: Budget) -> None:
+def _compare(
+    ledger: Ledger,
+    e: LedgerEntry,
+    new: NewOutput,
+    res: DifferencingResult,
+    rows: list[list[object]],
+    m: int,
+    width: float,
+    budget: Budget,
+) -> None:
     """Compare the new output with one earlier output: relation, pair atoms, or the table-level rule."""
     rel_n = new.released
     rel_e = ledger.released(e)
     shared = sorted(set(e.variables) & set(new.variables))
     parts = [f"shares variables {', '.join(shared)}"] if shared else []
     linked = False
-    if (rel_e is not None and rel_n is not None and e.keyset and new.keyset and e.key_space == new.key_space
-            and new.labels is not None):
+    if (
+        rel_e is not None
+        and rel_n is not None
+        and e.keyset
+        and new.keyset
+        and e.key_space == new.key_space
+        and new.labels is not None
+    ):
         if (rel_e.n_labels + 1) * (rel_n.n_labels + 1) > _MAX_JOINT:
-            res.reasons.append((RULE, "review", f"{e.display} and this output have too many cell combinations "
-                                "for the differencing check: a checker must compare them"))
+            res.reasons.append(
+                (
+                    RULE,
+                    "review",
+                    f"{e.display} and this output have too many cell combinations "
+                    "for the differencing check: a checker must compare them",
+                )
+            )
             return
         J = _joint(ledger, e, rel_e, new)
         S, agreement = support(J, rel_e, rel_n)
         if new.key_space == "index" and agreement < LINK_AGREEMENT:
-            parts.append("records not linked (DataFrame-index keys disagree on shared variables; pass "
-                         "record_id=)")
+            parts.append("records not linked (DataFrame-index keys disagree on shared variables; pass record_id=)")
         else:
             linked = True
             if J[1:, 1:].sum() > 0:
@@ -183,33 +210,64 @@ def _compare(ledger: Ledger, e: LedgerEntry, new: NewOutput, res: DifferencingRe
             w = min(width, _rounding_width(rel_e), _rounding_width(rel_n))
             pr = pair_check(J, S, rel_e, rel_n, m, w, budget)
             if pr.unresolved:
-                res.reasons.append((RULE, "review", f"differencing against {e.display} was not settled "
-                                    f"({pr.unresolved} group(s) left: system too large or work budget spent): a "
-                                    "checker must compare the two outputs"))
+                res.reasons.append(
+                    (
+                        RULE,
+                        "review",
+                        f"differencing against {e.display} was not settled "
+                        f"({pr.unresolved} group(s) left: system too large or work budget spent): a "
+                        "checker must compare the two outputs",
+                    )
+                )
             if pr.disclosed:
                 exact = all(lo == hi for lo, hi in zip(pr.lower, pr.upper))
                 how = "exactly" if exact else f"exactly or to within fewer than {w:g}"
                 texts = [_atom_text(i, j, rel_e, rel_n, e.display) for i, j in pr.atoms]
                 more = f" (and {len(texts) - 3} more)" if len(texts) > 3 else ""
-                res.reasons.append((RULE, "fail", f"combined with earlier output {e.display} "
-                                    f"({_relation(J, e.display)}), {len(texts)} group(s) of fewer than {m} "
-                                    f"records can be recovered {how} by differencing: " + "; ".join(texts[:3])
-                                    + more))
+                res.reasons.append(
+                    (
+                        RULE,
+                        "fail",
+                        f"combined with earlier output {e.display} "
+                        f"({_relation(J, e.display)}), {len(texts)} group(s) of fewer than {m} "
+                        f"records can be recovered {how} by differencing: " + "; ".join(texts[:3]) + more,
+                    )
+                )
                 for (i, j), cnt, lo, hi, how_ in zip(pr.atoms, pr.counts, pr.lower, pr.upper, pr.method):
-                    rows.append([e.name, e.run, "outside its population" if i == 0 else label_name(rel_e, i - 1),
-                                 "outside this population" if j == 0 else label_name(rel_n, j - 1), cnt, lo, hi,
-                                 how_])
+                    rows.append(
+                        [
+                            e.name,
+                            e.run,
+                            "outside its population" if i == 0 else label_name(rel_e, i - 1),
+                            "outside this population" if j == 0 else label_name(rel_n, j - 1),
+                            cnt,
+                            lo,
+                            hi,
+                            how_,
+                        ]
+                    )
     if not linked and rel_e is not None and rel_n is not None and _aggregate(rel_e, rel_n, m):
-        res.reasons.append((RULE, "fail", f"same table as earlier output {e.display} (same variables and "
-                            f"categories) on a population that differs by fewer than {m} records in total: "
-                            "the difference is a small group (records could not be linked, table-level rule)"))
+        res.reasons.append(
+            (
+                RULE,
+                "fail",
+                f"same table as earlier output {e.display} (same variables and "
+                f"categories) on a population that differs by fewer than {m} records in total: "
+                "the difference is a small group (records could not be linked, table-level rule)",
+            )
+        )
         rows.append([e.name, e.run, "whole table", "whole table", None, None, None, "table totals"])
     if parts:
         res.relations.append(f"{e.display}: " + "; ".join(parts))
 
 
-def check_new(ledger: Ledger, new: NewOutput, profile: Profile, lp_budget: int = LP_BUDGET,
-              entries: list[LedgerEntry] | None = None) -> DifferencingResult:
+def check_new(
+    ledger: Ledger,
+    new: NewOutput,
+    profile: Profile,
+    lp_budget: int = LP_BUDGET,
+    entries: list[LedgerEntry] | None = None,
+) -> DifferencingResult:
     """Check a new output against the ledger's entries (default: all of them, newest first).
 
     Args:
@@ -255,25 +313,63 @@ def check_new(ledger: Ledger, new: NewOutput, profile: Profile, lp_budget: int =
             _compare(ledger, e, new, res, rows, m, width, budget)
         except (OSError, ValueError, KeyError, IndexError):
             # a damaged or half-removed entry: fail closed to a human comparison, never a silent pass
-            res.reasons.append((RULE, "review", f"the ledger's record of {e.display} could not be read: a checker "
-                                "must compare the two outputs"))
+            res.reasons.append(
+                (
+                    RULE,
+                    "review",
+                    f"the ledger's record of {e.display} could not be read: a checker must compare the two outputs",
+                )
+            )
         res.compared += 1
-    if (rel_n is not None and rel_n.counts and new.keyset and new.labels is not None and not skipped
-            and not any(st == "fail" for _, st, _ in res.reasons)):
-        members, found, left = family_check(ledger, new.keyset, new.labels, rel_n, pool,
-                                            new.key_space or "record_id", m, min(width, _rounding_width(rel_n)), budget)
+    if (
+        rel_n is not None
+        and rel_n.counts
+        and new.keyset
+        and new.labels is not None
+        and not skipped
+        and not any(st == "fail" for _, st, _ in res.reasons)
+    ):
+        members, found, left = family_check(
+            ledger,
+            new.keyset,
+            new.labels,
+            rel_n,
+            pool,
+            new.key_space or "record_id",
+            m,
+            min(width, _rounding_width(rel_n)),
+            budget,
+        )
         if left:
-            res.reasons.append((RULE, "review", f"differencing across {', '.join(members)} (the same table on other "
-                                f"populations) was not settled ({left} group(s) left: work budget spent): a checker "
-                                "must compare the outputs"))
+            res.reasons.append(
+                (
+                    RULE,
+                    "review",
+                    f"differencing across {', '.join(members)} (the same table on other "
+                    f"populations) was not settled ({left} group(s) left: work budget spent): a checker "
+                    "must compare the outputs",
+                )
+            )
         if found:
-            res.reasons.append((RULE, "fail", f"combined with earlier outputs {', '.join(members)} (the same table "
-                                f"on other populations), {len(found)} group(s) of fewer than {m} records can be "
-                                "recovered by differencing across the outputs together"))
+            res.reasons.append(
+                (
+                    RULE,
+                    "fail",
+                    f"combined with earlier outputs {', '.join(members)} (the same table "
+                    f"on other populations), {len(found)} group(s) of fewer than {m} records can be "
+                    "recovered by differencing across the outputs together",
+                )
+            )
             rows += [["; ".join(members), "", where, "", cnt, lo, hi, how] for where, cnt, lo, hi, how in found]
     if skipped:
-        res.reasons.append((RULE, "review", f"differencing check spent its work budget ({lp_budget} LPs) before "
-                            f"comparing with {len(skipped)} earlier output(s): {', '.join(skipped[:10])}"))
+        res.reasons.append(
+            (
+                RULE,
+                "review",
+                f"differencing check spent its work budget ({lp_budget} LPs) before "
+                f"comparing with {len(skipped)} earlier output(s): {', '.join(skipped[:10])}",
+            )
+        )
     res.findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     statuses = [s for _, s, _ in res.reasons]
     res.status = "fail" if "fail" in statuses else ("review" if "review" in statuses else "pass")

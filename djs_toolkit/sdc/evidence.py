@@ -8,16 +8,16 @@ The label array is kept on the result so the differencing ledger (part 2) can re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 
-__all__ = ["Grid", "Evidence", "cell_labels", "cell_evidence", "extend"]
+__all__ = ["Evidence", "Grid", "cell_evidence", "cell_labels", "extend"]
 
 _ADDITIVE = ("n", "n_weighted", "n_value", "w_value", "n_missing", "n_negative", "sum", "abs_sum", "sumsq")
 

@@ -21,7 +21,7 @@ from djs_toolkit.sdc.knowledge import support
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 from djs_toolkit.sdc.released import Released, label_name
 
-__all__ = ["family_check", "MAX_MEMBERS", "MAX_FAMILY_ATOMS"]
+__all__ = ["MAX_FAMILY_ATOMS", "MAX_MEMBERS", "family_check"]
 
 MAX_MEMBERS = 8
 MAX_FAMILY_ATOMS = 5_000
@@ -31,8 +31,9 @@ def _same_table(a: Released, b: Released) -> bool:
     return a.counts and b.counts and a.dims == b.dims and a.levels == b.levels
 
 
-def _possible(atoms: np.ndarray, counts: np.ndarray, per_record: list[np.ndarray], rels: list[Released]
-              ) -> tuple[np.ndarray, np.ndarray]:
+def _possible(
+    atoms: np.ndarray, counts: np.ndarray, per_record: list[np.ndarray], rels: list[Released]
+) -> tuple[np.ndarray, np.ndarray]:
     """Add the empty atoms the attacker cannot rule out: a cell's records in any subset of the members.
 
     The combinations that occur are what the data show, not what the attacker knows (knowledge.py: never the data's
@@ -43,7 +44,7 @@ def _possible(atoms: np.ndarray, counts: np.ndarray, per_record: list[np.ndarray
     """
     m = len(rels)
     cells = np.unique(atoms[atoms >= 0])
-    subsets = ((np.arange(1, 2 ** m)[:, None] >> np.arange(m)) & 1).astype(bool)
+    subsets = ((np.arange(1, 2**m)[:, None] >> np.arange(m)) & 1).astype(bool)
     extra = np.where(subsets[None, :, :], cells[:, None, None], -1).reshape(-1, m)
     if len(atoms) + len(extra) > MAX_FAMILY_ATOMS:
         return atoms, counts
@@ -51,8 +52,9 @@ def _possible(atoms: np.ndarray, counts: np.ndarray, per_record: list[np.ndarray
     for j in range(m):
         for k in range(j + 1, m):
             r_k = rels[k].n_labels + 1
-            J = np.bincount((per_record[j] + 1) * r_k + per_record[k] + 1,
-                            minlength=(rels[j].n_labels + 1) * r_k).reshape(-1, r_k)
+            J = np.bincount(
+                (per_record[j] + 1) * r_k + per_record[k] + 1, minlength=(rels[j].n_labels + 1) * r_k
+            ).reshape(-1, r_k)
             J[0, 0] = 0
             S, _ = support(J, rels[j], rels[k])
             ok &= S[extra[:, j] + 1, extra[:, k] + 1]
@@ -61,8 +63,17 @@ def _possible(atoms: np.ndarray, counts: np.ndarray, per_record: list[np.ndarray
     return np.vstack([atoms, new]), np.concatenate([counts, np.zeros(len(new), counts.dtype)])
 
 
-def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released, entries: list[LedgerEntry],
-                 key_space: str, min_safe: int, width: float, budget: Budget) -> tuple[list[str], list[list], int]:
+def family_check(
+    ledger: Ledger,
+    keyset: str,
+    labels: np.ndarray,
+    rel: Released,
+    entries: list[LedgerEntry],
+    key_space: str,
+    min_safe: int,
+    width: float,
+    budget: Budget,
+) -> tuple[list[str], list[list], int]:
     """Small atoms pinned by the new output together with >= 2 earlier outputs of the same table.
 
     Returns:
@@ -83,8 +94,11 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
         >>> members, [r[1] for r in rows], left
         (["'all'", "'p1'"], [3], 0)
     """
-    fam = [e for e in entries if e.keyset and e.key_space == key_space and
-           (r := ledger.released(e)) is not None and _same_table(r, rel)][-MAX_MEMBERS:]
+    fam = [
+        e
+        for e in entries
+        if e.keyset and e.key_space == key_space and (r := ledger.released(e)) is not None and _same_table(r, rel)
+    ][-MAX_MEMBERS:]
     if len(fam) < 2:
         return [], [], 0
     keysets = [keyset] + [e.keyset for e in fam]
@@ -100,7 +114,7 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
         where = [universe.get_indexer(np.asarray(ledger.keyset(k))) for k in keysets]
     # one integer per record encodes its cell in every member (mixed radix), then hashing finds the atoms
     radix = [r.n_labels + 1 for r in rels]  # type: ignore[union-attr]
-    if float(np.prod(np.asarray(radix, dtype=float))) >= 2.0 ** 62:
+    if float(np.prod(np.asarray(radix, dtype=float))) >= 2.0**62:
         return [], [], 0
     code = np.zeros(n_rows, np.int64)
     stride = 1
@@ -126,8 +140,9 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
     for j, r in enumerate(rels):
         inc = r.incidence().tocsc()  # released value x label
         col = atoms[:, j]
-        member = sparse.csr_matrix((np.ones(int((col >= 0).sum())), (np.flatnonzero(col >= 0), col[col >= 0])),
-                                   shape=(len(atoms), r.n_labels))
+        member = sparse.csr_matrix(
+            (np.ones(int((col >= 0).sum())), (np.flatnonzero(col >= 0), col[col >= 0])), shape=(len(atoms), r.n_labels)
+        )
         rows.append((inc @ member.T).tocsr())
         lo.append(r.lo)
         hi.append(r.hi)
@@ -135,8 +150,12 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
     n_rel = A_atoms.shape[0]
     A = sparse.hstack([A_atoms, -sparse.identity(n_rel)]).tocsr()
     lo_all, hi_all = np.concatenate(lo), np.concatenate(hi)
-    system = PublishedSystem(A, np.zeros(n_rel), np.concatenate([np.zeros(len(atoms)), lo_all]),
-                             np.concatenate([np.full(len(atoms), np.inf), hi_all]))
+    system = PublishedSystem(
+        A,
+        np.zeros(n_rel),
+        np.concatenate([np.zeros(len(atoms)), lo_all]),
+        np.concatenate([np.full(len(atoms), np.inf), hi_all]),
+    )
     cand = np.flatnonzero((counts > 0) & (counts < min_safe))
     if len(cand) == 0:
         return [], [], 0
@@ -157,9 +176,12 @@ def family_check(ledger: Ledger, keyset: str, labels: np.ndarray, rel: Released,
         return ([e.display for e in fam] if unresolved else []), [], unresolved
 
     def where(t: int) -> str:
-        return "; ".join(("in " if atoms[t, j] >= 0 else "not in ") + (
-            "this output" if j == 0 else fam[j - 1].display) + (
-            f" [{label_name(rels[j], int(atoms[t, j]))}]" if atoms[t, j] >= 0 else "") for j in range(len(rels)))
+        return "; ".join(
+            ("in " if atoms[t, j] >= 0 else "not in ")
+            + ("this output" if j == 0 else fam[j - 1].display)
+            + (f" [{label_name(rels[j], int(atoms[t, j]))}]" if atoms[t, j] >= 0 else "")
+            for j in range(len(rels))
+        )
 
     findings = [[where(t), int(counts[t]), a, b, how] for t, a, b, how in found]
     return [e.display for e in fam], findings, unresolved

@@ -23,7 +23,7 @@ from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.rules import worst
 from djs_toolkit.sdc.session import Session
 
-__all__ = ["FolderCheck", "check_folder", "IMAGE_SUFFIXES"]
+__all__ = ["IMAGE_SUFFIXES", "FolderCheck", "check_folder"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif", ".pdf", ".tif", ".tiff")
 COUNTS_SUFFIX = ".counts.csv"
@@ -77,8 +77,7 @@ def _label_columns(values: pd.DataFrame, counts: pd.DataFrame | None) -> list[st
         if not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v):
             k += 1
             continue
-        rest_same = counts is not None and all(
-            c in counts.columns and values[c].equals(counts[c]) for c in cols[k:])
+        rest_same = counts is not None and all(c in counts.columns and values[c].equals(counts[c]) for c in cols[k:])
         same = counts is not None and cols[k] in counts.columns and v.equals(counts[cols[k]])
         if same and not rest_same and k < len(cols) - 1:
             k += 1
@@ -92,17 +91,34 @@ def _label_columns(values: pd.DataFrame, counts: pd.DataFrame | None) -> list[st
 def _review(session: Session, name: str, path: Path, rule: str, reason: str, description: str) -> Output:
     out = session.custom(path, description, name=name)
     status = out.status  # `fail` for blocked file types, `review` otherwise
-    out.reasons = reason_frame([(None, None, rule, status, reason if status == "review" else
-                                 f"file type {path.suffix.lower()} is blocked by profile {session.profile.name}")])
+    out.reasons = reason_frame(
+        [
+            (
+                None,
+                None,
+                rule,
+                status,
+                reason
+                if status == "review"
+                else f"file type {path.suffix.lower()} is blocked by profile {session.profile.name}",
+            )
+        ]
+    )
     return out
 
 
 def _table(session: Session, name: str, path: Path, counts_path: Path | None) -> Output:
     desc = f"table from {path.name}" + (f" with counts from {counts_path.name}" if counts_path else "")
     if counts_path is None:
-        return _review(session, name, path, "MissingCountsCheck",
-                       f"no counts sidecar: add {path.stem}{COUNTS_SUFFIX} with the unweighted, unrounded counts "
-                       "behind each cell (same rows and columns) so the table can be checked", desc)
+        return _review(
+            session,
+            name,
+            path,
+            "MissingCountsCheck",
+            f"no counts sidecar: add {path.stem}{COUNTS_SUFFIX} with the unweighted, unrounded counts "
+            "behind each cell (same rows and columns) so the table can be checked",
+            desc,
+        )
     try:
         values = pd.read_csv(path)
         counts = pd.read_csv(counts_path)
@@ -120,8 +136,12 @@ def _table(session: Session, name: str, path: Path, counts_path: Path | None) ->
         return _review(session, name, path, "TableReadCheck", f"not checked: {text}", desc)
 
 
-def check_folder(folder: str | Path, profile: str | Path | Profile = "srs", ledger: str | Path | None = None,
-                 out: str | Path | None = None) -> FolderCheck:
+def check_folder(
+    folder: str | Path,
+    profile: str | Path | Profile = "srs",
+    ledger: str | Path | None = None,
+    out: str | Path | None = None,
+) -> FolderCheck:
     """Check every file in `folder` and write a clearance folder.
 
     Args:
@@ -148,10 +168,16 @@ def check_folder(folder: str | Path, profile: str | Path | Profile = "srs", ledg
         raise DJSUserError(f"{folder.name} is not a folder: give the folder holding the outputs to check.")
     target = Path(out) if out is not None else folder.with_name(f"{folder.name}-checked")
     session = Session(profile, ledger=ledger)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(folder).parts))
-    tables = {p.with_suffix("").as_posix(): p for p in files
-              if p.suffix.lower() == ".csv" and not p.name.lower().endswith(COUNTS_SUFFIX)}
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    tables = {
+        p.with_suffix("").as_posix(): p
+        for p in files
+        if p.suffix.lower() == ".csv" and not p.name.lower().endswith(COUNTS_SUFFIX)
+    }
     taken: set[str] = set()
     for p in files:
         if p.name.lower().endswith(COUNTS_SUFFIX):
@@ -162,13 +188,22 @@ def check_folder(folder: str | Path, profile: str | Path | Profile = "srs", ledg
             _table(session, name, p, sidecar if sidecar.is_file() else None)
         elif p.suffix.lower() in IMAGE_SUFFIXES:
             under = tables.get(p.with_suffix("").as_posix())
-            reason = (f"figure: its underlying table {under.name} is checked beside it; a checker confirms the "
-                      "figure shows no more than that table" if under is not None else
-                      f"image without its underlying table: add {p.stem}.csv and {p.stem}{COUNTS_SUFFIX} (the "
-                      "numbers it shows and their unweighted counts)")
+            reason = (
+                f"figure: its underlying table {under.name} is checked beside it; a checker confirms the "
+                "figure shows no more than that table"
+                if under is not None
+                else f"image without its underlying table: add {p.stem}.csv and {p.stem}{COUNTS_SUFFIX} (the "
+                "numbers it shows and their unweighted counts)"
+            )
             _review(session, name, p, "FigureCheck", reason, f"figure {p.name}")
         else:
-            _review(session, name, p, "CustomOutputCheck", "file made outside the checker (not a table or image): "
-                    "a human must check it", f"file {p.name}")
+            _review(
+                session,
+                name,
+                p,
+                "CustomOutputCheck",
+                "file made outside the checker (not a table or image): a human must check it",
+                f"file {p.name}",
+            )
     path = session.finalise(target)
     return FolderCheck(path, dict(session.outputs))

@@ -6,7 +6,7 @@ widened to round numbers strictly outside the data range, and explicit edges equ
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -18,7 +18,7 @@ import numpy as np
 
 from djs_toolkit.sdc.released import Released
 
-__all__ = ["support", "MAX_SUPPORT_CELLS"]
+__all__ = ["MAX_SUPPORT_CELLS", "support"]
 
 MAX_SUPPORT_CELLS = 16_000_000
 
@@ -28,8 +28,10 @@ def _dims(rel: Released) -> list[tuple[str, np.ndarray, int, tuple[str, ...]]]:
     n = rel.n_labels
     shape = tuple(len(lv) for lv in rel.levels)
     coords = np.unravel_index(np.arange(n), shape) if n else [np.zeros(0, np.int64)] * len(shape)
-    out = [(name, np.concatenate([[-1], np.asarray(c, np.int64)]), len(lv), lv)
-           for name, c, lv in zip(rel.dims, coords, rel.levels)]
+    out = [
+        (name, np.concatenate([[-1], np.asarray(c, np.int64)]), len(lv), lv)
+        for name, c, lv in zip(rel.dims, coords, rel.levels)
+    ]
     inside = np.ones(n + 1, np.int64)
     inside[0] = 0
     return out + [("\x00in", inside, 2, ("out", "in"))]

@@ -45,15 +45,17 @@ from djs_toolkit.fileio import atomic_write_bytes, atomic_write_text
 from djs_toolkit.sdc.ledger_records import FORMAT, LedgerEntry, canonical_ids, id_subkey, npy_bytes, npz_bytes
 from djs_toolkit.sdc.released import Released
 
-__all__ = ["Ledger", "LedgerEntry", "KEY_SPACES"]
+__all__ = ["KEY_SPACES", "Ledger", "LedgerEntry"]
 
 SCHEME = "siphash24-pandas-hash_array"
 KEY_SPACES = ("record_id", "index")
 _CHECK = "djs-ledger-check"
-_README = ("DO NOT RELEASE. Differencing ledger of djs_toolkit.sdc (checker-only).\n"
-           "It holds, for every released output, keyed hashes of the records behind it and each record's cell.\n"
-           "Keep it with the project's checker-only files; deleting it makes the next outputs unchecked against "
-           "earlier ones.\n")
+_README = (
+    "DO NOT RELEASE. Differencing ledger of djs_toolkit.sdc (checker-only).\n"
+    "It holds, for every released output, keyed hashes of the records behind it and each record's cell.\n"
+    "Keep it with the project's checker-only files; deleting it makes the next outputs unchecked against "
+    "earlier ones.\n"
+)
 
 
 class Ledger:
@@ -128,13 +130,16 @@ class Ledger:
         if len(salt) != 16:
             raise DJSUserError(f"The ledger {self.path.name} has a damaged salt.txt: restore it or start a new ledger.")
         check = str(int(hash_array(np.array([_CHECK], dtype=object), hash_key=id_subkey(salt, "check"))[0]))
-        self._create_once(self.path / "ledger.json", json.dumps(
-            {"format": FORMAT, "hash": SCHEME, "check": check}, indent=2) + "\n")
+        self._create_once(
+            self.path / "ledger.json", json.dumps({"format": FORMAT, "hash": SCHEME, "check": check}, indent=2) + "\n"
+        )
         info = json.loads((self.path / "ledger.json").read_text(encoding="utf-8"))
         if info.get("format") != FORMAT or info.get("hash") != SCHEME or info.get("check") != check:
             # Fail closed: keys hashed differently would never match, silently disabling the checks.
-            raise DJSUserError(f"The ledger {self.path.name} was written by an incompatible version (hash check "
-                               "differs): keep it for the checker and start a new ledger folder.")
+            raise DJSUserError(
+                f"The ledger {self.path.name} was written by an incompatible version (hash check "
+                "differs): keep it for the checker and start a new ledger folder."
+            )
         self._salt = salt
         return salt
 
@@ -262,7 +267,9 @@ class Ledger:
         """
         ka, kb = self.keyset(a), self.keyset(b)
         m, step = min(len(ka), len(kb)), 1 << 20  # in chunks: unrelated keysets differ in the first
-        if a == b or all(np.array_equal(ka[lo:min(lo + step, m)], kb[lo:min(lo + step, m)]) for lo in range(0, m, step)):
+        if a == b or all(
+            np.array_equal(ka[lo : min(lo + step, m)], kb[lo : min(lo + step, m)]) for lo in range(0, m, step)
+        ):
             return m
         return None
 
@@ -320,9 +327,21 @@ class Ledger:
             self._released[entry.id] = Released.load(entry.released, arrays)
         return self._released[entry.id]
 
-    def add(self, name: str, kind: str, statistic: str, status: str, variables: tuple[str, ...],
-            released: Released | None, labels: np.ndarray | None, keys: np.ndarray | str | None, key_space: str | None,
-            population: str | None, protection: dict[str, Any] | None = None, run: str | None = None) -> LedgerEntry:
+    def add(
+        self,
+        name: str,
+        kind: str,
+        statistic: str,
+        status: str,
+        variables: tuple[str, ...],
+        released: Released | None,
+        labels: np.ndarray | None,
+        keys: np.ndarray | str | None,
+        key_space: str | None,
+        population: str | None,
+        protection: dict[str, Any] | None = None,
+        run: str | None = None,
+    ) -> LedgerEntry:
         """Record an output; an identical earlier record (same records, cells and releases) is reused.
 
         Args:
@@ -359,10 +378,22 @@ class Ledger:
         for e in self.entries():
             if e.id == eid:
                 return e
-        entry = LedgerEntry(eid, name, run, time.time_ns(), kind, statistic, status, tuple(variables), population,
-                            key_space if keys is not None else None, digest,
-                            int((lab >= 0).sum()) if lab is not None else 0,
-                            released.to_meta() if released is not None else {}, dict(protection or {}))
+        entry = LedgerEntry(
+            eid,
+            name,
+            run,
+            time.time_ns(),
+            kind,
+            statistic,
+            status,
+            tuple(variables),
+            population,
+            key_space if keys is not None else None,
+            digest,
+            int((lab >= 0).sum()) if lab is not None else 0,
+            released.to_meta() if released is not None else {},
+            dict(protection or {}),
+        )
         if self.path is None:
             self._mem[eid] = {"labels": lab, "cells": released.to_arrays() if released is not None else {}}
         else:

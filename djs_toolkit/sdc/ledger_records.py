@@ -61,14 +61,26 @@ class LedgerEntry:
             >>> LedgerEntry("e1", "t1", "", 0, "table", "count", "pass", ("g",)).to_json()["variables"]
             ['g']
         """
-        return {"format": FORMAT, "id": self.id, "name": self.name, "run": self.run, "created_ns": self.created_ns,
-                "kind": self.kind, "statistic": self.statistic, "status": self.status,
-                "variables": list(self.variables), "population": self.population, "key_space": self.key_space,
-                "keyset": self.keyset, "n_records": self.n_records, "released": self.released,
-                "protection": self.protection}
+        return {
+            "format": FORMAT,
+            "id": self.id,
+            "name": self.name,
+            "run": self.run,
+            "created_ns": self.created_ns,
+            "kind": self.kind,
+            "statistic": self.statistic,
+            "status": self.status,
+            "variables": list(self.variables),
+            "population": self.population,
+            "key_space": self.key_space,
+            "keyset": self.keyset,
+            "n_records": self.n_records,
+            "released": self.released,
+            "protection": self.protection,
+        }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "LedgerEntry":
+    def from_json(cls, d: dict[str, Any]) -> LedgerEntry:
         """Inverse of `to_json`.
 
         Example:
@@ -76,9 +88,22 @@ class LedgerEntry:
             >>> LedgerEntry.from_json(e.to_json()) == e
             True
         """
-        return cls(d["id"], d["name"], d.get("run", ""), int(d["created_ns"]), d["kind"], d["statistic"],
-                   d["status"], tuple(d.get("variables", ())), d.get("population"), d.get("key_space"),
-                   d.get("keyset"), int(d.get("n_records", 0)), d.get("released", {}), d.get("protection", {}))
+        return cls(
+            d["id"],
+            d["name"],
+            d.get("run", ""),
+            int(d["created_ns"]),
+            d["kind"],
+            d["statistic"],
+            d["status"],
+            tuple(d.get("variables", ())),
+            d.get("population"),
+            d.get("key_space"),
+            d.get("keyset"),
+            int(d.get("n_records", 0)),
+            d.get("released", {}),
+            d.get("protection", {}),
+        )
 
 
 def id_subkey(salt: str, tag: str) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import highspy
 import numpy as np
@@ -54,8 +54,9 @@ def _solver() -> highspy.Highs:
     return h
 
 
-def min_max(A: sparse.spmatrix, row_bounds: np.ndarray, col_bounds: np.ndarray, cost: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray] | None:
+def min_max(
+    A: sparse.spmatrix, row_bounds: np.ndarray, col_bounds: np.ndarray, cost: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Minimise, then maximise, `cost @ x` subject to `row_lo <= A @ x <= row_hi`, `col_lo <= x <= col_hi`.
 
     Args:

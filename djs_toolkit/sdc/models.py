@@ -51,12 +51,16 @@ def _statsmodels_table(result: object) -> pd.DataFrame:
     params = pd.Series(np.asarray(result.params, dtype=float).ravel())  # type: ignore[attr-defined]
     names = list(getattr(result.model, "exog_names", None) or range(len(params)))  # type: ignore[attr-defined]
     ci = np.asarray(result.conf_int(), dtype=float)  # type: ignore[attr-defined]
-    table = pd.DataFrame({
-        "coef": params.to_numpy(),
-        "se": np.asarray(result.bse, dtype=float).ravel(),  # type: ignore[attr-defined]
-        "ci_lower": ci[:, 0], "ci_upper": ci[:, 1],
-        "p": np.asarray(result.pvalues, dtype=float).ravel(),  # type: ignore[attr-defined]
-    }, index=pd.Index([str(n) for n in names][: len(params)], name="covariate"))
+    table = pd.DataFrame(
+        {
+            "coef": params.to_numpy(),
+            "se": np.asarray(result.bse, dtype=float).ravel(),  # type: ignore[attr-defined]
+            "ci_lower": ci[:, 0],
+            "ci_upper": ci[:, 1],
+            "p": np.asarray(result.pvalues, dtype=float).ravel(),  # type: ignore[attr-defined]
+        },
+        index=pd.Index([str(n) for n in names][: len(params)], name="covariate"),
+    )
     return table
 
 
@@ -68,17 +72,29 @@ def _indicator_flags(exog: np.ndarray, names: list[str], profile: Profile) -> li
     for j in binary:
         ones = int(x[:, j].sum())
         if min(ones, len(x) - ones) < need:
-            flags.append((names[j], "IndicatorCountCheck", "fail",
-                          f"indicator has fewer than {need} ones or zeros: merge categories"))
+            flags.append(
+                (
+                    names[j],
+                    "IndicatorCountCheck",
+                    "fail",
+                    f"indicator has fewer than {need} ones or zeros: merge categories",
+                )
+            )
     const = [j for j in range(x.shape[1]) if np.all(x[:, j] == x[0, j])]
     if x.shape[1] and len(binary) + len(const) == x.shape[1] and binary:
         patterns, counts = np.unique(x, axis=0, return_counts=True)
         if x.shape[1] >= len(patterns):
             small = int((counts < need).sum())
             status = "fail" if small else "review"
-            flags.append((None, "SaturatedModelCheck", status,
-                          "saturated all-categorical model: coefficients reproduce cell means, so it is checked "
-                          f"as a table ({small} covariate pattern(s) below {need} records)"))
+            flags.append(
+                (
+                    None,
+                    "SaturatedModelCheck",
+                    status,
+                    "saturated all-categorical model: coefficients reproduce cell means, so it is checked "
+                    f"as a table ({small} covariate pattern(s) below {need} records)",
+                )
+            )
     return flags
 
 
@@ -92,8 +108,14 @@ def _event_flags(design: pd.DataFrame, events: np.ndarray, profile: Profile) -> 
         if not np.isin(x, (0.0, 1.0)).all() or x.min() == x.max():
             continue
         if min(int(ev[x == 1].sum()), int(ev[x == 0].sum())) < need:
-            flags.append((str(col), "EventsPerLevelCheck", "fail",
-                          f"fewer than {need} events in one level of this indicator: merge categories"))
+            flags.append(
+                (
+                    str(col),
+                    "EventsPerLevelCheck",
+                    "fail",
+                    f"fewer than {need} events in one level of this indicator: merge categories",
+                )
+            )
     return flags
 
 
@@ -120,8 +142,9 @@ def model_design(params_index: pd.Index, data: pd.DataFrame) -> pd.DataFrame | N
     return pd.DataFrame(cols, index=data.index)
 
 
-def model_inputs(result: object, data: pd.DataFrame | None, event: object, cause: int,
-                 design: pd.DataFrame | None) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+def model_inputs(
+    result: object, data: pd.DataFrame | None, event: object, cause: int, design: pd.DataFrame | None
+) -> tuple[pd.DataFrame | None, np.ndarray | None]:
     """The design (given, or rebuilt from `data`) and the event indicator (`event` column or array == `cause`).
 
     Example:
@@ -144,8 +167,9 @@ def model_inputs(result: object, data: pd.DataFrame | None, event: object, cause
     return design, events
 
 
-def check_model(result: object, profile: Profile, design: pd.DataFrame | None = None,
-                events: np.ndarray | None = None) -> ModelCheck:
+def check_model(
+    result: object, profile: Profile, design: pd.DataFrame | None = None, events: np.ndarray | None = None
+) -> ModelCheck:
     """Check a fitted model: statsmodels results, or a Cox result by duck type; anything else is `review`.
 
     With `design` (covariate columns named like the coefficients) and `events` (one event indicator per row) the
@@ -174,15 +198,24 @@ def check_model(result: object, profile: Profile, design: pd.DataFrame | None = 
         if design is None:
             design = getattr(result, "design", None)
         if design is not None:
-            frame = design if isinstance(design, pd.DataFrame) else pd.DataFrame(np.asarray(design),
-                                                                                 columns=list(table.index))
+            frame = (
+                design
+                if isinstance(design, pd.DataFrame)
+                else pd.DataFrame(np.asarray(design), columns=list(table.index))
+            )
             flags += _indicator_flags(frame.to_numpy(np.float64), [str(c) for c in frame.columns], profile)
             if events is not None:
                 flags += _event_flags(frame, events, profile)
         else:
-            flags.append((None, "CalculatedRatioCheck", "review",
-                          "hazard ratios: events per covariate level not verifiable: pass data= (with the model's "
-                          "columns) and event= to Session.regression"))
+            flags.append(
+                (
+                    None,
+                    "CalculatedRatioCheck",
+                    "review",
+                    "hazard ratios: events per covariate level not verifiable: pass data= (with the model's "
+                    "columns) and event= to Session.regression",
+                )
+            )
         if dof is None:
             flags.append((None, "MinimumDoFCheck", "review", "events not reported: degrees of freedom unknown"))
     elif params is not None and hasattr(result, "model") and hasattr(result, "bse"):
@@ -195,14 +228,16 @@ def check_model(result: object, profile: Profile, design: pd.DataFrame | None = 
             # Proportional hazards: information comes from events, so DoF = events - parameters (§1.2, §7.2).
             dof = float(np.asarray(status).sum()) - len(table)
         n = n if n is not None else exog_n
-        mc = ModelCheck(table, flags, int(n) if n is not None else None,
-                        float(dof) if dof is not None else None, "statsmodels")
+        mc = ModelCheck(
+            table, flags, int(n) if n is not None else None, float(dof) if dof is not None else None, "statsmodels"
+        )
         exog = getattr(result.model, "exog", None)  # type: ignore[attr-defined]
         if exog is not None:
             flags += _indicator_flags(exog, list(table.index), profile)
             if status is not None:  # PH models: events in each indicator level as well
-                flags += _event_flags(pd.DataFrame(np.asarray(exog), columns=list(table.index)),
-                                      np.asarray(status), profile)
+                flags += _event_flags(
+                    pd.DataFrame(np.asarray(exog), columns=list(table.index)), np.asarray(status), profile
+                )
         mc.properties["model"] = type(result.model).__name__  # type: ignore[attr-defined]
         if dof is None:
             flags.append((None, "MinimumDoFCheck", "review", "model reports no residual degrees of freedom"))
@@ -212,9 +247,15 @@ def check_model(result: object, profile: Profile, design: pd.DataFrame | None = 
         except (TypeError, ValueError):
             table = pd.DataFrame()
         mc = ModelCheck(table, flags, None, None, "unknown")
-        flags.append((None, "UnknownStatisticCheck", profile.unknown_statistic,
-                      f"model result of type {type(result).__name__} is not known to the checker: a human must "
-                      "assess it (known: statsmodels results, Cox results with params/n/events)"))
+        flags.append(
+            (
+                None,
+                "UnknownStatisticCheck",
+                profile.unknown_statistic,
+                f"model result of type {type(result).__name__} is not known to the checker: a human must "
+                "assess it (known: statsmodels results, Cox results with params/n/events)",
+            )
+        )
     if mc.dof is not None and profile.dof_threshold is not None and mc.dof < profile.dof_threshold:
         flags.append((None, "MinimumDoFCheck", "fail", f"residual degrees of freedom < {profile.dof_threshold}"))
     mc.flags = flags

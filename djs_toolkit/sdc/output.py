@@ -114,7 +114,7 @@ def display_table(
         ([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]], [[0, 1], [2, 3], [4, 5]])
     """
     shape, nr = grid.shape, grid.n_row_dims
-    rdims, cdims = range(0, nr), range(nr, len(shape))
+    rdims, cdims = range(nr), range(nr, len(shape))
 
     def positions(dims: range) -> list[tuple[int, ...]]:
         inner = [tuple(c) for c in np.ndindex(*[shape[d] for d in dims])] if len(dims) else [()]
@@ -131,11 +131,17 @@ def display_table(
     rlabels = [_label(grid, tuple(rp) + tuple(0 for _ in cdims), rdims, margins_name) for rp in rpos]
     if len(cdims):
         clabels = [_label(grid, tuple(0 for _ in rdims) + tuple(cp), cdims, margins_name) for cp in cpos]
-        cindex = (pd.MultiIndex.from_tuples(clabels, names=[grid.names[d] for d in cdims]) if len(cdims) > 1
-                  else pd.Index(clabels, name=grid.names[nr]))
+        cindex = (
+            pd.MultiIndex.from_tuples(clabels, names=[grid.names[d] for d in cdims])
+            if len(cdims) > 1
+            else pd.Index(clabels, name=grid.names[nr])
+        )
     else:
         cindex = pd.Index([value_name])
-    rindex = (pd.MultiIndex.from_tuples(rlabels, names=[grid.names[d] for d in rdims]) if nr > 1
-              else pd.Index(rlabels, name=grid.names[0]))
+    rindex = (
+        pd.MultiIndex.from_tuples(rlabels, names=[grid.names[d] for d in rdims])
+        if nr > 1
+        else pd.Index(rlabels, name=grid.names[0])
+    )
     table = pd.DataFrame(np.asarray(ext_values)[ids], index=rindex, columns=cindex)
     return table, ids

@@ -71,8 +71,9 @@ def _overlap_system(table: pd.DataFrame, labels: list[str], by: str | None):
         n_g, G = 2 * M + 1, len(blocks) - 1
         link = sparse.hstack([sparse.kron(np.ones((1, G)), -sparse.eye(M, n_g)), sparse.eye(M, n_g)])
         A = sparse.vstack([A, link])
-    x = np.concatenate([np.r_[g["exclusive"].to_numpy(float), g["inclusive"].to_numpy(float), g["exclusive"].sum()]
-                        for g in blocks])
+    x = np.concatenate(
+        [np.r_[g["exclusive"].to_numpy(float), g["inclusive"].to_numpy(float), g["exclusive"].sum()] for g in blocks]
+    )
     return pd.concat(blocks, ignore_index=True), x, sparse.csr_matrix(A), B
 
 
@@ -92,15 +93,21 @@ def _pattern(Y, x, sup, allow, cost, n_g: int, t: int, w: float, linked: bool) -
         return np.where(bad, np.inf, (moved & ~sup[c]) @ cost[c])
 
     last = len(x) // n_g - 1
-    opts = [(cost_in(gi, Y), [(gi, 1)])] if not linked else (
-        [(cost_in(gi, Y) + cost_in(last, Y), [(gi, 1), (last, 1)])] if gi != last else []) + [
-        (cost_in(gi, Y) + cost_in(h, Y if gi == last else -Y), [(gi, 1), (h, 1 if gi == last else -1)])
-        for h in range(last) if h != gi]
+    opts = (
+        [(cost_in(gi, Y), [(gi, 1)])]
+        if not linked
+        else ([(cost_in(gi, Y) + cost_in(last, Y), [(gi, 1), (last, 1)])] if gi != last else [])
+        + [
+            (cost_in(gi, Y) + cost_in(h, Y if gi == last else -Y), [(gi, 1), (h, 1 if gi == last else -1)])
+            for h in range(last)
+            if h != gi
+        ]
+    )
     best = [float(o[0].min()) for o in opts]
     if opts and np.isfinite(min(best)):  # otherwise the audit sends the cell to the exact MILP
         o = opts[int(np.argmin(best))]
         for g, sign in o[1]:
-            sup[g * n_g:(g + 1) * n_g] |= (sign * Y[int(np.argmin(o[0]))]) != 0
+            sup[g * n_g : (g + 1) * n_g] |= (sign * Y[int(np.argmin(o[0]))]) != 0
 
 
 def _complements(A, x, sup, allow, cost, t: int, w: float) -> np.ndarray | None:
@@ -111,9 +118,16 @@ def _complements(A, x, sup, allow, cost, t: int, w: float) -> np.ndarray | None:
     box = sparse.vstack([sparse.hstack([ident, -up * ident]), sparse.hstack([-ident, -sparse.diags(down)])])
     lo, hi = np.r_[np.full(n, -np.inf), sup * 1.0], np.r_[np.full(n, np.inf), (sup | allow) * 1.0]
     lo[t] = hi[t] = w
-    res = milp(np.r_[np.zeros(n), cost], integrality=np.r_[np.zeros(n), np.ones(n)], bounds=Bounds(lo, hi),
-               constraints=[LinearConstraint(sparse.hstack([A, sparse.csr_matrix(A.shape)]).tocsr(), 0, 0),
-                            LinearConstraint(box.tocsr(), -np.inf, 0)], options={"time_limit": 60.0})
+    res = milp(
+        np.r_[np.zeros(n), cost],
+        integrality=np.r_[np.zeros(n), np.ones(n)],
+        bounds=Bounds(lo, hi),
+        constraints=[
+            LinearConstraint(sparse.hstack([A, sparse.csr_matrix(A.shape)]).tocsr(), 0, 0),
+            LinearConstraint(box.tocsr(), -np.inf, 0),
+        ],
+        options={"time_limit": 60.0},
+    )
     return None if res.x is None else res.x[n:] > 0.5
 
 
@@ -121,7 +135,7 @@ def _audit(A, x, sup, w: float) -> pd.DataFrame:
     system = PublishedSystem(A, np.zeros(A.shape[0]), np.where(sup, 0.0, x), np.where(sup, np.inf, x))
     cells = np.flatnonzero(sup)
     # Batches of 16: sdc.audit solves one block LP per call, whose cost grows faster than linearly.
-    res = pd.concat([audit(system, cells[i:i + 16]) for i in range(0, max(len(cells), 1), 16)])
+    res = pd.concat([audit(system, cells[i : i + 16]) for i in range(0, max(len(cells), 1), 16)])
     res["required"] = w
     res["ok"] = (res["width"] >= w - 1e-6).to_numpy(bool)  # NaN (solver trouble) fails closed
     return res
@@ -155,8 +169,11 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
     session = session_or_profile if isinstance(session_or_profile, Session) else None
     prof = session.profile if session else load_profile(session_or_profile)
     labels = table.attrs.get("datasets") or [c for c in table.columns if table[c].dtype == bool]
-    by = table.attrs["by"] if "by" in table.attrs else next(
-        (c for c in table.columns if c not in labels and c not in _NOT_GROUPS), None)
+    by = (
+        table.attrs["by"]
+        if "by" in table.attrs
+        else next((c for c in table.columns if c not in labels and c not in _NOT_GROUPS), None)
+    )
     frame, x, A, B = _overlap_system(table, labels, by)
     M, w, safe = len(B), prof.width, prof.min_safe_count
     n_g = 2 * M + 1
@@ -190,10 +207,25 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
         if prof.mitigation == "round" and prof.round_base:
             vals = np.floor(vals / prof.round_base + 0.5) * prof.round_base
         shown[c] = vals.mask(mask[c]).round().astype("Int64")
-    reasons = reason_frame([(int(r), c, *(("MinimumThresholdCheck", "fail", f"count below {safe}") if primary[cell]
-                                          else ("SecondarySuppression", "review", "withheld so that no suppressed "
-                                                "count can be recovered by differencing")))
-                            for cell, r, c in zip(cells, row, col) if sup[cell]])
+    reasons = reason_frame(
+        [
+            (
+                int(r),
+                c,
+                *(
+                    ("MinimumThresholdCheck", "fail", f"count below {safe}")
+                    if primary[cell]
+                    else (
+                        "SecondarySuppression",
+                        "review",
+                        "withheld so that no suppressed count can be recovered by differencing",
+                    )
+                ),
+            )
+            for cell, r, c in zip(cells, row, col)
+            if sup[cell]
+        ]
+    )
     status = "fail" if not ok else (prof.status_after_protection if sup.any() else "pass")
     if status == "pass" and prof.zeros == "review" and (x[cells] == 0).any():
         status = "review"
@@ -206,12 +238,27 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
             raise DJSUserError(f"An output named {name!r} already exists: choose another name.")
     # Statistic "overlap": a count table whose counts are the exclusive / inclusive columns (the set
     # columns and degree are labels), so scans check those columns only.
-    out = Output(name or "overlap", status, "table", "overlap_sets", "overlap", shown, mask, reasons, evidence, res,
-                 description=f"persons by combination of {', '.join(labels)}", variables=list(labels),
-                 n=int(x[union][-1]))
+    out = Output(
+        name or "overlap",
+        status,
+        "table",
+        "overlap_sets",
+        "overlap",
+        shown,
+        mask,
+        reasons,
+        evidence,
+        res,
+        description=f"persons by combination of {', '.join(labels)}",
+        variables=list(labels),
+        n=int(x[union][-1]),
+    )
     out.properties["statistic"] = "overlap"
-    out.controls = [f"counts below {safe} withheld", "complementary suppression over exclusive, inclusive and "
-                    "set-size counts as one linked table", "LP attacker audit of every withheld count"]
+    out.controls = [
+        f"counts below {safe} withheld",
+        "complementary suppression over exclusive, inclusive and set-size counts as one linked table",
+        "LP attacker audit of every withheld count",
+    ]
     if session is not None:
         session.outputs[out.name] = out
     return out

@@ -16,7 +16,7 @@ import yaml
 
 from djs_toolkit.errors import DJSUserError
 
-__all__ = ["Profile", "load_profile", "available_profiles"]
+__all__ = ["Profile", "available_profiles", "load_profile"]
 
 _PROFILE_DIR = Path(__file__).with_name("profiles")
 _STATUS = ("pass", "review", "fail")
@@ -120,7 +120,9 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise DJSUserError(f"Profile file {path} is not valid YAML ({exc.__class__.__name__}): fix its syntax.") from None
+        raise DJSUserError(
+            f"Profile file {path} is not valid YAML ({exc.__class__.__name__}): fix its syntax."
+        ) from None
     if not isinstance(data, dict):
         raise DJSUserError(f"Profile file {path} must be a YAML mapping of setting: value.")
     parent = data.pop("extends", None)

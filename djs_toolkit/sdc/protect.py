@@ -24,7 +24,7 @@ from djs_toolkit.sdc.rounding import rounded_counts
 from djs_toolkit.sdc.rules import statistic_kind
 from djs_toolkit.sdc.suppress import secondary_suppression
 
-__all__ = ["Protection", "protect_table", "denominator_cells"]
+__all__ = ["Protection", "denominator_cells", "protect_table"]
 
 AUDIT_COLUMNS = ["lower", "upper", "width", "required", "ok"]
 
@@ -121,13 +121,14 @@ def protect_table(
     values = np.asarray(values, dtype=np.float64)
     mitigation = profile.mitigation
     rules = sorted(set(flags.loc[flags["status"] == "fail", "rule"]))
-    if mitigation == "none" or not primary.any() and (mitigation != "round" or kind != "frequency"):
+    if mitigation == "none" or (not primary.any() and (mitigation != "round" or kind != "frequency")):
         ctrl = [] if not primary.any() else [f"failing cells withheld ({', '.join(rules)}); no mitigation in profile"]
         pub = np.where(primary, np.nan, values)
         if statistic == "proportion":
             pub = _proportions(pub, grid, normalize_axes)
-        return Protection(pub, primary.copy(), primary, _empty_audit(), True, ctrl, False,
-                          np.zeros(grid.n_ext, dtype=bool))
+        return Protection(
+            pub, primary.copy(), primary, _empty_audit(), True, ctrl, False, np.zeros(grid.n_ext, dtype=bool)
+        )
     if kind == "frequency" and mitigation == "round":
         return _round(ev, statistic, values, primary, profile, normalize_axes, rules)
     if kind in ("frequency", "linear"):
@@ -164,8 +165,13 @@ def _proportions(counts: np.ndarray, grid: object, axes: tuple[int, ...] | None)
 
 
 def _round(
-    ev: Evidence, statistic: str, values: np.ndarray, primary: np.ndarray, profile: Profile,
-    normalize_axes: tuple[int, ...] | None, rules: list[str],
+    ev: Evidence,
+    statistic: str,
+    values: np.ndarray,
+    primary: np.ndarray,
+    profile: Profile,
+    normalize_axes: tuple[int, ...] | None,
+    rules: list[str],
 ) -> Protection:
     grid = ev.grid
     method = "midpoint6" if statistic == "proportion" and profile.rate_rounding == "midpoint6" else "base"
@@ -189,6 +195,7 @@ def _round(
         pub = _proportions(pub, grid, normalize_axes)
         ctrl.append(f"proportions recomputed from the {label}-rounded counts")
     if redact.any():
-        ctrl.append(f"LP attacker audit of redacted cells (interval width >= {profile.width:g}): "
-                    f"{'passed' if ok else 'FAILED'}")
+        ctrl.append(
+            f"LP attacker audit of redacted cells (interval width >= {profile.width:g}): {'passed' if ok else 'FAILED'}"
+        )
     return Protection(pub, redact, primary, res[AUDIT_COLUMNS], ok, ctrl, True, redact | is_margin)

@@ -10,8 +10,8 @@ rebuild the equations of any earlier output without keeping its table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd  # noqa: F401 - used by the examples
@@ -97,11 +97,16 @@ class Released:
             >>> from_sets(("g",), (("a",),), [[0]], [10.0], [10.0]).to_meta()["dims"]
             ['g']
         """
-        return {"dims": list(self.dims), "levels": [list(lv) for lv in self.levels], "n_labels": self.n_labels,
-                "names": list(self.names), "counts": self.counts}
+        return {
+            "dims": list(self.dims),
+            "levels": [list(lv) for lv in self.levels],
+            "n_labels": self.n_labels,
+            "names": list(self.names),
+            "counts": self.counts,
+        }
 
     @classmethod
-    def load(cls, meta: dict[str, object], arrays: dict[str, np.ndarray]) -> "Released":
+    def load(cls, meta: dict[str, object], arrays: dict[str, np.ndarray]) -> Released:
         """Rebuild from `to_meta()` and `to_arrays()`.
 
         Example:
@@ -109,10 +114,17 @@ class Released:
             >>> Released.load(r.to_meta(), r.to_arrays()).names
             ('g=a',)
         """
-        return cls(tuple(meta["dims"]), tuple(tuple(lv) for lv in meta["levels"]),  # type: ignore[union-attr]
-                   int(meta["n_labels"]), np.asarray(arrays["indptr"], np.int64),  # type: ignore[arg-type]
-                   np.asarray(arrays["indices"], np.int64), np.asarray(arrays["lo"], float),
-                   np.asarray(arrays["hi"], float), tuple(meta["names"]), bool(meta["counts"]))  # type: ignore
+        return cls(
+            tuple(meta["dims"]),
+            tuple(tuple(lv) for lv in meta["levels"]),  # type: ignore[union-attr]
+            int(meta["n_labels"]),
+            np.asarray(arrays["indptr"], np.int64),  # type: ignore[arg-type]
+            np.asarray(arrays["indices"], np.int64),
+            np.asarray(arrays["lo"], float),
+            np.asarray(arrays["hi"], float),
+            tuple(meta["names"]),
+            bool(meta["counts"]),
+        )  # type: ignore
 
 
 def _text_levels(levels: Sequence[object]) -> tuple[tuple[str, ...], ...]:
@@ -120,8 +132,13 @@ def _text_levels(levels: Sequence[object]) -> tuple[tuple[str, ...], ...]:
 
 
 def from_sets(
-    dims: Sequence[str], levels: Sequence[Sequence[object]], sets: Sequence[Sequence[int]],
-    lo: Sequence[float], hi: Sequence[float], names: Sequence[str] | None = None, counts: bool = True,
+    dims: Sequence[str],
+    levels: Sequence[Sequence[object]],
+    sets: Sequence[Sequence[int]],
+    lo: Sequence[float],
+    hi: Sequence[float],
+    names: Sequence[str] | None = None,
+    counts: bool = True,
 ) -> Released:
     """Released values given as explicit label sets (survival tables, custom layouts).
 
@@ -136,12 +153,22 @@ def from_sets(
     indices = np.concatenate([np.asarray(s, np.int64) for s in sets]) if sets else np.zeros(0, np.int64)
     if names is None:
         names = [_set_name(tuple(dims), lv, shape, np.asarray(s, np.int64)) for s in sets]
-    return Released(tuple(str(d) for d in dims), lv, n_labels, indptr, indices, np.asarray(lo, float),
-                    np.asarray(hi, float), tuple(names), counts)
+    return Released(
+        tuple(str(d) for d in dims),
+        lv,
+        n_labels,
+        indptr,
+        indices,
+        np.asarray(lo, float),
+        np.asarray(hi, float),
+        tuple(names),
+        counts,
+    )
 
 
-def _set_name(dims: tuple[str, ...], levels: tuple[tuple[str, ...], ...], shape: tuple[int, ...],
-              labels: np.ndarray) -> str:
+def _set_name(
+    dims: tuple[str, ...], levels: tuple[tuple[str, ...], ...], shape: tuple[int, ...], labels: np.ndarray
+) -> str:
     coords = np.unravel_index(labels, shape) if len(labels) else [np.zeros(0, np.int64)] * len(shape)
     parts = []
     for d, c in zip(dims, coords):
@@ -150,8 +177,9 @@ def _set_name(dims: tuple[str, ...], levels: tuple[tuple[str, ...], ...], shape:
     return ", ".join(parts)
 
 
-def from_grid(grid: Grid, ext_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray, counts: bool = True,
-              margins_name: str = "All") -> Released:
+def from_grid(
+    grid: Grid, ext_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray, counts: bool = True, margins_name: str = "All"
+) -> Released:
     """Released values of a table: each extended cell id (interior or margin) becomes a set of interior labels.
 
     Args:
@@ -175,13 +203,24 @@ def from_grid(grid: Grid, ext_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray, c
         coord = np.unravel_index(int(e), grid.ext_shape)
         sl = tuple(slice(None) if c == k else int(c) for c, k in zip(coord, shape))
         sets.append(np.asarray(ids[sl]).ravel())
-        names.append(", ".join(f"{n}={margins_name if c == k else lv[int(c)]}"
-                               for n, c, k, lv in zip(grid.names, coord, shape, levels)))
+        names.append(
+            ", ".join(
+                f"{n}={margins_name if c == k else lv[int(c)]}" for n, c, k, lv in zip(grid.names, coord, shape, levels)
+            )
+        )
     return from_sets(tuple(str(n) for n in grid.names), levels, sets, lo, hi, names, counts)
 
 
-def grid_released(grid: Grid, displayed: np.ndarray, counts: np.ndarray, withheld: np.ndarray, mode: str,
-                  method: str = "base", base: int = 5, is_count: bool = True) -> Released:
+def grid_released(
+    grid: Grid,
+    displayed: np.ndarray,
+    counts: np.ndarray,
+    withheld: np.ndarray,
+    mode: str,
+    method: str = "base",
+    base: int = 5,
+    is_count: bool = True,
+) -> Released:
     """The attacker's view of a protected table.
 
     Args:

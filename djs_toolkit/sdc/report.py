@@ -10,7 +10,7 @@ from djs_toolkit.sdc.output import REASON_COLUMNS, Output, display_table
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.protect import Protection
 
-__all__ = ["reason_frame", "build_output", "cell_position"]
+__all__ = ["build_output", "cell_position", "reason_frame"]
 
 
 def reason_frame(rows: list[tuple[object, object, str, str, str]]) -> pd.DataFrame:
@@ -43,8 +43,18 @@ def cell_position(ids: np.ndarray) -> dict[int, tuple[int, int]]:
 
 
 def build_output(
-    name: str, status: str, otype: str, method: str, stat: str, ev: Evidence, prot: Protection,
-    flags: pd.DataFrame, ext_values: np.ndarray, margins: bool, profile: Profile, value_name: str,
+    name: str,
+    status: str,
+    otype: str,
+    method: str,
+    stat: str,
+    ev: Evidence,
+    prot: Protection,
+    flags: pd.DataFrame,
+    ext_values: np.ndarray,
+    margins: bool,
+    profile: Profile,
+    value_name: str,
 ) -> Output:
     """Lay out the released table and everything the checker needs.
 
@@ -88,10 +98,12 @@ def _evidence_frame(
 ) -> pd.DataFrame:
     grid = ev.grid
     coords = grid.coords()
-    frame = pd.DataFrame({
-        name: [("All" if c == len(lv) else lv[c]) for c in coords[d]]
-        for d, (name, lv) in enumerate(zip(grid.names, grid.levels))
-    })
+    frame = pd.DataFrame(
+        {
+            name: [("All" if c == len(lv) else lv[c]) for c in coords[d]]
+            for d, (name, lv) in enumerate(zip(grid.names, grid.levels))
+        }
+    )
     cells = ev.cells.reset_index(drop=True)
     frame = pd.concat([frame, cells], axis=1)
     frame["displayed"] = np.isin(np.arange(grid.n_ext), ids.ravel())

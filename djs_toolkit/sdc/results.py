@@ -31,7 +31,7 @@ from djs_toolkit.sdc.rules import STATBARN, worst
 if TYPE_CHECKING:
     from djs_toolkit.sdc.session import Session
 
-__all__ = ["write_folder", "results_json", "TOOL_VERSION"]
+__all__ = ["TOOL_VERSION", "results_json", "write_folder"]
 
 TOOL_VERSION = __version__
 FLOAT_FORMAT = "%.6f"
@@ -140,8 +140,9 @@ def _outcome(o: Output) -> dict[str, dict[str, str]]:
             grid.setdefault(tuple(pos), []).append(rule)
     out: dict[str, dict[str, str]] = {}
     for j, col in enumerate(o.table.columns):
-        out[str(col)] = {str(row): "; ".join(sorted(grid.get((i, j), []))) or "ok"
-                         for i, row in enumerate(o.table.index)}
+        out[str(col)] = {
+            str(row): "; ".join(sorted(grid.get((i, j), []))) or "ok" for i, row in enumerate(o.table.index)
+        }
     return out
 
 
@@ -156,8 +157,10 @@ def _summary(o: Output) -> str:
 
 def _record(o: Output, files: list[str]) -> dict[str, Any]:
     cells = o.properties.get("cells", {})
-    sdc = {"summary": {rule: len(c) for rule, c in cells.items()},
-           "cells": {rule: [list(p) for p in c] for rule, c in cells.items()}}
+    sdc = {
+        "summary": {rule: len(c) for rule, c in cells.items()},
+        "cells": {rule: [list(p) for p in c] for rule, c in cells.items()},
+    }
     if o.properties.get("suppressed_cells"):
         sdc["summary"]["suppressed"] = len(o.properties["suppressed_cells"])
         sdc["cells"]["suppressed"] = [list(p) for p in o.properties["suppressed_cells"]]
@@ -177,15 +180,25 @@ def _record(o: Output, files: list[str]) -> dict[str, Any]:
         "timestamp": o.timestamp,
         "comments": list(o.comments),
         "exception": "; ".join(f"{e['reason_code']}: {e['text']}" for e in o.exceptions),
-        "fair": {"context": "https://w3id.org/statbarnsdc#", "statbarn": STATBARN.get(kind, "Unknown"),
-                 "check_status": {str(r): worst(g["status"]) for r, g in o.reasons.groupby("rule")}
-                 if len(o.reasons) else {}},
+        "fair": {
+            "context": "https://w3id.org/statbarnsdc#",
+            "statbarn": STATBARN.get(kind, "Unknown"),
+            "check_status": {str(r): worst(g["status"]) for r, g in o.reasons.groupby("rule")}
+            if len(o.reasons)
+            else {},
+        },
         "djs_toolkit": {
-            "description": o.description, "population": o.population, "variables": o.variables, "n": o.n,
-            "dof": o.dof, "controls": o.controls, "statistic": o.statistic,
+            "description": o.description,
+            "population": o.population,
+            "variables": o.variables,
+            "n": o.n,
+            "dof": o.dof,
+            "controls": o.controls,
+            "statistic": o.statistic,
             "exceptions": o.exceptions,
-            "output_flags": [{"rule": r.rule, "status": r.status, "summary": r.summary}
-                             for r in table_level.itertuples()],
+            "output_flags": [
+                {"rule": r.rule, "status": r.status, "summary": r.summary} for r in table_level.itertuples()
+            ],
             "released": bool(files) and o.status in ("pass", "review"),
             "relations": list(o.relations),
         },
@@ -202,8 +215,12 @@ def results_json(session: Session, files: dict[str, list[str]]) -> dict[str, Any
     """
     return {
         "version": TOOL_VERSION,
-        "tool": {"@type": "SoftwareApplication", "name": "djs_toolkit.sdc",
-                 "url": "https://github.com/ministryofjustice", "version": TOOL_VERSION},
+        "tool": {
+            "@type": "SoftwareApplication",
+            "name": "djs_toolkit.sdc",
+            "url": "https://github.com/ministryofjustice",
+            "version": TOOL_VERSION,
+        },
         "results": {name: _record(o, files.get(name, [])) for name, o in session.outputs.items()},
         "djs_toolkit": {"profile": session.profile.to_dict(), "ledger": _ledger_note(session)},
     }
@@ -235,18 +252,25 @@ def _relations(session: Session) -> list[str]:
 
 def _clearance(session: Session) -> str:
     p = session.profile
-    lines = ["# Output clearance request (draft)", "",
-             f"Profile: `{p.name}` v{p.version} ({p.description}).", ""] + _relations(session)
+    lines = [
+        "# Output clearance request (draft)",
+        "",
+        f"Profile: `{p.name}` v{p.version} ({p.description}).",
+        "",
+    ] + _relations(session)
     for name, o in session.outputs.items():
-        lines += [f"## {name}: {o.status}", "",
-                  f"- Description: {o.description or 'MISSING: add description='}",
-                  f"- Population: {o.population or 'MISSING: add population='}",
-                  f"- Type: {o.type} ({o.properties.get('method', o.method)}, statistic {o.statistic})",
-                  f"- Variables: {', '.join(o.variables) or '-'}",
-                  f"- N (unweighted records): {o.n if o.n is not None else '-'}",
-                  f"- Residual DoF: {o.dof if o.dof is not None else '-'}",
-                  f"- Controls applied: {'; '.join(o.controls) or 'none needed'}",
-                  f"- Flags: {', '.join(sorted(set(o.reasons['rule']))) if len(o.reasons) else 'none'}"]
+        lines += [
+            f"## {name}: {o.status}",
+            "",
+            f"- Description: {o.description or 'MISSING: add description='}",
+            f"- Population: {o.population or 'MISSING: add population='}",
+            f"- Type: {o.type} ({o.properties.get('method', o.method)}, statistic {o.statistic})",
+            f"- Variables: {', '.join(o.variables) or '-'}",
+            f"- N (unweighted records): {o.n if o.n is not None else '-'}",
+            f"- Residual DoF: {o.dof if o.dof is not None else '-'}",
+            f"- Controls applied: {'; '.join(o.controls) or 'none needed'}",
+            f"- Flags: {', '.join(sorted(set(o.reasons['rule']))) if len(o.reasons) else 'none'}",
+        ]
         for e in o.exceptions:
             lines.append(f"- Exception requested ({e['reason_code']}): {e['text']}")
         for c in o.comments:
@@ -257,24 +281,36 @@ def _clearance(session: Session) -> str:
 
 def _checker_only(session: Session, folder: Path) -> None:
     folder.mkdir()
-    _atomic_write(folder / f"{DO_NOT_RELEASE}.txt",
-                  "DO NOT RELEASE. Checker-only evidence: unrounded, unweighted counts behind every cell.\n")
+    _atomic_write(
+        folder / f"{DO_NOT_RELEASE}.txt",
+        "DO NOT RELEASE. Checker-only evidence: unrounded, unweighted counts behind every cell.\n",
+    )
     for name, o in session.outputs.items():
         if len(o.evidence):
             ev = o.evidence.reset_index()
-            _atomic_write(folder / f"{DO_NOT_RELEASE}_{name}_evidence.csv",
-                          ev.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT))
+            _atomic_write(
+                folder / f"{DO_NOT_RELEASE}_{name}_evidence.csv",
+                ev.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT),
+            )
         if len(o.differencing):
             # The recovered counts and the attacker's bounds: for the checker only, never in a reason.
-            _atomic_write(folder / f"{DO_NOT_RELEASE}_{name}_differencing.csv",
-                          o.differencing.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT))
-    matrix = pd.DataFrame(
-        [{v: 1 for v in o.variables} for o in session.outputs.values()], index=list(session.outputs)
-    ).fillna(0).astype(int) if session.outputs else pd.DataFrame()
+            _atomic_write(
+                folder / f"{DO_NOT_RELEASE}_{name}_differencing.csv",
+                o.differencing.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT),
+            )
+    matrix = (
+        pd.DataFrame([dict.fromkeys(o.variables, 1) for o in session.outputs.values()], index=list(session.outputs))
+        .fillna(0)
+        .astype(int)
+        if session.outputs
+        else pd.DataFrame()
+    )
     matrix = matrix.reindex(sorted(matrix.columns), axis=1)
     _atomic_write(folder / f"{DO_NOT_RELEASE}_variable_matrix.csv", matrix.to_csv(lineterminator="\n"))
-    _atomic_write(folder / f"{DO_NOT_RELEASE}_profile.json",
-                  json.dumps(session.profile.to_dict(), indent=2, sort_keys=True) + "\n")
+    _atomic_write(
+        folder / f"{DO_NOT_RELEASE}_profile.json",
+        json.dumps(session.profile.to_dict(), indent=2, sort_keys=True) + "\n",
+    )
 
 
 def _manifest(root: Path) -> None:

@@ -15,7 +15,7 @@ from djs_toolkit.sdc.audit import PublishedSystem
 from djs_toolkit.sdc.evidence import Grid, extend
 from djs_toolkit.sdc.suppress import table_equations
 
-__all__ = ["round_to_base", "midpoint6", "rounding_bounds", "rounded_counts"]
+__all__ = ["midpoint6", "round_to_base", "rounded_counts", "rounding_bounds"]
 
 
 def round_to_base(x: np.ndarray, base: int) -> np.ndarray:

@@ -14,16 +14,29 @@ import pandas as pd
 from djs_toolkit.sdc.evidence import Grid
 from djs_toolkit.sdc.profiles import Profile
 
-__all__ = ["KIND", "STATBARN", "statistic_kind", "apply_rules", "flags_frame", "worst"]
+__all__ = ["KIND", "STATBARN", "apply_rules", "flags_frame", "statistic_kind", "worst"]
 
 KIND = {
-    "count": "frequency", "proportion": "frequency", "sum": "linear", "mean": "linear", "median": "position",
-    "min": "extreme", "max": "extreme", "std": "shape", "var": "shape",
+    "count": "frequency",
+    "proportion": "frequency",
+    "sum": "linear",
+    "mean": "linear",
+    "median": "position",
+    "min": "extreme",
+    "max": "extreme",
+    "std": "shape",
+    "var": "shape",
 }
 # SACRO statbarns (§1.3), emitted so results stay comparable with ACRO/SACRO tooling.
 STATBARN = {
-    "frequency": "Frequencies", "linear": "LinearAggregations", "position": "Position", "extreme": "Endpoints",
-    "shape": "Shape", "regression": "CorrelationCoefficients", "unknown": "Unknown", "custom": "Unknown",
+    "frequency": "Frequencies",
+    "linear": "LinearAggregations",
+    "position": "Position",
+    "extreme": "Endpoints",
+    "shape": "Shape",
+    "regression": "CorrelationCoefficients",
+    "unknown": "Unknown",
+    "custom": "Unknown",
     "survival": "HazardSurvivalTables",
 }
 _ORDER = {"pass": 0, "review": 1, "fail": 2}
@@ -131,40 +144,74 @@ def apply_rules(
     small = (n_stat > 0) & ((n_stat <= t) if profile.threshold_rule == "at_or_below" else (n_stat < t))
     cmp = "<=" if profile.threshold_rule == "at_or_below" else "<"
     who = "numerator or denominator" if statistic == "proportion" else "unweighted n"
-    rows += _cells(small, "MinimumThresholdCheck", "fail",
-                   f"{who} {cmp} {t} (a count of 2 is as disclosive as 1: each contributor can subtract themself)")
+    rows += _cells(
+        small,
+        "MinimumThresholdCheck",
+        "fail",
+        f"{who} {cmp} {t} (a count of 2 is as disclosive as 1: each contributor can subtract themself)",
+    )
     zero = (n == 0) & ~structural
-    rows += _cells(zero, "PresenceOfZeroCheck", profile.zeros,
-                   "zero cell: potentially disclosive; declare it with structural_zeros= if it cannot occur")
+    rows += _cells(
+        zero,
+        "PresenceOfZeroCheck",
+        profile.zeros,
+        "zero cell: potentially disclosive; declare it with structural_zeros= if it cannot occur",
+    )
     bad_struct = structural & (n > 0)
     rows += _cells(bad_struct, "StructuralZeroCheck", "review", "cell declared a structural zero has records")
     if kind == "frequency":
-        rows += _cells(_class_disclosure(n, grid, structural), "ClassDisclosureCheck", profile.class_disclosure,
-                       "all records of a row/column fall in this cell (0%/100%): class disclosure")
+        rows += _cells(
+            _class_disclosure(n, grid, structural),
+            "ClassDisclosureCheck",
+            profile.class_disclosure,
+            "all records of a row/column fall in this cell (0%/100%): class disclosure",
+        )
     if kind == "linear":
         rows += _dominance(cells, profile)
     if kind in ("linear", "position", "shape") and "n_distinct" in cells:
         same = (cells["n_value"].to_numpy() >= 2) & (cells["n_distinct"].to_numpy() == 1)
-        rows += _cells(same, "AllValuesSameCheck", profile.all_values_same,
-                       "every record in the cell has the same value: the statistic reveals each one")
+        rows += _cells(
+            same,
+            "AllValuesSameCheck",
+            profile.all_values_same,
+            "every record in the cell has the same value: the statistic reveals each one",
+        )
     if kind == "extreme":
         alt = "publish a percentile (e.g. p5/p95) or a top-coded band ('>= X') instead"
         if profile.minmax in ("fail", "review"):
-            rows += _cells(n_stat > 0, "ExtremeValueCheck", profile.minmax,
-                           f"{statistic} is one record's value (unsafe statistic): {alt}")
+            rows += _cells(
+                n_stat > 0,
+                "ExtremeValueCheck",
+                profile.minmax,
+                f"{statistic} is one record's value (unsafe statistic): {alt}",
+            )
     if kind == "shape" and profile.dof_threshold is not None:
         low = (n_stat > 0) & (n_stat - 1 < profile.dof_threshold)
         rows += _cells(low, "MinimumDoFCheck", "fail", f"degrees of freedom (n - 1) < {profile.dof_threshold}")
     if kind == "position" and position_state is not None:
         ps = np.asarray(position_state)
-        rows += _cells(ps == 1, "PositionUniquenessCheck", profile.status_after_protection,
-                       f"value held by fewer than {profile.position_min_in_band} records: rounded")
-        rows += _cells(ps == 2, "PositionUniquenessCheck", "fail",
-                       "value unique to too few records even after rounding: suppressed")
+        rows += _cells(
+            ps == 1,
+            "PositionUniquenessCheck",
+            profile.status_after_protection,
+            f"value held by fewer than {profile.position_min_in_band} records: rounded",
+        )
+        rows += _cells(
+            ps == 2,
+            "PositionUniquenessCheck",
+            "fail",
+            "value unique to too few records even after rounding: suppressed",
+        )
     if kind == "unknown":
-        rows.append((-1, "UnknownStatisticCheck", profile.unknown_statistic,
-                     f"statistic {statistic!r} is not known to the checker: a human must assess it "
-                     "(known: count, sum, mean, median, pNN, min, max, std, var)"))
+        rows.append(
+            (
+                -1,
+                "UnknownStatisticCheck",
+                profile.unknown_statistic,
+                f"statistic {statistic!r} is not known to the checker: a human must assess it "
+                "(known: count, sum, mean, median, pNN, min, max, std, var)",
+            )
+        )
     return flags_frame(rows)
 
 
@@ -183,10 +230,18 @@ def _dominance(cells: pd.DataFrame, profile: Profile) -> list[tuple[int, str, st
         if profile.nk_n is not None:
             top = top1 if profile.nk_n == 1 else top1 + top2
             share = np.where(live, top / np.where(total > 0, total, 1.0), 0.0)
-            rows += _cells(live & (share >= float(profile.nk_k or 1.0) - 1e-12), "NKCheck", "fail",
-                           f"top {profile.nk_n} contributors hold >= {profile.nk_k:.0%} of the cell's absolute total")
+            rows += _cells(
+                live & (share >= float(profile.nk_k or 1.0) - 1e-12),
+                "NKCheck",
+                "fail",
+                f"top {profile.nk_n} contributors hold >= {profile.nk_k:.0%} of the cell's absolute total",
+            )
         if profile.p_percent is not None:
             rest = total - top1 - top2
-            rows += _cells(live & (rest < profile.p_percent * top1 - 1e-12), "PPercentCheck", "fail",
-                           f"the 2nd largest contributor could estimate the largest within {profile.p_percent:.0%}")
+            rows += _cells(
+                live & (rest < profile.p_percent * top1 - 1e-12),
+                "PPercentCheck",
+                "fail",
+                f"the 2nd largest contributor could estimate the largest within {profile.p_percent:.0%}",
+            )
     return rows

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import linecache
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,11 +30,17 @@ from djs_toolkit.sdc.session_ledger import LedgerMixin
 from djs_toolkit.sdc.session_outputs import OutputsMixin
 from djs_toolkit.sdc.statistics import quantile_values, statistic_name, statistic_values, unknown_values
 
-__all__ = ["Session", "EXCEPTION_CODES"]
+__all__ = ["EXCEPTION_CODES", "Session"]
 
 # Structured exception reasons (§7.5); exceptions annotate an output, they never change its status.
-EXCEPTION_CODES = ("structural_zero", "publicly_available", "not_about_persons", "aggregate_of_released",
-                   "negligible_risk", "other")
+EXCEPTION_CODES = (
+    "structural_zero",
+    "publicly_available",
+    "not_about_persons",
+    "aggregate_of_released",
+    "negligible_risk",
+    "other",
+)
 # Failing rules that withholding (or rebuilding from rounded counts) resolves. Min/max are not among them: an
 # extreme is unsafe whatever its group size, so the output fails and the reason suggests an alternative.
 _RESOLVABLE = ("MinimumThresholdCheck", "NKCheck", "PPercentCheck", "PositionUniquenessCheck", "MinimumDoFCheck")
@@ -101,8 +107,14 @@ class Session(LedgerMixin, OutputsMixin):
         'pass'
     """
 
-    def __init__(self, profile: str | Path | Profile = "srs", ledger: str | Path | None = None, *,
-                 differencing_lp_budget: int = LP_BUDGET, run: str = "") -> None:
+    def __init__(
+        self,
+        profile: str | Path | Profile = "srs",
+        ledger: str | Path | None = None,
+        *,
+        differencing_lp_budget: int = LP_BUDGET,
+        run: str = "",
+    ) -> None:
         self.profile = load_profile(profile)
         self.ledger = ledger
         self.run = str(run)
@@ -202,8 +214,20 @@ class Session(LedgerMixin, OutputsMixin):
                 raise DJSUserError("normalize must be False, True, 'all', 'index' or 'columns'.")
             axes, stat = choice[str(key)], "proportion"
         out = self._table(
-            "crosstab", rkeys + ckeys, len(rkeys), values, stat, aggfunc, margins, name, description, population,
-            weights, structural_zeros, record_id, axes,
+            "crosstab",
+            rkeys + ckeys,
+            len(rkeys),
+            values,
+            stat,
+            aggfunc,
+            margins,
+            name,
+            description,
+            population,
+            weights,
+            structural_zeros,
+            record_id,
+            axes,
         )
         return self._output(out, cmd)
 
@@ -245,8 +269,21 @@ class Session(LedgerMixin, OutputsMixin):
         stat = statistic_name(aggfunc)
         w = data[weights] if weights else None
         out = self._table(
-            "pivot_table", keys, len(rows), data[vals[0]], stat, aggfunc, margins, name, description, population,
-            w, structural_zeros, _ids(data, record_id), None, value_name=vals[0] if not cols else None,
+            "pivot_table",
+            keys,
+            len(rows),
+            data[vals[0]],
+            stat,
+            aggfunc,
+            margins,
+            name,
+            description,
+            population,
+            w,
+            structural_zeros,
+            _ids(data, record_id),
+            None,
+            value_name=vals[0] if not cols else None,
             index_ids=data.index,
         )
         return self._output(out, cmd)
@@ -279,8 +316,24 @@ class Session(LedgerMixin, OutputsMixin):
         binned, edges, edge_flag = bin_values(data[column], bins)
         extra = [(-1, "HistogramEdgeCheck", "review", edge_flag)] if edge_flag else []
         out = self._table(
-            "hist", [binned], 1, None, "count", None, False, name, description, population, None, None,
-            _ids(data, record_id), None, value_name="count", otype="histogram", extra=extra, index_ids=data.index,
+            "hist",
+            [binned],
+            1,
+            None,
+            "count",
+            None,
+            False,
+            name,
+            description,
+            population,
+            None,
+            None,
+            _ids(data, record_id),
+            None,
+            value_name="count",
+            otype="histogram",
+            extra=extra,
+            index_ids=data.index,
         )
         out.properties["bin_edges"] = [float(e) for e in edges]
         return self._output(out, cmd)
@@ -290,8 +343,12 @@ class Session(LedgerMixin, OutputsMixin):
             return None
         out = np.zeros(grid.n_ext, dtype=bool)
         if isinstance(spec, pd.DataFrame):
-            spec = [(r if isinstance(r, tuple) else (r,)) + (c if isinstance(c, tuple) else (c,))
-                    for r in spec.index for c in spec.columns if bool(spec.loc[r, c])]
+            spec = [
+                (r if isinstance(r, tuple) else (r,)) + (c if isinstance(c, tuple) else (c,))
+                for r in spec.index
+                for c in spec.columns
+                if bool(spec.loc[r, c])
+            ]
         for entry in spec:  # type: ignore[attr-defined]
             labels = entry if isinstance(entry, tuple) else (entry,)
             if len(labels) != len(grid.levels):
@@ -304,10 +361,24 @@ class Session(LedgerMixin, OutputsMixin):
         return out
 
     def _table(
-        self, method: str, keys: list[pd.Series], n_row_dims: int, values: object | None, stat: str,
-        aggfunc: object, margins: bool, name: str | None, description: str | None, population: object,
-        weights: object | None, structural_zeros: object, record_id: object, axes: tuple[int, ...] | None,
-        value_name: str | None = None, otype: str = "table", extra: list[tuple[int, str, str, str]] | None = None,
+        self,
+        method: str,
+        keys: list[pd.Series],
+        n_row_dims: int,
+        values: object | None,
+        stat: str,
+        aggfunc: object,
+        margins: bool,
+        name: str | None,
+        description: str | None,
+        population: object,
+        weights: object | None,
+        structural_zeros: object,
+        record_id: object,
+        axes: tuple[int, ...] | None,
+        value_name: str | None = None,
+        otype: str = "table",
+        extra: list[tuple[int, str, str, str]] | None = None,
         index_ids: pd.Index | None = None,
     ) -> Output:
         name = self._name(name)
@@ -332,8 +403,9 @@ class Session(LedgerMixin, OutputsMixin):
         if weights is not None and stat not in ("count", "proportion", "sum", "mean"):
             raise DJSUserError("weights are supported for counts, proportions, sums and means only.")
         w = None if weights is None else pd.to_numeric(pd.Series(weights), errors="coerce").to_numpy(np.float64)
-        ev = cell_evidence(labels, grid, None if kind == "frequency" else vals, w,
-                           distinct=kind in ("linear", "position", "shape"))
+        ev = cell_evidence(
+            labels, grid, None if kind == "frequency" else vals, w, distinct=kind in ("linear", "position", "shape")
+        )
         structural = self._structural(structural_zeros, grid)
         state = None
         if kind == "frequency":
@@ -352,7 +424,17 @@ class Session(LedgerMixin, OutputsMixin):
         status = self._status(flags, prot)
         variables = [str(n) for n in grid.names] + ([str(pd.Series(values).name)] if values is not None else [])
         out = build_output(
-            name, status, otype, method, stat, ev, prot, flags, ext_vals, margins, prof,
+            name,
+            status,
+            otype,
+            method,
+            stat,
+            ev,
+            prot,
+            flags,
+            ext_vals,
+            margins,
+            prof,
             value_name=value_name or ("count" if kind == "frequency" and stat == "count" else stat),
         )
         out.description, out.population, out.variables = description, pop_text, variables
@@ -362,15 +444,33 @@ class Session(LedgerMixin, OutputsMixin):
         _, shown = display_table(grid, np.zeros(grid.n_ext), margins, prof.margins_name)
         rounded = prof.mitigation == "round" and kind == "frequency"
         out.released = grid_released(
-            grid, shown, ev.cells["n"].to_numpy(np.float64), prot.suppressed, "round" if rounded else "exact",
+            grid,
+            shown,
+            ev.cells["n"].to_numpy(np.float64),
+            prot.suppressed,
+            "round" if rounded else "exact",
             "midpoint6" if stat == "proportion" and prof.rate_rounding == "midpoint6" else "base",
-            int(prof.round_base or 5), is_count=kind == "frequency" and w is None)
-        out.properties.update({"method": method, "statistic": stat, "margins": bool(margins),
-                               "mitigation": prof.mitigation, "statbarn_kind": kind})
+            int(prof.round_base or 5),
+            is_count=kind == "frequency" and w is None,
+        )
+        out.properties.update(
+            {
+                "method": method,
+                "statistic": stat,
+                "margins": bool(margins),
+                "mitigation": prof.mitigation,
+                "statbarn_kind": kind,
+            }
+        )
         if prof.mitigation == "round" and kind == "frequency":
             out.properties["round_base"] = prof.round_base
-            _label_rounded(out, "_midpoint6" if stat == "proportion" and prof.rate_rounding == "midpoint6"
-                           else f"_rounded{prof.round_base}", derived=stat == "proportion")
+            _label_rounded(
+                out,
+                "_midpoint6"
+                if stat == "proportion" and prof.rate_rounding == "midpoint6"
+                else f"_rounded{prof.round_base}",
+                derived=stat == "proportion",
+            )
         return out
 
     @staticmethod
@@ -395,9 +495,18 @@ class Session(LedgerMixin, OutputsMixin):
         return status
 
     # -- models, files, annotations ---------------------------------------------------------------------------
-    def regression(self, result: object, name: str | None = None, description: str | None = None,
-                   population: str | None = None, *, data: pd.DataFrame | None = None, event: object = None,
-                   cause: int = 1, design: pd.DataFrame | None = None) -> Output:
+    def regression(
+        self,
+        result: object,
+        name: str | None = None,
+        description: str | None = None,
+        population: str | None = None,
+        *,
+        data: pd.DataFrame | None = None,
+        event: object = None,
+        cause: int = 1,
+        design: pd.DataFrame | None = None,
+    ) -> Output:
         """Check a fitted model (statsmodels results, or a Cox / Fine-Gray result with params/n/events).
 
         For Cox and Fine-Gray results pass the rows the model used: `data=` (holding the covariate columns, or
@@ -417,9 +526,20 @@ class Session(LedgerMixin, OutputsMixin):
         mc = check_model(result, self.profile, design, events)
         status = worst(f[2] for f in mc.flags)
         rows = [(r, None, rule, st, summ) for r, rule, st, summ in mc.flags]
-        out = Output(self._name(name), status, "regression", "regression", mc.kind, mc.table,
-                     reasons=reason_frame(rows), description=description, population=population,
-                     variables=[str(i) for i in mc.table.index], n=mc.n, dof=mc.dof)
+        out = Output(
+            self._name(name),
+            status,
+            "regression",
+            "regression",
+            mc.kind,
+            mc.table,
+            reasons=reason_frame(rows),
+            description=description,
+            population=population,
+            variables=[str(i) for i in mc.table.index],
+            n=mc.n,
+            dof=mc.dof,
+        )
         out.properties.update({"method": "regression", "dof": mc.dof, "statbarn_kind": "regression", **mc.properties})
         out.controls = ["coefficients are not rounded or perturbed"]
         return self._output(out, cmd)
@@ -438,12 +558,22 @@ class Session(LedgerMixin, OutputsMixin):
         if not src.is_file():
             raise DJSUserError(f"custom: file {src.name} not found: check the path.")
         blocked = src.suffix.lower() in self.profile.blocked_extensions
-        reason = (f"file type {src.suffix.lower()} is blocked by profile {self.profile.name}" if blocked
-                  else "custom file made outside the checker: a human must check it")
-        out = Output(self._name(name), "fail" if blocked else "review", "custom", "custom", "custom",
-                     pd.DataFrame(), reasons=reason_frame([(None, None, "CustomOutputCheck",
-                                                            "fail" if blocked else "review", reason)]),
-                     description=description, source_path=str(src.resolve()))
+        reason = (
+            f"file type {src.suffix.lower()} is blocked by profile {self.profile.name}"
+            if blocked
+            else "custom file made outside the checker: a human must check it"
+        )
+        out = Output(
+            self._name(name),
+            "fail" if blocked else "review",
+            "custom",
+            "custom",
+            "custom",
+            pd.DataFrame(),
+            reasons=reason_frame([(None, None, "CustomOutputCheck", "fail" if blocked else "review", reason)]),
+            description=description,
+            source_path=str(src.resolve()),
+        )
         out.properties["method"] = "custom"
         return self._output(out, cmd)
 
@@ -490,4 +620,3 @@ class Session(LedgerMixin, OutputsMixin):
         from djs_toolkit.sdc.results import write_folder
 
         return write_folder(self, Path(path))
-

@@ -74,13 +74,27 @@ class LedgerMixin:
     def _key_flags(self, out: Output, info: dict[str, int]) -> None:
         rows = []
         if info.get("missing"):
-            rows.append((None, None, "LedgerKeyCheck", "review",
-                         f"record_id is missing for {info['missing']} record(s): those records cannot be linked to "
-                         "other outputs, so differencing with them is unchecked; fill the ids"))
+            rows.append(
+                (
+                    None,
+                    None,
+                    "LedgerKeyCheck",
+                    "review",
+                    f"record_id is missing for {info['missing']} record(s): those records cannot be linked to "
+                    "other outputs, so differencing with them is unchecked; fill the ids",
+                )
+            )
         if info.get("duplicated"):
-            rows.append((None, None, "LedgerKeyCheck", "review",
-                         f"record_id repeats for {info['duplicated']} record(s): repeats are linked across outputs "
-                         "by order of appearance only; pass a record-level id"))
+            rows.append(
+                (
+                    None,
+                    None,
+                    "LedgerKeyCheck",
+                    "review",
+                    f"record_id repeats for {info['duplicated']} record(s): repeats are linked across outputs "
+                    "by order of appearance only; pass a record-level id",
+                )
+            )
         if rows:
             out.reasons = pd.concat([out.reasons, reason_frame(rows)], ignore_index=True)
             out.status = worst([out.status, "review"])
@@ -99,18 +113,32 @@ class LedgerMixin:
                 self._key_flags(out, info)
         else:
             labels = None
-        new = NewOutput(out.name, out.released, labels, digest, out.key_space if digest else None,
-                        tuple(out.variables))
+        new = NewOutput(out.name, out.released, labels, digest, out.key_space if digest else None, tuple(out.variables))
         current = led.entries()
         before = {e.id for e in current}
         res = check_new(led, new, self.profile, self.differencing_lp_budget, entries=self._in_scope(current))
         self._apply(out, res)
         if out.status == "fail":
             return
-        protection: dict[str, Any] = {"mitigation": self.profile.mitigation, "controls": list(out.controls),
-                                      "withheld_cells": int(out.mask.to_numpy().sum()) if out.mask is not None else 0}
-        entry = led.add(out.name, out.type, out.statistic, out.status, tuple(out.variables), out.released, labels,
-                        digest, new.key_space, out.population, protection, run=self.run)
+        protection: dict[str, Any] = {
+            "mitigation": self.profile.mitigation,
+            "controls": list(out.controls),
+            "withheld_cells": int(out.mask.to_numpy().sum()) if out.mask is not None else 0,
+        }
+        entry = led.add(
+            out.name,
+            out.type,
+            out.statistic,
+            out.status,
+            tuple(out.variables),
+            out.released,
+            labels,
+            digest,
+            new.key_space,
+            out.population,
+            protection,
+            run=self.run,
+        )
         arrivals = [e for e in self._in_scope(led.entries()) if e.id not in before and e.id != entry.id]
         if arrivals:
             again = check_new(led, new, self.profile, self.differencing_lp_budget, entries=arrivals)

@@ -53,9 +53,21 @@ class OutputsMixin:
         True
     """
 
-    def _curve(self, kind: str, durations: object, events: object, cause: int, by: object, entry: object,
-               times: object, data: pd.DataFrame | None, name: str | None, description: str | None,
-               record_id: object, population: object) -> Output:
+    def _curve(
+        self,
+        kind: str,
+        durations: object,
+        events: object,
+        cause: int,
+        by: object,
+        entry: object,
+        times: object,
+        data: pd.DataFrame | None,
+        name: str | None,
+        description: str | None,
+        record_id: object,
+        population: object,
+    ) -> Output:
         name = self._name(name)  # type: ignore[attr-defined]
         prof = self.profile  # type: ignore[attr-defined]
         dur = _column(data, durations, "durations", None)
@@ -67,8 +79,11 @@ class OutputsMixin:
             raise DJSUserError(f"durations has {int((stop < 0).sum())} negative value(s): durations must be >= 0.")
         ev = _times(_column(data, events, "events", n), "events")
         if (ev < 0).any() or (ev != np.round(ev)).any() or (kind == "km" and (ev > 1).any()):
-            raise DJSUserError("events must be 0 (censored) or 1 (event)" + (
-                "" if kind == "km" else ", or a cause code 1, 2, ... for cif") + ".")
+            raise DJSUserError(
+                "events must be 0 (censored) or 1 (event)"
+                + ("" if kind == "km" else ", or a cause code 1, 2, ... for cif")
+                + "."
+            )
         code = ev.astype(np.int64)
         start = None
         if entry is not None:
@@ -95,22 +110,51 @@ class OutputsMixin:
         index = [by_name, "time"] if by_name else ["time"]
         table = sc.table.set_index(index)
         reasons: list[tuple[object, object, str, str, str]] = [
-            (None, None, "SurvivalTableCheck", prof.status_after_protection,
-             "steps aggregated to the threshold, tail cut, cumulative counts rounded: a checker confirms the "
-             "curve's context")]
+            (
+                None,
+                None,
+                "SurvivalTableCheck",
+                prof.status_after_protection,
+                "steps aggregated to the threshold, tail cut, cumulative counts rounded: a checker confirms the "
+                "curve's context",
+            )
+        ]
         for g in sc.withheld:
-            reasons.append((g, None, "MinimumThresholdCheck", "review" if len(table) else "fail",
-                            f"group withheld: fewer than {prof.min_safe_count} events, or at risk, in any step"))
+            reasons.append(
+                (
+                    g,
+                    None,
+                    "MinimumThresholdCheck",
+                    "review" if len(table) else "fail",
+                    f"group withheld: fewer than {prof.min_safe_count} events, or at risk, in any step",
+                )
+            )
         status = "fail" if table.empty else worst(r[3] for r in reasons)
         stat = "survival" if kind == "km" else "cumulative_incidence"
-        out = Output(name, status, "survival", kind, stat, table, reasons=reason_frame(reasons),
-                     evidence=sc.evidence, description=description, population=pop_text,
-                     variables=[v for v in (by_name, str(dur.name) if dur.name is not None else None) if v],
-                     n=int(inside.sum()))
+        out = Output(
+            name,
+            status,
+            "survival",
+            kind,
+            stat,
+            table,
+            reasons=reason_frame(reasons),
+            evidence=sc.evidence,
+            description=description,
+            population=pop_text,
+            variables=[v for v in (by_name, str(dur.name) if dur.name is not None else None) if v],
+            n=int(inside.sum()),
+        )
         out.controls = sc.controls
-        out.properties.update({"method": kind, "statistic": stat, "statbarn_kind": "survival",
-                               "times": "given" if times is not None else "round-number grid",
-                               "threshold": prof.min_safe_count})
+        out.properties.update(
+            {
+                "method": kind,
+                "statistic": stat,
+                "statbarn_kind": "survival",
+                "times": "given" if times is not None else "round-number grid",
+                "threshold": prof.min_safe_count,
+            }
+        )
         if kind == "cif":
             out.properties["cause"] = int(cause)
         idx = data.index if data is not None else (dur.index if isinstance(dur, pd.Series) else pd.RangeIndex(n))
@@ -118,9 +162,20 @@ class OutputsMixin:
         out.cell_labels, out.released = sc.labels, sc.released
         return out
 
-    def km(self, durations: object, events: object, by: object = None, entry: object = None,
-           times: object = None, data: pd.DataFrame | None = None, name: str | None = None,
-           description: str | None = None, *, record_id: object = None, population: object = None) -> Output:
+    def km(
+        self,
+        durations: object,
+        events: object,
+        by: object = None,
+        entry: object = None,
+        times: object = None,
+        data: pd.DataFrame | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        record_id: object = None,
+        population: object = None,
+    ) -> Output:
         """Disclosure-safe Kaplan-Meier table (KMunicate-style counts under the curve).
 
         Every reported step aggregates at least the threshold of events, the curve stops where the number at
@@ -144,12 +199,39 @@ class OutputsMixin:
             ([300, 300, 200, 100], 'review')
         """
         cmd = _command_line()
-        return self._output(self._curve("km", durations, events, 1, by, entry, times, data, name,  # type: ignore
-                                        description, record_id, population), cmd)
+        return self._output(
+            self._curve(
+                "km",
+                durations,
+                events,
+                1,
+                by,
+                entry,
+                times,
+                data,
+                name,  # type: ignore
+                description,
+                record_id,
+                population,
+            ),
+            cmd,
+        )
 
-    def cif(self, durations: object, events: object, cause: int = 1, by: object = None, entry: object = None,
-            times: object = None, data: pd.DataFrame | None = None, name: str | None = None,
-            description: str | None = None, *, record_id: object = None, population: object = None) -> Output:
+    def cif(
+        self,
+        durations: object,
+        events: object,
+        cause: int = 1,
+        by: object = None,
+        entry: object = None,
+        times: object = None,
+        data: pd.DataFrame | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        record_id: object = None,
+        population: object = None,
+    ) -> Output:
         """Disclosure-safe cumulative-incidence table for `cause` with competing events (same rules as `km`).
 
         Example:
@@ -160,12 +242,35 @@ class OutputsMixin:
             [[0, 0], [75, 80], [75, 70]]
         """
         cmd = _command_line()
-        return self._output(self._curve("cif", durations, events, int(cause), by, entry, times, data,  # type: ignore
-                                        name, description, record_id, population), cmd)
+        return self._output(
+            self._curve(
+                "cif",
+                durations,
+                events,
+                int(cause),
+                by,
+                entry,
+                times,
+                data,  # type: ignore
+                name,
+                description,
+                record_id,
+                population,
+            ),
+            cmd,
+        )
 
-    def table(self, values: pd.DataFrame | pd.Series, counts: pd.DataFrame | pd.Series | None = None,
-              statistic: str = "count", name: str | None = None, description: str | None = None,
-              population: str | None = None, *, margins: bool = False) -> Output:
+    def table(
+        self,
+        values: pd.DataFrame | pd.Series,
+        counts: pd.DataFrame | pd.Series | None = None,
+        statistic: str = "count",
+        name: str | None = None,
+        description: str | None = None,
+        population: str | None = None,
+        *,
+        margins: bool = False,
+    ) -> Output:
         """Check a table given as numbers: counts directly, other statistics through same-shape counts.
 
         This is the entry point for tables made elsewhere (files, R/Stata, `outputs.save_table`): row labels in
@@ -197,31 +302,82 @@ class OutputsMixin:
         prof = self.profile  # type: ignore[attr-defined]
         if statistic != "count" and counts is None:
             frame = values.to_frame() if isinstance(values, pd.Series) else values
-            out = Output(name, "review", "table", "table", statistic, frame.copy(), description=description,
-                         population=population, variables=[str(n) for n in frame.index.names if n is not None])
-            out.reasons = reason_frame([(None, None, "MissingCountsCheck", "review",
-                                         f"no unweighted counts were given for `{statistic}`: pass counts= (a table "
-                                         "of the same shape with the number of units behind each cell)")])
+            out = Output(
+                name,
+                "review",
+                "table",
+                "table",
+                statistic,
+                frame.copy(),
+                description=description,
+                population=population,
+                variables=[str(n) for n in frame.index.names if n is not None],
+            )
+            out.reasons = reason_frame(
+                [
+                    (
+                        None,
+                        None,
+                        "MissingCountsCheck",
+                        "review",
+                        f"no unweighted counts were given for `{statistic}`: pass counts= (a table "
+                        "of the same shape with the number of units behind each cell)",
+                    )
+                ]
+            )
             out.properties.update({"method": "table", "statistic": statistic, "statbarn_kind": "unknown"})
             return self._output(out, cmd)  # type: ignore[attr-defined]
         ct = check_counts(values, counts, statistic, prof, margins)
         status = self._status(ct.flags, ct.protection)  # type: ignore[attr-defined]
-        shown = build_output(name, status, "table", "table", "count", ct.evidence, ct.protection, ct.flags,
-                             ct.ext_counts, margins and statistic == "count", prof, value_name=statistic)
+        shown = build_output(
+            name,
+            status,
+            "table",
+            "table",
+            "count",
+            ct.evidence,
+            ct.protection,
+            ct.flags,
+            ct.ext_counts,
+            margins and statistic == "count",
+            prof,
+            value_name=statistic,
+        )
         out = shown
         out.table, out.mask, out.statistic = ct.table, ct.mask, statistic
         if statistic != "count":
-            out.reasons = pd.concat([out.reasons, reason_frame([(
-                None, None, "CountsOnlyCheck", "review",
-                f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
-                "suppression); dominance and value checks need the records")])], ignore_index=True)
+            out.reasons = pd.concat(
+                [
+                    out.reasons,
+                    reason_frame(
+                        [
+                            (
+                                None,
+                                None,
+                                "CountsOnlyCheck",
+                                "review",
+                                f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
+                                "suppression); dominance and value checks need the records",
+                            )
+                        ]
+                    ),
+                ],
+                ignore_index=True,
+            )
             out.status = worst([out.status, "review"])
         out.description, out.population = description, population
         out.variables = [str(n) for n in ct.grid.names]
         out.n = int(ct.ext_counts[-1])
         out.released = ct.released
-        out.properties.update({"method": "table", "statistic": statistic, "margins": bool(margins),
-                               "mitigation": prof.mitigation, "statbarn_kind": "frequency"})
+        out.properties.update(
+            {
+                "method": "table",
+                "statistic": statistic,
+                "margins": bool(margins),
+                "mitigation": prof.mitigation,
+                "statbarn_kind": "frequency",
+            }
+        )
         return self._output(out, cmd)  # type: ignore[attr-defined]
 
 

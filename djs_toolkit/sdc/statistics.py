@@ -3,8 +3,8 @@ percentiles, which need the records sorted, and unknown statistics, which pandas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -12,11 +12,22 @@ import pandas as pd
 from djs_toolkit.sdc.evidence import Evidence, Grid
 from djs_toolkit.sdc.profiles import Profile
 
-__all__ = ["statistic_name", "statistic_values", "quantile_values", "unknown_values"]
+__all__ = ["quantile_values", "statistic_name", "statistic_values", "unknown_values"]
 
 _CALLABLES: dict[object, str] = {
-    np.sum: "sum", np.mean: "mean", np.median: "median", np.min: "min", np.max: "max", np.std: "std",
-    np.var: "var", sum: "sum", min: "min", max: "max", len: "count", np.nansum: "sum", np.nanmean: "mean",
+    np.sum: "sum",
+    np.mean: "mean",
+    np.median: "median",
+    np.min: "min",
+    np.max: "max",
+    np.std: "std",
+    np.var: "var",
+    sum: "sum",
+    min: "min",
+    max: "max",
+    len: "count",
+    np.nansum: "sum",
+    np.nanmean: "mean",
     np.nanmedian: "median",
 }
 _ALIASES = {"size": "count", "average": "mean", "amin": "min", "amax": "max"}
@@ -74,7 +85,7 @@ def _margin_maps(grid: Grid) -> list[np.ndarray]:
     coords = np.array(np.unravel_index(np.arange(grid.n_cells), shape))
     maps = []
     d = len(shape)
-    for r in range(0, d + 1):
+    for r in range(d + 1):
         for axes in combinations(range(d), r):
             c = coords.copy()
             for a in axes:
@@ -160,24 +171,29 @@ def unknown_values(
         [1.0, 1.0, 2.0]
     """
     out = np.full(grid.n_ext, np.nan)
-    frame = pd.DataFrame({f"k{i}": pd.Categorical(k, categories=lv) for i, (k, lv) in
-                          enumerate(zip(keys, grid.levels))})
+    frame = pd.DataFrame(
+        {f"k{i}": pd.Categorical(k, categories=lv) for i, (k, lv) in enumerate(zip(keys, grid.levels))}
+    )
     frame["__v"] = pd.Series(values).to_numpy()
     shape = grid.shape
     d = len(shape)
-    for r in range(0, d + 1):
+    for r in range(d + 1):
         for axes in combinations(range(d), d - r):
             grp = [f"k{i}" for i in range(d) if i not in axes]
             try:
                 if grp:
                     res = frame.groupby(grp, observed=False)["__v"].agg(func)
-                    res = res.reindex(pd.MultiIndex.from_product([grid.levels[i] for i in range(d) if i not in axes])
-                                      if len(grp) > 1 else grid.levels[[i for i in range(d) if i not in axes][0]])
+                    res = res.reindex(
+                        pd.MultiIndex.from_product([grid.levels[i] for i in range(d) if i not in axes])
+                        if len(grp) > 1
+                        else grid.levels[[i for i in range(d) if i not in axes][0]]
+                    )
                     arr = pd.to_numeric(pd.Series(res.to_numpy().ravel()), errors="coerce").to_numpy(np.float64)
                 else:
-                    arr = np.array([pd.to_numeric(pd.Series([frame["__v"].agg(func)]), errors="coerce")[0]],
-                                   dtype=np.float64)
-            except Exception:  # noqa: BLE001 - an unknown statistic must never crash the session
+                    arr = np.array(
+                        [pd.to_numeric(pd.Series([frame["__v"].agg(func)]), errors="coerce")[0]], dtype=np.float64
+                    )
+            except Exception:
                 continue
             sub = [shape[i] if i not in axes else 1 for i in range(d)]
             coords = np.array(np.unravel_index(np.arange(int(np.prod(sub))), sub))

@@ -22,7 +22,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from djs_toolkit.sdc.audit import PublishedSystem, audit
 from djs_toolkit.sdc.evidence import Grid
 
-__all__ = ["table_equations", "SuppressionResult", "secondary_suppression"]
+__all__ = ["SuppressionResult", "secondary_suppression", "table_equations"]
 
 _MAX_VARS = 40_000  # y-variables per MILP; larger target sets are processed in batches
 _MARGIN_COST = 1_000.0
@@ -79,8 +79,15 @@ class SuppressionResult:
 
 
 def _milp_round(
-    x: np.ndarray, lb: np.ndarray, A: sparse.csr_matrix, sup: np.ndarray, allow: np.ndarray,
-    cost: np.ndarray, targets: np.ndarray, width: np.ndarray, time_limit: float,
+    x: np.ndarray,
+    lb: np.ndarray,
+    A: sparse.csr_matrix,
+    sup: np.ndarray,
+    allow: np.ndarray,
+    cost: np.ndarray,
+    targets: np.ndarray,
+    width: np.ndarray,
+    time_limit: float,
 ) -> np.ndarray | None:
     n, m, k = len(x), A.shape[0], len(targets)
     up = 2.0 * float(width[targets].max())  # moves of +-w suffice for hypercube-style patterns
@@ -102,16 +109,27 @@ def _milp_round(
         lo[i * n + p] = hi[i * n + p] = width[p]
     c = np.concatenate([np.zeros(k * n), cost])
     integrality = np.concatenate([np.zeros(k * n), np.ones(n)])
-    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(lo, hi),
-               options={"time_limit": time_limit, "disp": False})
+    res = milp(
+        c,
+        constraints=cons,
+        integrality=integrality,
+        bounds=Bounds(lo, hi),
+        options={"time_limit": time_limit, "disp": False},
+    )
     if res.x is None:
         return None
     return res.x[k * n :] > 0.5
 
 
 def _hypercube(
-    grid: Grid, x: np.ndarray, lb: np.ndarray, sup: np.ndarray, allow: np.ndarray, cost: np.ndarray,
-    p: int, w: float,
+    grid: Grid,
+    x: np.ndarray,
+    lb: np.ndarray,
+    sup: np.ndarray,
+    allow: np.ndarray,
+    cost: np.ndarray,
+    p: int,
+    w: float,
 ) -> np.ndarray | None:
     """Cheapest single hypercube pattern protecting cell p by w, or None (GHMITER-style, §4).
 

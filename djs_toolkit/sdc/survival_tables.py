@@ -30,7 +30,7 @@ from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.released import Released, from_sets
 from djs_toolkit.sdc.rounding import midpoint6, round_to_base, rounding_bounds
 
-__all__ = ["SafeCurve", "safe_curve", "default_grid"]
+__all__ = ["SafeCurve", "default_grid", "safe_curve"]
 
 STATUS = ("censored", "event", "competing")
 
@@ -110,15 +110,26 @@ def _group(stop, code, entry_iv, grid, cause, profile, method, base):  # type: i
         if n_start < m:
             break
         cum["A"] = int(A[: b + 1].sum())
-        cum["E"] += int(E[a:b + 1].sum())
-        cum["D"] += int(D[a:b + 1].sum())
-        cum["C"] += int(C[a:b + 1].sum())
+        cum["E"] += int(E[a : b + 1].sum())
+        cum["D"] += int(D[a : b + 1].sum())
+        cum["C"] += int(C[a : b + 1].sum())
         exited = cum["E"] + cum["D"] + cum["C"]
-        rows.append({"step": j, "first_interval": a, "last_interval": b, "time": float(grid[b]),
-                     "n_at_risk_true": n_start, "events_true": int(E[a:b + 1].sum()),
-                     "competing_true": int(D[a:b + 1].sum()), "censored_true": int(C[a:b + 1].sum()),
-                     "cum_entries_true": cum["A"], "cum_events_true": cum["E"], "cum_competing_true": cum["D"],
-                     "cum_censored_true": cum["C"]})
+        rows.append(
+            {
+                "step": j,
+                "first_interval": a,
+                "last_interval": b,
+                "time": float(grid[b]),
+                "n_at_risk_true": n_start,
+                "events_true": int(E[a : b + 1].sum()),
+                "competing_true": int(D[a : b + 1].sum()),
+                "censored_true": int(C[a : b + 1].sum()),
+                "cum_entries_true": cum["A"],
+                "cum_events_true": cum["E"],
+                "cum_competing_true": cum["D"],
+                "cum_censored_true": cum["C"],
+            }
+        )
     t = pd.DataFrame(rows)
     if t.empty:
         return t, steps[:0]
@@ -152,8 +163,11 @@ def _estimates(t: pd.DataFrame, kind: str, delayed: bool) -> pd.DataFrame:
     ent = np.diff(t["cum_entries"].to_numpy(float), prepend=0.0)
     exits = []  # (time, code, count) in step order; the rest of the last risk set is censored at its end
     for k in range(len(t)):
-        exits += [(times[k], 1, t["events"].iat[k]), (times[k], 2, t["competing_events"].iat[k]),
-                  (times[k], 0, t["censored"].iat[k])]
+        exits += [
+            (times[k], 1, t["events"].iat[k]),
+            (times[k], 2, t["competing_events"].iat[k]),
+            (times[k], 0, t["censored"].iat[k]),
+        ]
     left = t["cum_entries"].iat[-1] - sum(c for _, _, c in exits)
     exits.append((times[-1], 0, left))
     # pair exits with entries first-in first-out: every exit of step k meets an entry of step <= k
@@ -171,8 +185,13 @@ def _estimates(t: pd.DataFrame, kind: str, delayed: bool) -> pd.DataFrame:
     pseudo = pd.DataFrame(rows, columns=["entry", "stop", "code", "w"])
     pseudo = pseudo[pseudo["w"] > 0]
     if kind == "km":
-        curve = km(pseudo, "stop", (pseudo["code"] == 1).astype(int).to_numpy(),
-                   entry="entry" if delayed else None, weights="w")
+        curve = km(
+            pseudo,
+            "stop",
+            (pseudo["code"] == 1).astype(int).to_numpy(),
+            entry="entry" if delayed else None,
+            weights="w",
+        )
     else:
         rep = pseudo.loc[pseudo.index.repeat(pseudo["w"].round().astype(int))]
         curve = cif(rep, "stop", "code", cause=1, entry="entry" if delayed else None)
@@ -181,9 +200,18 @@ def _estimates(t: pd.DataFrame, kind: str, delayed: bool) -> pd.DataFrame:
 
 
 def safe_curve(
-    stop: np.ndarray, code: np.ndarray, entry: np.ndarray | None, groups: np.ndarray, levels: list[object],
-    by_name: str | None, profile: Profile, times: object = None, kind: str = "km", cause: int = 1,
-    inside: np.ndarray | None = None, tag: str = "curve",
+    stop: np.ndarray,
+    code: np.ndarray,
+    entry: np.ndarray | None,
+    groups: np.ndarray,
+    levels: list[object],
+    by_name: str | None,
+    profile: Profile,
+    times: object = None,
+    kind: str = "km",
+    cause: int = 1,
+    inside: np.ndarray | None = None,
+    tag: str = "curve",
 ) -> SafeCurve:
     """Protected KM (`kind="km"`) or cumulative-incidence (`kind="cif"`) table.
 
@@ -215,8 +243,11 @@ def safe_curve(
             grid = np.concatenate([[0.0], grid])
     inside = np.ones(len(stop), bool) if inside is None else np.asarray(inside, bool)
     delayed = entry is not None
-    entry_iv = np.ones(len(stop), np.int64) if entry is None else np.clip(
-        np.searchsorted(grid, entry, side="right"), 1, len(grid))
+    entry_iv = (
+        np.ones(len(stop), np.int64)
+        if entry is None
+        else np.clip(np.searchsorted(grid, entry, side="right"), 1, len(grid))
+    )
     frames, ev_frames, withheld, label_parts = [], [], [], []
     n_g = len(levels)
     step_counts = []
@@ -228,10 +259,18 @@ def safe_curve(
             step_counts.append(0)
             continue
         est = _estimates(t, kind, delayed)
-        first = pd.DataFrame({"time": [float(grid[0])], "n_at_risk": [t["n_at_risk"].iat[0]], "events": [0.0],
-                              "censored": [0.0], "competing_events": [0.0],
-                              "estimate": [1.0 if kind == "km" else 0.0], "ci_lower": [1.0 if kind == "km" else 0.0],
-                              "ci_upper": [1.0 if kind == "km" else 0.0]})
+        first = pd.DataFrame(
+            {
+                "time": [float(grid[0])],
+                "n_at_risk": [t["n_at_risk"].iat[0]],
+                "events": [0.0],
+                "censored": [0.0],
+                "competing_events": [0.0],
+                "estimate": [1.0 if kind == "km" else 0.0],
+                "ci_lower": [1.0 if kind == "km" else 0.0],
+                "ci_upper": [1.0 if kind == "km" else 0.0],
+            }
+        )
         body = pd.concat([t[["time", "n_at_risk", "events", "censored", "competing_events"]], est], axis=1)
         out = pd.concat([first, body], ignore_index=True)
         if by_name is not None:
@@ -241,26 +280,49 @@ def safe_curve(
         ev_frames.append(t)
         step_counts.append(len(t))
         label_parts.append((g, steps, t))
-    cols = ([by_name] if by_name else []) + ["time", "n_at_risk", "events", "censored"] + (
-        ["competing_events"] if kind == "cif" else []) + ["estimate", "ci_lower", "ci_upper"]
+    cols = (
+        ([by_name] if by_name else [])
+        + ["time", "n_at_risk", "events", "censored"]
+        + (["competing_events"] if kind == "cif" else [])
+        + ["estimate", "ci_lower", "ci_upper"]
+    )
     table = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
     for c in ("n_at_risk", "events", "censored", "competing_events"):
         if c in table and len(table):
             table[c] = table[c].round().astype("Int64")
-    labels, released = _ledger_view(stop, code, entry_iv, groups, inside, grid, label_parts, levels, by_name,
-                                    n_g, cause, method, base, delayed, kind, tag)
+    labels, released = _ledger_view(
+        stop,
+        code,
+        entry_iv,
+        groups,
+        inside,
+        grid,
+        label_parts,
+        levels,
+        by_name,
+        n_g,
+        cause,
+        method,
+        base,
+        delayed,
+        kind,
+        tag,
+    )
     what = "midpoint-6 (cumulative counts)" if method == "midpoint6" else f"base {base} (cumulative counts)"
-    controls = [f"steps merged until each holds >= {profile.min_safe_count} events",
-                f"curve cut before the number at risk falls below {profile.min_safe_count}",
-                f"censored{', competing' if kind == 'cif' else ''}{' and late-entry' if delayed else ''} counts "
-                f"rounded {what}; events {'rounded ' + what if method == 'midpoint6' else 'exact (>= the threshold)'}",
-                "estimates and confidence intervals recomputed from the released counts; no censoring ticks"]
+    controls = [
+        f"steps merged until each holds >= {profile.min_safe_count} events",
+        f"curve cut before the number at risk falls below {profile.min_safe_count}",
+        f"censored{', competing' if kind == 'cif' else ''}{' and late-entry' if delayed else ''} counts "
+        f"rounded {what}; events {'rounded ' + what if method == 'midpoint6' else 'exact (>= the threshold)'}",
+        "estimates and confidence intervals recomputed from the released counts; no censoring ticks",
+    ]
     evidence = pd.concat(ev_frames, ignore_index=True) if ev_frames else pd.DataFrame()
     return SafeCurve(table, evidence, labels, released, withheld, controls)
 
 
-def _ledger_view(stop, code, entry_iv, groups, inside, grid, parts, levels, by_name, n_g, cause, method, base,
-                 delayed, kind, tag):  # type: ignore[no-untyped-def]
+def _ledger_view(
+    stop, code, entry_iv, groups, inside, grid, parts, levels, by_name, n_g, cause, method, base, delayed, kind, tag
+):  # type: ignore[no-untyped-def]
     """Per-record labels (group, entry step, exit step, status) and the released counts as label sets."""
     k_max = max([len(t) for _, _, t in parts], default=0)
     n_steps = k_max + 1  # index k_max = after the released steps (or withheld)
@@ -283,8 +345,11 @@ def _ledger_view(stop, code, entry_iv, groups, inside, grid, parts, levels, by_n
         labels[sel] = ids[g, np.minimum(e_step, len(ent_levels) - 1), np.minimum(x_step, k_max), st]
         first = float(t["cum_entries"].iat[0])
         sets.append(ids[g, 0].ravel() if delayed else ids[g].ravel())
-        f_lo, f_hi = ((float(x[0]) for x in rounding_bounds(np.array([first]), method, base))
-                      if method == "midpoint6" else (first, first))
+        f_lo, f_hi = (
+            (float(x[0]) for x in rounding_bounds(np.array([first]), method, base))
+            if method == "midpoint6"
+            else (first, first)
+        )
         lo.append(f_lo)
         hi.append(f_hi)
         for k in range(len(t)):

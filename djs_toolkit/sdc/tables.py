@@ -23,7 +23,7 @@ from djs_toolkit.sdc.protect import Protection, protect_table
 from djs_toolkit.sdc.released import Released, grid_released
 from djs_toolkit.sdc.rules import apply_rules
 
-__all__ = ["CheckedTable", "check_counts", "as_frame"]
+__all__ = ["CheckedTable", "as_frame", "check_counts"]
 
 
 @dataclass
@@ -67,19 +67,28 @@ def as_frame(obj: pd.DataFrame | pd.Series, what: str) -> pd.DataFrame:
 
 def _whole_counts(counts: pd.DataFrame) -> np.ndarray:
     arr = counts.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    problems = {"missing or not numeric": ~np.isfinite(arr), "negative": arr < 0,
-                "not whole numbers": np.isfinite(arr) & (arr != np.round(arr))}
+    problems = {
+        "missing or not numeric": ~np.isfinite(arr),
+        "negative": arr < 0,
+        "not whole numbers": np.isfinite(arr) & (arr != np.round(arr)),
+    }
     bad = [f"{int(m.sum())} cell(s) {label}" for label, m in problems.items() if m.any()]
     if bad:
-        raise DJSUserError("counts must be unweighted, unsuppressed whole numbers >= 0 (the checker suppresses): "
-                           + "; ".join(bad) + ".")
+        raise DJSUserError(
+            "counts must be unweighted, unsuppressed whole numbers >= 0 (the checker suppresses): "
+            + "; ".join(bad)
+            + "."
+        )
     return arr
 
 
 def _grid(frame: pd.DataFrame) -> Grid:
     idx, cols = frame.index, frame.columns
-    rname = "row" if idx.name is None and not isinstance(idx, pd.MultiIndex) else (
-        idx.name if not isinstance(idx, pd.MultiIndex) else " | ".join(str(n) for n in idx.names))
+    rname = (
+        "row"
+        if idx.name is None and not isinstance(idx, pd.MultiIndex)
+        else (idx.name if not isinstance(idx, pd.MultiIndex) else " | ".join(str(n) for n in idx.names))
+    )
     rlabels = pd.Index([" | ".join(map(str, r)) if isinstance(r, tuple) else r for r in idx], name=str(rname))
     cname = str(cols.name) if cols.name is not None else "column"
     if rlabels.has_duplicates or cols.has_duplicates:
@@ -87,8 +96,13 @@ def _grid(frame: pd.DataFrame) -> Grid:
     return Grid((str(rname), cname), (rlabels, pd.Index(cols, name=cname)), 1)
 
 
-def check_counts(values: pd.DataFrame | pd.Series, counts: pd.DataFrame | pd.Series | None, statistic: str,
-                 profile: Profile, margins: bool = False) -> CheckedTable:
+def check_counts(
+    values: pd.DataFrame | pd.Series,
+    counts: pd.DataFrame | pd.Series | None,
+    statistic: str,
+    profile: Profile,
+    margins: bool = False,
+) -> CheckedTable:
     """Check a table through its counts (for `statistic="count"`, `values` are the counts).
 
     Args:
@@ -115,8 +129,11 @@ def check_counts(values: pd.DataFrame | pd.Series, counts: pd.DataFrame | pd.Ser
         cframe = frame
     else:
         cframe = as_frame(counts, "counts")
-        if list(map(str, cframe.columns)) != list(map(str, frame.columns)) or len(cframe) != len(frame) or \
-                list(map(str, cframe.index)) != list(map(str, frame.index)):
+        if (
+            list(map(str, cframe.columns)) != list(map(str, frame.columns))
+            or len(cframe) != len(frame)
+            or list(map(str, cframe.index)) != list(map(str, frame.index))
+        ):
             raise DJSUserError("counts= must have the table's shape: the same row labels and columns, in order.")
     arr = _whole_counts(cframe)
     grid = _grid(frame)
@@ -143,6 +160,7 @@ def check_counts(values: pd.DataFrame | pd.Series, counts: pd.DataFrame | pd.Ser
         table = table.round().astype("Int64")
     mask = pd.DataFrame(prot.suppressed[ids], index=table.index, columns=table.columns)
     rounded = profile.mitigation == "round"
-    released = grid_released(grid, ids, counts_ext, prot.suppressed, "round" if rounded else "exact", "base",
-                             int(profile.round_base or 5))
+    released = grid_released(
+        grid, ids, counts_ext, prot.suppressed, "round" if rounded else "exact", "base", int(profile.round_base or 5)
+    )
     return CheckedTable(table, mask, ev, prot, flags, released, grid, counts_ext)

@@ -37,8 +37,8 @@ __all__ = [
     "diagnostics",
     "event_counts",
     "last_observable",
+    "load_spine",
     "observed_until",
     "person_events",
-    "load_spine",
     "save_spine",
 ]

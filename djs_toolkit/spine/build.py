@@ -34,17 +34,36 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.schema import DATASETS
 from djs_toolkit.fileio import atomic_write_json
+from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine.cache import SPINE_TABLES, cache_key, load_spine, saved_kinds
-from djs_toolkit.spine.sql import LINK_VIEW, EVENT_SELECTS, EVENT_TYPES, PERSON_TABLE_FILTER, ethnicity_group_sql
+from djs_toolkit.spine.sql import EVENT_SELECTS, EVENT_TYPES, LINK_VIEW, PERSON_TABLE_FILTER, ethnicity_group_sql
 
-__all__ = ["EVENT_TYPES", "person_events", "event_counts", "diagnostics", "coverage", "common_window", "last_observable",
-           "build_spine", "check_datasets", "observed_until", "save_spine"]
+__all__ = [
+    "EVENT_TYPES",
+    "build_spine",
+    "check_datasets",
+    "common_window",
+    "coverage",
+    "diagnostics",
+    "event_counts",
+    "last_observable",
+    "observed_until",
+    "person_events",
+    "save_spine",
+]
 
 _SPINE = "_spine"
-_CATEGORICAL = ("dataset", "event_type", "offence_group", "disposal", "case_type", "party_role", "sex",
-                "ethnicity_group")
+_CATEGORICAL = (
+    "dataset",
+    "event_type",
+    "offence_group",
+    "disposal",
+    "case_type",
+    "party_role",
+    "sex",
+    "ethnicity_group",
+)
 
 
 def check_datasets(extract, datasets: Iterable[str] | None) -> list[str]:
@@ -59,8 +78,7 @@ def check_datasets(extract, datasets: Iterable[str] | None) -> list[str]:
     out = list(datasets)
     bad = [d for d in out if d not in DATASETS]
     if bad:
-        raise DJSUserError(f"Unknown dataset(s) {', '.join(map(repr, bad))}: use labels from "
-                           f"{', '.join(DATASETS)}.")
+        raise DJSUserError(f"Unknown dataset(s) {', '.join(map(repr, bad))}: use labels from {', '.join(DATASETS)}.")
     return out
 
 
@@ -87,13 +105,20 @@ def coverage(extract) -> pd.DataFrame:
     """
     rows = []
     for label, ds in DATASETS.items():
-        rows.append({
-            "dataset": label, "title": ds.title, "start": pd.Timestamp(ds.start), "end": pd.Timestamp(ds.end),
-            "cliff": pd.Timestamp(ds.cliff) if ds.cliff else pd.NaT,
-            "extract_end": pd.Timestamp(extract.extract_end),
-            "observed_until": pd.Timestamp(observed_until(label, extract.extract_end)),
-            "left_censored": ds.left_censored, "present": ds.person_table in extract.tables, "note": ds.note,
-        })
+        rows.append(
+            {
+                "dataset": label,
+                "title": ds.title,
+                "start": pd.Timestamp(ds.start),
+                "end": pd.Timestamp(ds.end),
+                "cliff": pd.Timestamp(ds.cliff) if ds.cliff else pd.NaT,
+                "extract_end": pd.Timestamp(extract.extract_end),
+                "observed_until": pd.Timestamp(observed_until(label, extract.extract_end)),
+                "left_censored": ds.left_censored,
+                "present": ds.person_table in extract.tables,
+                "note": ds.note,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -128,32 +153,41 @@ def last_observable(extract, datasets: Iterable[str] | None = None) -> pd.DataFr
     labels = check_datasets(extract, datasets)
     build_spine(extract)
     people = extract.engine.query(f"SELECT DISTINCT person_id FROM {_SPINE} ORDER BY person_id")["person_id"]
-    frames = [pd.DataFrame({"person_id": people, "dataset": d,
-                            "last_observable": pd.Timestamp(observed_until(d, extract.extract_end))})
-              for d in labels]
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["person_id", "dataset", "last_observable"])
+    frames = [
+        pd.DataFrame(
+            {"person_id": people, "dataset": d, "last_observable": pd.Timestamp(observed_until(d, extract.extract_end))}
+        )
+        for d in labels
+    ]
+    out = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["person_id", "dataset", "last_observable"])
+    )
     out["dataset"] = out["dataset"].astype("category")
     return out
 
 
 def _coverage_case(extract) -> str:
-    parts = [f"WHEN dataset = '{d}' THEN event_date >= DATE '{ds.start}' AND event_date <= "
-             f"DATE '{observed_until(d, extract.extract_end)}'" for d, ds in DATASETS.items()]
+    parts = [
+        f"WHEN dataset = '{d}' THEN event_date >= DATE '{ds.start}' AND event_date <= "
+        f"DATE '{observed_until(d, extract.extract_end)}'"
+        for d, ds in DATASETS.items()
+    ]
     return "CASE " + " ".join(parts) + " ELSE FALSE END"
 
 
 def _mode_sql(expr: str, where: str, name: str) -> str:
     # Over person-records (one row each), not events: a record with two events is one observation.
-    return (f"{name}_n AS (SELECT person_id, {expr} AS v, COUNT(*) AS n FROM r WHERE {where} "
-            f"GROUP BY person_id, {expr}), "
-            f"{name}_r AS (SELECT person_id, v, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY n DESC, v) AS rn, "
-            f"COUNT(*) OVER (PARTITION BY person_id) AS k FROM {name}_n)")
+    return (
+        f"{name}_n AS (SELECT person_id, {expr} AS v, COUNT(*) AS n FROM r WHERE {where} "
+        f"GROUP BY person_id, {expr}), "
+        f"{name}_r AS (SELECT person_id, v, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY n DESC, v) AS rn, "
+        f"COUNT(*) OVER (PARTITION BY person_id) AS k FROM {name}_n)"
+    )
 
 
 _SPINE_ORDER = "person_id, event_date, dataset, event_type, record_id"
-
-
 
 
 def _link_sql(extract) -> str:
@@ -163,9 +197,11 @@ def _link_sql(extract) -> str:
     if not any(p.kind == "duplicate_key" for p in problems):
         return LINK_VIEW
     # MIN <> MAX says "several persons" without the cost of COUNT(DISTINCT).
-    return ("CREATE OR REPLACE TABLE _link AS SELECT source_dataset, row_id_hash, "
-            "MIN(estimated_xjs_id) AS person_id, MIN(estimated_xjs_id) <> MAX(estimated_xjs_id) AS several "
-            "FROM xjs_link GROUP BY source_dataset, row_id_hash")
+    return (
+        "CREATE OR REPLACE TABLE _link AS SELECT source_dataset, row_id_hash, "
+        "MIN(estimated_xjs_id) AS person_id, MIN(estimated_xjs_id) <> MAX(estimated_xjs_id) AS several "
+        "FROM xjs_link GROUP BY source_dataset, row_id_hash"
+    )
 
 
 def build_spine(extract) -> str:
@@ -192,24 +228,32 @@ def build_spine(extract) -> str:
         extract.raise_if_errors(t)
     selects = []
     for d in present:
-        needed = {"familyman": ("family_cases", "family_events"), "civil_caseman_pcol": ("civil_cases", "civil_events"),
-                  "probation_delius": ()}.get(d, ())
+        needed = {
+            "familyman": ("family_cases", "family_events"),
+            "civil_caseman_pcol": ("civil_cases", "civil_events"),
+            "probation_delius": (),
+        }.get(d, ())
         if all(t in extract.tables for t in needed):
             selects.append(EVENT_SELECTS[d])
     union = " UNION ALL ".join(sel for sels in selects for sel in sels)
     # The first select of each dataset is its primary event: every person-record holds exactly one.
     records = " UNION ALL ".join(
-        f"SELECT dataset, row_id_hash, sex_raw, ethnicity_raw, imd_raw FROM ({sels[0]}) AS q" for sels in selects)
+        f"SELECT dataset, row_id_hash, sex_raw, ethnicity_raw, imd_raw FROM ({sels[0]}) AS q" for sels in selects
+    )
     con.execute(_link_sql(extract))
-    con.execute(f"CREATE OR REPLACE TABLE _spine_diag AS SELECT dataset, "
-                f"SUM(CASE WHEN event_date IS NULL THEN 1 ELSE 0 END) AS events_missing_date "
-                f"FROM ({union}) AS e GROUP BY dataset")
+    con.execute(
+        f"CREATE OR REPLACE TABLE _spine_diag AS SELECT dataset, "
+        f"SUM(CASE WHEN event_date IS NULL THEN 1 ELSE 0 END) AS events_missing_date "
+        f"FROM ({union}) AS e GROUP BY dataset"
+    )
     eth = ethnicity_group_sql("ethnicity_raw")
     con.execute(
         "CREATE OR REPLACE TABLE _person AS WITH r AS (SELECT l.person_id, e.sex_raw, e.ethnicity_raw, e.imd_raw "
         f"FROM ({records}) AS e JOIN _link l ON l.source_dataset = e.dataset AND l.row_id_hash = e.row_id_hash), "
-        + _mode_sql("sex_raw", "sex_raw IN ('M', 'F')", "sx") + ", "
-        + _mode_sql(eth, f"ethnicity_raw IS NOT NULL AND {eth} <> 'Not stated'", "et") + ", "
+        + _mode_sql("sex_raw", "sex_raw IN ('M', 'F')", "sx")
+        + ", "
+        + _mode_sql(eth, f"ethnicity_raw IS NOT NULL AND {eth} <> 'Not stated'", "et")
+        + ", "
         + _mode_sql("imd_raw", "imd_raw BETWEEN 1 AND 10", "im")
         + ", p AS (SELECT DISTINCT person_id FROM r) "
         "SELECT p.person_id, sx_r.v AS sex, COALESCE(et_r.v, 'Not stated') AS ethnicity_group, im_r.v AS imd_decile, "
@@ -239,8 +283,9 @@ def _fetch(extract, sql: str, datasets: list[str] | None = None, sorted_by_perso
     # scan keeps the spine's stored order (a DuckDB filter may not). With ``sorted_by_person``,
     # returns None unless person ids come back in order.
     reader = extract.engine.con.sql(sql).to_arrow_reader(1 << 20)
-    fields = [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in _CATEGORICAL else f
-              for f in reader.schema]
+    fields = [
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in _CATEGORICAL else f for f in reader.schema
+    ]
     schema = pa.schema(fields)
     keep = pa.array(datasets or [], pa.string())
     batches, last = [], None
@@ -250,18 +295,34 @@ def _fetch(extract, sql: str, datasets: list[str] | None = None, sorted_by_perso
         if sorted_by_person and b.num_rows:
             pid = b.column("person_id")
             if (last is not None and pc.less(pid[0], last).as_py()) or not pc.all(
-                    pc.less_equal(pid.slice(0, len(pid) - 1), pid.slice(1))).as_py():
+                pc.less_equal(pid.slice(0, len(pid) - 1), pid.slice(1))
+            ).as_py():
                 return None
             last = pid[len(pid) - 1]
-        batches.append(pa.RecordBatch.from_arrays(
-            [pc.dictionary_encode(col) if name in _CATEGORICAL else col for name, col in zip(b.schema.names, b.columns)],
-            schema=schema))
+        batches.append(
+            pa.RecordBatch.from_arrays(
+                [
+                    pc.dictionary_encode(col) if name in _CATEGORICAL else col
+                    for name, col in zip(b.schema.names, b.columns)
+                ],
+                schema=schema,
+            )
+        )
     table = pa.Table.from_batches(batches, schema=schema).unify_dictionaries()
     del batches
-    mapper = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
-              pa.int32(): pd.Int64Dtype(), pa.int64(): pd.Int64Dtype()}
-    df = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True, self_destruct=True, split_blocks=True,
-                         types_mapper=mapper.get)
+    mapper = {
+        pa.string(): pd.StringDtype("pyarrow"),
+        pa.large_string(): pd.StringDtype("pyarrow"),
+        pa.int32(): pd.Int64Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+    }
+    df = table.to_pandas(
+        date_as_object=False,
+        coerce_temporal_nanoseconds=True,
+        self_destruct=True,
+        split_blocks=True,
+        types_mapper=mapper.get,
+    )
     del table
     for c in df.columns:
         if isinstance(df[c].dtype, pd.CategoricalDtype):
@@ -302,12 +363,19 @@ def person_events(extract, datasets: Iterable[str] | None = None, return_diagnos
     return (df, diagnostics(extract)) if return_diagnostics else df
 
 
-_COUNT_KEYS = {"dataset": "dataset", "event_type": "event_type", "year": "EXTRACT(YEAR FROM event_date)",
-               "sex": "sex", "ethnicity_group": "ethnicity_group", "in_coverage": "in_coverage"}
+_COUNT_KEYS = {
+    "dataset": "dataset",
+    "event_type": "event_type",
+    "year": "EXTRACT(YEAR FROM event_date)",
+    "sex": "sex",
+    "ethnicity_group": "ethnicity_group",
+    "in_coverage": "in_coverage",
+}
 
 
-def event_counts(extract, by: Iterable[str] = ("dataset", "event_type", "year"),
-                 datasets: Iterable[str] | None = None) -> pd.DataFrame:
+def event_counts(
+    extract, by: Iterable[str] = ("dataset", "event_type", "year"), datasets: Iterable[str] | None = None
+) -> pd.DataFrame:
     """Events and distinct persons by the chosen keys, counted inside DuckDB (any extract size).
 
     Args:
@@ -333,7 +401,8 @@ def event_counts(extract, by: Iterable[str] = ("dataset", "event_type", "year"),
     df = extract.engine.con.sql(
         f"SELECT {sel}{', ' if keys else ''}COUNT(*) AS events, COUNT(DISTINCT person_id) AS persons "
         f"FROM {_SPINE} WHERE dataset IN ({inlist}) {'GROUP BY ' + grp if keys else ''} "
-        f"{'ORDER BY ' + grp if keys else ''}").df()
+        f"{'ORDER BY ' + grp if keys else ''}"
+    ).df()
     if "year" in df:
         df["year"] = df["year"].astype("int64")
     return df
@@ -357,8 +426,10 @@ def diagnostics(extract) -> pd.DataFrame:
         if pt not in extract.tables:
             continue
         flt = PERSON_TABLE_FILTER.get(pt, "TRUE")
-        n = q.execute(f"SELECT COUNT(*) FROM {pt} WHERE {flt} AND row_id_hash NOT IN "
-                      f"(SELECT row_id_hash FROM _link WHERE source_dataset = '{d}')").fetchall()[0][0]
+        n = q.execute(
+            f"SELECT COUNT(*) FROM {pt} WHERE {flt} AND row_id_hash NOT IN "
+            f"(SELECT row_id_hash FROM _link WHERE source_dataset = '{d}')"
+        ).fetchall()[0][0]
         add("records_without_link", d, n, "left out: no person id")
         n = q.execute(f"SELECT COUNT(*) FROM _link WHERE source_dataset = '{d}' AND several").fetchall()[0][0]
         add("records_linked_to_several_persons", d, n, "kept once, for the smallest estimated_xjs_id")
@@ -372,8 +443,10 @@ def diagnostics(extract) -> pd.DataFrame:
     if "civil_parties" in extract.tables:
         n = q.execute("SELECT COUNT(*) FROM civil_parties WHERE party_type = 'Organisation'").fetchall()[0][0]
         add("organisation_parties", "civil_caseman_pcol", n, "never persons: left out")
-    sc, ec = q.execute("SELECT SUM(CASE WHEN sex_conflict THEN 1 ELSE 0 END), "
-                       "SUM(CASE WHEN ethnicity_conflict THEN 1 ELSE 0 END) FROM _person").fetchall()[0]
+    sc, ec = q.execute(
+        "SELECT SUM(CASE WHEN sex_conflict THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN ethnicity_conflict THEN 1 ELSE 0 END) FROM _person"
+    ).fetchall()[0]
     add("persons_conflicting_sex", "all", sc, "most frequent known value over the person's records")
     add("persons_conflicting_ethnicity", "all", ec, "most frequent known group over the person's records")
     return pd.DataFrame(rows, columns=["check", "dataset", "count", "rule"])

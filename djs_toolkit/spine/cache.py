@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 from djs_toolkit._version import __version__
@@ -39,13 +38,18 @@ def cache_key(extract) -> dict:
         for p in src.files.paths:
             st = p.stat()
             files.append([name, str(p.resolve()), st.st_size, st.st_mtime_ns])
-    return {"toolkit": __version__, "extract_end": str(extract.extract_end), "column_map": repr(extract.column_map),
-            "files": files}
+    return {
+        "toolkit": __version__,
+        "extract_end": str(extract.extract_end),
+        "column_map": repr(extract.column_map),
+        "files": files,
+    }
 
 
 def saved_kinds(con) -> dict[str, str]:
-    rows = con.execute("SELECT table_name, table_type FROM information_schema.tables "
-                       "WHERE table_catalog = current_database()").fetchall()
+    rows = con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = current_database()"
+    ).fetchall()
     return {name: kind for name, kind in rows}
 
 

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from djs_toolkit.schema import DATASETS
 
-__all__ = ["LINK_VIEW", "EVENT_SELECTS", "EVENT_TYPES", "PERSON_TABLE_FILTER", "days_between", "ethnicity_group_sql",
-           "CONVICTION_DISPOSALS"]
+__all__ = [
+    "CONVICTION_DISPOSALS",
+    "EVENT_SELECTS",
+    "EVENT_TYPES",
+    "LINK_VIEW",
+    "PERSON_TABLE_FILTER",
+    "days_between",
+    "ethnicity_group_sql",
+]
 
 
 def days_between(start: str, end: str) -> str:
@@ -24,22 +31,35 @@ def _age(age: str, ref_date: str, event_date: str) -> str:
 def ethnicity_group_sql(col: str) -> str:
     """Five groups plus Not stated (MoJ convention, data_first.md §9.2); missing-type codes -> Not stated."""
     c = f"TRIM({col})"
-    return (f"CASE WHEN {col} IS NULL OR {c} = '' OR {c} = 'Refusal' OR {c} LIKE 'Z_Dummy%' "
-            f"OR {c} LIKE 'Not %' THEN 'Not stated' "
-            f"WHEN {c} LIKE 'White%' THEN 'White' WHEN {c} LIKE 'Mixed%' THEN 'Mixed' "
-            f"WHEN {c} LIKE 'Asian%' OR {c} = 'Chinese' THEN 'Asian' "
-            f"WHEN {c} LIKE 'Black%' THEN 'Black' ELSE 'Other' END")
+    return (
+        f"CASE WHEN {col} IS NULL OR {c} = '' OR {c} = 'Refusal' OR {c} LIKE 'Z_Dummy%' "
+        f"OR {c} LIKE 'Not %' THEN 'Not stated' "
+        f"WHEN {c} LIKE 'White%' THEN 'White' WHEN {c} LIKE 'Mixed%' THEN 'Mixed' "
+        f"WHEN {c} LIKE 'Asian%' OR {c} = 'Chinese' THEN 'Asian' "
+        f"WHEN {c} LIKE 'Black%' THEN 'Black' ELSE 'Other' END"
+    )
 
 
 # Outcomes that are convictions (data_first.md §9.5): everything but acquittal, termination, committal.
-CONVICTION_DISPOSALS = ("Immediate custody", "Suspended sentence order", "Community sentence", "Fine",
-                        "Conditional discharge", "Absolute discharge", "Otherwise dealt with")
+CONVICTION_DISPOSALS = (
+    "Immediate custody",
+    "Suspended sentence order",
+    "Community sentence",
+    "Fine",
+    "Conditional discharge",
+    "Absolute discharge",
+    "Otherwise dealt with",
+)
 _CONV = "(" + ", ".join(f"'{d}'" for d in CONVICTION_DISPOSALS) + ")"
 
 # Documented list of event types: (dataset, event_type, meaning).
 EVENT_TYPES: tuple[tuple[str, str, str], ...] = (
-    ("mags_hocas", "mags_case", "a defendant-case in the magistrates' courts (first hearing; end = final result; "
-     "case_type = proceedings type: Criminal, Breach, Non-criminal)"),
+    (
+        "mags_hocas",
+        "mags_case",
+        "a defendant-case in the magistrates' courts (first hearing; end = final result; "
+        "case_type = proceedings type: Criminal, Breach, Non-criminal)",
+    ),
     ("mags_hocas", "mags_conviction", "a magistrates' conviction (final result date)"),
     ("crown_xhibit", "crown_case", "a Crown Court defendant-case (receipt; end = disposal)"),
     ("crown_xhibit", "crown_conviction", "a Crown Court conviction (sentence or disposal date)"),
@@ -56,8 +76,22 @@ EVENT_TYPES: tuple[tuple[str, str, str], ...] = (
 )
 
 # Common columns of every event select, in order.
-_COLS = ("row_id_hash", "dataset", "event_type", "event_date", "end_date", "offence_date", "offence_group",
-         "disposal", "case_type", "party_role", "age_at_event", "sex_raw", "ethnicity_raw", "imd_raw")
+_COLS = (
+    "row_id_hash",
+    "dataset",
+    "event_type",
+    "event_date",
+    "end_date",
+    "offence_date",
+    "offence_group",
+    "disposal",
+    "case_type",
+    "party_role",
+    "age_at_event",
+    "sex_raw",
+    "ethnicity_raw",
+    "imd_raw",
+)
 
 
 def _select(**kw: str) -> str:
@@ -80,98 +114,226 @@ _CROWN = "crown_defendant_case"
 _OG = "NULLIF(TRIM(offence_group), '')"  # " Sexual offences" is a real label variant (§14.3)
 
 # Probation rows repeating an event_id_hash are one event: keep the first by row_id_hash.
-_PROB = ("(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id_hash ORDER BY row_id_hash) AS rn "
-         "FROM probation_flatfile) AS d WHERE rn = 1)")
-_FAM = ("(SELECT p.*, c.case_type, c.case_start_date, c.case_end_date FROM family_parties p "
-        "JOIN family_cases c ON p.case_number_hash = c.case_number_hash)")
-_FAM_ORD = ("(SELECT p.row_id_hash, p.party_role, p.gender, p.age_at_case_start, c.case_type, c.case_start_date, "
-            "e.event_date, e.order_type FROM family_parties p JOIN family_cases c ON p.case_number_hash = "
-            "c.case_number_hash JOIN family_events e ON e.case_number_hash = p.case_number_hash "
-            "WHERE e.event_type = 'Order')")
+_PROB = (
+    "(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id_hash ORDER BY row_id_hash) AS rn "
+    "FROM probation_flatfile) AS d WHERE rn = 1)"
+)
+_FAM = (
+    "(SELECT p.*, c.case_type, c.case_start_date, c.case_end_date FROM family_parties p "
+    "JOIN family_cases c ON p.case_number_hash = c.case_number_hash)"
+)
+_FAM_ORD = (
+    "(SELECT p.row_id_hash, p.party_role, p.gender, p.age_at_case_start, c.case_type, c.case_start_date, "
+    "e.event_date, e.order_type FROM family_parties p JOIN family_cases c ON p.case_number_hash = "
+    "c.case_number_hash JOIN family_events e ON e.case_number_hash = p.case_number_hash "
+    "WHERE e.event_type = 'Order')"
+)
 # Organisations are parties to civil claims but never persons (data_first.md §8).
 PERSON_TABLE_FILTER = {"civil_parties": "(party_type IS NULL OR party_type <> 'Organisation')"}
-_CIV = ("(SELECT p.*, c.claim_type, c.issue_date FROM civil_parties p JOIN civil_cases c "
-        f"ON p.case_number_hash = c.case_number_hash WHERE {PERSON_TABLE_FILTER['civil_parties']})")
-_CIV_EV = ("(SELECT p.row_id_hash, p.party_role, c.claim_type, e.event_type AS ev, e.event_date FROM civil_parties p "
-           "JOIN civil_cases c ON p.case_number_hash = c.case_number_hash JOIN civil_events e "
-           "ON e.case_number_hash = p.case_number_hash WHERE p.party_type = 'Individual' "
-           "AND (p.party_role IS NULL OR p.party_role = 'Defendant'))")
+_CIV = (
+    "(SELECT p.*, c.claim_type, c.issue_date FROM civil_parties p JOIN civil_cases c "
+    f"ON p.case_number_hash = c.case_number_hash WHERE {PERSON_TABLE_FILTER['civil_parties']})"
+)
+_CIV_EV = (
+    "(SELECT p.row_id_hash, p.party_role, c.claim_type, e.event_type AS ev, e.event_date FROM civil_parties p "
+    "JOIN civil_cases c ON p.case_number_hash = c.case_number_hash JOIN civil_events e "
+    "ON e.case_number_hash = p.case_number_hash WHERE p.party_type = 'Individual' "
+    "AND (p.party_role IS NULL OR p.party_role = 'Defendant'))"
+)
 
 EVENT_SELECTS: dict[str, list[str]] = {
     "mags_hocas": [
-        _select(row_id_hash="row_id_hash", dataset=_q("mags_hocas"), event_type=_q("mags_case"),
-                event_date="COALESCE(first_hearing_date, final_result_date)", end_date="final_result_date",
-                offence_date="offence_date", offence_group=_OG, disposal="disposal_type",
-                case_type="proceedings_type_desc",
-                age_at_event=_mags_age("COALESCE(first_hearing_date, final_result_date)"), sex_raw="gender",
-                ethnicity_raw="ethnicity",
-                imd_raw="imd_decile") + f" FROM {_MAGS}",
-        _select(row_id_hash="row_id_hash", dataset=_q("mags_hocas"), event_type=_q("mags_conviction"),
-                event_date="final_result_date", offence_date="offence_date", offence_group=_OG,
-                disposal="disposal_type", case_type="proceedings_type_desc",
-                age_at_event=_mags_age("final_result_date"), sex_raw="gender", ethnicity_raw="ethnicity") + f" FROM {_MAGS} WHERE disposal_type IN {_CONV}",
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("mags_hocas"),
+            event_type=_q("mags_case"),
+            event_date="COALESCE(first_hearing_date, final_result_date)",
+            end_date="final_result_date",
+            offence_date="offence_date",
+            offence_group=_OG,
+            disposal="disposal_type",
+            case_type="proceedings_type_desc",
+            age_at_event=_mags_age("COALESCE(first_hearing_date, final_result_date)"),
+            sex_raw="gender",
+            ethnicity_raw="ethnicity",
+            imd_raw="imd_decile",
+        )
+        + f" FROM {_MAGS}",
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("mags_hocas"),
+            event_type=_q("mags_conviction"),
+            event_date="final_result_date",
+            offence_date="offence_date",
+            offence_group=_OG,
+            disposal="disposal_type",
+            case_type="proceedings_type_desc",
+            age_at_event=_mags_age("final_result_date"),
+            sex_raw="gender",
+            ethnicity_raw="ethnicity",
+        )
+        + f" FROM {_MAGS} WHERE disposal_type IN {_CONV}",
     ],
     "crown_xhibit": [
-        _select(row_id_hash="row_id_hash", dataset=_q("crown_xhibit"), event_type=_q("crown_case"),
-                event_date="receipt_date", end_date="disposal_date", offence_date="offence_date",
-                offence_group=_OG, disposal="disposal_type", case_type="case_type",
-                age_at_event="age_at_offence", sex_raw="gender", ethnicity_raw="ethnicity",
-                imd_raw="imd_decile") + f" FROM {_CROWN}",
-        _select(row_id_hash="row_id_hash", dataset=_q("crown_xhibit"), event_type=_q("crown_conviction"),
-                event_date="COALESCE(sentence_date, disposal_date)", offence_date="offence_date",
-                offence_group=_OG, disposal="disposal_type", case_type="case_type",
-                age_at_event="age_at_offence", sex_raw="gender", ethnicity_raw="ethnicity")
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("crown_xhibit"),
+            event_type=_q("crown_case"),
+            event_date="receipt_date",
+            end_date="disposal_date",
+            offence_date="offence_date",
+            offence_group=_OG,
+            disposal="disposal_type",
+            case_type="case_type",
+            age_at_event="age_at_offence",
+            sex_raw="gender",
+            ethnicity_raw="ethnicity",
+            imd_raw="imd_decile",
+        )
+        + f" FROM {_CROWN}",
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("crown_xhibit"),
+            event_type=_q("crown_conviction"),
+            event_date="COALESCE(sentence_date, disposal_date)",
+            offence_date="offence_date",
+            offence_group=_OG,
+            disposal="disposal_type",
+            case_type="case_type",
+            age_at_event="age_at_offence",
+            sex_raw="gender",
+            ethnicity_raw="ethnicity",
+        )
         + f" FROM {_CROWN} WHERE disposal_type IN {_CONV}",
     ],
     "prison_nomis": [
-        _select(row_id_hash="row_id_hash", dataset=_q("prison_nomis"), event_type=_q("custody_start"),
-                event_date="journey_start_date", end_date="release_date", offence_group=_OG,
-                disposal="custody_status", case_type="sentence_type", age_at_event="age_at_reception",
-                sex_raw="gender", ethnicity_raw="ethnicity") + " FROM prison_journey",
-        _select(row_id_hash="row_id_hash", dataset=_q("prison_nomis"), event_type=_q("release"),
-                event_date="release_date", offence_group=_OG, disposal="custody_status",
-                case_type="sentence_type",
-                age_at_event=_age("age_at_reception", "journey_start_date", "release_date"),
-                sex_raw="gender", ethnicity_raw="ethnicity") + " FROM prison_journey WHERE release_date IS NOT NULL",
-        _select(row_id_hash="row_id_hash", dataset=_q("prison_nomis"), event_type=_q("recall"),
-                event_date="first_recall_date", offence_group=_OG, disposal="custody_status",
-                age_at_event=_age("age_at_reception", "journey_start_date", "first_recall_date"),
-                sex_raw="gender", ethnicity_raw="ethnicity")
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("prison_nomis"),
+            event_type=_q("custody_start"),
+            event_date="journey_start_date",
+            end_date="release_date",
+            offence_group=_OG,
+            disposal="custody_status",
+            case_type="sentence_type",
+            age_at_event="age_at_reception",
+            sex_raw="gender",
+            ethnicity_raw="ethnicity",
+        )
+        + " FROM prison_journey",
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("prison_nomis"),
+            event_type=_q("release"),
+            event_date="release_date",
+            offence_group=_OG,
+            disposal="custody_status",
+            case_type="sentence_type",
+            age_at_event=_age("age_at_reception", "journey_start_date", "release_date"),
+            sex_raw="gender",
+            ethnicity_raw="ethnicity",
+        )
+        + " FROM prison_journey WHERE release_date IS NOT NULL",
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("prison_nomis"),
+            event_type=_q("recall"),
+            event_date="first_recall_date",
+            offence_group=_OG,
+            disposal="custody_status",
+            age_at_event=_age("age_at_reception", "journey_start_date", "first_recall_date"),
+            sex_raw="gender",
+            ethnicity_raw="ethnicity",
+        )
         + " FROM prison_journey WHERE first_recall_date IS NOT NULL",
     ],
     "probation_delius": [
-        _select(row_id_hash="row_id_hash", dataset=_q("probation_delius"), event_type=_q("probation_start"),
-                event_date="referral_date", end_date="disposal_termination_date",
-                offence_date="main_offence_date", offence_group="NULLIF(TRIM(mo_category_description), '')",
-                disposal="disposal_type_description", age_at_event="age_at_offence", sex_raw="gender",
-                ethnicity_raw="ethnicity_desc", imd_raw="imd_decile") + f" FROM {_PROB} AS p",
-        _select(row_id_hash="row_id_hash", dataset=_q("probation_delius"), event_type=_q("probation_end"),
-                event_date="disposal_termination_date", disposal="disposal_type_description",
-                sex_raw="gender", ethnicity_raw="ethnicity_desc")
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("probation_delius"),
+            event_type=_q("probation_start"),
+            event_date="referral_date",
+            end_date="disposal_termination_date",
+            offence_date="main_offence_date",
+            offence_group="NULLIF(TRIM(mo_category_description), '')",
+            disposal="disposal_type_description",
+            age_at_event="age_at_offence",
+            sex_raw="gender",
+            ethnicity_raw="ethnicity_desc",
+            imd_raw="imd_decile",
+        )
+        + f" FROM {_PROB} AS p",
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("probation_delius"),
+            event_type=_q("probation_end"),
+            event_date="disposal_termination_date",
+            disposal="disposal_type_description",
+            sex_raw="gender",
+            ethnicity_raw="ethnicity_desc",
+        )
         + f" FROM {_PROB} AS p WHERE disposal_termination_date IS NOT NULL",
     ],
     "familyman": [
-        _select(row_id_hash="row_id_hash", dataset=_q("familyman"), event_type=_q("family_case_start"),
-                event_date="case_start_date", end_date="case_end_date", case_type="case_type",
-                party_role="party_role", age_at_event="age_at_case_start", sex_raw="gender") + f" FROM {_FAM} AS f",
-        _select(row_id_hash="row_id_hash", dataset=_q("familyman"), event_type=_q("family_order"),
-                event_date="event_date", disposal="order_type", case_type="case_type", party_role="party_role",
-                age_at_event=_age("age_at_case_start", "case_start_date", "event_date"), sex_raw="gender")
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("familyman"),
+            event_type=_q("family_case_start"),
+            event_date="case_start_date",
+            end_date="case_end_date",
+            case_type="case_type",
+            party_role="party_role",
+            age_at_event="age_at_case_start",
+            sex_raw="gender",
+        )
+        + f" FROM {_FAM} AS f",
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("familyman"),
+            event_type=_q("family_order"),
+            event_date="event_date",
+            disposal="order_type",
+            case_type="case_type",
+            party_role="party_role",
+            age_at_event=_age("age_at_case_start", "case_start_date", "event_date"),
+            sex_raw="gender",
+        )
         + f" FROM {_FAM_ORD} AS f",
     ],
     "civil_caseman_pcol": [
-        _select(row_id_hash="row_id_hash", dataset=_q("civil_caseman_pcol"), event_type=_q("civil_claim"),
-                event_date="issue_date", case_type="claim_type", party_role="party_role") + f" FROM {_CIV} AS c",
-        _select(row_id_hash="row_id_hash", dataset=_q("civil_caseman_pcol"), event_type=_q("possession_order"),
-                event_date="event_date", case_type="claim_type", party_role="party_role")
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("civil_caseman_pcol"),
+            event_type=_q("civil_claim"),
+            event_date="issue_date",
+            case_type="claim_type",
+            party_role="party_role",
+        )
+        + f" FROM {_CIV} AS c",
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("civil_caseman_pcol"),
+            event_type=_q("possession_order"),
+            event_date="event_date",
+            case_type="claim_type",
+            party_role="party_role",
+        )
         + f" FROM {_CIV_EV} AS c WHERE ev = 'Possession order'",
-        _select(row_id_hash="row_id_hash", dataset=_q("civil_caseman_pcol"), event_type=_q("warrant_executed"),
-                event_date="event_date", case_type="claim_type", party_role="party_role")
+        _select(
+            row_id_hash="row_id_hash",
+            dataset=_q("civil_caseman_pcol"),
+            event_type=_q("warrant_executed"),
+            event_date="event_date",
+            case_type="claim_type",
+            party_role="party_role",
+        )
         + f" FROM {_CIV_EV} AS c WHERE ev = 'Warrant executed'",
     ],
 }
 assert set(EVENT_SELECTS) == set(DATASETS)
 
 # The person link as a view (a table only when the spine build had to deduplicate it).
-LINK_VIEW = ("CREATE OR REPLACE VIEW _link AS SELECT source_dataset, row_id_hash, estimated_xjs_id AS person_id, "
-             "FALSE AS several FROM xjs_link")
+LINK_VIEW = (
+    "CREATE OR REPLACE VIEW _link AS SELECT source_dataset, row_id_hash, estimated_xjs_id AS person_id, "
+    "FALSE AS several FROM xjs_link"
+)

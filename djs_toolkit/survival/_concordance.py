@@ -63,8 +63,9 @@ def _prefix_below(vals: np.ndarray, w: np.ndarray, prefix: np.ndarray, thresh: n
     return result
 
 
-def _at_risk_counts(pb: CoxProblem, rows: np.ndarray, rank: np.ndarray, qk: np.ndarray,
-                    qr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _at_risk_counts(
+    pb: CoxProblem, rows: np.ndarray, rank: np.ndarray, qk: np.ndarray, qr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weight of `rows` at risk at each query's event index: below its rank, up to it, and in total.
 
     lo <= k <= hi  <=>  (hi >= k) minus (lo > k), because lo > k implies hi >= k for kept rows.
@@ -86,8 +87,9 @@ def _at_risk_counts(pb: CoxProblem, rows: np.ndarray, rank: np.ndarray, qk: np.n
         cw_l = np.concatenate([[0.0], np.cumsum(w_l)])
         count -= cw_l[pre_l] - _prefix_below(lo_l, w_l, pre_l, kk + 1)  # lo > k  <=>  lo >= k + 1
     m = len(qk)
-    total = np.cumsum(np.bincount(pb.lo[rows], pb.w[rows], pb.n_times + 1)
-                      - np.bincount(pb.hi[rows] + 1, pb.w[rows], pb.n_times + 1))[qk]
+    total = np.cumsum(
+        np.bincount(pb.lo[rows], pb.w[rows], pb.n_times + 1) - np.bincount(pb.hi[rows] + 1, pb.w[rows], pb.n_times + 1)
+    )[qk]
     return count[:m], count[m:], total
 
 

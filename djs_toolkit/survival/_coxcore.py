@@ -25,7 +25,7 @@ import numpy as np
 
 from djs_toolkit.errors import DJSUserError
 
-__all__ = ["CoxProblem", "CoxFit", "prepare", "fit", "score_residuals"]
+__all__ = ["CoxFit", "CoxProblem", "fit", "prepare", "score_residuals"]
 
 
 @dataclass
@@ -135,9 +135,29 @@ def prepare(
     hi_starts = np.flatnonzero(first)
     death_starts = np.flatnonzero(np.r_[True, dk[1:] != dk[:-1]]) if len(dk) else np.zeros(0, np.int64)
     n_slots = np.bincount(slot_k, minlength=n_times)
-    return CoxProblem(xc, wk, lo, hi, death, dk, n_times, event_times, slot_k, slot_f, slot_mw,
-                      tvk, g, keep, positive, hi_starts, hi[hi_starts], np.flatnonzero(lo > 0),
-                      xc[death], death_starts, n_slots)
+    return CoxProblem(
+        xc,
+        wk,
+        lo,
+        hi,
+        death,
+        dk,
+        n_times,
+        event_times,
+        slot_k,
+        slot_f,
+        slot_mw,
+        tvk,
+        g,
+        keep,
+        positive,
+        hi_starts,
+        hi[hi_starts],
+        np.flatnonzero(lo > 0),
+        xc[death],
+        death_starts,
+        n_slots,
+    )
 
 
 def _suffix(block: np.ndarray) -> np.ndarray:
@@ -212,8 +232,7 @@ def _evaluate(pb: CoxProblem, beta: np.ndarray, want_info: bool = True) -> tuple
     info = np.empty((p, p))
     if want_info:
         inv2 = inv * inv
-        state.update(q0=bc(mw * inv2), q1=bc(mw * f * inv2), q2=bc(mw * f * f * inv2),
-                     m0=bc(inv), m1=bc(f * inv))
+        state.update(q0=bc(mw * inv2), q1=bc(mw * f * inv2), q2=bc(mw * f * f * inv2), m0=bc(inv), m1=bc(f * inv))
         info = information(pb, state)
     return loglik, score, info, state
 

@@ -12,7 +12,7 @@ from scipy.stats import norm
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.survival._inputs import group_codes
 
-__all__ = ["z_value", "survival_ci", "log_ci", "by_groups", "curve_frame"]
+__all__ = ["by_groups", "curve_frame", "log_ci", "survival_ci", "z_value"]
 
 CURVE_COLUMNS = ["time", "n_at_risk", "events", "censored", "estimate", "std_error", "ci_lower", "ci_upper"]
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 
-__all__ = ["column", "durations", "event_codes", "weights_array", "design_matrix", "group_codes"]
+__all__ = ["column", "design_matrix", "durations", "event_codes", "group_codes", "weights_array"]
 
 
 def _label(spec: Any, default: str) -> str:

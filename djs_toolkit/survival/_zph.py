@@ -29,8 +29,14 @@ def _km_transform(pb: CoxProblem, entry: np.ndarray | None, stop: np.ndarray, ev
     return 1.0 - left
 
 
-def ph_test(pb: CoxProblem, cf: CoxFit, entry: np.ndarray | None, stop: np.ndarray, event: np.ndarray,
-            terms: dict[str, list[int]]) -> pd.DataFrame:
+def ph_test(
+    pb: CoxProblem,
+    cf: CoxFit,
+    entry: np.ndarray | None,
+    stop: np.ndarray,
+    event: np.ndarray,
+    terms: dict[str, list[int]],
+) -> pd.DataFrame:
     """Table indexed by term plus GLOBAL with `chisq`, `df`, `p` (R cox.zph()$table)."""
     g_time = _km_transform(pb, entry, stop, event)
     g_time = g_time - g_time[pb.dk].mean()  # centred over the event rows, as cox.zph

@@ -24,12 +24,22 @@ from djs_toolkit.survival._riskset import risk_table
 
 __all__ = ["cif"]
 
-_COLUMNS = ["time", "n_at_risk", "events", "competing_events", "censored", "estimate", "std_error",
-            "ci_lower", "ci_upper"]
+_COLUMNS = [
+    "time",
+    "n_at_risk",
+    "events",
+    "competing_events",
+    "censored",
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+]
 
 
-def _gray_variance(y: np.ndarray, d1: np.ndarray, d2: np.ndarray, s_prev: np.ndarray, s_now: np.ndarray,
-                   f_now: np.ndarray) -> np.ndarray:
+def _gray_variance(
+    y: np.ndarray, d1: np.ndarray, d2: np.ndarray, s_prev: np.ndarray, s_now: np.ndarray, f_now: np.ndarray
+) -> np.ndarray:
     """Vectorised form of cmprsk's `cinc` variance recursion (one entry per distinct time)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ym1 = np.where(y > 1, y - 1.0, 1.0)
@@ -93,8 +103,12 @@ def cif(
         raise DJSUserError("`cause` must be an event code >= 1 (0 means censored).")
     start = None if entry is None else durations(df, entry, "entry", allow_negative=True)
     if start is not None:
-        check_entry(start, stop, entry if isinstance(entry, str) else "entry",
-                    duration if isinstance(duration, str) else "duration")
+        check_entry(
+            start,
+            stop,
+            entry if isinstance(entry, str) else "entry",
+            duration if isinstance(duration, str) else "duration",
+        )
     z = z_value(alpha)
     n_codes = max(int(codes.max(initial=0)), int(cause)) + 1
     w = np.ones(n)

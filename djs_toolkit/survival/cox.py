@@ -79,8 +79,10 @@ class CoxResult:
         return float(chi2.sf(self.lr_chisq, self.df_model))
 
     def __str__(self) -> str:
-        head = (f"{self.model}: n={self.n}, events={self.events}, ties={self.ties}, "
-                f"loglik={self.loglik:.4f}, concordance={self.concordance:.4f}")
+        head = (
+            f"{self.model}: n={self.n}, events={self.events}, ties={self.ties}, "
+            f"loglik={self.loglik:.4f}, concordance={self.concordance:.4f}"
+        )
         return head + "\n" + self.params.to_string()
 
 
@@ -159,9 +161,19 @@ def summarise(
     conc = _concordance(pb, pb.x @ beta)
     frame = lambda m: pd.DataFrame(m, index=names, columns=names)  # noqa: E731
     return CoxResult(
-        params=params, n=n, events=int(np.count_nonzero(keep_event)), loglik=cf.loglik,
-        loglik_null=cf.loglik0, concordance=conc, covariance=frame(cov), naive_covariance=frame(naive),
-        ph_test=zph, df_model=len(names), n_clusters=n_clusters, ties=ties, model=model,
+        params=params,
+        n=n,
+        events=int(np.count_nonzero(keep_event)),
+        loglik=cf.loglik,
+        loglik_null=cf.loglik0,
+        concordance=conc,
+        covariance=frame(cov),
+        naive_covariance=frame(naive),
+        ph_test=zph,
+        df_model=len(names),
+        n_clusters=n_clusters,
+        ties=ties,
+        model=model,
         iterations=cf.iterations,
     )
 
@@ -227,5 +239,15 @@ def cox(
     if not ev.any():
         raise DJSUserError(f"column `{event}` has no events: a Cox model needs at least one.")
     pb = _coxcore.prepare(start, stop, ev, x, w, st, ties)
-    return summarise(pb, names, terms_of([covariates] if isinstance(covariates, str) else covariates, names),
-                     start, stop, ev, cl, ties, alpha, n)
+    return summarise(
+        pb,
+        names,
+        terms_of([covariates] if isinstance(covariates, str) else covariates, names),
+        start,
+        stop,
+        ev,
+        cl,
+        ties,
+        alpha,
+        n,
+    )

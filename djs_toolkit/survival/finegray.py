@@ -139,7 +139,8 @@ def finegray(
         return _left_limit(ctimes, csurv, tau)
 
     pb = _coxcore.prepare(entry_all, stop_all, ev_all, x_all, w_all, None, ties, tv=tv, tv_weight=g_of)
-    res = summarise(pb, names, terms, entry_all, stop_all, ev_all, cl_all, ties, alpha, n, "finegray-ipcw",
-                    with_ph_test=False)
+    res = summarise(
+        pb, names, terms, entry_all, stop_all, ev_all, cl_all, ties, alpha, n, "finegray-ipcw", with_ph_test=False
+    )
     res.notes.append("IPCW route: no Schoenfeld test (time-varying weights).")
     return res

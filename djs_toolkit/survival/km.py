@@ -67,8 +67,12 @@ def km(
     codes = event_codes(df, event, n)
     start = None if entry is None else durations(df, entry, "entry", allow_negative=True)
     if start is not None:
-        check_entry(start, stop, entry if isinstance(entry, str) else "entry",
-                    duration if isinstance(duration, str) else "duration")
+        check_entry(
+            start,
+            stop,
+            entry if isinstance(entry, str) else "entry",
+            duration if isinstance(duration, str) else "duration",
+        )
     w = weights_array(df, weights, n, integer=True)
     z = z_value(alpha)
 
@@ -145,9 +149,14 @@ def kmunicate_table(curve: pd.DataFrame, times: Sequence[float], by: str | None 
         at_risk = np.where(first_ge < len(tt), y[np.minimum(first_ge, len(tt) - 1)], 0)
         cum_e = np.concatenate([[0], np.cumsum(g["events"].to_numpy())])[last_le + 1]
         cum_c = np.concatenate([[0], np.cumsum(g["censored"].to_numpy())])[last_le + 1]
-        out = {"time": t, "n_at_risk": at_risk,
-               "events": np.diff(cum_e, prepend=0), "censored": np.diff(cum_c, prepend=0),
-               "cum_events": cum_e, "cum_censored": cum_c}
+        out = {
+            "time": t,
+            "n_at_risk": at_risk,
+            "events": np.diff(cum_e, prepend=0),
+            "censored": np.diff(cum_c, prepend=0),
+            "cum_events": cum_e,
+            "cum_censored": cum_c,
+        }
         for col in ("estimate", "ci_lower", "ci_upper"):
             if col in g.columns:
                 vals = g[col].to_numpy(dtype=float)

@@ -101,5 +101,16 @@ def recurrent(
             entry, exit_ = None, t1 - t0
     pb = _coxcore.prepare(entry, exit_, ev, x, w, strata, ties)
     label = "recurrent-ag" if model == "ag" else f"recurrent-pwp-{timescale}"
-    return summarise(pb, names, terms_of([covariates] if isinstance(covariates, str) else covariates, names),
-                     entry, exit_, ev, cl, ties, alpha, n, label)
+    return summarise(
+        pb,
+        names,
+        terms_of([covariates] if isinstance(covariates, str) else covariates, names),
+        entry,
+        exit_,
+        ev,
+        cl,
+        ties,
+        alpha,
+        n,
+        label,
+    )

@@ -17,29 +17,75 @@ D = dt.date.fromisoformat
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory):
     t = empty_tables()
-    t["mags_defendant_case"] = rows_of("mags_defendant_case", [
-        dict(row_id_hash="m1", first_hearing_date=D("2015-03-01"), final_result_date=D("2015-04-01"),
-             offence_date=D("2015-02-01"), disposal_type="Fine", age_at_offence=30),
-        dict(row_id_hash="m2", first_hearing_date=D("2016-10-01"), final_result_date=D("2016-11-01"),
-             offence_date=D("2016-09-01"), disposal_type="Fine", age_at_offence=31),
-        # Offence inside the waiting period before coverage ends: not an outcome.
-        dict(row_id_hash="m3", first_hearing_date=D("2020-11-01"), final_result_date=None,
-             offence_date=D("2020-10-01"), disposal_type=None, age_at_offence=50),
-    ])
-    t["prison_journey"] = rows_of("prison_journey", [
-        dict(row_id_hash="p1", journey_start_date=D("2016-01-10"), release_date=D("2016-06-01"), first_recall_date=None, custody_status="Sentenced",
-             age_at_reception=30),
-        dict(row_id_hash="p2", journey_start_date=D("2016-07-01"), release_date=D("2016-07-11"), first_recall_date=None, custody_status="Sentenced",
-             age_at_reception=31),
-    ])
-    t["civil_cases"] = rows_of("civil_cases", [
-        dict(case_number_hash="c1", claim_type="Landlord possession", issue_date=D("2016-02-02"))])
-    t["civil_parties"] = rows_of("civil_parties", [
-        dict(row_id_hash="v1", case_number_hash="c1", party_type="Individual", party_role="Defendant")])
-    t["xjs_link"] = pd.DataFrame([
-        ("mags_hocas", "m1", "A"), ("mags_hocas", "m2", "A"), ("prison_nomis", "p1", "A"), ("prison_nomis", "p2", "A"),
-        ("civil_caseman_pcol", "v1", "B"), ("mags_hocas", "m3", "B"),
-    ], columns=["source_dataset", "row_id_hash", "estimated_xjs_id"])
+    t["mags_defendant_case"] = rows_of(
+        "mags_defendant_case",
+        [
+            dict(
+                row_id_hash="m1",
+                first_hearing_date=D("2015-03-01"),
+                final_result_date=D("2015-04-01"),
+                offence_date=D("2015-02-01"),
+                disposal_type="Fine",
+                age_at_offence=30,
+            ),
+            dict(
+                row_id_hash="m2",
+                first_hearing_date=D("2016-10-01"),
+                final_result_date=D("2016-11-01"),
+                offence_date=D("2016-09-01"),
+                disposal_type="Fine",
+                age_at_offence=31,
+            ),
+            # Offence inside the waiting period before coverage ends: not an outcome.
+            dict(
+                row_id_hash="m3",
+                first_hearing_date=D("2020-11-01"),
+                final_result_date=None,
+                offence_date=D("2020-10-01"),
+                disposal_type=None,
+                age_at_offence=50,
+            ),
+        ],
+    )
+    t["prison_journey"] = rows_of(
+        "prison_journey",
+        [
+            dict(
+                row_id_hash="p1",
+                journey_start_date=D("2016-01-10"),
+                release_date=D("2016-06-01"),
+                first_recall_date=None,
+                custody_status="Sentenced",
+                age_at_reception=30,
+            ),
+            dict(
+                row_id_hash="p2",
+                journey_start_date=D("2016-07-01"),
+                release_date=D("2016-07-11"),
+                first_recall_date=None,
+                custody_status="Sentenced",
+                age_at_reception=31,
+            ),
+        ],
+    )
+    t["civil_cases"] = rows_of(
+        "civil_cases", [dict(case_number_hash="c1", claim_type="Landlord possession", issue_date=D("2016-02-02"))]
+    )
+    t["civil_parties"] = rows_of(
+        "civil_parties",
+        [dict(row_id_hash="v1", case_number_hash="c1", party_type="Individual", party_role="Defendant")],
+    )
+    t["xjs_link"] = pd.DataFrame(
+        [
+            ("mags_hocas", "m1", "A"),
+            ("mags_hocas", "m2", "A"),
+            ("prison_nomis", "p1", "A"),
+            ("prison_nomis", "p2", "A"),
+            ("civil_caseman_pcol", "v1", "B"),
+            ("mags_hocas", "m3", "B"),
+        ],
+        columns=["source_dataset", "row_id_hash", "estimated_xjs_id"],
+    )
     return open_extract(write_extract(tmp_path_factory.mktemp("cohort"), tables=t))
 
 
@@ -93,72 +139,163 @@ def test_unknown_index_is_a_user_error(extract):
 
 # ---- Definitions against the dummy generator's truth (issue 7 item 6): one small extract, one person per rule.
 
+
 def _mags(rid, offence, result, disposal="Fine", ptype="Criminal", breach=False, code="00101", age=30, hearing=None):
-    return dict(row_id_hash=rid, case_id_hash=f"c_{rid}", offence_date=D(offence) if offence else None,
-                first_hearing_date=D(hearing or result), final_result_date=D(result), disposal_type=disposal,
-                proceedings_type_desc=ptype, breach_marker=breach, ho_offence_code=code, age_at_offence=age)
+    return dict(
+        row_id_hash=rid,
+        case_id_hash=f"c_{rid}",
+        offence_date=D(offence) if offence else None,
+        first_hearing_date=D(hearing or result),
+        final_result_date=D(result),
+        disposal_type=disposal,
+        proceedings_type_desc=ptype,
+        breach_marker=breach,
+        ho_offence_code=code,
+        age_at_offence=age,
+    )
 
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory):
     t = empty_tables()
-    t["mags_defendant_case"] = rows_of("mags_defendant_case", [
-        # Family flags: one case-end index each on 2016-03-01.
-        _mags("f17", "2016-01-01", "2016-03-01"), _mags("f18", "2016-01-01", "2016-03-01"),
-        _mags("fna", "2016-01-01", "2016-03-01"),
-        # Proceedings type: an index, then a breach and a non-criminal case of unknown type, then a new offence
-        # of unknown type (criminal: it has an offence date and code and no breach marker).
-        _mags("b1", "2015-01-01", "2015-02-01"),
-        _mags("b2", "2015-03-01", "2015-03-20", "Otherwise dealt with", ptype=None, breach=True, code=None),
-        _mags("b3", None, "2015-04-01", "Otherwise dealt with", ptype=None, code=None),
-        _mags("b4", "2015-06-01", "2015-07-01", ptype=None),
-        # Disposal from the principal offence: D's main case (community sentence) lost its disposal; a further
-        # case of the incident was fined. E's only case lost a fine.
-        _mags("d9", "2016-05-01", "2016-06-01", None), _mags("d2", "2016-05-01", "2016-06-01"),
-        _mags("e1", "2016-05-01", "2016-06-01", None),
-        # Age at index.
-        _mags("a1", "2015-06-01", "2015-07-01", age=17),
-        _mags("a21", "2015-01-01", "2015-01-20", age=17), _mags("a22", "2015-12-01", "2016-01-15", age=17),
-        _mags("a31", "2015-01-01", "2015-01-20", age=40), _mags("a32", "2015-12-01", "2016-01-15", age=17),
-        _mags("a41", "2015-01-01", "2015-01-20", age=17), _mags("a42", "2015-12-01", "2016-01-15", age=None),
-    ])
-    t["mags_offence"] = rows_of("mags_offence", [
-        dict(offence_id_hash="o1", case_id_hash="c_d9", offence_date=D("2016-05-01"), principal_offence_flag=True,
-             disposal_type="Community sentence"),
-        dict(offence_id_hash="o2", case_id_hash="c_e1", offence_date=D("2016-05-01"), principal_offence_flag=True,
-             disposal_type="Fine"),
-        dict(offence_id_hash="o3", case_id_hash="c_e1", offence_date=D("2016-04-30"), principal_offence_flag=False,
-             disposal_type="Immediate custody"),
-    ])
-    t["family_cases"] = rows_of("family_cases", [
-        dict(case_number_hash=f"fc{k}", case_type="Family Law Act", case_start_date=D("2015-06-01"), case_end_date=None)
-        for k in ("17", "18", "na")])
-    t["family_parties"] = rows_of("family_parties", [
-        dict(row_id_hash="p17", case_number_hash="fc17", party_role="Respondent", age_at_case_start=17),
-        dict(row_id_hash="p18", case_number_hash="fc18", party_role="Respondent", age_at_case_start=18),
-        dict(row_id_hash="pna", case_number_hash="fcna", party_role="Applicant", age_at_case_start=None),
-    ])
-    t["probation_flatfile"] = rows_of("probation_flatfile", [
-        dict(row_id_hash="s1", event_id_hash="e1", referral_date=D("2016-01-10"), main_offence_date=D("2015-12-01"),
-             disposal_type_description="ORA Community Order", age_at_offence=40),
-        dict(row_id_hash="s2", event_id_hash="e2", referral_date=D("2017-01-10"), main_offence_date=D("2016-12-01"),
-             disposal_type_description=None, age_at_offence=41),
-        # A's later record: 18 at an offence after the index a1.
-        dict(row_id_hash="sa", event_id_hash="e3", referral_date=D("2015-09-01"), main_offence_date=D("2015-07-20"),
-             disposal_type_description="ORA Community Order", age_at_offence=18),
-    ])
-    t["prison_journey"] = rows_of("prison_journey", [
-        dict(row_id_hash="j1", journey_start_date=D("2016-01-01"), release_date=D("2016-03-01"), first_recall_date=None,
-             custody_status=None, sentence_type=None, age_at_reception=30),
-        dict(row_id_hash="j2", journey_start_date=D("2017-01-01"), release_date=D("2017-06-01"), first_recall_date=None,
-             custody_status=None, sentence_type="Determinate", age_at_reception=31),
-    ])
+    t["mags_defendant_case"] = rows_of(
+        "mags_defendant_case",
+        [
+            # Family flags: one case-end index each on 2016-03-01.
+            _mags("f17", "2016-01-01", "2016-03-01"),
+            _mags("f18", "2016-01-01", "2016-03-01"),
+            _mags("fna", "2016-01-01", "2016-03-01"),
+            # Proceedings type: an index, then a breach and a non-criminal case of unknown type, then a new offence
+            # of unknown type (criminal: it has an offence date and code and no breach marker).
+            _mags("b1", "2015-01-01", "2015-02-01"),
+            _mags("b2", "2015-03-01", "2015-03-20", "Otherwise dealt with", ptype=None, breach=True, code=None),
+            _mags("b3", None, "2015-04-01", "Otherwise dealt with", ptype=None, code=None),
+            _mags("b4", "2015-06-01", "2015-07-01", ptype=None),
+            # Disposal from the principal offence: D's main case (community sentence) lost its disposal; a further
+            # case of the incident was fined. E's only case lost a fine.
+            _mags("d9", "2016-05-01", "2016-06-01", None),
+            _mags("d2", "2016-05-01", "2016-06-01"),
+            _mags("e1", "2016-05-01", "2016-06-01", None),
+            # Age at index.
+            _mags("a1", "2015-06-01", "2015-07-01", age=17),
+            _mags("a21", "2015-01-01", "2015-01-20", age=17),
+            _mags("a22", "2015-12-01", "2016-01-15", age=17),
+            _mags("a31", "2015-01-01", "2015-01-20", age=40),
+            _mags("a32", "2015-12-01", "2016-01-15", age=17),
+            _mags("a41", "2015-01-01", "2015-01-20", age=17),
+            _mags("a42", "2015-12-01", "2016-01-15", age=None),
+        ],
+    )
+    t["mags_offence"] = rows_of(
+        "mags_offence",
+        [
+            dict(
+                offence_id_hash="o1",
+                case_id_hash="c_d9",
+                offence_date=D("2016-05-01"),
+                principal_offence_flag=True,
+                disposal_type="Community sentence",
+            ),
+            dict(
+                offence_id_hash="o2",
+                case_id_hash="c_e1",
+                offence_date=D("2016-05-01"),
+                principal_offence_flag=True,
+                disposal_type="Fine",
+            ),
+            dict(
+                offence_id_hash="o3",
+                case_id_hash="c_e1",
+                offence_date=D("2016-04-30"),
+                principal_offence_flag=False,
+                disposal_type="Immediate custody",
+            ),
+        ],
+    )
+    t["family_cases"] = rows_of(
+        "family_cases",
+        [
+            dict(
+                case_number_hash=f"fc{k}",
+                case_type="Family Law Act",
+                case_start_date=D("2015-06-01"),
+                case_end_date=None,
+            )
+            for k in ("17", "18", "na")
+        ],
+    )
+    t["family_parties"] = rows_of(
+        "family_parties",
+        [
+            dict(row_id_hash="p17", case_number_hash="fc17", party_role="Respondent", age_at_case_start=17),
+            dict(row_id_hash="p18", case_number_hash="fc18", party_role="Respondent", age_at_case_start=18),
+            dict(row_id_hash="pna", case_number_hash="fcna", party_role="Applicant", age_at_case_start=None),
+        ],
+    )
+    t["probation_flatfile"] = rows_of(
+        "probation_flatfile",
+        [
+            dict(
+                row_id_hash="s1",
+                event_id_hash="e1",
+                referral_date=D("2016-01-10"),
+                main_offence_date=D("2015-12-01"),
+                disposal_type_description="ORA Community Order",
+                age_at_offence=40,
+            ),
+            dict(
+                row_id_hash="s2",
+                event_id_hash="e2",
+                referral_date=D("2017-01-10"),
+                main_offence_date=D("2016-12-01"),
+                disposal_type_description=None,
+                age_at_offence=41,
+            ),
+            # A's later record: 18 at an offence after the index a1.
+            dict(
+                row_id_hash="sa",
+                event_id_hash="e3",
+                referral_date=D("2015-09-01"),
+                main_offence_date=D("2015-07-20"),
+                disposal_type_description="ORA Community Order",
+                age_at_offence=18,
+            ),
+        ],
+    )
+    t["prison_journey"] = rows_of(
+        "prison_journey",
+        [
+            dict(
+                row_id_hash="j1",
+                journey_start_date=D("2016-01-01"),
+                release_date=D("2016-03-01"),
+                first_recall_date=None,
+                custody_status=None,
+                sentence_type=None,
+                age_at_reception=30,
+            ),
+            dict(
+                row_id_hash="j2",
+                journey_start_date=D("2017-01-01"),
+                release_date=D("2017-06-01"),
+                first_recall_date=None,
+                custody_status=None,
+                sentence_type="Determinate",
+                age_at_reception=31,
+            ),
+        ],
+    )
     link = [("mags_hocas", r, r.upper()) for r in ("f17", "f18", "fna", "e1", "a1")]
     link += [("familyman", "p17", "F17"), ("familyman", "p18", "F18"), ("familyman", "pna", "FNA")]
     link += [("mags_hocas", r, "B") for r in ("b1", "b2", "b3", "b4")] + [("mags_hocas", r, "D") for r in ("d9", "d2")]
     link += [("mags_hocas", f"a{k}{j}", f"A{k}") for k in (2, 3, 4) for j in (1, 2)]
-    link += [("probation_delius", "s1", "S"), ("probation_delius", "s2", "S"), ("probation_delius", "sa", "A1"),
-             ("prison_nomis", "j1", "R"), ("prison_nomis", "j2", "R")]
+    link += [
+        ("probation_delius", "s1", "S"),
+        ("probation_delius", "s2", "S"),
+        ("probation_delius", "sa", "A1"),
+        ("prison_nomis", "j1", "R"),
+        ("prison_nomis", "j2", "R"),
+    ]
     t["xjs_link"] = pd.DataFrame(link, columns=["source_dataset", "row_id_hash", "estimated_xjs_id"])
     return open_extract(write_extract(tmp_path_factory.mktemp("cohort_defs"), tables=t))
 

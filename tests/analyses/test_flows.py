@@ -13,13 +13,21 @@ from tests.analyses.test_overlap import planted_extract
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory):
     F = {"sex": "F", "age": 17}
-    ev = [("A", "mags_hocas", "2014-03-05"), ("A", "mags_hocas", "2014-03-20"), ("A", "mags_hocas", "2015-07-01"),
-          ("B", "mags_hocas", "2012-06-01"), ("B", "mags_hocas", "2014-03-10"),         # first seen in the wash-out
-          ("C", "civil_caseman_pcol", "2015-01-10"), ("C", "mags_hocas", "2015-04-10"),  # civil then mags: 90 days
-          ("D", "civil_caseman_pcol", "2015-01-10"), ("D", "mags_hocas", "2015-04-11"),  # 91 days: too late
-          ("E", "civil_caseman_pcol", "2015-02-01", F), ("E", "mags_hocas", "2015-02-01", F),  # same day: not after
-          ("E", "mags_hocas", "2015-03-01", F),
-          ("G", "mags_hocas", "2020-11-15")]                                            # within the last 3 months
+    ev = [
+        ("A", "mags_hocas", "2014-03-05"),
+        ("A", "mags_hocas", "2014-03-20"),
+        ("A", "mags_hocas", "2015-07-01"),
+        ("B", "mags_hocas", "2012-06-01"),
+        ("B", "mags_hocas", "2014-03-10"),  # first seen in the wash-out
+        ("C", "civil_caseman_pcol", "2015-01-10"),
+        ("C", "mags_hocas", "2015-04-10"),  # civil then mags: 90 days
+        ("D", "civil_caseman_pcol", "2015-01-10"),
+        ("D", "mags_hocas", "2015-04-11"),  # 91 days: too late
+        ("E", "civil_caseman_pcol", "2015-02-01", F),
+        ("E", "mags_hocas", "2015-02-01", F),  # same day: not after
+        ("E", "mags_hocas", "2015-03-01", F),
+        ("G", "mags_hocas", "2020-11-15"),
+    ]  # within the last 3 months
     return open_extract(planted_extract(tmp_path_factory.mktemp("flows"), ev))
 
 
@@ -86,8 +94,11 @@ def test_its_recovers_planted_level_and_slope(family, dispersion):
     r = flows.its(y, interruptions=["2020-03"], family=family)
     p = r.params
     assert list(p.columns[:5]) == ["coef", "se", "ci_lower", "ci_upper", "p"]
-    for term, true, tol in (("level_change_2020-03", -0.35, 0.08), ("slope_change_2020-03", 0.015, 0.006),
-                            ("trend", 0.003, 0.001)):
+    for term, true, tol in (
+        ("level_change_2020-03", -0.35, 0.08),
+        ("slope_change_2020-03", 0.015, 0.006),
+        ("trend", 0.003, 0.001),
+    ):
         assert abs(p.loc[term, "coef"] - true) < min(tol, 4 * p.loc[term, "se"])
     assert p.loc["level_change_2020-03", "p"] < 1e-6
     assert p.loc["level_change_2020-03", "ratio"] == pytest.approx(np.exp(p.loc["level_change_2020-03", "coef"]))
@@ -97,7 +108,8 @@ def test_its_recovers_planted_level_and_slope(family, dispersion):
     assert np.allclose(s.loc[pre, "fitted"], s.loc[pre, "counterfactual"])
     last = s.iloc[-1]
     assert last["counterfactual"] / last["fitted"] == pytest.approx(
-        np.exp(-(p.loc["level_change_2020-03", "coef"] + p.loc["slope_change_2020-03", "coef"] * 33)))
+        np.exp(-(p.loc["level_change_2020-03", "coef"] + p.loc["slope_change_2020-03", "coef"] * 33))
+    )
     assert (s["cf_lower"] < s["counterfactual"]).all() and (s["counterfactual"] < s["cf_upper"]).all()
     if family == "negbin":
         assert 0.01 < r.nb_alpha < 0.04

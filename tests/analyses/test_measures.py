@@ -16,28 +16,54 @@ D = dt.date.fromisoformat
 
 
 def _case(rid, offence, result, disposal="Fine"):
-    return dict(row_id_hash=rid, offence_date=D(offence), first_hearing_date=D(result), final_result_date=D(result),
-                disposal_type=disposal, age_at_offence=25)
+    return dict(
+        row_id_hash=rid,
+        offence_date=D(offence),
+        first_hearing_date=D(result),
+        final_result_date=D(result),
+        disposal_type=disposal,
+        age_at_offence=25,
+    )
 
 
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory):
     t = empty_tables()
-    t["mags_defendant_case"] = rows_of("mags_defendant_case", [
-        _case("m1", "2014-12-01", "2015-01-10"),                         # P1 index 2015Q1
-        _case("m2", "2015-06-01", "2015-08-01"),                         # P1 reoffence; index 2015Q3
-        _case("m3", "2015-12-01", "2016-07-01"),                         # P1 reoffence proven by day 538
-        _case("m4", "2015-03-01", "2016-09-01"),                         # P2 offence proven too late
-        _case("m5", "2015-01-01", "2015-03-15", "Conditional discharge"),  # P3 index 2015Q1
-        _case("m6", "2015-02-01", "2015-03-20", "Dismissed or acquitted"),  # P3: not a conviction
-    ])
-    t["prison_journey"] = rows_of("prison_journey", [
-        dict(row_id_hash="p1", journey_start_date=D("2014-06-01"), release_date=D("2015-02-01"), first_recall_date=None,
-             custody_status="Sentenced")])
-    t["xjs_link"] = pd.DataFrame([
-        ("mags_hocas", "m1", "P1"), ("mags_hocas", "m2", "P1"), ("mags_hocas", "m3", "P1"),
-        ("mags_hocas", "m4", "P2"), ("prison_nomis", "p1", "P2"), ("mags_hocas", "m5", "P3"), ("mags_hocas", "m6", "P3"),
-    ], columns=["source_dataset", "row_id_hash", "estimated_xjs_id"])
+    t["mags_defendant_case"] = rows_of(
+        "mags_defendant_case",
+        [
+            _case("m1", "2014-12-01", "2015-01-10"),  # P1 index 2015Q1
+            _case("m2", "2015-06-01", "2015-08-01"),  # P1 reoffence; index 2015Q3
+            _case("m3", "2015-12-01", "2016-07-01"),  # P1 reoffence proven by day 538
+            _case("m4", "2015-03-01", "2016-09-01"),  # P2 offence proven too late
+            _case("m5", "2015-01-01", "2015-03-15", "Conditional discharge"),  # P3 index 2015Q1
+            _case("m6", "2015-02-01", "2015-03-20", "Dismissed or acquitted"),  # P3: not a conviction
+        ],
+    )
+    t["prison_journey"] = rows_of(
+        "prison_journey",
+        [
+            dict(
+                row_id_hash="p1",
+                journey_start_date=D("2014-06-01"),
+                release_date=D("2015-02-01"),
+                first_recall_date=None,
+                custody_status="Sentenced",
+            )
+        ],
+    )
+    t["xjs_link"] = pd.DataFrame(
+        [
+            ("mags_hocas", "m1", "P1"),
+            ("mags_hocas", "m2", "P1"),
+            ("mags_hocas", "m3", "P1"),
+            ("mags_hocas", "m4", "P2"),
+            ("prison_nomis", "p1", "P2"),
+            ("mags_hocas", "m5", "P3"),
+            ("mags_hocas", "m6", "P3"),
+        ],
+        columns=["source_dataset", "row_id_hash", "estimated_xjs_id"],
+    )
     return open_extract(write_extract(tmp_path_factory.mktemp("pr"), tables=t))
 
 
@@ -45,10 +71,10 @@ def test_offenders_first_index_per_cohort_and_windows(extract):
     off = proven_reoffending_offenders(extract)
     got = {(r.person_id, r.cohort, r.index_type): (r.reoffences, r.complete_follow_up) for r in off.itertuples()}
     assert got == {
-        ("P1", "2015Q1", "court_disposal"): (2, True),   # m2 and m3 (m3 proven 538 days after)
-        ("P1", "2015Q3", "court_disposal"): (1, True),   # m3
+        ("P1", "2015Q1", "court_disposal"): (2, True),  # m2 and m3 (m3 proven 538 days after)
+        ("P1", "2015Q3", "court_disposal"): (1, True),  # m3
         ("P1", "2016Q3", "court_disposal"): (0, True),
-        ("P2", "2015Q1", "release"): (0, True),          # m4 proven 578 days after: too late
+        ("P2", "2015Q1", "release"): (0, True),  # m4 proven 578 days after: too late
         ("P2", "2016Q3", "court_disposal"): (0, True),
         ("P3", "2015Q1", "court_disposal"): (0, True),
     }
@@ -91,16 +117,24 @@ def test_cif_365_is_the_km_of_the_reentry_cohort_at_365_days(extract):
 
 def _offenders_frame(seed=3, n=4000):
     rng = np.random.default_rng(seed)
-    f = pd.DataFrame({
-        "cohort": rng.choice(["2014Q1", "2014Q2", "2014Q3", "2014Q4", "2015Q1", "2015Q2"], n),
-        "age_band": rng.choice(["18-20", "21-24", "25-29", None], n, p=[0.3, 0.3, 0.35, 0.05]),
-        "sex": rng.choice(["M", "F"], n, p=[0.8, 0.2]),
-        "prior_band": rng.choice(["0", "1-2", "3-5", "6+"], n),
-        "index_type": rng.choice(["release", "court_disposal"], n),
-    })
-    f.loc[f["cohort"] >= "2015Q1", "index_type"] = np.where(rng.random((f["cohort"] >= "2015Q1").sum()) < 0.3,
-                                                            "probation_start", "release")
-    lin = -0.5 + 0.6 * (f["sex"] == "M") + 0.4 * f["prior_band"].isin(["3-5", "6+"]) - 0.3 * (f["index_type"] == "release")
+    f = pd.DataFrame(
+        {
+            "cohort": rng.choice(["2014Q1", "2014Q2", "2014Q3", "2014Q4", "2015Q1", "2015Q2"], n),
+            "age_band": rng.choice(["18-20", "21-24", "25-29", None], n, p=[0.3, 0.3, 0.35, 0.05]),
+            "sex": rng.choice(["M", "F"], n, p=[0.8, 0.2]),
+            "prior_band": rng.choice(["0", "1-2", "3-5", "6+"], n),
+            "index_type": rng.choice(["release", "court_disposal"], n),
+        }
+    )
+    f.loc[f["cohort"] >= "2015Q1", "index_type"] = np.where(
+        rng.random((f["cohort"] >= "2015Q1").sum()) < 0.3, "probation_start", "release"
+    )
+    lin = (
+        -0.5
+        + 0.6 * (f["sex"] == "M")
+        + 0.4 * f["prior_band"].isin(["3-5", "6+"])
+        - 0.3 * (f["index_type"] == "release")
+    )
     f["reoffended"] = rng.random(n) < 1 / (1 + np.exp(-lin))
     f["reoffences"] = f["reoffended"] * rng.integers(1, 4, n)
     f["complete_follow_up"] = True
@@ -119,8 +153,11 @@ def test_expected_rate_is_the_row_level_logistic_model_of_the_reference_period()
     f = _offenders_frame()
     g = f.assign(age_band=f["age_band"].fillna("missing"), y=f["reoffended"].astype(float))
     ref = g[g["cohort"] < "2015Q1"]
-    fit = smf.glm("y ~ C(age_band, Treatment('25-29')) + C(sex, Treatment('M')) + C(prior_band) + C(index_type)",
-                  data=ref, family=sm.families.Binomial()).fit()
+    fit = smf.glm(
+        "y ~ C(age_band, Treatment('25-29')) + C(sex, Treatment('M')) + C(prior_band) + C(index_type)",
+        data=ref,
+        family=sm.families.Binomial(),
+    ).fit()
     base = ref["index_type"].value_counts().idxmax()
     p = fit.predict(g.assign(index_type=g["index_type"].replace("probation_start", base)))
     want = p.groupby(g["cohort"]).mean()
@@ -130,4 +167,5 @@ def test_expected_rate_is_the_row_level_logistic_model_of_the_reference_period()
     r = res.loc[["2014Q1", "2014Q2", "2014Q3", "2014Q4"]]
     assert (r["expected_rate"] * r["n_offenders"]).sum() == pytest.approx(r["n_reoffenders"].sum(), rel=1e-9)
     assert res["adjusted_rate"].to_numpy() == pytest.approx(
-        (res["rate"] / res["expected_rate"] * ref["y"].mean()).to_numpy(), rel=1e-12)
+        (res["rate"] / res["expected_rate"] * ref["y"].mean()).to_numpy(), rel=1e-12
+    )

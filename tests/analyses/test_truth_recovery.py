@@ -32,8 +32,8 @@ import pytest
 from scipy.stats import chi2
 
 from djs_toolkit import dummy, open_extract
-from djs_toolkit.dummy.config import DummyConfig
 from djs_toolkit.analyses import reentry_cohort
+from djs_toolkit.dummy.config import DummyConfig
 from djs_toolkit.survival import CoxResult, cox, km
 
 pytestmark = pytest.mark.slow
@@ -44,16 +44,21 @@ AGE_BANDS = ["age_10_17", "age_18_24", "age_35_49", "age_50_plus"]
 
 def _no_linkage_error() -> DummyConfig:
     c = DummyConfig()
-    return dataclasses.replace(c, split_rate=dict.fromkeys(c.split_rate, 0.0),
-                               merge_rate=dict.fromkeys(c.merge_rate, 0.0),
-                               xjs_split_rate=dict.fromkeys(c.xjs_split_rate, 0.0), xjs_merge_rate=0.0)
+    return dataclasses.replace(
+        c,
+        split_rate=dict.fromkeys(c.split_rate, 0.0),
+        merge_rate=dict.fromkeys(c.merge_rate, 0.0),
+        xjs_split_rate=dict.fromkeys(c.xjs_split_rate, 0.0),
+        xjs_merge_rate=0.0,
+    )
 
 
 @pytest.fixture(scope="module")
 def dirs(small_extract_dir, tmp_path_factory):
     # About 3 s to generate; the whole module takes about 40 s.
-    clean = dummy.generate(tmp_path_factory.mktemp("small_nolink") / "extract", scale="small", seed=0,
-                           config=_no_linkage_error())
+    clean = dummy.generate(
+        tmp_path_factory.mktemp("small_nolink") / "extract", scale="small", seed=0, config=_no_linkage_error()
+    )
     return {"default": small_extract_dir, "no_linkage_error": clean}
 
 
@@ -64,14 +69,21 @@ def extracts(dirs):
 
 def _design(c: pd.DataFrame) -> pd.DataFrame:
     age = c["age"].astype(float)
-    x = pd.DataFrame({
-        "female": (c["sex"] == "F"), "age_10_17": age.between(10, 17), "age_18_24": age.between(18, 24),
-        "age_35_49": age.between(35, 49), "age_50_plus": age >= 50,
-        "log1p_prior_contacts_730d": np.log1p(c["prior_contacts"]),
-        "index_release": c["index_type"] == "release", "index_probation_start": c["index_type"] == "probation_start",
-        "imd_most_deprived_quintile": c["imd_decile"].astype(float).isin([1, 2]),
-        "prior_possession_claim_730d": c["prior_possession_claim"], "prior_family_case_730d": c["prior_family_case"],
-    }).astype(float)
+    x = pd.DataFrame(
+        {
+            "female": (c["sex"] == "F"),
+            "age_10_17": age.between(10, 17),
+            "age_18_24": age.between(18, 24),
+            "age_35_49": age.between(35, 49),
+            "age_50_plus": age >= 50,
+            "log1p_prior_contacts_730d": np.log1p(c["prior_contacts"]),
+            "index_release": c["index_type"] == "release",
+            "index_probation_start": c["index_type"] == "probation_start",
+            "imd_most_deprived_quintile": c["imd_decile"].astype(float).isin([1, 2]),
+            "prior_possession_claim_730d": c["prior_possession_claim"],
+            "prior_family_case_730d": c["prior_family_case"],
+        }
+    ).astype(float)
     x["duration"], x["event"], x["person"] = c["duration"], (c["event"] == 1).astype(int), c["person_id"].astype(str)
     # Complete cases: a missing IMD decile is mostly Wales (Welsh LSOAs have no English decile, about 5% of
     # the cohort), not "less deprived": coding it 0 misclassified the Welsh most deprived and took 0.012
@@ -86,8 +98,11 @@ def _benchmark(root, names: list[str], end: pd.Timestamp) -> CoxResult:
     ix = ix[(start >= PERIOD[0]) & (start <= PERIOD[1])]
     start, nxt = start[ix.index], nxt[ix.index]
     ev = nxt.notna() & (nxt <= end)
-    ix = ix.assign(event=ev.astype(int), duration=np.where(ev, (nxt - start).dt.days, (end - start).dt.days),
-                   person=ix["true_person_id"].astype(str))
+    ix = ix.assign(
+        event=ev.astype(int),
+        duration=np.where(ev, (nxt - start).dt.days, (end - start).dt.days),
+        person=ix["true_person_id"].astype(str),
+    )
     return cox(ix, "duration", "event", names, cluster="person")
 
 
@@ -109,10 +124,13 @@ def models(dirs, extracts, truth):
     """Per extract: the Cox fits ``got`` (from the files) and ``bench`` (error-free daily fit)."""
     out = {}
     for name, ex in extracts.items():
-        c = reentry_cohort(ex, ["case_end", "release", "probation_start"], outcome="magistrates", period=PERIOD,
-                           waiting_days=WAITING)
-        out[name] = {"got": cox(_design(c), "duration", "event", list(truth.index), cluster="person"),
-                     "bench": _benchmark(dirs[name], list(truth.index), c.attrs["follow_up_end"])}
+        c = reentry_cohort(
+            ex, ["case_end", "release", "probation_start"], outcome="magistrates", period=PERIOD, waiting_days=WAITING
+        )
+        out[name] = {
+            "got": cox(_design(c), "duration", "event", list(truth.index), cluster="person"),
+            "bench": _benchmark(dirs[name], list(truth.index), c.attrs["follow_up_end"]),
+        }
     return out
 
 
@@ -124,8 +142,16 @@ def fits(models, truth):
     for name, m in models.items():
         fit, bench = m["got"].params, m["bench"].params
         half = 1.96 * fit["robust_se"]
-        t = pd.DataFrame({"true": truth, "bench": bench["coef"], "bench_se": bench["robust_se"], "got": fit["coef"],
-                          "lo": fit["coef"] - half, "hi": fit["coef"] + half})
+        t = pd.DataFrame(
+            {
+                "true": truth,
+                "bench": bench["coef"],
+                "bench_se": bench["robust_se"],
+                "got": fit["coef"],
+                "lo": fit["coef"] - half,
+                "hi": fit["coef"] + half,
+            }
+        )
         t["outside"] = np.maximum(t["lo"] - t["true"], t["true"] - t["hi"]).clip(lower=0)
         out[name] = t
     return out
@@ -212,19 +238,24 @@ def test_with_linkage_error_prior_contacts_and_probation_start_move_off_the_trut
 
 
 @pytest.mark.parametrize("linkage", ["no_linkage_error", "default"])
-@pytest.mark.parametrize("index,truth_type,tol", [
-    # tol 0 = the truth lies inside the 95% CI of the estimate.
-    ("release", "release_nomis", 0.0), ("probation_start", "probation_start", 0.0),
-    # With linkage error only (without it these are inside): civil records are falsely split off their
-    # person at 9% x 1.6 for defendants (linkage error): a split-off claim has no criminal record to
-    # follow, so the CIF is diluted by 13% (0.0395 against 0.0453, 0.0012 short of the CI).
-    ("possession_claim", "possession_claim", 0.005),
-    # Family records the same at 7% x 1.6 for respondents: 0.0317 against 0.0345 without linkage error
-    # (truth 0.0342, 0.0001 short of the CI). Inside before family parties under 18 were left out (the
-    # truth's adult parties): their higher re-entry offset the dilution.
-    ("family_case", "family_case", 0.002),
-    # Outcomes on a split-off id are missed (about 3%: 0.432 against 0.446, 0.008 short of the CI).
-    ("case_end", "court_disposal", 0.01)])
+@pytest.mark.parametrize(
+    "index,truth_type,tol",
+    [
+        # tol 0 = the truth lies inside the 95% CI of the estimate.
+        ("release", "release_nomis", 0.0),
+        ("probation_start", "probation_start", 0.0),
+        # With linkage error only (without it these are inside): civil records are falsely split off their
+        # person at 9% x 1.6 for defendants (linkage error): a split-off claim has no criminal record to
+        # follow, so the CIF is diluted by 13% (0.0395 against 0.0453, 0.0012 short of the CI).
+        ("possession_claim", "possession_claim", 0.005),
+        # Family records the same at 7% x 1.6 for respondents: 0.0317 against 0.0345 without linkage error
+        # (truth 0.0342, 0.0001 short of the CI). Inside before family parties under 18 were left out (the
+        # truth's adult parties): their higher re-entry offset the dilution.
+        ("family_case", "family_case", 0.002),
+        # Outcomes on a split-off id are missed (about 3%: 0.432 against 0.446, 0.008 short of the CI).
+        ("case_end", "court_disposal", 0.01),
+    ],
+)
 def test_cif_365_near_truth(dirs, extracts, linkage, index, truth_type, tol):
     truth = pd.read_csv(dirs[linkage] / "truth" / "reentry_cif_1y.csv")
     want = truth.query("population == 'all_indexes' and cohort_type == @truth_type")["cif_365"].iloc[0]

@@ -14,8 +14,18 @@ def test_all_checks_pass_in_the_project_environment(tmp_path, capsys):
     assert doctor.doctor(tmp_path, start_kernel=False) == 0
     out = capsys.readouterr().out
     names = {c.name for c in doctor.run_checks(tmp_path, start_kernel=False)}
-    assert {"python", "pandas", "papermill", "kernel python3", "write outputs/", "write runs/", "path length",
-            "import duckdb", "import lifelines", "import statsmodels"} <= names
+    assert {
+        "python",
+        "pandas",
+        "papermill",
+        "kernel python3",
+        "write outputs/",
+        "write runs/",
+        "path length",
+        "import duckdb",
+        "import lifelines",
+        "import statsmodels",
+    } <= names
     assert "FAIL" not in out and out.rstrip().endswith("checks passed.")
 
 

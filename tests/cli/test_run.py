@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from djs_toolkit import outputs
-from djs_toolkit.outputs import stage as runner_stage
 from djs_toolkit.cli import main
+from djs_toolkit.outputs import stage as runner_stage
 from djs_toolkit.runner.bundle import assemble
 
 
@@ -21,8 +21,21 @@ def bundle(tmp_path, monkeypatch):
     outputs.save_table(pd.DataFrame({"court": ["a", "b"], "n": [30, 40]}), "courts", "by court", "all")
     outputs.save_table(pd.DataFrame({"court": ["a", "b"], "n": [30, 2]}), "small", "by court", "all")
     out = tmp_path / "outputs" / "r1"
-    withheld = assemble([{"label": "nb1", "notebook": "nb1.ipynb", "notebook_sha256": "0" * 64,
-                          "parameters": {"seed": 1}, "stage": stage, "scan": []}], "srs", tmp_path / "build", out)
+    withheld = assemble(
+        [
+            {
+                "label": "nb1",
+                "notebook": "nb1.ipynb",
+                "notebook_sha256": "0" * 64,
+                "parameters": {"seed": 1},
+                "stage": stage,
+                "scan": [],
+            }
+        ],
+        "srs",
+        tmp_path / "build",
+        out,
+    )
     assert withheld == {}
     return out
 

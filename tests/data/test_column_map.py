@@ -12,8 +12,10 @@ from tests.helpers import valid_tables, write_extract, write_table
 
 def test_load_reports_every_problem(tmp_path):
     p = tmp_path / "m.yaml"
-    p.write_text("tables:\n  prisons:\n    file: x\n  mags_defendant_case:\n    columns:\n      a: not_a_column\n"
-                 "extract_end: 31/03/2023\n")
+    p.write_text(
+        "tables:\n  prisons:\n    file: x\n  mags_defendant_case:\n    columns:\n      a: not_a_column\n"
+        "extract_end: 31/03/2023\n"
+    )
     with pytest.raises(DJSUserError) as info:
         load_column_map(p)
     msg = str(info.value)
@@ -36,7 +38,10 @@ def test_draft_matches_aliases_and_comments_guesses(tmp_path):
     mags = t["mags_defendant_case"].rename(columns={"age_at_offence": "age"})
     write_table(root, "mags_defendant_case", mags)
     text = draft_column_map(root)
-    assert "    file: moj_probation_flatfile  # guessed: file `moj_probation_flatfile` is an alias of probation_flatfile" in text
+    assert (
+        "    file: moj_probation_flatfile  # guessed: file `moj_probation_flatfile` is an alias of probation_flatfile"
+        in text
+    )
     assert "      AGE_AT_OFFENCE: age_at_offence\n" in text
     assert "      age: age_at_offence  # guessed: alias of age_at_offence" in text
     assert "# UNMATCHED: `sex_x` matches no column of probation_flatfile" in text

@@ -8,8 +8,14 @@ import pytest
 from djs_toolkit import DJSUserError, open_extract
 from tests.helpers import OFFENCE_CODE, valid_tables, write_extract, write_table
 
-DTYPES = {"string": "string", "category": "category", "date": "datetime64[ns]", "int": "Int64",
-          "float": "float64", "bool": "boolean"}
+DTYPES = {
+    "string": "string",
+    "category": "category",
+    "date": "datetime64[ns]",
+    "int": "Int64",
+    "float": "float64",
+    "bool": "boolean",
+}
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
@@ -68,7 +74,9 @@ def test_folder_of_parts_and_column_map_file_stem(tmp_path):
     write_table(root / "req_parts", "probation_rqmnts", rq.iloc[1:], stem="b")
     ex = open_extract(root)
     assert "probation_rqmnts" not in ex.tables
-    assert set(ex.validate().problems.query("kind == 'unknown_file'")["message"]) == {"file(s) `req_parts` match no table"}
+    assert set(ex.validate().problems.query("kind == 'unknown_file'")["message"]) == {
+        "file(s) `req_parts` match no table"
+    }
     cmap = tmp_path / "map.yaml"
     cmap.write_text("tables:\n  probation_rqmnts:\n    file: req_parts\n")
     ex = open_extract(root, column_map=cmap)

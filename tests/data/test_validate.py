@@ -92,8 +92,14 @@ def test_duplicate_keys_error_or_warning_by_table(tmp_path):
     t["xjs_link"] = pd.concat([t["xjs_link"], t["xjs_link"].iloc[[0, 0]]], ignore_index=True)
     pf = t["probation_flatfile"]
     t["probation_flatfile"] = pd.concat([pf, pf.iloc[[2]].assign(row_id_hash="extra")], ignore_index=True)
-    t["xjs_link"] = pd.concat([t["xjs_link"], pd.DataFrame(
-        [{"source_dataset": "probation_delius", "row_id_hash": "extra", "estimated_xjs_id": "person2"}])])
+    t["xjs_link"] = pd.concat(
+        [
+            t["xjs_link"],
+            pd.DataFrame(
+                [{"source_dataset": "probation_delius", "row_id_hash": "extra", "estimated_xjs_id": "person2"}]
+            ),
+        ]
+    )
     rep, found = problems_of(write_extract(tmp_path, tables=t))
     assert found == {
         ("warning", "xjs_link", "source_dataset, row_id_hash", "duplicate_key", 2),

@@ -11,8 +11,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-__all__ = ["connect", "returning_defendants", "proven_reoffending", "care_mothers_return", "yearly_rows",
-           "quarterly_claims"]
+__all__ = [
+    "care_mothers_return",
+    "connect",
+    "proven_reoffending",
+    "quarterly_claims",
+    "returning_defendants",
+    "yearly_rows",
+]
 
 
 def connect(root: Path) -> duckdb.DuckDBPyConnection:
@@ -20,8 +26,9 @@ def connect(root: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     names = sorted({p.name.split(".")[0].rstrip("0123456789").rstrip("_") for p in root.glob("*.parquet")})
     for name in names:
-        files = sorted(str(p) for p in root.glob(f"{name}*.parquet")
-                       if p.stem == name or p.stem[len(name) + 1:].isdigit())
+        files = sorted(
+            str(p) for p in root.glob(f"{name}*.parquet") if p.stem == name or p.stem[len(name) + 1 :].isdigit()
+        )
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({files!r})")
     return con
 
@@ -96,8 +103,9 @@ def care_mothers_return(con: duckdb.DuckDBPyConnection) -> tuple[int, float]:
 
 def yearly_rows(con: duckdb.DuckDBPyConnection, table: str, date_col: str) -> pd.Series:
     """Rows per calendar year of ``date_col``."""
-    df = con.execute(f"SELECT year({date_col}) AS y, count(*) AS n FROM {table} "
-                     f"WHERE {date_col} IS NOT NULL GROUP BY 1 ORDER BY 1").df()
+    df = con.execute(
+        f"SELECT year({date_col}) AS y, count(*) AS n FROM {table} WHERE {date_col} IS NOT NULL GROUP BY 1 ORDER BY 1"
+    ).df()
     return df.set_index("y")["n"]
 
 

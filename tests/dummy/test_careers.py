@@ -40,8 +40,9 @@ def test_covariates_are_what_the_truth_readme_says() -> None:
     cfg = DummyConfig()
     ps = make_persons(np.random.default_rng(0), 10, cfg, 0)
     poss = EventIndex(np.array([0, 1]), np.array([day(2015, 1, 1), day(2012, 1, 1)]))
-    x = covariates(ps, np.arange(3), np.full(3, day(2015, 6, 1)), np.array([0, 1, 2]), np.array([1, 3, 0]),
-                   poss, _none(), 730)
+    x = covariates(
+        ps, np.arange(3), np.full(3, day(2015, 6, 1)), np.array([0, 1, 2]), np.array([1, 3, 0]), poss, _none(), 730
+    )
     assert set(x) == set(COVARIATES)
     assert x["prior_possession_claim_730d"].tolist() == [1.0, 0.0, 0.0]
     assert x["index_release"].tolist() == [0.0, 1.0, 0.0] and x["index_probation_start"].tolist() == [0.0, 0.0, 1.0]
@@ -97,11 +98,14 @@ def test_returning_defendants_match_moj_2022(small_con) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cohort, lo, hi", [
-    ("court_disposal", 0.22, 0.36),          # of the order of 25-35 % (§13.3)
-    ("probation_start", 0.25, 0.45),         # adults starting court orders 35 % (§13.3)
-    ("release_short_custody", 0.50, 0.70),   # custody < 12 months about 60 % (§13.3)
-])
+@pytest.mark.parametrize(
+    "cohort, lo, hi",
+    [
+        ("court_disposal", 0.22, 0.36),  # of the order of 25-35 % (§13.3)
+        ("probation_start", 0.25, 0.45),  # adults starting court orders 35 % (§13.3)
+        ("release_short_custody", 0.50, 0.70),  # custody < 12 months about 60 % (§13.3)
+    ],
+)
 def test_one_year_court_proven_reoffending(small_con, cohort: str, lo: float, hi: float) -> None:
     from _measures import proven_reoffending
 

@@ -25,7 +25,7 @@ def test_index_event_follows_the_disposal() -> None:
     ok = cust & (c["release"] != NA)
     assert (c["release"][ok] > c["final_date"][ok]).all() and (c["release"][ok] >= c["crd"][ok]).all()
     assert (c["index_date"][comm & (it == 2)] >= c["final_date"][comm & (it == 2)]).all()
-    other = (it == 0)
+    other = it == 0
     assert (c["index_date"][other] == c["final_date"][other]).all()
     # Indictable-only offences always go to the Crown Court (§3).
     io = codes.MODE_OF[c["code"]] == codes.IO
@@ -36,6 +36,9 @@ def test_index_event_follows_the_disposal() -> None:
 
 def test_custody_is_likelier_with_recent_priors() -> None:
     lo, hi = _run(1), _run(6)
-    assert (hi["final_disposal"] == D["Immediate custody"]).mean() > 2 * (lo["final_disposal"] == D["Immediate custody"]).mean()
-    assert (hi["code"] == [c for c, _, _ in codes.OFFENCES].index("04601")).mean() > \
-        (lo["code"] == [c for c, _, _ in codes.OFFENCES].index("04601")).mean()
+    assert (hi["final_disposal"] == D["Immediate custody"]).mean() > 2 * (
+        lo["final_disposal"] == D["Immediate custody"]
+    ).mean()
+    assert (hi["code"] == [c for c, _, _ in codes.OFFENCES].index("04601")).mean() > (
+        lo["code"] == [c for c, _, _ in codes.OFFENCES].index("04601")
+    ).mean()

@@ -29,9 +29,12 @@ def test_claimants_are_mostly_organisations_and_defendants_people() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim_type, per_quarter, tol", [("Landlord possession", 24_000, 0.15),
-                                                           ("Mortgage possession", 5_000, 0.2)])
-def test_possession_claims_per_quarter_at_national_scale(small_con, claim_type: str, per_quarter: int, tol: float) -> None:
+@pytest.mark.parametrize(
+    "claim_type, per_quarter, tol", [("Landlord possession", 24_000, 0.15), ("Mortgage possession", 5_000, 0.2)]
+)
+def test_possession_claims_per_quarter_at_national_scale(
+    small_con, claim_type: str, per_quarter: int, tol: float
+) -> None:
     """§13.5: about 24,000 landlord and 5,000 mortgage possession claims a quarter nationally."""
     from _measures import quarterly_claims
 

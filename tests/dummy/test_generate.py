@@ -17,8 +17,11 @@ from djs_toolkit.schema import DATASETS, TABLES
 
 
 def _sha(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_every_table_and_column_declared_with_declared_types(tiny_extract_dir: Path) -> None:
@@ -81,6 +84,7 @@ def test_csv_format_is_utf8_lf_iso_dates_with_leading_zeros(tmp_path: Path) -> N
     text = raw.decode("utf-8")
     assert '"00' in text  # offence codes such as 00801 are quoted strings
     import re
+
     assert re.search(r",20\d\d-\d\d-\d\d,", text)
     eth = (out / "probation_flatfile.csv").read_text(encoding="utf-8")
     assert '"White : Irish"' in eth or '"White: British/English/Welsh/Scottish/Northern Irish"' in eth
@@ -96,6 +100,7 @@ def test_multi_part_files_when_written_in_chunks(tmp_path: Path, monkeypatch: py
     serial = dummy.generate(tmp_path / "mp1", scale="tiny", seed=0, workers=1)
     assert _sha(serial) == _sha(out)  # the number of worker processes never changes the files
     from djs_toolkit import open_extract
+
     ex = open_extract(out)
     assert ex.validate().ok
     ids = ex.table("mags_defendant_case")["row_id_hash"]
@@ -111,9 +116,13 @@ def test_every_notebook_stratum_is_populated_at_tiny(tiny_con) -> None:
         assert n >= 36, cohort
     n_poss = tiny_con.execute("""SELECT count(DISTINCT l.estimated_xjs_id) FROM civil_parties p
         JOIN civil_cases c USING (case_number_hash) JOIN xjs_link l ON l.row_id_hash = p.row_id_hash
-        WHERE c.claim_type IN ('Landlord possession', 'Mortgage possession') AND p.party_role = 'Defendant'""").fetchone()[0]
+        WHERE c.claim_type IN ('Landlord possession', 'Mortgage possession') AND p.party_role = 'Defendant'""").fetchone()[
+        0
+    ]
     n_fam = tiny_con.execute("""SELECT count(DISTINCT l.estimated_xjs_id) FROM family_parties p
-        JOIN xjs_link l ON l.row_id_hash = p.row_id_hash WHERE p.party_role IN ('Applicant', 'Respondent')""").fetchone()[0]
+        JOIN xjs_link l ON l.row_id_hash = p.row_id_hash WHERE p.party_role IN ('Applicant', 'Respondent')""").fetchone()[
+        0
+    ]
     assert n_poss >= 100 and n_fam >= 100
     pairs = tiny_con.execute("""
         WITH m AS (SELECT DISTINCT estimated_xjs_id AS id, source_dataset AS ds FROM xjs_link)
@@ -121,13 +130,15 @@ def test_every_notebook_stratum_is_populated_at_tiny(tiny_con) -> None:
     got = {(a, b): n for a, b, n in pairs}
     labels = sorted(DATASETS)
     for i, a in enumerate(labels):
-        for b in labels[i + 1:]:
+        for b in labels[i + 1 :]:
             assert got.get((a, b), 0) >= 10, (a, b)
-    for table, col, y0, y1 in (("mags_defendant_case", "first_hearing_date", 2011, 2022),
-                               ("crown_defendant_case", "receipt_date", 2013, 2022),
-                               ("prison_journey", "release_date", 2011, 2022),
-                               ("probation_flatfile", "referral_date", 2014, 2020),
-                               ("family_cases", "case_start_date", 2011, 2022),
-                               ("civil_cases", "issue_date", 2012, 2021)):
+    for table, col, y0, y1 in (
+        ("mags_defendant_case", "first_hearing_date", 2011, 2022),
+        ("crown_defendant_case", "receipt_date", 2013, 2022),
+        ("prison_journey", "release_date", 2011, 2022),
+        ("probation_flatfile", "referral_date", 2014, 2020),
+        ("family_cases", "case_start_date", 2011, 2022),
+        ("civil_cases", "issue_date", 2012, 2021),
+    ):
         years = dict(tiny_con.execute(f"SELECT year({col}), count(*) FROM {table} GROUP BY 1").fetchall())
         assert all(years.get(y, 0) >= 10 for y in range(y0, y1 + 1)), (table, years)

@@ -20,6 +20,12 @@ def test_population_shares_partners_and_children() -> None:
     paired = p.partner >= 0
     assert (p.partner[p.partner[paired]] == np.flatnonzero(paired)).all()
     assert (p.sex[paired] != p.sex[p.partner[paired]]).all()
-    kids = p.append_children(np.random.default_rng(1), np.full(3, 15_000), np.array([0, 1, 2]), cfg,
-                             (7 << 32) + 50_000, np.array([True, False, True]))
+    kids = p.append_children(
+        np.random.default_rng(1),
+        np.full(3, 15_000),
+        np.array([0, 1, 2]),
+        cfg,
+        (7 << 32) + 50_000,
+        np.array([True, False, True]),
+    )
     assert kids.tolist() == [50_000, 50_001, 50_002] and p.child[kids].all() and (p.imd[kids] == p.imd[:3]).all()

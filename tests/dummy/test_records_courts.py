@@ -29,8 +29,9 @@ def test_mags_and_crown_rows_are_coherent(tiny_extract_dir: Path) -> None:
     fin = m.final_result_date.notna()
     assert (m.final_result_date[fin] >= m.first_hearing_date[fin]).all()
     assert set(m.proceedings_type_desc.dropna()) == {"Criminal", "Breach", "Non-criminal"}
-    assert (m.breach_marker.fillna(False) == (m.proceedings_type_desc == "Breach")).all() or \
-        m.proceedings_type_desc.isna().any()
+    assert (
+        m.breach_marker.fillna(False) == (m.proceedings_type_desc == "Breach")
+    ).all() or m.proceedings_type_desc.isna().any()
     assert not m.proceedings_type_desc.str.contains("Single Justice", na=False).any()
     codes = m.ho_offence_code.dropna()
     assert codes.str.fullmatch(r"\d{5}").all() and codes.str.startswith("0").any()

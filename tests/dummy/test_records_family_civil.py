@@ -18,7 +18,10 @@ def test_family_tables(tiny_extract_dir: Path) -> None:
     kids = p[p.party_role == "Child"]
     assert len(kids) and (kids.age_at_case_start.dropna() < 18).all()
     orders = e[e.event_type == "Order"]
-    assert orders.order_type.notna().mean() > 0.95 and e.loc[e.event_type.isin(["Application", "Hearing", "Administrative"]), "order_type"].isna().all()
+    assert (
+        orders.order_type.notna().mean() > 0.95
+        and e.loc[e.event_type.isin(["Application", "Hearing", "Administrative"]), "order_type"].isna().all()
+    )
 
 
 def test_civil_tables_have_organisations_and_events_in_window(tiny_extract_dir: Path) -> None:

@@ -15,9 +15,16 @@ from djs_toolkit.schema import DATASETS
 
 def test_truth_files_and_config(tiny_extract_dir: Path) -> None:
     t = tiny_extract_dir / "truth"
-    assert {p.name for p in t.iterdir()} >= {"README.md", "config.json", "person_map.parquet", "persons.parquet",
-                                              "index_events.parquet", "reentry_log_hr.csv", "reentry_cif_1y.csv",
-                                              "overlap_counts.csv"}
+    assert {p.name for p in t.iterdir()} >= {
+        "README.md",
+        "config.json",
+        "person_map.parquet",
+        "persons.parquet",
+        "index_events.parquet",
+        "reentry_log_hr.csv",
+        "reentry_cif_1y.csv",
+        "overlap_counts.csv",
+    }
     meta = json.loads((t / "config.json").read_text(encoding="utf-8"))
     assert meta["scale"] == "tiny" and meta["seed"] == 0 and meta["persons"] > 4700
     assert meta["config"] == json.loads(json.dumps(DummyConfig().to_json_dict()))
@@ -42,9 +49,11 @@ def test_overlap_counts_match_true_memberships_in_the_common_window(tiny_extract
     pm = pd.read_parquet(tiny_extract_dir / "truth" / "person_map.parquet")
     lo, hi = pd.Timestamp("2014-01-01"), pd.Timestamp("2020-12-31")
     member = {}
-    dates = {"mags_hocas": ("mags_defendant_case", "first_hearing_date"),
-             "crown_xhibit": ("crown_defendant_case", "receipt_date"),
-             "probation_delius": ("probation_flatfile", "referral_date")}
+    dates = {
+        "mags_hocas": ("mags_defendant_case", "first_hearing_date"),
+        "crown_xhibit": ("crown_defendant_case", "receipt_date"),
+        "probation_delius": ("probation_flatfile", "referral_date"),
+    }
     for lab, (table, col) in dates.items():
         df = pd.read_parquet(tiny_extract_dir / f"{table}.parquet", columns=["row_id_hash", col])
         df = df[(pd.to_datetime(df[col]) >= lo) & (pd.to_datetime(df[col]) <= hi)]

@@ -15,8 +15,11 @@ from djs_toolkit.errors import DJSError
 
 
 def _xjs(n: int, ds: str = "mags_hocas") -> dict:
-    return {"source_dataset": np.array([ds] * n, dtype=object), "row_id_hash": np.array(["a"] * n, dtype=object),
-            "estimated_xjs_id": np.array(["b"] * n, dtype=object)}
+    return {
+        "source_dataset": np.array([ds] * n, dtype=object),
+        "row_id_hash": np.array(["a"] * n, dtype=object),
+        "estimated_xjs_id": np.array(["b"] * n, dtype=object),
+    }
 
 
 def test_closed_codes_and_non_null_columns_are_enforced() -> None:
@@ -30,10 +33,14 @@ def test_closed_codes_and_non_null_columns_are_enforced() -> None:
 
 def test_dates_ints_and_injected_missing_values(tmp_path: Path) -> None:
     n = 20_000
-    frame = {"case_number_hash": np.array([f"{i:016x}" for i in range(n)], dtype=object),
-             "case_type": np.array(["Public law"] * n, dtype=object),
-             "case_start_date": np.full(n, day(2015, 1, 2)), "case_end_date": np.full(n, NA),
-             "court_code": np.array(["FC001"] * n, dtype=object), "related_case_number_hash": np.full(n, None)}
+    frame = {
+        "case_number_hash": np.array([f"{i:016x}" for i in range(n)], dtype=object),
+        "case_type": np.array(["Public law"] * n, dtype=object),
+        "case_start_date": np.full(n, day(2015, 1, 2)),
+        "case_end_date": np.full(n, NA),
+        "court_code": np.array(["FC001"] * n, dtype=object),
+        "related_case_number_hash": np.full(n, None),
+    }
     t = to_arrow("family_cases", frame, np.random.default_rng(0), DummyConfig(missing_rate=0.05))
     assert str(t.column("case_start_date")[0]) == "2015-01-02" and t.column("case_end_date").null_count == n
     assert abs(t.column("court_code").null_count / n - 0.05) < 0.01  # descriptive column: injected

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from djs_toolkit import outputs  # noqa: E402
-from djs_toolkit.outputs import stage as runner_stage  # noqa: E402
-from djs_toolkit.errors import DJSUserError  # noqa: E402
-from djs_toolkit.outputs.scan import scan_csv, scan_frame, scan_notebook, scan_release  # noqa: E402
-from djs_toolkit.sdc import Session  # noqa: E402
+from djs_toolkit import outputs
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.outputs import stage as runner_stage
+from djs_toolkit.outputs.scan import scan_csv, scan_frame, scan_notebook, scan_release
+from djs_toolkit.sdc import Session
 
 
 @pytest.fixture()
@@ -104,8 +104,14 @@ def test_bad_frame_input_lists_every_problem_in_one_error(stage):
     with pytest.raises(DJSUserError) as err:
         outputs.save_table(t, "Bad Name", "", "pop")
     msg = str(err.value)
-    for needle in ("output name 'Bad Name'", "description is empty", "1 missing label", "repeat the labels",
-                   "negative", "not whole numbers"):
+    for needle in (
+        "output name 'Bad Name'",
+        "description is empty",
+        "1 missing label",
+        "repeat the labels",
+        "negative",
+        "not whole numbers",
+    ):
         assert needle in msg, needle
     assert not stage.exists() or not any(stage.iterdir())
 
@@ -174,14 +180,16 @@ def test_interactive_mode_stages_under_outputs_and_replaces_on_rerun(tmp_path, m
 
 # --- safety scan -------------------------------------------------------------------------------------------------
 
+
 def test_scan_frame_catches_ids_row_level_and_small_counts():
     assert scan_frame(pd.DataFrame({"n": [12, 40]})) == []
     assert "identifier" in scan_frame(pd.DataFrame({"mc_case_id_hash": ["x"], "n": [12]}))[0]
     assert "identifier" in scan_frame(pd.DataFrame({"n": [12]}, index=pd.Index(["a"], name="estimated_xjs_id")))[0]
     assert "6000 rows > 5000" in scan_frame(pd.DataFrame({"n": np.full(6000, 20)}))[0]
     small = scan_frame(pd.DataFrame({"n": [12, 3, 0]}))
-    assert small == ["table: 1 cell(s) in count column(s) are between 0 and 10 and not suppressed: check it with the "
-                     "output checker"]
+    assert small == [
+        "table: 1 cell(s) in count column(s) are between 0 and 10 and not suppressed: check it with the output checker"
+    ]
     masked = pd.DataFrame({"n": [False, True, False]})
     assert scan_frame(pd.DataFrame({"n": [12, 3, 0]}), mask=masked) == []
     # a non-count statistic: only count-named columns are checked
@@ -233,8 +241,7 @@ def test_scan_notebook_catches_displayed_ids_rows_and_small_counts(tmp_path):
     assert any("6000 rows > 5000" in p for p in found)
     counts = pd.DataFrame({"n": [3, 50]}, index=pd.Index(["a", "b"], name="court"))
     out = nbformat.v4.new_output("display_data", data={"text/html": counts.to_html(), "text/plain": repr(counts)})
-    assert scan_notebook(_nb(tmp_path, [out])) == ["n.ipynb cell 0: displays 1 count(s) between 0 and 10 "
-                                                   "(unprotected)"]
+    assert scan_notebook(_nb(tmp_path, [out])) == ["n.ipynb cell 0: displays 1 count(s) between 0 and 10 (unprotected)"]
     prose = nbformat.v4.new_output("stream", name="stdout", text="joined on estimated_xjs_id; 120 records\n")
     err = nbformat.v4.new_output("error", ename="KeyError", evalue="person_id", traceback=["person_id  x"])
     assert scan_notebook(_nb(tmp_path, [prose, err])) == []
@@ -242,8 +249,9 @@ def test_scan_notebook_catches_displayed_ids_rows_and_small_counts(tmp_path):
 
 def test_a_coefficient_table_is_not_scanned_as_counts_in_the_bundle(stage):
     # An ITS fit: ratios and coefficients below 10 are not small counts (they were withheld before).
-    fit = pd.DataFrame({"term": ["level", "slope"], "coef": [0.2, 1.5], "se": [0.1, 0.3], "p": [0.04, 0.5],
-                        "ratio": [1.22, 4.48]}).set_index("term")
+    fit = pd.DataFrame(
+        {"term": ["level", "slope"], "coef": [0.2, 1.5], "se": [0.1, 0.3], "p": [0.04, 0.5], "ratio": [1.22, 4.48]}
+    ).set_index("term")
     outputs.save_table(fit, "its", "interrupted time series", "monthly counts (protected)", statistic="coefficient")
     (record,) = [p for p in stage.iterdir() if p.is_dir()]
     assert scan_release(record) == {}

@@ -69,8 +69,9 @@ def test_one_group_treats_a_missing_group_as_its_own_group():
 
     from djs_toolkit.plotting._base import one_group
 
-    t = pd.DataFrame({"sex": ["F", np.nan, "F", np.nan], "a": [True, True, False, False],
-                      "exclusive": [10, 20, 30, 40]})
+    t = pd.DataFrame(
+        {"sex": ["F", np.nan, "F", np.nan], "a": [True, True, False, False], "exclusive": [10, 20, 30, 40]}
+    )
     with pytest.raises(DJSUserError, match="group="):  # two groups, not one (nunique ignored the NaN)
         one_group(t, t.isna(), ["a"], None)
     for g in (np.nan, "Missing", "nan"):

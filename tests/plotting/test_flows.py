@@ -34,8 +34,10 @@ def test_flows_plot_marks_withheld_and_incomplete_months(tmp_path):
     band = [c for c in ax.collections if c.get_hatch() == "//"]
     assert len(band) == 1  # the counterfactual interval is hatched as well as shaded
     assert ax.get_legend() is not None and "c = withheld (disclosure control)" in [t.get_text() for t in fig.texts]
-    assert save_png(flows_plot(f, fit), tmp_path / "a.png").read_bytes() == save_png(
-        flows_plot(f, fit), tmp_path / "b.png").read_bytes()
+    assert (
+        save_png(flows_plot(f, fit), tmp_path / "a.png").read_bytes()
+        == save_png(flows_plot(f, fit), tmp_path / "b.png").read_bytes()
+    )
 
 
 def test_flows_plot_groups_get_distinct_styles():
@@ -49,11 +51,15 @@ def test_flows_plot_groups_get_distinct_styles():
 
 def test_flows_plot_keeps_and_labels_a_missing_group():
     f = _series()
-    three = pd.concat([f.assign(sex=np.nan), f.assign(sex="F"), f.assign(sex="M", count=f["count"] * 2)],
-                      ignore_index=True)  # the missing group first: groupby would have dropped it
+    three = pd.concat(
+        [f.assign(sex=np.nan), f.assign(sex="F"), f.assign(sex="M", count=f["count"] * 2)], ignore_index=True
+    )  # the missing group first: groupby would have dropped it
     ax = flows_plot(three).axes[0]
     main = [line for line in ax.lines if "incomplete" not in line.get_label()]
     assert [line.get_label() for line in main] == ["mags_hocas / F", "mags_hocas / M", "mags_hocas / Missing"]
     np.testing.assert_array_equal(main[2].get_ydata()[:10], f["count"].to_numpy()[:10])
-    assert [line.get_label() for line in flows_plot(three.assign(sex=three["sex"].astype(str))).axes[0].lines
-            if "incomplete" not in line.get_label()] == [line.get_label() for line in main]  # "nan" after astype
+    assert [
+        line.get_label()
+        for line in flows_plot(three.assign(sex=three["sex"].astype(str))).axes[0].lines
+        if "incomplete" not in line.get_label()
+    ] == [line.get_label() for line in main]  # "nan" after astype

@@ -12,8 +12,13 @@ from djs_toolkit.survival import km, kmunicate_table
 
 def _curves():
     rng = np.random.default_rng(1)
-    d = pd.DataFrame({"days": rng.exponential(400, 400).round() + 1, "back": rng.random(400) < 0.7,
-                      "sex": np.repeat(["F", "M"], 200)})
+    d = pd.DataFrame(
+        {
+            "days": rng.exponential(400, 400).round() + 1,
+            "back": rng.random(400) < 0.7,
+            "sex": np.repeat(["F", "M"], 200),
+        }
+    )
     curve = km(d, "days", "back", by="sex")
     table = kmunicate_table(curve, [0, 180, 365, 730])
     table.loc[(table["sex"] == "M") & (table["time"] == 730), "cum_censored"] = np.nan  # withheld
@@ -33,14 +38,23 @@ def test_km_plot_has_curves_bands_and_risk_table(tmp_path):
     assert len(cells) == 24 and cells.count("c") == 1
     assert f"{int(table['n_at_risk'].iloc[1]):,}" in cells
     assert "c = withheld (disclosure control)" in [t.get_text() for t in fig.texts]
-    assert save_png(km_plot(curve, table), tmp_path / "a.png").read_bytes() == save_png(
-        km_plot(curve, table), tmp_path / "b.png").read_bytes()
+    assert (
+        save_png(km_plot(curve, table), tmp_path / "a.png").read_bytes()
+        == save_png(km_plot(curve, table), tmp_path / "b.png").read_bytes()
+    )
 
 
 def test_km_plot_single_cumulative_incidence_curve():
     curve, table = _curves()
-    one = curve[curve["sex"] == "F"].drop(columns="sex").assign(
-        estimate=lambda c: 1 - c["estimate"], ci_lower=lambda c: 1 - c["ci_upper"], ci_upper=lambda c: 1 - c["ci_lower"])
+    one = (
+        curve[curve["sex"] == "F"]
+        .drop(columns="sex")
+        .assign(
+            estimate=lambda c: 1 - c["estimate"],
+            ci_lower=lambda c: 1 - c["ci_upper"],
+            ci_upper=lambda c: 1 - c["ci_lower"],
+        )
+    )
     tab = table[table["sex"] == "F"].drop(columns="sex")
     fig = km_plot(one, tab, ylabel="Cumulative incidence")
     ax, axt = fig.axes
@@ -53,13 +67,21 @@ def test_km_plot_from_a_session_checked_curve():
     from djs_toolkit.sdc import Session
 
     rng = np.random.default_rng(0)
-    d = pd.DataFrame({"days": rng.exponential(300, 600).round() + 1, "back": (rng.random(600) < 0.7).astype(int),
-                      "sex": rng.choice(["F", "M"], 600)})
+    d = pd.DataFrame(
+        {
+            "days": rng.exponential(300, 600).round() + 1,
+            "back": (rng.random(600) < 0.7).astype(int),
+            "sex": rng.choice(["F", "M"], 600),
+        }
+    )
     out = Session().km("days", "back", by="sex", data=d, times=[0, 180, 365, 730])
     fig = km_plot(out, out)
     ax, axt = fig.axes
-    assert [t.get_text() for t in axt.get_yticklabels()][:3] == ["F: At risk", "F: Events (interval)",
-                                                                  "F: Censored (interval)"]
+    assert [t.get_text() for t in axt.get_yticklabels()][:3] == [
+        "F: At risk",
+        "F: Events (interval)",
+        "F: Censored (interval)",
+    ]
     shown = [t.get_text() for t in axt.texts]
     assert len(shown) == 4 * 6 and f"{int(out.table['n_at_risk'].iloc[1]):,}" in shown
     assert len([line for line in ax.lines if len(line.get_xdata()) > 1]) == 2
@@ -68,8 +90,13 @@ def test_km_plot_from_a_session_checked_curve():
 def _with_missing_group(missing):
     """Curve and KMunicate table by sex with a third group "0" (sorted first by km) renamed to ``missing``."""
     rng = np.random.default_rng(2)
-    d = pd.DataFrame({"days": rng.exponential(400, 300).round() + 1, "back": (rng.random(300) < 0.7).astype(int),
-                      "sex": np.repeat(["F", "M", "0"], 100)})
+    d = pd.DataFrame(
+        {
+            "days": rng.exponential(400, 300).round() + 1,
+            "back": (rng.random(300) < 0.7).astype(int),
+            "sex": np.repeat(["F", "M", "0"], 100),
+        }
+    )
     curve = km(d, "days", "back", by="sex")
     table = kmunicate_table(curve, [0, 180, 365, 730])
     n_missing = int((curve["sex"] == "0").sum())
@@ -79,16 +106,27 @@ def _with_missing_group(missing):
     return rename(curve), rename(table), n_missing, estimates, at_risk
 
 
-@pytest.mark.parametrize("missing", [np.nan, None, pd.NA, "nan", "None", "<NA>"],
-                         ids=["NaN", "None", "pd.NA", "str-nan", "str-None", "str-<NA>"])
+@pytest.mark.parametrize(
+    "missing",
+    [np.nan, None, pd.NA, "nan", "None", "<NA>"],
+    ids=["NaN", "None", "pd.NA", "str-nan", "str-None", "str-<NA>"],
+)
 def test_km_plot_labels_a_missing_group_missing_in_legend_and_table(missing):
     curve, table, n_missing, estimates, at_risk = _with_missing_group(missing)
     fig = km_plot(curve, table, by="sex")
     ax, axt = fig.axes
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["F", "M", "Missing"]  # missing group last
     assert [t.get_text() for t in axt.get_yticklabels()] == [
-        "F: At risk", "F: Events", "F: Censored", "M: At risk", "M: Events", "M: Censored",
-        "Missing: At risk", "Missing: Events", "Missing: Censored"]
+        "F: At risk",
+        "F: Events",
+        "F: Censored",
+        "M: At risk",
+        "M: Events",
+        "M: Censored",
+        "Missing: At risk",
+        "Missing: Events",
+        "Missing: Censored",
+    ]
     steps = [line for line in ax.lines if len(line.get_xdata()) > 1]
     assert steps[2].get_label() == "Missing" and len(steps[2].get_xdata()) == n_missing
     np.testing.assert_allclose(steps[2].get_ydata(), estimates)  # the missing group's own curve is drawn

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from matplotlib.patches import Rectangle
 
-from djs_toolkit.sdc import protect_overlap
 from djs_toolkit import DJSUserError, overlap
 from djs_toolkit.plotting import save_png, upset_plot
+from djs_toolkit.sdc import protect_overlap
 
 LAB = ["mags_hocas", "familyman", "civil_caseman_pcol"]
 
@@ -36,11 +36,13 @@ def test_upset_structure_from_protected_table():
     texts = _texts(fig)
     assert texts.count("c") == n_hidden + int(out.mask.loc[out.table["degree"] == 1, "inclusive"].sum())
     assert "c = withheld (disclosure control)" in texts and all(
-        f"{int(v):,}" in texts for v in out.table.loc[~out.mask["exclusive"], "exclusive"])
+        f"{int(v):,}" in texts for v in out.table.loc[~out.mask["exclusive"], "exclusive"]
+    )
     assert all(name in _texts(fig) for name in LAB)
     assert len(ax_mat.collections) == 7  # one column of dots per combination
     assert len([p for p in ax_size.patches if isinstance(p, Rectangle)]) == int(
-        (~out.mask.loc[out.table["degree"] == 1, "inclusive"]).sum())
+        (~out.mask.loc[out.table["degree"] == 1, "inclusive"]).sum()
+    )
     assert fig._suptitle.get_text() == "People in each combination"
 
 
@@ -61,8 +63,14 @@ def test_upset_sorting_groups_and_determinism(tmp_path):
         upset_plot(out, sort_by="size")
 
 
-LONG = ["Magistrates' courts", "Crown Court", "Prison (P-NOMIS)", "Probation (nDelius)", "Family court",
-        "Civil possession claims"]
+LONG = [
+    "Magistrates' courts",
+    "Crown Court",
+    "Prison (P-NOMIS)",
+    "Probation (nDelius)",
+    "Family court",
+    "Civil possession claims",
+]
 
 
 def _six_sets():
@@ -76,8 +84,11 @@ def _overlaps(a, b, tol: float = 0.5) -> bool:
     return a.x0 < b.x1 - tol and b.x0 < a.x1 - tol and a.y0 < b.y1 - tol and b.y0 < a.y1 - tol
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"max_combinations": 20}, {"sort_by": "count", "max_combinations": 20}],
-                         ids=["all-63", "first-20", "largest-20"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"max_combinations": 20}, {"sort_by": "count", "max_combinations": 20}],
+    ids=["all-63", "first-20", "largest-20"],
+)
 def test_upset_labels_markers_and_names_do_not_overlap(kwargs):
     out = _six_sets()
     assert len(out.table) == 63 and out.mask["exclusive"].any() and out.mask["inclusive"].any()
@@ -124,8 +135,10 @@ def test_upset_axes_stay_readable_with_millions():
     ax_bar, _, ax_size, _ = fig.axes
     assert ax_size.xaxis.get_offset_text().get_text() == "" == ax_bar.yaxis.get_offset_text().get_text()
     hi = max(ax_size.get_xlim())
-    ticks = sorted((lab for lab in ax_size.get_xticklabels() if 0 <= lab.get_position()[0] <= hi),
-                   key=lambda lab: lab.get_window_extent().x0)  # left to right: the axis runs right to left
+    ticks = sorted(
+        (lab for lab in ax_size.get_xticklabels() if 0 <= lab.get_position()[0] <= hi),
+        key=lambda lab: lab.get_window_extent().x0,
+    )  # left to right: the axis runs right to left
     assert [lab.get_text() for lab in ticks] == ["2M", "1M", "0"]
     boxes = [lab.get_window_extent() for lab in ticks]
     assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:])) and boxes[0].x0 >= 0

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from matplotlib.patches import Circle
 
-from djs_toolkit.sdc import protect_overlap
 from djs_toolkit import DJSUserError, overlap
 from djs_toolkit.plotting import save_png, venn_plot
+from djs_toolkit.sdc import protect_overlap
 
 
 def _table(planted: dict, labels: list[str]):
@@ -18,8 +18,12 @@ def _table(planted: dict, labels: list[str]):
 
 def test_three_set_venn_shows_every_region():
     lab = ["a", "b", "c"]
-    out = protect_overlap(_table({(1, 0, 0): 500, (0, 1, 0): 200, (0, 0, 1): 300, (1, 1, 0): 7,
-                                          (1, 0, 1): 40, (0, 1, 1): 25, (1, 1, 1): 2}, lab))
+    out = protect_overlap(
+        _table(
+            {(1, 0, 0): 500, (0, 1, 0): 200, (0, 0, 1): 300, (1, 1, 0): 7, (1, 0, 1): 40, (0, 1, 1): 25, (1, 1, 1): 2},
+            lab,
+        )
+    )
     fig = venn_plot(out, title="Three sets")
     ax = fig.axes[0]
     circles = [p for p in ax.patches if isinstance(p, Circle)]

@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.runner.run import new_run_id, run_pipeline, select_runs
+from djs_toolkit.outputs.scan import scan_release
 from djs_toolkit.runner.bundle import verify_bundle
 from djs_toolkit.runner.pipeline import load_pipeline
-from djs_toolkit.outputs.scan import scan_release
+from djs_toolkit.runner.run import new_run_id, run_pipeline, select_runs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "notebooks"
 PIPELINE = """version: 1
@@ -61,8 +61,14 @@ def project(tmp_path_factory) -> Path:
 
 def _run(root: Path, tag: str, pipeline: str = "pipeline.yaml", **kw):
     lines: list[str] = []
-    report = run_pipeline(root / pipeline, data=str(root / "data"), outputs_dir=root / f"outputs_{tag}",
-                          runs_dir=root / f"runs_{tag}", echo=lines.append, **kw)
+    report = run_pipeline(
+        root / pipeline,
+        data=str(root / "data"),
+        outputs_dir=root / f"outputs_{tag}",
+        runs_dir=root / f"runs_{tag}",
+        echo=lines.append,
+        **kw,
+    )
     return report, lines
 
 
@@ -82,9 +88,23 @@ def killed(project):
     runs, outs = project / "runs_kill", project / "outputs_kill"
     env = {**os.environ, "DJS_TEST_GATE": str(gate), "DJS_TEST_GATE_RUN": "counts-b"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "djs_toolkit.cli", "run", str(project / "pipeline.yaml"), "--data",
-         str(project / "data"), "--runs", str(runs), "--outputs", str(outs)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "djs_toolkit.cli",
+            "run",
+            str(project / "pipeline.yaml"),
+            "--data",
+            str(project / "data"),
+            "--runs",
+            str(runs),
+            "--outputs",
+            str(outs),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 180
     while not gate.is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -99,12 +119,12 @@ def killed(project):
         "stage_b": sorted(p.name for p in (run_dir / "stage" / "counts-b").iterdir()),
     }
     lines: list[str] = []
-    report = run_pipeline(project / "pipeline.yaml", resume=True, outputs_dir=outs, runs_dir=runs,
-                          echo=lines.append)
+    report = run_pipeline(project / "pipeline.yaml", resume=True, outputs_dir=outs, runs_dir=runs, echo=lines.append)
     return after_kill, report, lines
 
 
 # --- strict parameters (no kernel) -------------------------------------------------------------------------------
+
 
 def _write_nb(path: Path, params: str | None) -> None:
     nb = nbformat.v4.new_notebook()
@@ -147,7 +167,7 @@ notebooks:
         "nb/noprofile.ipynb does not declare `profile`",
         "nb/untagged.ipynb has no cell tagged `parameters`",
         "valid parameters of nb/counts.ipynb: groups: int (default 3)  # number of groups; seed: int (default 0)  "
-        "# random seed; label: str (default \"g\")  # group label prefix",
+        '# random seed; label: str (default "g")  # group label prefix',
     ]
     for needle in expected:
         assert needle in msg, needle
@@ -183,17 +203,23 @@ def test_run_ids_are_windows_safe():
 
 # --- notebook runs -----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_parallel_run_assembles_only_declared_checked_outputs(parallel, project):
     report, lines = parallel
     assert any("in 2 processes" in line for line in lines)
-    assert [(r["run"], r["status"]) for r in report.rows] == [("counts-a", "ok"), ("counts-b", "ok"),
-                                                              ("leaky", "withheld")]
+    assert [(r["run"], r["status"]) for r in report.rows] == [
+        ("counts-a", "ok"),
+        ("counts-b", "ok"),
+        ("leaky", "withheld"),
+    ]
     assert [(r["pass"], r["review"], r["fail"]) for r in report.rows] == [(1, 2, 0), (1, 2, 0), (0, 0, 1)]
     bundle = report.bundle
     assert sorted(p.name for p in (bundle / "release").iterdir()) == sorted(
-        f"counts-{x}.{n}" for x in "ab" for n in ("by_group.csv", "by_group_fig.csv", "by_group_fig.png",
-                                                    "by_outcome.csv"))
+        f"counts-{x}.{n}"
+        for x in "ab"
+        for n in ("by_group.csv", "by_group_fig.csv", "by_group_fig.png", "by_outcome.csv")
+    )
     assert not list(bundle.rglob("*.ipynb")) and (project / "runs_par" / report.run_id / "nb" / "leaky.ipynb").is_file()
     results = json.loads((bundle / "results.json").read_text())["results"]
     leaky = results["leaky.by_court"]
@@ -215,16 +241,24 @@ def test_killed_run_leaves_no_partial_output_and_resume_completes_it_to_the_same
     assert after_kill["outputs"] == []  # nothing, not even a hidden partial folder, in outputs/
     assert after_kill["done"] == ["counts-a.json"]
     assert after_kill["stage_b"] == ["by_group"]  # the record saved before the kill; no marker, so it reruns
-    assert [(r["run"], r["status"]) for r in report.rows] == [("counts-a", "skipped"), ("counts-b", "ok"),
-                                                              ("leaky", "withheld")]
+    assert [(r["run"], r["status"]) for r in report.rows] == [
+        ("counts-a", "skipped"),
+        ("counts-b", "ok"),
+        ("leaky", "withheld"),
+    ]
     assert "1 already complete" in lines[0]
     # Two runs (one in 2 processes, one killed and resumed one notebook at a time): every file identical,
     # release files, results.json, CLEARANCE.md and both manifests included.
     assert _tree(report.bundle) == _tree(parallel[0].bundle)
     again: list[str] = []
-    run_pipeline(report.bundle.parent.parent / "pipeline.yaml", resume=True, run_id=report.run_id,
-                 outputs_dir=report.bundle.parent, runs_dir=report.bundle.parent.parent / "runs_kill",
-                 echo=again.append)
+    run_pipeline(
+        report.bundle.parent.parent / "pipeline.yaml",
+        resume=True,
+        run_id=report.run_id,
+        outputs_dir=report.bundle.parent,
+        runs_dir=report.bundle.parent.parent / "runs_kill",
+        echo=again.append,
+    )
     assert again == [f"run {report.run_id} is already complete: outputs/{report.run_id} verifies"]
 
 
@@ -263,8 +297,14 @@ def test_relative_runs_and_outputs_folders_are_resolved_before_kernels_start(pro
     # Kernels run in the notebook's folder: a relative stage path would put the records there, and the bundle
     # would come out empty.
     monkeypatch.chdir(project)
-    report = run_pipeline(project / "pipeline.yaml", data=str(project / "data"), only="counts-a",
-                          outputs_dir=Path("o_rel"), runs_dir=Path("r_rel"), echo=lambda _: None)
+    report = run_pipeline(
+        project / "pipeline.yaml",
+        data=str(project / "data"),
+        only="counts-a",
+        outputs_dir=Path("o_rel"),
+        runs_dir=Path("r_rel"),
+        echo=lambda _: None,
+    )
     assert [(r["run"], r["pass"], r["review"], r["fail"]) for r in report.rows] == [("counts-a", 1, 2, 0)]
     assert report.bundle == project / "o_rel" / report.run_id
     assert len(list((report.bundle / "release").iterdir())) == 4
@@ -278,8 +318,9 @@ def test_differencing_across_runs_flags_the_later_run_in_pipeline_order_whatever
     par, lines = _run(project, "sub2", pipeline="sub.yaml", jobs=2)
     seq, _ = _run(project, "sub1", pipeline="sub.yaml", jobs=1)
     rev, _ = _run(project, "rev", pipeline="rev.yaml", jobs=2)
-    assert any("differencing across notebook runs: 1 output(s) compared" in line and "1 flagged" in line
-               for line in lines)
+    assert any(
+        "differencing across notebook runs: 1 output(s) compared" in line and "1 flagged" in line for line in lines
+    )
     # each notebook alone releases a safe table; the second in pipeline order gives the 3 left-out records away
     for report, first, later in ((par, "all", "most"), (seq, "all", "most"), (rev, "most", "all")):
         results = json.loads((report.bundle / "results.json").read_text())["results"]
@@ -291,7 +332,9 @@ def test_differencing_across_runs_flags_the_later_run_in_pipeline_order_whatever
         assert [(r["pass"], r["review"], r["fail"]) for r in report.rows] == [(1, 0, 0), (0, 0, 1)]
         assert sorted(p.name for p in (report.bundle / "release").iterdir()) == [f"subset-{first}.courts.csv"]
         clearance = (report.bundle / "CLEARANCE.md").read_text()
-        assert f"## subset-{later}.courts: fail" in clearance and "Differencing across notebook runs (fail)" in clearance
+        assert (
+            f"## subset-{later}.courts: fail" in clearance and "Differencing across notebook runs (fail)" in clearance
+        )
         # the recovered counts go to the checker only, never into a reason: 3 records, split over the cells
         found = pd.read_csv(report.bundle / "checker_only" / f"DO-NOT-RELEASE_subset-{later}.courts_differencing.csv")
         assert found["true_count"].sum() == 3 and "true_count" not in json.dumps(bad)
@@ -305,5 +348,7 @@ def test_a_dead_kernel_is_reported_with_what_to_do(project):
     (project / "dies.yaml").write_text("notebooks:\n  - notebook: nb/dies.ipynb\n")
     report, lines = _run(project, "dies", pipeline="dies.yaml")
     assert report.bundle is None and [(r["run"], r["status"]) for r in report.rows] == [("dies", "failed")]
-    assert lines[-1] == ("A kernel died: most often the machine ran out of memory. Resume with fewer notebooks at "
-                         "once: `djs run --resume --jobs 1`.")
+    assert lines[-1] == (
+        "A kernel died: most often the machine ran out of memory. Resume with fewer notebooks at "
+        "once: `djs run --resume --jobs 1`."
+    )

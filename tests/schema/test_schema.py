@@ -15,19 +15,35 @@ def test_real_names_from_the_reference_are_tagged_seen():
     assert TABLES["family_cases"].column("case_number_hash").provenance == "S"
     assert TABLES["prison_journey"].column("estimated_offender_id").provenance == "S"
     assert set(TABLES["xjs_link"].column("source_dataset").codes) == {
-        "mags_hocas", "crown_xhibit", "prison_nomis", "probation_delius", "familyman", "civil_caseman_pcol"}
+        "mags_hocas",
+        "crown_xhibit",
+        "prison_nomis",
+        "probation_delius",
+        "familyman",
+        "civil_caseman_pcol",
+    }
 
 
 def test_ids_and_codes_are_strings():
     for table in TABLES.values():
         for c in table.columns:
-            if c.name.endswith("_hash") or c.name.endswith("_code") or c.name.startswith("estimated_") and c.name != "estimated_match_score":
+            if (
+                c.name.endswith("_hash")
+                or c.name.endswith("_code")
+                or (c.name.startswith("estimated_") and c.name != "estimated_match_score")
+            ):
                 assert c.dtype == "string", (table.name, c.name)
 
 
 def test_every_dataset_has_a_person_table_with_row_id_hash():
     assert [d.start.isoformat() for d in DATASETS.values()] == [
-        "2011-01-01", "2013-01-01", "2011-01-01", "2014-01-01", "2011-01-01", "2012-01-01"]
+        "2011-01-01",
+        "2013-01-01",
+        "2011-01-01",
+        "2014-01-01",
+        "2011-01-01",
+        "2012-01-01",
+    ]
     for ds in DATASETS.values():
         assert "row_id_hash" in TABLES[ds.person_table].column_names
         assert not TABLES[ds.person_table].column("row_id_hash").nullable

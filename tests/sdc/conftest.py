@@ -11,10 +11,12 @@ import pytest
 def court_df() -> pd.DataFrame:
     """500 rows court x outcome with a rare `fine` column: pandas counts A/B/C fine = 2/1/1 (rng seed 1)."""
     rng = np.random.default_rng(1)
-    return pd.DataFrame({
-        "court": rng.choice(list("ABC"), 500),
-        "outcome": rng.choice(["custody", "community", "fine"], 500, p=[0.49, 0.5, 0.01]),
-    })
+    return pd.DataFrame(
+        {
+            "court": rng.choice(list("ABC"), 500),
+            "outcome": rng.choice(["custody", "community", "fine"], 500, p=[0.49, 0.5, 0.01]),
+        }
+    )
 
 
 def planted_counts(counts: dict[tuple[str, str], int], value: float | None = None) -> pd.DataFrame:

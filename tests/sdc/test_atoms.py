@@ -22,7 +22,7 @@ def _one_lp_per_target(system, n_atoms, values, free, t, room):
     lower, upper = system.lower.copy(), system.upper.copy()
     lower[:n_atoms] = np.where(free, 0.0, values)
     upper[:n_atoms] = np.where(free, values + room, values)
-    (lo, hi), = audit_bounds(PublishedSystem(system.A, system.b, lower, upper), [t])
+    ((lo, hi),) = audit_bounds(PublishedSystem(system.A, system.b, lower, upper), [t])
     return lo, hi
 
 

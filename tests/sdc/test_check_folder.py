@@ -25,8 +25,7 @@ def folder(tmp_path):
     small.to_csv(d / "small.counts.csv", index=False)
     means = pd.DataFrame({"year": [2019, 2020, 2021], "mean_days": [41.5, 38.2, 40.0]})
     means.to_csv(d / "means.csv", index=False)
-    pd.DataFrame({"year": [2019, 2020, 2021], "mean_days": [120, 150, 4]}).to_csv(d / "means.counts.csv",
-                                                                                index=False)
+    pd.DataFrame({"year": [2019, 2020, 2021], "mean_days": [120, 150, 4]}).to_csv(d / "means.counts.csv", index=False)
     means.to_csv(d / "rates.csv", index=False)  # no sidecar
     (d / "courts.png").write_bytes(b"\x89PNG fake")  # beside its table
     (d / "lonely.png").write_bytes(b"\x89PNG fake")  # no table
@@ -38,8 +37,16 @@ def folder(tmp_path):
 def test_every_kind_of_file_gets_the_right_status_and_reason(folder, tmp_path):
     res = check_folder(folder, out=tmp_path / "checked")
     status = {k: o.status for k, o in res.outputs.items()}
-    assert status == {"courts": "pass", "courts_png": "review", "lonely": "review", "means": "review",
-                      "notes": "review", "rates": "review", "small": "review", "vector": "fail"}
+    assert status == {
+        "courts": "pass",
+        "courts_png": "review",
+        "lonely": "review",
+        "means": "review",
+        "notes": "review",
+        "rates": "review",
+        "small": "review",
+        "vector": "fail",
+    }
     rule = {k: sorted(set(o.reasons["rule"])) for k, o in res.outputs.items()}
     assert rule["rates"] == ["MissingCountsCheck"] and rule["means"] == ["CountsOnlyCheck", "MinimumThresholdCheck"]
     reason = {k: " ".join(o.reasons["summary"]) for k, o in res.outputs.items()}
@@ -48,7 +55,14 @@ def test_every_kind_of_file_gets_the_right_status_and_reason(folder, tmp_path):
     assert "underlying table courts.csv is checked beside it" in reason["courts_png"]
     release = res.path / "release"
     assert sorted(p.name for p in release.iterdir()) == [
-        "courts.csv", "courts_png.png", "lonely.png", "means.csv", "notes.txt", "rates.csv", "small.csv"]
+        "courts.csv",
+        "courts_png.png",
+        "lonely.png",
+        "means.csv",
+        "notes.txt",
+        "rates.csv",
+        "small.csv",
+    ]
     assert (release / "small.csv").read_text().splitlines()[2] == "B,[suppressed],[suppressed]"
     lines = (release / "means.csv").read_text().splitlines()
     assert lines[3] == "2021,[suppressed]" and sum("[suppressed]" in x for x in lines) == 2  # + one complement
@@ -72,8 +86,14 @@ def test_folder_tables_are_recorded_and_a_later_total_off_by_one_is_caught(folde
     res = check_folder(later, ledger=led, out=tmp_path / "c2")
     o = res.outputs["courts_v2"]
     assert o.status == "fail"
-    assert o.reasons["summary"].iloc[-1].startswith("same table as earlier output 'courts' (same variables and "
-                                                    "categories) on a population that differs by fewer than 10")
+    assert (
+        o.reasons["summary"]
+        .iloc[-1]
+        .startswith(
+            "same table as earlier output 'courts' (same variables and "
+            "categories) on a population that differs by fewer than 10"
+        )
+    )
 
 
 def test_djs_check_command_prints_statuses_and_exits_1_on_a_fail(folder, tmp_path, capsys):

@@ -20,8 +20,14 @@ def _diff(o):
 
 
 def _courts(extra: dict[tuple[str, str], int] | None = None) -> pd.DataFrame:
-    counts = {("A", "custody"): 40, ("A", "community"): 55, ("B", "custody"): 35, ("B", "community"): 48,
-              ("C", "custody"): 61, ("C", "community"): 30}
+    counts = {
+        ("A", "custody"): 40,
+        ("A", "community"): 55,
+        ("B", "custody"): 35,
+        ("B", "community"): 48,
+        ("C", "custody"): 61,
+        ("C", "community"): 30,
+    }
     df = planted_counts(counts).rename(columns={"r": "court", "c": "outcome"})
     df["youth"] = False
     if extra:
@@ -40,18 +46,34 @@ def test_same_table_on_a_nested_population_is_caught_and_both_outputs_named():
     u = s.crosstab(adults.court, adults.outcome, margins=True, name="adults", record_id=adults.pid)
     assert t.status == "pass" and u.status == "fail"
     (summary,) = _diff(u)["summary"]
-    assert summary.startswith("combined with earlier output 'all_cases' (population contained in that of "
-                              "'all_cases' (which has further records)), 1 group(s) of fewer than 10 records can "
-                              "be recovered exactly by differencing: records in cell [court=A, outcome=custody] of "
-                              "'all_cases' outside this output's population")
+    assert summary.startswith(
+        "combined with earlier output 'all_cases' (population contained in that of "
+        "'all_cases' (which has further records)), 1 group(s) of fewer than 10 records can "
+        "be recovered exactly by differencing: records in cell [court=A, outcome=custody] of "
+        "'all_cases' outside this output's population"
+    )
     assert "7" not in summary  # the recovered count is for the checker only
     f = u.differencing
-    assert f[["earlier_output", "earlier_cell", "this_cell", "true_count", "attacker_lower", "attacker_upper"]] \
-        .values.tolist() == [["all_cases", "court=A, outcome=custody", "outside this population", 7, 7.0, 7.0]]
+    assert f[
+        ["earlier_output", "earlier_cell", "this_cell", "true_count", "attacker_lower", "attacker_upper"]
+    ].values.tolist() == [["all_cases", "court=A, outcome=custody", "outside this population", 7, 7.0, 7.0]]
     assert any("'all_cases': population contained in that of 'all_cases'" in r for r in u.relations)
     # the same two tables with a removed subgroup of >= 10 in every cell: nothing to recover
-    big = _courts({k: 10 + i for i, k in enumerate([("A", "custody"), ("A", "community"), ("B", "custody"),
-                                                    ("B", "community"), ("C", "custody"), ("C", "community")])})
+    big = _courts(
+        {
+            k: 10 + i
+            for i, k in enumerate(
+                [
+                    ("A", "custody"),
+                    ("A", "community"),
+                    ("B", "custody"),
+                    ("B", "community"),
+                    ("C", "custody"),
+                    ("C", "community"),
+                ]
+            )
+        }
+    )
     s2 = Session("srs")
     s2.crosstab(big.court, big.outcome, margins=True, name="all_cases", record_id=big.pid)
     ok = big[~big.youth]
@@ -71,37 +93,55 @@ def test_acro_leak_suppressed_cell_then_a_later_one_way_table_is_caught(court_df
     assert later.status == "fail"
     # both earlier outputs give the fines away: the two-way table's true margins and the one-way table
     first, second = _diff(later)["summary"]
-    assert first.startswith("combined with earlier output 'one_way_all' (population contained in that of "
-                            "'one_way_all' (which has further records)), 3 group(s) of fewer than 10")
-    assert second.startswith("combined with earlier output 'court_outcome' (population contained in that of "
-                             "'court_outcome' (which has further records)), 3 group(s) of fewer than 10 records can "
-                             "be recovered exactly by differencing: records in cell [court=A, outcome=fine] of "
-                             "'court_outcome' outside this output's population")
+    assert first.startswith(
+        "combined with earlier output 'one_way_all' (population contained in that of "
+        "'one_way_all' (which has further records)), 3 group(s) of fewer than 10"
+    )
+    assert second.startswith(
+        "combined with earlier output 'court_outcome' (population contained in that of "
+        "'court_outcome' (which has further records)), 3 group(s) of fewer than 10 records can "
+        "be recovered exactly by differencing: records in cell [court=A, outcome=fine] of "
+        "'court_outcome' outside this output's population"
+    )
     f = later.differencing[later.differencing["earlier_output"] == "court_outcome"]
     assert f[["earlier_cell", "true_count"]].values.tolist() == [
-        ["court=A, outcome=fine", 2], ["court=B, outcome=fine", 1], ["court=C, outcome=fine", 1]]
+        ["court=A, outcome=fine", 2],
+        ["court=B, outcome=fine", 1],
+        ["court=C, outcome=fine", 1],
+    ]
 
 
 def test_rerun_on_n_plus_one_records_is_caught_across_sessions_with_default_index_keys(tmp_path):
     df = _courts()
     Session("srs", ledger=tmp_path / "led").crosstab(df.court, df.outcome, name="by_court")
-    df2 = pd.concat([df, pd.DataFrame({"court": ["B"], "outcome": ["custody"], "youth": [False], "pid": [1]})],
-                    ignore_index=True)  # the extract gained one record (appended: the RangeIndex keys still match)
+    df2 = pd.concat(
+        [df, pd.DataFrame({"court": ["B"], "outcome": ["custody"], "youth": [False], "pid": [1]})], ignore_index=True
+    )  # the extract gained one record (appended: the RangeIndex keys still match)
     again = Session("srs", ledger=tmp_path / "led").crosstab(df2.court, df2.outcome, name="by_court_rerun")
     assert again.status == "fail"
     (summary,) = _diff(again)["summary"]
-    assert ("earlier output 'by_court' (population contains that of 'by_court' (and has further records)), 1 "
-            "group(s) of fewer than 10 records can be recovered exactly by differencing: records in this output's "
-            "cell [court=B, outcome=custody] outside the population of 'by_court'") in summary
+    assert (
+        "earlier output 'by_court' (population contains that of 'by_court' (and has further records)), 1 "
+        "group(s) of fewer than 10 records can be recovered exactly by differencing: records in this output's "
+        "cell [court=B, outcome=custody] outside the population of 'by_court'"
+    ) in summary
     # an identical rerun is recorded once and passes
     same = Session("srs", ledger=tmp_path / "led").crosstab(df.court, df.outcome, name="by_court")
     assert same.status == "pass" and [e.name for e in Ledger(tmp_path / "led").entries()] == ["by_court"]
 
 
 def test_overlapping_tables_sharing_a_margin_are_caught_through_a_recoded_variable():
-    counts = {("A", "custody"): 11, ("A", "community"): 60, ("A", "fine"): 2, ("B", "custody"): 40,
-              ("B", "community"): 45, ("B", "fine"): 15, ("C", "custody"): 38, ("C", "community"): 50,
-              ("C", "fine"): 14}
+    counts = {
+        ("A", "custody"): 11,
+        ("A", "community"): 60,
+        ("A", "fine"): 2,
+        ("B", "custody"): 40,
+        ("B", "community"): 45,
+        ("B", "fine"): 15,
+        ("C", "custody"): 38,
+        ("C", "community"): 50,
+        ("C", "fine"): 14,
+    }
     df = planted_counts(counts).rename(columns={"r": "court", "c": "outcome"})
     s = Session("srs")
     t1 = s.crosstab(df.court, df.outcome, margins=True, name="court_outcome")
@@ -110,10 +150,12 @@ def test_overlapping_tables_sharing_a_margin_are_caught_through_a_recoded_variab
     t2 = s.crosstab(df.court, custody, margins=True, name="custody_by_court")  # shares the court margin
     assert t2.status == "fail"
     (summary,) = _diff(t2)["summary"]
-    assert summary == ("combined with earlier output 'court_outcome' (same population as 'court_outcome'), 1 "
-                       "group(s) of fewer than 10 records can be recovered exactly by differencing: records in "
-                       "this output's cell [court=A, custody_or_not=other] and in cell [court=A, outcome=fine] of "
-                       "'court_outcome'")
+    assert summary == (
+        "combined with earlier output 'court_outcome' (same population as 'court_outcome'), 1 "
+        "group(s) of fewer than 10 records can be recovered exactly by differencing: records in "
+        "this output's cell [court=A, custody_or_not=other] and in cell [court=A, outcome=fine] of "
+        "'court_outcome'"
+    )
     assert t2.differencing["method"].tolist() == ["linear algebra"]
     # a table on an unrelated variable sharing the same margin recovers nothing
     sex = pd.Series(np.resize(["F", "M", "M"], len(df)), name="sex")
@@ -139,16 +181,22 @@ def test_rounded_releases_are_intervals_and_the_time_box_gives_review():
     slow.crosstab(df.court, df.outcome, name="first", record_id=df.pid)
     late = slow.crosstab(adults.court, adults.outcome, name="second", record_id=adults.pid)
     assert late.status == "review"
-    assert _diff(late)["summary"].tolist() == ["differencing check spent its work budget (0 LPs) before comparing "
-                                               "with 1 earlier output(s): 'first'"]
+    assert _diff(late)["summary"].tolist() == [
+        "differencing check spent its work budget (0 LPs) before comparing with 1 earlier output(s): 'first'"
+    ]
 
 
 def test_the_same_table_on_populations_that_together_miss_a_small_group_is_caught():
     rng = np.random.default_rng(2)
     n = 3000
-    df = pd.DataFrame({"court": rng.choice(list("ABC"), n), "outcome": rng.choice(["x", "y"], n),
-                       "region": np.where(np.arange(n) < 2, "west", rng.choice(["north", "south"], n)),
-                       "pid": np.arange(n)})
+    df = pd.DataFrame(
+        {
+            "court": rng.choice(list("ABC"), n),
+            "outcome": rng.choice(["x", "y"], n),
+            "region": np.where(np.arange(n) < 2, "west", rng.choice(["north", "south"], n)),
+            "pid": np.arange(n),
+        }
+    )
     s = Session("srs")
     s.crosstab(df.court, df.outcome, name="all", record_id=df.pid)
     north, south = df[df.region == "north"], df[df.region == "south"]
@@ -157,7 +205,8 @@ def test_the_same_table_on_populations_that_together_miss_a_small_group_is_caugh
     assert o.status == "fail"
     assert _diff(o)["summary"].tolist() == [
         "combined with earlier outputs 'all', 'north' (the same table on other populations), 2 group(s) of fewer "
-        "than 10 records can be recovered by differencing across the outputs together"]
+        "than 10 records can be recovered by differencing across the outputs together"
+    ]
     assert o.differencing["true_count"].sum() == 2  # the two western records
     assert o.differencing["earlier_cell"].str.startswith("not in this output; in 'all' [").all()
 
@@ -170,8 +219,10 @@ def test_default_index_keys_of_unrelated_frames_are_not_linked(tmp_path):
     Session("srs", ledger=tmp_path / "l").crosstab(a.court, a.outcome, name="run_a")
     o = Session("srs", ledger=tmp_path / "l").crosstab(b.court, b.outcome, name="run_b")
     assert o.status == "pass" and _diff(o).empty
-    assert o.relations == ["'run_a': shares variables court, outcome; records not linked (DataFrame-index keys "
-                           "disagree on shared variables; pass record_id=)"]
+    assert o.relations == [
+        "'run_a': shares variables court, outcome; records not linked (DataFrame-index keys "
+        "disagree on shared variables; pass record_id=)"
+    ]
     # unlinkable records fall back to the table-level rule: the same table, 3 fewer records in total
     c = a.sample(frac=1.0, random_state=2).reset_index(drop=True).iloc[:-3]
     late = Session("srs", ledger=tmp_path / "l").crosstab(c.court, c.outcome, name="run_c")
@@ -180,18 +231,22 @@ def test_default_index_keys_of_unrelated_frames_are_not_linked(tmp_path):
 
 def _synthetic(n: int = 100_000, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "court": rng.choice([f"c{i}" for i in range(12)], n),
-        "outcome": rng.choice(["custody", "community", "fine", "discharge", "other"], n, p=[.3, .35, .2, .1, .05]),
-        "sex": rng.choice(["F", "M"], n, p=[.2, .8]),
-        "age_band": rng.choice(["18-24", "25-34", "35-44", "45-54", "55+"], n),
-        "region": rng.choice([f"r{i}" for i in range(9)], n),
-        "offence": rng.choice([f"o{i}" for i in range(10)], n),
-        "year": rng.choice([2019, 2020, 2021, 2022], n),
-        "ethnicity": rng.choice(list("ABCDE"), n, p=[.7, .1, .1, .05, .05]),
-        "prior": rng.choice(["0", "1-2", "3-5", "6+"], n),
-        "person_id": rng.permutation(n) + 10_000,
-    })
+    return pd.DataFrame(
+        {
+            "court": rng.choice([f"c{i}" for i in range(12)], n),
+            "outcome": rng.choice(
+                ["custody", "community", "fine", "discharge", "other"], n, p=[0.3, 0.35, 0.2, 0.1, 0.05]
+            ),
+            "sex": rng.choice(["F", "M"], n, p=[0.2, 0.8]),
+            "age_band": rng.choice(["18-24", "25-34", "35-44", "45-54", "55+"], n),
+            "region": rng.choice([f"r{i}" for i in range(9)], n),
+            "offence": rng.choice([f"o{i}" for i in range(10)], n),
+            "year": rng.choice([2019, 2020, 2021, 2022], n),
+            "ethnicity": rng.choice(list("ABCDE"), n, p=[0.7, 0.1, 0.1, 0.05, 0.05]),
+            "prior": rng.choice(["0", "1-2", "3-5", "6+"], n),
+            "person_id": rng.permutation(n) + 10_000,
+        }
+    )
 
 
 def test_false_positive_rate_on_33_independent_outputs_of_a_100k_frame_is_zero():
@@ -199,7 +254,7 @@ def test_false_positive_rate_on_33_independent_outputs_of_a_100k_frame_is_zero()
     names = ["court", "outcome", "sex", "age_band", "region", "offence", "year", "ethnicity", "prior"]
     s = Session("srs")
     outs = []
-    for k, (a, b) in enumerate([(a, b) for i, a in enumerate(names) for b in names[i + 1:]][:24]):
+    for k, (a, b) in enumerate([(a, b) for i, a in enumerate(names) for b in names[i + 1 :]][:24]):
         outs.append(s.crosstab(df[a], df[b], margins=True, name=f"t{k}", record_id=df.person_id))
     for y in (2019, 2020, 2021, 2022):  # disjoint populations (one per year)
         d = df[df.year == y]

@@ -21,8 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"pid": [f"P{100000 + i}X" for i in range(n)],
-                         "court": rng.choice(list("AB"), n), "sex": rng.choice(list("FM"), n)})
+    return pd.DataFrame(
+        {
+            "pid": [f"P{100000 + i}X" for i in range(n)],
+            "court": rng.choice(list("AB"), n),
+            "sex": rng.choice(list("FM"), n),
+        }
+    )
 
 
 def test_keys_are_keyed_hashes_stable_per_ledger_and_never_raw_ids(tmp_path):
@@ -50,8 +55,13 @@ def test_entries_are_one_file_set_each_and_identical_reruns_are_recorded_once(tm
         Session("srs", ledger=tmp_path / "l").crosstab(df.court, df.sex, name="t1", record_id=df.pid)
     led = Ledger(tmp_path / "l")
     (e,) = led.entries()
-    assert (e.name, e.kind, e.statistic, e.variables, e.key_space) == ("t1", "table", "count", ("court", "sex"),
-                                                                      "record_id")
+    assert (e.name, e.kind, e.statistic, e.variables, e.key_space) == (
+        "t1",
+        "table",
+        "count",
+        ("court", "sex"),
+        "record_id",
+    )
     files = sorted(p.name for p in (tmp_path / "l" / "entries").iterdir())
     assert files == [f"{e.id}.cells.npz", f"{e.id}.json", f"{e.id}.labels.npy"]
     assert len(list((tmp_path / "l" / "keysets").iterdir())) == 1 and not list((tmp_path / "l").rglob(".*tmp*"))
@@ -103,8 +113,13 @@ _CHILD = textwrap.dedent("""
 
 
 def _child(ledger: Path, n: int, name: str, start: int = 1000) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _CHILD, str(ledger), str(n), name, str(start)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(ledger), str(n), name, str(start)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_ledger_persists_across_processes_and_catches_a_rerun_with_one_more_record(tmp_path):
@@ -142,5 +157,6 @@ def test_a_damaged_ledger_entry_gives_review_not_pass(tmp_path):
         f.unlink()  # e.g. a half-copied project folder
     o = Session("srs", ledger=tmp_path / "l").crosstab(df.court, df.sex, name="t2", record_id=df.pid.iloc[::-1])
     assert o.status == "review"
-    assert o.reasons["summary"].iloc[-1] == ("the ledger's record of 't1' could not be read: a checker must compare "
-                                             "the two outputs")
+    assert o.reasons["summary"].iloc[-1] == (
+        "the ledger's record of 't1' could not be read: a checker must compare the two outputs"
+    )

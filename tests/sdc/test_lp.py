@@ -24,7 +24,9 @@ def test_infeasible_or_unbounded_gives_none():
 
 def test_the_solver_prints_nothing_to_stdout():
     # HiGHS writes a banner from C++ when its first solver is made; it must not reach executed notebooks
-    code = ("import numpy as np; from scipy import sparse; from djs_toolkit.sdc.lp import min_max; "
-            "min_max(sparse.csr_matrix([[1.0]]), np.array([[1.0, 1.0]]), np.array([[0.0, 5.0]]), np.array([1.0]))")
+    code = (
+        "import numpy as np; from scipy import sparse; from djs_toolkit.sdc.lp import min_max; "
+        "min_max(sparse.csr_matrix([[1.0]]), np.array([[1.0, 1.0]]), np.array([[0.0, 5.0]]), np.array([1.0]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "" and out.stderr == ""

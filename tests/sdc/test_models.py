@@ -33,8 +33,18 @@ def test_indicator_with_few_zeros_fails_and_opensafely_has_no_dof_rule():
 
 def test_cox_duck_type_with_design_checks_indicators():
     class Cox:
-        params = pd.DataFrame({"coef": [0.1], "se": [0.2], "hr": [1.1], "ci_lower": [0.7], "ci_upper": [1.6],
-                               "p": [0.6], "robust_se": [0.25]}, index=["female"])
+        params = pd.DataFrame(
+            {
+                "coef": [0.1],
+                "se": [0.2],
+                "hr": [1.1],
+                "ci_lower": [0.7],
+                "ci_upper": [1.6],
+                "p": [0.6],
+                "robust_se": [0.25],
+            },
+            index=["female"],
+        )
         n, events = 300, 120
         exog = pd.DataFrame({"female": np.r_[np.ones(3), np.zeros(297)]})
 

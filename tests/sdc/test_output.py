@@ -27,10 +27,22 @@ def test_display_multiindex_rows_use_pandas_margin_label():
 def test_output_repr_lists_rules_and_controls_only():
     table = pd.DataFrame({"x": [np.nan, 20.0]}, index=["a", "b"])
     mask = pd.DataFrame({"x": [True, False]}, index=["a", "b"])
-    reasons = pd.DataFrame([("a", "x", "MinimumThresholdCheck", "fail", "unweighted n < 10")],
-                           columns=["row", "column", "rule", "status", "summary"])
-    o = Output("t", "review", "table", "crosstab", "count", table, mask, reasons,
-               evidence=pd.DataFrame({"n": [3, 20]}), controls=["primary suppression"])
+    reasons = pd.DataFrame(
+        [("a", "x", "MinimumThresholdCheck", "fail", "unweighted n < 10")],
+        columns=["row", "column", "rule", "status", "summary"],
+    )
+    o = Output(
+        "t",
+        "review",
+        "table",
+        "crosstab",
+        "count",
+        table,
+        mask,
+        reasons,
+        evidence=pd.DataFrame({"n": [3, 20]}),
+        controls=["primary suppression"],
+    )
     text = repr(o)
     assert "MinimumThresholdCheck x1" in text and "withheld cells: 1" in text and "evidence" not in text
     assert str(o) == text

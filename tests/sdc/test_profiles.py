@@ -17,8 +17,12 @@ def test_shipped_profiles_hold_the_reference_numbers():
     assert (osf.threshold, osf.threshold_rule, osf.min_safe_count, osf.round_base) == (7, "at_or_below", 8, 5)
     assert (osf.mitigation, osf.rate_rounding, osf.nk_n) == ("round", "midpoint6", None)
     acro = load_profile("acro")
-    assert (acro.zeros, acro.minmax, acro.dominance_negatives, acro.mitigation) == ("fail", "threshold", "review",
-                                                                                     "none")
+    assert (acro.zeros, acro.minmax, acro.dominance_negatives, acro.mitigation) == (
+        "fail",
+        "threshold",
+        "review",
+        "none",
+    )
     assert available_profiles() == ["acro", "opensafely", "srs"]
 
 
@@ -37,8 +41,17 @@ def test_overrides_and_profile_objects_round_trip():
     assert isinstance(p, Profile)
 
 
-@pytest.mark.parametrize("bad", [{"zeros": "maybe"}, {"threshold": 0}, {"nk_n": 3}, {"p_percent": 2},
-                                 {"colour": "red"}, {"mitigation": "round", "round_base": None}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"zeros": "maybe"},
+        {"threshold": 0},
+        {"nk_n": 3},
+        {"p_percent": 2},
+        {"colour": "red"},
+        {"mitigation": "round", "round_base": None},
+    ],
+)
 def test_invalid_settings_are_user_errors(bad):
     with pytest.raises(DJSUserError):
         load_profile("srs", **bad)

@@ -15,8 +15,7 @@ def test_reason_frame_and_positions():
 
 
 def test_built_output_table_mask_reasons_and_evidence_agree():
-    df = planted_counts({("a", "x"): 4, ("a", "y"): 40, ("a", "z"): 50, ("b", "x"): 60, ("b", "y"): 70,
-                         ("b", "z"): 80})
+    df = planted_counts({("a", "x"): 4, ("a", "y"): 40, ("a", "z"): 50, ("b", "x"): 60, ("b", "y"): 70, ("b", "z"): 80})
     o = Session("srs").crosstab(df.r, df.c, margins=True)
     assert o.table.dtypes.eq("Int64").all()
     assert o.table.isna().to_numpy().tolist() == o.mask.to_numpy().tolist()

@@ -16,18 +16,29 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc import Session
 
 ACRO_TOP = {"version", "tool", "results"}
-ACRO_OUTPUT = {"uid", "status", "type", "properties", "files", "outcome", "command", "summary", "timestamp",
-               "comments", "exception"}
+ACRO_OUTPUT = {
+    "uid",
+    "status",
+    "type",
+    "properties",
+    "files",
+    "outcome",
+    "command",
+    "summary",
+    "timestamp",
+    "comments",
+    "exception",
+}
 TYPES = {"table", "regression", "histogram", "survival plot", "pie chart", "custom"}
 
 
 def validate_results(doc: dict) -> None:
     """The documented schema (disclosure_control.md §2.5), checked field by field."""
-    assert ACRO_TOP <= set(doc) and set(doc) - ACRO_TOP == {"djs_toolkit"}  # additions under one namespace
+    assert set(doc) >= ACRO_TOP and set(doc) - ACRO_TOP == {"djs_toolkit"}  # additions under one namespace
     assert isinstance(doc["version"], str)
     assert doc["tool"]["@type"] == "SoftwareApplication" and {"name", "url", "version"} <= set(doc["tool"])
     for uid, rec in doc["results"].items():
-        assert ACRO_OUTPUT <= set(rec) and set(rec) - ACRO_OUTPUT <= {"fair", "djs_toolkit"}
+        assert set(rec) >= ACRO_OUTPUT and set(rec) - ACRO_OUTPUT <= {"fair", "djs_toolkit"}
         assert rec["uid"] == uid and rec["status"] in ("pass", "review", "fail") and rec["type"] in TYPES
         assert isinstance(rec["properties"], dict) and isinstance(rec["command"], str)
         datetime.fromisoformat(rec["timestamp"])
@@ -46,8 +57,14 @@ def validate_results(doc: dict) -> None:
 @pytest.fixture()
 def finished(court_df, tmp_path: Path) -> tuple[Session, Path]:
     s = Session("srs")
-    s.crosstab(court_df.court, court_df.outcome, margins=True, name="t", description="court x outcome",
-               population="500 synthetic cases")
+    s.crosstab(
+        court_df.court,
+        court_df.outcome,
+        margins=True,
+        name="t",
+        description="court x outcome",
+        population="500 synthetic cases",
+    )
     s.pivot_table(court_df.assign(v=np.arange(500.0)), index="court", values="v", aggfunc="max", name="mx")
     s.hist(court_df.assign(v=np.arange(500.0)), "v", bins=5, name="h")
     rng = np.random.default_rng(0)
@@ -71,7 +88,10 @@ def test_results_json_follows_acro_schema(finished):
     assert t["outcome"]["fine"]["A"] == "MinimumThresholdCheck" and t["outcome"]["custody"]["A"] == "ok"
     assert doc["results"]["mx"]["status"] == "fail" and doc["results"]["mx"]["files"] == []
     assert doc["results"]["mx"]["fair"]["check_status"] == {"ExtremeValueCheck": "fail"}
-    assert t["fair"]["statbarn"] == "Frequencies" and doc["results"]["ols"]["fair"]["statbarn"] == "CorrelationCoefficients"
+    assert (
+        t["fair"]["statbarn"] == "Frequencies"
+        and doc["results"]["ols"]["fair"]["statbarn"] == "CorrelationCoefficients"
+    )
     assert doc["results"]["ols"]["properties"]["dof"] == 97.0
 
 
@@ -119,8 +139,10 @@ def test_finalise_never_overwrites(finished, tmp_path):
 
 def test_results_json_is_strict_json_even_with_missing_numbers(tmp_path):
     class NoEvents:  # Cox-like result without events: DoF unknown, reported as null
-        params = pd.DataFrame({"coef": [np.nan], "se": [0.1], "hr": [1.0], "ci_lower": [0.8], "ci_upper": [1.2],
-                               "p": [np.inf]}, index=["x"])
+        params = pd.DataFrame(
+            {"coef": [np.nan], "se": [0.1], "hr": [1.0], "ci_lower": [0.8], "ci_upper": [1.2], "p": [np.inf]},
+            index=["x"],
+        )
         n, events = 100, None
 
     s = Session("srs")

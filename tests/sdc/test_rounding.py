@@ -40,8 +40,7 @@ def test_totals_are_sums_of_rounded_cells():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("abc"), st.floats(-1e6, 1e6, allow_nan=False)), min_size=1,
-                max_size=120))
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.floats(-1e6, 1e6, allow_nan=False)), min_size=1, max_size=120))
 def test_property_counts_only_rounding_never_touches_a_mean(rows):
     df = pd.DataFrame(rows, columns=["g", "v"])
     out = Session("opensafely").pivot_table(df, values="v", index="g", aggfunc="mean")

@@ -103,6 +103,13 @@ def test_unknown_statistic_is_review_never_pass():
 
 def test_statistic_kinds_and_worst():
     assert [statistic_kind(s) for s in ("count", "mean", "p95", "p101", "max", "var", "mode")] == [
-        "frequency", "linear", "position", "unknown", "extreme", "shape", "unknown"]
+        "frequency",
+        "linear",
+        "position",
+        "unknown",
+        "extreme",
+        "shape",
+        "unknown",
+    ]
     assert worst([]) == "pass" and worst(["review", "fail", "pass"]) == "fail"
     assert isinstance(pd.DataFrame(), pd.DataFrame)

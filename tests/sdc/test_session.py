@@ -65,8 +65,10 @@ def test_defect3_survival_models_do_not_always_fail():
     assert out.status == "pass" and out.dof == float(res.model.status.sum() - 2)
 
     class CoxLike:  # the toolkit's Cox result, by duck type
-        params = pd.DataFrame({"coef": [0.2], "se": [0.1], "hr": [1.22], "ci_lower": [1.0], "ci_upper": [1.5],
-                               "p": [0.04]}, index=["male"])
+        params = pd.DataFrame(
+            {"coef": [0.2], "se": [0.1], "hr": [1.22], "ci_lower": [1.0], "ci_upper": [1.5], "p": [0.04]},
+            index=["male"],
+        )
         n, events = 5000, 1200
 
     cox = Session("srs").regression(CoxLike())

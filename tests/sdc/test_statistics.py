@@ -10,7 +10,14 @@ from djs_toolkit.sdc.statistics import quantile_values, statistic_name, statisti
 
 def test_names_of_aggfuncs():
     assert [statistic_name(f) for f in (np.sum, "mean", len, "size", np.median, "var", "nunique")] == [
-        "sum", "mean", "count", "count", "median", "var", "nunique"]
+        "sum",
+        "mean",
+        "count",
+        "count",
+        "median",
+        "var",
+        "nunique",
+    ]
 
 
 def test_linear_and_shape_values_match_pandas():
@@ -18,8 +25,14 @@ def test_linear_and_shape_values_match_pandas():
     df = pd.DataFrame({"g": rng.choice(list("ab"), 200), "v": rng.normal(10, 3, 200)})
     ev = cell_evidence(*cell_labels([df.g]), values=df.v.to_numpy())
     by = df.groupby("g")["v"]
-    for stat, exp in [("mean", by.mean()), ("var", by.var()), ("std", by.std()), ("sum", by.sum()),
-                      ("min", by.min()), ("max", by.max())]:
+    for stat, exp in [
+        ("mean", by.mean()),
+        ("var", by.var()),
+        ("std", by.std()),
+        ("sum", by.sum()),
+        ("min", by.min()),
+        ("max", by.max()),
+    ]:
         got = statistic_values(stat, ev.cells)
         assert np.allclose(got[:2], exp.to_numpy()), stat
     assert np.isclose(statistic_values("mean", ev.cells)[2], df.v.mean())

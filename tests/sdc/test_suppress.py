@@ -15,8 +15,9 @@ from djs_toolkit.sdc.suppress import _milp_round, secondary_suppression, table_e
 
 
 def _grid(*sizes: int) -> Grid:
-    return Grid(tuple(f"d{i}" for i in range(len(sizes))),
-                tuple(pd.Index([f"l{j}" for j in range(k)]) for k in sizes), 1)
+    return Grid(
+        tuple(f"d{i}" for i in range(len(sizes))), tuple(pd.Index([f"l{j}" for j in range(k)]) for k in sizes), 1
+    )
 
 
 def _ext(grid: Grid, interior: np.ndarray) -> np.ndarray:
@@ -121,8 +122,11 @@ def tables(draw):
 
 
 # 40 examples keep the suite fast; SDC_PROPERTY_EXAMPLES=600 was run locally and passed.
-@settings(max_examples=int(os.environ.get("SDC_PROPERTY_EXAMPLES", "40")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("SDC_PROPERTY_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(tables())
 def test_property_no_suppressed_cell_can_be_pinned(interior):
     g = _grid(*interior.shape)

@@ -17,8 +17,14 @@ def _data(seed: int, n: int, groups: int = 1, late: bool = False) -> pd.DataFram
     rng = np.random.default_rng(seed)
     t = rng.exponential(rng.uniform(50, 400), n).round() + 1
     c = rng.uniform(20, 900, n).round() + 1
-    df = pd.DataFrame({"days": np.minimum(t, c), "back": (t <= c).astype(int),
-                       "grp": rng.choice([f"g{k}" for k in range(groups)], n), "pid": np.arange(n) + 7000})
+    df = pd.DataFrame(
+        {
+            "days": np.minimum(t, c),
+            "back": (t <= c).astype(int),
+            "grp": rng.choice([f"g{k}" for k in range(groups)], n),
+            "pid": np.arange(n) + 7000,
+        }
+    )
     if late:
         df["entry"] = np.minimum(rng.uniform(0, 60, n).round(), df["days"] - 1)
     return df
@@ -39,7 +45,7 @@ def test_srs_tables_obey_the_step_tail_and_difference_rules_on_random_data(seed,
     if o.status == "fail":  # nothing releasable: every group too small
         assert o.table.empty
         return
-    for _, t in (o.table.reset_index().groupby("grp") if groups > 1 else [(None, o.table.reset_index())]):
+    for _, t in o.table.reset_index().groupby("grp") if groups > 1 else [(None, o.table.reset_index())]:
         at_risk = t["n_at_risk"].to_numpy(int)
         assert (at_risk >= 10).all()  # the curve stops before the risk set falls below the threshold
         assert (t["events"].to_numpy(int)[1:] >= 10).all()  # every reported step aggregates >= 10 events
@@ -76,7 +82,11 @@ def test_planted_curve_is_exact_where_counts_are_large():
     o = Session("srs").km("days", "back", data=df, times=[0, 100, 200, 300], name="planted")
     t = o.table.reset_index()
     assert t[["time", "n_at_risk", "events", "censored"]].values.tolist() == [
-        [0, 300, 0, 0], [100, 300, 100, 0], [200, 200, 100, 0], [300, 100, 100, 0]]
+        [0, 300, 0, 0],
+        [100, 300, 100, 0],
+        [200, 200, 100, 0],
+        [300, 100, 100, 0],
+    ]
     assert t["estimate"].round(6).tolist() == [1.0, round(2 / 3, 6), round(1 / 3, 6), 0.0]
     assert o.properties["times"] == "given" and "no censoring ticks" in o.controls[-1]
 
@@ -108,10 +118,12 @@ def test_delayed_entry_rounds_late_entries_and_checks_entry_before_exit():
 
 def test_a_km_rerun_without_one_event_is_caught_by_the_ledger(tmp_path):
     df = pd.DataFrame({"days": np.arange(1.0, 301.0), "back": 1, "pid": np.arange(300) + 50})
-    Session("srs", ledger=tmp_path / "l").km("days", "back", data=df, times=[0, 100, 200, 300], name="km",
-                                             record_id="pid")
-    again = Session("srs", ledger=tmp_path / "l").km("days", "back", data=df.iloc[1:], name="km_rerun",
-                                                     times=[0, 100, 200, 300], record_id="pid")
+    Session("srs", ledger=tmp_path / "l").km(
+        "days", "back", data=df, times=[0, 100, 200, 300], name="km", record_id="pid"
+    )
+    again = Session("srs", ledger=tmp_path / "l").km(
+        "days", "back", data=df.iloc[1:], name="km_rerun", times=[0, 100, 200, 300], record_id="pid"
+    )
     assert again.status == "fail"
     (summary,) = again.reasons.loc[again.reasons["rule"] == "DifferencingCheck", "summary"]
     assert summary.startswith("combined with earlier output 'km' (population contained in that of 'km'")
@@ -120,8 +132,14 @@ def test_a_km_rerun_without_one_event_is_caught_by_the_ledger(tmp_path):
 def test_cox_events_per_indicator_level_are_checked_when_the_data_are_given():
     rng = np.random.default_rng(0)
     n = 400
-    d = pd.DataFrame({"t": rng.exponential(100, n).round() + 1, "e": rng.integers(0, 2, n),
-                      "sex": np.where(np.arange(n) < 14, "F", "M"), "age": rng.normal(40, 10, n)})
+    d = pd.DataFrame(
+        {
+            "t": rng.exponential(100, n).round() + 1,
+            "e": rng.integers(0, 2, n),
+            "sex": np.where(np.arange(n) < 14, "F", "M"),
+            "age": rng.normal(40, 10, n),
+        }
+    )
     res = cox(d, "t", "e", ["sex", "age"])
     s = Session("srs")
     blind = s.regression(res, name="blind")
@@ -129,5 +147,6 @@ def test_cox_events_per_indicator_level_are_checked_when_the_data_are_given():
     seen = s.regression(res, name="seen", data=d, event="e")
     assert int(d.loc[d.sex == "F", "e"].sum()) < 10  # 14 women, fewer than 10 events among them
     assert seen.status == "fail" and seen.reasons[["row", "rule"]].values.tolist() == [
-        ["sex[T.M]", "EventsPerLevelCheck"]]
+        ["sex[T.M]", "EventsPerLevelCheck"]
+    ]
     assert "events in one level" in seen.reasons["summary"].iloc[0]

@@ -16,48 +16,141 @@ D = dt.date.fromisoformat
 @pytest.fixture(scope="module")
 def known(tmp_path_factory):
     t = empty_tables()
-    t["mags_defendant_case"] = rows_of("mags_defendant_case", [
-        dict(row_id_hash="mA", case_id_hash="c1", first_hearing_date=D("2015-03-01"), final_result_date=D("2015-04-01"),
-             offence_date=D("2015-02-01"), disposal_type="Fine", gender="M", age_at_offence=30, offence_group=" Sexual offences",
-             ethnicity=None),
-        # Linked to two persons (C and D): kept once, for C.
-        dict(row_id_hash="mX", case_id_hash="c2", first_hearing_date=D("2016-01-01"), final_result_date=D("2016-02-01"),
-             disposal_type="Dismissed or acquitted", gender="F", age_at_offence=40),
-        # After the Common Platform cliff (2021-01-01): kept, flagged.
-        dict(row_id_hash="mC", case_id_hash="c3", first_hearing_date=D("2021-06-01"), final_result_date=None,
-             disposal_type="Committed to Crown Court", gender="F", age_at_offence=45),
-    ])
-    t["prison_journey"] = rows_of("prison_journey", [
-        dict(row_id_hash="pA", custodial_journey_id_hash="j1", journey_start_date=D("2016-01-10"),
-             release_date=D("2016-06-01"), first_recall_date=None, gender="F", age_at_reception=31, ethnicity=None),
-    ])
-    t["probation_flatfile"] = rows_of("probation_flatfile", [
-        dict(row_id_hash="bA", event_id_hash="e1", referral_date=D("2016-05-20"), disposal_date=D("2016-06-02"),
-             disposal_termination_date=None, gender="M", ethnicity_desc="White : Irish"),
-        dict(row_id_hash="bA2", event_id_hash="e1", referral_date=D("2016-05-20"), disposal_date=D("2016-06-02"),
-             disposal_termination_date=None, gender="M", ethnicity_desc="White : Irish"),
-        dict(row_id_hash="bZ", event_id_hash="e9", referral_date=D("2017-01-01"), disposal_date=D("2017-01-05")),
-    ])
-    t["family_cases"] = rows_of("family_cases", [
-        dict(case_number_hash="f1", case_type="Private law", case_start_date=D("2015-05-05"), case_end_date=D("2015-10-10"))])
-    t["family_parties"] = rows_of("family_parties", [
-        dict(row_id_hash="fB", case_number_hash="f1", party_role="Respondent", gender="F", age_at_case_start=28)])
-    t["family_events"] = rows_of("family_events", [
-        dict(event_id_hash="fe1", case_number_hash="f1", event_type="Order", event_date=D("2015-09-09"), order_type="Child arrangements order"),
-        dict(event_id_hash="fe2", case_number_hash="f1", event_type="Hearing", event_date=D("2015-08-08"))])
-    t["civil_cases"] = rows_of("civil_cases", [
-        dict(case_number_hash="v1", claim_type="Landlord possession", issue_date=D("2016-02-02"))])
-    t["civil_parties"] = rows_of("civil_parties", [
-        dict(row_id_hash="vB", case_number_hash="v1", party_type="Individual", party_role="Defendant"),
-        dict(row_id_hash="vORG", case_number_hash="v1", party_type="Organisation", party_role="Claimant")])
-    t["civil_events"] = rows_of("civil_events", [
-        dict(event_id_hash="ve1", case_number_hash="v1", event_type="Possession order", event_date=D("2016-05-05")),
-        dict(event_id_hash="ve2", case_number_hash="v1", event_type="Warrant executed", event_date=D("2016-08-08"))])
-    t["xjs_link"] = pd.DataFrame([
-        ("mags_hocas", "mA", "A"), ("prison_nomis", "pA", "A"), ("probation_delius", "bA", "A"),
-        ("probation_delius", "bA2", "A"), ("mags_hocas", "mX", "D"), ("mags_hocas", "mX", "C"),
-        ("mags_hocas", "mC", "C"), ("familyman", "fB", "B"), ("civil_caseman_pcol", "vB", "B"),
-    ], columns=["source_dataset", "row_id_hash", "estimated_xjs_id"])
+    t["mags_defendant_case"] = rows_of(
+        "mags_defendant_case",
+        [
+            dict(
+                row_id_hash="mA",
+                case_id_hash="c1",
+                first_hearing_date=D("2015-03-01"),
+                final_result_date=D("2015-04-01"),
+                offence_date=D("2015-02-01"),
+                disposal_type="Fine",
+                gender="M",
+                age_at_offence=30,
+                offence_group=" Sexual offences",
+                ethnicity=None,
+            ),
+            # Linked to two persons (C and D): kept once, for C.
+            dict(
+                row_id_hash="mX",
+                case_id_hash="c2",
+                first_hearing_date=D("2016-01-01"),
+                final_result_date=D("2016-02-01"),
+                disposal_type="Dismissed or acquitted",
+                gender="F",
+                age_at_offence=40,
+            ),
+            # After the Common Platform cliff (2021-01-01): kept, flagged.
+            dict(
+                row_id_hash="mC",
+                case_id_hash="c3",
+                first_hearing_date=D("2021-06-01"),
+                final_result_date=None,
+                disposal_type="Committed to Crown Court",
+                gender="F",
+                age_at_offence=45,
+            ),
+        ],
+    )
+    t["prison_journey"] = rows_of(
+        "prison_journey",
+        [
+            dict(
+                row_id_hash="pA",
+                custodial_journey_id_hash="j1",
+                journey_start_date=D("2016-01-10"),
+                release_date=D("2016-06-01"),
+                first_recall_date=None,
+                gender="F",
+                age_at_reception=31,
+                ethnicity=None,
+            ),
+        ],
+    )
+    t["probation_flatfile"] = rows_of(
+        "probation_flatfile",
+        [
+            dict(
+                row_id_hash="bA",
+                event_id_hash="e1",
+                referral_date=D("2016-05-20"),
+                disposal_date=D("2016-06-02"),
+                disposal_termination_date=None,
+                gender="M",
+                ethnicity_desc="White : Irish",
+            ),
+            dict(
+                row_id_hash="bA2",
+                event_id_hash="e1",
+                referral_date=D("2016-05-20"),
+                disposal_date=D("2016-06-02"),
+                disposal_termination_date=None,
+                gender="M",
+                ethnicity_desc="White : Irish",
+            ),
+            dict(row_id_hash="bZ", event_id_hash="e9", referral_date=D("2017-01-01"), disposal_date=D("2017-01-05")),
+        ],
+    )
+    t["family_cases"] = rows_of(
+        "family_cases",
+        [
+            dict(
+                case_number_hash="f1",
+                case_type="Private law",
+                case_start_date=D("2015-05-05"),
+                case_end_date=D("2015-10-10"),
+            )
+        ],
+    )
+    t["family_parties"] = rows_of(
+        "family_parties",
+        [dict(row_id_hash="fB", case_number_hash="f1", party_role="Respondent", gender="F", age_at_case_start=28)],
+    )
+    t["family_events"] = rows_of(
+        "family_events",
+        [
+            dict(
+                event_id_hash="fe1",
+                case_number_hash="f1",
+                event_type="Order",
+                event_date=D("2015-09-09"),
+                order_type="Child arrangements order",
+            ),
+            dict(event_id_hash="fe2", case_number_hash="f1", event_type="Hearing", event_date=D("2015-08-08")),
+        ],
+    )
+    t["civil_cases"] = rows_of(
+        "civil_cases", [dict(case_number_hash="v1", claim_type="Landlord possession", issue_date=D("2016-02-02"))]
+    )
+    t["civil_parties"] = rows_of(
+        "civil_parties",
+        [
+            dict(row_id_hash="vB", case_number_hash="v1", party_type="Individual", party_role="Defendant"),
+            dict(row_id_hash="vORG", case_number_hash="v1", party_type="Organisation", party_role="Claimant"),
+        ],
+    )
+    t["civil_events"] = rows_of(
+        "civil_events",
+        [
+            dict(event_id_hash="ve1", case_number_hash="v1", event_type="Possession order", event_date=D("2016-05-05")),
+            dict(event_id_hash="ve2", case_number_hash="v1", event_type="Warrant executed", event_date=D("2016-08-08")),
+        ],
+    )
+    t["xjs_link"] = pd.DataFrame(
+        [
+            ("mags_hocas", "mA", "A"),
+            ("prison_nomis", "pA", "A"),
+            ("probation_delius", "bA", "A"),
+            ("probation_delius", "bA2", "A"),
+            ("mags_hocas", "mX", "D"),
+            ("mags_hocas", "mX", "C"),
+            ("mags_hocas", "mC", "C"),
+            ("familyman", "fB", "B"),
+            ("civil_caseman_pcol", "vB", "B"),
+        ],
+        columns=["source_dataset", "row_id_hash", "estimated_xjs_id"],
+    )
     ex = open_extract(write_extract(tmp_path_factory.mktemp("known"), tables=t))
     return ex
 
@@ -66,13 +159,18 @@ def test_events_person_by_person(known):
     ev = spine.person_events(known)
     got = [(r.person_id, r.event_type, str(r.event_date.date()), r.record_id) for r in ev.itertuples()]
     assert got == [
-        ("A", "mags_case", "2015-03-01", "mA"), ("A", "mags_conviction", "2015-04-01", "mA"),
-        ("A", "custody_start", "2016-01-10", "pA"), ("A", "probation_start", "2016-05-20", "bA"),
+        ("A", "mags_case", "2015-03-01", "mA"),
+        ("A", "mags_conviction", "2015-04-01", "mA"),
+        ("A", "custody_start", "2016-01-10", "pA"),
+        ("A", "probation_start", "2016-05-20", "bA"),
         ("A", "release", "2016-06-01", "pA"),
-        ("B", "family_case_start", "2015-05-05", "fB"), ("B", "family_order", "2015-09-09", "fB"),
-        ("B", "civil_claim", "2016-02-02", "vB"), ("B", "possession_order", "2016-05-05", "vB"),
+        ("B", "family_case_start", "2015-05-05", "fB"),
+        ("B", "family_order", "2015-09-09", "fB"),
+        ("B", "civil_claim", "2016-02-02", "vB"),
+        ("B", "possession_order", "2016-05-05", "vB"),
         ("B", "warrant_executed", "2016-08-08", "vB"),
-        ("C", "mags_case", "2016-01-01", "mX"), ("C", "mags_case", "2021-06-01", "mC"),
+        ("C", "mags_case", "2016-01-01", "mX"),
+        ("C", "mags_case", "2021-06-01", "mC"),
     ]
     a = ev[ev.person_id == "A"]
     # Conflicting sex (M, F, M, M records) resolves to the most frequent: M, on every event.
@@ -89,12 +187,12 @@ def test_events_person_by_person(known):
 
 def test_diagnostics_count_each_rule(known):
     d = spine.diagnostics(known).set_index(["check", "dataset"])["count"]
-    assert d["records_without_link", "probation_delius"] == 1           # bZ
-    assert d["records_linked_to_several_persons", "mags_hocas"] == 1   # mX
-    assert d["duplicate_records", "probation_delius"] == 1             # e1 twice
+    assert d["records_without_link", "probation_delius"] == 1  # bZ
+    assert d["records_linked_to_several_persons", "mags_hocas"] == 1  # mX
+    assert d["duplicate_records", "probation_delius"] == 1  # e1 twice
     assert d["organisation_parties", "civil_caseman_pcol"] == 1
-    assert d["events_outside_coverage", "mags_hocas"] == 1             # after the cliff
-    assert d["persons_conflicting_sex", "all"] == 1                    # A: M, F, M records
+    assert d["events_outside_coverage", "mags_hocas"] == 1  # after the cliff
+    assert d["persons_conflicting_sex", "all"] == 1  # A: M, F, M records
     assert d.sum() == 6
 
 
@@ -127,8 +225,9 @@ def test_every_person_record_once_per_event_on_dummy(tiny_extract):
     """Each linked person-record yields exactly its events: one mags_case per mags record, etc."""
     ex = tiny_extract
     spine.build_spine(ex)
-    per_type = ex.sql("SELECT event_type, COUNT(*) AS n, COUNT(DISTINCT record_id) AS records FROM _spine "
-                      "GROUP BY 1").set_index("event_type")
+    per_type = ex.sql(
+        "SELECT event_type, COUNT(*) AS n, COUNT(DISTINCT record_id) AS records FROM _spine GROUP BY 1"
+    ).set_index("event_type")
     for et in ("mags_case", "crown_case", "custody_start", "family_case_start", "civil_claim"):
         assert per_type.loc[et, "n"] == per_type.loc[et, "records"], et
     expected = ex.sql("""
@@ -170,5 +269,8 @@ def test_event_counts(known):
     c = spine.event_counts(known, by=["dataset", "year"], datasets=["mags_hocas", "civil_caseman_pcol"])
     assert c.to_dict("list") == {
         "dataset": ["civil_caseman_pcol", "mags_hocas", "mags_hocas", "mags_hocas"],
-        "year": [2016, 2015, 2016, 2021], "events": [3, 2, 1, 1], "persons": [1, 1, 1, 1]}
+        "year": [2016, 2015, 2016, 2021],
+        "events": [3, 2, 1, 1],
+        "persons": [1, 1, 1, 1],
+    }
     assert spine.event_counts(known, by=[])[["events", "persons"]].iloc[0].tolist() == [12, 3]

@@ -17,12 +17,17 @@ def test_saved_spine_reads_back_identical_events_and_diagnostics(tiny_extract_di
     events, diag = spine.person_events(built, return_diagnostics=True)
     save_spine(built, tmp_path / "spine")
     assert sorted(p.name for p in (tmp_path / "spine").iterdir()) == [
-        "key.json", "person.parquet", "spine.parquet", "spine_diag.parquet"]  # _link is a view: unique keys
+        "key.json",
+        "person.parquet",
+        "spine.parquet",
+        "spine_diag.parquet",
+    ]  # _link is a view: unique keys
     monkeypatch.setenv(ENV_SPINE_CACHE, str(tmp_path / "spine"))
     cached = open_extract(tiny_extract_dir)
     again, diag_again = spine.person_events(cached, return_diagnostics=True)
     assert cached.engine.con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = '_spine'").fetchall() == [("VIEW",)]
+        "SELECT table_type FROM information_schema.tables WHERE table_name = '_spine'"
+    ).fetchall() == [("VIEW",)]
     pd.testing.assert_frame_equal(again, events)
     pd.testing.assert_frame_equal(diag_again, diag)
     sub = spine.person_events(cached, ["prison_nomis", "familyman"])

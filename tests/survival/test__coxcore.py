@@ -88,9 +88,16 @@ def test_time_varying_weight_rows_equal_split_rows():
     tail_x = rng.normal(size=(5, 1))
     g_of = lambda tau, s: 1.0 / (1.0 + tau)  # noqa: E731
     pb = _coxcore.prepare(
-        np.r_[np.full(n, -np.inf), np.full(5, 2.0)], np.r_[stop, np.full(5, np.inf)],
-        np.r_[event, np.zeros(5, int)], np.vstack([x, tail_x]), np.ones(n + 5), None, "efron",
-        tv=np.r_[np.zeros(n, bool), np.ones(5, bool)], tv_weight=g_of)
+        np.r_[np.full(n, -np.inf), np.full(5, 2.0)],
+        np.r_[stop, np.full(5, np.inf)],
+        np.r_[event, np.zeros(5, int)],
+        np.vstack([x, tail_x]),
+        np.ones(n + 5),
+        None,
+        "efron",
+        tv=np.r_[np.zeros(n, bool), np.ones(5, bool)],
+        tv_weight=g_of,
+    )
     taus = np.unique(stop[event == 1])
     later = taus[taus > 2]
     prev = np.r_[2.0, later[:-1]]
@@ -98,8 +105,9 @@ def test_time_varying_weight_rows_equal_split_rows():
     split_stop = np.r_[stop, np.repeat(later, 5)]
     split_x = np.vstack([x, np.tile(tail_x, (len(later), 1))])
     split_w = np.r_[np.ones(n), np.repeat(1.0 / (1.0 + later), 5)]
-    pb2 = _coxcore.prepare(split_entry, split_stop, np.r_[event, np.zeros(5 * len(later), int)],
-                           split_x, split_w, None, "efron")
+    pb2 = _coxcore.prepare(
+        split_entry, split_stop, np.r_[event, np.zeros(5 * len(later), int)], split_x, split_w, None, "efron"
+    )
     a, b = _coxcore.fit(pb), _coxcore.fit(pb2)
     np.testing.assert_allclose(a.beta, b.beta, atol=1e-10)
     np.testing.assert_allclose(a.info, b.info, atol=1e-9)

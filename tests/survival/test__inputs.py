@@ -11,9 +11,14 @@ from djs_toolkit.survival._inputs import design_matrix, event_codes, weights_arr
 
 
 def test_design_matrix_indicators_first_level_reference():
-    d = pd.DataFrame({"age": [20, 30, 40, 50], "region": ["n", "s", "e", "s"],
-                      "band": pd.Categorical(["hi", "lo", "lo", "mid"], categories=["lo", "mid", "hi"]),
-                      "flag": [True, False, True, True]})
+    d = pd.DataFrame(
+        {
+            "age": [20, 30, 40, 50],
+            "region": ["n", "s", "e", "s"],
+            "band": pd.Categorical(["hi", "lo", "lo", "mid"], categories=["lo", "mid", "hi"]),
+            "flag": [True, False, True, True],
+        }
+    )
     x, names = design_matrix(d, ["age", "region", "band", "flag"])
     assert names == ["age", "region[T.n]", "region[T.s]", "band[T.mid]", "band[T.hi]", "flag"]
     np.testing.assert_array_equal(x[:, 1:3], [[1, 0], [0, 1], [0, 0], [0, 1]])

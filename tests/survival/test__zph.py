@@ -24,8 +24,7 @@ def test_rossi_zph(rossi, label, kwargs):
 
 
 def test_rossi_zph_strata(rossi):
-    res = cox(rossi, "week", "arrest", ["fin", "age", "race", "wexp", "paro", "prio"], strata="mar",
-              cluster="cid")
+    res = cox(rossi, "week", "arrest", ["fin", "age", "race", "wexp", "paro", "prio"], strata="mar", cluster="cid")
     _check(res, "efron_strata_cluster", "rossi_zph.csv")
 
 

@@ -49,8 +49,9 @@ def test_rossi_matches_coxph(rossi, label, kwargs):
 def test_rossi_reference_values(rossi):
     # survival_and_overlap.md §1, Rossi reference values (Fox & Weisberg).
     res = cox(rossi, "week", "arrest", ROSSI)
-    np.testing.assert_allclose(res.params["coef"], [-0.37942, -0.05744, 0.3139, -0.1498, -0.4337,
-                                                    -0.08487, 0.0915], atol=6e-5)
+    np.testing.assert_allclose(
+        res.params["coef"], [-0.37942, -0.05744, 0.3139, -0.1498, -0.4337, -0.08487, 0.0915], atol=6e-5
+    )
 
 
 def test_rossi_strata_and_cluster(rossi):
@@ -68,8 +69,12 @@ def test_rossi_categorical_covariate(rossi):
 
 @pytest.mark.parametrize(
     "label,kwargs",
-    [("efron", {}), ("breslow", {"ties": "breslow"}), ("efron_weights", {"weights": "w"}),
-     ("efron_cluster", {"cluster": "cl"})],
+    [
+        ("efron", {}),
+        ("breslow", {"ties": "breslow"}),
+        ("efron_weights", {"weights": "w"}),
+        ("efron_cluster", {"cluster": "cl"}),
+    ],
 )
 def test_delayed_entry_matches_coxph(delayed, label, kwargs):
     res = cox(delayed, "exit", "event", ["x1", "x2", "g"], entry="entry", **kwargs)

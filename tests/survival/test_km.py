@@ -81,8 +81,7 @@ def test_entry_not_before_exit_refused():
 
 
 def test_kmunicate_table_hand_computed():
-    d = pd.DataFrame({"t": [1, 2, 2, 3, 5, 6, 6, 9], "e": [1, 1, 0, 1, 0, 1, 1, 0],
-                      "g": ["a"] * 4 + ["b"] * 4})
+    d = pd.DataFrame({"t": [1, 2, 2, 3, 5, 6, 6, 9], "e": [1, 1, 0, 1, 0, 1, 1, 0], "g": ["a"] * 4 + ["b"] * 4})
     tab = kmunicate_table(km(d, "t", "e"), [0, 2, 6, 10])
     assert tab["n_at_risk"].tolist() == [8, 7, 3, 0]
     assert tab["events"].tolist() == [0, 2, 3, 0]

@@ -41,5 +41,11 @@ def test_options_validated(ag):
     with pytest.raises(DJSUserError, match="gap timescale is for model='pwp'"):
         recurrent(ag, "start", "stop", "event", "id", ["x"], timescale="gap")
     with pytest.raises(DJSUserError, match="rows have `start` >= `stop`"):
-        recurrent(pd.DataFrame({"start": [1], "stop": [1], "event": [1], "id": [1], "x": [0.0]}),
-                  "start", "stop", "event", "id", ["x"])
+        recurrent(
+            pd.DataFrame({"start": [1], "stop": [1], "event": [1], "id": [1], "x": [0.0]}),
+            "start",
+            "stop",
+            "event",
+            "id",
+            ["x"],
+        )
