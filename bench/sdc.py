@@ -1,5 +1,5 @@
 """Benchmark: djs_toolkit.sdc Session.crosstab against bare pandas.crosstab in the same run (and ACRO 1.0.2 when a
-side environment exists at /tmp/acroenv). Data as in disclosure_control.md §2.8: 1,000,000 rows, region (10
+side environment exists at /tmp/acroenv). Data as in docs/disclosure.md §2.8: 1,000,000 rows, region (10
 levels) x offence (12 levels + 1 rare level with 5 rows), gamma-distributed sentence_days.
 
 Run: .venv/bin/python bench/sdc.py [--repeats 5]

@@ -4,7 +4,7 @@ Run: `.venv/bin/python bench/survival.py [--n 1000000] [--repeats 3] [--skip-slo
 Prints one table (figure, ours s, baseline, baseline s, ratio) and peak RSS. Our figures run first, so
 the first peak-RSS line is ours alone. Goals (issue 7): KM/CIF <= 0.5 s, Cox <= 10 s, cluster-robust
 Cox <= 60 s, Fine-Gray <= 60 s at 1e6 rows. Baselines that would take over ~3 minutes (lifelines
-cluster-robust Cox, quadratic: reference survival_and_overlap.md §0.1) are timed on a 1e5 subsample
+cluster-robust Cox, quadratic: docs/methods.md §0.1) are timed on a 1e5 subsample
 and labelled so.
 """
 
@@ -31,7 +31,7 @@ COVS = ["age_z", "male", "log_prior", "custody", "depriv"]
 
 
 def cohort(n: int, seed: int = 1) -> pd.DataFrame:
-    """Daily re-entry cohort: Weibull(0.8) hazard (reference §1), competing exits, admin censoring."""
+    """Daily re-entry cohort: Weibull(0.8) hazard (docs/methods.md §1), competing exits, admin censoring."""
     rng = np.random.default_rng(seed)
     d = pd.DataFrame(
         {
@@ -168,7 +168,7 @@ def main() -> None:
         if slow
         else timed(lambda: PHReg(dcc.t2, X, status=dcc.event, ties="efron").fit(groups=np.arange(len(d))), 1),
     )
-    base["finegray IPCW"] = ("(no Python Fine-Gray; reference §0.4)", None)
+    base["finegray IPCW"] = ("(no Python Fine-Gray; docs/methods.md §0.4)", None)
     base["recurrent AG robust"] = (
         "statsmodels PHReg(entry+1e-6) groups",
         None

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 CSV_FLOAT_FORMAT = "%.6g"
-# BagIt (RFC 8493) payload manifest name: verifiable without the toolkit (workflow_and_style.md §5.3).
+# BagIt (RFC 8493) payload manifest name: verifiable without the toolkit (docs/workflow.md §5.3).
 MANIFEST_NAME = "manifest-sha256.txt"
 
 

@@ -24,7 +24,7 @@ def _incident_filter(disposals: str) -> str:
 
     An incident sent to the Crown Court ends with its Crown Court case (its latest); otherwise with
     its first magistrates' result (further cases of the same incident, often listed later, are not
-    new contacts: data_first.md §3). A case without any offence date (case row and principal offence
+    new contacts: docs/data.md §3). A case without any offence date (case row and principal offence
     both missing) cannot be placed in an incident and is not an index. Crown Court appeals are later
     hearings of an incident already ended in the magistrates' court: they are neither an index nor
     its end (the sentence took effect at the magistrates' result). The incident columns are computed
@@ -64,9 +64,9 @@ INDEX_TYPES: dict[str, tuple[str, str, str]] = {  # (dataset, filter, index date
         "event_date",
     ),
     # One index per incident (person and offence date: several cases of one incident are common,
-    # data_first.md §3): a non-custodial conviction in an incident with no custody, community order or
+    # docs/data.md §3): a non-custodial conviction in an incident with no custody, community order or
     # suspended sentence (those enter as release / probation_start), dated at the incident's first
-    # such case end. This is the MoJ cohort's court arm (§12.1).
+    # such case end. This is the MoJ cohort's court arm (docs/data.md §12.1).
     "court_disposal": ("mags_hocas", _incident_filter(_CONVICTED_NON_CUSTODIAL), "end_date"),
     # The same, for any case end without custody or an order, acquittals included.
     "case_end": ("mags_hocas", _incident_filter(_ENDED_NON_CUSTODIAL), "end_date"),
@@ -96,7 +96,7 @@ INDEX_TYPES: dict[str, tuple[str, str, str]] = {  # (dataset, filter, index date
     ),
 }
 # A new criminal case: breach proceedings and non-criminal matters in the magistrates' data are not
-# new offences (data_first.md §3 caveats, §12.1).
+# new offences (docs/data.md §3 caveats, §12.1).
 CRIMINAL_CASE = (
     "(event_type = 'crown_case' OR (event_type = 'mags_case' AND (case_type IS NULL OR case_type = 'Criminal')))"
 )
@@ -126,7 +126,7 @@ def build_cases(extract) -> None:
 
     - Offence date. About 2-5% of magistrates' case rows have no ``offence_date``; the case's principal
       offence in ``mags_offence`` (same ``case_id_hash``) usually has it, and a researcher would take it
-      from there (the principal offence is the case's offence, data_first.md §3). Without this, a case
+      from there (the principal offence is the case's offence, docs/data.md §3). Without this, a case
       with no offence date escapes the one-index-per-incident rule, is missed by the prior-contact count,
       and as an outcome is dated by its first hearing instead of the offence. Cases still without an
       offence date keep NULL (dated by their first hearing as outcomes, never counted as prior contacts).

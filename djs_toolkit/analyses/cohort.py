@@ -7,7 +7,7 @@ Conventions (one, documented):
 - The outcome is the first outcome event strictly after the index date from another record. For
   criminal-court outcomes its date is the new case's offence date (the case date if missing), and
   follow-up stops ``waiting_days`` before the courts' coverage ends, so offences committed just
-  before the cut-off have had time to reach court (the MoJ 6-month waiting period, data_first.md §12.1).
+  before the cut-off have had time to reach court (the MoJ 6-month waiting period, docs/data.md §12.1).
 - Censoring is at the earliest ``observed_until`` of the outcome datasets (coverage end, the day
   before a Common Platform cliff, or the data cut-off; see `djs_toolkit.spine.coverage`).
 - With ``street_time``, days spent in custody after the index (prison journeys) are subtracted: time in
@@ -59,7 +59,7 @@ AGE_BANDS = (
     (30, 39, "30-39"),
     (40, 49, "40-49"),
     (50, 200, "50+"),
-)  # MoJ-style bands (data_first.md §9.3), merged above 30
+)  # MoJ-style bands (docs/data.md §9.3), merged above 30
 # A family party as an adult: not a child party, and 18 or over at the case start (``age_at_case_start``)
 # when recorded; applicants and respondents can be 16 or 17 (young parents, forced marriage applicants).
 _ADULT_PARTY = "(s.party_role IS NULL OR s.party_role <> 'Child') AND (s.age_at_event IS NULL OR s.age_at_event >= 18)"
@@ -79,7 +79,7 @@ _AGE_SOURCES = {  # dataset: (table, recorded age, date the age refers to)
     "prison_nomis": ("prison_journey", "age_at_reception", "journey_start_date"),
     "probation_delius": ("probation_flatfile", "age_at_offence", "main_offence_date"),
 }
-AGE_RANGE = (10, 100)  # ages outside this are recording errors (data_first.md §14.4): missing
+AGE_RANGE = (10, 100)  # ages outside this are recording errors (docs/data.md §14.4): missing
 
 
 def _index_age_sql(extract) -> str:

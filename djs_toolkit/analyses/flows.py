@@ -3,10 +3,10 @@
 `monthly_flows` counts first-ever contacts (after a wash-out look-back, because a person first seen at
 data start may well have been in contact before it: left truncation), re-entries (a person's 2nd+
 contact) and cross-jurisdiction transitions (e.g. a civil claim then a criminal case within 180 days),
-each flagging the most recent months as incomplete (survival_and_overlap.md §8 "Right truncation of
+each flagging the most recent months as incomplete (docs/methods.md §8 "Right truncation of
 recent months"). `its` fits the segmented regression of Lopez Bernal et al. (2017) with Fourier
 seasonality and Newey-West (HAC) errors, several interruptions and ramps, and returns the counterfactual
-with intervals (§8 "statsmodels building blocks").
+with intervals (docs/methods.md §8 "statsmodels building blocks").
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ __all__ = ["ENTRY_EVENTS", "KNOWN_DATES", "ITSResult", "its", "monthly_flows"]
 # Event types that open a new contact with a jurisdiction (convictions, releases, orders and probation
 # ends happen inside a contact, so they are not entries).
 ENTRY_EVENTS = ("mags_case", "crown_case", "custody_start", "probation_start", "family_case_start", "civil_claim")
-# Interruptions and ramps named in survival_and_overlap.md §8: court closures (March 2020), the England
+# Interruptions and ramps named in docs/methods.md §8: court closures (March 2020), the England
 # evictions ban (Mar 2020 - May 2021: it starts with the closures, so one March 2020 interruption carries
 # both, and a second one marks June 2021 when it lifts) and the
-# cost-of-living crisis as a ramp. The ramp's span is our assumption: state it, and vary it (§8 asks for
+# cost-of-living crisis as a ramp. The ramp's span is our assumption: state it, and vary it (docs/methods.md §8 asks for
 # sensitivity to the breakpoint).
 KNOWN_DATES = {
     "court_closures": "2020-03",
@@ -69,7 +69,8 @@ def _grid(
         cnt = sub.groupby(["period", "grp"])["n"].sum().reindex(idx, fill_value=0)
         f = cnt.reset_index().rename(columns={"n": "count"})
         f.insert(1, "dataset", flow)
-        # Recent months still fill in (late records, cases not yet concluded): flagged, not dropped (§8).
+        # Recent months still fill in (late records, cases not yet concluded): flagged, not dropped (docs/methods.md
+        # §8).
         last_full = hi if until >= hi.end_time.normalize() else hi - 1
         f["incomplete"] = f["period"] > last_full - incomplete_months
         frames.append(f)
@@ -282,11 +283,11 @@ def its(
 ) -> ITSResult:
     """Segmented regression with level and slope changes, ramps, seasonality and HAC errors.
 
-    Model (Lopez Bernal et al. 2017; survival_and_overlap.md §8): log E[y_t] = b0 + b1 t + sum_k (level_k
+    Model (Lopez Bernal et al. 2017; docs/methods.md §8): log E[y_t] = b0 + b1 t + sum_k (level_k
     X_kt + slope_k (t - T_k) X_kt) + sum_r ramp_r R_rt + seasonal terms + log(offset_t), with X_kt = 1 from
     interruption k on and R_rt rising linearly from 0 to 1 over the ramp. Poisson or negative binomial GLM
     (gaussian: identity link) with Newey-West covariance, each variance floored at the model-based
-    (Pearson-scaled) one because HAC alone is too narrow in short series (§8, Turner et al.; in our
+    (Pearson-scaled) one because HAC alone is too narrow in short series (docs/methods.md §8, Turner et al.; in our
     simulations it covered a planted level change in ~65% of series); the counterfactual sets every
     interruption and ramp term to 0 and gets delta-method intervals on the link scale.
 
@@ -299,7 +300,7 @@ def its(
         seasonality: ``fourier`` (``fourier_order`` sine/cosine pairs), ``dummies`` or None.
         family: ``poisson``, ``negbin`` or ``gaussian``.
         offset: exposure per month (e.g. sitting days, population), aligned on the months.
-        fourier_order: number of harmonics (2-3 for monthly data, §8).
+        fourier_order: number of harmonics (2-3 for monthly data, docs/methods.md §8).
         slope_changes: add slope changes at interruptions.
         maxlags: Newey-West lags (default floor(4 (n / 100)^(2/9)), Newey and West 1994).
         exclude: months left out of the fit (still predicted), e.g. the months of an evictions ban.
@@ -350,7 +351,7 @@ def its(
             fam = sm.families.NegativeBinomial(alpha=nb_alpha)
         res = sm.GLM(yf, Xf, family=fam, offset=of).fit(**hac)
         model = sm.GLM(yf, Xf, family=fam, offset=of).fit(scale="X2")  # quasi-likelihood (Pearson) scale
-    # HAC variances are biased down in short series (Turner et al., survival_and_overlap.md §8), so each
+    # HAC variances are biased down in short series (Turner et al., docs/methods.md §8), so each
     # variance is floored at the model-based one; HAC keeps the correlations between terms.
     v_hac, v_mod = np.diag(res.cov_params()), np.diag(model.cov_params())
     se = np.sqrt(np.maximum(v_hac, v_mod))

@@ -73,7 +73,7 @@ def _relink(pid: np.ndarray, block: np.ndarray, drop_rate: float, merge_rate: fl
     A dropped link detaches one dataset's records of a multi-dataset person into a new cluster (a missed
     match); a merge joins two clusters with the same sex, ethnicity group and estimated birth year (a
     false match of near-identical people). Rates are per cross-dataset membership and per cluster pair
-    (survival_and_overlap.md §7 "Linkage uncertainty"; data_first.md §10: Splink clusters at one threshold).
+    (docs/methods.md §7 "Linkage uncertainty"; docs/data.md §10: Splink clusters at one threshold).
     """
     if not (0 <= drop_rate <= 1 and 0 <= merge_rate <= 1):
         raise DJSUserError("`drop_rate` and `merge_rate` must be fractions between 0 and 1.")

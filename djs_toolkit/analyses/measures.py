@@ -1,6 +1,6 @@
 """MoJ-compatible proven-reoffending measures, court-proven only.
 
-Definition (data_first.md §12; survival_and_overlap.md §6): offenders released from custody or given a
+Definition (docs/data.md §12; docs/methods.md §6): offenders released from custody or given a
 non-custodial conviction form 3-month cohorts; each person's first eligible index event in a cohort
 counts; a proven reoffence is an offence committed within ``follow_up_days`` (365) of the index that is
 proven by a court conviction within ``follow_up_days + waiting_days`` (365 + 183). Data First holds

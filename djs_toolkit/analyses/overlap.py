@@ -1,13 +1,13 @@
 """Overlaps between datasets: who appears where, in a common coverage window, and in which order.
 
 Everything reads the spine (`spine.build_spine`), never the raw tables. Definitions follow
-survival_and_overlap.md §7: *exclusive* counts (exactly these datasets: UpSet bars, they sum to the
+docs/methods.md §7: *exclusive* counts (exactly these datasets: UpSet bars, they sum to the
 union) and *inclusive* counts (at least these: what "in both A and B" means), restricted to the window
 every compared dataset covers so overlaps are not deflated by different coverage periods. Time-ordered
 overlaps ("A then B within d days") get a censoring-aware estimate beside the naive proportion among
-people with complete follow-up (§7). Linkage sensitivity perturbs the person clusters (§7 "Linkage
+people with complete follow-up (docs/methods.md §7). Linkage sensitivity perturbs the person clusters (§7 "Linkage
 uncertainty"). `protect_overlap` protects exclusive cells, inclusive counts and set sizes as one linked
-table (disclosure_control.md §7.3: suppression, then an LP attacker audit).
+table (docs/disclosure.md §7.3: suppression, then an LP attacker audit).
 """
 
 from __future__ import annotations
@@ -245,7 +245,7 @@ def ordered_counts(
 
 def _incidence_at(agg: pd.DataFrame, d: int, alpha: float) -> dict[str, float]:
     """1 - Kaplan-Meier at d days, plus the naive proportion. Data First records no deaths, so there is
-    no competing event and Aalen-Johansen equals 1 - KM (survival_and_overlap.md §5.2)."""
+    no competing event and Aalen-Johansen equals 1 - KM (docs/methods.md §5.2)."""
     from djs_toolkit.survival import km
 
     n, t = agg["n"].to_numpy(np.int64), agg["time"].to_numpy()

@@ -1,10 +1,10 @@
 """`djs doctor`: is this environment able to run the pipeline? One line per check, a fix for each failure.
 
-Checks (workflow_and_style.md §3.1 `doctor`, §3.3 paths, §2.2 kernels, §7 open questions about the SRS):
-Python version; each declared dependency against its minimum; the `python3` kernelspec and, unless `--quick`, a
-real kernel start that imports djs_toolkit (locked desktops may block the local ports a kernel needs, §7); write
-access to `outputs/` and `runs/`; the longest path a run will write against Windows' 260-character MAX_PATH (§3.3);
-DuckDB, lifelines and statsmodels imports. Exit 1 when any check fails.
+Checks (docs/workflow.md §3.1 `doctor`, §3.3 paths, §2.2 kernels, §7 open questions about the SRS):
+Python version; each declared dependency against its minimum; the `python3` kernelspec and, unless `--quick`, a real
+kernel start that imports djs_toolkit (locked desktops may block the local ports a kernel needs, docs/workflow.md §7);
+write access to `outputs/` and `runs/`; the longest path a run will write against Windows' 260-character MAX_PATH
+(docs/workflow.md §3.3); DuckDB, lifelines and statsmodels imports. Exit 1 when any check fails.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 __all__ = ["MAX_PATH", "Check", "doctor", "longest_path", "run_checks"]
 
-MAX_PATH = 260  # Windows limit unless long paths are enabled (workflow_and_style.md §3.3)
+MAX_PATH = 260  # Windows limit unless long paths are enabled (docs/workflow.md §3.3)
 _FALLBACK_MINIMUMS = {
     "pandas": "2.0",
     "numpy": "1.24",

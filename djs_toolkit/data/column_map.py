@@ -1,6 +1,6 @@
 """The column map: a YAML file a researcher edits to map their extract's names to canonical ones.
 
-Many real Data First names are unconfirmed (data_first.md §0, §15), so the map is how the same
+Many real Data First names are unconfirmed (docs/data.md §0, §15), so the map is how the same
 notebook runs on the dummy extract and on the real one. Format::
 
     version: 1

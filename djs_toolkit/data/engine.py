@@ -3,7 +3,7 @@
 Each table gets two views over its files in place: ``_raw_<table>`` (the file columns as they are)
 and ``<table>`` (canonical names and types, column map applied, missing optional columns as
 typed NULLs). Type conversion is done with portable SQL (CAST, TRY_CAST, NULLIF, CASE) so the same
-statements can later run on Spark (DESIGN.md: SQL kept dialect-portable).
+statements can later run on Spark (docs/architecture.md §5: SQL kept dialect-portable).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def typed_expression(col: Column, source: str | None, source_type: str = "VARCHA
     q = quote_ident(source)
     st = source_type.upper()
     if col.dtype in ("string", "category"):
-        # Strings are not trimmed: label variants such as " Sexual offences" are real (§14.3).
+        # Strings are not trimmed: label variants such as " Sexual offences" are real (docs/data.md §14.3).
         return f"NULLIF(CAST({q} AS VARCHAR), '')" if col.empty_is_missing else f"CAST({q} AS VARCHAR)"
     if col.dtype == "date":
         if st == "DATE":

@@ -2,7 +2,7 @@
 
 A table is stored as one file (`<stem>.parquet` / `<stem>.csv`), as numbered parts
 (`<stem>_01.parquet` ... `<stem>_30.parquet`, the layout researchers saw for probation,
-data_first.md §1.9) or as a folder of parts (`<stem>/*.parquet`). The stem is the canonical table
+docs/data.md §1.9) or as a folder of parts (`<stem>/*.parquet`). The stem is the canonical table
 name, the name given in the column map, or one of the table's aliases.
 """
 

@@ -295,7 +295,7 @@ def check_links(engine: Engine) -> list[Problem]:
             continue
         people = f"SELECT row_id_hash FROM {quote_ident(pt)}"
         if pt == "civil_parties":
-            # Organisations are parties but never persons: they have no link row (data_first.md §8).
+            # Organisations are parties but never persons: they have no link row (docs/data.md §8).
             people += " WHERE party_type IS NULL OR party_type <> 'Organisation'"
         orphans, unlinked = engine.con.execute(
             f"""

@@ -4,7 +4,7 @@ Onset. A person's first offence comes from a piecewise-constant (quarterly) haza
 (rising from 10, peak 16-21, then falling) times the latent class multiplier, times
 ``exp(first_log_hr . z)`` with z = female, most-deprived quintile, a possession claim against them
 in the last 730 days, a family case as an adult party in the last 730 days (cross-jurisdiction
-pathways, data_first.md §13.6: assumptions).
+pathways, docs/data.md §13.6: assumptions).
 
 Re-entry. After every contact the case runs its course (`casework.process`) and yields an index
 event (court disposal, probation start, or release, after any remand, sentence and recall: time in
@@ -17,7 +17,7 @@ highest at the index and decreasing, but finite there: a plain Weibull with k < 
 t = 0 and put a third of the re-entries on day 1 (see `DummyConfig`). x holds only covariates
 observable in the data at the index date (see `covariates`): no unobserved frailty, so a Cox model
 on a re-entry cohort recovers beta up to linkage error and other data defects. The
-prior-contact count feeds back into x, producing the heavy tail of repeat defendants (data_first.md
+prior-contact count feeds back into x, producing the heavy tail of repeat defendants (docs/data.md
 §13.2: 18 % return six or more times). The loop runs over contact number k for all persons at once.
 
 Example:

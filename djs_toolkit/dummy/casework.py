@@ -1,11 +1,11 @@
 """Step 3b: what happens to one offence (a "contact"): court, disposal, custody, probation.
 
 An offence goes to the magistrates' court; indictable-only and some either-way cases are sent to
-the Crown Court, and some convictions are committed there for sentence (data_first.md §3, §4). The
+the Crown Court, and some convictions are committed there for sentence (docs/data.md §3, §4). The
 disposal depends on the offence and on recent prior contacts (prior-offence count is the dominant
-covariate of reoffending, §13.3, and of sentencing). Custody produces one prisoner journey merging
+covariate of reoffending, docs/data.md §13.3, and of sentencing). Custody produces one prisoner journey merging
 remand, sentence and any recall (§5); community orders and suspended sentences, and licences after
-release, produce probation events (§6). Finally the contact yields the *index event* from which the
+release, produce probation events (docs/data.md §6). Finally the contact yields the *index event* from which the
 next offence is drawn: the release date after custody, the probation start after a community order
 or suspended sentence, otherwise the court disposal date.
 

@@ -1,8 +1,8 @@
-"""Step 2b: civil court claims (CaseMan + PCOL, data_first.md §8, §13.5).
+"""Step 2b: civil court claims (CaseMan + PCOL, docs/data.md §8, §13.5).
 
 Claims are drawn case-first per quarter: landlord possession (about 24,000 a quarter nationally,
 social / private / accelerated 36 / 31 / 34 %) and mortgage possession (about 5,000 a quarter) from
-§13.5; money claims and the rest are configured assumptions. Claimants are mostly organisations
+docs/data.md §13.5; money claims and the rest are configured assumptions. Claimants are mostly organisations
 (repeat institutional claimants: a few landlords and lenders bring many claims); defendants are
 people, chosen with weights on latent adversity, so possession claims fall on the same people as
 crime does. Possession proceedings were stayed in 2020 (COVID-19), so volumes dip then.
@@ -182,7 +182,7 @@ def simulate_civil(rng: np.random.Generator, persons: Persons, cfg: DummyConfig,
 
 
 def _events(rng: np.random.Generator, cases: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Hearings, judgments, possession orders and warrants (claims -> orders -> warrants, §8)."""
+    """Hearings, judgments, possession orders and warrants (claims -> orders -> warrants, docs/data.md §8)."""
     t, iss = cases["claim_type"], cases["issue"]
     n = t.size
     poss = np.isin(t, POSSESSION)
@@ -202,7 +202,7 @@ def _events(rng: np.random.Generator, cases: dict[str, np.ndarray]) -> dict[str,
     judgment = ~poss & (rng.random(n) < 0.6)
     jday = iss + lognormal_days(rng, 35, 0.3, n, lo=14)
     add(judgment, "Judgment", jday)
-    # Median claim-to-repossession: landlord 24.5 weeks, mortgage 43.9 weeks (§13.5).
+    # Median claim-to-repossession: landlord 24.5 weeks, mortgage 43.9 weeks (docs/data.md §13.5).
     w_issue = np.where(
         order, hearing + lognormal_days(rng, 80, 0.5, n, lo=14), jday + lognormal_days(rng, 60, 0.5, n, lo=14)
     )

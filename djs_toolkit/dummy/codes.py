@@ -3,7 +3,7 @@ probation areas, court codes, geography).
 
 Closed code lists (disposal types, case types, roles, ...) are never re-typed here: they are read
 from `djs_toolkit.schema` declarations where they are used. Values below are [I] illustrations in
-the formats data_first.md describes (§9).
+the formats docs/data.md describes (§9).
 
 Example:
     >>> from djs_toolkit.dummy import codes
@@ -55,7 +55,7 @@ _GROUPS = codes_of("mags_defendant_case", "offence_group")
 _TYPES = codes_of("mags_defendant_case", "offence_type")
 IO, TEW, SUM = (_TYPES.index("Indictable only"), _TYPES.index("Triable either way"), _TYPES.index("Summary"))
 
-# (HO offence code class+subclass with leading zeros (§9.4), offence group, mode of trial index)
+# (HO offence code class+subclass with leading zeros (docs/data.md §9.4), offence group, mode of trial index)
 OFFENCES: tuple[tuple[str, str, int], ...] = (
     ("00101", "Violence against the person", IO),
     ("00501", "Violence against the person", TEW),
@@ -111,7 +111,7 @@ MAGS_GROUP_P: dict[str, float] = {
     "Summary motoring": 0.203,
 }
 
-# True ethnicity: the non-missing probation strings (§9.2), with shares of justice users [assumption].
+# True ethnicity: the non-missing probation strings (docs/data.md §9.2), with shares of justice users [assumption].
 _ETH_DESC = codes_of("probation_flatfile", "ethnicity_desc")
 _ETH_MISSING = TABLES["probation_flatfile"].column("ethnicity_desc").missing_codes
 ETHNICITY_TRUE: tuple[str, ...] = tuple(e for e in _ETH_DESC if e not in _ETH_MISSING)
@@ -172,7 +172,7 @@ NOMIS_ETH: tuple[str, ...] = (
     "O9",
 )
 
-# Requirement types (§9.6) with their length units: mixed days / months / hours (§14.7).
+# Requirement types (docs/data.md §9.6) with their length units: mixed days / months / hours (§14.7).
 RQMNTS: tuple[tuple[str, str, str, float, float], ...] = (
     # (description, code, unit, min length, max length)
     ("Unpaid Work", "W", "Hours", 40, 300),
@@ -190,7 +190,7 @@ RQMNT_P = np.array([0.34, 0.25, 0.10, 0.03, 0.03, 0.05, 0.02, 0.07, 0.08, 0.03])
 TERMINATION_REASONS = ("Requirement Completed", "Expired (Normal)", "Revoked", "Breach", "Other")
 TERMINATION_P = np.array([0.55, 0.22, 0.10, 0.09, 0.04])
 
-# probation_area_desc: trusts, CRCs, NPS regions, prisons and placeholders in one field (§9.7).
+# probation_area_desc: trusts, CRCs, NPS regions, prisons and placeholders in one field (docs/data.md §9.7).
 PROBATION_AREAS: tuple[str, ...] = (
     "Avon & Somerset",
     "Bedfordshire",

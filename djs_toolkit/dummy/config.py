@@ -1,11 +1,11 @@
 """Every parameter of the dummy Data First generator, in one documented dataclass.
 
 Volumes are given per year (or quarter) *per 10 million simulated persons*: at the ``national``
-scale (10 M persons) they are the real extract's volumes (data_first.md §13); smaller scales get
+scale (10 M persons) they are the real extract's volumes (docs/data.md §13); smaller scales get
 the same rates, so a ``small`` extract is a 1 % sample of the national one.
 
-Numbers carry their source: a data_first.md section where a published figure exists, ``[assumption]``
-where none does (these are configurable on purpose, data_first.md §13.6).
+Numbers carry their source: a docs/data.md section where a published figure exists, ``[assumption]``
+where none does (these are configurable on purpose, docs/data.md §13.6).
 
 Example:
     >>> from djs_toolkit.dummy.config import DummyConfig, SCALES
@@ -74,16 +74,16 @@ def _d(y: int, m: int, d: int) -> dt.date:
 
 @dataclass(frozen=True)
 class DummyConfig:
-    """All generator parameters. Defaults reproduce the calibration targets in data_first.md §13.
+    """All generator parameters. Defaults reproduce the calibration targets in docs/data.md §13.
 
     Population
         sim_start: careers are simulated from this date, so histories (and prison journeys begun
-            before 2011, data_first.md §5) exist when the extract windows open.
+            before 2011, docs/data.md §5) exist when the extract windows open.
         birth_years: range of birth years of the adult population.
         p_female: share of women in the simulated population.
-        p_wales: share living in Wales (Welsh LSOAs have no English IMD decile, §14.5).
+        p_wales: share living in Wales (Welsh LSOAs have no English IMD decile, docs/data.md §14.5).
         imd_weights: relative chance of living in IMD decile 1..10 (justice users are concentrated in
-            deprived areas, §13.2 "over-represented in the most deprived IMD areas") [assumption].
+            deprived areas, docs/data.md §13.2 "over-represented in the most deprived IMD areas") [assumption].
         crim_class_p: shares of latent criminal-propensity classes none/low/medium/high.
         crim_class_mult: first-offence hazard multiplier of each class (the only latent frailty: it
             decides who *enters*; re-entry hazards use observable covariates only).
@@ -107,7 +107,7 @@ class DummyConfig:
         p_committal_for_sentence: either-way convictions in the magistrates' court committed to the Crown for sentence.
         p_convicted_mags / p_convicted_crown: conviction probabilities.
         p_remand_mags / p_remand_crown: remanded in custody pending disposal.
-        p_recall: released on licence and recalled (merged into the same journey, §5).
+        p_recall: released on licence and recalled (merged into the same journey, docs/data.md §5).
         p_breach: community orders and suspended sentences with breach proceedings.
         extra_cases_mean: mean number of further magistrates' cases opened for offences committed on
             the same day as a contact (separate case numbers for one incident) [assumption]; they
@@ -116,25 +116,25 @@ class DummyConfig:
             (they are returns to court in the data, as bail offences are).
 
     Family and civil volumes (per year per 10 M persons unless said)
-        family_cases_per_year: by case type [assumption scaled to Cafcass/FCS orders of magnitude, §13.4].
+        family_cases_per_year: by case type [assumption scaled to Cafcass/FCS orders of magnitude, docs/data.md §13.4].
         p_public_law_return: probability a mother in care proceedings returns with a new case
-            (targets 24 % observed, Broadhurst et al. 2015, §13.4).
+            (targets 24 % observed, Broadhurst et al. 2015, docs/data.md §13.4).
         landlord_claims_per_quarter / mortgage_claims_per_quarter: §13.5 (Q4 2023 - Q4 2024 levels).
-        landlord_type_p: social / private / accelerated mix (§13.5, Q3 2024).
+        landlord_type_p: social / private / accelerated mix (docs/data.md §13.5, Q3 2024).
         money_claims_per_year: money claims against individuals [assumption; no figure in §13].
 
-    Linkage error (data_first.md §1.5, §10; rates are [assumption])
+    Linkage error (docs/data.md §1.5, §10; rates are [assumption])
         split_rate / merge_rate: within-dataset false splits (record gets a second identity) and false
             merges (two people get one id), by dataset; family and civil worse.
         role_split_mult: multiplier of the split rate for children and respondents (UG82).
         xjs_split_rate / xjs_merge_rate: the same for the cross-justice ``estimated_xjs_id``.
 
-    Data-quality defects (data_first.md §14)
+    Data-quality defects (docs/data.md §14)
         missing_rate: default share of missing values in nullable columns; ``missing_overrides`` per
             ``table.column``.
-        p_ethnicity_missing_code: probation rows with `Refusal`, `Z_Dummy ...` or `""` (§9.2).
+        p_ethnicity_missing_code: probation rows with `Refusal`, `Z_Dummy ...` or `""` (docs/data.md §9.2).
         p_age_outlier: rows with an implausible age (§14.4).
-        p_duplicate_event: probation flatfile rows duplicated on `event_id_hash` (§14.1).
+        p_duplicate_event: probation flatfile rows duplicated on `event_id_hash` (docs/data.md §14.1).
         p_non_criminal: magistrates' rows that are non-criminal matters (§3, §14.9).
         mags_coverage / crown_coverage: share of cases kept after the Common Platform cliff by half year.
 
@@ -158,7 +158,7 @@ class DummyConfig:
     first_rate_per_year: float = 1.0
     first_log_hr: dict[str, float] = field(
         default_factory=lambda: {
-            "prior_possession_claim_730d": 0.7,  # [assumption] §13.6: no published figure
+            "prior_possession_claim_730d": 0.7,  # [assumption] docs/data.md §13.6: no published figure
             "prior_family_case_730d": 0.5,  # [assumption] incl. Family Law Act respondents
             "imd_most_deprived_quintile": 0.3,
             "female": -0.5,
@@ -167,9 +167,9 @@ class DummyConfig:
 
     # ---------------------------------------------------------------- re-entry
     # The baseline's cumulative hazard grows like a Weibull of shape 0.8-0.9 over the first month (the
-    # re-entry shape of survival_and_overlap.md §1, "hazard highest just after release"), 0.5 at one
+    # re-entry shape of docs/methods.md §1, "hazard highest just after release"), 0.5 at one
     # year and 0.4 at eight (the hazard falls to 62 % of its index-day level by day 30, 17 % by day
-    # 365), so one-year rates (data_first.md §13.3) and eight-year returns (§13.2, MOJ-RET: 56 %
+    # 365), so one-year rates (docs/data.md §13.3) and eight-year returns (§13.2, MOJ-RET: 56 %
     # return, 18 % six or more times) hold together without an unobserved frailty. About 5 % of the
     # re-entries within a year fall on day 1 and 23 % in the first week; the former plain Weibull
     # (shape 0.4, scale 13e6) put 38 % on day 1 and 56 % in the first week. [calibration] shape, delay
@@ -192,7 +192,7 @@ class DummyConfig:
             "index_release": 0.20,
             "index_probation_start": -0.60,
             "imd_most_deprived_quintile": 0.25,
-            "prior_possession_claim_730d": 0.40,  # [assumption] §13.6
+            "prior_possession_claim_730d": 0.40,  # [assumption] docs/data.md §13.6
             "prior_family_case_730d": 0.30,  # [assumption]
         }
     )

@@ -1,10 +1,10 @@
-"""Step 2a: family court careers (FamilyMan, data_first.md §7, §9.8, §13.4).
+"""Step 2a: family court careers (FamilyMan, docs/data.md §7, §9.8, §13.4).
 
 Cases are drawn case-first (volumes per year are configured), then their people are chosen from
 the population with weights: mothers in care proceedings and Family Law Act respondents come from
 people with high latent adversity, so family and criminal data overlap. Public-law mothers return
 with new proceedings with probability ``p_public_law_return`` (the "recurrent care" pathway,
-Broadhurst et al. 2015, §13.4); private-law couples return with the same children (Cafcass: about
+Broadhurst et al. 2015, docs/data.md §13.4); private-law couples return with the same children (Cafcass: about
 30 % of private-law applications are returns, §13.4). Children are new persons.
 
 Example:
@@ -67,7 +67,7 @@ MEDIAN_DAYS = {
     "FGM protection": 40,
     "Adoption": 200,
 }
-# Divorce moved to the digital service from 2019, so FamilyMan holds fewer [I] (§7 caveats).
+# Divorce moved to the digital service from 2019, so FamilyMan holds fewer [I] (docs/data.md §7 caveats).
 MATRIMONIAL_ON_FAMILYMAN = {2019: 0.8, 2020: 0.5, 2021: 0.3, 2022: 0.15, 2023: 0.1}
 
 

@@ -70,7 +70,7 @@ class Ctx:
     def person_cols(self, p: np.ndarray, at: np.ndarray, gender_codes: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Gender, age at ``at``, LSOA code and observable IMD decile of local persons ``p``.
 
-        Welsh LSOAs have no English IMD decile (data_first.md §14.5): missing.
+        Welsh LSOAs have no English IMD decile (docs/data.md §14.5): missing.
         """
         ps = self.persons
         sex = np.array(["M", "F"], dtype=object)[ps.sex[p]]
@@ -100,7 +100,7 @@ def take(frame: Frame, idx: np.ndarray) -> Frame:
 
 
 def court_codes(rng: np.random.Generator, region: np.ndarray, prefix: str, per_region: int) -> np.ndarray:
-    """Opaque court codes (data_first.md §9.9): a few courts per region.
+    """Opaque court codes (docs/data.md §9.9): a few courts per region.
 
     Example:
         >>> import numpy as np

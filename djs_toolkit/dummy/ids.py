@@ -1,6 +1,6 @@
 """Deterministic hashed identifiers (16 lower-case hex characters), vectorised.
 
-Real Data First ids are replacement hashes (data_first.md §1.3). Here an id is a keyed 64-bit
+Real Data First ids are replacement hashes (docs/data.md §1.3). Here an id is a keyed 64-bit
 mix (splitmix64 finaliser) of ``(seed, tag, key)``: a bijection on 64-bit keys for a fixed seed
 and tag, so ids of one kind never collide, and cheap enough for tens of millions of rows (blake2b
 per row in Python would take minutes at the national scale). Ids of different kinds (a row, a case,

@@ -1,6 +1,6 @@
 """Step 5: linkage error. Estimated person ids with false merges and false splits, and `xjs_link`.
 
-Real person ids come from Splink clustering (data_first.md §1.4-1.5, §10): some genuine links are
+Real person ids come from Splink clustering (docs/data.md §1.4-1.5, §10): some genuine links are
 missed (a person's records split over two ids) and some false links made (two people merged).
 Here, per dataset:
 

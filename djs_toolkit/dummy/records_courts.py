@@ -2,10 +2,10 @@
 
 One contact (an offence) gives one magistrates' defendant-case row, plus further case rows for
 offences of the same incident charged separately; breach proceedings and non-criminal matters add
-rows that are not offences (data_first.md §3 caveats, §14.9). Cases sent or committed to the Crown
+rows that are not offences (docs/data.md §3 caveats, §14.9). Cases sent or committed to the Crown
 Court also give a Crown defendant-case row (from 2013, §4) and a `mags_crown_journey` pair. Coverage
 falls from 2021 (Common Platform) by thinning rows with the configured keep shares, and there are
-no Single Justice Procedure cases at all (§3).
+no Single Justice Procedure cases at all (docs/data.md §3).
 
 Example:
     >>> from djs_toolkit.dummy.records_courts import JSAS
@@ -64,7 +64,7 @@ def keep_after_cliff(rng: np.random.Generator, when: np.ndarray, keep: dict[str,
 
 
 def group_strings(rng: np.random.Generator, group: np.ndarray) -> np.ndarray:
-    """Offence group labels with the real defects: a leading-space variant and `Not known` (§9.4)."""
+    """Offence group labels with the real defects: a leading-space variant and `Not known` (docs/data.md §9.4)."""
     s = np.where(group < 0, "Not known", _GROUPS[np.maximum(group, 0)]).astype(object)
     sex = s == "Sexual offences"
     s[sex & (rng.random(s.size) < 0.08)] = " Sexual offences"
@@ -292,7 +292,7 @@ def _crown_frame(ctx: Ctx, c, csrc, ctype, receipt) -> Frame:
 
 
 def _offence_rows(ctx: Ctx, case: Frame, c, s, kind, code, disp, off, court: str) -> Frame:
-    """One row per offence of each case; the first is the principal offence (§3)."""
+    """One row per offence of each case; the first is the principal offence (docs/data.md §3)."""
     rng = ctx.rng
     n_off = np.asarray(case["_n_off"])
     ci = np.repeat(np.arange(n_off.size), n_off)

@@ -1,9 +1,9 @@
 """Step 4b: prisoner custodial journeys, OASys assessments and safety-in-custody incidents.
 
-A journey merges remand, sentence and recall spells into one record (data_first.md §5, §14.14);
+A journey merges remand, sentence and recall spells into one record (docs/data.md §5, §14.14);
 journeys begun before 2011 appear when the release is from 2011 (left-censoring, §14.12); people
 still inside at the extract end have no release date. Children under 15 are held in Secure
-Training Centres and Secure Schools, which P-NOMIS does not cover (§5), so they have no journey.
+Training Centres and Secure Schools, which P-NOMIS does not cover (docs/data.md §5), so they have no journey.
 
 Example:
     >>> from djs_toolkit.dummy.records_custody import STATUS
@@ -71,7 +71,7 @@ def custody_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     out_ = rng.random(n) < ctx.cfg.p_age_outlier
     age[out_] = age[out_] + 100
     journey_keys = ctx.keys("journey", n)
-    # NOMIS offender ids are "unreliable" across terms (§5): a third of journeys get a new one.
+    # NOMIS offender ids are "unreliable" across terms (docs/data.md §5): a third of journeys get a new one.
     fresh = rng.random(n) < 0.35
     off_key = np.where(fresh, np.uint64(1 << 62) | journey_keys, ps.pid[p])
     journey: Frame = {

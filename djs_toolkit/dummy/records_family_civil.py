@@ -1,9 +1,9 @@
 """Step 4d: family court (cases, events, parties) and civil court (cases, parties, events) records.
 
 Family cases are written when they start inside the FamilyMan window, civil claims when issued
-inside 1 Jan 2012 - 31 Jan 2022 (data_first.md §7, §8); events after a dataset's end are not in
+inside 1 Jan 2012 - 31 Jan 2022 (docs/data.md §7, §8); events after a dataset's end are not in
 the extract. Civil parties include organisations (claimant landlords, lenders, creditors): they
-carry no person id and never get an `xjs_link` row (§14.10).
+carry no person id and never get an `xjs_link` row (docs/data.md §14.10).
 
 Example:
     >>> from djs_toolkit.dummy.records_family_civil import FAMILY_EVENT_TYPES

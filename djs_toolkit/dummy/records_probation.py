@@ -1,7 +1,7 @@
 """Step 4c: probation (nDelius) events and requirements.
 
 Community orders and suspended sentences give an event with requirements; releases on licence
-give a licence event. Only referrals inside the probation window (2014-2020, data_first.md §6)
+give a licence event. Only referrals inside the probation window (2014-2020, docs/data.md §6)
 are written. Real defects reproduced (§14): duplicate `event_id_hash` rows, ethnicity strings with
 inconsistent colon spacing and `Refusal` / `Z_Dummy Ethnicity 0x` / empty values, age outliers,
 requirement lengths in mixed units, an often-missing commencement date, and a messy
@@ -35,7 +35,7 @@ _PLACEHOLDERS = np.array([19, 20, 21, 22, 23, 24, 25, 26, 27, 28])
 
 
 def ethnicity_strings(rng: np.random.Generator, eth: np.ndarray, p_missing: float) -> np.ndarray:
-    """Probation ethnicity strings (exactly as seen, §9.2), some replaced by missing-type codes.
+    """Probation ethnicity strings (exactly as seen, docs/data.md §9.2), some replaced by missing-type codes.
 
     Example:
         >>> import numpy as np
@@ -88,7 +88,7 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     term = np.where(term > day(2023, 3, 31), NA, term)
     pc = ctx.person_cols(p, c["offence_date"][src], codes.codes_of("probation_flatfile", "gender"))
     age = pc["age"].copy()
-    out_ = rng.random(n) < cfg.p_age_outlier * 4  # a researcher capped a high value (§14.4)
+    out_ = rng.random(n) < cfg.p_age_outlier * 4  # a researcher capped a high value (docs/data.md §14.4)
     age[out_] = age[out_] + 90
     region = ps.region[p]
     area_choice = (
@@ -130,7 +130,7 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         "_person": p,
         "_event": np.arange(n),
     }
-    # Duplicate event rows (§14.1): same event id, own row id, sometimes another area label.
+    # Duplicate event rows (docs/data.md §14.1): same event id, own row id, sometimes another area label.
     dup = np.flatnonzero(rng.random(n) < cfg.p_duplicate_event)
     rows = np.r_[np.arange(n), dup]
     out: Frame = {}
@@ -162,7 +162,7 @@ def _requirements(ctx: Ctx, flat: Frame, ev: np.ndarray, disposal: np.ndarray) -
     lo = np.array([r[3] for r in codes.RQMNTS])[t]
     hi = np.array([r[4] for r in codes.RQMNTS])[t]
     length = np.round(lo + rng.random(m) * (hi - lo))
-    # Mixed units (§14.7): some day-measured requirements are recorded in months.
+    # Mixed units (docs/data.md §14.7): some day-measured requirements are recorded in months.
     in_months = (unit == "Days") & (rng.random(m) < 0.12)
     length = np.where(in_months, np.maximum(np.round(length / 30.44), 1), length)
     unit = np.where(in_months, "Months", unit).astype(object)

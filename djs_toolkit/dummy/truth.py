@@ -280,7 +280,7 @@ def _readme() -> str:
         f"| covariate | definition |\n|---|---|\n{defs}\n\n"
         "## What the files cannot show\n\n"
         "The covariates above are computed from what the generator knows. A re-entry cohort built from the "
-        "files (`djs_toolkit.survival.reentry_cohort`) follows the same definitions as far as the files allow; "
+        "files (`djs_toolkit.analyses.reentry_cohort`) follows the same definitions as far as the files allow; "
         "without linkage error these differences remain:\n\n"
         "- IMD: residents of Wales (`wales`, about 5 %) have a true decile but no `imd_decile` in any record "
         "(Welsh LSOAs have no English IMD decile). Their IMD covariate is unknown in the files, not "

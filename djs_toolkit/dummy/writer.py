@@ -1,10 +1,10 @@
 """Step 6: schema-driven conversion to Arrow and writing of extract files.
 
-Every declared column of every table is written with the declared dtype (data_first.md §16; the
+Every declared column of every table is written with the declared dtype (docs/data.md §16; the
 loader's layout): strings as strings, dates as Parquet date32 (CSV: ISO dates), ints as int64,
 floats, bools; categories as strings. Closed code lists are checked before writing: a value outside
 one is a generator bug, not a data defect. Missing values are injected here at configured rates
-(data_first.md §14) into descriptive columns. One file per table, or two-digit parts
+(docs/data.md §14) into descriptive columns. One file per table, or two-digit parts
 ``<table>_01.parquet`` when the extract is written in several chunks; each file is written to a
 temporary name and renamed.
 

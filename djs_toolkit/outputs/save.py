@@ -1,9 +1,9 @@
 """Declared outputs: `save_table` and `save_figure` are the only way a notebook writes an output.
 
 Every output goes through the output checker (`djs_toolkit.sdc`) under the run's profile, then through the safety
-scan, and is staged at once as a complete record (see `runner_stage`). `djs run` assembles the records of all
+scan, and is staged at once as a complete record (see `outputs.stage`). `djs run` assembles the records of all
 notebook runs into `outputs/<run_id>/`; nothing else reaches a release folder ("any outputs not labelled will not
-be saved": workflow_and_style.md §1.1, §6.4). Figures are released only beside their protected underlying table
+be saved": docs/workflow.md §1.1, §6.4). Figures are released only beside their protected underlying table
 (OpenSAFELY rejects ~10% of outputs for missing underlying data: §1.3).
 
 Example:
@@ -62,7 +62,7 @@ def _accepted(o: Output, ctx: RunContext) -> bool:
 
 def _common_problems(name: object, description: object, population: object) -> list[str]:
     problems = name_problems(name)
-    # Insufficient context is a quarter of OpenSAFELY rejections (workflow_and_style.md §1.3): both are required.
+    # Insufficient context is a quarter of OpenSAFELY rejections (docs/workflow.md §1.3): both are required.
     for what, text in (("description", description), ("population", population)):
         if not isinstance(text, str) or not text.strip():
             problems.append(f"{what} is empty: say what the output shows and for whom (it goes to CLEARANCE.md)")
@@ -339,14 +339,15 @@ def _finish(
             o.mask,
         ):
             _add_reason(o, "SafetyScan", "fail", p)
-    # Layout facts the file-level scan needs to tell row labels from counts (runner_scan.scan_csv).
+    # Layout facts the file-level scan needs to tell row labels from counts (outputs.scan.scan_csv).
     o.properties["index_levels"] = int(o.table.index.nlevels)
     o.properties["csv_header_rows"] = 1 if o.table.columns.nlevels == 1 else o.table.columns.nlevels + 1
     write_record(ctx, name, o, figure if o.status != "fail" else None)
     _SAVED.add(o)
     withheld = int(o.mask.to_numpy().sum()) if o.mask is not None and o.mask.size else 0
     flags = o.reasons["rule"].value_counts().sort_index() if len(o.reasons) else pd.Series(dtype=int)
-    # Counts and rule names only: this line lands in the executed notebook, a log (ehrql DEVELOPERS.md, §1.4).
+    # Counts and rule names only: this line lands in the executed notebook, a log (ehrql DEVELOPERS.md, docs/workflow.md
+    # §1.4).
     print(
         f"saved {o.name}: {o.status}"
         + (f", {withheld} cell(s) withheld" if withheld else "")
@@ -443,7 +444,7 @@ def _is_model(obj: object) -> bool:
 
 def _png(fig: object, dpi: int) -> bytes:
     buf = io.BytesIO()
-    # Volatile metadata stripped so the bytes depend on the drawing only (workflow_and_style.md §5.2).
+    # Volatile metadata stripped so the bytes depend on the drawing only (docs/workflow.md §5.2).
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # type: ignore[attr-defined]
     return buf.getvalue()
 

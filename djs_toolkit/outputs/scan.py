@@ -4,10 +4,10 @@ A second, independent line of defence behind the output checker (fail closed): t
 output whose table or file fails it, and any notebook run whose executed notebook (a log) displays row-level data.
 Rules and numbers:
 - identifier columns are refused in outputs (OpenSAFELY job-runner's `patient_id` rule generalised to a list of id
-  columns: workflow_and_style.md §1.3, §6.4); Data First ids are `*_hash` and `estimated_*` (data_first.md);
-- more rows than the largest allowed aggregate (OpenSAFELY: 5,000 rows per file, workflow_and_style.md §1.3,
-  disclosure_control.md §1.5) is treated as a row-level frame;
-- a count in (0, threshold) left unprotected fails (threshold from the profile, disclosure_control.md §1.1).
+  columns: docs/workflow.md §1.3, §6.4); Data First ids are `*_hash` and `estimated_*` (docs/data.md);
+- more rows than the largest allowed aggregate (OpenSAFELY: 5,000 rows per file, docs/workflow.md §1.3,
+  docs/disclosure.md §1.5) is treated as a row-level frame;
+- a count in (0, threshold) left unprotected fails (threshold from the profile, docs/disclosure.md §1.1).
 Problems name files, cells (by position), columns and counts of cells, never a cell's value.
 """
 
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 ID_PATTERNS = ("*_hash", "estimated_*", "person_id", "record_id", "offender_id", "defendant_id")
-MAX_ROWS = 5000  # OpenSAFELY's per-file row limit for aggregate outputs (workflow_and_style.md §1.3)
+MAX_ROWS = 5000  # OpenSAFELY's per-file row limit for aggregate outputs (docs/workflow.md §1.3)
 # Release allowlist (OpenSAFELY: csv, png/jpeg/svg, txt, json; §1.3) minus svg, which the srs profile blocks.
 ALLOWED_EXTENSIONS = (".csv", ".png", ".txt", ".json", ".md")
 _COUNT_PATTERNS = (
@@ -91,7 +91,7 @@ def is_count_column(name: object) -> bool:
 
 
 def _midpoint6(name: object) -> bool:
-    # Midpoint-6 rounded columns publish 3 for 1-6 by design (OpenSAFELY, disclosure_control.md §1.5): their
+    # Midpoint-6 rounded columns publish 3 for 1-6 by design (OpenSAFELY, docs/disclosure.md §1.5): their
     # small values are checked for the midpoint-6 grid (0 or 6k - 3) instead of the threshold.
     return str(name).strip().lower().endswith(("_midpoint6", "_midpoint6_derived"))
 

@@ -48,7 +48,7 @@ __all__ = [
 
 ENV_STAGE, ENV_PROFILE, ENV_LEDGER = "DJS_STAGE_DIR", "DJS_PROFILE", "DJS_LEDGER"
 ENV_RUN_NAME, ENV_DATA_ROOT = "DJS_RUN_NAME", "DJS_DATA_ROOT"
-# Short, lower-case names: Windows paths stay under 260 characters (workflow_and_style.md §3.3) and names that
+# Short, lower-case names: Windows paths stay under 260 characters (docs/workflow.md §3.3) and names that
 # differ only in case cannot collide on a case-insensitive file system. `.` is reserved as the label separator.
 NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _OVERRIDES: dict[str, str] = {}

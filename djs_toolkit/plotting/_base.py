@@ -1,7 +1,7 @@
 """Shared plotting pieces: the packaged style, Agg figures, protected-table inputs and deterministic PNGs.
 
 Figures are built on `matplotlib.figure.Figure` with an Agg canvas (never pyplot), so batch runs need no
-display and no global state changes; the style is applied with a context (workflow_and_style.md §5.2).
+display and no global state changes; the style is applied with a context (docs/workflow.md §5.2).
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ __all__ = [
 ]
 
 STYLE = Path(__file__).with_name("djs.mplstyle")
-# Government Analysis Function categorical palette (workflow_and_style.md §5.2), in cycle order.
+# Government Analysis Function categorical palette (docs/workflow.md §5.2), in cycle order.
 PALETTE = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
-# Second and third cues beside colour ("do not rely on colour alone", §5.2).
+# Second and third cues beside colour ("do not rely on colour alone", docs/workflow.md §5.2).
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 MARKERS = ("o", "s", "^", "D", "v", "P")
 HATCHES = ("", "//", "..", "xx", "\\\\", "++")
@@ -91,7 +91,7 @@ def protected(obj: Any, what: str = "table") -> tuple[pd.DataFrame, pd.DataFrame
     """(table, mask) from a protected output (``.table`` and ``.mask``) or a DataFrame (mask = missing cells).
 
     Refuses frames that look like records (an id column), because figures may show only what a
-    checked table shows (disclosure_control.md §7.2 "Graphs").
+    checked table shows (docs/disclosure.md §7.2 "Graphs").
 
     Example:
         >>> t, m = protected(pd.DataFrame({"exclusive": [12, None]}))
@@ -196,7 +196,7 @@ def one_group(table: pd.DataFrame, mask: pd.DataFrame, sets: list[str], group: A
 
 def save_png(fig: Figure, path: str | os.PathLike) -> Path:
     """Write ``fig`` as a PNG with deterministic bytes: fixed dpi, no timestamp or software metadata,
-    written to a temporary file in the same folder and renamed into place (workflow_and_style.md §5.2).
+    written to a temporary file in the same folder and renamed into place (docs/workflow.md §5.2).
 
     Example:
         >>> import tempfile

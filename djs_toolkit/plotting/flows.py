@@ -1,7 +1,7 @@
 """Monthly flows with an interrupted-time-series fit and its counterfactual band.
 
 Observed points come from a protected flows table (withheld months are shown as "c" on the axis, never
-as values); incomplete recent months are drawn with hollow markers (survival_and_overlap.md §8). A group
+as values); incomplete recent months are drawn with hollow markers (docs/methods.md §8). A group
 with no recorded value is kept (not dropped by groupby), labelled "Missing" and drawn last.
 """
 

@@ -1,6 +1,6 @@
 """Kaplan-Meier / cumulative-incidence plot with a KMunicate-style table beneath.
 
-KMunicate (Morris et al., BMJ Open 2019; workflow_and_style.md §5.2): confidence bands around each
+KMunicate (Morris et al., BMJ Open 2019; docs/workflow.md §5.2): confidence bands around each
 curve and, below the plot, the numbers at risk, with events and censored so far, at chosen times. The
 table is passed in as data (a protected `survival.kmunicate_table`), so the figure shows no more than
 the releasable table; withheld cells print as "c". A group with no recorded value (NaN, None, or "nan"

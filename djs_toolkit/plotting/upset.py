@@ -1,6 +1,6 @@
 """Our own UpSet plot (Lex et al. 2014) drawn from a protected overlap table.
 
-`upsetplot` 0.9 crashes on the current numpy/matplotlib (survival_and_overlap.md §0 finding 5), so the
+`upsetplot` 0.9 crashes on the current numpy/matplotlib (docs/methods.md §0 finding 5), so the
 three panels are drawn here: exclusive-intersection bars (top), the membership matrix (bottom) and
 set-size bars (left). Bars and labels come from the protected counts only; withheld counts show "c".
 

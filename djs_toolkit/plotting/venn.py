@@ -1,7 +1,7 @@
 """2- and 3-set Venn diagrams from protected overlap counts (not area-proportional).
 
 Circles sit at fixed positions; each region is labelled with its exclusive count, and each circle with
-its name and set size. Circles differ by outline style as well as colour (workflow_and_style.md §5.2).
+its name and set size. Circles differ by outline style as well as colour (docs/workflow.md §5.2).
 """
 
 from __future__ import annotations

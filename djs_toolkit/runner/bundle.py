@@ -1,15 +1,15 @@
 """Assemble `outputs/<run_id>/` from the staged records of every notebook run, and verify a bundle.
 
-Bundle layout (workflow_and_style.md §5.3; disclosure_control.md §2.5 for results.json, §7.5 for the checker pack):
+Bundle layout (docs/workflow.md §5.3; docs/disclosure.md §2.5 for results.json, §7.5 for the checker pack):
 - `release/<label>.<name>.csv|png`: release candidates only (checker status pass or review, safety scan clean);
 - `results.json`: ACRO 1.0.2 schema (SACRO-Viewer opens it), one entry per output, `djs_toolkit.runs` added;
 - `CLEARANCE.md`: the draft output request: profile, the notebook runs, one section per output;
 - `checker_only/`: DO-NOT-RELEASE evidence (unrounded unweighted counts) from the output checker;
 - `manifest.json`: per file sha256, bytes, rows, cols, output, status, sensitivity; the runs with notebook and
-  parameter hashes; toolkit version and package versions (OpenSAFELY manifest fields, §1.3);
+  parameter hashes; toolkit version and package versions (OpenSAFELY manifest fields, docs/workflow.md §1.3);
 - `manifest-sha256.txt`: BagIt-style `<sha256>  <path>` for every other file (RFC 8493), checked by `djs verify`.
-Nothing in a bundle holds a run id, a timestamp or an absolute path, so the same data, parameters and toolkit
-version give the same bytes (§6.8); run-specific facts stay in `runs/<run_id>/`. The bundle is built under
+Nothing in a bundle holds a run id, a timestamp or an absolute path, so the same data, parameters and toolkit version
+give the same bytes (docs/workflow.md §6.8); run-specific facts stay in `runs/<run_id>/`. The bundle is built under
 `runs/<run_id>/` and renamed into `outputs/` in one step, so `outputs/` never holds a partial bundle.
 """
 
@@ -83,7 +83,7 @@ def _flag_section(entry: dict[str, Any], section: str, status: str, bullets: lis
 
 
 def _add_cross_run(entry: dict[str, Any], section: str, res: DifferencingResult) -> str:
-    """Add the runner's differencing across notebook runs (runner_differencing) to an output's entry and section."""
+    """Add the runner's differencing across notebook runs (runner.differencing) to an output's entry and section."""
     dj = entry["djs_toolkit"]
     dj["relations"] = list(dj.get("relations", [])) + list(res.relations)
     if not res.reasons:
@@ -148,7 +148,7 @@ def assemble(
         profile: the run's profile (records made under another profile are withheld).
         build_dir: a scratch folder beside the run's logs (removed after the rename).
         out_path: `outputs/<run_id>`; must not exist.
-        differencing: the runner's differencing across notebook runs, per output id (`runner_differencing`).
+        differencing: the runner's differencing across notebook runs, per output id (`runner.differencing`).
 
     Returns:
         `{uid: [problems]}` for every output the safety scan withheld (empty = none).
@@ -182,7 +182,7 @@ def assemble(
             problems += [p for ps in scan_release(rec).values() for p in ps]
             if doc.get("djs_toolkit", {}).get("profile", {}).get("name") != prof.name:
                 problems.append(f"made under another profile than the run's ({prof.name})")
-            entry["timestamp"] = ""  # run-specific: kept in runs/, never in a bundle (hash-stable, §6.8)
+            entry["timestamp"] = ""  # run-specific: kept in runs/, never in a bundle (docs/workflow.md §6.8)
             section = "## " + (rec / "CLEARANCE.md").read_text(encoding="utf-8").partition("\n## ")[2]
             diff = (differencing or {}).get(uid)
             if diff is not None:

@@ -1,9 +1,9 @@
 """Execute one notebook run with papermill in a fresh kernel, then check what it staged.
 
 One call = one run = one new kernel (`kernel_name="python3"` passed explicitly: papermill#251), a per-cell timeout
-(papermill has none by default, §2.1), the Windows selector event loop on Python < 3.14 (papermill#515, §2.2, §6.9),
-and the run context in environment variables (the kernel inherits the launcher's environment). The function is
-top-level and takes/returns plain dicts so a `spawn` process pool can run it: several runs go to separate processes,
+(papermill has none by default, docs/workflow.md §2.1), the Windows selector event loop on Python < 3.14 (papermill#515,
+§2.2, §6.9), and the run context in environment variables (the kernel inherits the launcher's environment). The function
+is top-level and takes/returns plain dicts so a `spawn` process pool can run it: several runs go to separate processes,
 never threads (papermill's `cwd` is not thread-safe: papermill#473/#578).
 
 Nothing here prints a cell's output or an exception's message: those can hold row values. The summary carries the
@@ -30,7 +30,7 @@ from djs_toolkit.outputs.stage import record_problems
 __all__ = ["BATCH_ENV", "KERNEL_NAME", "execute_run", "marker_valid", "record_statuses", "staged_records"]
 
 KERNEL_NAME = "python3"
-# tqdm reads these at import (tqdm#1491/#1526, workflow_and_style.md §5.1): no progress-bar noise in logs.
+# tqdm reads these at import (tqdm#1491/#1526, docs/workflow.md §5.1): no progress-bar noise in logs.
 # Agg backend and fixed hash seed and SOURCE_DATE_EPOCH keep figures and set order reproducible (§5.2, §6.8).
 BATCH_ENV = {
     "TQDM_DISABLE": "1",

@@ -19,7 +19,7 @@ notebooks:
 
 Each combination is one run, labelled `<name>[-<set>][-<matrix values>]` (1-32 characters of `a-z 0-9 _ -`;
 long generated labels are shortened with a hash). Papermill only *warns* about unknown parameters and never checks
-types (workflow_and_style.md §2.1, §6.3), so every run's parameters are checked against the notebook's parameters
+types (docs/workflow.md §2.1, §6.3), so every run's parameters are checked against the notebook's parameters
 cell before anything runs: an unknown name or a wrong type is an error, all problems in one report, each listing the
 valid parameters with their types and defaults. `data_root` and `profile` are injected by the runner and must be
 declared by every notebook.

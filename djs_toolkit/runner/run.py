@@ -2,19 +2,19 @@
 
 `run_pipeline` (behind `djs run`):
 1. loads pipeline.yaml and checks every run's parameters against its notebook before anything runs
-   (`runner_params`);
+   (`runner.pipeline`);
 2. resolves the data (`dummy` = the `small` dummy extract under `dummy/small`, generated if absent) and profile;
-3. runs each notebook once per parameter set with papermill (`runner_exec`), one after the other or in `--jobs N`
-   separate processes, after the person-event spine is built once for all of them (`spine_cache`); executed
+3. runs each notebook once per parameter set with papermill (`runner.execute`), one after the other or in `--jobs N`
+   separate processes, after the person-event spine is built once for all of them (`spine.cache`); executed
    notebooks go to `runs/<run_id>/nb/` (logs, never released), outputs are staged
    as complete records under `runs/<run_id>/stage/<label>/`;
-4. when every run succeeded, compares outputs across notebook runs in pipeline order (`runner_differencing`: each
+4. when every run succeeded, compares outputs across notebook runs in pipeline order (`runner.differencing`: each
    notebook compared only with its own run's outputs, so the findings never depend on which process was faster)
-   and assembles `outputs/<run_id>/` (`runner_bundle`) after the safety scan (`runner_scan`);
+   and assembles `outputs/<run_id>/` (`runner.bundle`) after the safety scan (`outputs.scan`);
 5. prints a summary table (also `runs/<run_id>/summary.csv`).
 `--resume` continues the latest (or a named) run: runs whose staged records and done-marker are complete and valid
 are skipped, the rest rerun from a clean stage; a killed run therefore completes to the same bytes.
-Progress lines carry labels, counts and durations only (workflow_and_style.md §5.1).
+Progress lines carry labels, counts and durations only (docs/workflow.md §5.1).
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def run_pipeline(
             },
         )
     # The differencing ledger (checker-only): per run by default, so reruns stay byte-identical; --ledger shares one
-    # across runs of the project (disclosure_control.md §7.4).
+    # across runs of the project (docs/disclosure.md §7.4).
     ledger_path = Path(info.get("ledger") or run_dir / "ledger")
     tasks = [_task(s, run_dir, data_root, str(info["profile"]), prof.min_safe_count, ledger_path) for s in specs]
     results: dict[str, dict[str, Any]] = {}
@@ -417,7 +417,7 @@ def _row(spec: RunSpec, res: dict[str, Any], statuses: dict[str, dict[str, str]]
 
 
 def _save_spine(data_root: Path, folder: Path, echo: Callable[[str], None]) -> None:
-    # Built once here, read in place by every kernel (spine_cache.py). Bad data is not reported here:
+    # Built once here, read in place by every kernel (spine/cache.py). Bad data is not reported here:
     # each notebook reports it in full, with its fix, where the researcher looks.
     from djs_toolkit.data import open_extract
     from djs_toolkit.spine import load_spine, save_spine

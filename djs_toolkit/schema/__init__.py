@@ -61,7 +61,7 @@ TABLES: dict[str, Table] = {
 }
 
 # The extract's data cut-off: the linking dataset runs 2011-2023 (HDR-CJSL); the generator and
-# the family flagship extract end in March 2023 (data_first.md §7, §13.1).
+# the family flagship extract end in March 2023 (docs/data.md §7, §13.1).
 EXTRACT_END = dt.date(2023, 3, 31)
 
 
@@ -70,7 +70,7 @@ def _tables_of(label: str) -> tuple[str, ...]:
 
 
 _D = dt.date
-# Coverage windows and cliffs from data_first.md §13.1 and §3-§8.
+# Coverage windows and cliffs from docs/data.md §13.1 and §3-§8.
 DATASETS: dict[str, Dataset] = {
     d.label: d
     for d in (

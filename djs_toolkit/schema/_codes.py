@@ -1,4 +1,4 @@
-"""Code lists shared by several tables (data_first.md §9)."""
+"""Code lists shared by several tables (docs/data.md §9)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ __all__ = [
     "SOURCE_DATASETS",
 ]
 
-# Probation `gender` values seen: M, F (§9.1); courts also use "Not known" (SANKEY).
+# Probation `gender` values seen: M, F (docs/data.md §9.1); courts also use "Not known" (SANKEY).
 GENDER = ("M", "F")
 COURT_GENDER = ("M", "F", "Not known")
 
-# Probation `ethnicity_desc` strings exactly as seen, inconsistent colon spacing included (§9.2).
+# Probation `ethnicity_desc` strings exactly as seen, inconsistent colon spacing included (docs/data.md §9.2).
 ETHNICITY_DESC = (
     "White: British/English/Welsh/Scottish/Northern Irish",
     "White : Irish",
@@ -45,7 +45,7 @@ ETHNICITY_DESC = (
 )
 ETHNICITY_MISSING = ("Refusal", "Z_Dummy Ethnicity 04", "Z_Dummy Ethnicity 05", "")
 
-# Home Office offence groups seen (§9.4); real data also has " Sexual offences" and blanks.
+# Home Office offence groups seen (docs/data.md §9.4); real data also has " Sexual offences" and blanks.
 OFFENCE_GROUPS = (
     "Violence against the person",
     "Sexual offences",
@@ -63,7 +63,7 @@ OFFENCE_GROUPS = (
 )
 OFFENCE_TYPES = ("Indictable only", "Triable either way", "Summary")
 
-# MoJ CJS outcome categories [I] (§9.5).
+# MoJ CJS outcome categories [I] (docs/data.md §9.5).
 DISPOSAL_TYPES = (
     "Immediate custody",
     "Suspended sentence order",
@@ -77,7 +77,7 @@ DISPOSAL_TYPES = (
     "Proceedings terminated early",
 )
 
-# `source_dataset` labels (§2; DAG pipeline names).
+# `source_dataset` labels (docs/data.md §2; DAG pipeline names).
 SOURCE_DATASETS = (
     "mags_hocas",
     "crown_xhibit",

@@ -2,9 +2,9 @@
 
 One declaration per table drives validation (`djs_toolkit.data`), the dummy generator
 (`djs_toolkit.dummy`) and the data dictionary (`djs schema --markdown`), so the three never drift
-(the ehrql pattern, workflow_and_style.md §1.2, §3.4).
+(the ehrql pattern, docs/workflow.md §1.2, §3.4).
 
-Provenance tags follow data_first.md §0: ``S`` seen in a public source, ``S-code`` seen in research
+Provenance tags follow docs/data.md §0: ``S`` seen in a public source, ``S-code`` seen in research
 code run on the real extract, ``S-int`` seen in MoJ internal tables, ``I`` inferred, ``P`` a
 placeholder name invented here (a candidate for the column map).
 """
@@ -73,7 +73,7 @@ class Column:
 
         Names seen on the real extract (S, S-code) and non-nullable columns are required;
         inferred and placeholder names are optional because the real name may differ
-        (data_first.md §16: "missing [P] columns warn, missing [S] columns error").
+        (docs/data.md §16: "missing [P] columns warn, missing [S] columns error").
         """
         return (not self.nullable) or self.provenance in ("S", "S-code")
 

@@ -1,6 +1,6 @@
 """Magistrates' courts (LIBRA, `mags_hocas`) and Crown Court (XHIBIT, `crown_xhibit`) tables.
 
-Sources: data_first.md §3 (magistrates) and §4 (Crown). Table names were not seen: they are [P].
+Sources: docs/data.md §3 (magistrates) and §4 (Crown). Table names were not seen: they are [P].
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from djs_toolkit.schema._core import Table
 
 __all__ = ["CROWN_DEFENDANT_CASE", "CROWN_OFFENCE", "MAGS_DEFENDANT_CASE", "MAGS_OFFENCE"]
 
-_AGE = (0, 120)  # catalogue range 0-120 (§9.3, SAIL-MACO)
+_AGE = (0, 120)  # catalogue range 0-120 (docs/data.md §9.3, SAIL-MACO)
 
 MAGS_DEFENDANT_CASE = Table(
     name="mags_defendant_case",

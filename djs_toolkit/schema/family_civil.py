@@ -1,6 +1,6 @@
 """Family court (FamilyMan, `familyman`) and civil court (CaseMan + PCOL, `civil_caseman_pcol`).
 
-Sources: data_first.md §7 (family: cases, events and a parties table) and §8 (civil: cases,
+Sources: docs/data.md §7 (family: cases, events and a parties table) and §8 (civil: cases,
 parties including organisations, events). Apart from `case_number_hash` the names are [P].
 """
 
@@ -21,7 +21,7 @@ __all__ = [
     "FAMILY_PARTIES",
 ]
 
-# Family case types (§9.8, FCS).
+# Family case types (docs/data.md §9.8, FCS).
 FAMILY_CASE_TYPES = (
     "Public law",
     "Private law",
@@ -32,7 +32,7 @@ FAMILY_CASE_TYPES = (
     "FGM protection",
     "Adoption",
 )
-# Civil claim types (§8, CJSQ wording).
+# Civil claim types (docs/data.md §8, CJSQ wording).
 CLAIM_TYPES = (
     "Money (specified)",
     "Money (unspecified)",

@@ -1,4 +1,4 @@
-"""Cross-justice-system linking: `xjs_link` and `mags_crown_journey` (data_first.md §10)."""
+"""Cross-justice-system linking: `xjs_link` and `mags_crown_journey` (docs/data.md §10)."""
 
 from __future__ import annotations
 

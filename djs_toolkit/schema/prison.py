@@ -1,6 +1,6 @@
 """Prisoner custodial journeys (P-NOMIS, `prison_nomis`) with OASys and safety in custody.
 
-Source: data_first.md §5. Journeys merge connected remand, sentence and recall spells, so a new
+Source: docs/data.md §5. Journeys merge connected remand, sentence and recall spells, so a new
 prison entry is a new journey, not a new booking. Table names were not seen: [P].
 """
 

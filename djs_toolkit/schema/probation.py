@@ -1,6 +1,6 @@
 """Probation (nDelius, `probation_delius`): flatfile of events and requirements.
 
-Source: data_first.md §6. Names are as read by a researcher on the real extract [S-code] (RC-PROB),
+Source: docs/data.md §6. Names are as read by a researcher on the real extract [S-code] (RC-PROB),
 which read 30 numbered Parquet parts `moj_probation_flatfile_01` ... `_30`.
 """
 
@@ -18,7 +18,7 @@ PROBATION_FLATFILE = Table(
     provenance="S-code",
     description="Probation events: one sentence or pre-sentence referral each.",
     grain="about one row per event (duplicate event_id_hash rows exist)",
-    # Researchers de-duplicated on event_id_hash, so the real data has duplicates (§14.1): warning.
+    # Researchers de-duplicated on event_id_hash, so the real data has duplicates (docs/data.md §14.1): warning.
     key=("event_id_hash",),
     duplicate_key="warning",
     window_column="referral_date",

@@ -1,4 +1,4 @@
-"""Atoms of two outputs and which small atoms an attacker can pin down (disclosure_control.md §7.4).
+"""Atoms of two outputs and which small atoms an attacker can pin down (docs/disclosure.md §7.4).
 
 Two outputs E (earlier) and N (new) label every record with a cell (or "outside"); an *atom* is a pair
 (E cell or outside, N cell or outside) and its count is the number of records in both. Every released count of

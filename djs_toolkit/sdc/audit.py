@@ -2,7 +2,7 @@
 
 For every target cell the attacker solves two linear programmes (min and max of the cell) subject to every
 published value (exact, or an interval when rounded), the additivity of the table with its margins and the cells'
-known lower bounds (non-negativity for counts). This is sdcTable's `attack()` (disclosure_control.md §4, §7.3):
+known lower bounds (non-negativity for counts). This is sdcTable's `attack()` (docs/disclosure.md §4, §7.3):
 secondary suppression or rounding is only demonstrably safe when followed by it (§0 fact 9).
 
 The function is deliberately generic (a `PublishedSystem` of equalities and bounds) so the differencing ledger of

@@ -1,11 +1,11 @@
-"""Differencing check of a new output against every earlier output in the ledger (disclosure_control.md §7.4).
+"""Differencing check of a new output against every earlier output in the ledger (docs/disclosure.md §7.4).
 
-For each earlier output the two outputs' atoms are built from the records they share (keyed hashes in the
-ledger) and `atoms.pair_check` finds small atoms an attacker pins down. This covers a table and the same table
-on a nested population, a suppressed cell and a later table that crosses it (ACRO's leak, §2.4), a rerun on
-N + 1 records, and overlapping tables sharing a margin. Outputs whose records cannot be linked (files checked
-from their counts, or default-index keys that disagree with the earlier output on shared variables) fall back to
-ACRO #117's table-level rule (§2.7): the same table on a population that differs by fewer than the threshold.
+For each earlier output the two outputs' atoms are built from the records they share (keyed hashes in the ledger) and
+`atoms.pair_check` finds small atoms an attacker pins down. This covers a table and the same table on a nested
+population, a suppressed cell and a later table that crosses it (ACRO's leak, docs/disclosure.md §2.4), a rerun on N + 1
+records, and overlapping tables sharing a margin. Outputs whose records cannot be linked (files checked from their
+counts, or default-index keys that disagree with the earlier output on shared variables) fall back to ACRO #117's
+table-level rule (docs/disclosure.md §2.7): the same table on a population that differs by fewer than the threshold.
 
 Only the pairs' own atoms are built, so a new output costs one pass over its records per earlier output
 (incremental), and the whole check has a work budget counted in LPs (not seconds, so the same outputs always get
@@ -204,8 +204,8 @@ def _compare(
             linked = True
             if J[1:, 1:].sum() > 0:
                 parts.insert(0, _relation(J, e.display))
-            # A rounded release is itself an interval narrower than the protection width (base 10: 9 wide); an
-            # atom known as well as a rounded value is protected as well as that value (§1.5: rounding is
+            # A rounded release is itself an interval narrower than the protection width (base 10: 9 wide); an atom
+            # known as well as a rounded value is protected as well as that value (docs/disclosure.md §1.5: rounding is
             # OpenSAFELY's defence against N -> N+1 differencing).
             w = min(width, _rounding_width(rel_e), _rounding_width(rel_n))
             pr = pair_check(J, S, rel_e, rel_n, m, w, budget)

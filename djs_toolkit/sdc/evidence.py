@@ -1,6 +1,6 @@
 """Single-pass cell evidence: everything the rules need, computed once per output from categorical codes.
 
-Design (disclosure_control.md §7.1): each record gets one int32 cell label (-1 = outside the population or a
+Design (docs/disclosure.md §7.1): each record gets one int32 cell label (-1 = outside the population or a
 missing key). Per-cell evidence comes from `np.bincount` / `ufunc.at` over those labels, and margins are derived
 from the interior arrays, never by regrouping the records. All categories are kept, so empty cells are visible.
 The label array is kept on the result so the differencing ledger (part 2) can reuse it.

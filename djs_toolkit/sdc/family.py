@@ -2,7 +2,7 @@
 
 Pairs (`atoms.pair_check`) catch one output against one other. Some disclosures need several: the same table on
 all records, on population P1 and on P2, where P1 and P2 together miss a small group (each pair differs by a large
-group). Following disclosure_control.md §7.4 ("atoms = distinct combinations of labels across all released
+group). Following docs/disclosure.md §7.4 ("atoms = distinct combinations of labels across all released
 outputs"), the atoms of such a *family* (earlier outputs with the same variables and categories as the new one)
 are the distinct combinations of the members' cells over the union of their records; small atoms are tested by
 linear algebra and the LP attacker. The family is small (at most `MAX_MEMBERS` outputs); its atoms are the

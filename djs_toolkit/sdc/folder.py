@@ -1,6 +1,6 @@
 """End-of-process checking of outputs made elsewhere (R, Stata, SQL, Excel): `djs check FOLDER`.
 
-ACRO can only attach such files as unchecked `custom` outputs (disclosure_control.md §6 gap 12, §7.5). Here a
+ACRO can only attach such files as unchecked `custom` outputs (docs/disclosure.md §6 gap 12, §7.5). Here a
 CSV table with a sidecar `<name>.counts.csv` of unweighted counts (same rows and columns) is checked with the same
 rules and protection as a crosstab and recorded in the ledger; a CSV without counts, an image without an
 underlying table, and any other file are `review` with a reason saying what to add; blocked file types `fail`.

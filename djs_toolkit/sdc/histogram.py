@@ -1,6 +1,6 @@
 """Histogram binning that does not leak the data's extremes through the outer bin edges.
 
-ACRO only notes "check extreme bin edges" (disclosure_control.md §2.3; ACRO #192/#308); here automatic edges are
+ACRO only notes "check extreme bin edges" (docs/disclosure.md §2.3; ACRO #192/#308); here automatic edges are
 widened to round numbers strictly outside the data range, and explicit edges equal to the data min/max are flagged.
 """
 

@@ -1,6 +1,6 @@
 """What the attacker knows besides the released values: which atoms of two outputs can hold records.
 
-disclosure_control.md §7.4 lists atoms as the combinations that occur; treating the data's zero pattern as known
+docs/disclosure.md §7.4 lists atoms as the combinations that occur; treating the data's zero pattern as known
 would flag safe pairs of independent tables, treating nothing as known would miss the classic attacks. The
 attacker here knows the *meaning* of the variables and of the population filters, read off the linked records:
 - a variable both outputs tabulate under the same name and coding: a record sits in the same category in both;

@@ -1,6 +1,6 @@
 """The differencing ledger: every released output's records and what it released, kept per project on disk.
 
-disclosure_control.md §7.4: "per project (outside the release folder, checker-only), each released statistic's
+docs/disclosure.md §7.4: "per project (outside the release folder, checker-only), each released statistic's
 cell-label array (or a hash-compressed equivalent) is persisted with its rounding/suppression metadata". The
 ledger spans outputs, notebooks and reruns, so it lives in a folder, not in a Python object.
 

@@ -1,10 +1,10 @@
 """Regression outputs: coefficients are "safe" statistics provided the model is not degenerate.
 
-Checks (disclosure_control.md §1.2 Ritchie 2012, §7.2): residual degrees of freedom >= `dof_threshold`; every
-indicator (0/1) regressor has at least the threshold of ones and of zeros; a saturated all-categorical model is a
-table in disguise, so its covariate-pattern counts are checked as a frequency table. Cox results of this toolkit are
-accepted by duck type (a `params` DataFrame with coef, se, hr, ci_lower, ci_upper, p plus `n` and `events`); their
-DoF is events minus parameters, and as hazard ratios are CalculatedRatios (§1.3: auxiliary information is a manual
+Checks (docs/disclosure.md §1.2 Ritchie 2012, §7.2): residual degrees of freedom >= `dof_threshold`; every indicator
+(0/1) regressor has at least the threshold of ones and of zeros; a saturated all-categorical model is a table in
+disguise, so its covariate-pattern counts are checked as a frequency table. Cox results of this toolkit are accepted by
+duck type (a `params` DataFrame with coef, se, hr, ci_lower, ci_upper, p plus `n` and `events`); their DoF is events
+minus parameters, and as hazard ratios are CalculatedRatios (docs/disclosure.md §1.3: auxiliary information is a manual
 check) they are `review` unless the design matrix is available to check indicators.
 """
 
@@ -99,7 +99,7 @@ def _indicator_flags(exog: np.ndarray, names: list[str], profile: Profile) -> li
 
 
 def _event_flags(design: pd.DataFrame, events: np.ndarray, profile: Profile) -> list[tuple[object, str, str, str]]:
-    """Events in each level of every indicator covariate (hazard ratios are ratios of event rates: §1.3, §7.2)."""
+    """Events in each level of every indicator covariate (hazard ratios: docs/disclosure.md §1.3, §7.2)."""
     flags: list[tuple[object, str, str, str]] = []
     need = profile.min_safe_count
     ev = np.asarray(events, dtype=bool)
@@ -225,7 +225,8 @@ def check_model(
         exog_n = getattr(getattr(result.model, "exog", None), "shape", (None,))[0]  # type: ignore[attr-defined]
         status = getattr(result.model, "status", None)  # type: ignore[attr-defined]
         if status is not None:
-            # Proportional hazards: information comes from events, so DoF = events - parameters (§1.2, §7.2).
+            # Proportional hazards: information comes from events, so DoF = events - parameters (docs/disclosure.md
+            # §1.2, §7.2).
             dof = float(np.asarray(status).sum()) - len(table)
         n = n if n is not None else exog_n
         mc = ModelCheck(

@@ -46,7 +46,7 @@ def _overlap_system(table: pd.DataFrame, labels: list[str], by: str | None):
     """The linked table as one system A x = 0 over cells [e_1..e_M, I_1..I_M, U] per group (All group last).
 
     I_S = sum of e_T over T containing S; U = sum of all e_T, the union, public like any margin
-    (disclosure_control.md §2.9 defect 1); with ``by``, All-group exclusive cells are sums over groups.
+    (docs/disclosure.md §2.9 defect 1); with ``by``, All-group exclusive cells are sums over groups.
     """
     M = (1 << len(labels)) - 1
     f = table.copy()
@@ -78,7 +78,7 @@ def _overlap_system(table: pd.DataFrame, labels: list[str], by: str | None):
 
 
 def _pattern(Y, x, sup, allow, cost, n_g: int, t: int, w: float, linked: bool) -> None:
-    """Suppress the cheapest pair pattern hiding cell t (hypercube-style, disclosure_control.md §4).
+    """Suppress the cheapest pair pattern hiding cell t (hypercube-style, docs/disclosure.md §4).
 
     A pattern (a row of Y) moves exclusive cell p up and q down by w in one group; inclusive counts follow
     and the union stays. With ``by`` it is mirrored in the All group (which then moves) or, reversed, in a
@@ -112,7 +112,7 @@ def _pattern(Y, x, sup, allow, cost, n_g: int, t: int, w: float, linked: bool) -
 
 def _complements(A, x, sup, allow, cost, t: int, w: float) -> np.ndarray | None:
     """Exact fallback (a MILP, as sdc.suppress): the cheapest suppressed set admitting a perturbation y with
-    A y = 0, y_t = w, moving only suppressed cells and keeping counts >= 0 (disclosure_control.md §7.3)."""
+    A y = 0, y_t = w, moving only suppressed cells and keeping counts >= 0 (docs/disclosure.md §7.3)."""
     n, up, down = len(x), 2.0 * w, np.minimum(x, 2.0 * w)
     ident = sparse.identity(n)
     box = sparse.vstack([sparse.hstack([ident, -up * ident]), sparse.hstack([-ident, -sparse.diags(down)])])
@@ -146,7 +146,7 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
 
     Counts in (0, threshold) are withheld; complements are then chosen so that no withheld count can be
     narrowed below the protection width from *all* published values (exclusive, inclusive, set sizes and
-    the union, treated as public), and the LP attacker audit proves it (disclosure_control.md §0 fact 9,
+    the union, treated as public), and the LP attacker audit proves it (docs/disclosure.md §0 fact 9,
     §7.3). Set sizes and the All group are complements of last resort; the union is never withheld.
     Rounding profiles then round the published counts (rounding only widens the intervals).
 

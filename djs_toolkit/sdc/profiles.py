@@ -2,7 +2,7 @@
 
 Profiles ship inside the package (`srs`, `opensafely`, `acro`) and can be replaced or extended by a YAML file
 anywhere on disk (a TRE never has to edit site-packages: the ACRO configuration defect in
-disclosure_control.md §2.1). A file may say `extends: srs` and override only the keys it changes.
+docs/disclosure.md §2.1). A file may say `extends: srs` and override only the keys it changes.
 """
 
 from __future__ import annotations

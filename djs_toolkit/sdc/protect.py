@@ -1,6 +1,6 @@
 """Protection of one table: withhold failing cells, then suppress (with complements) or round, then audit.
 
-Which mitigation applies (disclosure_control.md §7.3):
+Which mitigation applies (docs/disclosure.md §7.3):
 - frequency tables: the profile's `mitigation` (`suppress`: primary + secondary with true margins; `round`:
   redact then round counts, derived values recomputed from the rounded counts; `none`: failing cells withheld and
   the output fails);

@@ -2,7 +2,7 @@
 
 Each output labels every record with one interior cell (`cell_labels`, -1 = not in the output). Every released
 count is the number of records in a *set* of interior labels (an interior cell, or a margin = a union of cells),
-known exactly, as an interval (a rounded value) or not at all (a suppressed cell): disclosure_control.md §7.4
+known exactly, as an interval (a rounded value) or not at all (a suppressed cell): docs/disclosure.md §7.4
 ("every released count is a sum of atom counts; rounded releases are interval constraints; suppressed cells are
 unknowns"). `Released` stores those sets in CSR form plus the attacker's interval for each, so the ledger can
 rebuild the equations of any earlier output without keeping its table.

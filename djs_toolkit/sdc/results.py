@@ -1,6 +1,6 @@
 """`finalise`: the clearance folder.
 
-Layout (disclosure_control.md §2.5 for ACRO's results.json, §7.5 for the checker pack):
+Layout (docs/disclosure.md §2.5 for ACRO's results.json, §7.5 for the checker pack):
 - `release/`: only `pass` and `review` outputs; CSVs UTF-8, LF, fixed float format; withheld cells written as
   `[suppressed]`; histogram figures drawn only from the protected tables;
 - `results.json`: ACRO 1.0.2's schema so SACRO-Viewer can open the folder; our additions under `djs_toolkit`;
@@ -86,7 +86,8 @@ def _draw_survival(o: Output, release: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # Drawn from the protected step table only: post-steps at the released times, no censoring ticks (§3).
+    # Drawn from the protected step table only: post-steps at the released times, no censoring ticks (docs/disclosure.md
+    # §3).
     fig, ax = plt.subplots(figsize=(6, 4))
     table = o.table.reset_index()
     groups = [(None, table)] if table.columns[0] == "time" else list(table.groupby(table.columns[0], sort=False))
@@ -236,7 +237,7 @@ def _ledger_note(session: Session) -> str | None:
 
 
 def _relations(session: Session) -> list[str]:
-    """CLEARANCE.md's "relationship to other outputs", from the differencing ledger (§1.4, §7.5)."""
+    """CLEARANCE.md's "relationship to other outputs", from the differencing ledger (docs/disclosure.md §1.4, §7.5)."""
     lines = [f"Relationship to other outputs (from the differencing ledger: {_ledger_note(session)}):"]
     any_rel = False
     for name, o in session.outputs.items():

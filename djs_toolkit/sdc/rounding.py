@@ -1,9 +1,9 @@
 """Rounding family for counts only: base-b and midpoint-6, plus what an attacker learns from a rounded value.
 
-OpenSAFELY's order (disclosure_control.md §1.5): redact counts <= 7, then round every count to the nearest 5;
-totals are sums of the rounded counts and derived statistics (percentages, rates) are recomputed from the rounded
-counts. Midpoint-6 (`ceil(x/6)*6 - 3*(x != 0)`) is for rates and life tables. Means, medians and coefficients are
-never rounded to a count base: that is ACRO's defect (§0 fact 3, §2.9 defect 2), so nothing here accepts them.
+OpenSAFELY's order (docs/disclosure.md §1.5): redact counts <= 7, then round every count to the nearest 5; totals are
+sums of the rounded counts and derived statistics (percentages, rates) are recomputed from the rounded counts.
+Midpoint-6 (`ceil(x/6)*6 - 3*(x != 0)`) is for rates and life tables. Means, medians and coefficients are never rounded
+to a count base: that is ACRO's defect (docs/disclosure.md §0 fact 3, §2.9 defect 2), so nothing here accepts them.
 """
 
 from __future__ import annotations

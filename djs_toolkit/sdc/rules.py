@@ -2,7 +2,7 @@
 
 Each rule yields flag rows `(cell, rule, status, summary)`; `cell = -1` flags the whole output. Summaries state the
 rule and its setting, never a cell's value (they reach notebooks and results.json; the numbers stay in the
-checker-only evidence). Rule sources: disclosure_control.md §1.1 (thresholds), §1.2 (SDAP: N-K, p%, DoF, min/max
+checker-only evidence). Rule sources: docs/disclosure.md §1.1 (thresholds), §1.2 (SDAP: N-K, p%, DoF, min/max
 unsafe), §1.3 (statbarns), §7.2 (check catalogue: numerator and denominator, class disclosure, abs-value dominance).
 """
 
@@ -27,7 +27,7 @@ KIND = {
     "std": "shape",
     "var": "shape",
 }
-# SACRO statbarns (§1.3), emitted so results stay comparable with ACRO/SACRO tooling.
+# SACRO statbarns (docs/disclosure.md §1.3), emitted so results stay comparable with ACRO/SACRO tooling.
 STATBARN = {
     "frequency": "Frequencies",
     "linear": "LinearAggregations",

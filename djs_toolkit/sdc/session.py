@@ -1,7 +1,7 @@
 """`Session`: ACRO-like calls (crosstab, pivot_table, hist, regression, custom, finalise) that check as they go.
 
 Each table call runs: cell labels -> single-pass evidence -> rules -> protection -> attacker audit -> Output.
-Names mirror ACRO 1.0.2 (disclosure_control.md §2.1) so ACRO users can switch.
+Names mirror ACRO 1.0.2 (docs/disclosure.md §2.1) so ACRO users can switch.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from djs_toolkit.sdc.statistics import quantile_values, statistic_name, statisti
 
 __all__ = ["EXCEPTION_CODES", "Session"]
 
-# Structured exception reasons (§7.5); exceptions annotate an output, they never change its status.
+# Structured exception reasons (docs/disclosure.md §7.5); exceptions annotate an output, they never change its status.
 EXCEPTION_CODES = (
     "structural_zero",
     "publicly_available",
@@ -71,7 +71,7 @@ def _ids(data: pd.DataFrame, record_id: object) -> object:
 
 
 def _label_rounded(out: Output, suffix: str, derived: bool) -> None:
-    """OpenSAFELY's convention (§1.5): rounded columns carry `_midpoint6`/`_rounded5`, derived ones `_derived`."""
+    """OpenSAFELY's naming (docs/disclosure.md §1.5): `_midpoint6`/`_rounded5` for rounded columns, `_derived`."""
     tag = suffix + ("_derived" if derived else "")
 
     def rename(label: object) -> object:
@@ -593,7 +593,7 @@ class Session(LedgerMixin, OutputsMixin):
         self._get(name).comments.append(str(text))
 
     def add_exception(self, name: str, reason_code: str, text: str) -> None:
-        """Request an exception: annotates the output, never changes its computed status (§7.5).
+        """Request an exception: annotates the output, never changes its computed status (docs/disclosure.md §7.5).
 
         Example:
             >>> s = Session(); o = s.hist(pd.DataFrame({"a": np.arange(100.0)}), "a", name="h")

@@ -1,13 +1,13 @@
 """The Session's side of the differencing ledger: check every new output, then record it if it is released.
 
-Order (disclosure_control.md §7.4): check against the ledger, record (outputs that `fail` are not released, so
+Order (docs/disclosure.md §7.4): check against the ledger, record (outputs that `fail` are not released, so
 not recorded), then re-check against entries other processes recorded meanwhile. Of two processes appending at
 once, at least one sees the other's entry in that re-check (each records before it lists), so no pair of outputs
 escapes the check without a lock; an output that fails the re-check is withdrawn from the ledger.
 
 Under `djs run` (the session's `run` label), a notebook compares its outputs only with its own run's entries.
 Which other runs' outputs exist at a given moment depends on which process is faster, so the runner compares
-outputs across runs itself, in pipeline order, once every run has finished (`runner_differencing`): the same
+outputs across runs itself, in pipeline order, once every run has finished (`runner.differencing`): the same
 pipeline then always gives the same findings, byte for byte.
 """
 

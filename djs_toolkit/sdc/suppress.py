@@ -2,7 +2,7 @@
 
 Margins are the table's true totals and are treated as public whether or not this output displays them: any later
 output (a one-way table, a paper's N) can publish them, which is exactly how ACRO's suppressed cells are recovered
-(disclosure_control.md §2.4, §2.9 defect 1). Complementary cells are chosen by one mixed-integer programme per
+(docs/disclosure.md §2.4, §2.9 defect 1). Complementary cells are chosen by one mixed-integer programme per
 batch of sensitive cells (scipy `milp` = HiGHS, §7.3): for each sensitive cell p there must be a perturbation
 `y` of the suppressed cells that keeps every equation of the table true, keeps every cell above its lower bound
 and moves p up by its protection width; binaries `z` say which cells are suppressed; cost = fewest, then smallest
@@ -131,7 +131,7 @@ def _hypercube(
     p: int,
     w: float,
 ) -> np.ndarray | None:
-    """Cheapest single hypercube pattern protecting cell p by w, or None (GHMITER-style, §4).
+    """Cheapest single hypercube pattern protecting cell p by w, or None (GHMITER-style, docs/disclosure.md §4).
 
     Along each dimension the pattern uses p's position a and a partner b: both interior -> signs (+1, -1);
     one of them the total -> (+1, +1). The tensor product of these sign vectors keeps every margin equation

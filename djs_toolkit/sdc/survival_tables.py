@@ -1,4 +1,4 @@
-"""Disclosure-safe Kaplan-Meier and cumulative-incidence tables (disclosure_control.md §3, §1.2, §1.5).
+"""Disclosure-safe Kaplan-Meier and cumulative-incidence tables (docs/disclosure.md §3, §1.2, §1.5).
 
 Rules (SDAP handbook; O'Keefe et al. 2012; OpenSAFELY `kaplan-meier-function`):
 - steps: time is cut on a grid (the caller's `times`, or round numbers spanning the data, never a record's own
@@ -6,10 +6,10 @@ Rules (SDAP handbook; O'Keefe et al. 2012; OpenSAFELY `kaplan-meier-function`):
   events;
 - tail: the curve stops before the first step whose number at risk is below the smallest safe count;
 - counts: the number at risk at the start, the events of each step (>= the safe count by construction) and the
-  cumulative censored / competing / late-entry counts are released; the cumulative ones are rounded, so the
-  difference between adjacent rows of any count column is 0 or a multiple of the rounding unit, never a small
-  non-zero number. `srs`-like profiles round to the smallest safe count (10), so adjacent at-risk rows differ by
-  >= 10; the `opensafely` profile rounds every cumulative count with midpoint-6 (§1.5, `kaplan-meier-function`);
+  cumulative censored / competing / late-entry counts are released; the cumulative ones are rounded, so the difference
+  between adjacent rows of any count column is 0 or a multiple of the rounding unit, never a small non-zero number.
+  `srs`-like profiles round to the smallest safe count (10), so adjacent at-risk rows differ by >= 10; the `opensafely`
+  profile rounds every cumulative count with midpoint-6 (docs/disclosure.md §1.5, `kaplan-meier-function`);
 - estimates and confidence intervals are recomputed from the released counts only (the survival module's own
   estimators run on pseudo-records rebuilt from them), and the table carries no censoring times (no ticks).
 

@@ -5,7 +5,7 @@ the same rules and protection as a crosstab (threshold, zeros, class disclosure,
 margins or rounding, LP audit), cells withheld from the counts are withheld from the statistic, and the output is
 recorded in the ledger as aggregate-only (no record keys: the table-level differencing rule applies). A
 statistic without counts cannot be checked at all: `review` with a reason saying what to add
-(disclosure_control.md §1.4 "the unweighted, unrounded underlying counts for every cell", §7.5).
+(docs/disclosure.md §1.4 "the unweighted, unrounded underlying counts for every cell", §7.5).
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ def _link_sql(extract) -> str:
 def build_spine(extract) -> str:
     """Materialise the spine in the extract's DuckDB connection (once); returns its table name.
 
-    A spine saved by `djs run` for the same files is used instead (`spine_cache`). Otherwise three
+    A spine saved by `djs run` for the same files is used instead (`spine.cache`). Otherwise three
     passes over the files, none holding every event twice: person attributes from each
     record's primary event, undated-event counts, then the spine itself (events joined to persons
     and their attributes in one pipeline).
@@ -217,7 +217,7 @@ def build_spine(extract) -> str:
     """
     if getattr(extract, "_spine_built", False):
         return _SPINE
-    if load_spine(extract):  # saved by `djs run` for this very extract (spine_cache.py)
+    if load_spine(extract):  # saved by `djs run` for this very extract (spine/cache.py)
         extract._spine_built = True
         return _SPINE
     con = extract.engine.con

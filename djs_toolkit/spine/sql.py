@@ -29,7 +29,7 @@ def _age(age: str, ref_date: str, event_date: str) -> str:
 
 
 def ethnicity_group_sql(col: str) -> str:
-    """Five groups plus Not stated (MoJ convention, data_first.md §9.2); missing-type codes -> Not stated."""
+    """Five groups plus Not stated (MoJ convention, docs/data.md §9.2); missing-type codes -> Not stated."""
     c = f"TRIM({col})"
     return (
         f"CASE WHEN {col} IS NULL OR {c} = '' OR {c} = 'Refusal' OR {c} LIKE 'Z_Dummy%' "
@@ -40,7 +40,7 @@ def ethnicity_group_sql(col: str) -> str:
     )
 
 
-# Outcomes that are convictions (data_first.md §9.5): everything but acquittal, termination, committal.
+# Outcomes that are convictions (docs/data.md §9.5): everything but acquittal, termination, committal.
 CONVICTION_DISPOSALS = (
     "Immediate custody",
     "Suspended sentence order",
@@ -111,7 +111,7 @@ def _mags_age(event_date: str) -> str:
 
 
 _CROWN = "crown_defendant_case"
-_OG = "NULLIF(TRIM(offence_group), '')"  # " Sexual offences" is a real label variant (§14.3)
+_OG = "NULLIF(TRIM(offence_group), '')"  # " Sexual offences" is a real label variant (docs/data.md §14.3)
 
 # Probation rows repeating an event_id_hash are one event: keep the first by row_id_hash.
 _PROB = (
@@ -128,7 +128,7 @@ _FAM_ORD = (
     "c.case_number_hash JOIN family_events e ON e.case_number_hash = p.case_number_hash "
     "WHERE e.event_type = 'Order')"
 )
-# Organisations are parties to civil claims but never persons (data_first.md §8).
+# Organisations are parties to civil claims but never persons (docs/data.md §8).
 PERSON_TABLE_FILTER = {"civil_parties": "(party_type IS NULL OR party_type <> 'Organisation')"}
 _CIV = (
     "(SELECT p.*, c.claim_type, c.issue_date FROM civil_parties p JOIN civil_cases c "

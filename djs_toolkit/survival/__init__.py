@@ -4,7 +4,7 @@ Estimators only: they take plain frames of times and events and know nothing of 
 they are fed come from `djs_toolkit.analyses`).
 
 One risk-set convention everywhere: a subject with entry e and exit t is at risk at time s iff
-e < s <= t (reference survival_and_overlap.md §3). Results are tidy pandas frames or `CoxResult`.
+e < s <= t (docs/methods.md §3). Results are tidy pandas frames or `CoxResult`.
 """
 
 from __future__ import annotations

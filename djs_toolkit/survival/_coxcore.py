@@ -1,13 +1,13 @@
 """Vectorised Cox partial likelihood (Efron or Breslow) on (start, stop] data, with strata and weights.
 
-Why an own Newton-Raphson rather than statsmodels PHReg (DESIGN.md names PHReg): PHReg has no case
-weights (reference survival_and_overlap.md §4.1), which the IPCW Fine-Gray model and frequency weights
+Why an own Newton-Raphson rather than statsmodels PHReg (the first plan's engine): PHReg has no case
+weights (docs/methods.md §4.1), which the IPCW Fine-Gray model and frequency weights
 need; it needs the 1e-6 entry shift to reproduce the (start, stop] risk set (§3); and its robust variance
-took 88 s at 1e6 rows (§1), over the 60 s goal. Here every quantity is a sum over the K distinct event
+took 88 s at 1e6 rows (docs/methods.md §1), over the 60 s goal. Here every quantity is a sum over the K distinct event
 times, obtained in O(n) from per-row index ranges [lo, hi] (the event times a row is at risk for) by
 difference arrays and cumulative sums; nothing is O(n K).
 
-Risk set: row i is at risk at event time t iff entry_i < t <= stop_i (reference §3, R's convention).
+Risk set: row i is at risk at event time t iff entry_i < t <= stop_i (docs/methods.md §3, R's convention).
 Efron ties with weights follow R's coxph: the j-th of d tied deaths uses the denominator
 S0 - (j/d) D0 and the mean death weight (R coxfit6/agfit4).
 

@@ -1,7 +1,7 @@
 """Input checking and design matrices shared by the survival estimators and regressions.
 
 Every message names columns and counts only, never a row value or an identifier: messages end up in
-notebooks that output checkers read (errors.py, DESIGN.md "Disclosure safety").
+notebooks that output checkers read (errors.py, docs/architecture.md §5).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Aggregate (entry, exit] data to one row per distinct exit time, in linear time.
 
-The single risk-set convention of the package (reference survival_and_overlap.md §3, "the R-matching
+The single risk-set convention of the package (docs/methods.md §3, "the R-matching
 convention"): a subject with entry e and exit t is at risk at time s iff e < s <= t. Events at t count
 at t; a subject entering on the day of an event is not at risk for it.
 """

@@ -1,8 +1,8 @@
 """Aalen-Johansen cumulative incidence for competing risks, tie-exact, with Gray's variance.
 
-Same risk-set convention as `km` (reference survival_and_overlap.md §3): at risk at s iff
+Same risk-set convention as `km` (docs/methods.md §3): at risk at s iff
 entry < s <= exit; events at s count at s. Estimator (§5.2): F_c(t) = sum_{s <= t} S(s-) d_c(s) / Y(s),
-with S the all-cause Kaplan-Meier. Ties are used as they are (no jitter, unlike lifelines, §2.3).
+with S the all-cause Kaplan-Meier. Ties are used as they are (no jitter, unlike lifelines, docs/methods.md §2.3).
 
 Variance: the delta-method (Aalen-type) estimator that R `cmprsk::cuminc` computes (Gray's `cinc`
 routine), evaluated with the delayed-entry risk set when `entry` is given. It changes only at times with

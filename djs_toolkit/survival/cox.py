@@ -1,6 +1,6 @@
 """Cox proportional-hazards regression: Efron/Breslow ties, delayed entry, strata, weights, cluster-robust SE.
 
-Same (start, stop] risk-set convention as the curve estimators (reference survival_and_overlap.md §3): a
+Same (start, stop] risk-set convention as the curve estimators (docs/methods.md §3): a
 row with entry e and exit t is at risk at s iff e < s <= t, so no epsilon shift is needed for entries on
 event days. The engine (`_coxcore`) is an own vectorised Newton-Raphson (why not PHReg: see there).
 Results match R `survival::coxph` (tests/fixtures/r). The robust variance is R's: dfbeta residuals

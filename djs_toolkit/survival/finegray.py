@@ -1,6 +1,6 @@
 """Fine-Gray subdistribution-hazard regression for one cause among competing risks.
 
-Two routes (reference survival_and_overlap.md §5.3):
+Two routes (docs/methods.md §5.3):
 
 * Censoring-complete (`censor_time=` given): with purely administrative censoring every subject's
   potential censoring time is known (the extract cut-off), so subjects with a competing event stay in
@@ -15,7 +15,7 @@ Two routes (reference survival_and_overlap.md §5.3):
   each event time, which is the same likelihood, score and sandwich in linear time.
 
 The variance is the robust (sandwich) one by subject, R's `cluster(id)`; `cmprsk::crr` adds a term for
-the estimation of G, so its SEs differ slightly (tests record both). Caveat (§5.3): separate Fine-Gray
+the estimation of G, so its SEs differ slightly (tests record both). Caveat (docs/methods.md §5.3): separate Fine-Gray
 models for several causes cannot all hold; prefer cause-specific Cox plus `cif` for description.
 """
 

@@ -1,9 +1,9 @@
 """Kaplan-Meier survival curves with Greenwood variance, delayed entry and frequency weights.
 
-Risk-set convention (one for the whole package; reference survival_and_overlap.md §3): times are on a
+Risk-set convention (one for the whole package; docs/methods.md §3): times are on a
 daily (or any) scale and a subject with entry e and exit t is at risk at time s iff e < s <= t. An event
 at t counts at t; a subject whose entry falls on the day of an event is not at risk for that event. This
-is R `survfit(Surv(entry, exit, event))`; lifelines' KaplanMeierFitter(entry=) differs (§2.3).
+is R `survfit(Surv(entry, exit, event))`; lifelines' KaplanMeierFitter(entry=) differs (docs/methods.md §2.3).
 
 The curve has one row per distinct exit time (event or censoring) and is computed by aggregation to
 distinct times (np.unique + bincount), so 1e6 rows take well under a second.

@@ -2,9 +2,9 @@
 
 Data are counting-process rows (start, stop] with an event flag at `stop`, several rows per person
 (a new row may start on the day of the previous event). Risk-set convention as everywhere in the
-package (reference survival_and_overlap.md §3): a row is at risk at s iff start < s <= stop.
+package (docs/methods.md §3): a row is at risk at s iff start < s <= stop.
 
-Estimator (reference §5.4): MCF(t) = sum_{s <= t} d(s) / Y(s), the Nelson-Aalen estimator of the pooled
+Estimator (docs/methods.md §5.4): MCF(t) = sum_{s <= t} d(s) / Y(s), the Nelson-Aalen estimator of the pooled
 recurrent events. Variance: the Lawless-Nadeau robust form, i.e. the infinitesimal jackknife summed by
 person, Var(t) = sum_i A_i(t)^2 with A_i(t) = sum_{s <= t} (dN_i(s) - Y_i(s) dMCF(s)) / Y(s). This is
 R `survfit(Surv(start, stop, event) ~ 1, id = id, robust = TRUE)`'s `std.chaz`. It is computed in

@@ -1,8 +1,8 @@
 """Recurrent-event Cox models on counting-process data: Andersen-Gill and PWP, robust by person.
 
-Layouts and variants follow reference survival_and_overlap.md §5.4. Rows are (start, stop] intervals
+Layouts and variants follow docs/methods.md §5.4. Rows are (start, stop] intervals
 with an event flag at `stop`; a new interval may start on the day of the previous event: with the
-package's risk set (start < s <= stop, §3) the person is then counted once, not twice (PHReg's
+package's risk set (start < s <= stop, docs/methods.md §3) the person is then counted once, not twice (PHReg's
 [start, stop] double counts, §0.3). The robust variance sums score residuals by person (Lin-Wei), which
 for Andersen-Gill estimates the proportional-means (LWYY) model.
 """

@@ -1,7 +1,7 @@
 """Calibration measures computed from the generated files (estimated ids, never truth).
 
 These are deliberately plain DuckDB queries a researcher would write, so the tests check what an
-analysis of the dummy extract sees (data_first.md §13 targets).
+analysis of the dummy extract sees (docs/data.md §13 targets).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def connect(root: Path) -> duckdb.DuckDBPyConnection:
 
 
 def returning_defendants(con: duckdb.DuckDBPyConnection) -> tuple[int, float, float]:
-    """MOJ-RET (§13.2): people whose first magistrates' case is in 2011; share returning by Dec 2019
+    """MOJ-RET (docs/data.md §13.2): people whose first magistrates' case is in 2011; share returning by Dec 2019
     (any later hearing date) and share returning six or more times (six or more later dates)."""
     df = con.execute("""
         WITH d AS (SELECT DISTINCT estimated_defendant_id AS id, first_hearing_date AS day
@@ -68,7 +68,7 @@ _INDEX_SQL = {
 
 
 def proven_reoffending(con: duckdb.DuckDBPyConnection, cohort: str, year: int = 2016) -> tuple[int, float]:
-    """Court-proven one-year reoffending (§12.2): first index per person in ``year``; a new criminal
+    """Court-proven one-year reoffending (docs/data.md §12.2): first index per person in ``year``; a new criminal
     magistrates' case with offence in (index, index + 365] that is convicted or sent to the Crown
     Court, with its result by index + 365 + 183 days."""
     row = con.execute(f"""
@@ -86,7 +86,7 @@ def proven_reoffending(con: duckdb.DuckDBPyConnection, cohort: str, year: int = 
 
 
 def care_mothers_return(con: duckdb.DuckDBPyConnection) -> tuple[int, float]:
-    """Broadhurst et al. (§13.4): women respondents in public-law cases first seen 2011-2015; share
+    """Broadhurst et al. (docs/data.md §13.4): women respondents in public-law cases first seen 2011-2015; share
     with another public-law case starting within seven years."""
     row = con.execute("""
         WITH m AS (SELECT DISTINCT p.estimated_person_id AS id, c.case_number_hash AS k, c.case_start_date AS day

@@ -1,4 +1,4 @@
-"""Tests for djs_toolkit.dummy.careers: calibration of re-entry (data_first.md §13.2-13.3) measured
+"""Tests for djs_toolkit.dummy.careers: calibration of re-entry (docs/data.md §13.2-13.3) measured
 from the generated files on estimated ids, and recovery of the true hazard ratios."""
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_reentry_hazard_decreases_without_piling_up_on_day_one(small_extract_dir
 
 @pytest.mark.slow
 def test_returning_defendants_match_moj_2022(small_con) -> None:
-    """MOJ-RET (§13.2): 56 % of 2011 first-time defendants returned by Dec 2019; 18 % six or more times."""
+    """MOJ-RET (docs/data.md §13.2): 56 % of 2011 first-time defendants returned by Dec 2019; 18 % six or more times."""
     from _measures import returning_defendants
 
     n, ret, six = returning_defendants(small_con)
@@ -101,9 +101,9 @@ def test_returning_defendants_match_moj_2022(small_con) -> None:
 @pytest.mark.parametrize(
     "cohort, lo, hi",
     [
-        ("court_disposal", 0.22, 0.36),  # of the order of 25-35 % (§13.3)
+        ("court_disposal", 0.22, 0.36),  # of the order of 25-35 % (docs/data.md §13.3)
         ("probation_start", 0.25, 0.45),  # adults starting court orders 35 % (§13.3)
-        ("release_short_custody", 0.50, 0.70),  # custody < 12 months about 60 % (§13.3)
+        ("release_short_custody", 0.50, 0.70),  # custody < 12 months about 60 % (docs/data.md §13.3)
     ],
 )
 def test_one_year_court_proven_reoffending(small_con, cohort: str, lo: float, hi: float) -> None:

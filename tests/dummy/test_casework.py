@@ -27,7 +27,7 @@ def test_index_event_follows_the_disposal() -> None:
     assert (c["index_date"][comm & (it == 2)] >= c["final_date"][comm & (it == 2)]).all()
     other = it == 0
     assert (c["index_date"][other] == c["final_date"][other]).all()
-    # Indictable-only offences always go to the Crown Court (§3).
+    # Indictable-only offences always go to the Crown Court (docs/data.md §3).
     io = codes.MODE_OF[c["code"]] == codes.IO
     assert c["to_crown"][io].all()
     rec = c["recalled"] & (c["recall_date"] != NA) & (c["release"] != NA)

@@ -25,7 +25,7 @@ def test_claimants_are_mostly_organisations_and_defendants_people() -> None:
     p, d = possession_keys(out)
     assert p.size == int((np.isin(out.cases["claim_type"][pa["case"]], POSSESSION) & (pa["role"] == 1)).sum())
     lt = out.cases["landlord_type"][out.cases["claim_type"] == LANDLORD]
-    assert (lt >= 0).all() and abs((lt == 0).mean() - 0.36) < 0.05  # social share (§13.5)
+    assert (lt >= 0).all() and abs((lt == 0).mean() - 0.36) < 0.05  # social share (docs/data.md §13.5)
 
 
 @pytest.mark.slow
@@ -35,7 +35,7 @@ def test_claimants_are_mostly_organisations_and_defendants_people() -> None:
 def test_possession_claims_per_quarter_at_national_scale(
     small_con, claim_type: str, per_quarter: int, tol: float
 ) -> None:
-    """§13.5: about 24,000 landlord and 5,000 mortgage possession claims a quarter nationally."""
+    """docs/data.md §13.5: about 24,000 landlord and 5,000 mortgage possession claims a quarter nationally."""
     from _measures import quarterly_claims
 
     q = quarterly_claims(small_con, claim_type) * 1e7 / SCALES["small"].persons

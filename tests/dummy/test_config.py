@@ -25,5 +25,5 @@ def test_unknown_scale_is_a_user_error_naming_the_choices() -> None:
 def test_config_round_trips_to_json() -> None:
     d = json.loads(json.dumps(DummyConfig().to_json_dict()))
     assert d["sim_start"] == "2006-01-01"
-    assert d["landlord_claims_per_quarter"] == 24_000.0  # data_first.md §13.5
+    assert d["landlord_claims_per_quarter"] == 24_000.0  # docs/data.md §13.5
     assert set(d["reentry_log_hr"]) >= {"log1p_prior_contacts_730d", "index_release", "prior_possession_claim_730d"}

@@ -32,7 +32,7 @@ def test_case_volumes_roles_and_children() -> None:
 
 @pytest.mark.slow
 def test_quarter_of_care_mothers_return(small_con) -> None:
-    """Broadhurst et al. 2015 (§13.4): 24 % of birth mothers return with new care proceedings."""
+    """Broadhurst et al. 2015 (docs/data.md §13.4): 24 % of birth mothers return with new care proceedings."""
     from _measures import care_mothers_return
 
     n, rate = care_mothers_return(small_con)

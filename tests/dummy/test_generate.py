@@ -43,7 +43,7 @@ def test_open_extract_validates_with_no_errors_and_real_defects_as_warnings(tiny
     assert report.ok, str(report)
     pr = report.problems
     assert set(pr["severity"]) == {"warning"}
-    # duplicate event ids and age outliers are real-data defects (data_first.md §14.1, §14.4). Age outliers
+    # duplicate event ids and age outliers are real-data defects (docs/data.md §14.1, §14.4). Age outliers
     # are rare (p_age_outlier: 1 in 2000 court and prison rows, 1 in 500 probation rows), so which table of
     # the tiny extract gets one is chance: any age column will do.
     assert ("probation_flatfile", "duplicate_key") in set(zip(pr["table"], pr["kind"]))

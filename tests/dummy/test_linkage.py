@@ -56,7 +56,7 @@ def test_false_splits_and_merges_at_configured_rates_worse_in_family_and_civil(s
     s_fam = _split_share(fam, "estimated_person_id")
     s_civ = _split_share(civ, "estimated_person_id")
     # Persons with many records are split more often than the per-record rate, so bounds are loose
-    # but ordered: criminal < family, civil (UG82, data_first.md §1.5).
+    # but ordered: criminal < family, civil (UG82, docs/data.md §1.5).
     assert cfg.split_rate["mags_hocas"] <= s_mags <= 0.25
     assert s_fam > s_mags and s_civ > s_mags
     m_mags = _merge_share(mags, "estimated_defendant_id")

@@ -50,7 +50,7 @@ def test_mags_and_crown_rows_are_coherent(tiny_extract_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_court_volumes_at_national_scale_and_common_platform_cliff(small_con) -> None:
-    """§13.1: about 1.3 M magistrates' rows and 110-130 k Crown rows a year; coverage falls from 2021."""
+    """docs/data.md §13.1: about 1.3 M magistrates' rows and 110-130 k Crown rows a year; coverage falls from 2021."""
     from _measures import yearly_rows
 
     f = 1e7 / SCALES["small"].persons

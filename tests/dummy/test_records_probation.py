@@ -29,7 +29,7 @@ def test_probation_window_defects_and_requirements(tiny_extract_dir: Path) -> No
     assert f.disposal_type_description.str.contains("Licence|Custody").any()
     assert set(r.event_id_hash) <= set(f.event_id_hash)
     units = r.groupby("rqmnt_type_main_category_desc").rqmnt_type_main_units_desc.nunique()
-    assert (units > 1).any()  # mixed units within a requirement type (§14.7)
+    assert (units > 1).any()  # mixed units within a requirement type (docs/data.md §14.7)
     assert set(r.rqmnt_type_main_units_desc.dropna()) == {"Days", "Months", "Hours"}
-    assert 0.3 < r.rqmnt_commencement_date.isna().mean() < 0.6  # often missing (§14.6)
+    assert 0.3 < r.rqmnt_commencement_date.isna().mean() < 0.6  # often missing (docs/data.md §14.6)
     assert (r.rqmnt_start_date.dropna() >= pd.Timestamp("2013-01-01").date()).all()

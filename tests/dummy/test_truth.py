@@ -80,4 +80,4 @@ def test_cif_table_matches_the_index_events(tiny_extract_dir: Path) -> None:
     assert (cif.proven_365 <= cif.cif_365 + 1e-9).all()
     short = cif[(cif.cohort_type == "release_short_custody") & (cif.population == "first_per_person")].iloc[0]
     court = cif[(cif.cohort_type == "court_disposal") & (cif.population == "first_per_person")].iloc[0]
-    assert short.cif_365 > court.cif_365  # short sentences reoffend most (§13.3)
+    assert short.cif_365 > court.cif_365  # short sentences reoffend most (docs/data.md §13.3)

@@ -1,6 +1,6 @@
 """Every research notebook x parameter set in pipeline.yaml runs on the tiny dummy extract (papermill, fresh
 kernels, two processes) and leaves only checked, scanned outputs behind: OpenSAFELY's "run_all on dummy
-data" check (workflow_and_style.md §1.7, §2.4)."""
+data" check (docs/workflow.md §1.7, §2.4)."""
 
 from __future__ import annotations
 

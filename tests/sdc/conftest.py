@@ -1,4 +1,4 @@
-"""Shared fixtures for the sdc tests: the ACRO reference data (disclosure_control.md §2.9)."""
+"""Shared fixtures for the sdc tests: the ACRO reference data (docs/disclosure.md §2.9)."""
 
 from __future__ import annotations
 

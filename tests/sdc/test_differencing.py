@@ -81,7 +81,7 @@ def test_same_table_on_a_nested_population_is_caught_and_both_outputs_named():
 
 
 def test_acro_leak_suppressed_cell_then_a_later_one_way_table_is_caught(court_df):
-    # disclosure_control.md §2.4: court x outcome with fine = 2/1/1, suppressed; then a table that differs from
+    # docs/disclosure.md §2.4: court x outcome with fine = 2/1/1, suppressed; then a table that differs from
     # the first one's margins exactly by the suppressed cells.
     s = Session("srs")
     t = s.crosstab(court_df.court, court_df.outcome, margins=True, name="court_outcome")

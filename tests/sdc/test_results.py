@@ -1,4 +1,4 @@
-"""finalise(): folder layout, results.json against ACRO 1.0.2's documented schema (§2.5), manifest, no overwrite."""
+"""finalise(): folder layout, results.json in ACRO 1.0.2's schema (docs/disclosure.md §2.5), manifest, no overwrite."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ TYPES = {"table", "regression", "histogram", "survival plot", "pie chart", "cust
 
 
 def validate_results(doc: dict) -> None:
-    """The documented schema (disclosure_control.md §2.5), checked field by field."""
+    """The documented schema (docs/disclosure.md §2.5), checked field by field."""
     assert set(doc) >= ACRO_TOP and set(doc) - ACRO_TOP == {"djs_toolkit"}  # additions under one namespace
     assert isinstance(doc["version"], str)
     assert doc["tool"]["@type"] == "SoftwareApplication" and {"name", "url", "version"} <= set(doc["tool"])

@@ -59,7 +59,7 @@ def test_nk_and_p_percent_on_absolute_values():
     assert 1 not in _by_rule(fl, "NKCheck") and 4 not in _by_rule(fl, "PPercentCheck")
     # the row margin a/Total (id 2) is dominated too (1000 of 1023)
     assert 2 in _by_rule(fl, "NKCheck")
-    # ACRO defers dominance to review when negatives are present (§2.2)
+    # ACRO defers dominance to review when negatives are present (docs/disclosure.md §2.2)
     fl, _ = _flags(df, "sum", profile=load_profile("acro"), values="v")
     assert fl.loc[fl["rule"] == "NKCheck", ["cell", "status"]].values.tolist() == [[-1, "review"]]
 

@@ -1,4 +1,4 @@
-"""Session behaviour, including a replay of each ACRO 1.0.2 defect (disclosure_control.md §2.9)."""
+"""Session behaviour, including a replay of each ACRO 1.0.2 defect (docs/disclosure.md §2.9)."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ def test_rossi_matches_coxph(rossi, label, kwargs):
 
 
 def test_rossi_reference_values(rossi):
-    # survival_and_overlap.md §1, Rossi reference values (Fox & Weisberg).
+    # docs/methods.md §1, Rossi reference values (Fox & Weisberg).
     res = cox(rossi, "week", "arrest", ROSSI)
     np.testing.assert_allclose(
         res.params["coef"], [-0.37942, -0.05744, 0.3139, -0.1498, -0.4337, -0.08487, 0.0915], atol=6e-5

@@ -66,7 +66,7 @@ def test_row_expansion_equivalent(competing):
 
 
 def test_recovers_true_shr_on_fine_gray_design():
-    # Fine & Gray (1999) design (reference §5.3 / Appendix): beta1 = (0.5, -0.5), p = 0.4.
+    # Fine & Gray (1999) design (docs/methods.md §5.3 / Appendix): beta1 = (0.5, -0.5), p = 0.4.
     rng = np.random.default_rng(8)
     n = 4000
     x = rng.binomial(1, 0.5, (n, 2)).astype(float)
