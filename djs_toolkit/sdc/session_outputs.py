@@ -1,4 +1,4 @@
-"""Session methods for survival curves (`km`, `cif`) and for tables given as numbers (`table`).
+"""`CurvesAndTables`: Session methods for survival curves (`km`, `cif`) and tables given as numbers (`table`).
 
 `km`/`cif` run the survival module's estimators only on what survives protection (`survival_tables`); `table`
 checks a DataFrame of statistics through a same-shape DataFrame of unweighted counts (`tables`). Both return an
@@ -7,8 +7,6 @@ checks a DataFrame of statistics through a same-shape DataFrame of unweighted co
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -16,10 +14,18 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.report import build_output, reason_frame
 from djs_toolkit.sdc.rules import worst
+from djs_toolkit.sdc.session_base import (
+    SessionBase,
+    command_line,
+    output_status,
+    population_mask,
+    record_ids,
+    set_record_keys,
+)
 from djs_toolkit.sdc.survival_tables import safe_curve
 from djs_toolkit.sdc.tables import check_counts
 
-__all__ = ["OutputsMixin"]
+__all__ = ["CurvesAndTables"]
 
 
 def _column(data: pd.DataFrame | None, spec: object, role: str, n: int | None) -> pd.Series:
@@ -44,8 +50,8 @@ def _times(s: pd.Series, role: str) -> np.ndarray:
     return arr
 
 
-class OutputsMixin:
-    """`km`, `cif` and `table` for `Session` (uses its `profile`, `_name`, `_output`, `_keys`, `_status`).
+class CurvesAndTables(SessionBase):
+    """`km`, `cif` and `table`, the part of `Session` that checks survival curves and tables given as numbers.
 
     Example:
         >>> from djs_toolkit.sdc import Session
@@ -68,8 +74,8 @@ class OutputsMixin:
         record_id: object,
         population: object,
     ) -> Output:
-        name = self._name(name)  # type: ignore[attr-defined]
-        prof = self.profile  # type: ignore[attr-defined]
+        name = self._name(name)
+        prof = self.profile
         dur = _column(data, durations, "durations", None)
         n = len(dur)
         if n == 0:
@@ -92,13 +98,9 @@ class OutputsMixin:
             if late:
                 raise DJSUserError(f"entry is not before the duration for {late} record(s): fix or drop them.")
         inside = np.ones(n, bool)
-        pop_text = population if isinstance(population, str) else None
-        if population is not None and not isinstance(population, str):
-            mask = np.asarray(population)
-            if mask.dtype != bool or mask.shape != (n,):
-                raise DJSUserError("population must be a description (str) or one boolean per record.")
+        mask, pop_text = population_mask(population, n)
+        if mask is not None:
             inside &= mask
-            pop_text = f"records selected by a population filter ({int(mask.sum())} of {n})"
         by_name, levels, groups = None, [None], np.zeros(n, np.int64)
         if by is not None:
             bys = _column(data, by, "by", n)
@@ -158,7 +160,7 @@ class OutputsMixin:
         if kind == "cif":
             out.properties["cause"] = int(cause)
         idx = data.index if data is not None else (dur.index if isinstance(dur, pd.Series) else pd.RangeIndex(n))
-        self._keys(out, _ids(data, record_id), idx, n)  # type: ignore[attr-defined]
+        set_record_keys(out, record_ids(data, record_id), idx, n)
         out.cell_labels, out.released = sc.labels, sc.released
         return out
 
@@ -198,7 +200,7 @@ class OutputsMixin:
             >>> o.table["n_at_risk"].tolist(), o.status
             ([300, 300, 200, 100], 'review')
         """
-        cmd = _command_line()
+        cmd = command_line()
         return self._output(
             self._curve(
                 "km",
@@ -209,7 +211,7 @@ class OutputsMixin:
                 entry,
                 times,
                 data,
-                name,  # type: ignore
+                name,
                 description,
                 record_id,
                 population,
@@ -241,7 +243,7 @@ class OutputsMixin:
             >>> o.table[["events", "competing_events"]].values.tolist()
             [[0, 0], [75, 80], [75, 70]]
         """
-        cmd = _command_line()
+        cmd = command_line()
         return self._output(
             self._curve(
                 "cif",
@@ -251,7 +253,7 @@ class OutputsMixin:
                 by,
                 entry,
                 times,
-                data,  # type: ignore
+                data,
                 name,
                 description,
                 record_id,
@@ -297,9 +299,9 @@ class OutputsMixin:
             >>> s.table(t.astype(float) / 2, statistic="mean", name="m").reasons["rule"].tolist()
             ['MissingCountsCheck']
         """
-        cmd = _command_line()
-        name = self._name(name)  # type: ignore[attr-defined]
-        prof = self.profile  # type: ignore[attr-defined]
+        cmd = command_line()
+        name = self._name(name)
+        prof = self.profile
         if statistic != "count" and counts is None:
             frame = values.to_frame() if isinstance(values, pd.Series) else values
             out = Output(
@@ -326,9 +328,9 @@ class OutputsMixin:
                 ]
             )
             out.properties.update({"method": "table", "statistic": statistic, "statbarn_kind": "unknown"})
-            return self._output(out, cmd)  # type: ignore[attr-defined]
+            return self._output(out, cmd)
         ct = check_counts(values, counts, statistic, prof, margins)
-        status = self._status(ct.flags, ct.protection)  # type: ignore[attr-defined]
+        status = output_status(ct.flags, ct.protection, prof)
         shown = build_output(
             name,
             status,
@@ -378,20 +380,4 @@ class OutputsMixin:
                 "statbarn_kind": "frequency",
             }
         )
-        return self._output(out, cmd)  # type: ignore[attr-defined]
-
-
-def _ids(data: pd.DataFrame | None, record_id: object) -> Any:
-    if isinstance(record_id, str):
-        if data is None or record_id not in data.columns:
-            raise DJSUserError(f"record_id={record_id!r} is not a column of data: pass a column name or the ids.")
-        return data[record_id]
-    return record_id
-
-
-def _command_line() -> str:
-    import linecache
-    import sys
-
-    frame = sys._getframe(2)  # the researcher's line that called km/cif/table
-    return linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+        return self._output(out, cmd)

@@ -1,0 +1,287 @@
+"""`check_frame`: a DataFrame given to `save_table`, read as a table and checked through the counts behind it.
+
+Non-numeric columns, the named index and the columns in `index=` are row labels; the other columns are values.
+A table of counts is checked by expanding it to one record per unit and running the checker's crosstab; a table
+of another statistic is checked through its `counts=` and laid out like them (cells withheld from the counts are
+withheld from the statistic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.outputs.scan import scan_frame
+from djs_toolkit.outputs.stage import RunContext
+from djs_toolkit.sdc import Output, Session
+from djs_toolkit.sdc.report import reason_frame
+from djs_toolkit.sdc.rules import worst
+
+__all__ = ["MAX_UNITS", "add_reason", "check_frame", "problems_error"]
+
+MAX_UNITS = 200_000_000  # a count table is checked by expanding it to one record per unit: bounded memory
+
+
+def problems_error(problems: list[str], what: str) -> DJSUserError:
+    """One error listing every problem found with a call, so the researcher fixes them all at once.
+
+    Example:
+        >>> print(problems_error(["name is empty", "population is empty"], "save_table('')"))
+        save_table(''): 2 problem(s)
+          - name is empty
+          - population is empty
+    """
+    return DJSUserError(f"{what}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def add_reason(o: Output, rule: str, status: str, summary: str) -> None:
+    """Add one reason to `o` for the whole output; its status becomes the worse of the two.
+
+    Example:
+        >>> o = Output("t", "pass", "table", "save_table", "count", pd.DataFrame())
+        >>> add_reason(o, "FigureCheck", "review", "drawn by researcher code"); o.status
+        'review'
+    """
+    o.reasons = pd.concat([o.reasons, reason_frame([(None, None, rule, status, summary)])], ignore_index=True)
+    o.status = worst([o.status, status])
+
+
+def _layout(table: pd.DataFrame | pd.Series, index: object, problems: list[str]) -> tuple[pd.DataFrame, list, list]:
+    """Key columns (row labels) and value columns of a DataFrame given to save_table."""
+    frame = (
+        table.to_frame(table.name if table.name is not None else "value")
+        if isinstance(table, pd.Series)
+        else table.copy()
+    )
+    if isinstance(frame.columns, pd.MultiIndex):
+        problems.append("the table has multi-level columns: flatten them to one level or pass a tidy table")
+        return frame, [], []
+    keys = [index] if isinstance(index, str) else list(index or [])
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None):
+        before = set(frame.columns)
+        try:
+            frame = frame.reset_index()
+        except ValueError:
+            problems.append("an index level has the same name as a column: rename one of them")
+            return frame, [], []
+        # Index levels are row labels even when numeric (`df.groupby("year").size()` is counts by year).
+        keys += [c for c in frame.columns if c not in before and c not in keys]
+    problems += [f"index= names `{k}`, which is not a column of the table" for k in keys if k not in frame.columns]
+    keys = [k for k in keys if k in frame.columns]
+    for c in frame.columns:
+        s = frame[c]
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if c not in keys and not numeric:
+            keys.append(c)
+    values = [c for c in frame.columns if c not in keys]
+    if not values:
+        problems.append("the table has no numeric value column: name the key columns in index= and keep the values")
+    if not keys:
+        frame.insert(0, "row", np.arange(len(frame)))
+        keys = ["row"]
+    for k in keys:
+        n_missing = int(frame[k].isna().sum())
+        if n_missing:
+            problems.append(f"key column `{k}` has {n_missing} missing label(s): fill them (e.g. 'Unknown') first")
+    n_dup = int(frame.duplicated(keys).sum())
+    if n_dup:
+        problems.append(
+            f"{n_dup} row(s) repeat the labels of another row (keys {keys}): aggregate first, or name "
+            f"every key column in index="
+        )
+    return frame, keys, values
+
+
+def _whole(frame: pd.DataFrame, cols: list, what: str, problems: list[str]) -> None:
+    for c in cols:
+        v = pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+        bad = {"missing": np.isnan(v), "negative": v < 0, "not whole numbers": np.isfinite(v) & (v != np.round(v))}
+        for label, m in bad.items():
+            if m.any():
+                problems.append(
+                    f"{what} column `{c}`: {int(m.sum())} cell(s) {label}: counts must be whole numbers "
+                    f">= 0, unsuppressed (the checker suppresses)"
+                )
+
+
+def _counts_frame(
+    counts: object, frame: pd.DataFrame, keys: list, values: list, index: object, problems: list[str]
+) -> pd.DataFrame | None:
+    """Counts of the table's shape (one column per value column), or one `counts` column shared by each row."""
+    if isinstance(counts, str):
+        if counts not in values:
+            problems.append(f"counts={counts!r} is not a numeric column of the table")
+            return None
+        _whole(frame, [counts], "counts", problems)
+        return frame[[counts]].reset_index(drop=True)
+    if isinstance(counts, (pd.DataFrame, pd.Series)):
+        cf, ckeys, cvals = _layout(counts, index, problems)
+        if sorted(map(str, ckeys)) != sorted(map(str, keys)) or not set(values) <= set(cvals):
+            problems.append(f"counts= must have the table's shape: key columns {keys} and value columns {values}")
+            return None
+        aligned = frame[keys].merge(cf, on=keys, how="left", validate="one_to_one")
+        _whole(aligned, values, "counts", problems)
+        return aligned[values].reset_index(drop=True)
+    problems.append("counts= must be a DataFrame of the table's shape or the name of a count column")
+    return None
+
+
+def _sorted_levels(s: pd.Series) -> pd.Index:
+    uniq = pd.Index(pd.unique(s))
+    try:
+        return uniq.sort_values()
+    except TypeError:  # mixed label types cannot be ordered: keep the order of appearance
+        return uniq
+
+
+def _checked_counts(
+    frame: pd.DataFrame, keys: list, cnt: pd.DataFrame, uid: str, description: str, population: str, ctx: RunContext
+) -> Output:
+    """Check a table of counts by expanding it to one record per unit and running the checker's crosstab.
+
+    The columns of `cnt` are a table dimension (a wide table: disjoint units per column); with one column, the
+    counts belong to the rows.
+    """
+    flat = cnt.to_numpy(np.float64).round().astype(np.int64).ravel()
+    values = list(cnt.columns)
+    nv = len(values)
+    measure = frame.columns.name or ("measure" if "measure" not in keys else "measure_")
+
+    def expand(codes: np.ndarray, levels: pd.Index, label: object) -> pd.Series:
+        codes = codes.astype(np.min_scalar_type(max(len(levels), 1)), copy=False)
+        return pd.Series(pd.Categorical.from_codes(np.repeat(codes, flat), categories=levels), name=label)
+
+    rows = []
+    for k in keys:
+        levels = _sorted_levels(frame[k])
+        rows.append(expand(np.repeat(levels.get_indexer(frame[k]), nv), levels, k))
+    col = expand(np.tile(np.arange(nv), len(frame)), pd.Index(values), measure)
+    s = Session(ctx.profile, ledger=ctx.ledger, run=ctx.run_name)
+    return s.crosstab(rows, col, name=uid, description=description, population=population)
+
+
+def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statistic: str) -> Output:
+    """The statistic laid out like its checked counts; cells withheld from the counts are withheld here too."""
+    long = pd.Series(
+        frame[values].to_numpy().ravel(),
+        index=pd.MultiIndex.from_arrays(
+            [np.repeat(frame[k].to_numpy(), len(values)) for k in keys]
+            + [np.tile(np.asarray(values, dtype=object), len(frame))]
+        ),
+    )
+    per_row = oc.table.shape[1] == 1 and len(values) > 1  # one count column shared by every value of a row
+    columns = pd.Index(values, name=oc.table.columns.name) if per_row else oc.table.columns
+    target = [(*(r if isinstance(r, tuple) else (r,)), c) for r in oc.table.index for c in columns]
+    vals = long.reindex(pd.MultiIndex.from_tuples(target)).to_numpy(np.float64)
+    table = pd.DataFrame(vals.reshape(len(oc.table), len(columns)), index=oc.table.index, columns=columns)
+    withheld = np.repeat(oc.mask.to_numpy(bool), len(columns), axis=1) if per_row else oc.mask.to_numpy(bool)
+    table = table.mask(withheld)
+    for c in columns:  # integer columns (counts) stay integers in the CSV
+        if c in frame.columns and pd.api.types.is_integer_dtype(frame[c]):
+            table[c] = table[c].round().astype("Int64")
+    out = dataclasses.replace(
+        oc,
+        table=table,
+        statistic=statistic,
+        mask=pd.DataFrame(withheld, index=table.index, columns=columns),
+        properties={**oc.properties, "statistic": statistic},
+    )
+    add_reason(
+        out,
+        "CountsOnlyCheck",
+        "review",
+        f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
+        f"suppression); dominance and value checks need the records: make it with "
+        f"outputs.session().pivot_table(...) to have them checked",
+    )
+    return out
+
+
+def check_frame(
+    table: pd.DataFrame | pd.Series,
+    uid: str,
+    description: str,
+    population: str,
+    statistic: str,
+    counts: object,
+    index: object,
+    ctx: RunContext,
+    problems: list[str],
+) -> Output:
+    """Read `table` as row labels and values and check it under the run's profile (`save_table`'s DataFrame path).
+
+    Problems with the table's layout are collected in `problems` and raised together, after those of the call.
+
+    Example:
+        >>> from djs_toolkit.outputs.stage import current_context
+        >>> t = pd.DataFrame({"court": ["a", "b"], "n": [40, 55]})
+        >>> check_frame(t, "t1", "by court", "all", "count", None, None, current_context(), []).table["n"].tolist()
+        [40, 55]
+    """
+    frame, keys, values = _layout(table, index, problems)
+    if statistic == "count":
+        _whole(frame, values, "count", problems)
+        if counts is not None:
+            problems.append("counts= is for statistics other than counts: drop it, or pass statistic= (e.g. 'mean')")
+    cnt = (
+        frame[values]
+        if statistic == "count"
+        else (None if counts is None else _counts_frame(counts, frame, keys, values, index, problems))
+    )
+    if problems:
+        raise problems_error(problems, f"save_table({uid!r})")
+    shown = frame.set_index(keys)[values].sort_index()
+    scan = scan_frame(shown, statistic, min_safe_count=0)  # small counts are the checker's job, next
+    if scan:  # identifiers or a row-level frame: never expanded, never checked, never released
+        out = Output(
+            uid,
+            "fail",
+            "table",
+            "save_table",
+            statistic,
+            pd.DataFrame(),
+            description=description,
+            population=population,
+            variables=[str(c) for c in keys + values],
+        )
+        for p in scan:
+            add_reason(out, "SafetyScan", "fail", p)
+        return out
+    if cnt is None:
+        out = Output(
+            uid,
+            "review",
+            "table",
+            "save_table",
+            statistic,
+            shown,
+            description=description,
+            population=population,
+            variables=[str(c) for c in keys + values],
+        )
+        add_reason(
+            out,
+            "MissingCountsCheck",
+            "review",
+            f"no unweighted counts were given for `{statistic}`: pass counts= (a table of the same shape with "
+            f"the number of units behind each cell, or the name of a count column)",
+        )
+        return out
+    if int(cnt.to_numpy(np.float64).sum()) > MAX_UNITS:
+        out = Output(
+            uid, "review", "table", "save_table", statistic, shown, description=description, population=population
+        )
+        add_reason(
+            out,
+            "TooLargeToCheck",
+            "review",
+            f"more than {MAX_UNITS} units: check it from the records with outputs.session()",
+        )
+        return out
+    oc = _checked_counts(frame, keys, cnt, uid, description, population, ctx)
+    oc.command = f"save_table({uid!r}, statistic={statistic!r})"
+    oc.properties["method"] = "save_table"
+    return oc if statistic == "count" else _restate(oc, frame, keys, values, statistic)

@@ -1,0 +1,186 @@
+"""`check_table`: one table through cell labels -> single-pass evidence -> rules -> protection -> attacker audit.
+
+`Session.crosstab`, `pivot_table` and `hist` differ only in how they read their arguments; this is the check
+they share.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.evidence import Grid, cell_evidence, cell_labels
+from djs_toolkit.sdc.output import Output, display_table
+from djs_toolkit.sdc.profiles import Profile
+from djs_toolkit.sdc.protect import protect_table
+from djs_toolkit.sdc.released import grid_released
+from djs_toolkit.sdc.report import build_output
+from djs_toolkit.sdc.rules import apply_rules, flags_frame, statistic_kind
+from djs_toolkit.sdc.session_base import output_status, population_mask, set_record_keys
+from djs_toolkit.sdc.statistics import quantile_values, statistic_values, unknown_values
+
+__all__ = ["check_table"]
+
+
+def _label_rounded(out: Output, suffix: str, derived: bool) -> None:
+    """OpenSAFELY's naming (docs/disclosure.md §1.5): `_midpoint6`/`_rounded5` for rounded columns, `_derived`."""
+    tag = suffix + ("_derived" if derived else "")
+
+    def rename(label: object) -> object:
+        return label[:-1] + (f"{label[-1]}{tag}",) if isinstance(label, tuple) else f"{label}{tag}"
+
+    cols = pd.Index([rename(c) for c in out.table.columns], name=out.table.columns.name)
+    if isinstance(out.table.columns, pd.MultiIndex):
+        cols = pd.MultiIndex.from_tuples(list(cols), names=out.table.columns.names)
+    out.table.columns = cols
+    if out.mask is not None:
+        out.mask.columns = cols
+    out.properties["rounding_label"] = tag
+
+
+def _structural(spec: object, grid: Grid) -> np.ndarray | None:
+    if spec is None:
+        return None
+    out = np.zeros(grid.n_ext, dtype=bool)
+    if isinstance(spec, pd.DataFrame):
+        spec = [
+            (r if isinstance(r, tuple) else (r,)) + (c if isinstance(c, tuple) else (c,))
+            for r in spec.index
+            for c in spec.columns
+            if bool(spec.loc[r, c])
+        ]
+    for entry in spec:  # type: ignore[attr-defined]
+        labels = entry if isinstance(entry, tuple) else (entry,)
+        if len(labels) != len(grid.levels):
+            raise DJSUserError("structural_zeros entries need one label per table dimension.")
+        try:
+            coord = tuple(int(lv.get_loc(lab)) for lv, lab in zip(grid.levels, labels))
+        except KeyError:
+            raise DJSUserError("a structural_zeros entry does not match the table's categories.") from None
+        out[np.ravel_multi_index(coord, grid.ext_shape)] = True
+    return out
+
+
+def check_table(
+    prof: Profile,
+    *,
+    name: str,
+    method: str,
+    keys: list[pd.Series],
+    n_row_dims: int,
+    stat: str,
+    values: object | None = None,
+    aggfunc: object = None,
+    margins: bool = False,
+    description: str | None = None,
+    population: object = None,
+    weights: object | None = None,
+    structural_zeros: object = None,
+    record_id: object = None,
+    axes: tuple[int, ...] | None = None,
+    value_name: str | None = None,
+    otype: str = "table",
+    extra: list[tuple[int, str, str, str]] | None = None,
+    index_ids: pd.Index | None = None,
+) -> Output:
+    """Check a table of `stat` of `values` (or counts) by `keys`: labels, evidence, rules, protection, audit.
+
+    The shared body of `Session.crosstab`, `pivot_table` and `hist`; `name` is already checked, and the caller
+    stamps and records the Output.
+
+    Example:
+        >>> from djs_toolkit.sdc.profiles import load_profile
+        >>> keys = [pd.Series(["a"] * 12 + ["b"] * 3, name="g"), pd.Series(["x"] * 15, name="c")]
+        >>> check_table(load_profile("srs"), name="t", method="crosstab", keys=keys, n_row_dims=1, stat="count").status
+        'review'
+    """
+    n_rec = len(keys[0])
+    if n_rec == 0:
+        raise DJSUserError("The table has no records: check the filter that produced the data.")
+    series = [k for k in keys + [values, weights] if isinstance(k, pd.Series)]
+    if any(len(k) == n_rec and not k.index.equals(series[0].index) for k in series[1:]):
+        # pandas would silently align on the index; positional pairing of misaligned Series is worse.
+        raise DJSUserError("index, columns, values and weights must share one index: align them or reset_index.")
+    pop_mask, pop_text = population_mask(population, n_rec)
+    labels, grid = cell_labels(keys, n_row_dims, pop_mask)
+    if 0 in grid.shape:
+        raise DJSUserError("A table dimension has no categories (all values missing): choose another variable.")
+    kind = statistic_kind(stat)
+    vals = None
+    if values is not None:
+        vals = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+        if len(vals) != n_rec:
+            raise DJSUserError("values must have one value per record, like index and columns.")
+    if weights is not None and stat not in ("count", "proportion", "sum", "mean"):
+        raise DJSUserError("weights are supported for counts, proportions, sums and means only.")
+    w = None if weights is None else pd.to_numeric(pd.Series(weights), errors="coerce").to_numpy(np.float64)
+    ev = cell_evidence(
+        labels, grid, None if kind == "frequency" else vals, w, distinct=kind in ("linear", "position", "shape")
+    )
+    structural = _structural(structural_zeros, grid)
+    state = None
+    if kind == "frequency":
+        ext_vals = statistic_values("count", ev.cells, weighted=w is not None)
+    elif kind == "position":
+        q = 0.5 if stat == "median" else int(stat[1:]) / 100.0
+        ext_vals, state = quantile_values(ev, vals, q, prof)  # type: ignore[arg-type]
+    elif kind == "unknown":
+        ext_vals = unknown_values(keys, grid, pd.Series(vals), aggfunc)  # type: ignore[arg-type]
+    else:
+        ext_vals = statistic_values(stat, ev.cells, weighted=w is not None)
+    flags = apply_rules(ev.cells, grid, stat, prof, structural, state)
+    if extra:
+        flags = pd.concat([flags, flags_frame(extra)], ignore_index=True)
+    prot = protect_table(ev, stat, ext_vals, flags, prof, axes)
+    status = output_status(flags, prot, prof)
+    variables = [str(n) for n in grid.names] + ([str(pd.Series(values).name)] if values is not None else [])
+    out = build_output(
+        name,
+        status,
+        otype,
+        method,
+        stat,
+        ev,
+        prot,
+        flags,
+        ext_vals,
+        margins,
+        prof,
+        value_name=value_name or ("count" if kind == "frequency" and stat == "count" else stat),
+    )
+    out.description, out.population, out.variables = description, pop_text, variables
+    out.n = int((labels >= 0).sum())
+    set_record_keys(out, record_id, index_ids if index_ids is not None else keys[0].index, n_rec)
+    out.cell_labels = labels
+    _, shown = display_table(grid, np.zeros(grid.n_ext), margins, prof.margins_name)
+    rounded = prof.mitigation == "round" and kind == "frequency"
+    out.released = grid_released(
+        grid,
+        shown,
+        ev.cells["n"].to_numpy(np.float64),
+        prot.suppressed,
+        "round" if rounded else "exact",
+        "midpoint6" if stat == "proportion" and prof.rate_rounding == "midpoint6" else "base",
+        int(prof.round_base or 5),
+        is_count=kind == "frequency" and w is None,
+    )
+    out.properties.update(
+        {
+            "method": method,
+            "statistic": stat,
+            "margins": bool(margins),
+            "mitigation": prof.mitigation,
+            "statbarn_kind": kind,
+        }
+    )
+    if prof.mitigation == "round" and kind == "frequency":
+        out.properties["round_base"] = prof.round_base
+        _label_rounded(
+            out,
+            "_midpoint6"
+            if stat == "proportion" and prof.rate_rounding == "midpoint6"
+            else f"_rounded{prof.round_base}",
+            derived=stat == "proportion",
+        )
+    return out
