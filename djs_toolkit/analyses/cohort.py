@@ -64,7 +64,8 @@ AGE_BANDS = (
 # when recorded; applicants and respondents can be 16 or 17 (young parents, forced marriage applicants).
 _ADULT_PARTY = "(s.party_role IS NULL OR s.party_role <> 'Child') AND (s.age_at_event IS NULL OR s.age_at_event >= 18)"
 _PRIOR_FLAGS = {
-    "prior_possession_claim": "s.event_type = 'civil_claim' AND s.case_type IN ('Landlord possession', 'Mortgage possession') "
+    "prior_possession_claim": "s.event_type = 'civil_claim' "
+    "AND s.case_type IN ('Landlord possession', 'Mortgage possession') "
     "AND (s.party_role IS NULL OR s.party_role = 'Defendant')",
     "prior_family_case": f"s.event_type = 'family_case_start' AND {_ADULT_PARTY}",
     "prior_fla_case": f"s.event_type = 'family_case_start' AND s.case_type = 'Family Law Act' AND {_ADULT_PARTY}",

@@ -81,7 +81,8 @@ def _offenders_table(
     extract.engine.con.execute(f"""
         CREATE OR REPLACE TABLE {name} AS
         WITH i AS ({idx}),
-        q AS (SELECT *, EXTRACT(YEAR FROM event_date) AS y, CAST(FLOOR((EXTRACT(MONTH FROM event_date) - 1) / 3) AS INTEGER) + 1 AS qtr,
+        q AS (SELECT *, EXTRACT(YEAR FROM event_date) AS y,
+                     CAST(FLOOR((EXTRACT(MONTH FROM event_date) - 1) / 3) AS INTEGER) + 1 AS qtr,
                      ROW_NUMBER() OVER (PARTITION BY person_id, EXTRACT(YEAR FROM event_date),
                          FLOOR((EXTRACT(MONTH FROM event_date) - 1) / 3)
                          ORDER BY event_date, CASE index_type {order} END, record_id) AS rn FROM i),
@@ -145,7 +146,8 @@ def _cells(con, table: str, keys: list[str], reference: tuple | None) -> pd.Data
     ref = (
         "FALSE"
         if reference is None
-        else f"index_date >= DATE '{pd.Timestamp(reference[0]).date()}' AND index_date <= DATE '{pd.Timestamp(reference[1]).date()}'"
+        else f"index_date >= DATE '{pd.Timestamp(reference[0]).date()}' "
+        f"AND index_date <= DATE '{pd.Timestamp(reference[1]).date()}'"
     )
     sel = ", ".join(cols)
     return con.sql(

@@ -134,7 +134,8 @@ def mask_counts(con, labels: list[str], window, by: str | None, src: str = "_spi
     bits = " + ".join(f"MAX(CASE WHEN {entity(d)[0]} THEN {1 << i} ELSE 0 END)" for i, d in enumerate(labels))
     inlist = ", ".join(f"'{d}'" for d in dict.fromkeys(entity(d)[1] for d in labels))
     got = con.sql(
-        f"SELECT mask, grp, COUNT(*) AS n FROM (SELECT person_id, {bits} AS mask, {group_sql(by, aggregate='MIN')} AS grp "
+        f"SELECT mask, grp, COUNT(*) AS n FROM "
+        f"(SELECT person_id, {bits} AS mask, {group_sql(by, aggregate='MIN')} AS grp "
         f"FROM {src} WHERE dataset IN ({inlist}) AND {in_window(*window)} GROUP BY person_id) AS m "
         "GROUP BY mask, grp"
     ).fetchnumpy()

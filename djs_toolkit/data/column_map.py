@@ -46,7 +46,8 @@ class ColumnMap:
     """Per table: the file stem and a mapping from source column names to canonical names.
 
     Example:
-        >>> ColumnMap(columns={"mags_defendant_case": {"def_age": "age_at_offence"}}).rename("mags_defendant_case", "DEF_AGE")
+        >>> cm = ColumnMap(columns={"mags_defendant_case": {"def_age": "age_at_offence"}})
+        >>> cm.rename("mags_defendant_case", "DEF_AGE")
         'age_at_offence'
     """
 

@@ -150,9 +150,8 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
             selects.append(f"{_agg(f'({typed}) < {lo} OR ({typed}) > {hi}')} AS c{i}value_range")
             checks.append((col, "range", f"c{i}value_range"))
         if col.name == table.window_column and ds is not None:
-            selects.append(
-                f"{_agg(f'({typed}) < DATE ' + repr(str(ds.start)) + f' OR ({typed}) > DATE ' + repr(str(ds.end)))} AS c{i}_window"
-            )
+            outside = f"({typed}) < DATE {str(ds.start)!r} OR ({typed}) > DATE {str(ds.end)!r}"
+            selects.append(f"{_agg(outside)} AS c{i}_window")
             checks.append((col, "window", f"c{i}_window"))
     res = engine.con.execute(f"SELECT {', '.join(selects)} FROM {raw}").fetchdf().iloc[0]
     n_rows = int(res["n_rows"])

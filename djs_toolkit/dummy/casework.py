@@ -15,7 +15,8 @@ Example:
     >>> from djs_toolkit.dummy.population import make_persons
     >>> from djs_toolkit.dummy.dates import day
     >>> p = make_persons(np.random.default_rng(0), 50, DummyConfig(), 0)
-    >>> c = process(np.random.default_rng(0), DummyConfig(), p, np.arange(50), np.full(50, day(2015, 1, 1)), np.ones(50, int))
+    >>> rng = np.random.default_rng(0)
+    >>> c = process(rng, DummyConfig(), p, np.arange(50), np.full(50, day(2015, 1, 1)), np.ones(50, int))
     >>> set(c["index_type"].tolist()) <= {-1, 0, 1, 2}
     True
 """
@@ -102,7 +103,8 @@ def process(
         >>> from djs_toolkit.dummy.config import DummyConfig
         >>> from djs_toolkit.dummy.population import make_persons
         >>> ps = make_persons(np.random.default_rng(0), 5, DummyConfig(), 0)
-        >>> process(np.random.default_rng(0), DummyConfig(), ps, np.arange(5), np.full(5, 16000), np.ones(5, int))["first_hearing"].shape
+        >>> c = process(np.random.default_rng(0), DummyConfig(), ps, np.arange(5), np.full(5, 16000), np.ones(5, int))
+        >>> c["first_hearing"].shape
         (5,)
     """
     m = p.size

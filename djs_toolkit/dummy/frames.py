@@ -41,7 +41,8 @@ class Ctx:
         >>> import numpy as np
         >>> from djs_toolkit.dummy.config import DummyConfig
         >>> from djs_toolkit.dummy.population import make_persons
-        >>> c = Ctx(0, 1, make_persons(np.random.default_rng(0), 2, DummyConfig(), 0), DummyConfig(), np.random.default_rng(0))
+        >>> ps = make_persons(np.random.default_rng(0), 2, DummyConfig(), 0)
+        >>> c = Ctx(0, 1, ps, DummyConfig(), np.random.default_rng(0))
         >>> int(c.keys("case", 2)[0]) >> 36
         1
     """

@@ -9,7 +9,8 @@ written in truth/.
 
 Example:
     >>> import numpy as np
-    >>> hex_ids(0, "row", np.arange(2, dtype=np.uint64)).to_pylist() == hex_ids(0, "row", np.arange(2, dtype=np.uint64)).to_pylist()
+    >>> keys = np.arange(2, dtype=np.uint64)
+    >>> hex_ids(0, "row", keys).to_pylist() == hex_ids(0, "row", keys).to_pylist()
     True
     >>> len(hex_ids(0, "row", np.array([5], dtype=np.uint64))[0].as_py())
     16

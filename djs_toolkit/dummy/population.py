@@ -77,7 +77,8 @@ class Persons:
             >>> import numpy as np
             >>> from djs_toolkit.dummy.config import DummyConfig
             >>> p = make_persons(np.random.default_rng(0), 5, DummyConfig(), 0)
-            >>> p.append_children(np.random.default_rng(1), np.array([15000]), np.array([0]), DummyConfig(), 5, np.array([False])).tolist()
+            >>> rng = np.random.default_rng(1)
+            >>> p.append_children(rng, np.array([15000]), np.array([0]), DummyConfig(), 5, np.array([False])).tolist()
             [5]
         """
         m = dob.shape[0]

@@ -80,7 +80,8 @@ def court_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         >>> from djs_toolkit.dummy.population import make_persons
         >>> from djs_toolkit.dummy.casework import process
         >>> ps = make_persons(np.random.default_rng(0), 20, DummyConfig(), 0)
-        >>> c = process(np.random.default_rng(0), DummyConfig(), ps, np.arange(20), np.full(20, day(2015, 1, 1)), np.ones(20, int))
+        >>> rng = np.random.default_rng(0)
+        >>> c = process(rng, DummyConfig(), ps, np.arange(20), np.full(20, day(2015, 1, 1)), np.ones(20, int))
         >>> out = court_records(Ctx(0, 0, ps, DummyConfig(), np.random.default_rng(0)), c)
         >>> sorted(out)
         ['crown_defendant_case', 'crown_offence', 'mags_crown_journey', 'mags_defendant_case', 'mags_offence']

@@ -38,7 +38,8 @@ def custody_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         >>> from djs_toolkit.dummy.population import make_persons
         >>> from djs_toolkit.dummy.casework import process
         >>> ps = make_persons(np.random.default_rng(0), 200, DummyConfig(), 0)
-        >>> c = process(np.random.default_rng(0), DummyConfig(), ps, np.arange(200), np.full(200, day(2015, 1, 1)), np.full(200, 5))
+        >>> rng = np.random.default_rng(0)
+        >>> c = process(rng, DummyConfig(), ps, np.arange(200), np.full(200, day(2015, 1, 1)), np.full(200, 5))
         >>> sorted(custody_records(Ctx(0, 0, ps, DummyConfig(), np.random.default_rng(0)), c))
         ['prison_incident', 'prison_journey', 'prison_oasys']
     """

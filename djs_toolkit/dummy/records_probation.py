@@ -39,7 +39,8 @@ def ethnicity_strings(rng: np.random.Generator, eth: np.ndarray, p_missing: floa
 
     Example:
         >>> import numpy as np
-        >>> ethnicity_strings(np.random.default_rng(0), np.array([0]), 1.0)[0] in ("Refusal", "Z_Dummy Ethnicity 04", "Z_Dummy Ethnicity 05", "")
+        >>> got = ethnicity_strings(np.random.default_rng(0), np.array([0]), 1.0)[0]
+        >>> got in ("Refusal", "Z_Dummy Ethnicity 04", "Z_Dummy Ethnicity 05", "")
         True
     """
     s = np.array(codes.ETHNICITY_TRUE, dtype=object)[eth]
@@ -57,7 +58,8 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         >>> from djs_toolkit.dummy.population import make_persons
         >>> from djs_toolkit.dummy.casework import process
         >>> ps = make_persons(np.random.default_rng(0), 300, DummyConfig(), 0)
-        >>> c = process(np.random.default_rng(0), DummyConfig(), ps, np.arange(300), np.full(300, day(2015, 1, 1)), np.full(300, 3))
+        >>> rng = np.random.default_rng(0)
+        >>> c = process(rng, DummyConfig(), ps, np.arange(300), np.full(300, day(2015, 1, 1)), np.full(300, 3))
         >>> sorted(probation_records(Ctx(0, 0, ps, DummyConfig(), np.random.default_rng(0)), c))
         ['probation_flatfile', 'probation_rqmnts']
     """

@@ -84,8 +84,9 @@ def to_arrow(table: str, frame: dict, rng: np.random.Generator, cfg: DummyConfig
     Example:
         >>> import numpy as np
         >>> from djs_toolkit.dummy.config import DummyConfig
-        >>> to_arrow("xjs_link", {"source_dataset": np.array([], dtype=object), "row_id_hash": np.array([], dtype=object),
-        ...     "estimated_xjs_id": np.array([], dtype=object)}, np.random.default_rng(0), DummyConfig()).num_rows
+        >>> empty = np.array([], dtype=object)
+        >>> cols = {"source_dataset": empty, "row_id_hash": empty, "estimated_xjs_id": empty}
+        >>> to_arrow("xjs_link", cols, np.random.default_rng(0), DummyConfig()).num_rows
         0
     """
     decl = TABLES[table]

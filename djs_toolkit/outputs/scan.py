@@ -136,7 +136,8 @@ def scan_frame(
         >>> scan_frame(pd.DataFrame({"person_id": ["a"], "n": [3]}))  # doctest: +NORMALIZE_WHITESPACE
         ['table: column `person_id` looks like a person/record identifier (*_hash, estimated_*, person_id,
         record_id, offender_id, defendant_id): release aggregates only, without identifiers',
-         'table: 1 cell(s) in count column(s) are between 0 and 10 and not suppressed: check it with the output checker']
+         'table: 1 cell(s) in count column(s) are between 0 and 10 and not suppressed: check it with the output
+         checker']
     """
     problems = []
     ids = sorted({str(n) for n in _names(table.columns) + list(table.index.names) if n is not None and is_id_column(n)})

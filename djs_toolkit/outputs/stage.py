@@ -147,8 +147,9 @@ def name_problems(name: object, what: str = "output name") -> list[str]:
     """Problems with an output name or run label (empty list = usable).
 
     Example:
-        >>> name_problems("KM table")
-        ["output name 'KM table' is not usable: use 1-32 lower-case letters, digits, _ or - (starting with a letter or digit)"]
+        >>> name_problems("KM table")  # doctest: +NORMALIZE_WHITESPACE
+        ["output name 'KM table' is not usable: use 1-32 lower-case letters, digits, _ or - (starting with a letter
+        or digit)"]
     """
     if isinstance(name, str) and NAME_RULE.match(name):
         return []

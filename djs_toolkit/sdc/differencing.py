@@ -126,7 +126,8 @@ def _atom_text(i: int, j: int, rel_e: Released, rel_n: Released, other: str) -> 
         return f"records in this output's cell [{label_name(rel_n, j - 1)}] outside the population of {other}"
     if j == 0:
         return f"records in cell [{label_name(rel_e, i - 1)}] of {other} outside this output's population"
-    return f"records in this output's cell [{label_name(rel_n, j - 1)}] and in cell [{label_name(rel_e, i - 1)}] of {other}"
+    here, there = label_name(rel_n, j - 1), label_name(rel_e, i - 1)
+    return f"records in this output's cell [{here}] and in cell [{there}] of {other}"
 
 
 def _rounding_width(rel: Released) -> float:

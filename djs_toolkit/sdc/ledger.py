@@ -262,7 +262,8 @@ class Ledger:
             >>> led = Ledger()
             >>> a = led.store_keyset(np.array([5, 7, 9], dtype=np.uint64))
             >>> b = led.store_keyset(np.array([5, 7], dtype=np.uint64))
-            >>> led.common_prefix(a, b), led.common_prefix(b, a), led.common_prefix(a, led.store_keyset(np.array([7], dtype=np.uint64)))
+            >>> c = led.store_keyset(np.array([7], dtype=np.uint64))
+            >>> led.common_prefix(a, b), led.common_prefix(b, a), led.common_prefix(a, c)
             (2, 2, None)
         """
         ka, kb = self.keyset(a), self.keyset(b)

@@ -358,8 +358,8 @@ class CurvesAndTables(SessionBase):
                                 None,
                                 "CountsOnlyCheck",
                                 "review",
-                                f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
-                                "suppression); dominance and value checks need the records",
+                                f"`{statistic}` was checked through the unweighted counts behind each cell "
+                                "(threshold, zeros, suppression); dominance and value checks need the records",
                             )
                         ]
                     ),

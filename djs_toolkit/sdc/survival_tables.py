@@ -227,7 +227,8 @@ def safe_curve(
     Example:
         >>> from djs_toolkit.sdc.profiles import load_profile
         >>> stop = np.arange(1.0, 201.0); code = np.ones(200, int)
-        >>> sc = safe_curve(stop, code, None, np.zeros(200, int), [None], None, load_profile("srs"), [0, 50, 100, 150, 200])
+        >>> groups, times = np.zeros(200, int), [0, 50, 100, 150, 200]
+        >>> sc = safe_curve(stop, code, None, groups, [None], None, load_profile("srs"), times)
         >>> sc.table[["time", "n_at_risk", "events", "censored"]].values.tolist()
         [[0.0, 200, 0, 0], [50.0, 200, 50, 0], [100.0, 150, 50, 0], [150.0, 100, 50, 0], [200.0, 50, 50, 0]]
     """
