@@ -1,4 +1,5 @@
 # Two commands: `make run` and `make test`. Both create .venv and install on first use.
+# Also: `make test-fast` (the suite without tests marked slow) and `make sync-notebooks` (notebooks <-> their .py).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -6,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 SCALE  ?= small
 DUMMY  := dummy/$(SCALE)
 
-.PHONY: run test install bench clean-dummy
+.PHONY: run test test-fast sync-notebooks install bench clean-dummy
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,21 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Everything but the notebook runs, kernels, child processes and larger dummy extracts (`@pytest.mark.slow`).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+# Each notebooks/NAME.ipynb is paired with notebooks/NAME.py (jupytext, py:percent): the file saved last gives the
+# cells to the other. Then outputs and execution counts are cleared from the .ipynb (they may hold results that are
+# not cleared for release).
+sync-notebooks: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.ipynb
+	$(BIN)/python -c "import sys, nbformat; \
+	nbs = {p: nbformat.read(p, as_version=4) for p in sys.argv[1:]}; \
+	dirty = {p: nb for p, nb in nbs.items() if any(c.get('outputs') or c.get('execution_count') for c in nb.cells)}; \
+	[c.update(outputs=[], execution_count=None) for nb in dirty.values() for c in nb.cells if c.cell_type == 'code']; \
+	[nbformat.write(nb, p) for p, nb in dirty.items()]" notebooks/*.ipynb
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f; done
