@@ -69,8 +69,8 @@ def _grid(
         cnt = sub.groupby(["period", "grp"])["n"].sum().reindex(idx, fill_value=0)
         f = cnt.reset_index().rename(columns={"n": "count"})
         f.insert(1, "dataset", flow)
-        # Recent months still fill in (late records, cases not yet concluded): flagged, not dropped (docs/methods.md
-        # §8).
+        # Recent months still fill in (late records, cases not yet concluded): flagged, not dropped
+        # (docs/methods.md §8).
         last_full = hi if until >= hi.end_time.normalize() else hi - 1
         f["incomplete"] = f["period"] > last_full - incomplete_months
         frames.append(f)

@@ -6,8 +6,8 @@ union) and *inclusive* counts (at least these: what "in both A and B" means), re
 every compared dataset covers so overlaps are not deflated by different coverage periods. Time-ordered
 overlaps ("A then B within d days") get a censoring-aware estimate beside the naive proportion among
 people with complete follow-up (docs/methods.md §7). Linkage sensitivity perturbs the person clusters (§7 "Linkage
-uncertainty"). `protect_overlap` protects exclusive cells, inclusive counts and set sizes as one linked
-table (docs/disclosure.md §7.3: suppression, then an LP attacker audit).
+uncertainty"). `sdc.overlap.protect_overlap` protects exclusive cells, inclusive counts and set sizes as one
+linked table (docs/disclosure.md §7.3: suppression, then an LP attacker audit).
 """
 
 from __future__ import annotations
