@@ -1,6 +1,7 @@
 """Differencing across notebook runs: pipeline order decides, not timing; failed outputs drop out."""
 
 import numpy as np
+import pytest
 
 from djs_toolkit.runner.differencing import cross_run_check, purge_run
 from djs_toolkit.sdc import load_profile
@@ -26,6 +27,7 @@ def _ledger(tmp_path, order):
     return led
 
 
+@pytest.mark.slow
 def test_the_later_run_in_pipeline_order_fails_whatever_order_the_ledger_was_filled_in(tmp_path):
     runs = [("r1", ["r1.t"]), ("r2", ["r2.t"]), ("r3", ["r3.t"])]
     profile = load_profile("srs")

@@ -293,6 +293,7 @@ def test_failed_and_timed_out_runs_write_no_bundle_and_leak_no_message(project):
     assert "SECRET-ROW-VALUE" in (run_dir / "nb" / "broken.ipynb").read_text()
 
 
+@pytest.mark.slow
 def test_relative_runs_and_outputs_folders_are_resolved_before_kernels_start(project, monkeypatch):
     # Kernels run in the notebook's folder: a relative stage path would put the records there, and the bundle
     # would come out empty.

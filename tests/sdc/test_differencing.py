@@ -249,6 +249,7 @@ def _synthetic(n: int = 100_000, seed: int = 7) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_false_positive_rate_on_33_independent_outputs_of_a_100k_frame_is_zero():
     df = _synthetic()
     names = ["court", "outcome", "sex", "age_band", "region", "offence", "year", "ethnicity", "prior"]

@@ -122,6 +122,7 @@ def _child(ledger: Path, n: int, name: str, start: int = 1000) -> subprocess.Pop
     )
 
 
+@pytest.mark.slow
 def test_ledger_persists_across_processes_and_catches_a_rerun_with_one_more_record(tmp_path):
     led = tmp_path / "ledger"
     first = _child(led, 300, "by_court")
@@ -137,6 +138,7 @@ def test_ledger_persists_across_processes_and_catches_a_rerun_with_one_more_reco
     assert [e.name for e in Ledger(led).entries()] == ["by_court"]  # the failing rerun is not recorded
 
 
+@pytest.mark.slow
 def test_two_processes_appending_at_once_leave_both_entries_intact(tmp_path):
     led = tmp_path / "ledger"
     procs = [_child(led, 200 + 40 * k, f"t{k}", start=1000 + 5000 * k) for k in range(2)]  # disjoint people

@@ -243,6 +243,7 @@ def test_every_person_record_once_per_event_on_dummy(tiny_extract):
     assert per_type.loc["probation_start", "n"] == expected["probation"]
 
 
+@pytest.mark.slow
 def test_spine_agrees_with_truth_up_to_linkage_error(tiny_extract, tiny_extract_dir):
     """Persons per record agree with the true person ids except where linkage error was injected."""
     pm = pd.read_parquet(tiny_extract_dir / "truth" / "person_map.parquet")
