@@ -51,7 +51,7 @@ def _one(scale: str, baseline: bool) -> dict:
         # What a researcher does by hand: the whole link table into pandas, then a groupby (no window).
         t0 = time.perf_counter()
         link = pd.read_parquet(
-            [p for p in sorted(root.glob("xjs_link*.parquet"))] or root / "xjs_link",
+            sorted(root.glob("xjs_link*.parquet")) or root / "xjs_link",
             columns=["source_dataset", "estimated_xjs_id"],
         )
         labels = sorted(link["source_dataset"].unique())

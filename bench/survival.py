@@ -155,7 +155,7 @@ def main() -> None:
         "statsmodels PHReg efron",
         timed(lambda: PHReg(d.duration, X, status=d.event, ties="efron").fit(), 1),
     )
-    lif_plain = timed(lambda: lifelines.CoxPHFitter().fit(d[COVS + ["duration", "event"]], "duration", "event"), 1)
+    lif_plain = timed(lambda: lifelines.CoxPHFitter().fit(d[[*COVS, "duration", "event"]], "duration", "event"), 1)
     slow = args.skip_slow
     base["cox efron cluster-robust"] = (
         "statsmodels PHReg fit(groups)",
@@ -186,7 +186,7 @@ def main() -> None:
         if slow
         else timed(
             lambda: lifelines.CoxPHFitter().fit(
-                sub[COVS + ["duration", "event", "person"]], "duration", "event", cluster_col="person"
+                sub[[*COVS, "duration", "event", "person"]], "duration", "event", cluster_col="person"
             ),
             1,
         )

@@ -8,6 +8,11 @@ offence date) gives one index; `INDEX_TYPES` names the index events, `index_sele
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
+
 __all__ = ["CRIMINAL_CASE", "INDEX_TYPES", "SPINE_COLUMNS", "build_cases", "index_select", "prior_contacts_sql"]
 
 _CUSTODY_OR_ORDER = "('Immediate custody', 'Community sentence', 'Suspended sentence order')"
@@ -120,7 +125,7 @@ SPINE_COLUMNS = (
 _CASE_INDEXES = ("court_disposal", "case_end")
 
 
-def build_cases(extract) -> None:
+def build_cases(extract: Extract) -> None:
     """Create temp table ``_cases``: the spine's criminal court cases (``mags_case``, ``crown_case``) with
     what a magistrates' case row lacks completed from the rest of the record.
 
@@ -140,7 +145,7 @@ def build_cases(extract) -> None:
       counts as criminal. Without this, breach and non-criminal rows of unknown type were counted as new
       offences: prior contacts and outcomes (dated by the breach, or the hearing).
     """
-    if getattr(extract, "_cases_built", False):  # derived from the spine, which never changes once built
+    if "cases" in extract.built:  # derived from the spine, which never changes once built
         return
     have = set(extract.tables)
     sel = {c: f"s.{c}" for c in SPINE_COLUMNS}
@@ -168,7 +173,7 @@ def build_cases(extract) -> None:
         f"{joins} WHERE s.event_type IN ('mags_case', 'crown_case')) AS c "
         "WINDOW inc AS (PARTITION BY person_id, offence_date)"
     )
-    extract._cases_built = True
+    extract.built.add("cases")
 
 
 def index_select(name: str, flt: str, when: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -27,6 +28,9 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine import build_spine, observed_until
 from djs_toolkit.spine.sql import days_between
+
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
 
 __all__ = [
     "AGE_BANDS",
@@ -83,7 +87,7 @@ _AGE_SOURCES = {  # dataset: (table, recorded age, date the age refers to)
 AGE_RANGE = (10, 100)  # ages outside this are recording errors (docs/data.md §14.4): missing
 
 
-def _index_age_sql(extract) -> str:
+def _index_age_sql(extract: Extract) -> str:
     """SQL over ``_idx``: ``idx_id``, ``age0`` = estimated age in completed years at the index date.
 
     Data First records age in completed years at a reference date (offence, reception), not a birth
@@ -147,7 +151,7 @@ def _date(d: dt.date | pd.Timestamp | str) -> str:
     return f"DATE '{pd.Timestamp(d).date()}'"
 
 
-def _follow_up_end(extract, outcome: str, waiting_days: int) -> tuple[dt.date, str]:
+def _follow_up_end(extract: Extract, outcome: str, waiting_days: int) -> tuple[dt.date, str]:
     datasets, _, by_offence = OUTCOMES[outcome]
     ends = {d: observed_until(d, extract.extract_end) for d in datasets}
     end = min(ends.values())
@@ -158,7 +162,7 @@ def _follow_up_end(extract, outcome: str, waiting_days: int) -> tuple[dt.date, s
 
 
 def reentry_cohort(
-    extract,
+    extract: Extract,
     index: str | Sequence[str],
     outcome: str = "any_criminal_court",
     period=None,
@@ -240,7 +244,7 @@ def reentry_cohort(
 
 
 def cohort_table(
-    extract,
+    extract: Extract,
     index: str | Sequence[str],
     outcome: str = "any_criminal_court",
     period=None,
@@ -275,7 +279,7 @@ def cohort_table(
     build_spine(extract)
     build_cases(extract)
     fu_end, fu_reason = _follow_up_end(extract, outcome, waiting_days)
-    out_sets, out_filter, by_offence = OUTCOMES[outcome]
+    _, out_filter, by_offence = OUTCOMES[outcome]
     idx_sql = []
     for name in indexes:
         ds, flt, when = INDEX_TYPES[name]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from djs_toolkit.analyses.groups import entity, group_sql
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.spine import build_spine, check_datasets, coverage
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
+
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
 
 __all__ = ["ENTRY_EVENTS", "KNOWN_DATES", "ITSResult", "its", "monthly_flows"]
 
@@ -63,8 +67,11 @@ def _grid(
             raise DJSUserError(f"No month of `{flow}` is left after the wash-out: shorten washout_months.")
         months = pd.period_range(lo, hi, freq="M")
         idx = pd.MultiIndex.from_product([months, groups], names=["period", "grp"])
+        # PeriodIndex.from_ordinals is in pandas >= 2.2 but missing from pandas-stubs 2.3.
         sub = got[got["flow"] == flow].assign(
-            period=lambda d: pd.PeriodIndex.from_ordinals(d["m"].astype(np.int64) - (1970 * 12), freq="M")
+            period=lambda d: pd.PeriodIndex.from_ordinals(  # type: ignore[attr-defined]
+                d["m"].astype(np.int64) - (1970 * 12), freq="M"
+            )
         )
         cnt = sub.groupby(["period", "grp"])["n"].sum().reindex(idx, fill_value=0)
         f = cnt.reset_index().rename(columns={"n": "count"})
@@ -82,7 +89,7 @@ def _grid(
 
 
 def monthly_flows(
-    extract,
+    extract: Extract,
     kind: str = "first_entry",
     datasets: Iterable[str] | None = None,
     by: str | None = None,
@@ -123,13 +130,14 @@ def monthly_flows(
     """
     build_spine(extract)
     cov = coverage(extract).set_index("dataset")
+    start, observed_until = cov["start"], cov["observed_until"]  # Timestamps by dataset label
     con = extract.engine.con
     if kind == "transition":
         if first is None or then is None or int(within_days) <= 0:
             raise DJSUserError("A transition needs `first`, `then` and a positive `within_days`.")
         (fc, fd), (tc, td) = entity(first), entity(then)
-        lo = max(cov.loc[td, "start"], cov.loc[fd, "start"] + pd.Timedelta(days=int(within_days)))
-        until = min(cov.loc[td, "observed_until"], cov.loc[fd, "observed_until"])
+        lo = max(start[td], start[fd] + pd.Timedelta(days=int(within_days)))
+        until = min(observed_until[td], observed_until[fd])
         flow = f"{first} -> {then}"
         gap = days_between("f.event_date", "t.event_date")
         sql = (
@@ -144,10 +152,10 @@ def monthly_flows(
         evs = [e for d, e, _ in EVENT_TYPES if d in labels and e in events]
         if not evs:
             raise DJSUserError("No entry event type belongs to the chosen datasets: check `events` and `datasets`.")
-        starts = {d: cov.loc[d, "start"] + pd.DateOffset(months=int(washout_months)) for d in labels}
-        untils = {d: cov.loc[d, "observed_until"] for d in labels}
+        starts = {d: start[d] + pd.DateOffset(months=int(washout_months)) for d in labels}
+        untils = {d: observed_until[d] for d in labels}
         starts["any"], untils["any"] = max(starts.values()), min(untils.values())
-        spans = {d: (_month_start(starts[d], ceil=True), _month_start(untils[d]), untils[d]) for d in labels + ["any"]}
+        spans = {d: (_month_start(starts[d], ceil=True), _month_start(untils[d]), untils[d]) for d in [*labels, "any"]}
         where = f"event_type IN ({', '.join(repr(e) for e in evs)}) AND in_coverage"
         if kind == "first_entry":  # the first row of each person (and dataset) with its attributes
             rank = "ROW_NUMBER() OVER (PARTITION BY person_id{p} ORDER BY event_date, dataset, record_id)"
@@ -246,9 +254,9 @@ def _design(idx: pd.PeriodIndex, interruptions, ramps, seasonality: str | None, 
         effects.append(f"ramp_{a.strftime('%Y-%m')}")
     month = idx.month.to_numpy()
     if seasonality == "fourier":
-        for k in range(1, order + 1):
-            X[f"fourier_sin_{k}"] = np.sin(2 * np.pi * k * month / 12)
-            X[f"fourier_cos_{k}"] = np.cos(2 * np.pi * k * month / 12)
+        for h in range(1, order + 1):
+            X[f"fourier_sin_{h}"] = np.sin(2 * np.pi * h * month / 12)
+            X[f"fourier_cos_{h}"] = np.cos(2 * np.pi * h * month / 12)
     elif seasonality == "dummies":
         for mth in range(2, 13):
             X[f"month_{mth:02d}"] = (month == mth).astype(float)
@@ -318,9 +326,10 @@ def its(
         0.6
     """
     y = _as_series(series)
+    months = cast(pd.PeriodIndex, y.index)  # _as_series makes it monthly periods
     if family not in ("poisson", "negbin", "gaussian"):
         raise DJSUserError("`family` must be 'poisson', 'negbin' or 'gaussian'.")
-    X, effects = _design(y.index, list(interruptions), list(ramps), seasonality, int(fourier_order), slope_changes)
+    X, effects = _design(months, list(interruptions), list(ramps), seasonality, int(fourier_order), slope_changes)
     off = None
     if offset is not None:
         o = _as_series(pd.Series(offset)).reindex(y.index)
@@ -330,9 +339,9 @@ def its(
         if family == "gaussian":
             raise DJSUserError("An offset needs a count family: divide the series by it for a gaussian model.")
     inc = y.attrs.get("incomplete")
-    drop = y.index.isin(pd.PeriodIndex([pd.Period(e, "M") for e in exclude], freq="M"))
+    drop = months.isin(pd.PeriodIndex([pd.Period(e, "M") for e in exclude], freq="M"))
     if inc is not None:
-        drop |= inc.reindex(y.index.to_timestamp()).fillna(False).to_numpy(bool)
+        drop |= inc.reindex(months.to_timestamp()).fillna(False).to_numpy(bool)
     fit_rows = ~drop & y.notna().to_numpy()
     if int(fit_rows.sum()) <= X.shape[1] + 2:
         raise DJSUserError("Too few months to fit this model: use fewer terms or a longer series.")
@@ -385,7 +394,7 @@ def its(
     cf, clo, chi = predict(Xc.to_numpy())
     out = pd.DataFrame(
         {
-            "month": y.index.to_timestamp(),
+            "month": months.to_timestamp(),
             "observed": y.to_numpy(),
             "fitted": fit,
             "fitted_lower": flo,

@@ -8,6 +8,7 @@ person's next contact, by one in another dataset. Counted in DuckDB over the spi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,11 +17,18 @@ from djs_toolkit.analyses.groups import group_sql
 from djs_toolkit.analyses.overlap import resolve_window
 from djs_toolkit.spine import build_spine, check_datasets
 
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
+
 __all__ = ["transitions"]
 
 
 def transitions(
-    extract, datasets: Iterable[str] | None = None, within_days: int | None = None, by: str | None = None, window=None
+    extract: Extract,
+    datasets: Iterable[str] | None = None,
+    within_days: int | None = None,
+    by: str | None = None,
+    window=None,
 ) -> pd.DataFrame:
     """Transition table between jurisdictions with the time between contacts.
 
@@ -58,9 +66,6 @@ def transitions(
                PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY days) AS q1_days,
                PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY days) AS q3_days
         FROM t WHERE TRUE {gap} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").df()
-    if by is None:
-        df = df.drop(columns="grp")
-    else:
-        df = df.rename(columns={"grp": by})
+    df = df.drop(columns="grp") if by is None else df.rename(columns={"grp": by})
     df.attrs["window"] = (start, end)
     return df

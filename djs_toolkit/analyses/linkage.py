@@ -7,6 +7,7 @@ pairs of people), then recounts the overlap sets or the ordered overlap on each 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from djs_toolkit.analyses.overlap import (
     sets_frame,
 )
 from djs_toolkit.errors import DJSUserError
+
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
 
 __all__ = ["ordered_sensitivity", "sets_sensitivity"]
 
@@ -117,7 +121,7 @@ def _ranges(head: pd.DataFrame, runs: list[pd.DataFrame], keys: list[str], cols:
 
 
 def sets_sensitivity(
-    extract,
+    extract: Extract,
     datasets: Iterable[str] | None = None,
     window=None,
     by: str | None = None,
@@ -165,7 +169,7 @@ def sets_sensitivity(
 
 
 def ordered_sensitivity(
-    extract,
+    extract: Extract,
     first: str,
     then: str,
     within_days: int,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -28,6 +29,9 @@ from djs_toolkit.analyses.cohort import age_band_sql, cohort_table
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.spine import build_spine, observed_until
 from djs_toolkit.survival.km import km
+
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
 
 __all__ = ["MEASURE_LABEL", "proven_reoffending", "proven_reoffending_offenders"]
 
@@ -53,7 +57,7 @@ def _prior_band_sql(col: str) -> str:
 
 
 def _offenders_table(
-    extract, index: Sequence[str], follow_up_days: int, waiting_days: int, lookback_days: int
+    extract: Extract, index: Sequence[str], follow_up_days: int, waiting_days: int, lookback_days: int
 ) -> tuple[str, dt.date]:
     """Create (once per extract and arguments) the engine table of `proven_reoffending_offenders`.
 
@@ -110,7 +114,7 @@ def _offenders_table(
 
 
 def proven_reoffending_offenders(
-    extract,
+    extract: Extract,
     index: Sequence[str] = _MOJ_INDEX,
     follow_up_days: int = 365,
     waiting_days: int = 183,
@@ -192,7 +196,7 @@ def _expected(cells: pd.DataFrame, reference: tuple | None) -> tuple[np.ndarray,
     return np.asarray(fit.predict(x)), k_ref / n_ref
 
 
-def _cif_365(extract, table: str, keys: list[str], complete_only: bool) -> pd.DataFrame:
+def _cif_365(extract: Extract, table: str, keys: list[str], complete_only: bool) -> pd.DataFrame:
     """Survival-based cumulative incidence of a new criminal court contact by 365 days, per cohort.
 
     The re-entry cohort of every index type present is built in the engine (`cohort_table`) and only
@@ -217,7 +221,7 @@ def _cif_365(extract, table: str, keys: list[str], complete_only: bool) -> pd.Da
         before = curve[curve["time"] <= 365]
         s, lo, hi = (1.0, 1.0, 1.0) if before.empty else before.iloc[-1][["estimate", "ci_lower", "ci_upper"]]
         key = key if isinstance(key, tuple) else (key,)
-        rows.append(dict(zip(keys, key), cif_365=1 - s, cif_365_lower=1 - hi, cif_365_upper=1 - lo))
+        rows.append(dict(zip(keys, key, strict=True), cif_365=1 - s, cif_365_lower=1 - hi, cif_365_upper=1 - lo))
     return pd.DataFrame(rows, columns=[*keys, "cif_365", "cif_365_lower", "cif_365_upper"])
 
 

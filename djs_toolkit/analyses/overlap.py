@@ -13,7 +13,7 @@ linked table (docs/disclosure.md §7.3: suppression, then an LP attacker audit).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.overlap import superset_sums
 from djs_toolkit.spine import build_spine, check_datasets, common_window, coverage
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
+
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
 
 __all__ = [
     "BY_ATTRIBUTES",
@@ -34,7 +37,7 @@ __all__ = [
 ]
 
 
-def resolve_window(extract, labels: list[str], window) -> tuple[pd.Timestamp, pd.Timestamp]:
+def resolve_window(extract: Extract, labels: list[str], window) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The (start, end) window: the given pair, or the window all ``labels`` cover.
 
     Example:
@@ -64,7 +67,9 @@ def _member_sql(labels: list[str], start: pd.Timestamp, end: pd.Timestamp, event
     )
 
 
-def memberships(extract, datasets: Iterable[str] | None = None, window=None, event_types: bool = False) -> pd.DataFrame:
+def memberships(
+    extract: Extract, datasets: Iterable[str] | None = None, window=None, event_types: bool = False
+) -> pd.DataFrame:
     """One row per person with an event in the window; one boolean column per dataset.
 
     Args:
@@ -93,7 +98,7 @@ def memberships(extract, datasets: Iterable[str] | None = None, window=None, eve
     return df
 
 
-def membership_masks(extract, datasets: Iterable[str] | None = None, window=None) -> pd.DataFrame:
+def membership_masks(extract: Extract, datasets: Iterable[str] | None = None, window=None) -> pd.DataFrame:
     """Persons by exact combination of datasets, as a bitmask count, computed inside DuckDB.
 
     Bit i of ``mask`` is set when the person appears in ``datasets[i]``; ``persons`` counts people
@@ -119,7 +124,7 @@ def membership_masks(extract, datasets: Iterable[str] | None = None, window=None
 
 
 # -- k-way sets ---------------------------------------------------------------------------------------------------
-def set_labels(extract, names: Iterable[str] | None) -> list[str]:
+def set_labels(extract: Extract, names: Iterable[str] | None) -> list[str]:
     """Set names: dataset labels (default: every dataset present) or event types (event-type level sets)."""
     if names is None:
         return check_datasets(extract, None)
@@ -140,7 +145,7 @@ def mask_counts(con, labels: list[str], window, by: str | None, src: str = "_spi
         "GROUP BY mask, grp"
     ).fetchnumpy()
     out: dict[Any, np.ndarray] = {}
-    for mask, grp, n in zip(got["mask"], got["grp"], got["n"]):
+    for mask, grp, n in zip(got["mask"], got["grp"], got["n"], strict=True):
         out.setdefault(grp, np.zeros(1 << len(labels), np.int64))[int(mask)] += int(n)
     return out or {"all": np.zeros(1 << len(labels), np.int64)}
 
@@ -208,7 +213,7 @@ def overlap_sets(
 
 
 # -- time-ordered overlaps ----------------------------------------------------------------------------------------
-def ordered_setup(extract, first: str, then: str, within_days: int, window) -> tuple:
+def ordered_setup(extract: Extract, first: str, then: str, within_days: int, window) -> tuple:
     if int(within_days) <= 0:
         raise DJSUserError("`within_days` must be a positive number of days.")
     d_then = entity(then)[1]
@@ -293,7 +298,7 @@ def ordered_frame(
 
 
 def ordered_overlap(
-    extract,
+    extract: Extract,
     first: str,
     then: str,
     within_days: int,

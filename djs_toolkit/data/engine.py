@@ -8,6 +8,7 @@ statements can later run on Spark (docs/architecture.md §5: SQL kept dialect-po
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -156,10 +157,8 @@ class Engine:
         self.con.execute(f"SET memory_limit = '{memory_limit_mib()}MiB'")
         # No progress bar: notebooks and logs show counts we choose, nothing else. In Jupyter without
         # ipywidgets DuckDB refuses to change the setting, and draws no bar there either.
-        try:
+        with contextlib.suppress(duckdb.Error):
             self.con.execute("SET enable_progress_bar = false")
-        except duckdb.Error:
-            pass
         # Work tables (the spine and what analyses derive from it) live in a compressed in-memory
         # database: a national spine is about 5x smaller there (bench/spine.py).
         self.con.execute("ATTACH ':memory:' AS djs_work (COMPRESS)")

@@ -57,6 +57,7 @@ class Extract:
         root: the extract folder.
         column_map: the column map in use.
         extract_end: the data cut-off (column map `extract_end`, else the schema default).
+        built: the derived work tables built on its connection (`spine`, `cases`), each built once.
     """
 
     def __init__(self, root: Path, column_map: ColumnMap) -> None:
@@ -66,6 +67,7 @@ class Extract:
         self.extract_end: dt.date = column_map.extract_end or EXTRACT_END
         self._table_checks: dict[str, tuple[list[Problem], int]] = {}
         self._report: ValidationReport | None = None
+        self.built: set[str] = set()
 
     @property
     def tables(self) -> list[str]:

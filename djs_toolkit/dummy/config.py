@@ -68,10 +68,6 @@ def scale_of(name: str) -> Scale:
     return SCALES[name]
 
 
-def _d(y: int, m: int, d: int) -> dt.date:
-    return dt.date(y, m, d)
-
-
 @dataclass(frozen=True)
 class DummyConfig:
     """All generator parameters. Defaults reproduce the calibration targets in docs/data.md §13.
@@ -145,7 +141,7 @@ class DummyConfig:
     """
 
     # ---------------------------------------------------------------- population
-    sim_start: dt.date = _d(2006, 1, 1)
+    sim_start: dt.date = dt.date(2006, 1, 1)
     birth_years: tuple[int, int] = (1945, 2010)
     p_female: float = 0.5
     p_wales: float = 0.055

@@ -253,7 +253,7 @@ def simulate_family(
     cnt = hi_ - lo_
     rep_case = np.repeat(pr_case[ret_pos], cnt)
     rep_kid = kids[order][
-        np.concatenate([np.arange(a, z) for a, z in zip(lo_, hi_)]) if cnt.sum() else np.zeros(0, np.int64)
+        np.concatenate([np.arange(a, z) for a, z in zip(lo_, hi_, strict=True)]) if cnt.sum() else np.zeros(0, np.int64)
     ]
     b.parties(rep_case, rep_kid, CHILD)
 

@@ -97,7 +97,7 @@ def probation_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         np.array(
             [
                 codes.REGION_AREAS[r][i % len(codes.REGION_AREAS[r])]
-                for r, i in zip(region.tolist(), rng.integers(0, 6, n).tolist())
+                for r, i in zip(region.tolist(), rng.integers(0, 6, n).tolist(), strict=True)
             ],
             dtype=np.int64,
         )

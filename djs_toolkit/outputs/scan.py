@@ -63,7 +63,7 @@ _COUNT_PATTERNS = (
     "inclusive",
     "transitions",
 )
-_ROWS_TEXT = re.compile(r"\[(\d+) rows x \d+ columns\]|(\d+) rows × \d+ columns|Length: (\d+)")
+_ROWS_TEXT = re.compile(r"\[(\d+) rows x \d+ columns\]|(\d+) rows \u00d7 \d+ columns|Length: (\d+)")  # pandas' HTML
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TABULAR = re.compile(r"\S {2,}\S|^\s+\S")
 
@@ -377,7 +377,7 @@ def scan_notebook(path: Path, min_safe_count: int = 10, max_rows: int = MAX_ROWS
             if out.get("output_type") == "error":
                 continue
             data = out.get("data", {})
-            texts = [out.get("text", "")] + [data.get("text/plain", "")]
+            texts = [out.get("text", ""), data.get("text/plain", "")]
             for text in texts:
                 problems += _scan_text(text if isinstance(text, str) else "".join(text), where, max_rows)
             html = data.get("text/html", "")

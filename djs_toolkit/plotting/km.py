@@ -80,7 +80,7 @@ def km_plot(
         >>> len(km_plot(c, r).axes)
         2
     """
-    cur, cmask = _flat(*protected(curve, "curve"))
+    cur, _ = _flat(*protected(curve, "curve"))
     tab, tmask = _flat(*protected(risk_table, "risk table"))
     for need, frame in ((("time", "estimate", "ci_lower", "ci_upper"), cur), (("time", "n_at_risk"), tab)):
         if any(c not in frame.columns for c in need):
@@ -136,8 +136,10 @@ def km_plot(
         y = n_rows - 1
         for i, lv in enumerate(levels):
             g = tab if by is None else tab[(tab_lab == lv).to_numpy()]
-            for c, lab in rows:
-                for tt, v, hid in zip(g["time"], g[c].to_numpy(float, na_value=np.nan), tmask.loc[g.index, c]):
+            for c, _label in rows:
+                for tt, v, hid in zip(
+                    g["time"], g[c].to_numpy(float, na_value=np.nan), tmask.loc[g.index, c], strict=True
+                ):
                     axt.text(
                         float(tt),
                         y,

@@ -83,14 +83,16 @@ def upset_plot(
         s = sets[int(np.argmax(table[sets].to_numpy(bool)[i]))]
         size[s] = (float(table["inclusive"].to_numpy(float, na_value=np.nan)[i]), bool(mask["inclusive"].iloc[i]))
     n, k = len(order), len(sets)
-    bar_labels = [SUPPRESSED if c else _fmt(v) for v, c in zip(exc, exc_c)]
+    bar_labels = [SUPPRESSED if c else _fmt(v) for v, c in zip(exc, exc_c, strict=True)]
     vals = np.array([size[s][0] for s in sets])
     sc = np.array([size[s][1] for s in sets])
-    size_labels = [SUPPRESSED if c else _fmt(v) for v, c in zip(vals, sc)]
+    size_labels = [SUPPRESSED if c else _fmt(v) for v, c in zip(vals, sc, strict=True)]
     with style():
         fig = new_figure()
         name_w = max(text_size(fig, name, _NAME_PT)[0] for name in sets)
-        shown = [text_size(fig, lab, _VALUE_PT) for lab, c in zip(bar_labels, exc_c) if not c] or [(0.0, 0.0)]
+        shown = [text_size(fig, lab, _VALUE_PT) for lab, c in zip(bar_labels, exc_c, strict=True) if not c] or [
+            (0.0, 0.0)
+        ]
         wide, thick = max(w for w, _ in shown), max(h for _, h in shown)
         lay = UpsetLayout.fit(n, k, name_w, label_w=wide, title=bool(title))
         fig.set_size_inches(lay.width, lay.height)
@@ -102,7 +104,7 @@ def upset_plot(
         vertical = wide + 2 * _PAD_PT / 72 > lay.col
         font = max(6.0, _VALUE_PT * min(1.0, 0.9 * lay.col / max(thick, 1e-3))) if vertical else _VALUE_PT
         ax_bar.bar(x[~exc_c], exc[~exc_c], color=PALETTE[0], width=0.6)
-        for xi, v, c, lab in zip(x, exc, exc_c, bar_labels):
+        for xi, v, c, lab in zip(x, exc, exc_c, bar_labels, strict=True):
             # "c" sits at the foot of its empty column, always horizontal and at full size
             ax_bar.annotate(
                 lab,
@@ -125,7 +127,7 @@ def upset_plot(
         # Matrix: filled dots for members joined by a line, light dots for non-members.
         yy = np.arange(k)[::-1]
         dot = min(80.0, (0.7 * min(lay.col, lay.row) * 72) ** 2)
-        for xi, row in zip(x, member):
+        for xi, row in zip(x, member, strict=True):
             ax_mat.scatter(np.full(k, xi), yy, s=dot, color=np.where(row, PALETTE[4], "#D9D9D9").tolist(), zorder=3)
             if row.sum() > 1:
                 ax_mat.plot([xi, xi], [yy[row].min(), yy[row].max()], color=PALETTE[4], linestyle="-", zorder=2)
@@ -137,7 +139,7 @@ def upset_plot(
         for sp in ("left", "bottom"):
             ax_mat.spines[sp].set_visible(False)
         # Set names, right-aligned against the matrix, in a column as wide as the longest name.
-        for yi, name in zip(yy, sets):
+        for yi, name in zip(yy, sets, strict=True):
             ax_names.text(1.0 - lay.pad / lay.names_w, yi, name, ha="right", va="center", fontsize=_NAME_PT)
         ax_names.set_xlim(0, 1)
         ax_names.set_ylim(-0.5, k - 0.5)
@@ -145,7 +147,7 @@ def upset_plot(
         # Set sizes: horizontal bars growing to the left, labelled at their ends; withheld sizes show "c" at
         # zero, inside this panel (right of it is the gap before the names).
         ax_size.barh(yy[~sc], vals[~sc], color=PALETTE[1], height=0.5)
-        for yi, v, c, lab in zip(yy, vals, sc, size_labels):
+        for yi, v, c, lab in zip(yy, vals, sc, size_labels, strict=True):
             ax_size.annotate(
                 lab,
                 (0 if c else v, yi),

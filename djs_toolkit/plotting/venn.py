@@ -77,7 +77,7 @@ def venn_plot(overlap: Any, datasets: list[str] | None = None, group: Any = None
     with style():
         fig = new_figure(8.0, 7.0)
         ax = fig.add_subplot(1, 1, 1)
-        for i, (s, c) in enumerate(zip(sets, centres)):
+        for i, (s, c) in enumerate(zip(sets, centres, strict=True)):
             ax.add_patch(
                 Circle(
                     c,

@@ -112,7 +112,7 @@ def cross_run_check(
     # process working through the plan).
     first = _run_checks(ledger, plan, profile, lp_budget, jobs)
     failed: set[str] = set()
-    for (label, uid, e, earlier), res in zip(plan, first):
+    for (_label, uid, e, earlier), res in zip(plan, first, strict=True):
         if any(x.id in failed for x in earlier):
             res = _check(ledger, uid, e, [x for x in earlier if x.id not in failed], profile, lp_budget)
         out.compared += 1

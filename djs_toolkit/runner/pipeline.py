@@ -279,7 +279,7 @@ def _expand(entry: dict, i: int, root: Path, default_timeout: int, problems: lis
     for s in sets:
         params = {**base, **{k: v for k, v in s.items() if k != "name"}}
         for combo in itertools.product(*matrix.values()):
-            full = {**params, **dict(zip(matrix, combo))}
+            full = {**params, **dict(zip(matrix, combo, strict=True))}
             parts = (
                 [prefix]
                 + ([_label_part(s["name"])] if "name" in s else [_label_part(v) for k, v in s.items()])

@@ -353,7 +353,7 @@ def run_pipeline(
                 "stage": t["stage"],
                 "scan": results[s.label]["scan"],
             }
-            for s, t in zip(specs, tasks)
+            for s, t in zip(specs, tasks, strict=True)
         ]
         report.withheld = assemble(
             stages, str(info["profile"]), run_dir / "bundle.tmp", outputs_dir / rid, cross.results

@@ -341,7 +341,7 @@ def _local_bounds(
                 out[rows_k, 0], out[rows_k, 1] = found[0][where], found[1][where]
         chunk, size = [], 0
 
-    for k, (free, t) in enumerate(zip(free_sets, targets)):
+    for k, (free, t) in enumerate(zip(free_sets, targets, strict=True)):
         M = A[:, free]
         rows = np.unique(M.indices)
         chunk.append((k, M.tocsr()[rows], free, rows, int(np.searchsorted(free, t))))
@@ -410,7 +410,7 @@ def pair_check(
         exact = in_row_space(exact_rows, targets[todo])
         for k in np.asarray(todo)[exact]:
             hit(int(k), float(J[tuple(cand[k])]), float(J[tuple(cand[k])]), "linear algebra")
-        todo = [k for k, e in zip(todo, exact) if not e]
+        todo = [k for k, e in zip(todo, exact, strict=True) if not e]
     for k in todo:
         if not budget.take():
             out.unresolved += 1

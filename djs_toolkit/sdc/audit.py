@@ -152,7 +152,7 @@ def audit_bounds(system: PublishedSystem, targets: Sequence[int]) -> np.ndarray:
         for i in range(0, len(ts), size):
             chunk = ts[i : i + size]
             res = _solve_block(A_c, b_c, bounds_c, [local[int(pos[t])] for t in chunk], cap)
-            for t, (lo, hi) in zip(chunk, res):
+            for t, (lo, hi) in zip(chunk, res, strict=True):
                 out[row_of[t]] = [lo, hi]
     for i, t in enumerate(targets):  # a target listed twice gets the same answer twice
         out[i] = out[row_of[t]]

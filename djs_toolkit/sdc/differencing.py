@@ -221,7 +221,7 @@ def _compare(
                     )
                 )
             if pr.disclosed:
-                exact = all(lo == hi for lo, hi in zip(pr.lower, pr.upper))
+                exact = all(lo == hi for lo, hi in zip(pr.lower, pr.upper, strict=True))
                 how = "exactly" if exact else f"exactly or to within fewer than {w:g}"
                 texts = [_atom_text(i, j, rel_e, rel_n, e.display) for i, j in pr.atoms]
                 more = f" (and {len(texts) - 3} more)" if len(texts) > 3 else ""
@@ -234,7 +234,7 @@ def _compare(
                         f"records can be recovered {how} by differencing: " + "; ".join(texts[:3]) + more,
                     )
                 )
-                for (i, j), cnt, lo, hi, how_ in zip(pr.atoms, pr.counts, pr.lower, pr.upper, pr.method):
+                for (i, j), cnt, lo, hi, how_ in zip(pr.atoms, pr.counts, pr.lower, pr.upper, pr.method, strict=True):
                     rows.append(
                         [
                             e.name,

@@ -115,7 +115,7 @@ class Grid:
             ('All',)
         """
         coord = np.unravel_index(int(cell), self.ext_shape)
-        return tuple("All" if c == len(lv) else lv[c] for c, lv in zip(coord, self.levels))
+        return tuple("All" if c == len(lv) else lv[c] for c, lv in zip(coord, self.levels, strict=True))
 
 
 @dataclass
@@ -194,7 +194,7 @@ def cell_labels(
     labels = np.zeros(n or 0, dtype=np.int64)
     bad = np.zeros(n or 0, dtype=bool)
     stride = 1
-    for c, k in zip(reversed(codes), reversed(shape)):
+    for c, k in zip(reversed(codes), reversed(shape), strict=True):
         labels += c * stride
         bad |= c < 0
         stride *= k

@@ -119,7 +119,7 @@ def family_check(
     code = np.zeros(n_rows, np.int64)
     stride = 1
     per_record = []  # each member's label per record of the union (-1 = not in that member)
-    for w, lab, base in zip(where, [labels] + [np.asarray(ledger.labels(e)) for e in fam], radix):
+    for w, lab, base in zip(where, [labels] + [np.asarray(ledger.labels(e)) for e in fam], radix, strict=True):
         part = np.zeros(n_rows, np.int64)
         part[w] = np.asarray(lab, np.int64) + 1
         per_record.append(part - 1)

@@ -6,6 +6,7 @@ widened to round numbers strictly outside the data range, and explicit edges equ
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -57,7 +58,7 @@ def bin_values(values: pd.Series, bins: int | Sequence[float]) -> tuple[pd.Serie
             raise DJSUserError("hist: bin edges must be an increasing sequence of at least two numbers.")
         if edges[0] == finite.min() or edges[-1] == finite.max():
             flag = "an outer bin edge equals the data minimum or maximum: it reveals an individual's value"
-    names = [f"[{a:g}, {b:g})" for a, b in zip(edges[:-1], edges[1:])]
+    names = [f"[{a:g}, {b:g})" for a, b in itertools.pairwise(edges)]
     codes = np.searchsorted(edges, v, side="right") - 1
     codes[~np.isfinite(v) | (codes < 0) | (codes >= len(names))] = -1
     cat = pd.Categorical.from_codes(codes, categories=names)

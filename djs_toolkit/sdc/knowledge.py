@@ -30,11 +30,11 @@ def _dims(rel: Released) -> list[tuple[str, np.ndarray, int, tuple[str, ...]]]:
     coords = np.unravel_index(np.arange(n), shape) if n else [np.zeros(0, np.int64)] * len(shape)
     out = [
         (name, np.concatenate([[-1], np.asarray(c, np.int64)]), len(lv), lv)
-        for name, c, lv in zip(rel.dims, coords, rel.levels)
+        for name, c, lv in zip(rel.dims, coords, rel.levels, strict=True)
     ]
     inside = np.ones(n + 1, np.int64)
     inside[0] = 0
-    return out + [("\x00in", inside, 2, ("out", "in"))]
+    return [*out, ("\x00in", inside, 2, ("out", "in"))]
 
 
 def _function(ce: np.ndarray, cn: np.ndarray, le: int, ln: int, J: np.ndarray) -> np.ndarray | None:

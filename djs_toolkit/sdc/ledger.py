@@ -191,7 +191,7 @@ class Ledger:
             h = h + occ * np.uint64(0x9E3779B97F4A7C15)
         info = {"missing": n_missing, "duplicated": n_dup}
         if isinstance(ids, pd.Index):
-            self._hash_cache = [(ids, space, h, info)] + self._hash_cache[:3]
+            self._hash_cache = [(ids, space, h, info), *self._hash_cache[:3]]
         return h, info
 
     # -- keysets ------------------------------------------------------------------------------------------------

@@ -114,10 +114,7 @@ def id_subkey(salt: str, tag: str) -> str:
 
 def canonical_ids(ids: object) -> tuple[np.ndarray, str, np.ndarray]:
     """(values, kind, missing): int64 values (kind `int`) or an object array of text (kind `str`)."""
-    if isinstance(ids, (pd.Index, pd.Series)):
-        arr = ids.to_numpy()
-    else:
-        arr = np.asarray(ids)
+    arr = ids.to_numpy() if isinstance(ids, (pd.Index, pd.Series)) else np.asarray(ids)
     if arr.ndim != 1:
         raise DJSUserError("record_id must be one id per record (a column, Series, Index or 1-D array).")
     if arr.dtype.kind == "O" and pd.api.types.infer_dtype(arr, skipna=True) == "integer":

@@ -222,7 +222,7 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
                     )
                 ),
             )
-            for cell, r, c in zip(cells, row, col)
+            for cell, r, c in zip(cells, row, col, strict=True)
             if sup[cell]
         ]
     )

@@ -128,7 +128,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    base = _read_yaml(_resolve(str(parent), relative_to=path.parent), seen + (path,))
+    base = _read_yaml(_resolve(str(parent), relative_to=path.parent), (*seen, path))
     base.update(data)
     return base
 

@@ -171,7 +171,7 @@ def _set_name(
 ) -> str:
     coords = np.unravel_index(labels, shape) if len(labels) else [np.zeros(0, np.int64)] * len(shape)
     parts = []
-    for d, c in zip(dims, coords):
+    for d, c in zip(dims, coords, strict=True):
         u = np.unique(c)
         parts.append(f"{d}={'|'.join(levels[dims.index(d)][int(i)] for i in u)}")
     return ", ".join(parts)
@@ -201,11 +201,12 @@ def from_grid(
     levels = _text_levels(grid.levels)
     for e in np.asarray(ext_ids, np.int64):
         coord = np.unravel_index(int(e), grid.ext_shape)
-        sl = tuple(slice(None) if c == k else int(c) for c, k in zip(coord, shape))
+        sl = tuple(slice(None) if c == k else int(c) for c, k in zip(coord, shape, strict=True))
         sets.append(np.asarray(ids[sl]).ravel())
         names.append(
             ", ".join(
-                f"{n}={margins_name if c == k else lv[int(c)]}" for n, c, k, lv in zip(grid.names, coord, shape, levels)
+                f"{n}={margins_name if c == k else lv[int(c)]}"
+                for n, c, k, lv in zip(grid.names, coord, shape, levels, strict=True)
             )
         )
     return from_sets(tuple(str(n) for n in grid.names), levels, sets, lo, hi, names, counts)
@@ -266,4 +267,4 @@ def label_name(rel: Released, label: int) -> str:
     """
     shape = tuple(len(lv) for lv in rel.levels)
     coord = np.unravel_index(int(label), shape)
-    return ", ".join(f"{d}={lv[int(c)]}" for d, lv, c in zip(rel.dims, rel.levels, coord))
+    return ", ".join(f"{d}={lv[int(c)]}" for d, lv, c in zip(rel.dims, rel.levels, coord, strict=True))

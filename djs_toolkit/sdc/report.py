@@ -25,7 +25,7 @@ def reason_frame(rows: list[tuple[object, object, str, str, str]]) -> pd.DataFra
 
 def _labels(grid: Grid, cell: int, margins_name: str) -> tuple[object, object]:
     coord = np.unravel_index(int(cell), grid.ext_shape)
-    lab = [margins_name if c == k else lv[c] for c, k, lv in zip(coord, grid.shape, grid.levels)]
+    lab = [margins_name if c == k else lv[c] for c, k, lv in zip(coord, grid.shape, grid.levels, strict=True)]
     nr = grid.n_row_dims
     row = lab[0] if nr == 1 else tuple(lab[:nr])
     col = None if nr == len(lab) else (lab[nr] if len(lab) - nr == 1 else tuple(lab[nr:]))
@@ -101,7 +101,7 @@ def _evidence_frame(
     frame = pd.DataFrame(
         {
             name: [("All" if c == len(lv) else lv[c]) for c in coords[d]]
-            for d, (name, lv) in enumerate(zip(grid.names, grid.levels))
+            for d, (name, lv) in enumerate(zip(grid.names, grid.levels, strict=True))
         }
     )
     cells = ev.cells.reset_index(drop=True)

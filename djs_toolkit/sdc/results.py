@@ -118,7 +118,7 @@ def _draw_histogram(o: Output, release: Path) -> str:
     withheld = o.mask.iloc[:, 0].to_numpy(bool) if o.mask is not None else np.zeros(len(heights), bool)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar(edges[:-1], np.nan_to_num(heights), width=np.diff(edges), align="edge", edgecolor="black")
-    for left, w, hid in zip(edges[:-1], np.diff(edges), withheld):
+    for left, w, hid in zip(edges[:-1], np.diff(edges), withheld, strict=True):
         if hid:
             ax.bar(left, 0, width=w, align="edge", hatch="//", fill=False)
             ax.text(left + w / 2, 0, "suppressed", rotation=90, ha="center", va="bottom", fontsize=7)
@@ -248,7 +248,7 @@ def _relations(session: Session) -> list[str]:
     if not any_rel:
         lines.append("- none of the earlier outputs shares a population or a variable with these outputs")
     lines.append("- earlier versions and outputs made elsewhere: to be completed by the researcher")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _clearance(session: Session) -> str:
@@ -258,7 +258,8 @@ def _clearance(session: Session) -> str:
         "",
         f"Profile: `{p.name}` v{p.version} ({p.description}).",
         "",
-    ] + _relations(session)
+        *_relations(session),
+    ]
     for name, o in session.outputs.items():
         lines += [
             f"## {name}: {o.status}",

@@ -28,7 +28,7 @@ def _label_rounded(out: Output, suffix: str, derived: bool) -> None:
     tag = suffix + ("_derived" if derived else "")
 
     def rename(label: object) -> object:
-        return label[:-1] + (f"{label[-1]}{tag}",) if isinstance(label, tuple) else f"{label}{tag}"
+        return (*label[:-1], f"{label[-1]}{tag}") if isinstance(label, tuple) else f"{label}{tag}"
 
     cols = pd.Index([rename(c) for c in out.table.columns], name=out.table.columns.name)
     if isinstance(out.table.columns, pd.MultiIndex):
@@ -55,7 +55,7 @@ def _structural(spec: object, grid: Grid) -> np.ndarray | None:
         if len(labels) != len(grid.levels):
             raise DJSUserError("structural_zeros entries need one label per table dimension.")
         try:
-            coord = tuple(int(lv.get_loc(lab)) for lv, lab in zip(grid.levels, labels))
+            coord = tuple(int(lv.get_loc(lab)) for lv, lab in zip(grid.levels, labels, strict=True))
         except KeyError:
             raise DJSUserError("a structural_zeros entry does not match the table's categories.") from None
         out[np.ravel_multi_index(coord, grid.ext_shape)] = True
@@ -98,7 +98,7 @@ def check_table(
     n_rec = len(keys[0])
     if n_rec == 0:
         raise DJSUserError("The table has no records: check the filter that produced the data.")
-    series = [k for k in keys + [values, weights] if isinstance(k, pd.Series)]
+    series = [k for k in [*keys, values, weights] if isinstance(k, pd.Series)]
     if any(len(k) == n_rec and not k.index.equals(series[0].index) for k in series[1:]):
         # pandas would silently align on the index; positional pairing of misaligned Series is worse.
         raise DJSUserError("index, columns, values and weights must share one index: align them or reset_index.")

@@ -172,7 +172,7 @@ def unknown_values(
     """
     out = np.full(grid.n_ext, np.nan)
     frame = pd.DataFrame(
-        {f"k{i}": pd.Categorical(k, categories=lv) for i, (k, lv) in enumerate(zip(keys, grid.levels))}
+        {f"k{i}": pd.Categorical(k, categories=lv) for i, (k, lv) in enumerate(zip(keys, grid.levels, strict=True))}
     )
     frame["__v"] = pd.Series(values).to_numpy()
     shape = grid.shape
@@ -186,7 +186,7 @@ def unknown_values(
                     res = res.reindex(
                         pd.MultiIndex.from_product([grid.levels[i] for i in range(d) if i not in axes])
                         if len(grp) > 1
-                        else grid.levels[[i for i in range(d) if i not in axes][0]]
+                        else grid.levels[next(i for i in range(d) if i not in axes)]
                     )
                     arr = pd.to_numeric(pd.Series(res.to_numpy().ravel()), errors="coerce").to_numpy(np.float64)
                 else:

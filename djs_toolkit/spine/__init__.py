@@ -2,8 +2,8 @@
 
 `build_spine` joins each dataset's person-records to ``xjs_link`` once per extract (inside DuckDB);
 every analysis reads the spine instead of hand-joining tables. `build` holds the rules and the public
-functions, `sql` the per-dataset event SQL and the shared SQL helpers, `cache` the saved spine a
-pipeline run shares across notebooks.
+functions, `windows` each dataset's coverage window, `sql` the per-dataset event SQL and the shared SQL
+helpers, `cache` the saved spine a pipeline run shares across notebooks.
 
 Example:
     >>> from djs_toolkit import spine
@@ -13,20 +13,10 @@ Example:
 
 from __future__ import annotations
 
-from djs_toolkit.spine.build import (
-    build_spine,
-    check_datasets,
-    common_window,
-    coverage,
-    diagnostics,
-    event_counts,
-    last_observable,
-    observed_until,
-    person_events,
-    save_spine,
-)
+from djs_toolkit.spine.build import build_spine, diagnostics, event_counts, last_observable, person_events, save_spine
 from djs_toolkit.spine.cache import load_spine
 from djs_toolkit.spine.sql import EVENT_TYPES
+from djs_toolkit.spine.windows import check_datasets, common_window, coverage, observed_until
 
 __all__ = [
     "EVENT_TYPES",

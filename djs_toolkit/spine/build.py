@@ -24,10 +24,10 @@ Example:
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 import pandas as pd
 import pyarrow as pa
@@ -38,17 +38,17 @@ from djs_toolkit.fileio import atomic_write_json
 from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine.cache import SPINE_TABLES, cache_key, load_spine, saved_kinds
 from djs_toolkit.spine.sql import EVENT_SELECTS, EVENT_TYPES, LINK_VIEW, PERSON_TABLE_FILTER, ethnicity_group_sql
+from djs_toolkit.spine.windows import check_datasets, coverage_case_sql, observed_until
+
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
 
 __all__ = [
     "EVENT_TYPES",
     "build_spine",
-    "check_datasets",
-    "common_window",
-    "coverage",
     "diagnostics",
     "event_counts",
     "last_observable",
-    "observed_until",
     "person_events",
     "save_spine",
 ]
@@ -66,82 +66,7 @@ _CATEGORICAL = (
 )
 
 
-def check_datasets(extract, datasets: Iterable[str] | None) -> list[str]:
-    """Validate dataset labels; None means every dataset present in the extract.
-
-    Example:
-        >>> check_datasets(None, ["mags_hocas"])
-        ['mags_hocas']
-    """
-    if datasets is None:
-        return [d for d, ds in DATASETS.items() if ds.person_table in extract.tables]
-    out = list(datasets)
-    bad = [d for d in out if d not in DATASETS]
-    if bad:
-        raise DJSUserError(f"Unknown dataset(s) {', '.join(map(repr, bad))}: use labels from {', '.join(DATASETS)}.")
-    return out
-
-
-def observed_until(label: str, extract_end: dt.date) -> dt.date:
-    ds = DATASETS[label]
-    end = min(ds.end, extract_end)
-    if ds.cliff is not None:
-        end = min(end, ds.cliff - dt.timedelta(days=1))
-    return end
-
-
-def coverage(extract) -> pd.DataFrame:
-    """Each dataset's coverage window, cliff, and the last date it observes completely.
-
-    ``observed_until`` is the earliest of the window end, the day before the coverage cliff
-    (Common Platform) and the extract's data cut-off: later analyses censor there.
-
-    Example:
-        >>> import tempfile
-        >>> from djs_toolkit import open_extract
-        >>> cov = coverage(open_extract(tempfile.mkdtemp()))
-        >>> str(cov.set_index("dataset").loc["mags_hocas", "observed_until"].date())
-        '2020-12-31'
-    """
-    rows = []
-    for label, ds in DATASETS.items():
-        rows.append(
-            {
-                "dataset": label,
-                "title": ds.title,
-                "start": pd.Timestamp(ds.start),
-                "end": pd.Timestamp(ds.end),
-                "cliff": pd.Timestamp(ds.cliff) if ds.cliff else pd.NaT,
-                "extract_end": pd.Timestamp(extract.extract_end),
-                "observed_until": pd.Timestamp(observed_until(label, extract.extract_end)),
-                "left_censored": ds.left_censored,
-                "present": ds.person_table in extract.tables,
-                "note": ds.note,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def common_window(extract, datasets: Iterable[str] | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The date window every chosen dataset covers completely.
-
-    Example:
-        >>> import tempfile
-        >>> from djs_toolkit import open_extract
-        >>> common_window(open_extract(tempfile.mkdtemp()), ["probation_delius", "civil_caseman_pcol"])
-        (Timestamp('2014-01-01 00:00:00'), Timestamp('2020-12-31 00:00:00'))
-    """
-    labels = check_datasets(extract, datasets)
-    if not labels:
-        raise DJSUserError("No datasets chosen: name at least one dataset label.")
-    start = max(DATASETS[d].start for d in labels)
-    end = min(observed_until(d, extract.extract_end) for d in labels)
-    if start > end:
-        raise DJSUserError(f"Datasets {', '.join(labels)} share no coverage window: compare fewer datasets.")
-    return pd.Timestamp(start), pd.Timestamp(end)
-
-
-def last_observable(extract, datasets: Iterable[str] | None = None) -> pd.DataFrame:
+def last_observable(extract: Extract, datasets: Iterable[str] | None = None) -> pd.DataFrame:
     """Per person and dataset, the last date on which an event could have been observed.
 
     Data First has no deaths or emigration, so the date is the dataset's ``observed_until`` for
@@ -168,15 +93,6 @@ def last_observable(extract, datasets: Iterable[str] | None = None) -> pd.DataFr
     return out
 
 
-def _coverage_case(extract) -> str:
-    parts = [
-        f"WHEN dataset = '{d}' THEN event_date >= DATE '{ds.start}' AND event_date <= "
-        f"DATE '{observed_until(d, extract.extract_end)}'"
-        for d, ds in DATASETS.items()
-    ]
-    return "CASE " + " ".join(parts) + " ELSE FALSE END"
-
-
 def _mode_sql(expr: str, where: str, name: str) -> str:
     # Over person-records (one row each), not events: a record with two events is one observation.
     return (
@@ -190,7 +106,7 @@ def _mode_sql(expr: str, where: str, name: str) -> str:
 _SPINE_ORDER = "person_id, event_date, dataset, event_type, record_id"
 
 
-def _link_sql(extract) -> str:
+def _link_sql(extract: Extract) -> str:
     # Without duplicate link keys (validation counted them) every record has one person: read the
     # link rows in place instead of grouping 25M of them at national scale.
     problems, _ = extract._checks("xjs_link")
@@ -204,7 +120,7 @@ def _link_sql(extract) -> str:
     )
 
 
-def build_spine(extract) -> str:
+def build_spine(extract: Extract) -> str:
     """Materialise the spine in the extract's DuckDB connection (once); returns its table name.
 
     A spine saved by `djs run` for the same files is used instead (`spine.cache`). Otherwise three
@@ -215,10 +131,10 @@ def build_spine(extract) -> str:
     Example:
         >>> # build_spine(extract) -> '_spine'
     """
-    if getattr(extract, "_spine_built", False):
+    if "spine" in extract.built:
         return _SPINE
     if load_spine(extract):  # saved by `djs run` for this very extract (spine/cache.py)
-        extract._spine_built = True
+        extract.built.add("spine")
         return _SPINE
     con = extract.engine.con
     present = [d for d, ds in DATASETS.items() if ds.person_table in extract.tables]
@@ -262,7 +178,9 @@ def build_spine(extract) -> str:
         "LEFT JOIN et_r ON et_r.person_id = p.person_id AND et_r.rn = 1 "
         "LEFT JOIN im_r ON im_r.person_id = p.person_id AND im_r.rn = 1"
     )
-    coverage_case = _coverage_case(extract).replace("dataset", "e.dataset").replace("event_date", "e.event_date")
+    coverage_case = (
+        coverage_case_sql(extract.extract_end).replace("dataset", "e.dataset").replace("event_date", "e.event_date")
+    )
     con.execute(
         f"CREATE OR REPLACE TABLE {_SPINE} AS SELECT l.person_id, e.dataset, e.event_type, e.event_date, "
         "e.end_date, e.row_id_hash AS record_id, e.offence_date, e.offence_group, e.disposal, e.case_type, "
@@ -272,11 +190,13 @@ def build_spine(extract) -> str:
         f"JOIN _person p ON p.person_id = l.person_id WHERE e.event_date IS NOT NULL ORDER BY {_SPINE_ORDER}"
     )
     con.execute("CHECKPOINT")  # compresses the work tables (engine.py)
-    extract._spine_built = True
+    extract.built.add("spine")
     return _SPINE
 
 
-def _fetch(extract, sql: str, datasets: list[str] | None = None, sorted_by_person: bool = False) -> pd.DataFrame:
+def _fetch(
+    extract: Extract, sql: str, datasets: list[str] | None = None, sorted_by_person: bool = False
+) -> pd.DataFrame | None:
     # Streamed in batches, low-cardinality columns dictionary-encoded batch by batch, ids kept as
     # Arrow-backed strings: Python string objects, or whole string columns held at once, would take
     # tens of GiB for a national spine. ``datasets`` filters batches here, not in SQL, so a plain
@@ -303,7 +223,7 @@ def _fetch(extract, sql: str, datasets: list[str] | None = None, sorted_by_perso
             pa.RecordBatch.from_arrays(
                 [
                     pc.dictionary_encode(col) if name in _CATEGORICAL else col
-                    for name, col in zip(b.schema.names, b.columns)
+                    for name, col in zip(b.schema.names, b.columns, strict=True)
                 ],
                 schema=schema,
             )
@@ -331,7 +251,21 @@ def _fetch(extract, sql: str, datasets: list[str] | None = None, sorted_by_perso
     return df
 
 
-def person_events(extract, datasets: Iterable[str] | None = None, return_diagnostics: bool = False):
+@overload
+def person_events(
+    extract: Extract, datasets: Iterable[str] | None = None, return_diagnostics: Literal[False] = False
+) -> pd.DataFrame: ...
+@overload
+def person_events(
+    extract: Extract, datasets: Iterable[str] | None, return_diagnostics: Literal[True]
+) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+@overload
+def person_events(
+    extract: Extract, datasets: Iterable[str] | None = None, *, return_diagnostics: Literal[True]
+) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+def person_events(
+    extract: Extract, datasets: Iterable[str] | None = None, return_diagnostics: bool = False
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """One row per person-event across the chosen datasets.
 
     Args:
@@ -360,6 +294,7 @@ def person_events(extract, datasets: Iterable[str] | None = None, return_diagnos
     df = _fetch(extract, f"SELECT * FROM {_SPINE}", None if every else labels, sorted_by_person=True)
     if df is None:  # never seen; kept so the order is a guarantee, not an accident
         df = _fetch(extract, f"SELECT * FROM {_SPINE} WHERE dataset IN ({inlist}) ORDER BY {_SPINE_ORDER}")
+        assert df is not None  # only a sorted_by_person fetch gives up
     return (df, diagnostics(extract)) if return_diagnostics else df
 
 
@@ -374,7 +309,7 @@ _COUNT_KEYS = {
 
 
 def event_counts(
-    extract, by: Iterable[str] = ("dataset", "event_type", "year"), datasets: Iterable[str] | None = None
+    extract: Extract, by: Iterable[str] = ("dataset", "event_type", "year"), datasets: Iterable[str] | None = None
 ) -> pd.DataFrame:
     """Events and distinct persons by the chosen keys, counted inside DuckDB (any extract size).
 
@@ -408,7 +343,7 @@ def event_counts(
     return df
 
 
-def diagnostics(extract) -> pd.DataFrame:
+def diagnostics(extract: Extract) -> pd.DataFrame:
     """What the spine's rules did, with counts: columns check, dataset, count, rule.
 
     Example:
@@ -452,7 +387,7 @@ def diagnostics(extract) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "dataset", "count", "rule"])
 
 
-def save_spine(extract, folder: str | Path) -> Path:
+def save_spine(extract: Extract, folder: str | Path) -> Path:
     """Build the spine if needed and save its tables as Parquet in ``folder`` (replaced whole).
 
     Args:

@@ -13,9 +13,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from djs_toolkit._version import __version__
 from djs_toolkit.spine.sql import LINK_VIEW
+
+if TYPE_CHECKING:
+    from djs_toolkit.data.extract import Extract
 
 __all__ = ["ENV_SPINE_CACHE", "SPINE_TABLES", "cache_key", "load_spine", "saved_kinds"]
 
@@ -24,7 +28,7 @@ ENV_SPINE_CACHE = "DJS_SPINE_CACHE"
 SPINE_TABLES = ("_spine", "_person", "_spine_diag", "_link")
 
 
-def cache_key(extract) -> dict:
+def cache_key(extract: Extract) -> dict:
     """What a saved spine depends on: the extract's files and settings and the toolkit version.
 
     Example:
@@ -50,10 +54,10 @@ def saved_kinds(con) -> dict[str, str]:
     rows = con.execute(
         "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = current_database()"
     ).fetchall()
-    return {name: kind for name, kind in rows}
+    return dict(rows)
 
 
-def load_spine(extract, folder: str | Path | None = None) -> bool:
+def load_spine(extract: Extract, folder: str | Path | None = None) -> bool:
     """Use a saved spine for ``extract`` if ``folder`` (default ``DJS_SPINE_CACHE``) holds one that matches.
 
     The saved tables are read in place (views over Parquet), so a notebook holds no copy in memory.

@@ -263,7 +263,8 @@ def fit(pb: CoxProblem, max_iter: int = 50, tol: float = 1e-10) -> CoxFit:
     ll0 = ll
     it = 0
     converged = False
-    for it in range(1, max_iter + 1):
+    while it < max_iter:
+        it += 1
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
