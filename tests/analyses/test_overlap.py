@@ -447,6 +447,7 @@ def _true_memberships(extract, root: Path, window) -> pd.DataFrame:
     return m.reset_index()
 
 
+@pytest.mark.slow
 def test_sets_on_tiny_dummy_against_truth(tiny_extract, tiny_extract_dir):
     head = overlap.overlap_sets(tiny_extract, LABELS)
     assert head.attrs["window"] == (pd.Timestamp("2014-01-01"), pd.Timestamp("2020-12-31"))  # = truth's window
@@ -503,6 +504,7 @@ def _naive_civil_then_mags(extract, root: Path | None, d: int = 365) -> tuple[in
     return len(t0), naive, 1 - float(kmf.survival_function_at_times(d).iloc[0])
 
 
+@pytest.mark.slow
 def test_ordered_overlap_on_tiny_dummy_against_pandas_and_truth(tiny_extract, tiny_extract_dir):
     got = overlap.ordered_overlap(tiny_extract, "civil_claim", "mags_case", 365).iloc[0]
     n, naive, ci = _naive_civil_then_mags(tiny_extract, None)

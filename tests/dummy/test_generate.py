@@ -51,6 +51,7 @@ def test_open_extract_validates_with_no_errors_and_real_defects_as_warnings(tiny
     assert ages.str.startswith("age_").any(), str(report)
 
 
+@pytest.mark.slow
 def test_same_seed_and_scale_give_byte_identical_files(tmp_path: Path, tiny_extract_dir: Path) -> None:
     again = dummy.generate(tmp_path / "again", scale="tiny", seed=0)
     assert _sha(again) == _sha(tiny_extract_dir)
@@ -90,6 +91,7 @@ def test_csv_format_is_utf8_lf_iso_dates_with_leading_zeros(tmp_path: Path) -> N
     assert '"White : Irish"' in eth or '"White: British/English/Welsh/Scottish/Northern Irish"' in eth
 
 
+@pytest.mark.slow
 def test_multi_part_files_when_written_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(dummy.SCALES, "tiny", Scale("tiny", 3000, 1000))
     out = dummy.generate(tmp_path / "mp", scale="tiny", seed=0)

@@ -56,6 +56,7 @@ def test_defect2_means_are_never_rounded_to_a_count_base():
     assert counts.table.loc["a"].tolist() == [30, 10, 40] and counts.table.loc["b"].tolist() == [20, 20, 40]
 
 
+@pytest.mark.slow
 def test_defect3_survival_models_do_not_always_fail():
     rng = np.random.default_rng(0)
     n = 100_000

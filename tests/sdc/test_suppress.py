@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
@@ -122,6 +123,7 @@ def tables(draw):
 
 
 # 40 examples keep the suite fast; SDC_PROPERTY_EXAMPLES=600 was run locally and passed.
+@pytest.mark.slow
 @settings(
     max_examples=int(os.environ.get("SDC_PROPERTY_EXAMPLES", "40")),
     deadline=None,

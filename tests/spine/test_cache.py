@@ -6,12 +6,14 @@ import os
 import shutil
 
 import pandas as pd
+import pytest
 
 from djs_toolkit import open_extract, spine
 from djs_toolkit.spine.build import save_spine
 from djs_toolkit.spine.cache import ENV_SPINE_CACHE, cache_key, load_spine
 
 
+@pytest.mark.slow
 def test_saved_spine_reads_back_identical_events_and_diagnostics(tiny_extract_dir, tmp_path, monkeypatch):
     built = open_extract(tiny_extract_dir)
     events, diag = spine.person_events(built, return_diagnostics=True)
