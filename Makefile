@@ -33,11 +33,12 @@ test-fast: $(STAMP)
 # not cleared for release).
 sync-notebooks: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.ipynb
-	$(BIN)/python -c "import sys, nbformat; \
+	@$(BIN)/python -c "import sys, nbformat; \
 	nbs = {p: nbformat.read(p, as_version=4) for p in sys.argv[1:]}; \
 	dirty = {p: nb for p, nb in nbs.items() if any(c.get('outputs') or c.get('execution_count') for c in nb.cells)}; \
 	[c.update(outputs=[], execution_count=None) for nb in dirty.values() for c in nb.cells if c.cell_type == 'code']; \
-	[nbformat.write(nb, p) for p, nb in dirty.items()]" notebooks/*.ipynb
+	[nbformat.write(nb, p) for p, nb in dirty.items()]; \
+	print(f'outputs cleared from {len(dirty)} notebook(s)')" notebooks/*.ipynb
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f; done
