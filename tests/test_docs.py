@@ -10,6 +10,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
+import os
 import pkgutil
 import re
 from functools import cache
@@ -42,8 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".txt", ".mplstyle", ".ipynb", ".r", ".sh"}
 TEXT_NAMES = {"Makefile"}
-# Made by runs or tools, git-ignored: not part of the repository's text.
-SKIP_TOP = {".git", ".venv", "venv", "runs", "outputs", "dummy", "data", "build", "dist", ".tmp"}
+# Not the repository's text: tool folders, and what runs make (git-ignored, except a README at their top).
+SKIP_TOP = {".git", ".venv", "venv", "build", "dist", ".tmp"}
+GENERATED = {"runs", "outputs", "dummy", "data"}
 SKIP_ANY = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
 
 SECTION = r"\d+(?:\.\d+)*"
@@ -67,15 +69,20 @@ OUTSIDE = [
 ]
 
 
-def _text_files() -> list[Path]:
+@cache
+def _text_files() -> tuple[Path, ...]:
     files = []
-    for p in sorted(REPO.rglob("*")):
-        rel = p.relative_to(REPO).parts
-        if rel[0] in SKIP_TOP or any(part in SKIP_ANY or part.endswith(".egg-info") for part in rel):
+    for folder, dirs, names in os.walk(REPO):
+        rel = Path(folder).relative_to(REPO).parts
+        if rel and (rel[0] in SKIP_TOP or (rel[0] in GENERATED and len(rel) > 1)):
+            dirs[:] = []  # prune: never walk into tool folders or run outputs
             continue
-        if p.is_file() and (p.suffix.lower() in TEXT_SUFFIXES or p.name in TEXT_NAMES):
-            files.append(p)
-    return files
+        dirs[:] = [d for d in dirs if d not in SKIP_ANY and not d.endswith(".egg-info")]
+        for name in names:
+            p = Path(folder, name)
+            if p.suffix.lower() in TEXT_SUFFIXES or name in TEXT_NAMES:
+                files.append(p)
+    return tuple(sorted(files))
 
 
 def _text(path: Path) -> str:
