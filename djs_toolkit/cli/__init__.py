@@ -1,13 +1,18 @@
 """The `djs` command.
 
 User errors (`DJSUserError`) are printed without a traceback, with what to do instead; the exit
-code is 2 for those, 1 for a validation or check that found errors, 0 otherwise.
+code is 2 for those, 1 for a validation or check that found errors, 0 otherwise. Ctrl-C exits with
+130 and says how to resume. Any other exception is a fault of the toolkit: it is named by its class
+and where it was raised, exit code 3, and its message is withheld (library messages can quote a row
+value); `DJS_DEBUG=1` shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -85,6 +90,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DJSUserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(str(exc) or "interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("DJS_DEBUG"):
+            raise
+        print(f"error: {_unexpected(exc)}", file=sys.stderr)
+        return 3
+
+
+def _unexpected(exc: BaseException) -> str:
+    """An unexpected exception named by its class and the frame that raised it; its message is never shown.
+
+    Example:
+        >>> try:
+        ...     b"Whit\\xe9".decode("utf-8")
+        ... except UnicodeDecodeError as e:
+        ...     print(_unexpected(e))  # doctest: +ELLIPSIS
+        unexpected UnicodeDecodeError at ... (<module>): its message is withheld because it may quote the data. ...
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames:
+        f = frames[-1]
+        parts = Path(f.filename).parts
+        short = "/".join(parts[parts.index("djs_toolkit") :] if "djs_toolkit" in parts else parts[-2:])
+        where = f" at {short}:{f.lineno} ({f.name})"
+    return (
+        f"unexpected {type(exc).__name__}{where}: its message is withheld because it may quote the data. "
+        "This is a fault of the toolkit: please report it with this line (DJS_DEBUG=1 shows the traceback)."
+    )

@@ -23,6 +23,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         runs_dir=Path(args.runs) if args.runs else None,
         echo=lambda s: print(s, flush=True),
         ledger=Path(args.ledger) if args.ledger else None,
+        allow_invalid=args.allow_invalid,
     )
     return report.exit_code
 
@@ -68,6 +69,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outputs", help="bundle folder (default: outputs/ beside the pipeline file)")
     p.add_argument("--runs", help="logs folder (default: runs/ beside the pipeline file)")
     p.add_argument("--ledger", help="differencing ledger folder shared across runs (default: one per run, in runs/)")
+    p.add_argument(
+        "--allow-invalid",
+        action="store_true",
+        help="run even though `djs validate` finds errors in the extract (recorded in the clearance pack)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("verify", help="re-hash a bundle against its manifest; exit 1 and list any mismatch")

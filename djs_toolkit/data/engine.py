@@ -19,7 +19,9 @@ import pandas as pd
 
 from djs_toolkit.data.column_map import ColumnMap, normalise_name
 from djs_toolkit.data.files import TableFiles, find_table_files
-from djs_toolkit.data.readers import part_schema_problems, read_column_names, table_expression
+from djs_toolkit.data.read_errors import engine_error_message, reader_problem
+from djs_toolkit.data.readers import UnreadableFile, part_schema_problems, read_column_names, table_expression
+from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import TABLES, Column
 
 __all__ = ["SQL_TYPES", "Engine", "memory_limit_mib", "quote_ident"]
@@ -56,6 +58,7 @@ class TableSource:
     source_types: dict[str, str] = field(default_factory=dict)  # source column -> SQL type
     unexpected: list[str] = field(default_factory=list)  # source columns with no canonical name
     file_problems: list[tuple[str, str]] = field(default_factory=list)  # (kind, description)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # canonical -> every source column mapped to it
     readable: bool = True
 
 
@@ -182,24 +185,30 @@ class Engine:
         for p in tf.paths:
             if p.stat().st_size == 0:
                 src.file_problems.append(("empty_file", f"part `{p.name}` is empty"))
-        for desc in part_schema_problems(tf):
-            src.file_problems.append(("part_schema", desc))
         table = TABLES[name]
-        names = read_column_names(tf)
-        canon_of = {s: self.column_map.rename(name, s) for s in names}
-        keep_empty = tuple(
-            s for s, c in canon_of.items() if c in table.column_names and not table.column(c).empty_is_missing
-        )
         raw = f"_raw_{name}"
         try:
+            for desc in part_schema_problems(tf):
+                src.file_problems.append(("part_schema", desc))
+            names = read_column_names(tf)
+            canon_of = {s: self.column_map.rename(name, s) for s in names}
+            keep_empty = tuple(
+                s for s, c in canon_of.items() if c in table.column_names and not table.column(c).empty_is_missing
+            )
             self.con.execute(f"CREATE VIEW {quote_ident(raw)} AS SELECT * FROM {table_expression(tf, keep_empty)}")
             described = self.con.execute(f"DESCRIBE SELECT * FROM {quote_ident(raw)}").fetchall()
             if tf.fmt == "csv":
-                # DuckDB checks CSV structure lazily: force one full pass now so a malformed file
-                # is reported here, once, rather than halfway through an analysis.
-                self.con.execute(f"SELECT COUNT(*) FROM {quote_ident(raw)}").fetchall()[0]
+                # DuckDB checks CSV structure lazily and UTF-8 only in the columns a query reads: force one full
+                # pass over every column now, so a malformed or mis-encoded file is reported here, once, rather than
+                # halfway through an analysis with the offending line quoted in the error.
+                counts = ", ".join(f"COUNT({quote_ident(r[0])})" for r in described)
+                self.con.execute(f"SELECT COUNT(*), {counts} FROM {quote_ident(raw)}").fetchall()
+        except UnreadableFile as exc:
+            src.file_problems.append((exc.kind, exc.description))
+            src.readable = False
+            return src
         except duckdb.Error as exc:
-            src.file_problems.append(("malformed_file", _safe_reader_error(exc, tf)))
+            src.file_problems.append(reader_problem(exc, tf))
             src.readable = False
             return src
         src.source_types = {r[0]: r[1] for r in described}
@@ -207,12 +216,16 @@ class Engine:
             c = canon_of.get(s, normalise_name(s))
             if c in table.column_names and c not in src.source_of:
                 src.source_of[c] = s
+            elif c in table.column_names:
+                # Two source columns for one canonical column: which one an analysis reads would be a guess.
+                src.duplicates.setdefault(c, [src.source_of[c]]).append(s)
             else:
                 src.unexpected.append(s)
         exprs = []
         for col in table.columns:
-            s = src.source_of.get(col.name)
-            exprs.append(f"{typed_expression(col, s, src.source_types.get(s, 'VARCHAR'))} AS {quote_ident(col.name)}")
+            source = src.source_of.get(col.name)
+            stype = "VARCHAR" if source is None else src.source_types.get(source, "VARCHAR")
+            exprs.append(f"{typed_expression(col, source, stype)} AS {quote_ident(col.name)}")
         self.con.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT {', '.join(exprs)} FROM {quote_ident(raw)}")
         return src
 
@@ -223,19 +236,8 @@ class Engine:
             >>> Engine(Path("no-such-folder"), ColumnMap()).query("SELECT 1 AS x")["x"].tolist()
             [1]
         """
-        return self.con.execute(sql, params or []).df()
-
-
-def _safe_reader_error(exc: Exception, tf: TableFiles) -> str:
-    """Describe a reader failure without echoing the file's content (DuckDB quotes the bad line)."""
-    import re
-
-    text = str(exc)
-    line = re.search(r"[Ll]ine:?\s*(\d+)", text)
-    where = f" near line {line.group(1)}" if line else ""
-    kind = "CSV" if tf.fmt == "csv" else "Parquet"
-    return (
-        f"`{tf.paths[0].name}`{' and other parts' if len(tf.paths) > 1 else ''} could not be read "
-        f"as {kind}{where}: check the delimiter (comma), quoting and that every row has the same "
-        "number of fields"
-    )
+        try:
+            return self.con.execute(sql, params or []).df()
+        except duckdb.Error as exc:
+            # The boundary: DuckDB's text may quote a row (CSV errors) or a value (conversion errors).
+            raise DJSUserError(engine_error_message(exc, {n: src.files for n, src in self.sources.items()})) from None

@@ -11,8 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from djs_toolkit.data.files import TableFiles
+from djs_toolkit.data.read_errors import not_utf8_message
 
-__all__ = ["part_schema_problems", "read_column_names", "sql_string", "table_expression"]
+__all__ = ["UnreadableFile", "part_schema_problems", "read_column_names", "sql_string", "table_expression"]
 
 
 def sql_string(text: str) -> str:
@@ -26,14 +27,37 @@ def sql_string(text: str) -> str:
 
 
 def _csv_header(path: Path) -> list[str]:
-    # utf-8-sig drops a byte-order mark, which Excel writes and researchers' files often carry.
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        row = next(csv.reader(fh), None)
+    # Only the first line is read, as bytes: decoding a text stream would read ahead and fail on a bad byte further
+    # down, with Python's message quoting the bytes around it. utf-8-sig drops a byte-order mark (Excel writes one).
+    with path.open("rb") as fh:
+        first = fh.readline()
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnreadableFile("encoding", not_utf8_message(path, "", 1)) from None
+    row = next(csv.reader([text]), None)
     return [c.strip() for c in row] if row else []
+
+
+class UnreadableFile(Exception):
+    """A table file that cannot be read: `kind` (`encoding`, `malformed_file`) and a description naming no value.
+
+    Example:
+        >>> UnreadableFile("encoding", "`t.csv` is not UTF-8 at line 1").kind
+        'encoding'
+    """
+
+    def __init__(self, kind: str, description: str) -> None:
+        super().__init__(description)
+        self.kind = kind
+        self.description = description
 
 
 def read_column_names(tf: TableFiles) -> list[str]:
     """Column names of the table's first non-empty part.
+
+    Raises:
+        UnreadableFile: the header is not UTF-8, or a Parquet file is damaged.
 
     Example:
         >>> read_column_names(TableFiles("t", "t", "csv", ()))
@@ -43,9 +67,18 @@ def read_column_names(tf: TableFiles) -> list[str]:
         if p.stat().st_size == 0:
             continue
         if tf.fmt == "parquet":
-            return list(pq.read_schema(p).names)
+            return list(_parquet_schema(p).names)
         return _csv_header(p)
     return []
+
+
+def _parquet_schema(path: Path):
+    try:
+        return pq.read_schema(path)
+    except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError; its text names the file's structure only
+        raise UnreadableFile(
+            "malformed_file", f"`{path.name}` could not be read as Parquet ({type(exc).__name__}): re-export it"
+        ) from None
 
 
 def part_schema_problems(tf: TableFiles) -> list[str]:
@@ -62,7 +95,7 @@ def part_schema_problems(tf: TableFiles) -> list[str]:
         if p.stat().st_size == 0:
             continue
         if tf.fmt == "parquet":
-            schema = pq.read_schema(p)
+            schema = _parquet_schema(p)
             cols = {n: str(schema.field(n).type) for n in schema.names}
         else:
             cols = dict.fromkeys(_csv_header(p), "text")

@@ -12,14 +12,18 @@ import re
 import pandas as pd
 
 from djs_toolkit.data.engine import Engine, TableSource, is_native, quote_ident, text_expr, typed_expression
-from djs_toolkit.data.report import Problem
-from djs_toolkit.schema import DATASETS, TABLES, Column, Table
+from djs_toolkit.data.read_errors import NOT_UTF8_FIX
+from djs_toolkit.data.report import Problem, Severity
+from djs_toolkit.schema import DATASETS, EXTRACT_END, TABLES, Column, Table
 
 __all__ = ["check_extract_level", "check_links", "check_table"]
 
 _SHOW_MIN_ROWS = 10  # show an unexpected code only if at least this many rows carry it (SRS threshold)
 _CODE_LIKE = re.compile(r"^[\w .,:;/&()'+-]{1,40}$")
 _HASH_LIKE = re.compile(r"^[0-9a-fA-F]{12,}$")
+_EARLIEST = "1900-01-01"
+# Columns whose dates may lie after the extract date by nature (a release date fixed at sentencing).
+_SCHEDULED_DATES = {("prison_journey", "conditional_release_date")}
 _FIX_MAP = (
     "add `{src}: {col}` under `tables: {table}: columns:` in your column map "
     "(`djs validate ROOT --draft-column-map map.yaml` drafts one)"
@@ -85,24 +89,39 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
         return [], 0
     out: list[Problem] = []
     for kind, desc in src.file_problems:
-        sev = "warning" if (kind == "empty_file" and src.readable) else "error"
+        sev: Severity = "warning" if (kind == "empty_file" and src.readable) else "error"
         fix = {
             "empty_file": "re-export the table; an empty file holds no rows",
             "part_schema": "re-export the parts with the same columns and types, or map them separately",
             "malformed_file": "re-export as UTF-8 CSV with a header row, or as Parquet",
+            "encoding": NOT_UTF8_FIX,
         }[kind]
         out.append(Problem(sev, name, "", kind, 1, desc, fix))
     if not src.readable:
         return out, 0
-    for s in src.unexpected:
+    for canon, sources in sorted(src.duplicates.items()):
+        named = " and ".join(f"`{s}`" for s in sources)
+        out.append(
+            Problem(
+                "error",
+                name,
+                canon,
+                "duplicate_mapping",
+                len(sources),
+                f"columns {named} both map to `{canon}`",
+                f"map only one of them to `{canon}` in your column map (`tables: {name}: columns:`), "
+                "or drop the other from the export",
+            )
+        )
+    for extra in src.unexpected:
         out.append(
             Problem(
                 "warning",
                 name,
-                s,
+                extra,
                 "unexpected_column",
                 1,
-                f"column `{s}` is not in the {name} schema and is ignored",
+                f"column `{extra}` is not in the {name} schema and is ignored",
                 "map it to a canonical column in your column map, or ignore this warning",
             )
         )
@@ -124,6 +143,7 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
     raw = quote_ident("_raw_" + name)
     selects, checks = ["COUNT(*) AS n_rows"], []
     ds = DATASETS.get(table.dataset)
+    end = engine.column_map.extract_end or EXTRACT_END
     for i, col in enumerate(table.columns):
         s = src.source_of.get(col.name)
         if s is None:
@@ -149,6 +169,14 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
             lo, hi = col.valid_range
             selects.append(f"{_agg(f'({typed}) < {lo} OR ({typed}) > {hi}')} AS c{i}value_range")
             checks.append((col, "range", f"c{i}value_range"))
+        if col.dtype == "date":
+            # Dates before 1900 are placeholders (1899-12-30 is Excel's day zero), never events; dates after the data
+            # cut-off are typing slips unless the column holds a scheduled date.
+            selects.append(f"{_agg(f'({typed}) < DATE {_EARLIEST!r}')} AS c{i}_early")
+            checks.append((col, "early", f"c{i}_early"))
+            if (table.name, col.name) not in _SCHEDULED_DATES:
+                selects.append(f"{_agg(f'({typed}) > DATE {str(end)!r}')} AS c{i}_late")
+                checks.append((col, "late", f"c{i}_late"))
         if col.name == table.window_column and ds is not None:
             outside = f"({typed}) < DATE {str(ds.start)!r} OR ({typed}) > DATE {str(ds.end)!r}"
             selects.append(f"{_agg(outside)} AS c{i}_window")
@@ -234,7 +262,33 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
                     "cap or set to missing in your analysis (real data has outliers)",
                 )
             )
-        elif kind == "window":
+        elif kind == "early":
+            out.append(
+                Problem(
+                    "error",
+                    name,
+                    col.name,
+                    "implausible_date",
+                    n,
+                    f"{n:,} date(s) before {_EARLIEST[:4]}: placeholders (such as 1899-12-30, Excel's day zero), "
+                    "not events",
+                    f"set them to missing in the export (or re-export `{col.name}` without placeholder dates)",
+                )
+            )
+        elif kind == "late":
+            out.append(
+                Problem(
+                    "warning",
+                    name,
+                    col.name,
+                    "implausible_date",
+                    n,
+                    f"{n:,} date(s) after the extract date {end}",
+                    "check the export (a typing slip in the year?); set `extract_end:` in your column map if the "
+                    "extract is newer; analyses ignore events after the extract date",
+                )
+            )
+        elif kind == "window" and ds is not None:  # window checks exist only for a dataset's tables
             out.append(
                 Problem(
                     "warning",
@@ -333,7 +387,7 @@ def check_links(engine: Engine) -> list[Problem]:
 
 
 def check_extract_level(engine: Engine) -> list[Problem]:
-    """Whole-extract problems: no tables at all, missing tables, files matching no table."""
+    """Whole-extract problems: no tables at all, missing tables (the linking table is required), unmatched files."""
     out: list[Problem] = []
     if not engine.sources:
         out.append(
@@ -348,8 +402,23 @@ def check_extract_level(engine: Engine) -> list[Problem]:
             )
         )
         return out
+    if "xjs_link" not in engine.sources:
+        # Every person-level analysis goes through the spine, which cannot be built without the linking lookup:
+        # `djs run` would fail on it, so validation says so first.
+        out.append(
+            Problem(
+                "error",
+                "xjs_link",
+                "",
+                "missing_table",
+                0,
+                "the linking table is not in the extract: no person-level analysis (the spine) can run without it",
+                "add the xjs_link file to the extract folder, or name its file with `tables: xjs_link: file: <stem>` "
+                "in your column map",
+            )
+        )
     for name in TABLES:
-        if name not in engine.sources:
+        if name not in engine.sources and name != "xjs_link":
             out.append(
                 Problem(
                     "warning",

@@ -31,6 +31,7 @@ import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.fileio import (
+    FILE_MODE,
     MANIFEST_NAME,
     atomic_write_json,
     atomic_write_text,
@@ -139,6 +140,7 @@ def assemble(
     build_dir: Path,
     out_path: Path,
     differencing: dict[str, DifferencingResult] | None = None,
+    validation: dict[str, Any] | None = None,
 ) -> dict[str, list[str]]:
     """Build the bundle from staged records and rename it into `out_path`; returns withheld outputs and why.
 
@@ -149,6 +151,8 @@ def assemble(
         build_dir: a scratch folder beside the run's logs (removed after the rename).
         out_path: `outputs/<run_id>`; must not exist.
         differencing: the runner's differencing across notebook runs, per output id (`runner.differencing`).
+        validation: set when the run was made with `--allow-invalid`: the validation errors it ran despite
+            (`runner.preflight.validate_data`), recorded in results.json and CLEARANCE.md for the output checker.
 
     Returns:
         `{uid: [problems]}` for every output the safety scan withheld (empty = none).
@@ -217,19 +221,41 @@ def assemble(
     base["results"] = {k: results[k] for k in sorted(results)}
     base["djs_toolkit"]["runs"] = run_docs
     base["djs_toolkit"]["ledger"] = LEDGER_NOTE
+    if validation is not None:
+        base["djs_toolkit"]["validation"] = validation
     atomic_write_json(build_dir / "results.json", base)
-    atomic_write_text(build_dir / "CLEARANCE.md", _clearance(prof, run_docs, sections))
+    atomic_write_text(build_dir / "CLEARANCE.md", _clearance(prof, run_docs, sections, validation))
     _checker_only(build_dir / "checker_only", prof.to_dict(), matrices)
+    for p in build_dir.rglob("*"):  # one mode for every file, however it was written or copied
+        if p.is_file():
+            os.chmod(p, FILE_MODE)
     _manifest(build_dir, prof, run_docs, files_meta)
     _rename(build_dir, out_path)
     return withheld
 
 
-def _clearance(prof: Any, run_docs: list[dict[str, Any]], sections: dict[str, str]) -> str:
+def _validation_lines(validation: dict[str, Any] | None) -> list[str]:
+    if validation is None:
+        return []
+    errors = validation.get("errors", [])
+    lines = [
+        f"Validation: run with `--allow-invalid`: the extract had {len(errors)} validation error(s) when these "
+        "outputs were made" + (":" if errors else "."),
+    ]
+    for e in errors:
+        where = e["table"] + (f".{e['column']}" if e.get("column") else "")
+        lines.append(f"- [{e['kind']}] {where}: {e['message']}")
+    return [*lines, ""]
+
+
+def _clearance(
+    prof: Any, run_docs: list[dict[str, Any]], sections: dict[str, str], validation: dict[str, Any] | None = None
+) -> str:
     lines = [
         "# Output clearance request (draft)",
         "",
         f"Profile: `{prof.name}` v{prof.version} ({prof.description}).",
+        *_validation_lines(validation),
         f"Relationship to other outputs: {LEDGER_NOTE}. Each output's section counts the earlier outputs it "
         "shares records or variables with (listed in results.json); earlier versions and outputs made "
         "elsewhere: to be completed by the researcher.",

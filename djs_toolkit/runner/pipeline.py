@@ -23,11 +23,14 @@ types (docs/workflow.md §2.1, §6.3), so every run's parameters are checked aga
 cell before anything runs: an unknown name or a wrong type is an error, all problems in one report, each listing the
 valid parameters with their types and defaults. `data_root` and `profile` are injected by the runner and must be
 declared by every notebook.
+
+A parameter whose values come from a fixed list declares them after `choices:` in its comment (`runner.params`), so a
+wrong value is refused here too, before any kernel starts. Each notebook must be a readable .ipynb for Python (a
+missing kernelspec is fine: the runner uses `python3`).
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import itertools
 import json
@@ -40,6 +43,14 @@ import yaml
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.outputs.stage import NAME_RULE
+from djs_toolkit.runner.params import (
+    Param,
+    default_problems,
+    notebook_parameters,
+    notebook_problems,
+    parameter_problems,
+    parse_choices,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -50,48 +61,15 @@ __all__ = [
     "fingerprint",
     "load_pipeline",
     "notebook_parameters",
+    "notebook_problems",
     "parameter_problems",
+    "parse_choices",
 ]
 
 INJECTED = ("data_root", "profile")
 DEFAULT_TIMEOUT = 1800
 _TOP_KEYS = ("version", "timeout", "notebooks")
 _ENTRY_KEYS = ("notebook", "name", "timeout", "parameters", "sets", "matrix")
-_TYPES: dict[str, tuple[type, ...]] = {
-    "int": (int,),
-    "float": (int, float),
-    "str": (str,),
-    "bool": (bool,),
-    "list": (list,),
-    "tuple": (list,),
-    "dict": (dict,),
-    "Path": (str,),
-}
-
-
-@dataclass(frozen=True)
-class Param:
-    """One declared notebook parameter.
-
-    Example:
-        >>> Param("n", "int", "5", "").describe()
-        'n: int (default 5)'
-    """
-
-    name: str
-    type_name: str
-    default: str
-    help: str = ""
-
-    def describe(self) -> str:
-        """`name: type (default ...)  # help`.
-
-        Example:
-            >>> Param("seed", "None", "0", "rng seed").describe()
-            'seed: int (default 0)  # rng seed'
-        """
-        text = f"{self.name}: {_declared_type(self)} (default {self.default})"
-        return f"{text}  # {self.help}" if self.help else text
 
 
 @dataclass(frozen=True)
@@ -140,100 +118,6 @@ class Pipeline:
             ['a']
         """
         return [r.label for r in self.runs]
-
-
-def _declared_type(p: Param) -> str:
-    if p.type_name not in ("None", ""):
-        return p.type_name
-    try:
-        value = ast.literal_eval(p.default)
-    except (ValueError, SyntaxError):
-        return "any"
-    return "any" if value is None else type(value).__name__
-
-
-def _allowed(type_name: str) -> tuple[tuple[type, ...], bool] | None:
-    """(types, none_ok) for an annotation string; None when it cannot be checked (any)."""
-    text = type_name.replace(" ", "")
-    m = re.fullmatch(r"(?:typing\.)?Optional\[(.+)\]", text)
-    parts = [m.group(1)] if m else text.split("|")
-    none_ok = bool(m) or "None" in parts
-    types: tuple[type, ...] = ()
-    for part in (p for p in parts if p != "None"):
-        base = part.split("[", 1)[0].split(".")[-1]
-        if base not in _TYPES:
-            return None
-        types += _TYPES[base]
-    return types, none_ok
-
-
-def _type_ok(p: Param, value: Any) -> bool:
-    spec = _allowed(_declared_type(p))
-    if spec is None:
-        return True
-    types, none_ok = spec
-    if value is None:
-        return none_ok
-    if isinstance(value, bool) and bool not in types:
-        return False  # YAML `true` is not an int
-    return isinstance(value, types)
-
-
-def notebook_parameters(path: Path) -> dict[str, Param] | None:
-    """The parameters declared in a notebook's `parameters` cell (None when no cell is tagged `parameters`).
-
-    Uses papermill's own inspection (`translators.PythonTranslator.inspect`, what `inspect_notebook` calls), then
-    adds what its one-line regex misses (e.g. `x: str | None = None`) from the cell's syntax tree.
-
-    Example:
-        >>> import nbformat, tempfile
-        >>> nb = nbformat.v4.new_notebook()
-        >>> cell = nbformat.v4.new_code_cell("n: int = 5  # people\\nopt: str | None = None")
-        >>> cell.metadata["tags"] = ["parameters"]; nb.cells = [cell]
-        >>> p = Path(tempfile.mkdtemp()) / "nb.ipynb"; nbformat.write(nb, p)
-        >>> [x.describe() for x in notebook_parameters(p).values()]
-        ['n: int (default 5)  # people', 'opt: str | None (default None)']
-    """
-    import nbformat
-    from papermill.translators import PythonTranslator
-
-    nb = nbformat.read(str(path), as_version=4)
-    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
-    if cell is None:
-        return None
-    found = {p.name: Param(p.name, p.inferred_type_name, p.default, p.help) for p in PythonTranslator.inspect(cell)}
-    try:
-        tree = ast.parse(cell.source)
-    except SyntaxError:
-        return found
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id not in found:
-            default = ast.unparse(node.value) if node.value is not None else "None"
-            found[node.target.id] = Param(node.target.id, ast.unparse(node.annotation), default)
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            found.setdefault(node.targets[0].id, Param(node.targets[0].id, "None", ast.unparse(node.value)))
-    return found
-
-
-def parameter_problems(declared: dict[str, Param], values: dict[str, Any], where: str) -> list[str]:
-    """Unknown names and wrong types among `values` (empty list = all fine).
-
-    Example:
-        >>> decl = {"n": Param("n", "int", "5")}
-        >>> parameter_problems(decl, {"n": "5", "m": 1}, "run x")
-        ["run x: parameter `n` must be int (default 5), got str '5'", 'run x: parameter `m` is unknown']
-    """
-    problems = []
-    for name, value in values.items():
-        if name not in declared:
-            problems.append(f"{where}: parameter `{name}` is unknown")
-        elif not _type_ok(declared[name], value):
-            p = declared[name]
-            problems.append(
-                f"{where}: parameter `{name}` must be {_declared_type(p)} (default {p.default}), got "
-                f"{type(value).__name__} {value!r}"
-            )
-    return problems
 
 
 def _label_part(value: Any) -> str:
@@ -356,6 +240,11 @@ def _check_runs(runs: list[RunSpec]) -> list[str]:
                 problems.append(f"notebook {r.notebook_rel} not found")
                 declared[r.notebook] = {}
                 continue
+            unusable = notebook_problems(r.notebook, r.notebook_rel)
+            if unusable:
+                problems += unusable
+                declared[r.notebook] = {}
+                continue
             declared[r.notebook] = notebook_parameters(r.notebook)
             decl = declared[r.notebook]
             if decl is None:
@@ -370,6 +259,7 @@ def _check_runs(runs: list[RunSpec]) -> list[str]:
                     for n in INJECTED
                     if n not in decl
                 ]
+                problems += default_problems(decl, r.notebook_rel)
         decl = declared[r.notebook]
         if not decl:
             continue

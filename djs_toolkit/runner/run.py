@@ -14,6 +14,10 @@
 5. prints a summary table (also `runs/<run_id>/summary.csv`).
 `--resume` continues the latest (or a named) run: runs whose staged records and done-marker are complete and valid
 are skipped, the rest rerun from a clean stage; a killed run therefore completes to the same bytes.
+Before the first kernel starts (`runner.preflight`): the extract is validated (errors stop the run unless
+`--allow-invalid`), the folders it writes are checked writable, the run folder (and a shared ledger) is locked so two
+`djs run`s never run the same run, and damaged run or ledger files are named. On every way out the row-level spine
+cache is removed, or named when it is kept for `--resume`; Ctrl-C prints the command that resumes.
 Progress lines carry labels, counts and durations only (docs/workflow.md §5.1).
 """
 
@@ -32,19 +36,36 @@ from pathlib import Path
 from typing import Any
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.fileio import atomic_write_json, atomic_write_text, sha256_file
+from djs_toolkit.fileio import atomic_write_json, sha256_file
 from djs_toolkit.outputs.stage import ENV_DATA_ROOT, ENV_LEDGER, ENV_PROFILE, ENV_RUN_NAME, ENV_STAGE
 from djs_toolkit.runner.bundle import assemble, verify_bundle
 from djs_toolkit.runner.differencing import CrossRunResult, cross_run_check, purge_run
 from djs_toolkit.runner.execute import execute_run, marker_valid, staged_records
 from djs_toolkit.runner.pipeline import Pipeline, RunSpec, fingerprint, load_pipeline
+from djs_toolkit.runner.preflight import (
+    check_ledger,
+    check_writable,
+    hold_locks,
+    json_damaged,
+    start_run,
+    validate_data,
+)
+from djs_toolkit.runner.summary import bundle_statuses, finish, progress_line, summary_row
 from djs_toolkit.sdc.ledger import Ledger
 from djs_toolkit.spine.cache import ENV_SPINE_CACHE
 
-__all__ = ["DUMMY_SCALE", "RunReport", "new_run_id", "resolve_data", "run_pipeline", "select_runs"]
+__all__ = ["DUMMY_SCALE", "RunInterrupted", "RunReport", "new_run_id", "resolve_data", "run_pipeline", "select_runs"]
 
 DUMMY_SCALE = "small"
-SUMMARY_COLUMNS = ["run", "notebook", "parameters", "status", "seconds", "pass", "review", "fail"]
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `djs run`: its text is the command that resumes the run.
+
+    Example:
+        >>> str(RunInterrupted("interrupted: resume with `djs run --resume --run-id x`"))
+        'interrupted: resume with `djs run --resume --run-id x`'
+    """
 
 
 @dataclass
@@ -125,51 +146,6 @@ def resolve_data(data: str | None, root: Path, echo: Callable[[str], None] = pri
     return path.resolve()
 
 
-def _latest_incomplete(runs_dir: Path, outputs_dir: Path) -> str:
-    cands = (
-        [
-            (json.loads((d / "run.json").read_text(encoding="utf-8")).get("started_ns", 0), d.name)
-            for d in runs_dir.iterdir()
-            if (d / "run.json").is_file()
-        ]
-        if runs_dir.is_dir()
-        else []
-    )
-    pending = [name for _, name in sorted(cands) if not (outputs_dir / name).exists()]
-    if not pending:
-        raise DJSUserError(f"--resume: no unfinished run in {runs_dir}: start a new run without --resume.")
-    return pending[-1]
-
-
-def _start(
-    runs_dir: Path,
-    outputs_dir: Path,
-    data: str | None,
-    profile: str | None,
-    only: str | None,
-    resume: bool,
-    run_id: str | None,
-) -> tuple[str, dict[str, Any]]:
-    if not resume:
-        return run_id or new_run_id(), {"data": data, "profile": profile or "srs", "only": only}
-    rid = run_id or _latest_incomplete(runs_dir, outputs_dir)
-    info_path = runs_dir / rid / "run.json"
-    if not info_path.is_file():
-        raise DJSUserError(f"--resume: run {rid} not found in {runs_dir}.")
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    for key, given in (("data", data), ("profile", profile), ("only", only)):
-        if (
-            given is not None
-            and given != info.get(key)
-            and not (key == "data" and info.get("data_root") and Path(given).resolve() == Path(info["data_root"]))
-        ):
-            raise DJSUserError(
-                f"--resume: run {rid} used --{key} {info.get(key)!r}, not {given!r}: resume with the "
-                f"same settings or start a new run."
-            )
-    return rid, info
-
-
 def _task(spec: RunSpec, run_dir: Path, data_root: Path, profile: str, min_safe: int, ledger: Path) -> dict[str, Any]:
     stage = run_dir / "stage" / spec.label
     params = {**spec.parameters, "data_root": str(data_root), "profile": profile}
@@ -204,6 +180,7 @@ def _task(spec: RunSpec, run_dir: Path, data_root: Path, profile: str, min_safe:
         "timeout": spec.timeout,
         "fingerprint": fp,
         "min_safe_count": min_safe,
+        "kernel_log": str(run_dir / "logs" / f"{spec.label}.kernel.log"),
     }
 
 
@@ -212,17 +189,7 @@ def _execute(tasks: list[dict[str, Any]], jobs: int, echo: Callable[[str], None]
 
     def report(res: dict[str, Any]) -> None:
         done.append(res)
-        outs = res["outputs"]
-        echo(
-            f"[{len(done)}/{total}] {res['label']}: {res['status']} in {res['seconds']:.1f} s"
-            + (
-                f" ({outs.get('pass', 0)} pass, {outs.get('review', 0)} review, {outs.get('fail', 0)} fail)"
-                if outs
-                else ""
-            )
-            + (f" - {res['error']}" if res["error"] else "")
-            + (f" - executed notebook failed the safety scan ({len(res['scan'])} problem(s))" if res["scan"] else "")
-        )
+        echo(progress_line(res, len(done), total))
 
     if jobs <= 1 or len(tasks) <= 1:
         for t in tasks:
@@ -230,11 +197,16 @@ def _execute(tasks: list[dict[str, Any]], jobs: int, echo: Callable[[str], None]
             report(execute_run(t))
         return done
     # Separate processes, never threads (papermill#578); spawn works the same on Windows and Linux.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
         futures = [pool.submit(execute_run, t) for t in tasks]
         echo(f"running {len(tasks)} notebook(s) in {min(jobs, len(tasks))} processes")
         for fut in as_completed(futures):
             report(fut.result())
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)  # the workers got the same Ctrl-C
+        raise
+    pool.shutdown()
     return done
 
 
@@ -250,6 +222,7 @@ def run_pipeline(
     runs_dir: Path | None = None,
     echo: Callable[[str], None] = print,
     ledger: Path | None = None,
+    allow_invalid: bool = False,
 ) -> RunReport:
     """Run a pipeline and assemble its bundle (see the module docstring).
 
@@ -265,9 +238,14 @@ def run_pipeline(
         runs_dir: default `<pipeline folder>/runs`.
         echo: where progress lines go.
         ledger: differencing-ledger folder shared across runs (default: `runs/<run_id>/ledger`, this run only).
+        allow_invalid: run even though validation finds errors in the extract (the clearance pack records it).
 
     Returns:
         A RunReport (summary rows, the bundle path when written, outputs withheld by the safety scan).
+
+    Raises:
+        DJSUserError: a check before the first kernel failed (nothing was run), or the bundle could not be written.
+        RunInterrupted: Ctrl-C; its text is the command that resumes.
 
     Example:
         >>> run_pipeline(Path("pipeline.yaml"), data="tests/extract")  # doctest: +SKIP
@@ -279,9 +257,10 @@ def run_pipeline(
     # Absolute: kernels run in the notebook's folder, so a relative stage path would land there.
     runs_dir = Path(runs_dir or pipeline.root / "runs").resolve()
     outputs_dir = Path(outputs_dir or pipeline.root / "outputs").resolve()
-    rid, info = _start(runs_dir, outputs_dir, data, profile, only, resume, run_id)
+    rid, info = start_run(runs_dir, outputs_dir, data, profile, only, resume, run_id, new_run_id)
     if not resume:
         info["ledger"] = str(Path(ledger).resolve()) if ledger else None
+        info["allow_invalid"] = allow_invalid
     prof = load_profile(info["profile"])
     if resume:
         specs = select_runs(pipeline, info.get("only"))
@@ -295,44 +274,93 @@ def run_pipeline(
         echo(f"run {rid} is already complete: outputs/{rid} verifies")
         report.bundle = outputs_dir / rid
         return report
+    shared = Path(info["ledger"]) if info.get("ledger") else None
+    check_writable({"--runs": runs_dir, "--outputs": outputs_dir, **({"--ledger": shared} if shared else {})})
     data_root = (
         Path(info["data_root"]) if resume and info.get("data_root") else resolve_data(info["data"], pipeline.root, echo)
     )
+    notes: list[str] = []  # printed under the run's first line
+    validation = validate_data(data_root, bool(allow_invalid or info.get("allow_invalid")), notes.append)
     run_dir = runs_dir / rid
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        info["started_ns"] = time.time_ns()
-        atomic_write_json(
-            run_dir / "run.json",
-            {
-                **info,
-                "run_id": rid,
-                "pipeline": str(pipeline.path),
-                "data_root": str(data_root),
-                "jobs": jobs,
-                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            },
-        )
-    # The differencing ledger (checker-only): per run by default, so reruns stay byte-identical; --ledger shares one
-    # across runs of the project (docs/disclosure.md §7.4).
+    locks = hold_locks(run_dir, shared, rid, notes.append)
+    resume_command = _resume_command(pipeline_path, rid, runs_dir, outputs_dir, pipeline.root)
+    try:
+        # The differencing ledger (checker-only): per run by default, so reruns stay byte-identical; --ledger shares
+        # one across runs of the project (docs/disclosure.md §7.4).
+        check_ledger(shared or run_dir / "ledger", own=shared is None)
+        if not resume:
+            info["started_ns"] = time.time_ns()
+            atomic_write_json(
+                run_dir / "run.json",
+                {
+                    **info,
+                    "run_id": rid,
+                    "pipeline": str(pipeline.path),
+                    "data_root": str(data_root),
+                    "jobs": jobs,
+                    "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                },
+            )
+        context = {"info": info, "prof": prof, "data_root": data_root, "validation": validation, "notes": notes}
+        _run_locked(report, specs, run_dir, outputs_dir, context, resume, jobs, echo, resume_command)
+    except KeyboardInterrupt:
+        raise RunInterrupted(f"interrupted: resume with `{resume_command}` (completed notebooks are skipped)") from None
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+        _tidy(run_dir, report.bundle is not None, echo)
+    return report
+
+
+def _resume_command(pipeline_path: Path, rid: str, runs_dir: Path, outputs_dir: Path, root: Path) -> str:
+    parts = ["djs run"] + ([str(pipeline_path)] if Path(pipeline_path).name != "pipeline.yaml" else [])
+    parts += ["--resume", "--run-id", rid]
+    if runs_dir != (root / "runs").resolve():
+        parts += ["--runs", str(runs_dir)]
+    if outputs_dir != (root / "outputs").resolve():
+        parts += ["--outputs", str(outputs_dir)]
+    return " ".join(parts)
+
+
+def _run_locked(
+    report: RunReport,
+    specs: list[RunSpec],
+    run_dir: Path,
+    outputs_dir: Path,
+    context: dict[str, Any],
+    resume: bool,
+    jobs: int,
+    echo: Callable[[str], None],
+    resume_command: str,
+) -> None:
+    info, prof, data_root = context["info"], context["prof"], context["data_root"]
     ledger_path = Path(info.get("ledger") or run_dir / "ledger")
     tasks = [_task(s, run_dir, data_root, str(info["profile"]), prof.min_safe_count, ledger_path) for s in specs]
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for t in tasks:
-        if resume and marker_valid(Path(t["marker"]), t["fingerprint"], Path(t["stage"])):
-            marker = json.loads(Path(t["marker"]).read_text(encoding="utf-8"))
+        marker = Path(t["marker"])
+        if resume and json_damaged(marker):
+            context["notes"].append(f"{marker} is damaged (not valid JSON): {t['label']} runs again")
+        if resume and marker_valid(marker, t["fingerprint"], Path(t["stage"])):
+            doc = json.loads(marker.read_text(encoding="utf-8"))
             results[t["label"]] = {
                 "label": t["label"],
                 "status": "skipped",
                 "seconds": 0.0,
                 "error": "",
-                "outputs": marker["outputs"],
-                "scan": marker["scan"],
+                "outputs": doc["outputs"],
+                "scan": doc["scan"],
             }
         else:
             todo.append(t)
-    echo(f"run {rid}: {len(tasks)} notebook run(s), {len(tasks) - len(todo)} already complete, profile {prof.name}")
+    echo(
+        f"run {report.run_id}: {len(tasks)} notebook run(s), {len(tasks) - len(todo)} already complete, "
+        f"profile {prof.name}"
+    )
+    for note in context["notes"]:
+        echo(note)
     start_ns = int(info.get("started_ns", 0))
     led = Ledger(ledger_path)
     for t in todo:  # a killed notebook's saved outputs would otherwise be compared with their own rerun
@@ -341,8 +369,7 @@ def run_pipeline(
         _save_spine(data_root, run_dir / "spine", echo)
     for res in _execute(todo, jobs, echo, len(todo)):
         results[res["label"]] = res
-    ok = all(results[t["label"]]["status"] in ("ok", "skipped") for t in tasks)
-    if ok:
+    if all(results[t["label"]]["status"] in ("ok", "skipped") for t in tasks):
         cross = _cross_run(led, tasks, start_ns, prof, jobs, echo)
         stages = [
             {
@@ -355,22 +382,32 @@ def run_pipeline(
             }
             for s, t in zip(specs, tasks, strict=True)
         ]
-        report.withheld = assemble(
-            stages, str(info["profile"]), run_dir / "bundle.tmp", outputs_dir / rid, cross.results
-        )
-        report.bundle = outputs_dir / rid
+        try:
+            report.withheld = assemble(
+                stages,
+                str(info["profile"]),
+                run_dir / "bundle.tmp",
+                outputs_dir / report.run_id,
+                cross.results,
+                validation=context["validation"],
+            )
+        except OSError as exc:
+            raise DJSUserError(
+                f"the bundle could not be written to {outputs_dir / report.run_id} ({type(exc).__name__}): make "
+                f"that folder writable, then `{resume_command}` (every notebook is done and is skipped)."
+            ) from None
+        report.bundle = outputs_dir / report.run_id
         for e in cross.failed:  # not released: later outputs (and later pipelines sharing the ledger) skip them
             led.remove(e)
-    statuses = _bundle_statuses(report.bundle)
-    report.rows = [_row(s, results[s.label], statuses) for s in specs]
-    _finish(report, run_dir, echo)
+    statuses = bundle_statuses(report.bundle)
+    report.rows = [summary_row(s, results[s.label], statuses) for s in specs]
+    finish(report.rows, run_dir, report.bundle, report.withheld, echo, resume_command)
     if any(str(r.get("error", "")).startswith("DeadKernelError") for r in results.values()):
         # At national scale a kernel peaks at about 11 GiB (bench/pipeline.py): two at once need 24 GiB.
         echo(
             "A kernel died: most often the machine ran out of memory. Resume with fewer notebooks at once: "
             "`djs run --resume --jobs 1`."
         )
-    return report
 
 
 def _cross_run(
@@ -387,35 +424,6 @@ def _cross_run(
     return cross
 
 
-def _bundle_statuses(bundle: Path | None) -> dict[str, dict[str, str]]:
-    """Final status of every output by run label, from the bundle (after the runner's checks), or {} without one."""
-    if bundle is None:
-        return {}
-    doc = json.loads((bundle / "results.json").read_text(encoding="utf-8"))
-    by_run: dict[str, dict[str, str]] = {}
-    for uid, entry in doc["results"].items():
-        by_run.setdefault(entry["djs_toolkit"]["run"], {})[uid] = entry["status"]
-    return by_run
-
-
-def _row(spec: RunSpec, res: dict[str, Any], statuses: dict[str, dict[str, str]]) -> dict[str, Any]:
-    outs = dict(res["outputs"])
-    if statuses:  # the bundle's statuses: after the runner's differencing across runs and safety scan
-        mine = list(statuses.get(spec.label, {}).values())
-        outs = {st: mine.count(st) for st in ("pass", "review", "fail")}
-    params = spec.parameters_text()
-    return {
-        "run": spec.label,
-        "notebook": spec.notebook_rel,
-        "parameters": params[:40] + ("..." if len(params) > 40 else ""),
-        "status": res["status"] if not res["scan"] else "withheld",
-        "seconds": f"{res['seconds']:.1f}",
-        "pass": outs.get("pass", 0),
-        "review": outs.get("review", 0),
-        "fail": outs.get("fail", 0),
-    }
-
-
 def _save_spine(data_root: Path, folder: Path, echo: Callable[[str], None]) -> None:
     # Built once here, read in place by every kernel (spine/cache.py). Bad data is not reported here:
     # each notebook reports it in full, with its fix, where the researcher looks.
@@ -429,27 +437,18 @@ def _save_spine(data_root: Path, folder: Path, echo: Callable[[str], None]) -> N
             save_spine(extract, folder)
             echo(f"spine built once for all runs in {time.perf_counter() - t0:.1f} s")
         extract.engine.con.close()
-    except DJSUserError:
+    except Exception as exc:  # any failure: each notebook builds its own spine and reports it
         shutil.rmtree(folder, ignore_errors=True)
+        if not isinstance(exc, DJSUserError):  # its message may quote data: the class only
+            echo(f"the spine could not be built once for all runs ({type(exc).__name__}): each notebook builds its own")
 
 
-def _finish(report: RunReport, run_dir: Path, echo: Callable[[str], None]) -> None:
-    rows = report.rows
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in SUMMARY_COLUMNS}
-    lines = ["  ".join(c.ljust(widths[c]) for c in SUMMARY_COLUMNS)]
-    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in SUMMARY_COLUMNS) for r in rows]
-    echo("\n" + "\n".join(lines))
-    csv_lines = [",".join(SUMMARY_COLUMNS)] + [",".join(f'"{r[c]}"' for c in SUMMARY_COLUMNS) for r in rows]
-    atomic_write_text(run_dir / "summary.csv", "\n".join(csv_lines) + "\n")
-    for uid, problems in sorted(report.withheld.items()):
-        echo(f"withheld {uid}: " + "; ".join(problems))
-    if report.bundle is not None:
-        shutil.rmtree(run_dir / "spine", ignore_errors=True)  # row-level: kept only while the run may resume
-        echo(f"\noutputs: {report.bundle} (verify with `djs verify {report.bundle}`)")
-    else:
-        failed = [r["run"] for r in rows if r["status"] not in ("ok", "skipped", "withheld")]
-        echo(
-            f"\n{len(failed)} run(s) did not finish: {', '.join(failed)}. Their executed notebooks are in "
-            f"{run_dir / 'nb'}. Fix them, then `djs run --resume` (completed runs are skipped); no bundle was written."
-        )
+def _tidy(run_dir: Path, bundled: bool, echo: Callable[[str], None]) -> None:
+    """On every way out: no scratch folder left; the row-level spine cache removed, or named while kept for resume."""
     shutil.rmtree(run_dir / "bundle.tmp", ignore_errors=True)
+    shutil.rmtree(run_dir / "spine.tmp", ignore_errors=True)
+    spine = run_dir / "spine"
+    if bundled:
+        shutil.rmtree(spine, ignore_errors=True)
+    elif spine.exists():
+        echo(f"The row-level spine cache is kept for `--resume` in {spine}: delete that folder if you will not resume.")

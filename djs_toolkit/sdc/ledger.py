@@ -18,7 +18,10 @@ Folder layout (checker-only; DO NOT RELEASE)::
 Nothing is ever rewritten in place: files are unique per entry or content-addressed and written through a
 temporary name plus rename; `ledger.json` and `salt.txt` are created once with `os.link` (atomic
 create-if-absent). Two processes can therefore append at the same time without a lock; `differencing` closes the
-check-then-append race by re-checking against entries that appeared meanwhile.
+check-then-append race by re-checking against entries that appeared meanwhile. What needs a lock is a whole
+pipeline: `djs run` removes a resumed run's entries and compares outputs across runs, so it holds the ledger's
+`ledger.lock` (`Ledger.lock`, the same `fileio.FileLock` as the run folder's) while it runs, for a ledger shared
+across runs with `--ledger`; its kernels append under that lock.
 
 Ids are hashed with keyed SipHash-2-4 (pandas' `hash_array` with a 16-character per-ledger key): a keyed
 pseudo-random function, so the ledger holds no identifier, and without `salt.txt` a guessed id cannot be tested.
@@ -41,13 +44,14 @@ import pandas as pd
 from pandas.util import hash_array
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.fileio import atomic_write_bytes, atomic_write_text
+from djs_toolkit.fileio import FileLock, atomic_write_bytes, atomic_write_text
 from djs_toolkit.sdc.ledger_records import FORMAT, LedgerEntry, canonical_ids, id_subkey, npy_bytes, npz_bytes
 from djs_toolkit.sdc.released import Released
 
-__all__ = ["KEY_SPACES", "Ledger", "LedgerEntry"]
+__all__ = ["KEY_SPACES", "LOCK_NAME", "Ledger", "LedgerEntry"]
 
 SCHEME = "siphash24-pandas-hash_array"
+LOCK_NAME = "ledger.lock"
 KEY_SPACES = ("record_id", "index")
 _CHECK = "djs-ledger-check"
 _README = (
@@ -85,6 +89,19 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({'in memory' if self.path is None else str(self.path)})"
+
+    def lock(self, note: str = "") -> FileLock:
+        """The ledger folder's lock (`ledger.lock`): one pipeline run at a time uses a shared ledger.
+
+        Example:
+            >>> import tempfile
+            >>> with Ledger(Path(tempfile.mkdtemp()) / "ledger").lock("djs run") as held:
+            ...     held.path.name
+            'ledger.lock'
+        """
+        if self.path is None:
+            raise DJSUserError("An in-memory ledger has no folder to lock.")
+        return FileLock(self.path / LOCK_NAME, note)
 
     # -- folder and salt ----------------------------------------------------------------------------------------
     def _create_once(self, path: Path, text: str) -> None:
@@ -133,8 +150,18 @@ class Ledger:
         self._create_once(
             self.path / "ledger.json", json.dumps({"format": FORMAT, "hash": SCHEME, "check": check}, indent=2) + "\n"
         )
-        info = json.loads((self.path / "ledger.json").read_text(encoding="utf-8"))
-        if info.get("format") != FORMAT or info.get("hash") != SCHEME or info.get("check") != check:
+        try:
+            info = json.loads((self.path / "ledger.json").read_text(encoding="utf-8"))
+        except ValueError:
+            raise DJSUserError(
+                f"The ledger file {self.path / 'ledger.json'} is damaged (not valid JSON): restore it from a backup, "
+                "or start a new ledger folder (a run's own ledger: start a new run)."
+            ) from None
+        if not isinstance(info, dict) or (info.get("format"), info.get("hash"), info.get("check")) != (
+            FORMAT,
+            SCHEME,
+            check,
+        ):
             # Fail closed: keys hashed differently would never match, silently disabling the checks.
             raise DJSUserError(
                 f"The ledger {self.path.name} was written by an incompatible version (hash check "

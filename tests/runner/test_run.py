@@ -232,7 +232,7 @@ def test_parallel_run_assembles_only_declared_checked_outputs(parallel, project)
         assert report.run_id.encode() not in data and str(project).encode() not in data, rel
     assert all(r["timestamp"] == "" for r in results.values())
     summary = (project / "runs_par" / report.run_id / "summary.csv").read_text()
-    assert summary.splitlines()[0] == "run,notebook,parameters,status,seconds,pass,review,fail"
+    assert summary.splitlines()[0] == "run,notebook,parameters,status,seconds,pass,review,fail,error,executed_notebook"
 
 
 @pytest.mark.slow

@@ -1,0 +1,266 @@
+"""A notebook's declared parameters: names, types, defaults and choices, read from its `parameters` cell.
+
+`djs run` checks every run's values against these before any kernel starts (`runner.pipeline`). A parameter whose
+values come from a fixed list declares them after `choices:` in its comment:
+
+```python
+group_by: str = "sex"  # breakdown of the tables; choices: sex, ethnicity_group, age_band, ""
+```
+
+Choices are separated by commas; each is read as a Python literal when it is one (`""`, `365`, `True`, `None`) and
+as a bare word otherwise. A list value must hold choices only; the notebook's own default must be one of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Param",
+    "default_problems",
+    "notebook_parameters",
+    "notebook_problems",
+    "parameter_problems",
+    "parse_choices",
+]
+
+_CHOICES = re.compile(r"(?:^|[\s;,.(])choices:\s*(.+?)\s*\)?$")
+_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "list": (list,),
+    "tuple": (list,),
+    "dict": (dict,),
+    "Path": (str,),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared notebook parameter.
+
+    Example:
+        >>> Param("n", "int", "5", "").describe()
+        'n: int (default 5)'
+    """
+
+    name: str
+    type_name: str
+    default: str
+    help: str = ""
+
+    @property
+    def choices(self) -> tuple[Any, ...] | None:
+        """The values declared after `choices:` in the parameter's comment (None when it declares none).
+
+        Example:
+            >>> Param("by", "str", '"sex"', 'breakdown; choices: sex, age_band, ""').choices
+            ('sex', 'age_band', '')
+        """
+        return parse_choices(self.help)
+
+    def describe(self) -> str:
+        """`name: type (default ...)  # help`.
+
+        Example:
+            >>> Param("seed", "None", "0", "rng seed").describe()
+            'seed: int (default 0)  # rng seed'
+        """
+        text = f"{self.name}: {_declared_type(self)} (default {self.default})"
+        return f"{text}  # {self.help}" if self.help else text
+
+
+def parse_choices(comment: str) -> tuple[Any, ...] | None:
+    """The choices a parameter's comment declares after `choices:` (module docstring), or None.
+
+    Example:
+        >>> parse_choices("days; choices: 90, 365, 730")
+        (90, 365, 730)
+        >>> parse_choices("a free comment") is None
+        True
+    """
+    m = _CHOICES.search(comment or "")
+    if not m:
+        return None
+    values: list[Any] = []
+    for item in next(csv.reader([m.group(1)], skipinitialspace=True), []):
+        word = item.strip()
+        try:
+            value = ast.literal_eval(word)
+        except (ValueError, SyntaxError):
+            value = word
+        values.append(value if isinstance(value, (str, int, float, bool, type(None))) else word)
+    return tuple(values) or None
+
+
+def _choice_problem(p: Param, value: Any, where: str) -> str | None:
+    choices = p.choices
+    if choices is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    bad = [v for v in items if not any(_same(v, c) for c in choices)]
+    if not bad:
+        return None
+    shown = ", ".join(repr(c) for c in choices)
+    return f"{where}: parameter `{p.name}` must be one of {shown}, got {bad[0]!r}"
+
+
+def _same(value: Any, choice: Any) -> bool:
+    if isinstance(value, bool) or isinstance(choice, bool):  # YAML `true` is not the choice 1
+        return type(value) is type(choice) and value == choice
+    return bool(value == choice)
+
+
+def _declared_type(p: Param) -> str:
+    if p.type_name not in ("None", ""):
+        return p.type_name
+    try:
+        value = ast.literal_eval(p.default)
+    except (ValueError, SyntaxError):
+        return "any"
+    return "any" if value is None else type(value).__name__
+
+
+def _allowed(type_name: str) -> tuple[tuple[type, ...], bool] | None:
+    """(types, none_ok) for an annotation string; None when it cannot be checked (any)."""
+    text = type_name.replace(" ", "")
+    m = re.fullmatch(r"(?:typing\.)?Optional\[(.+)\]", text)
+    parts = [m.group(1)] if m else text.split("|")
+    none_ok = bool(m) or "None" in parts
+    types: tuple[type, ...] = ()
+    for part in (p for p in parts if p != "None"):
+        base = part.split("[", 1)[0].split(".")[-1]
+        if base not in _TYPES:
+            return None
+        types += _TYPES[base]
+    return types, none_ok
+
+
+def _type_ok(p: Param, value: Any) -> bool:
+    spec = _allowed(_declared_type(p))
+    if spec is None:
+        return True
+    types, none_ok = spec
+    if value is None:
+        return none_ok
+    if isinstance(value, bool) and bool not in types:
+        return False  # YAML `true` is not an int
+    return isinstance(value, types)
+
+
+def notebook_parameters(path: Path) -> dict[str, Param] | None:
+    """The parameters declared in a notebook's `parameters` cell (None when no cell is tagged `parameters`).
+
+    Uses papermill's own inspection (`translators.PythonTranslator.inspect`, what `inspect_notebook` calls), then
+    adds what its one-line regex misses (e.g. `x: str | None = None`) from the cell's syntax tree.
+
+    Example:
+        >>> import nbformat, tempfile
+        >>> nb = nbformat.v4.new_notebook()
+        >>> cell = nbformat.v4.new_code_cell("n: int = 5  # people\\nopt: str | None = None")
+        >>> cell.metadata["tags"] = ["parameters"]; nb.cells = [cell]
+        >>> p = Path(tempfile.mkdtemp()) / "nb.ipynb"; nbformat.write(nb, p)
+        >>> [x.describe() for x in notebook_parameters(p).values()]
+        ['n: int (default 5)  # people', 'opt: str | None (default None)']
+    """
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return None
+    found = {p.name: Param(p.name, p.inferred_type_name, p.default, p.help) for p in PythonTranslator.inspect(cell)}
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError:
+        return found
+    lines = cell.source.splitlines()
+    for node in tree.body:
+        # The comment after the statement (papermill's regex reads it only for the forms it recognises).
+        tail = lines[node.end_lineno - 1][node.end_col_offset :] if node.end_lineno and node.end_col_offset else ""
+        comment = tail.split("#", 1)[1].strip() if "#" in tail else ""
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id not in found:
+            default = ast.unparse(node.value) if node.value is not None else "None"
+            found[node.target.id] = Param(node.target.id, ast.unparse(node.annotation), default, comment)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found.setdefault(node.targets[0].id, Param(node.targets[0].id, "None", ast.unparse(node.value), comment))
+    return found
+
+
+def notebook_problems(path: Path, rel: str) -> list[str]:
+    """Why a notebook cannot run under `djs run`: not a readable .ipynb, or a kernel for another language.
+
+    Example:
+        >>> import nbformat, tempfile
+        >>> nb = nbformat.v4.new_notebook(); nb.metadata["kernelspec"] = {"name": "ir", "language": "R"}
+        >>> p = Path(tempfile.mkdtemp()) / "r.ipynb"; nbformat.write(nb, p)
+        >>> notebook_problems(p, "r.ipynb")  # doctest: +ELLIPSIS
+        ['notebook r.ipynb is for the `ir` kernel (language R): djs run runs Python notebooks...']
+    """
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:  # nbformat's own message quotes the file's first characters
+        return [f"notebook {rel} is not a readable .ipynb (damaged JSON?): open it in Jupyter and save it again"]
+    spec = nb.metadata.get("kernelspec") or {}
+    language = str(spec.get("language") or (nb.metadata.get("language_info") or {}).get("name") or "python")
+    if language.lower() != "python":
+        return [
+            f"notebook {rel} is for the `{spec.get('name', language)}` kernel (language {language}): djs run runs "
+            "Python notebooks in the python3 kernel; choose `Python 3` as its kernel in Jupyter and save it"
+        ]
+    return []
+
+
+def parameter_problems(declared: dict[str, Param], values: dict[str, Any], where: str) -> list[str]:
+    """Unknown names and wrong types among `values` (empty list = all fine).
+
+    Example:
+        >>> decl = {"n": Param("n", "int", "5")}
+        >>> parameter_problems(decl, {"n": "5", "m": 1}, "run x")
+        ["run x: parameter `n` must be int (default 5), got str '5'", 'run x: parameter `m` is unknown']
+    """
+    problems = []
+    for name, value in values.items():
+        if name not in declared:
+            problems.append(f"{where}: parameter `{name}` is unknown")
+        elif not _type_ok(declared[name], value):
+            p = declared[name]
+            problems.append(
+                f"{where}: parameter `{name}` must be {_declared_type(p)} (default {p.default}), got "
+                f"{type(value).__name__} {value!r}"
+            )
+        else:
+            problem = _choice_problem(declared[name], value, where)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def default_problems(decl: dict[str, Param], rel: str) -> list[str]:
+    """Parameters whose default is not one of their own choices.
+
+    Example:
+        >>> default_problems({"by": Param("by", "str", '"shoe"', "choices: sex, age")}, "nb.ipynb")
+        ['notebook nb.ipynb: the default of `by` ("shoe") is not one of its choices']
+    """
+    out = []
+    for p in decl.values():
+        if p.choices is None:
+            continue
+        try:
+            default = ast.literal_eval(p.default)
+        except (ValueError, SyntaxError):
+            continue
+        if _choice_problem(p, default, "") is not None:
+            out.append(f"notebook {rel}: the default of `{p.name}` ({p.default}) is not one of its choices")
+    return out
