@@ -30,6 +30,7 @@ from djs_toolkit.spine import build_spine, observed_until
 from djs_toolkit.spine.sql import days_between
 
 if TYPE_CHECKING:
+    from djs_toolkit.analyses.overlap import Window
     from djs_toolkit.data.extract import Extract
 
 __all__ = [
@@ -165,7 +166,7 @@ def reentry_cohort(
     extract: Extract,
     index: str | Sequence[str],
     outcome: str = "any_criminal_court",
-    period=None,
+    period: Window | None = None,
     lookback_days: int = 730,
     street_time: bool = True,
     waiting_days: int = 183,
@@ -247,7 +248,7 @@ def cohort_table(
     extract: Extract,
     index: str | Sequence[str],
     outcome: str = "any_criminal_court",
-    period=None,
+    period: Window | None = None,
     lookback_days: int = 730,
     street_time: bool = True,
     waiting_days: int = 183,

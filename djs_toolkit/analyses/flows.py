@@ -215,7 +215,7 @@ class ITSResult:
     nb_alpha: float | None = None
 
 
-def _as_series(series) -> pd.Series:
+def _as_series(series: pd.Series | pd.DataFrame) -> pd.Series:
     if isinstance(series, pd.DataFrame):
         extra = [c for c in series.columns if c not in ("month", "count", "incomplete")]
         if any(series[c].nunique() > 1 for c in extra) or "month" not in series:
@@ -233,7 +233,14 @@ def _as_series(series) -> pd.Series:
     return out
 
 
-def _design(idx: pd.PeriodIndex, interruptions, ramps, seasonality: str | None, order: int, slopes: bool):
+def _design(
+    idx: pd.PeriodIndex,
+    interruptions: list[str],
+    ramps: list[str | tuple[str, str]],
+    seasonality: str | None,
+    order: int,
+    slopes: bool,
+) -> tuple[pd.DataFrame, list[str]]:
     t = (idx - idx[0]).map(lambda d: d.n).to_numpy(float)
     X = {"intercept": np.ones(len(idx)), "trend": t}
     effects = []
@@ -246,8 +253,8 @@ def _design(idx: pd.PeriodIndex, interruptions, ramps, seasonality: str | None, 
             X[f"slope_change_{k}"] = step * (t - (p - idx[0]).n)
             effects.append(f"slope_change_{k}")
     for r in ramps:
-        a, b = r if isinstance(r, (tuple, list)) else (r, pd.Period(r, "M") + 12)
-        a, b = pd.Period(a, "M"), pd.Period(b, "M")
+        first, last = r if isinstance(r, (tuple, list)) else (r, pd.Period(r, "M") + 12)
+        a, b = pd.Period(first, "M"), pd.Period(last, "M")
         if b <= a:
             raise DJSUserError("A ramp (start, end) needs end after start.")
         X[f"ramp_{a.strftime('%Y-%m')}"] = np.clip((t - (a - idx[0]).n) / (b - a).n, 0.0, 1.0)
@@ -276,9 +283,9 @@ def _nb_alpha(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None) -> float:
 
 
 def its(
-    series,
-    interruptions: Sequence = (),
-    ramps: Sequence = (),
+    series: pd.Series | pd.DataFrame,
+    interruptions: Sequence[str] = (),
+    ramps: Sequence[str | tuple[str, str]] = (),
     seasonality: str | None = "fourier",
     family: str = "poisson",
     offset: pd.Series | None = None,
@@ -286,7 +293,7 @@ def its(
     fourier_order: int = 2,
     slope_changes: bool = True,
     maxlags: int | None = None,
-    exclude: Sequence = (),
+    exclude: Sequence[str] = (),
     alpha: float = 0.05,
 ) -> ITSResult:
     """Segmented regression with level and slope changes, ramps, seasonality and HAC errors.

@@ -18,6 +18,7 @@ from djs_toolkit.analyses.overlap import resolve_window
 from djs_toolkit.spine import build_spine, check_datasets
 
 if TYPE_CHECKING:
+    from djs_toolkit.analyses.overlap import Window
     from djs_toolkit.data.extract import Extract
 
 __all__ = ["transitions"]
@@ -28,7 +29,7 @@ def transitions(
     datasets: Iterable[str] | None = None,
     within_days: int | None = None,
     by: str | None = None,
-    window=None,
+    window: Window | None = None,
 ) -> pd.DataFrame:
     """Transition table between jurisdictions with the time between contacts.
 

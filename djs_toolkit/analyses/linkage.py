@@ -27,6 +27,9 @@ from djs_toolkit.analyses.overlap import (
 from djs_toolkit.errors import DJSUserError
 
 if TYPE_CHECKING:
+    import duckdb
+
+    from djs_toolkit.analyses.overlap import Span, Window
     from djs_toolkit.data.extract import Extract
 
 __all__ = ["ordered_sensitivity", "sets_sensitivity"]
@@ -36,7 +39,9 @@ __all__ = ["ordered_sensitivity", "sets_sensitivity"]
 _RELINK_COLS = ("dataset", "event_type", "event_date", "age_at_event", "sex", "ethnicity_group")
 
 
-def _relink_base(con, labels: list[str], window=None) -> tuple[np.ndarray, np.ndarray]:
+def _relink_base(
+    con: duckdb.DuckDBPyConnection, labels: list[str], window: Span | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Temp tables ``_relink_pd``, one row (``rn``) per person and dataset of ``labels`` in person order, and
     ``_relink_ev``, their events keyed by ``rn`` (with a window: one row per event type, its events there
     reduced by MIN); returns each ``rn``'s person code and each person's blocking group (sex, ethnicity group,
@@ -95,20 +100,22 @@ def _relink(pid: np.ndarray, block: np.ndarray, drop_rate: float, merge_rate: fl
     return np.where(drop, n_p + np.cumsum(drop) - 1, target[pid])
 
 
-def _relinked(con, new: np.ndarray) -> str:
+def _relinked(con: duckdb.DuckDBPyConnection, new: np.ndarray) -> str:
     """SQL over ``_relink_ev`` with ``person_id`` the relinked person: registers the new codes."""
     con.register("_relink_df", pd.DataFrame({"rn": np.arange(len(new), dtype=np.int64), "new_id": new}))
     cols = ", ".join(f"s.{c}" for c in _RELINK_COLS)
     return f"(SELECT r.new_id AS person_id, {cols} FROM _relink_ev s JOIN _relink_df r ON r.rn = s.rn)"
 
 
-def _drop_relink(con) -> None:
+def _drop_relink(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS _relink_ev")
     con.execute("DROP TABLE IF EXISTS _relink_pd")
     con.unregister("_relink_df")
 
 
-def _ranges(head: pd.DataFrame, runs: list[pd.DataFrame], keys: list[str], cols: list[str], **attrs) -> pd.DataFrame:
+def _ranges(
+    head: pd.DataFrame, runs: list[pd.DataFrame], keys: list[str], cols: list[str], **attrs: object
+) -> pd.DataFrame:
     idx = pd.MultiIndex.from_frame(head[keys]) if keys else head.index
     for c in cols:
         allv = pd.concat([(r.set_index(keys) if keys else r)[c] for r in runs], axis=1)
@@ -123,7 +130,7 @@ def _ranges(head: pd.DataFrame, runs: list[pd.DataFrame], keys: list[str], cols:
 def sets_sensitivity(
     extract: Extract,
     datasets: Iterable[str] | None = None,
-    window=None,
+    window: Window | None = None,
     by: str | None = None,
     drop_rate: float = 0.02,
     merge_rate: float = 0.01,
@@ -173,7 +180,7 @@ def ordered_sensitivity(
     first: str,
     then: str,
     within_days: int,
-    window=None,
+    window: Window | None = None,
     by: str | None = None,
     drop_rate: float = 0.02,
     merge_rate: float = 0.01,

@@ -31,6 +31,7 @@ from djs_toolkit.spine import build_spine, observed_until
 from djs_toolkit.survival.km import km
 
 if TYPE_CHECKING:
+    from djs_toolkit.analyses.overlap import Window
     from djs_toolkit.data.extract import Extract
 
 __all__ = ["MEASURE_LABEL", "proven_reoffending", "proven_reoffending_offenders"]
@@ -143,7 +144,7 @@ def proven_reoffending_offenders(
     return df
 
 
-def _cells(con, table: str, keys: list[str], reference: tuple | None) -> pd.DataFrame:
+def _cells(con: duckdb.DuckDBPyConnection, table: str, keys: list[str], reference: Window | None) -> pd.DataFrame:
     """Offenders aggregated to cells: every combination of ``keys``, the adjustment variables, complete
     follow-up and membership of an explicit reference period; ``n``, ``k`` (reoffenders), ``reoffences``."""
     cols = list(dict.fromkeys([*keys, *_ADJUST, "complete_follow_up"]))
@@ -160,7 +161,7 @@ def _cells(con, table: str, keys: list[str], reference: tuple | None) -> pd.Data
     ).df()
 
 
-def _expected(cells: pd.DataFrame, reference: tuple | None) -> tuple[np.ndarray, float]:
+def _expected(cells: pd.DataFrame, reference: Window | None) -> tuple[np.ndarray, float]:
     """Predicted reoffending probability per cell from a logistic model of the reference period.
 
     Main effects of `_ADJUST` (those with more than one level), fitted on the reference cells as
@@ -226,12 +227,12 @@ def _cif_365(extract: Extract, table: str, keys: list[str], complete_only: bool)
 
 
 def proven_reoffending(
-    cohort_or_extract,
+    cohort_or_extract: pd.DataFrame | Extract,
     index: Sequence[str] = _MOJ_INDEX,
     by: str | None = None,
     follow_up_days: int = 365,
     waiting_days: int = 183,
-    reference: tuple | None = None,
+    reference: Window | None = None,
     include_incomplete: bool = False,
     with_cif: bool = True,
 ) -> pd.DataFrame:

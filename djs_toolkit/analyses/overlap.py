@@ -12,8 +12,9 @@ linked table (docs/disclosure.md §7.3: suppression, then an LP attacker audit).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -25,10 +26,13 @@ from djs_toolkit.spine import build_spine, check_datasets, common_window, covera
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
 
 if TYPE_CHECKING:
+    import duckdb
+
     from djs_toolkit.data.extract import Extract
 
 __all__ = [
     "BY_ATTRIBUTES",
+    "Window",
     "membership_masks",
     "memberships",
     "ordered_overlap",
@@ -37,7 +41,12 @@ __all__ = [
 ]
 
 
-def resolve_window(extract: Extract, labels: list[str], window) -> tuple[pd.Timestamp, pd.Timestamp]:
+# A window as a researcher gives it: (start, end) as ISO strings, dates or Timestamps (a Timestamp is a date).
+Window = tuple[str | dt.date | np.datetime64, str | dt.date | np.datetime64]
+Span = tuple[pd.Timestamp, pd.Timestamp]  # a window resolved to Timestamps
+
+
+def resolve_window(extract: Extract, labels: list[str], window: Window | None) -> Span:
     """The (start, end) window: the given pair, or the window all ``labels`` cover.
 
     Example:
@@ -68,7 +77,7 @@ def _member_sql(labels: list[str], start: pd.Timestamp, end: pd.Timestamp, event
 
 
 def memberships(
-    extract: Extract, datasets: Iterable[str] | None = None, window=None, event_types: bool = False
+    extract: Extract, datasets: Iterable[str] | None = None, window: Window | None = None, event_types: bool = False
 ) -> pd.DataFrame:
     """One row per person with an event in the window; one boolean column per dataset.
 
@@ -98,7 +107,9 @@ def memberships(
     return df
 
 
-def membership_masks(extract: Extract, datasets: Iterable[str] | None = None, window=None) -> pd.DataFrame:
+def membership_masks(
+    extract: Extract, datasets: Iterable[str] | None = None, window: Window | None = None
+) -> pd.DataFrame:
     """Persons by exact combination of datasets, as a bitmask count, computed inside DuckDB.
 
     Bit i of ``mask`` is set when the person appears in ``datasets[i]``; ``persons`` counts people
@@ -134,7 +145,9 @@ def set_labels(extract: Extract, names: Iterable[str] | None) -> list[str]:
     return out
 
 
-def mask_counts(con, labels: list[str], window, by: str | None, src: str = "_spine") -> dict[Any, np.ndarray]:
+def mask_counts(
+    con: duckdb.DuckDBPyConnection, labels: list[str], window: Span, by: str | None, src: str = "_spine"
+) -> dict[Any, np.ndarray]:
     """Exclusive counts per group, {group: array over the 2^k bitmasks}; only counts leave the database."""
     bits = " + ".join(f"MAX(CASE WHEN {entity(d)[0]} THEN {1 << i} ELSE 0 END)" for i, d in enumerate(labels))
     inlist = ", ".join(f"'{d}'" for d in dict.fromkeys(entity(d)[1] for d in labels))
@@ -150,7 +163,7 @@ def mask_counts(con, labels: list[str], window, by: str | None, src: str = "_spi
     return out or {"all": np.zeros(1 << len(labels), np.int64)}
 
 
-def sets_frame(counts: dict[Any, np.ndarray], labels: list[str], by: str | None, window) -> pd.DataFrame:
+def sets_frame(counts: dict[Any, np.ndarray], labels: list[str], by: str | None, window: Span) -> pd.DataFrame:
     k = len(labels)
     # Degree first, then earlier datasets first: a stable, readable order for tables and UpSet bars.
     order = sorted(range(1, 1 << k), key=lambda m: (bin(m).count("1"), [not (m >> i) & 1 for i in range(k)]))
@@ -168,7 +181,10 @@ def sets_frame(counts: dict[Any, np.ndarray], labels: list[str], by: str | None,
 
 
 def overlap_sets(
-    extract_or_memberships, datasets: Iterable[str] | None = None, window=None, by: str | None = None
+    extract_or_memberships: Extract | pd.DataFrame,
+    datasets: Iterable[str] | None = None,
+    window: Window | None = None,
+    by: str | None = None,
 ) -> pd.DataFrame:
     """Every combination of datasets with its exclusive and inclusive person count.
 
@@ -204,7 +220,9 @@ def overlap_sets(
     missing = [c for c in labels + ([by] if by else []) if c not in m.columns]
     if missing or not labels:
         raise DJSUserError(f"The memberships frame lacks column(s) {missing or 'of bool type'}: pass memberships().")
-    mask = sum(m[d].to_numpy(bool).astype(np.int64) << i for i, d in enumerate(labels))
+    mask = np.zeros(len(m), np.int64)
+    for i, d in enumerate(labels):
+        mask += m[d].to_numpy(bool).astype(np.int64) << i
     keys = m[by].astype(object).fillna("Unknown").to_numpy() if by else np.full(len(m), "all", object)
     counts = {g: np.bincount(mask[keys == g], minlength=1 << len(labels)) for g in pd.unique(keys)}
     for c in counts.values():
@@ -213,14 +231,16 @@ def overlap_sets(
 
 
 # -- time-ordered overlaps ----------------------------------------------------------------------------------------
-def ordered_setup(extract: Extract, first: str, then: str, within_days: int, window) -> tuple:
+def ordered_setup(
+    extract: Extract, first: str, then: str, within_days: int, window: Window | None
+) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
     if int(within_days) <= 0:
         raise DJSUserError("`within_days` must be a positive number of days.")
     d_then = entity(then)[1]
     start, end = resolve_window(extract, list(dict.fromkeys([entity(first)[1], d_then])), window)
     cov = coverage(extract).set_index("dataset")
-    censor = pd.Timestamp(cov.loc[d_then, "observed_until"])  # coverage end, cliff and extract cut-off
-    if start < pd.Timestamp(cov.loc[d_then, "start"]) or end > censor:
+    censor: pd.Timestamp = cov["observed_until"][d_then]  # coverage end, cliff and extract cut-off
+    if start < cov["start"][d_then] or end > censor:
         raise DJSUserError(
             f"The window must lie inside the coverage of `{d_then}` (the `then` dataset), or "
             "follow-up would be unobservable: pass a narrower window or None."
@@ -230,7 +250,15 @@ def ordered_setup(extract: Extract, first: str, then: str, within_days: int, win
 
 
 def ordered_counts(
-    con, first: str, then: str, within_days: int, start, end, censor: pd.Timestamp, by: str | None, src: str = "_spine"
+    con: duckdb.DuckDBPyConnection,
+    first: str,
+    then: str,
+    within_days: int,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    censor: pd.Timestamp,
+    by: str | None,
+    src: str = "_spine",
 ) -> pd.DataFrame:
     """Counts by (group, time, event, complete follow-up): no person-level rows leave the database."""
     cdate = f"DATE '{censor.date()}'"
@@ -256,7 +284,7 @@ def _incidence_at(agg: pd.DataFrame, d: int, alpha: float) -> dict[str, float]:
 
     n, t = agg["n"].to_numpy(np.int64), agg["time"].to_numpy()
     ev_in, comp = (agg["event"].to_numpy() == 1) & (t <= d), agg["complete"].to_numpy() == 1
-    row = {
+    row: dict[str, float] = {
         "n_index": int(n.sum()),
         "events_within": int(n[ev_in].sum()),
         "n_complete_followup": int(n[comp].sum()),
@@ -275,7 +303,15 @@ def _incidence_at(agg: pd.DataFrame, d: int, alpha: float) -> dict[str, float]:
 
 
 def ordered_frame(
-    agg: pd.DataFrame, first: str, then: str, d: int, by: str | None, start, end, censor, alpha: float
+    agg: pd.DataFrame,
+    first: str,
+    then: str,
+    d: int,
+    by: str | None,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    censor: pd.Timestamp,
+    alpha: float,
 ) -> pd.DataFrame:
     groups = sorted(agg["grp"].unique(), key=str) if len(agg) or by else ["all"]
     out = pd.DataFrame(
@@ -297,16 +333,39 @@ def ordered_frame(
     return out
 
 
+@overload
 def ordered_overlap(
     extract: Extract,
     first: str,
     then: str,
     within_days: int,
-    window=None,
+    window: Window | None = None,
+    by: str | None = None,
+    alpha: float = 0.05,
+    return_curve: Literal[False] = False,
+) -> pd.DataFrame: ...
+@overload
+def ordered_overlap(
+    extract: Extract,
+    first: str,
+    then: str,
+    within_days: int,
+    window: Window | None = None,
+    by: str | None = None,
+    alpha: float = 0.05,
+    *,
+    return_curve: Literal[True],
+) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+def ordered_overlap(
+    extract: Extract,
+    first: str,
+    then: str,
+    within_days: int,
+    window: Window | None = None,
     by: str | None = None,
     alpha: float = 0.05,
     return_curve: bool = False,
-):
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """People whose first ``first`` event in the window is followed by a ``then`` event within ``within_days``.
 
     Index = a person's first ``first`` event in the window (t0); outcome = their first ``then`` event in

@@ -29,7 +29,7 @@ def to_canonical_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
         >>> str(to_canonical_dtypes(df, TABLES["xjs_link"])["source_dataset"].dtype)
         'category'
     """
-    out = {}
+    out: dict[str, pd.Series | pd.Categorical] = {}
     for col in table.columns:
         s = df[col.name]
         if col.dtype == "string":

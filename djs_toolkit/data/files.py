@@ -95,8 +95,7 @@ def find_table_files(root: Path, file_stems: dict[str, str] | None = None) -> tu
                 fmts = {p.suffix.lower().lstrip(".") for p in paths}
                 # Mixed CSV and Parquet parts: read the Parquet ones (the canonical format).
                 fmt = "parquet" if "parquet" in fmts else "csv"
-                paths = tuple(p for p in paths if p.suffix.lower() == "." + fmt)
-                found[name] = TableFiles(name, stem, fmt, paths)
+                found[name] = TableFiles(name, stem, fmt, tuple(p for p in paths if p.suffix.lower() == "." + fmt))
                 used.add(stem)
                 break
     unknown = sorted(s for s in groups if s not in used)

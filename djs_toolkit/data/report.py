@@ -11,8 +11,9 @@ from typing import Literal
 
 import pandas as pd
 
-__all__ = ["PROBLEM_COLUMNS", "Problem", "ValidationReport"]
+__all__ = ["PROBLEM_COLUMNS", "Problem", "Severity", "ValidationReport"]
 
+Severity = Literal["error", "warning"]
 PROBLEM_COLUMNS = ["severity", "table", "column", "kind", "count", "message", "fix"]
 
 
@@ -20,7 +21,7 @@ PROBLEM_COLUMNS = ["severity", "table", "column", "kind", "count", "message", "f
 class Problem:
     """One problem: where, what kind, how many rows, and how to fix it."""
 
-    severity: Literal["error", "warning"]
+    severity: Severity
     table: str
     column: str
     kind: str
@@ -87,10 +88,10 @@ class ValidationReport:
             sub = self.problems[self.problems["severity"] == sev]
             if len(sub):
                 lines.append(f"{sev.upper()}S:")
-                for r in sub.itertuples():
-                    where = f"{r.table}.{r.column}" if r.column else r.table
-                    lines.append(f"  - [{r.kind}] {where}: {r.message}")
-                    lines.append(f"      fix: {r.fix}")
+                for r in sub.to_dict("records"):
+                    where = f"{r['table']}.{r['column']}" if r["column"] else r["table"]
+                    lines.append(f"  - [{r['kind']}] {where}: {r['message']}")
+                    lines.append(f"      fix: {r['fix']}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -219,7 +220,9 @@ def simulate_family(
     b.parties(ad_case[bm], pl_mother[ci[ad]][ok][bm], RESPONDENT)
 
     # ---- couples: private law (with returns), divorce, financial remedy, Family Law Act
-    def couples(ctype: str, lo: int, hi: int, w_fn, share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    def couples(
+        ctype: str, lo: int, hi: int, w_fn: Callable[[np.ndarray], np.ndarray], share: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         ws, ss = [], []
         for y, k in per_year(ctype, share):
             el = eligible_by_age(persons.dob, y, lo, hi)

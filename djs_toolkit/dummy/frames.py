@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,9 +28,11 @@ from djs_toolkit.dummy.dates import NA, age_years
 from djs_toolkit.dummy.ids import hex_ids
 from djs_toolkit.dummy.population import Persons
 
-__all__ = ["Ctx", "Frame", "court_codes", "take"]
+__all__ = ["MISSING", "Ctx", "Frame", "court_codes", "take"]
 
-Frame = dict[str, object]
+# A table's columns before writing: numpy arrays, pyarrow arrays (ids), or None for a column filled later.
+Frame = dict[str, Any]
+MISSING = np.array(None, dtype=object)  # a missing value for np.where (whose stubs refuse a bare None)
 _CHUNK_SHIFT = np.uint64(36)  # 68 billion rows per table per chunk
 
 

@@ -78,8 +78,9 @@ def link_chunk(ctx: Ctx, tables: dict[str, Frame]) -> tuple[Frame, Frame]:
         3
     """
     rng, cfg, ps = ctx.rng, ctx.cfg, ctx.persons
-    present = [lab for lab in LINKED if DATASETS[lab].person_table in tables]
-    people = [np.asarray(tables[DATASETS[lab].person_table]["_person"]) for lab in present]
+    person_table = {lab: pt for lab in LINKED if (pt := DATASETS[lab].person_table) is not None and pt in tables}
+    present = list(person_table)
+    people = [np.asarray(tables[person_table[lab]]["_person"]) for lab in present]
     every = np.unique(np.concatenate([p[p >= 0] for p in people])) if people else np.zeros(0, np.int64)
     # Cross-justice merges: the person's records all join another person's cluster.
     xbase = np.arange(ps.n, dtype=np.int64)
@@ -89,7 +90,7 @@ def link_chunk(ctx: Ctx, tables: dict[str, Frame]) -> tuple[Frame, Frame]:
     link_parts: dict[str, list] = {"source_dataset": [], "row_id_hash": [], "estimated_xjs_id": []}
     truth_parts: dict[str, list] = {"source_dataset": [], "row_id_hash": [], "true_person_id": []}
     for ds_i, lab in enumerate(present):
-        frame = tables[DATASETS[lab].person_table]
+        frame = tables[person_table[lab]]
         p = np.asarray(frame["_person"])
         valid = p >= 0
         mult = _role_mult(ctx, lab, frame)

@@ -81,7 +81,7 @@ class Persons:
             >>> p.append_children(rng, np.array([15000]), np.array([0]), DummyConfig(), 5, np.array([False])).tolist()
             [5]
         """
-        m = dob.shape[0]
+        m = int(dob.shape[0])
         start = self.n
         cls_p = np.array(cfg.crim_class_p)
         cls = rng.choice(4, size=m, p=cls_p)

@@ -20,7 +20,7 @@ import numpy as np
 from djs_toolkit.dummy import codes
 from djs_toolkit.dummy.casework import DISPOSALS, D
 from djs_toolkit.dummy.dates import NA, day, half_of
-from djs_toolkit.dummy.frames import Ctx, Frame, court_codes
+from djs_toolkit.dummy.frames import MISSING, Ctx, Frame, court_codes
 from djs_toolkit.schema import DATASETS
 
 __all__ = ["JSAS", "court_records", "keep_after_cliff"]
@@ -186,7 +186,20 @@ def court_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     }
 
 
-def _mags_frame(ctx: Ctx, c, rows, src, kind, person, off, hearing, code, result, disp, convicted) -> Frame:
+def _mags_frame(
+    ctx: Ctx,
+    c: dict[str, np.ndarray],
+    rows: np.ndarray,
+    src: np.ndarray,
+    kind: np.ndarray,
+    person: np.ndarray,
+    off: np.ndarray,
+    hearing: np.ndarray,
+    code: np.ndarray,
+    result: np.ndarray,
+    disp: np.ndarray,
+    convicted: np.ndarray,
+) -> Frame:
     rng = ctx.rng
     n = rows.size
     s, k, p = src[rows], kind[rows], person[rows]
@@ -221,7 +234,7 @@ def _mags_frame(ctx: Ctx, c, rows, src, kind, person, off, hearing, code, result
         "ethnicity": np.array(codes.ETH_GROUP, dtype=object)[ctx.persons.eth[p]],
         "lsoa_residence": pc["lsoa"],
         "imd_decile": pc["imd"],
-        "ho_offence_code": np.where(cd >= 0, _CODES[np.maximum(cd, 0)], None),
+        "ho_offence_code": np.where(cd >= 0, _CODES[np.maximum(cd, 0)], MISSING),
         "offence_group": group_strings(rng, group),
         "offence_type": np.where(cd >= 0, _TYPES[codes.MODE_OF[np.maximum(cd, 0)]], "Summary"),
         "proceedings_type_desc": np.array(["Criminal", "Criminal", "Breach", "Non-criminal"], dtype=object)[k],
@@ -240,7 +253,7 @@ def _mags_frame(ctx: Ctx, c, rows, src, kind, person, off, hearing, code, result
     }
 
 
-def _crown_frame(ctx: Ctx, c, csrc, ctype, receipt) -> Frame:
+def _crown_frame(ctx: Ctx, c: dict[str, np.ndarray], csrc: np.ndarray, ctype: np.ndarray, receipt: np.ndarray) -> Frame:
     rng = ctx.rng
     n = csrc.size
     p = c["person"][csrc]
@@ -262,7 +275,7 @@ def _crown_frame(ctx: Ctx, c, csrc, ctype, receipt) -> Frame:
         np.where(plea_g, "Guilty plea", "Found guilty"),
         np.where(disp == D["Dismissed or acquitted"], "Acquitted", "Discontinued"),
     ).astype(object)
-    verdict = np.where(ddate == NA, None, verdict)
+    verdict = np.where(ddate == NA, MISSING, verdict)
     code = c["code"][csrc]
     cust = np.where(disp == D["Immediate custody"], c["sentence_days"][csrc], NA)
     return {
@@ -292,7 +305,17 @@ def _crown_frame(ctx: Ctx, c, csrc, ctype, receipt) -> Frame:
     }
 
 
-def _offence_rows(ctx: Ctx, case: Frame, c, s, kind, code, disp, off, court: str) -> Frame:
+def _offence_rows(
+    ctx: Ctx,
+    case: Frame,
+    c: dict[str, np.ndarray],
+    s: np.ndarray,
+    kind: np.ndarray,
+    code: np.ndarray,
+    disp: np.ndarray,
+    off: np.ndarray,
+    court: str,
+) -> Frame:
     """One row per offence of each case; the first is the principal offence (docs/data.md §3)."""
     rng = ctx.rng
     n_off = np.asarray(case["_n_off"])
@@ -302,7 +325,7 @@ def _offence_rows(ctx: Ctx, case: Frame, c, s, kind, code, disp, off, court: str
     disp_o = np.where(first, disp[ci], np.where(rng.random(ci.size) < 0.6, disp[ci], D["Otherwise dealt with"]))
     od = np.where(first | (off[ci] == NA), off[ci], off[ci] - rng.integers(0, 3, ci.size))
     grp = np.where(oc >= 0, codes.GROUP_OF[np.maximum(oc, 0)], -1)
-    ho = np.where(oc >= 0, _CODES[np.maximum(oc, 0)], None)
+    ho = np.where(oc >= 0, _CODES[np.maximum(oc, 0)], MISSING)
     if court == "mags":
         return {
             "offence_id_hash": ctx.new_ids("mags_offence", ci.size),

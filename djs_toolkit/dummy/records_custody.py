@@ -17,7 +17,7 @@ import numpy as np
 
 from djs_toolkit.dummy import codes
 from djs_toolkit.dummy.dates import NA, age_years, day
-from djs_toolkit.dummy.frames import Ctx, Frame
+from djs_toolkit.dummy.frames import MISSING, Ctx, Frame
 from djs_toolkit.dummy.records_courts import group_strings
 from djs_toolkit.schema import DATASETS, EXTRACT_END
 
@@ -66,7 +66,7 @@ def custody_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
         "Life",
         np.where(sdays > 4 * 365, np.where(rng.random(n) < 0.15, "Extended determinate", "Determinate"), "Determinate"),
     ).astype(object)
-    stype = np.where(custody, stype, None)
+    stype = np.where(custody, stype, MISSING)
     code = c["code"][sel]
     age = age_rec[sel].copy()
     out_ = rng.random(n) < ctx.cfg.p_age_outlier

@@ -19,7 +19,7 @@ from djs_toolkit.dummy import codes
 from djs_toolkit.dummy.civil import CLAIM_TYPES, EVENT_TYPES, LANDLORD_TYPES, PARTY_ROLES, PARTY_TYPES, CivilOut
 from djs_toolkit.dummy.dates import NA, age_years, day_of
 from djs_toolkit.dummy.family import CASE_TYPES, CHILD, ROLES, FamilyOut
-from djs_toolkit.dummy.frames import Ctx, Frame, court_codes
+from djs_toolkit.dummy.frames import MISSING, Ctx, Frame, court_codes
 from djs_toolkit.schema import DATASETS
 
 __all__ = ["FAMILY_EVENT_TYPES", "civil_records", "family_records"]
@@ -71,7 +71,7 @@ def family_records(ctx: Ctx, fam: FamilyOut) -> dict[str, Frame]:
     et = np.r_[np.zeros(sel.size), np.ones(nh.sum()), np.full(na.sum(), 3), np.full(int((end != NA).sum()), 2)]
     ed = start[ci] + np.floor(rng.random(ci.size) * np.maximum(span[ci], 1)).astype(np.int64)
     ed = np.where(et == 0, start[ci], np.where(et == 2, end[ci], ed))
-    order = np.where(et == 2, fam.cases["order"][sel][ci], None)
+    order = np.where(et == 2, fam.cases["order"][sel][ci], MISSING)
     ok = ed <= w1
     events: Frame = {
         "event_id_hash": ctx.new_ids("fam_event", int(ok.sum())),
@@ -133,7 +133,7 @@ def civil_records(ctx: Ctx, civ: CivilOut) -> dict[str, Frame]:
     cases: Frame = {
         "case_number_hash": case_ids,
         "claim_type": np.array(CLAIM_TYPES, dtype=object)[cs["claim_type"][sel]],
-        "landlord_type": np.where(lt >= 0, np.array(LANDLORD_TYPES, dtype=object)[np.maximum(lt, 0)], None),
+        "landlord_type": np.where(lt >= 0, np.array(LANDLORD_TYPES, dtype=object)[np.maximum(lt, 0)], MISSING),
         "issue_date": cs["issue"][sel],
         "claim_amount": cs["amount"][sel],
         "court_code": court_codes(rng, cs["region"][sel], "CV", 15),
@@ -152,7 +152,7 @@ def civil_records(ctx: Ctx, civ: CivilOut) -> dict[str, Frame]:
         "case_number_hash": case_ids.take(cpos),
         "party_type": np.array(PARTY_TYPES, dtype=object)[pa["party_type"][keep]],
         "party_role": np.array(PARTY_ROLES, dtype=object)[pa["role"][keep]],
-        "person_id_hash": np.where(indiv, np.asarray(pid.to_numpy(zero_copy_only=False), dtype=object), None),
+        "person_id_hash": np.where(indiv, np.asarray(pid.to_numpy(zero_copy_only=False), dtype=object), MISSING),
         "estimated_person_id": None,
         "_person": person,
         "_role": np.where(pa["role"][keep] == 1, 1, 0),

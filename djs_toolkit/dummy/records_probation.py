@@ -21,7 +21,7 @@ import numpy as np
 from djs_toolkit.dummy import codes
 from djs_toolkit.dummy.casework import ORA, D
 from djs_toolkit.dummy.dates import NA, day
-from djs_toolkit.dummy.frames import Ctx, Frame
+from djs_toolkit.dummy.frames import MISSING, Ctx, Frame
 from djs_toolkit.dummy.records_courts import group_strings
 from djs_toolkit.schema import DATASETS, TABLES
 
@@ -186,7 +186,7 @@ def _requirements(ctx: Ctx, flat: Frame, ev: np.ndarray, disposal: np.ndarray) -
         "rqmnt_start_date": start,
         "rqmnt_commencement_date": commence,
         "rqmnt_termination_date": term,
-        "rqmnt_termination_reason_desc": np.where(term == NA, None, reason),
+        "rqmnt_termination_reason_desc": np.where(term == NA, MISSING, reason),
         "length": length.astype(np.float64),
         "_event": ei,
     }

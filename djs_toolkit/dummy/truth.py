@@ -161,7 +161,13 @@ class TruthAccumulator:
         self._cif(careers, poss, fam, ps.dob)
         self._overlap(ps.n, tables)
 
-    def _cif(self, careers: Careers, poss, fam, dob: np.ndarray | None = None) -> None:
+    def _cif(
+        self,
+        careers: Careers,
+        poss: tuple[np.ndarray, np.ndarray],
+        fam: tuple[np.ndarray, np.ndarray],
+        dob: np.ndarray | None = None,
+    ) -> None:
         c, ix = careers.contacts, careers.indexes
         if not ix:
             return

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from djs_toolkit.dummy.config import DummyConfig
 from djs_toolkit.dummy.dates import NA
 from djs_toolkit.errors import DJSError
-from djs_toolkit.schema import TABLES
+from djs_toolkit.schema import TABLES, Column
 
 __all__ = ["ARROW_TYPES", "part_name", "to_arrow", "write_table"]
 
@@ -64,7 +64,7 @@ def _convert(v: object, dtype: str) -> pa.Array:
     return pa.array(a, type=pa.string(), from_pandas=True)
 
 
-def _injectable(table: str, col) -> bool:
+def _injectable(table: str, col: Column) -> bool:
     """Descriptive columns that get random missing values at the default rate."""
     t = TABLES[table]
     return (

@@ -75,7 +75,7 @@ def _solve_block(A: sparse.csr_matrix, b: np.ndarray, bounds: np.ndarray, cols: 
     return out
 
 
-def audit(system: PublishedSystem, targets: Sequence[int]) -> pd.DataFrame:
+def audit(system: PublishedSystem, targets: Sequence[int] | np.ndarray) -> pd.DataFrame:
     """Attacker min/max for each target cell.
 
     Args:
@@ -101,7 +101,7 @@ def audit(system: PublishedSystem, targets: Sequence[int]) -> pd.DataFrame:
     return out
 
 
-def audit_bounds(system: PublishedSystem, targets: Sequence[int]) -> np.ndarray:
+def audit_bounds(system: PublishedSystem, targets: Sequence[int] | np.ndarray) -> np.ndarray:
     """`audit` as a (len(targets), 2) array of attacker min and max: no DataFrame, for callers in loops.
 
     Example:

@@ -7,7 +7,7 @@ narrowed below the protection width from everything published, then proves it wi
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.audit import PublishedSystem, audit
 from djs_toolkit.sdc.output import Output
-from djs_toolkit.sdc.profiles import load_profile
+from djs_toolkit.sdc.profiles import Profile, load_profile
 from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.session import Session
 
@@ -42,7 +42,9 @@ def superset_sums(exclusive: np.ndarray) -> np.ndarray:
     return inc
 
 
-def _overlap_system(table: pd.DataFrame, labels: list[str], by: str | None):
+def _overlap_system(
+    table: pd.DataFrame, labels: list[str], by: str | None
+) -> tuple[pd.DataFrame, np.ndarray, sparse.csr_matrix, np.ndarray]:
     """The linked table as one system A x = 0 over cells [e_1..e_M, I_1..I_M, U] per group (All group last).
 
     I_S = sum of e_T over T containing S; U = sum of all e_T, the union, public like any margin
@@ -77,7 +79,17 @@ def _overlap_system(table: pd.DataFrame, labels: list[str], by: str | None):
     return pd.concat(blocks, ignore_index=True), x, sparse.csr_matrix(A), B
 
 
-def _pattern(Y, x, sup, allow, cost, n_g: int, t: int, w: float, linked: bool) -> None:
+def _pattern(
+    Y: np.ndarray,
+    x: np.ndarray,
+    sup: np.ndarray,
+    allow: np.ndarray,
+    cost: np.ndarray,
+    n_g: int,
+    t: int,
+    w: float,
+    linked: bool,
+) -> None:
     """Suppress the cheapest pair pattern hiding cell t (hypercube-style, docs/disclosure.md §4).
 
     A pattern (a row of Y) moves exclusive cell p up and q down by w in one group; inclusive counts follow
@@ -110,7 +122,9 @@ def _pattern(Y, x, sup, allow, cost, n_g: int, t: int, w: float, linked: bool) -
             sup[g * n_g : (g + 1) * n_g] |= (sign * Y[int(np.argmin(o[0]))]) != 0
 
 
-def _complements(A, x, sup, allow, cost, t: int, w: float) -> np.ndarray | None:
+def _complements(
+    A: sparse.csr_matrix, x: np.ndarray, sup: np.ndarray, allow: np.ndarray, cost: np.ndarray, t: int, w: float
+) -> np.ndarray | None:
     """Exact fallback (a MILP, as sdc.suppress): the cheapest suppressed set admitting a perturbation y with
     A y = 0, y_t = w, moving only suppressed cells and keeping counts >= 0 (docs/disclosure.md §7.3)."""
     n, up, down = len(x), 2.0 * w, np.minimum(x, 2.0 * w)
@@ -131,7 +145,7 @@ def _complements(A, x, sup, allow, cost, t: int, w: float) -> np.ndarray | None:
     return None if res.x is None else res.x[n:] > 0.5
 
 
-def _audit(A, x, sup, w: float) -> pd.DataFrame:
+def _audit(A: sparse.csr_matrix, x: np.ndarray, sup: np.ndarray, w: float) -> pd.DataFrame:
     system = PublishedSystem(A, np.zeros(A.shape[0]), np.where(sup, 0.0, x), np.where(sup, np.inf, x))
     cells = np.flatnonzero(sup)
     # Batches of 16: sdc.audit solves one block LP per call, whose cost grows faster than linearly.
@@ -141,7 +155,9 @@ def _audit(A, x, sup, w: float) -> pd.DataFrame:
     return res
 
 
-def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: str | None = None):
+def protect_overlap(
+    table: pd.DataFrame, session_or_profile: Session | Profile | str | Path = "srs", name: str | None = None
+) -> Output:
     """Protect an `overlap_sets` table as one linked table: exclusive cells, inclusive counts, set sizes.
 
     Counts in (0, threshold) are withheld; complements are then chosen so that no withheld count can be
@@ -166,8 +182,10 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
         >>> out.status, int(out.mask.to_numpy().sum()), bool(out.audit["ok"].all())
         ('review', 4, True)
     """
-    session = session_or_profile if isinstance(session_or_profile, Session) else None
-    prof = session.profile if session else load_profile(session_or_profile)
+    if isinstance(session_or_profile, Session):
+        session, prof = session_or_profile, session_or_profile.profile
+    else:
+        session, prof = None, load_profile(session_or_profile)
     labels = table.attrs.get("datasets") or [c for c in table.columns if table[c].dtype == bool]
     by = (
         table.attrs["by"]
@@ -205,7 +223,7 @@ def protect_overlap(table: pd.DataFrame, session_or_profile: Any = "srs", name: 
         mask.loc[row[col == c], c] = sup[cells[col == c]]
         vals = shown[c].astype(float)
         if prof.mitigation == "round" and prof.round_base:
-            vals = np.floor(vals / prof.round_base + 0.5) * prof.round_base
+            vals = pd.Series(np.floor(vals / prof.round_base + 0.5) * prof.round_base, index=vals.index)
         shown[c] = vals.mask(mask[c]).round().astype("Int64")
     reasons = reason_frame(
         [

@@ -19,7 +19,9 @@ records every released count covers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,7 +91,16 @@ def _steps(e: np.ndarray, min_safe: int) -> list[tuple[int, int]]:
     return steps
 
 
-def _group(stop, code, entry_iv, grid, cause, profile, method, base):  # type: ignore[no-untyped-def]
+def _group(
+    stop: np.ndarray,
+    code: np.ndarray,
+    entry_iv: np.ndarray,
+    grid: np.ndarray,
+    cause: int,
+    profile: Profile,
+    method: str,
+    base: int,
+) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
     """Step table of one group: true and released counts per step."""
     m = profile.min_safe_count
     g = len(grid)
@@ -164,11 +175,11 @@ def _estimates(t: pd.DataFrame, kind: str, delayed: bool) -> pd.DataFrame:
     exits = []  # (time, code, count) in step order; the rest of the last risk set is censored at its end
     for k in range(len(t)):
         exits += [
-            (times[k], 1, t["events"].iat[k]),
-            (times[k], 2, t["competing_events"].iat[k]),
-            (times[k], 0, t["censored"].iat[k]),
+            (times[k], 1, t["events"].iloc[k]),
+            (times[k], 2, t["competing_events"].iloc[k]),
+            (times[k], 0, t["censored"].iloc[k]),
         ]
-    left = t["cum_entries"].iat[-1] - sum(c for _, _, c in exits)
+    left = t["cum_entries"].iloc[-1] - sum(c for _, _, c in exits)
     exits.append((times[-1], 0, left))
     # pair exits with entries first-in first-out: every exit of step k meets an entry of step <= k
     e_cum = np.cumsum(ent)
@@ -204,7 +215,7 @@ def safe_curve(
     code: np.ndarray,
     entry: np.ndarray | None,
     groups: np.ndarray,
-    levels: list[object],
+    levels: Sequence[Any],
     by_name: str | None,
     profile: Profile,
     times: object = None,
@@ -249,7 +260,10 @@ def safe_curve(
         if entry is None
         else np.clip(np.searchsorted(grid, entry, side="right"), 1, len(grid))
     )
-    frames, ev_frames, withheld, label_parts = [], [], [], []
+    frames: list[pd.DataFrame] = []
+    ev_frames: list[pd.DataFrame] = []
+    withheld: list[str] = []
+    label_parts: list[tuple[int, list[tuple[int, int]], pd.DataFrame]] = []
     n_g = len(levels)
     step_counts = []
     for g, level in enumerate(levels):
@@ -263,7 +277,7 @@ def safe_curve(
         first = pd.DataFrame(
             {
                 "time": [float(grid[0])],
-                "n_at_risk": [t["n_at_risk"].iat[0]],
+                "n_at_risk": [t["n_at_risk"].iloc[0]],
                 "events": [0.0],
                 "censored": [0.0],
                 "competing_events": [0.0],
@@ -322,8 +336,23 @@ def safe_curve(
 
 
 def _ledger_view(
-    stop, code, entry_iv, groups, inside, grid, parts, levels, by_name, n_g, cause, method, base, delayed, kind, tag
-):  # type: ignore[no-untyped-def]
+    stop: np.ndarray,
+    code: np.ndarray,
+    entry_iv: np.ndarray,
+    groups: np.ndarray,
+    inside: np.ndarray,
+    grid: np.ndarray,
+    parts: list[tuple[int, list[tuple[int, int]], pd.DataFrame]],
+    levels: Sequence[Any],
+    by_name: str | None,
+    n_g: int,
+    cause: int,
+    method: str,
+    base: int,
+    delayed: bool,
+    kind: str,
+    tag: str,
+) -> tuple[np.ndarray, Released | None]:
     """Per-record labels (group, entry step, exit step, status) and the released counts as label sets."""
     k_max = max([len(t) for _, _, t in parts], default=0)
     n_steps = k_max + 1  # index k_max = after the released steps (or withheld)
@@ -344,7 +373,7 @@ def _ledger_view(
         e_step = np.where(e_step >= len(last), len(ent_levels) - 1, e_step)
         st = np.where(code[sel] == cause, 1, np.where(code[sel] > 0, 2 if kind == "cif" else 0, 0))
         labels[sel] = ids[g, np.minimum(e_step, len(ent_levels) - 1), np.minimum(x_step, k_max), st]
-        first = float(t["cum_entries"].iat[0])
+        first = float(t["cum_entries"].iloc[0])
         sets.append(ids[g, 0].ravel() if delayed else ids[g].ravel())
         f_lo, f_hi = (
             (float(x[0]) for x in rounding_bounds(np.array([first]), method, base))
@@ -356,7 +385,7 @@ def _ledger_view(
         for k in range(len(t)):
             spec = [("cum_events", 1), ("cum_censored", 0)] + ([("cum_competing", 2)] if kind == "cif" else [])
             for col, s in spec:
-                v = float(t[col].iat[k])
+                v = float(t[col].iloc[k])
                 if col == "cum_events" and method != "midpoint6":
                     a = b = v
                 else:
@@ -365,7 +394,7 @@ def _ledger_view(
                 lo.append(a)
                 hi.append(b)
             if delayed and k > 0:
-                v = float(t["cum_entries"].iat[k])
+                v = float(t["cum_entries"].iloc[k])
                 shift = 0.0 if method == "midpoint6" else first  # base: later entries rounded on top of the first
                 a, b = (float(x[0]) for x in rounding_bounds(np.array([v - shift]), method, base))
                 sets.append(ids[g, : k + 1].ravel())

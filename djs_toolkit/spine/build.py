@@ -353,7 +353,7 @@ def diagnostics(extract: Extract) -> pd.DataFrame:
     q = extract.engine.con
     rows = []
 
-    def add(check: str, dataset: str, n, rule: str) -> None:
+    def add(check: str, dataset: str, n: int | None, rule: str) -> None:
         rows.append({"check": check, "dataset": dataset, "count": int(n or 0), "rule": rule})
 
     for d, ds in DATASETS.items():

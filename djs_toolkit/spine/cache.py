@@ -19,6 +19,8 @@ from djs_toolkit._version import __version__
 from djs_toolkit.spine.sql import LINK_VIEW
 
 if TYPE_CHECKING:
+    import duckdb
+
     from djs_toolkit.data.extract import Extract
 
 __all__ = ["ENV_SPINE_CACHE", "SPINE_TABLES", "cache_key", "load_spine", "saved_kinds"]
@@ -50,7 +52,7 @@ def cache_key(extract: Extract) -> dict:
     }
 
 
-def saved_kinds(con) -> dict[str, str]:
+def saved_kinds(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     rows = con.execute(
         "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = current_database()"
     ).fetchall()
