@@ -143,7 +143,10 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout.split()
-        med = lambda xs: float(np.median(xs))  # noqa: E731
+
+        def med(xs: list[float]) -> float:
+            return float(np.median(xs))
+
         rows = [
             {
                 "figure": "50th output vs ledger of 49, warm (Session.crosstab)",

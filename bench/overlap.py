@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import lifelines  # noqa: F401  (imported up front: one-off import time is not part of any figure)
 from _common import dummy_extract, peak_rss_mib, print_table, timed
 
-import djs_toolkit.survival  # noqa: F401
+import djs_toolkit.survival  # noqa: F401  (imported up front too, for the same reason)
 from djs_toolkit import open_extract, overlap, spine
 
 LABELS = ["mags_hocas", "crown_xhibit", "prison_nomis", "probation_delius", "familyman", "civil_caseman_pcol"]

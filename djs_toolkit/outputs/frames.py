@@ -9,6 +9,7 @@ withheld from the statistic).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,9 @@ def add_reason(o: Output, rule: str, status: str, summary: str) -> None:
     o.status = worst([o.status, status])
 
 
-def _layout(table: pd.DataFrame | pd.Series, index: object, problems: list[str]) -> tuple[pd.DataFrame, list, list]:
+def _layout(
+    table: pd.DataFrame | pd.Series, index: str | Sequence[str] | None, problems: list[str]
+) -> tuple[pd.DataFrame, list, list]:
     """Key columns (row labels) and value columns of a DataFrame given to save_table."""
     frame = (
         table.to_frame(table.name if table.name is not None else "value")
@@ -108,7 +111,12 @@ def _whole(frame: pd.DataFrame, cols: list, what: str, problems: list[str]) -> N
 
 
 def _counts_frame(
-    counts: object, frame: pd.DataFrame, keys: list, values: list, index: object, problems: list[str]
+    counts: object,
+    frame: pd.DataFrame,
+    keys: list,
+    values: list,
+    index: str | Sequence[str] | None,
+    problems: list[str],
 ) -> pd.DataFrame | None:
     """Counts of the table's shape (one column per value column), or one `counts` column shared by each row."""
     if isinstance(counts, str):
@@ -152,7 +160,9 @@ def _checked_counts(
 
     def expand(codes: np.ndarray, levels: pd.Index, label: object) -> pd.Series:
         codes = codes.astype(np.min_scalar_type(max(len(levels), 1)), copy=False)
-        return pd.Series(pd.Categorical.from_codes(np.repeat(codes, flat), categories=levels), name=label)
+        # pandas-stubs 2.3 types `codes` as Sequence[int]; pandas takes (and here gets) an integer array.
+        cat = pd.Categorical.from_codes(np.repeat(codes, flat), categories=levels)  # type: ignore[arg-type]
+        return pd.Series(cat, name=label)
 
     rows = []
     for k in keys:
@@ -177,6 +187,7 @@ def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statisti
     target = [(*(r if isinstance(r, tuple) else (r,)), c) for r in oc.table.index for c in columns]
     vals = long.reindex(pd.MultiIndex.from_tuples(target)).to_numpy(np.float64)
     table = pd.DataFrame(vals.reshape(len(oc.table), len(columns)), index=oc.table.index, columns=columns)
+    assert oc.mask is not None  # a checked count table always has its mask
     withheld = np.repeat(oc.mask.to_numpy(bool), len(columns), axis=1) if per_row else oc.mask.to_numpy(bool)
     table = table.mask(withheld)
     for c in columns:  # integer columns (counts) stay integers in the CSV
@@ -207,7 +218,7 @@ def check_frame(
     population: str,
     statistic: str,
     counts: object,
-    index: object,
+    index: str | Sequence[str] | None,
     ctx: RunContext,
     problems: list[str],
 ) -> Output:

@@ -82,12 +82,17 @@ def _copy(o: Output, uid: str, description: str | None, population: str | None) 
 
 
 def _finish(
-    o: Output, ctx: RunContext, name: str, comments: object, exception: object, figure: bytes | None = None
+    o: Output,
+    ctx: RunContext,
+    name: str,
+    comments: str | Sequence[str],
+    exception: tuple[str, str] | None,
+    figure: bytes | None = None,
 ) -> Output:
     notes = [comments] if isinstance(comments, str) else list(comments or [])
     o.comments.extend(str(c) for c in notes)
     if exception is not None:
-        code, text = exception  # type: ignore[misc]
+        code, text = exception
         if code not in EXCEPTION_CODES:
             raise DJSUserError(f"exception reason code {code!r} is unknown: use one of {list(EXCEPTION_CODES)}")
         o.exceptions.append({"reason_code": str(code), "text": str(text)})

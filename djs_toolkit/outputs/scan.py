@@ -18,6 +18,7 @@ import fnmatch
 import io
 import json
 import re
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def _names(index: pd.Index) -> list[object]:
     return labels
 
 
-def _small(values: np.ndarray, min_safe: int, names: list[object] | None = None) -> int:
+def _small(values: np.ndarray, min_safe: int, names: Sequence[object] | None = None) -> int:
     """Cells in (0, min_safe); columns named `*_midpoint6` count only values off the midpoint-6 grid."""
     if values.ndim == 2 and names is not None and any(_midpoint6(n) for n in names):
         mid = np.array([_midpoint6(n) for n in names])
@@ -153,7 +154,7 @@ def scan_frame(
         )
     values = table.to_numpy(dtype=object)
     if mask is not None and mask.shape == table.shape:
-        values = np.where(mask.to_numpy(bool), None, values)
+        values = np.where(mask.to_numpy(bool), np.array(None, dtype=object), values)  # withheld: not checked
     names = list(table.columns)
     if statistic not in ("count", "histogram"):
         keep = [

@@ -35,7 +35,7 @@ def text_size(fig: Figure, text: str, fontsize: float) -> tuple[float, float]:
     """
     t = Text(0, 0, text, fontsize=fontsize)
     t.set_figure(fig)
-    box = t.get_window_extent(fig.canvas.get_renderer())
+    box = t.get_window_extent()  # the figure's renderer
     return float(box.width / fig.dpi), float(box.height / fig.dpi)
 
 
@@ -122,7 +122,7 @@ class UpsetLayout:
         """Figure height in inches."""
         return self.bottom + self.k * self.row + _GAP + self.bars_h + self.top
 
-    def rect(self, panel: str) -> list[float]:
+    def rect(self, panel: str) -> tuple[float, float, float, float]:
         """[left, bottom, width, height] of ``bars``, ``matrix``, ``sizes`` or ``names`` in figure fractions.
 
         Example:
@@ -134,4 +134,4 @@ class UpsetLayout:
         w = {"sizes": self.sizes_w, "names": self.names_w, "matrix": self.n * self.col, "bars": self.n * self.col}
         b = self.bottom + self.k * self.row + _GAP if panel == "bars" else self.bottom
         h = self.bars_h if panel == "bars" else self.k * self.row
-        return [left.get(panel, mat_left) / self.width, b / self.height, w[panel] / self.width, h / self.height]
+        return (left.get(panel, mat_left) / self.width, b / self.height, w[panel] / self.width, h / self.height)

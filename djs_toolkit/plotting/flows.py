@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -54,7 +55,7 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
     if "month" not in table.columns or "count" not in table.columns:
         raise DJSUserError("The flows table needs `month` and `count` columns: pass monthly_flows output.")
     keys = [c for c in table.columns if c not in ("month", "count", "incomplete")]
-    groups = (
+    groups: list[tuple[tuple[object, ...], pd.DataFrame]] = (
         [(k if isinstance(k, tuple) else (k,), g) for k, g in table.groupby(keys, sort=True, dropna=False)]
         if keys
         else [((), table)]
@@ -114,7 +115,7 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
             terms = [] if params is None else [t for t in params.index if t.startswith(("level_change_", "ramp_"))]
             for t in terms:
                 when = pd.Timestamp(t.rsplit("_", 1)[1] + "-01")
-                ax.axvline(when, color=PALETTE[4], linestyle=":", linewidth=1)
+                ax.axvline(mdates.date2num(when), color=PALETTE[4], linestyle=":", linewidth=1)
                 ax.annotate(
                     t.rsplit("_", 1)[1],
                     (when, 1.0),

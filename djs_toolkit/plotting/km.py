@@ -106,7 +106,7 @@ def km_plot(
         ax, axt = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
         hidden_any = bool(tmask[[c for c, _ in rows]].to_numpy().any())  # a missing group value is not withheld
         for i, lv in enumerate(levels):
-            g = cur if by is None else cur[(cur_lab == lv).to_numpy()]
+            g = cur if cur_lab is None else cur[(cur_lab == lv).to_numpy()]
             t = g["time"].to_numpy(float)
             col, ls = PALETTE[i % 6], LINESTYLES[i % 6]
             est = g["estimate"].to_numpy(float, na_value=np.nan)
@@ -135,7 +135,7 @@ def km_plot(
         axt.set_ylim(-0.5, n_rows - 0.5)
         y = n_rows - 1
         for i, lv in enumerate(levels):
-            g = tab if by is None else tab[(tab_lab == lv).to_numpy()]
+            g = tab if tab_lab is None else tab[(tab_lab == lv).to_numpy()]
             for c, _label in rows:
                 for tt, v, hid in zip(
                     g["time"], g[c].to_numpy(float, na_value=np.nan), tmask.loc[g.index, c], strict=True

@@ -115,7 +115,7 @@ class Grid:
             ('All',)
         """
         coord = np.unravel_index(int(cell), self.ext_shape)
-        return tuple("All" if c == len(lv) else lv[c] for c, lv in zip(coord, self.levels, strict=True))
+        return tuple("All" if c == len(lv) else lv[int(c)] for c, lv in zip(coord, self.levels, strict=True))
 
 
 @dataclass
@@ -354,6 +354,6 @@ def cell_evidence(
             unknown = cells["n_distinct"].isna()
             cells.loc[unknown & (cells["vmin"] == cells["vmax"]), "n_distinct"] = 1.0
             cells.loc[empty, "n_distinct"] = 0.0
-    cells["is_margin"] = grid.is_total().any(axis=0)
+    cells["is_margin"] = np.any(grid.is_total(), axis=0)
     cells.index.name = "cell"
     return Evidence(grid, cells, lab.astype(np.int32, copy=False), int((~inside).sum()))

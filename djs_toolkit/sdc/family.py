@@ -94,15 +94,16 @@ def family_check(
         >>> members, [r[1] for r in rows], left
         (["'all'", "'p1'"], [3], 0)
     """
-    fam = [
-        e
+    members = [
+        (e, e.keyset, r)
         for e in entries
         if e.keyset and e.key_space == key_space and (r := ledger.released(e)) is not None and _same_table(r, rel)
     ][-MAX_MEMBERS:]
-    if len(fam) < 2:
+    if len(members) < 2:
         return [], [], 0
-    keysets = [keyset] + [e.keyset for e in fam]
-    rels = [rel] + [ledger.released(e) for e in fam]
+    fam = [e for e, _, _ in members]
+    keysets = [keyset, *(k for _, k, _ in members)]
+    rels = [rel, *(r for _, _, r in members)]
     longest = max(set(keysets), key=lambda k: (len(ledger.keyset(k)), k))
     if all(ledger.common_prefix(longest, k) is not None for k in set(keysets)):
         # the usual case: every output made from the same records, or frames numbered alike (index keys)
@@ -111,9 +112,9 @@ def family_check(
     else:  # union of the records by hashing (no sort)
         universe = pd.Index(pd.unique(np.concatenate([np.asarray(ledger.keyset(k)) for k in set(keysets)])))
         n_rows = len(universe)
-        where = [universe.get_indexer(np.asarray(ledger.keyset(k))) for k in keysets]
+        where = [universe.get_indexer(pd.Index(np.asarray(ledger.keyset(k)))) for k in keysets]
     # one integer per record encodes its cell in every member (mixed radix), then hashing finds the atoms
-    radix = [r.n_labels + 1 for r in rels]  # type: ignore[union-attr]
+    radix = [r.n_labels + 1 for r in rels]
     if float(np.prod(np.asarray(radix, dtype=float))) >= 2.0**62:
         return [], [], 0
     code = np.zeros(n_rows, np.int64)
@@ -175,7 +176,7 @@ def family_check(
     if not found:
         return ([e.display for e in fam] if unresolved else []), [], unresolved
 
-    def where(t: int) -> str:
+    def describe(t: int) -> str:
         return "; ".join(
             ("in " if atoms[t, j] >= 0 else "not in ")
             + ("this output" if j == 0 else fam[j - 1].display)
@@ -183,5 +184,5 @@ def family_check(
             for j in range(len(rels))
         )
 
-    findings = [[where(t), int(counts[t]), a, b, how] for t, a, b, how in found]
+    findings = [[describe(int(t)), int(counts[t]), a, b, how] for t, a, b, how in found]
     return [e.display for e in fam], findings, unresolved

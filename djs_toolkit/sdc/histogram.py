@@ -61,5 +61,6 @@ def bin_values(values: pd.Series, bins: int | Sequence[float]) -> tuple[pd.Serie
     names = [f"[{a:g}, {b:g})" for a, b in itertools.pairwise(edges)]
     codes = np.searchsorted(edges, v, side="right") - 1
     codes[~np.isfinite(v) | (codes < 0) | (codes >= len(names))] = -1
-    cat = pd.Categorical.from_codes(codes, categories=names)
+    # pandas-stubs 2.3 types `codes` as Sequence[int]; pandas takes (and here gets) an integer array.
+    cat = pd.Categorical.from_codes(codes, categories=pd.Index(names))  # type: ignore[arg-type]
     return pd.Series(cat, name=str(values.name) if values.name is not None else "value"), edges, flag

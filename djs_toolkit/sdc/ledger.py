@@ -271,7 +271,7 @@ class Ledger:
             else:
                 if source not in self._index:
                     self._index[source] = pd.Index(np.asarray(self.keyset(source)))
-                pos = self._index[source].get_indexer(np.asarray(self.keyset(target))).astype(np.int64)
+                pos = self._index[source].get_indexer(pd.Index(np.asarray(self.keyset(target)))).astype(np.int64)
             if len(self._positions) > 64:
                 self._positions.clear()
             self._positions[key] = pos

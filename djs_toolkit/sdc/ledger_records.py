@@ -145,5 +145,5 @@ def npy_bytes(arr: np.ndarray) -> bytes:
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # mypy matches **arrays against allow_pickle: bool
     return buf.getvalue()

@@ -11,6 +11,7 @@ check) they are `review` unless the design matrix is available to check indicato
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,17 +48,17 @@ class ModelCheck:
     properties: dict[str, object] = field(default_factory=dict)
 
 
-def _statsmodels_table(result: object) -> pd.DataFrame:
-    params = pd.Series(np.asarray(result.params, dtype=float).ravel())  # type: ignore[attr-defined]
-    names = list(getattr(result.model, "exog_names", None) or range(len(params)))  # type: ignore[attr-defined]
-    ci = np.asarray(result.conf_int(), dtype=float)  # type: ignore[attr-defined]
+def _statsmodels_table(result: Any) -> pd.DataFrame:  # a statsmodels results object (untyped)
+    params = pd.Series(np.asarray(result.params, dtype=float).ravel())
+    names = list(getattr(result.model, "exog_names", None) or range(len(params)))
+    ci = np.asarray(result.conf_int(), dtype=float)
     table = pd.DataFrame(
         {
             "coef": params.to_numpy(),
-            "se": np.asarray(result.bse, dtype=float).ravel(),  # type: ignore[attr-defined]
+            "se": np.asarray(result.bse, dtype=float).ravel(),
             "ci_lower": ci[:, 0],
             "ci_upper": ci[:, 1],
-            "p": np.asarray(result.pvalues, dtype=float).ravel(),  # type: ignore[attr-defined]
+            "p": np.asarray(result.pvalues, dtype=float).ravel(),
         },
         index=pd.Index([str(n) for n in names][: len(params)], name="covariate"),
     )
@@ -160,8 +161,9 @@ def model_inputs(
         if isinstance(ev, str):
             raise DJSUserError(f"event={event!r} is not a column of data: pass data= or the event codes.")
         events = np.asarray(pd.to_numeric(pd.Series(np.asarray(ev)), errors="coerce")) == cause
-    if design is None and data is not None and isinstance(getattr(result, "params", None), pd.DataFrame):
-        design = model_design(result.params.index, data)  # type: ignore[attr-defined]
+    params = getattr(result, "params", None)
+    if design is None and data is not None and isinstance(params, pd.DataFrame):
+        design = model_design(params.index, data)
     if design is not None and events is not None and len(design) != len(events):
         raise DJSUserError("data/design and event must have one row per record used by the model.")
     return design, events
@@ -222,8 +224,8 @@ def check_model(
         table = _statsmodels_table(result)
         dof = getattr(result, "df_resid", None)
         n = getattr(result, "nobs", None)
-        exog_n = getattr(getattr(result.model, "exog", None), "shape", (None,))[0]  # type: ignore[attr-defined]
-        status = getattr(result.model, "status", None)  # type: ignore[attr-defined]
+        exog_n = getattr(getattr(result.model, "exog", None), "shape", (None,))[0]
+        status = getattr(result.model, "status", None)
         if status is not None:
             # Proportional hazards: information comes from events, so DoF = events - parameters (docs/disclosure.md
             # §1.2, §7.2).
@@ -232,14 +234,14 @@ def check_model(
         mc = ModelCheck(
             table, flags, int(n) if n is not None else None, float(dof) if dof is not None else None, "statsmodels"
         )
-        exog = getattr(result.model, "exog", None)  # type: ignore[attr-defined]
+        exog = getattr(result.model, "exog", None)
         if exog is not None:
             flags += _indicator_flags(exog, list(table.index), profile)
             if status is not None:  # PH models: events in each indicator level as well
                 flags += _event_flags(
                     pd.DataFrame(np.asarray(exog), columns=list(table.index)), np.asarray(status), profile
                 )
-        mc.properties["model"] = type(result.model).__name__  # type: ignore[attr-defined]
+        mc.properties["model"] = type(result.model).__name__
         if dof is None:
             flags.append((None, "MinimumDoFCheck", "review", "model reports no residual degrees of freedom"))
     else:

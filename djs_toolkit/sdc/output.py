@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,11 +91,9 @@ class Output:
     __str__ = __repr__
 
 
-def _label(grid: Grid, coord: tuple[int, ...], dims: range, margins_name: str) -> object:
+def _label(grid: Grid, coord: tuple[int, ...], dims: range, margins_name: str) -> tuple[Hashable, ...]:
     parts = [margins_name if coord[d] == grid.shape[d] else grid.levels[d][coord[d]] for d in dims]
-    if len(parts) == 1:
-        return parts[0]
-    if all(coord[d] == grid.shape[d] for d in dims):
+    if len(parts) > 1 and all(coord[d] == grid.shape[d] for d in dims):
         return (margins_name,) + ("",) * (len(parts) - 1)  # pandas spells a MultiIndex margin ("All", "")
     return tuple(parts)
 
@@ -117,7 +116,7 @@ def display_table(
     rdims, cdims = range(nr), range(nr, len(shape))
 
     def positions(dims: range) -> list[tuple[int, ...]]:
-        inner = [tuple(c) for c in np.ndindex(*[shape[d] for d in dims])] if len(dims) else [()]
+        inner: list[tuple[int, ...]] = [tuple(c) for c in np.ndindex(*[shape[d] for d in dims])] if len(dims) else [()]
         if margins and len(dims):
             inner.append(tuple(shape[d] for d in dims))
         return inner
@@ -134,14 +133,14 @@ def display_table(
         cindex = (
             pd.MultiIndex.from_tuples(clabels, names=[grid.names[d] for d in cdims])
             if len(cdims) > 1
-            else pd.Index(clabels, name=grid.names[nr])
+            else pd.Index([c[0] for c in clabels], name=grid.names[nr])  # one column dimension
         )
     else:
         cindex = pd.Index([value_name])
     rindex = (
         pd.MultiIndex.from_tuples(rlabels, names=[grid.names[d] for d in rdims])
         if nr > 1
-        else pd.Index(rlabels, name=grid.names[0])
+        else pd.Index([r[0] if len(r) == 1 else r for r in rlabels], name=grid.names[0])
     )
     table = pd.DataFrame(np.asarray(ext_values)[ids], index=rindex, columns=cindex)
     return table, ids

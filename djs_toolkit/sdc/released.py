@@ -10,11 +10,11 @@ rebuild the equations of any earlier output without keeping its table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pandas as pd  # noqa: F401 - used by the examples
 from scipy import sparse
 
 from djs_toolkit.sdc.evidence import Grid
@@ -106,7 +106,7 @@ class Released:
         }
 
     @classmethod
-    def load(cls, meta: dict[str, object], arrays: dict[str, np.ndarray]) -> Released:
+    def load(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Released:
         """Rebuild from `to_meta()` and `to_arrays()`.
 
         Example:
@@ -116,27 +116,27 @@ class Released:
         """
         return cls(
             tuple(meta["dims"]),
-            tuple(tuple(lv) for lv in meta["levels"]),  # type: ignore[union-attr]
+            tuple(tuple(lv) for lv in meta["levels"]),
             int(meta["n_labels"]),
-            np.asarray(arrays["indptr"], np.int64),  # type: ignore[arg-type]
+            np.asarray(arrays["indptr"], np.int64),
             np.asarray(arrays["indices"], np.int64),
             np.asarray(arrays["lo"], float),
             np.asarray(arrays["hi"], float),
             tuple(meta["names"]),
             bool(meta["counts"]),
-        )  # type: ignore
+        )
 
 
-def _text_levels(levels: Sequence[object]) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(str(v) for v in lv) for lv in levels)  # type: ignore[union-attr]
+def _text_levels(levels: Sequence[Iterable[object]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(str(v) for v in lv) for lv in levels)
 
 
 def from_sets(
     dims: Sequence[str],
     levels: Sequence[Sequence[object]],
-    sets: Sequence[Sequence[int]],
-    lo: Sequence[float],
-    hi: Sequence[float],
+    sets: Sequence[Sequence[int] | np.ndarray],
+    lo: Sequence[float] | np.ndarray,
+    hi: Sequence[float] | np.ndarray,
     names: Sequence[str] | None = None,
     counts: bool = True,
 ) -> Released:
@@ -190,6 +190,7 @@ def from_grid(
         margins_name: the label a margin position is shown with.
 
     Example:
+        >>> import pandas as pd
         >>> g = Grid(("r", "c"), (pd.Index(["a", "b"]), pd.Index(["x"])), 1)
         >>> r = from_grid(g, np.array([0, 2, 4, 5]), np.array([3.0, 4, 7, 7]), np.array([3.0, 4, 7, 7]))
         >>> r.incidence().toarray().tolist(), r.names[2]
@@ -235,6 +236,7 @@ def grid_released(
         is_count: False for statistics that are not counts (then nothing constrains the counts).
 
     Example:
+        >>> import pandas as pd
         >>> g = Grid(("r",), (pd.Index(["a", "b"]),), 1)
         >>> r = grid_released(g, np.array([0, 1, 2]), np.array([3.0, 20, 23]), np.array([True, True, False]),
         ...                   "exact")
@@ -247,7 +249,7 @@ def grid_released(
     if mode == "none" or not is_count:
         return from_grid(grid, ids, np.zeros(len(ids)), np.full(len(ids), np.inf), counts=False)
     if mode == "round":
-        interior = ~grid.is_total().any(axis=0)[ids]
+        interior = ~np.any(grid.is_total(), axis=0)[ids]
         ids, c, w = ids[interior], c[interior], w[interior]
         rounded = midpoint6(c) if method == "midpoint6" else round_to_base(c, base)
         lo, hi = rounding_bounds(rounded, method, base)

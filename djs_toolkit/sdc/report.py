@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -13,7 +15,7 @@ from djs_toolkit.sdc.protect import Protection
 __all__ = ["build_output", "cell_position", "reason_frame"]
 
 
-def reason_frame(rows: list[tuple[object, object, str, str, str]]) -> pd.DataFrame:
+def reason_frame(rows: Sequence[tuple[object, object, str, str, str]]) -> pd.DataFrame:
     """Reasons as a DataFrame (`row`, `column`, `rule`, `status`, `summary`).
 
     Example:
@@ -25,7 +27,7 @@ def reason_frame(rows: list[tuple[object, object, str, str, str]]) -> pd.DataFra
 
 def _labels(grid: Grid, cell: int, margins_name: str) -> tuple[object, object]:
     coord = np.unravel_index(int(cell), grid.ext_shape)
-    lab = [margins_name if c == k else lv[c] for c, k, lv in zip(coord, grid.shape, grid.levels, strict=True)]
+    lab = [margins_name if c == k else lv[int(c)] for c, k, lv in zip(coord, grid.shape, grid.levels, strict=True)]
     nr = grid.n_row_dims
     row = lab[0] if nr == 1 else tuple(lab[:nr])
     col = None if nr == len(lab) else (lab[nr] if len(lab) - nr == 1 else tuple(lab[nr:]))
@@ -83,7 +85,7 @@ def build_output(
     out.properties["cells"] = {
         rule: sorted(pos[c] for c in grp["cell"] if c in pos) for rule, grp in flags[flags["cell"] >= 0].groupby("rule")
     }
-    out.properties["suppressed_cells"] = sorted(pos[c] for c in np.flatnonzero(prot.suppressed) if c in pos)
+    out.properties["suppressed_cells"] = sorted(pos[c] for c in map(int, np.flatnonzero(prot.suppressed)) if c in pos)
     return out
 
 

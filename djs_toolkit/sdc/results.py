@@ -158,7 +158,7 @@ def _summary(o: Output) -> str:
 
 def _record(o: Output, files: list[str]) -> dict[str, Any]:
     cells = o.properties.get("cells", {})
-    sdc = {
+    sdc: dict[str, dict[str, Any]] = {
         "summary": {rule: len(c) for rule, c in cells.items()},
         "cells": {rule: [list(p) for p in c] for rule, c in cells.items()},
     }

@@ -103,7 +103,8 @@ def output_status(flags: pd.DataFrame, prot: Protection, profile: Profile) -> st
     """
     if not prot.ok:
         return "fail"
-    withheld, fixed = prot.suppressed, prot.resolved
+    withheld = prot.suppressed
+    fixed = withheld if prot.resolved is None else prot.resolved  # Protection fills resolved in
     resolved = (flags["status"] == "fail") & flags["rule"].isin(_RESOLVABLE)
     resolved &= flags["cell"].map(lambda c: bool(fixed[c]) if c >= 0 else False)
     status = worst(flags.loc[~resolved, "status"])

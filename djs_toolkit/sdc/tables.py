@@ -140,7 +140,7 @@ def check_counts(
     n = arr.ravel().astype(np.int64)
     ext = extend({"n": n, "n_weighted": n.astype(np.float64)}, grid)
     cells = pd.DataFrame(ext)
-    cells["is_margin"] = grid.is_total().any(axis=0)
+    cells["is_margin"] = np.any(grid.is_total(), axis=0)
     cells.index.name = "cell"
     ev = Evidence(grid, cells, np.zeros(0, np.int32), 0)
     flags = apply_rules(cells, grid, "count", profile)

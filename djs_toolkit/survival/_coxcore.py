@@ -225,7 +225,10 @@ def _evaluate(pb: CoxProblem, beta: np.ndarray, want_info: bool = True) -> tuple
     # Every slot sum is a per-time scalar times s1 or d1, so no (slots x p) array is formed:
     # sum_j mw a_j = s1 h0 - d1 h1 with h_m = sum_j mw f^m / den_j.
     inv = 1.0 / den
-    bc = lambda v: np.bincount(pb.slot_k, v, k)  # noqa: E731
+
+    def bc(v: np.ndarray) -> np.ndarray:
+        return np.bincount(pb.slot_k, v, k)
+
     h0, h1 = bc(mw * inv), bc(mw * f * inv)
     score = wd @ pb.xd - (h0 @ s1 - h1 @ d1)
     state = {"eta": eta, "e": e, "r": r, "s1": s1, "d1": d1, "h0": h0, "h1": h1, "den": den}

@@ -159,7 +159,10 @@ def summarise(
     else:
         zph = pd.DataFrame(columns=["chisq", "df", "p"], dtype=float)
     conc = _concordance(pb, pb.x @ beta)
-    frame = lambda m: pd.DataFrame(m, index=names, columns=names)  # noqa: E731
+
+    def frame(m: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(m, index=names, columns=names)
+
     return CoxResult(
         params=params,
         n=n,
