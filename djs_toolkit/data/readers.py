@@ -11,7 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from djs_toolkit.data.files import TableFiles
-from djs_toolkit.data.read_errors import not_utf8_message
+from djs_toolkit.data.read_errors import NOT_UTF8_FIX, not_utf8_message
+from djs_toolkit.errors import DJSUserError
 
 __all__ = ["UnreadableFile", "part_schema_problems", "read_column_names", "sql_string", "table_expression"]
 
@@ -39,16 +40,19 @@ def _csv_header(path: Path) -> list[str]:
     return [c.strip() for c in row] if row else []
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(DJSUserError):
     """A table file that cannot be read: `kind` (`encoding`, `malformed_file`) and a description naming no value.
 
+    Validation reports it as a problem of its table; anywhere else it is the user error it says.
+
     Example:
-        >>> UnreadableFile("encoding", "`t.csv` is not UTF-8 at line 1").kind
-        'encoding'
+        >>> print(UnreadableFile("encoding", "`t.csv` is not UTF-8 at line 1"))  # doctest: +ELLIPSIS
+        `t.csv` is not UTF-8 at line 1: re-export the file as UTF-8 ...
     """
 
     def __init__(self, kind: str, description: str) -> None:
-        super().__init__(description)
+        fix = NOT_UTF8_FIX if kind == "encoding" else "re-export it"
+        super().__init__(f"{description}: {fix}")
         self.kind = kind
         self.description = description
 
@@ -77,7 +81,7 @@ def _parquet_schema(path: Path):
         return pq.read_schema(path)
     except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError; its text names the file's structure only
         raise UnreadableFile(
-            "malformed_file", f"`{path.name}` could not be read as Parquet ({type(exc).__name__}): re-export it"
+            "malformed_file", f"`{path.name}` could not be read as Parquet ({type(exc).__name__})"
         ) from None
 
 
