@@ -139,7 +139,7 @@ def atomic_write_json(path: Path, obj: object) -> Path:
 def _json_default(obj: object) -> object:
     # numpy scalars and paths reach JSON through pandas/numpy results; NaN/inf become null, never invalid JSON.
     if hasattr(obj, "item"):
-        value = obj.item()  # type: ignore[attr-defined]
+        value = obj.item()
         return None if isinstance(value, float) and value != value else value
     if isinstance(obj, (set, tuple)):
         return list(obj)

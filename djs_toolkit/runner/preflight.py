@@ -194,14 +194,22 @@ def validate_data(data_root: Path, allow_invalid: bool, echo: Callable[[str], No
         echo(f"validation: no Data First table in {data_root}; notebooks that read the extract will say so")
         return {"allow_invalid": True, "errors": []} if allow_invalid else None
     echo(f"validation: {report.n_errors} error(s), {report.n_warnings} warning(s)")
+    rows = errors.to_dict("records")
     listed = [
-        {"table": r.table, "column": r.column, "kind": r.kind, "count": int(r.count), "message": r.message}
-        for r in errors.itertuples()
+        {
+            "table": r["table"],
+            "column": r["column"],
+            "kind": r["kind"],
+            "count": int(r["count"]),
+            "message": r["message"],
+        }
+        for r in rows
     ]
     if listed and not allow_invalid:
         lines = [
-            f"  - [{r.kind}] {r.table}{'.' + r.column if r.column else ''}: {r.message}\n      fix: {r.fix}"
-            for r in errors.itertuples()
+            f"  - [{r['kind']}] {r['table']}{'.' + r['column'] if r['column'] else ''}: {r['message']}\n"
+            f"      fix: {r['fix']}"
+            for r in rows
         ]
         raise DJSUserError(
             f"the extract in {data_root} has {len(listed)} validation error(s) (`djs validate` lists the same); "

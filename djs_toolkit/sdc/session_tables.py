@@ -6,6 +6,8 @@ they share.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -39,6 +41,13 @@ def _label_rounded(out: Output, suffix: str, derived: bool) -> None:
     out.properties["rounding_label"] = tag
 
 
+def _position(level: pd.Index, label: object) -> int:
+    loc = level.get_loc(label)
+    if isinstance(loc, (slice, np.ndarray)):  # a repeated category: levels are unique, so never
+        raise KeyError(label)
+    return int(loc)
+
+
 def _structural(spec: object, grid: Grid) -> np.ndarray | None:
     if spec is None:
         return None
@@ -50,12 +59,14 @@ def _structural(spec: object, grid: Grid) -> np.ndarray | None:
             for c in spec.columns
             if bool(spec.loc[r, c])
         ]
-    for entry in spec:  # type: ignore[attr-defined]
+    if not isinstance(spec, Iterable):
+        raise DJSUserError("structural_zeros must be a DataFrame of booleans or a list of label tuples.")
+    for entry in spec:
         labels = entry if isinstance(entry, tuple) else (entry,)
         if len(labels) != len(grid.levels):
             raise DJSUserError("structural_zeros entries need one label per table dimension.")
         try:
-            coord = tuple(int(lv.get_loc(lab)) for lv, lab in zip(grid.levels, labels, strict=True))
+            coord = tuple(_position(lv, lab) for lv, lab in zip(grid.levels, labels, strict=True))
         except KeyError:
             raise DJSUserError("a structural_zeros entry does not match the table's categories.") from None
         out[np.ravel_multi_index(coord, grid.ext_shape)] = True

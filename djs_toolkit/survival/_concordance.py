@@ -108,6 +108,7 @@ def concordance(pb: CoxProblem, eta: np.ndarray) -> float:
     qk, qr, qw = pb.dk, rank[dd], pb.w[dd]
     below, upto, total = _at_risk_counts(pb, np.flatnonzero(ok & ~tv), rank, qk, qr)
     if tv.any():
+        assert pb.g is not None  # set with tv
         b2, u2, t2 = _at_risk_counts(pb, np.flatnonzero(ok & tv), rank, qk, qr)
         gq = pb.g[qk]
         below, upto, total = below + gq * b2, upto + gq * u2, total + gq * t2

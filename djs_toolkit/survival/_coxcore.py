@@ -19,6 +19,7 @@ materialising one row per censoring interval.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,7 +75,7 @@ def prepare(
     strata: np.ndarray | None,
     ties: str,
     tv: np.ndarray | None = None,
-    tv_weight: object | None = None,
+    tv_weight: Callable[[np.ndarray, int], np.ndarray] | None = None,
 ) -> CoxProblem:
     """Index the risk sets. `tv_weight(stratum_times) -> g` gives the tv multipliers per event time."""
     keep = np.flatnonzero(w > 0)
@@ -117,6 +118,9 @@ def prepare(
     dk = hi[death]
     n_dead = np.bincount(dk, minlength=n_times)
     w_dead = np.bincount(dk, weights=wk[death], minlength=n_times)
+    slot_k: np.ndarray
+    slot_f: np.ndarray
+    slot_mw: np.ndarray
     if ties == "efron":
         slot_k = np.repeat(np.arange(n_times), n_dead)
         starts = np.cumsum(n_dead) - n_dead
@@ -198,6 +202,7 @@ def row_sums(pb: CoxProblem, per_time: np.ndarray) -> np.ndarray:
     hi1 = np.maximum(pb.hi + 1, lo)
     out = c0[hi1] - c0[lo]
     if pb.tv is not None and pb.tv.any():
+        assert pb.g is not None  # set with tv
         cg = np.vstack([np.zeros((1, per_time.shape[1])), np.cumsum(per_time * pb.g[:, None], axis=0)])
         out[pb.tv] = cg[hi1[pb.tv]] - cg[lo[pb.tv]]
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,12 @@ def _strata_codes(df: pd.DataFrame, strata: str | Sequence[str] | None) -> np.nd
     return df.groupby(cols, sort=True, observed=True).ngroup().to_numpy(dtype=np.int64)
 
 
+@overload
+def cluster_codes(df: pd.DataFrame | None, cluster: None) -> None: ...
+@overload
+def cluster_codes(df: pd.DataFrame | None, cluster: str) -> np.ndarray: ...
+@overload
+def cluster_codes(df: pd.DataFrame | None, cluster: object) -> np.ndarray | None: ...
 def cluster_codes(df: pd.DataFrame | None, cluster: object) -> np.ndarray | None:
     """Integer codes of the cluster column (None when not clustered)."""
     if cluster is None:
@@ -230,8 +237,9 @@ def cox(
     stop = durations(df, duration, "duration")
     n = len(stop)
     ev = event_codes(df, event, n)
-    start = None if entry is None else durations(df, entry, "entry", allow_negative=True)
-    if start is not None:
+    start = None
+    if entry is not None:
+        start = durations(df, entry, "entry", allow_negative=True)
         check_entry(start, stop, entry, duration)
     w = weights_array(df, weights, n)
     x, names = design_matrix(df, covariates)
