@@ -249,8 +249,8 @@ def check_table(engine: Engine, name: str) -> tuple[list[Problem], int]:
                     f"recode to one of: {', '.join(col.codes or ())}",
                 )
             )
-        elif kind == "range":
-            lo, hi = col.valid_range  # type: ignore[misc]
+        elif kind == "range" and col.valid_range is not None:  # range checks exist only for columns with one
+            lo, hi = col.valid_range
             out.append(
                 Problem(
                     "warning",

@@ -103,22 +103,25 @@ def _relation(J: np.ndarray, other: str) -> str:
     return f"population overlaps that of {other}"
 
 
-def _joint(ledger: Ledger, e: LedgerEntry, rel_e: Released, new: NewOutput) -> np.ndarray:
+def _joint(
+    ledger: Ledger, e: LedgerEntry, e_keyset: str, rel_e: Released, rel_n: Released, labels: np.ndarray, keyset: str
+) -> np.ndarray:
+    """Joint counts of earlier output `e` (keyed by `e_keyset`) and the new one (`labels` keyed by `keyset`)."""
     lab_e = np.asarray(ledger.labels(e))
-    r, c = rel_e.n_labels, new.released.n_labels  # type: ignore[union-attr]
-    if e.keyset == new.keyset:
-        return joint_counts(lab_e, new.labels, r, c)  # type: ignore[arg-type]
-    m = ledger.common_prefix(new.keyset, e.keyset)  # type: ignore[arg-type]
+    r, c = rel_e.n_labels, rel_n.n_labels
+    if e_keyset == keyset:
+        return joint_counts(lab_e, labels, r, c)
+    m = ledger.common_prefix(keyset, e_keyset)
     if m is not None:  # row i is the same record in both up to m (Ledger.common_prefix): no lookup
-        on_n = np.full(len(new.labels), -1, lab_e.dtype)  # type: ignore[arg-type]
+        on_n = np.full(len(labels), -1, lab_e.dtype)
         on_n[:m] = lab_e[:m]
         tail = lab_e[m:]
-        return joint_counts(on_n, new.labels, r, c, np.bincount(tail[tail >= 0], minlength=r))  # type: ignore[arg-type]
-    pos = ledger.positions(new.keyset, e.keyset)  # type: ignore[arg-type]
+        return joint_counts(on_n, labels, r, c, np.bincount(tail[tail >= 0], minlength=r))
+    pos = ledger.positions(keyset, e_keyset)
     on_n = lab_e.take(pos, mode="clip")  # pos -1 (record not in E's rows) is masked next
     on_n[pos < 0] = -1
     e_only = np.bincount(lab_e[lab_e >= 0], minlength=r) - np.bincount(on_n[on_n >= 0], minlength=r)
-    return joint_counts(on_n, new.labels, r, c, e_only)  # type: ignore[arg-type]
+    return joint_counts(on_n, labels, r, c, e_only)
 
 
 def _atom_text(i: int, j: int, rel_e: Released, rel_n: Released, other: str) -> str:
@@ -197,7 +200,7 @@ def _compare(
                 )
             )
             return
-        J = _joint(ledger, e, rel_e, new)
+        J = _joint(ledger, e, e.keyset, rel_e, rel_n, new.labels, new.keyset)
         S, agreement = support(J, rel_e, rel_n)
         if new.key_space == "index" and agreement < LINK_AGREEMENT:
             parts.append("records not linked (DataFrame-index keys disagree on shared variables; pass record_id=)")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit.sdc.audit import audit
-from djs_toolkit.sdc.evidence import Evidence
+from djs_toolkit.sdc.evidence import Evidence, Grid
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.rounding import rounded_counts
 from djs_toolkit.sdc.rules import statistic_kind
@@ -158,8 +158,8 @@ def protect_table(
     return Protection(pub, primary.copy(), primary, _empty_audit(), True, ctrl, True)
 
 
-def _proportions(counts: np.ndarray, grid: object, axes: tuple[int, ...] | None) -> np.ndarray:
-    den = denominator_cells(grid.shape, grid.ext_shape, axes or tuple(range(len(grid.shape))))  # type: ignore[attr-defined]
+def _proportions(counts: np.ndarray, grid: Grid, axes: tuple[int, ...] | None) -> np.ndarray:
+    den = denominator_cells(grid.shape, grid.ext_shape, axes or tuple(range(len(grid.shape))))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(counts[den] > 0, counts / counts[den], np.nan)
 

@@ -8,6 +8,8 @@ unsafe), §1.3 (statbarns), §7.2 (check catalogue: numerator and denominator, c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -57,7 +59,7 @@ def statistic_kind(statistic: str) -> str:
     return "unknown"
 
 
-def worst(statuses: object) -> str:
+def worst(statuses: Iterable[object]) -> str:
     """Most severe of several statuses (`fail` > `review` > `pass`); empty -> `pass`.
 
     Example:
@@ -65,7 +67,7 @@ def worst(statuses: object) -> str:
         'review'
     """
     best = "pass"
-    for s in statuses:  # type: ignore[attr-defined]
+    for s in statuses:
         if _ORDER[str(s)] > _ORDER[best]:
             best = str(s)
     return best
