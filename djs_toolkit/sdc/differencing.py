@@ -103,10 +103,11 @@ def _relation(J: np.ndarray, other: str) -> str:
     return f"population overlaps that of {other}"
 
 
-def _joint(
-    ledger: Ledger, e: LedgerEntry, e_keyset: str, rel_e: Released, rel_n: Released, labels: np.ndarray, keyset: str
-) -> np.ndarray:
-    """Joint counts of earlier output `e` (keyed by `e_keyset`) and the new one (`labels` keyed by `keyset`)."""
+def _joint(ledger: Ledger, e: LedgerEntry, rel_e: Released, new: NewOutput) -> np.ndarray:
+    """Joint counts of the labels of earlier output `e` and of the new output, record by record."""
+    rel_n, labels, keyset, e_keyset = new.released, new.labels, new.keyset, e.keyset
+    if rel_n is None or labels is None or not keyset or not e_keyset:  # _compare links only such outputs
+        raise ValueError("a joint needs both outputs' keysets and the new output's released labels")
     lab_e = np.asarray(ledger.labels(e))
     r, c = rel_e.n_labels, rel_n.n_labels
     if e_keyset == keyset:
@@ -200,7 +201,7 @@ def _compare(
                 )
             )
             return
-        J = _joint(ledger, e, e.keyset, rel_e, rel_n, new.labels, new.keyset)
+        J = _joint(ledger, e, rel_e, new)
         S, agreement = support(J, rel_e, rel_n)
         if new.key_space == "index" and agreement < LINK_AGREEMENT:
             parts.append("records not linked (DataFrame-index keys disagree on shared variables; pass record_id=)")
