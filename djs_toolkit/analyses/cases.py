@@ -3,7 +3,8 @@
 `build_cases` completes each magistrates' case from the rest of its record (offence date, disposal and
 proceedings type from the principal offence) and marks each incident's end, so that an incident (person and
 offence date) gives one index; `INDEX_TYPES` names the index events, `index_select` selects them, and
-`prior_contacts_sql` counts prior offences the same way for every measure.
+`prior_contacts_sql` counts prior offences and `attributes_at_sql` reads person attributes at an index date the
+same way for every measure.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from djs_toolkit.data.extract import Extract
 
-__all__ = ["CRIMINAL_CASE", "INDEX_TYPES", "SPINE_COLUMNS", "build_cases", "index_select", "prior_contacts_sql"]
+__all__ = [
+    "CRIMINAL_CASE",
+    "INDEX_TYPES",
+    "MISSING",
+    "SPINE_COLUMNS",
+    "attributes_at_sql",
+    "build_cases",
+    "index_select",
+    "prior_contacts_sql",
+]
 
 _CUSTODY_OR_ORDER = "('Immediate custody', 'Community sentence', 'Suspended sentence order')"
 _CONVICTED_NON_CUSTODIAL = "('Fine', 'Conditional discharge', 'Absolute discharge', 'Otherwise dealt with')"
@@ -196,4 +206,36 @@ def prior_contacts_sql(index_table: str, key: str, lookback_days: int) -> str:
         "JOIN _cases s ON s.person_id = i.person_id AND s.event_type = 'mags_case' "
         "AND (s.case_type IS NULL OR s.case_type = 'Criminal') AND s.offence_date <= i.event_date "
         f"AND s.offence_date > i.event_date - INTERVAL {int(lookback_days)} DAY GROUP BY i.{key}"
+    )
+
+
+# The level of a person attribute no record up to the index holds: a level of its own in tables and models,
+# never a dropped row (ethnicity keeps the MoJ's ``Not stated``, which also covers recorded refusals).
+MISSING = "Missing"
+# The primary event of each dataset's person-records: attributes change only there (spine.sql).
+_RECORD_EVENTS = "('mags_case', 'crown_case', 'custody_start', 'probation_start', 'family_case_start', 'civil_claim')"
+
+
+def attributes_at_sql(index_table: str, key: str) -> str:
+    """SQL: per index row (``key``, with ``person_id`` and ``event_date``), the person's ``sex``,
+    ``ethnicity_group`` and ``imd_decile`` as their records dated on or before the index date say.
+
+    The spine carries each event's attributes from the records up to it (`spine.sql.attributes_at_event_sql`);
+    an index takes those of the person's latest record event on or before its date, whatever row it was
+    selected from (a court disposal is dated at the case's result, its case row at the first hearing). One
+    window over the person's record events and index rows ordered by date, so no index is joined to the
+    person's whole history. Attributes only ever go from unknown to known, so the latest known value is the
+    latest value. Sex is `MISSING` when no such record holds it; ethnicity ``Not stated``."""
+    cols = ("sex", "ethnicity_group", "imd_decile")
+    spine = ", ".join(cols)
+    nulls = ", ".join(f"NULL AS {c}" for c in cols)
+    last = ", ".join(f"LAST_VALUE({c} IGNORE NULLS) OVER w AS {c}" for c in cols)
+    return (
+        f"SELECT {key}, COALESCE(sex, '{MISSING}') AS sex, "
+        f"COALESCE(ethnicity_group, 'Not stated') AS ethnicity_group, imd_decile FROM (SELECT k, {key}, {last} FROM ("
+        f"SELECT person_id, event_date, 0 AS k, NULL AS {key}, {spine} FROM _spine "
+        f"WHERE event_type IN {_RECORD_EVENTS} AND person_id IN (SELECT person_id FROM {index_table}) "
+        f"UNION ALL SELECT person_id, event_date, 1 AS k, {key}, {nulls} FROM {index_table}) AS u "
+        "WINDOW w AS (PARTITION BY person_id ORDER BY event_date, k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        ") AS a WHERE k = 1"
     )

@@ -13,6 +13,11 @@ Conventions (one, documented):
 - With ``street_time``, days spent in custody after the index (prison journeys) are subtracted: time in
   custody is not time at risk of a new offence.
 - Competing events (``competing=``) end follow-up first with ``event = 2``.
+- Covariates are what the person's records dated on or before the index say (`attributes_at_sql`,
+  `index_age_sql`, prior flags in the look-back): a record added after the index (a sex first recorded at a
+  later criminal case) is never read, because whether it exists depends on the outcome. An attribute no
+  record up to the index holds is the level ``Missing`` (ethnicity: ``Not stated``; IMD decile: missing), kept
+  in the cohort rather than dropped.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from djs_toolkit.analyses.cases import CRIMINAL_CASE, INDEX_TYPES, build_cases, index_select, prior_contacts_sql
+from djs_toolkit.analyses.cases import (
+    CRIMINAL_CASE,
+    INDEX_TYPES,
+    MISSING,
+    attributes_at_sql,
+    build_cases,
+    index_select,
+    prior_contacts_sql,
+)
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine import build_spine, observed_until
@@ -36,7 +49,9 @@ if TYPE_CHECKING:
 __all__ = [
     "AGE_BANDS",
     "OUTCOMES",
+    "age_band_sql",
     "cohort_table",
+    "index_age_sql",
     "reentry_cohort",
 ]
 
@@ -88,8 +103,9 @@ _AGE_SOURCES = {  # dataset: (table, recorded age, date the age refers to)
 AGE_RANGE = (10, 100)  # ages outside this are recording errors (docs/data.md §14.4): missing
 
 
-def _index_age_sql(extract: Extract) -> str:
-    """SQL over ``_idx``: ``idx_id``, ``age0`` = estimated age in completed years at the index date.
+def index_age_sql(extract: Extract, index_table: str = "_idx", key: str = "idx_id") -> str:
+    """SQL over ``index_table`` (``key``, ``person_id``, ``event_date``, ``dataset``, ``record_id``,
+    ``age_at_event``): ``key``, ``age0`` = estimated age in completed years at the index date.
 
     Data First records age in completed years at a reference date (offence, reception), not a birth
     date: recorded age ``a`` at ``ref`` puts the birth date in ``(ref - (a + 1) years, ref - a years]``.
@@ -134,18 +150,20 @@ def _index_age_sql(extract: Extract) -> str:
             FROM rec r JOIN (SELECT DISTINCT person_id, dataset, record_id FROM _spine) p
             ON p.dataset = r.dataset AND p.record_id = r.record_id WHERE r.ref IS NOT NULL),
         pooled AS (
-            SELECT i.idx_id, MAX(b.lo) AS lo, MIN(b.hi) AS hi FROM _idx i JOIN bounds b
-            ON b.person_id = i.person_id AND b.ref <= i.event_date GROUP BY i.idx_id),
+            SELECT i.{key}, MAX(b.lo) AS lo, MIN(b.hi) AS hi FROM {index_table} i JOIN bounds b
+            ON b.person_id = i.person_id AND b.ref <= i.event_date GROUP BY i.{key}),
         b AS (
-            SELECT i.idx_id, i.event_date, i.age_at_event,
+            SELECT i.{key}, i.event_date, i.age_at_event,
                    CASE WHEN p.lo <= p.hi THEN {mid("p")} WHEN o.lo IS NOT NULL THEN {mid("o")} END AS dob
-            FROM _idx i LEFT JOIN pooled p ON p.idx_id = i.idx_id
+            FROM {index_table} i LEFT JOIN pooled p ON p.{key} = i.{key}
             LEFT JOIN bounds o ON o.record_id = i.record_id AND o.dataset = i.dataset AND o.person_id = i.person_id)
-        SELECT idx_id, CASE WHEN dob IS NOT NULL THEN {completed} ELSE age_at_event END AS age0 FROM b"""
+        SELECT {key}, CASE WHEN dob IS NOT NULL THEN {completed} ELSE age_at_event END AS age0 FROM b"""
 
 
 def age_band_sql(col: str) -> str:
-    return "CASE " + " ".join(f"WHEN {col} BETWEEN {lo} AND {hi} THEN '{lab}'" for lo, hi, lab in AGE_BANDS) + " END"
+    """SQL for the `AGE_BANDS` label of age ``col``; ``Missing`` when the age is unknown (a level, not a drop)."""
+    arms = " ".join(f"WHEN {col} BETWEEN {lo} AND {hi} THEN '{lab}'" for lo, hi, lab in AGE_BANDS)
+    return f"CASE {arms} ELSE '{MISSING}' END"
 
 
 def _date(d: dt.date | pd.Timestamp | str) -> str:
@@ -193,9 +211,12 @@ def reentry_cohort(
     Returns:
         DataFrame: ``person_id``, ``index_type``, ``index_date``, ``record_id``, ``age`` (completed
         years at the index, estimated from the birth-date interval the person's records up to the index
-        allow: `_index_age_sql`), ``age_band``, ``sex``, ``ethnicity_group``, ``imd_decile`` (the
-        person's most frequent recorded decile; missing for residents of Wales, whose LSOAs have no
-        English decile: missing, not less deprived), ``offence_group``,
+        allow: `index_age_sql`), ``age_band`` (``Missing`` without an age), ``sex`` (``F``, ``M`` or
+        ``Missing``: the most frequent sex on the person's records dated on or before the index; civil records
+        hold none, so a possession-claim defendant without an earlier criminal, prison, probation or family
+        record is ``Missing``), ``ethnicity_group`` (likewise; ``Not stated`` without one), ``imd_decile``
+        (the latest recorded decile up to the index; missing without one, and for residents of Wales, whose
+        LSOAs have no English decile: missing, not less deprived), ``offence_group``,
         ``prior_contacts`` (distinct offence dates of criminal magistrates' cases in
         ``(index - lookback_days, index]``, the index case included; breach and non-criminal cases
         are not offences, see `build_cases`), ``prior_*`` flags (an event of that kind from another
@@ -304,7 +325,8 @@ def cohort_table(
     ctes = f"""
         WITH o AS (SELECT person_id, record_id, {t_out} AS t FROM {"_cases" if by_offence else "_spine"}
                    WHERE {out_filter}),
-        ages AS ({_index_age_sql(extract)}),
+        ages AS ({index_age_sql(extract)}),
+        attrs AS ({attributes_at_sql("_idx", "idx_id")}),
         first_o AS (
             SELECT i.idx_id, MIN(o.t) AS t FROM _idx i JOIN o ON o.person_id = i.person_id
             AND o.t > i.event_date AND o.record_id <> i.record_id AND o.t <= {_date(fu_end)} GROUP BY i.idx_id),
@@ -337,11 +359,13 @@ def cohort_table(
     covs, cov_joins = "", ""
     if covariates:  # the age estimate reads four tables and the priors scan the person's history: only when asked
         covs = (
-            f"ag.age, {age_band_sql('ag.age')} AS age_band, i.sex, i.ethnicity_group, i.imd_decile, i.offence_group, "
+            f"ag.age, {age_band_sql('ag.age')} AS age_band, att.sex, att.ethnicity_group, att.imd_decile, "
+            "i.offence_group, "
             "COALESCE(po.prior_contacts, 0) AS prior_contacts, "
             + "".join(f"COALESCE(p.{n}, 0) = 1 AS {n}, " for n in _PRIOR_FLAGS)
         )
         cov_joins = f"""LEFT JOIN priors p ON p.idx_id = i.idx_id LEFT JOIN prior_off po ON po.idx_id = i.idx_id
+        LEFT JOIN attrs att ON att.idx_id = i.idx_id
         LEFT JOIN (SELECT idx_id, CASE WHEN age0 BETWEEN {AGE_RANGE[0]} AND {AGE_RANGE[1]} THEN age0 END AS age
                    FROM ages) ag ON ag.idx_id = i.idx_id"""
     select = f"""

@@ -110,7 +110,7 @@ def monthly_flows(
             ``transition`` (persons with a ``then`` event preceded by a ``first`` event within
             ``within_days``; counted in the month of the ``then`` event).
         datasets: dataset labels for first_entry / re_entry (default: every dataset present).
-        by: ``sex``, ``ethnicity_group`` or ``age_band`` (age at the counted event).
+        by: ``sex``, ``ethnicity_group`` or ``age_band``, as the person's records up to the counted event say.
         events: event types that count as a contact (default `ENTRY_EVENTS`).
         washout_months: look-back after each dataset's coverage start during which contacts are only
             history: months before start + wash-out are not reported (left truncation).

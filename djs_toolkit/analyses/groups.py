@@ -1,7 +1,9 @@
 """Shared selections of the analyses: what an event name means on the spine and how people are grouped.
 
 The group labels here are the ones every analysis publishes (one age-band definition, one label for a
-missing value), so tables from overlaps, flows and journeys line up.
+missing value), so tables from overlaps, flows and journeys line up. A group is always read at one event: the
+spine's attributes there are what the person's records dated on or before it say (`spine.build_spine`), so no
+grouping reads a record from after the event it describes.
 
 Example:
     >>> entity("civil_claim")
@@ -16,7 +18,7 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine.sql import EVENT_TYPES
 
-__all__ = ["AGE_BAND_SQL", "BY_ATTRIBUTES", "entity", "group_sql"]
+__all__ = ["AGE_BAND_SQL", "BY_ATTRIBUTES", "entity", "group_sql", "person_group_sql"]
 
 # Person attributes on the spine. Region is not there (Data First person tables carry no usable
 # person geography across datasets), so asking for it is refused with a message.
@@ -41,14 +43,12 @@ def entity(name: str) -> tuple[str, str]:
     raise DJSUserError(f"{name!r} is neither a dataset label nor an event type: see spine.EVENT_TYPES.")
 
 
-def group_sql(by: str | None, alias: str = "", aggregate: str = "") -> str:
-    """SQL for the group of an event row (``aggregate=""``) or of a person (``aggregate="MIN"``).
+def group_sql(by: str | None, alias: str = "") -> str:
+    """SQL for the group of an event row: its attribute as the person's records up to that event say.
 
     Args:
         by: one of `BY_ATTRIBUTES`, or None for a single group ``'all'``.
         alias: table alias prefix of the spine columns (``"t."``).
-        aggregate: wrap the column in this SQL aggregate (per-person grouping); the age band is then the
-            youngest recorded age among the rows grouped.
 
     Raises:
         DJSUserError: ``by`` is not a person attribute on the spine.
@@ -58,6 +58,27 @@ def group_sql(by: str | None, alias: str = "", aggregate: str = "") -> str:
     if by is None:
         return "'all'"
     col = f"{alias}{'age_at_event' if by == 'age_band' else by}"
-    if aggregate:
-        col = f"{aggregate}({col})"
     return AGE_BAND_SQL.format(a=col) if by == "age_band" else f"COALESCE({col}, 'Unknown')"
+
+
+def person_group_sql(by: str | None, src: str, where: str, at: str = "last") -> str:
+    """SQL, one row per person: ``person_id``, ``event_date`` and ``grp`` of their first or last ``src`` row
+    matching ``where``.
+
+    A person-level group is the group of one event (`group_sql`): the first (an index, e.g. the ``first``
+    event of an ordered overlap) or the last (a window, e.g. overlap sets: everything recorded up to the
+    window's end, nothing after). Ties on the date go to the earlier dataset and event type, then the
+    younger recorded age, so the same data give the same group.
+
+    Example:
+        >>> "ORDER BY event_date DESC" in person_group_sql("sex", "_spine", "TRUE")
+        True
+    """
+    if at not in ("first", "last"):
+        raise DJSUserError("`at` must be 'first' or 'last'.")
+    order = "event_date" + (" DESC" if at == "last" else "")
+    return (
+        f"SELECT person_id, event_date, grp FROM (SELECT person_id, event_date, {group_sql(by)} AS grp, "
+        f"ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY {order}, dataset, event_type, age_at_event) AS rn "
+        f"FROM {src} WHERE {where}) AS g WHERE rn = 1"
+    )

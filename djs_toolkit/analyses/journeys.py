@@ -37,7 +37,7 @@ def transitions(
         extract: an opened `Extract`.
         datasets: dataset labels (default: all present); contacts elsewhere are ignored.
         within_days: count a transition only when the next contact comes within this many days.
-        by: ``sex``, ``ethnicity_group`` or ``age_band`` (age at the later contact).
+        by: ``sex``, ``ethnicity_group`` or ``age_band``, as the person's records up to the later contact say.
         window: (start, end) for both contacts; None = the window all chosen datasets cover.
 
     Returns:

@@ -43,8 +43,8 @@ def _relink_base(
     con: duckdb.DuckDBPyConnection, labels: list[str], window: Span | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Temp tables ``_relink_pd``, one row (``rn``) per person and dataset of ``labels`` in person order, and
-    ``_relink_ev``, their events keyed by ``rn`` (with a window: one row per event type, its events there
-    reduced by MIN); returns each ``rn``'s person code and each person's blocking group (sex, ethnicity group,
+    ``_relink_ev``, their events keyed by ``rn`` (with a window: one row per event type, its latest event
+    there); returns each ``rn``'s person code and each person's blocking group (sex, ethnicity group,
     birth year)."""
     inlist = ", ".join(f"'{d}'" for d in labels)
     con.execute(
@@ -67,11 +67,15 @@ def _relink_base(
     if window is None:
         cols = ", ".join(f"s.{c}" for c in _RELINK_COLS)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, {cols} {join}")
-    else:
-        cols = ", ".join(f"MIN(s.{c}) AS {c}" for c in _RELINK_COLS[2:])
+    else:  # the latest event of each type in the window: the one a person's group is read at (mask_counts)
+        cols = ", ".join(f"s.{c}" for c in _RELINK_COLS)
+        latest = (
+            "(SELECT *, ROW_NUMBER() OVER (PARTITION BY person_id, dataset, event_type ORDER BY event_date DESC, "
+            f"age_at_event) AS k FROM _spine WHERE {in_window(*window)}) AS s"
+        )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, s.dataset, s.event_type, {cols} {join} "
-            f"WHERE {in_window(*window, 's.event_date')} GROUP BY p.rn, s.dataset, s.event_type"
+            f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, {cols} FROM {latest} "
+            "JOIN _relink_pd p ON p.person_id = s.person_id AND p.dataset = s.dataset WHERE s.k = 1"
         )
     return pid, block
 
@@ -148,8 +152,9 @@ def sets_sensitivity(
     win = resolve_window(extract, ds, window)
     head = overlap_sets(extract, labels, win, by)
     con = extract.engine.con
-    # The masks and groups are MIN / MAX over a person's events in the window, so one row per person, dataset
-    # and event type (dated inside the window) gives the same counts as the events: relink those, not the spine.
+    # The masks are MAX over a person's events in the window and the group is their latest event's there, so one
+    # row per person, dataset and event type (its latest event in the window) gives the same counts as the events:
+    # relink those, not the spine.
     pid, block = _relink_base(con, ds, win)
     try:
         runs = [

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
-from djs_toolkit.analyses.groups import BY_ATTRIBUTES, entity, group_sql
+from djs_toolkit.analyses.groups import BY_ATTRIBUTES, entity, person_group_sql
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.overlap import superset_sums
 from djs_toolkit.spine import build_spine, check_datasets, common_window, coverage
@@ -148,15 +148,21 @@ def set_labels(extract: Extract, names: Iterable[str] | None) -> list[str]:
 def mask_counts(
     con: duckdb.DuckDBPyConnection, labels: list[str], window: Span, by: str | None, src: str = "_spine"
 ) -> dict[Any, np.ndarray]:
-    """Exclusive counts per group, {group: array over the 2^k bitmasks}; only counts leave the database."""
+    """Exclusive counts per group, {group: array over the 2^k bitmasks}; only counts leave the database.
+
+    A person's group is that of their last event in the window (`person_group_sql`): what their records up to
+    the window's end say, nothing recorded after it."""
     bits = " + ".join(f"MAX(CASE WHEN {entity(d)[0]} THEN {1 << i} ELSE 0 END)" for i, d in enumerate(labels))
     inlist = ", ".join(f"'{d}'" for d in dict.fromkeys(entity(d)[1] for d in labels))
-    got = con.sql(
-        f"SELECT mask, grp, COUNT(*) AS n FROM "
-        f"(SELECT person_id, {bits} AS mask, {group_sql(by, aggregate='MIN')} AS grp "
-        f"FROM {src} WHERE dataset IN ({inlist}) AND {in_window(*window)} GROUP BY person_id) AS m "
-        "GROUP BY mask, grp"
-    ).fetchnumpy()
+    where = f"dataset IN ({inlist}) AND {in_window(*window)}"
+    masks = f"SELECT person_id, {bits} AS mask FROM {src} WHERE {where} GROUP BY person_id"
+    grouped = (
+        f"SELECT m.mask, g.grp FROM ({masks}) AS m JOIN ({person_group_sql(by, src, where)}) AS g "
+        "ON g.person_id = m.person_id"
+        if by
+        else f"SELECT mask, 'all' AS grp FROM ({masks}) AS m"
+    )
+    got = con.sql(f"SELECT mask, grp, COUNT(*) AS n FROM ({grouped}) AS p GROUP BY mask, grp").fetchnumpy()
     out: dict[Any, np.ndarray] = {}
     for mask, grp, n in zip(got["mask"], got["grp"], got["n"], strict=True):
         out.setdefault(grp, np.zeros(1 << len(labels), np.int64))[int(mask)] += int(n)
@@ -193,7 +199,8 @@ def overlap_sets(
         datasets: dataset labels or event types (default: every dataset present / every bool column).
         window: (start, end); None = the window all chosen datasets cover (extract input only: a
             memberships frame carries its window in ``attrs``).
-        by: ``sex``, ``ethnicity_group`` or ``age_band`` (extract), or any column of a memberships frame.
+        by: ``sex``, ``ethnicity_group`` or ``age_band`` (extract: as the person's records up to their last
+            event in the window say), or any column of a memberships frame.
 
     Returns:
         One row per non-empty combination (per group): ``by`` (if given), one bool column per dataset,
@@ -264,8 +271,8 @@ def ordered_counts(
     cdate = f"DATE '{censor.date()}'"
     gap, fu = days_between("i.t0", "n.t1"), days_between("i.t0", cdate)
     sql = (
-        f"WITH idx AS (SELECT person_id, MIN(event_date) AS t0, {group_sql(by, aggregate='MIN')} AS grp FROM {src} "
-        f"WHERE {entity(first)[0]} AND {in_window(start, end)} GROUP BY person_id), "
+        f"WITH idx AS (SELECT person_id, event_date AS t0, grp FROM "
+        f"({person_group_sql(by, src, f'{entity(first)[0]} AND {in_window(start, end)}', at='first')}) AS f), "
         f"nxt AS (SELECT i.person_id, MIN(s.event_date) AS t1 FROM idx i JOIN {src} s ON s.person_id = i.person_id "
         f"WHERE s.{entity(then)[0]} AND s.event_date > i.t0 AND s.event_date <= {cdate} GROUP BY i.person_id), "
         f"one AS (SELECT i.grp, CASE WHEN n.t1 IS NULL THEN {fu} ELSE {gap} END AS time, "
@@ -378,7 +385,7 @@ def ordered_overlap(
         then: a dataset label or an event type.
         within_days: the window in days.
         window: (start, end) for index events; None = the window both datasets cover.
-        by: ``sex``, ``ethnicity_group`` or ``age_band`` (youngest age at the index events).
+        by: ``sex``, ``ethnicity_group`` or ``age_band``, as the person's records up to the index event say.
         alpha: 1 - confidence level of the incidence interval.
         return_curve: also return the cumulative-incidence curve (`km` columns, estimate = 1 - S).
 

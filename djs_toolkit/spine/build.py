@@ -11,8 +11,9 @@ Rules (each counted in `diagnostics`, never applied silently):
 - Organisations (civil parties) are never persons.
 - Probation rows repeating an ``event_id_hash`` are one event (the first by ``row_id_hash``).
 - Events without a date are left out (they cannot be placed in time).
-- A person's ``sex``, ``ethnicity_group`` and ``imd_decile`` are the most frequent known value over their records
-  (ties: alphabetical), so every event of a person carries the same attributes.
+- Each event's ``sex``, ``ethnicity_group`` and ``imd_decile`` are what the person's records dated on or before
+  it say (`sql.attributes_at_event_sql`: sex and ethnicity the most frequent known value, ties alphabetical; IMD the
+  latest), never a later record: an analysis at an index date reads the attributes known then.
 - Events outside their dataset's coverage window, or on/after its coverage cliff, are kept and
   flagged ``in_coverage = False``.
 
@@ -37,7 +38,14 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.fileio import atomic_write_json
 from djs_toolkit.schema import DATASETS
 from djs_toolkit.spine.cache import SPINE_TABLES, cache_key, load_spine, saved_kinds
-from djs_toolkit.spine.sql import EVENT_SELECTS, EVENT_TYPES, LINK_VIEW, PERSON_TABLE_FILTER, ethnicity_group_sql
+from djs_toolkit.spine.sql import (
+    EVENT_SELECTS,
+    EVENT_TYPES,
+    LINK_VIEW,
+    PERSON_TABLE_FILTER,
+    attributes_at_event_sql,
+    ethnicity_group_sql,
+)
 from djs_toolkit.spine.windows import check_datasets, coverage_case_sql, observed_until
 
 if TYPE_CHECKING:
@@ -93,16 +101,6 @@ def last_observable(extract: Extract, datasets: Iterable[str] | None = None) -> 
     return out
 
 
-def _mode_sql(expr: str, where: str, name: str) -> str:
-    # Over person-records (one row each), not events: a record with two events is one observation.
-    return (
-        f"{name}_n AS (SELECT person_id, {expr} AS v, COUNT(*) AS n FROM r WHERE {where} "
-        f"GROUP BY person_id, {expr}), "
-        f"{name}_r AS (SELECT person_id, v, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY n DESC, v) AS rn, "
-        f"COUNT(*) OVER (PARTITION BY person_id) AS k FROM {name}_n)"
-    )
-
-
 _SPINE_ORDER = "person_id, event_date, dataset, event_type, record_id"
 
 
@@ -151,10 +149,15 @@ def build_spine(extract: Extract) -> str:
         }.get(d, ())
         if all(t in extract.tables for t in needed):
             selects.append(EVENT_SELECTS[d])
-    union = " UNION ALL ".join(sel for sels in selects for sel in sels)
-    # The first select of each dataset is its primary event: every person-record holds exactly one.
+    # The first select of each dataset is its primary event: every person-record holds exactly one, dated when
+    # the record comes into being; the person's attributes are read from these (`attributes_at_event_sql`).
+    union = " UNION ALL ".join(
+        f"SELECT *, {'TRUE' if i == 0 else 'FALSE'} AS is_record FROM ({sel}) AS q"
+        for sels in selects
+        for i, sel in enumerate(sels)
+    )
     records = " UNION ALL ".join(
-        f"SELECT dataset, row_id_hash, sex_raw, ethnicity_raw, imd_raw FROM ({sels[0]}) AS q" for sels in selects
+        f"SELECT dataset, row_id_hash, sex_raw, ethnicity_raw FROM ({sels[0]}) AS q" for sels in selects
     )
     con.execute(_link_sql(extract))
     con.execute(
@@ -163,31 +166,29 @@ def build_spine(extract: Extract) -> str:
         f"FROM ({union}) AS e GROUP BY dataset"
     )
     eth = ethnicity_group_sql("ethnicity_raw")
+    # Persons whose records disagree (counted in `diagnostics`); the spine's attributes come from the window below.
     con.execute(
-        "CREATE OR REPLACE TABLE _person AS WITH r AS (SELECT l.person_id, e.sex_raw, e.ethnicity_raw, e.imd_raw "
-        f"FROM ({records}) AS e JOIN _link l ON l.source_dataset = e.dataset AND l.row_id_hash = e.row_id_hash), "
-        + _mode_sql("sex_raw", "sex_raw IN ('M', 'F')", "sx")
-        + ", "
-        + _mode_sql(eth, f"ethnicity_raw IS NOT NULL AND {eth} <> 'Not stated'", "et")
-        + ", "
-        + _mode_sql("imd_raw", "imd_raw BETWEEN 1 AND 10", "im")
-        + ", p AS (SELECT DISTINCT person_id FROM r) "
-        "SELECT p.person_id, sx_r.v AS sex, COALESCE(et_r.v, 'Not stated') AS ethnicity_group, im_r.v AS imd_decile, "
-        "COALESCE(sx_r.k, 0) > 1 AS sex_conflict, COALESCE(et_r.k, 0) > 1 AS ethnicity_conflict FROM p "
-        "LEFT JOIN sx_r ON sx_r.person_id = p.person_id AND sx_r.rn = 1 "
-        "LEFT JOIN et_r ON et_r.person_id = p.person_id AND et_r.rn = 1 "
-        "LEFT JOIN im_r ON im_r.person_id = p.person_id AND im_r.rn = 1"
+        "CREATE OR REPLACE TABLE _person AS SELECT l.person_id, "
+        "COUNT(DISTINCT CASE WHEN e.sex_raw IN ('M', 'F') THEN e.sex_raw END) > 1 AS sex_conflict, "
+        f"COUNT(DISTINCT CASE WHEN e.ethnicity_raw IS NOT NULL AND {eth} <> 'Not stated' THEN {eth} END) > 1 "
+        f"AS ethnicity_conflict FROM ({records}) AS e "
+        "JOIN _link l ON l.source_dataset = e.dataset AND l.row_id_hash = e.row_id_hash GROUP BY l.person_id"
     )
     coverage_case = (
         coverage_case_sql(extract.extract_end).replace("dataset", "e.dataset").replace("event_date", "e.event_date")
     )
-    con.execute(
-        f"CREATE OR REPLACE TABLE {_SPINE} AS SELECT l.person_id, e.dataset, e.event_type, e.event_date, "
-        "e.end_date, e.row_id_hash AS record_id, e.offence_date, e.offence_group, e.disposal, e.case_type, "
-        "e.party_role, e.age_at_event, p.sex, p.ethnicity_group, p.imd_decile, "
-        f"{coverage_case} AS in_coverage FROM ({union}) AS e "
+    events = (
+        "(SELECT l.person_id, e.dataset, e.event_type, e.event_date, e.end_date, e.row_id_hash AS record_id, "
+        "e.offence_date, e.offence_group, e.disposal, e.case_type, e.party_role, e.age_at_event, "
+        f"{coverage_case} AS in_coverage, e.is_record, e.sex_raw, e.ethnicity_raw, e.imd_raw FROM ({union}) AS e "
         "JOIN _link l ON l.source_dataset = e.dataset AND l.row_id_hash = e.row_id_hash "
-        f"JOIN _person p ON p.person_id = l.person_id WHERE e.event_date IS NOT NULL ORDER BY {_SPINE_ORDER}"
+        "WHERE e.event_date IS NOT NULL) AS ev"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {_SPINE} AS SELECT person_id, dataset, event_type, event_date, end_date, "
+        "record_id, offence_date, offence_group, disposal, case_type, party_role, age_at_event, sex, "
+        f"ethnicity_group, imd_decile, in_coverage FROM ({attributes_at_event_sql(events)}) AS a "
+        f"ORDER BY {_SPINE_ORDER}"
     )
     con.execute("CHECKPOINT")  # compresses the work tables (engine.py)
     extract.built.add("spine")
@@ -382,8 +383,8 @@ def diagnostics(extract: Extract) -> pd.DataFrame:
         "SELECT SUM(CASE WHEN sex_conflict THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN ethnicity_conflict THEN 1 ELSE 0 END) FROM _person"
     ).fetchall()[0]
-    add("persons_conflicting_sex", "all", sc, "most frequent known value over the person's records")
-    add("persons_conflicting_ethnicity", "all", ec, "most frequent known group over the person's records")
+    add("persons_conflicting_sex", "all", sc, "at each event: most frequent known value over records up to it")
+    add("persons_conflicting_ethnicity", "all", ec, "at each event: most frequent known group over records up to it")
     return pd.DataFrame(rows, columns=["check", "dataset", "count", "rule"])
 
 

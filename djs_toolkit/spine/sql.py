@@ -10,10 +10,12 @@ from djs_toolkit.schema import DATASETS
 
 __all__ = [
     "CONVICTION_DISPOSALS",
+    "ETHNICITY_GROUPS",
     "EVENT_SELECTS",
     "EVENT_TYPES",
     "LINK_VIEW",
     "PERSON_TABLE_FILTER",
+    "attributes_at_event_sql",
     "days_between",
     "ethnicity_group_sql",
 ]
@@ -37,6 +39,56 @@ def ethnicity_group_sql(col: str) -> str:
         f"WHEN {c} LIKE 'White%' THEN 'White' WHEN {c} LIKE 'Mixed%' THEN 'Mixed' "
         f"WHEN {c} LIKE 'Asian%' OR {c} = 'Chinese' THEN 'Asian' "
         f"WHEN {c} LIKE 'Black%' THEN 'Black' ELSE 'Other' END"
+    )
+
+
+ETHNICITY_GROUPS = ("Asian", "Black", "Mixed", "Other", "White")  # the known groups, alphabetical
+_SEXES = ("F", "M")
+
+
+def _mode_case(counts: dict[str, str], missing: str) -> str:
+    """CASE for the value with the largest count (ties: the alphabetically first), ``missing`` when all are 0."""
+    vals = sorted(counts)
+    arms = []
+    for i, v in enumerate(vals):
+        before = [f"{counts[v]} > {counts[u]}" for u in vals[:i]]  # strictly more than earlier values
+        beats = before + [f"{counts[v]} >= {counts[u]}" for u in vals[i + 1 :]]
+        arms.append(f"WHEN {' AND '.join([f'{counts[v]} > 0', *beats])} THEN '{v}'")
+    return f"CASE {' '.join(arms)} ELSE {missing} END"
+
+
+def attributes_at_event_sql(source: str) -> str:
+    """SQL over ``source`` (events with ``person_id``, ``event_date``, ``is_record``, ``sex_raw``, ``ethnicity_raw``,
+    ``imd_raw``): the same rows with ``sex``, ``ethnicity_group`` and ``imd_decile`` as the person's records dated
+    on or before each event say (the raw columns dropped).
+
+    A record counts from the date of its primary event (``is_record``: a court case's first hearing, a custodial
+    journey's reception, a probation event's referral, a family case's start, a civil claim's issue), so no event
+    carries anything recorded after it: an attribute a person's later records add (a sex first recorded at a
+    criminal case after a possession claim) is missing at the claim, whether or not that later record exists.
+    Sex and ethnicity group are the most frequent known value over those records (ties: alphabetical; no known
+    ethnicity: ``Not stated``); the IMD decile is the latest record's (residence moves; two records of one day
+    that disagree: the more deprived). One window pass over the person's events ordered by date (dated peers
+    included), so a national spine needs no per-person loop or self-join."""
+    eth = ethnicity_group_sql("ethnicity_raw")
+    origin = "DATE '1900-01-01'"
+    # IMD: the latest decile as one MAX over (day number, 15 - decile): later days win, then smaller deciles.
+    key = f"CAST({days_between(origin, 'event_date')} AS BIGINT) * 16 + (15 - CAST(imd_raw AS BIGINT))"
+    sums = [
+        f"SUM(CASE WHEN is_record AND sex_raw = '{v}' THEN 1 ELSE 0 END) OVER a AS n_sex_{v.lower()}" for v in _SEXES
+    ] + [
+        f"SUM(CASE WHEN is_record AND ethnicity_raw IS NOT NULL AND {eth} = '{g}' THEN 1 ELSE 0 END) OVER a "
+        f"AS n_eth_{g.lower()}"
+        for g in ETHNICITY_GROUPS
+    ]
+    sums.append(f"MAX(CASE WHEN is_record AND imd_raw BETWEEN 1 AND 10 THEN {key} END) OVER a AS imd_key")
+    sex = _mode_case({v: f"n_sex_{v.lower()}" for v in _SEXES}, "NULL")
+    ethnicity = _mode_case({g: f"n_eth_{g.lower()}" for g in ETHNICITY_GROUPS}, "'Not stated'")
+    return (
+        f"SELECT *, {sex} AS sex, {ethnicity} AS ethnicity_group, CAST(15 - imd_key % 16 AS INTEGER) AS imd_decile "
+        f"FROM (SELECT *, {', '.join(sums)} FROM {source} "
+        "WINDOW a AS (PARTITION BY person_id ORDER BY event_date RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        ") AS w"
     )
 
 

@@ -280,8 +280,12 @@ def test_ordered_overlap_against_hand_km(ordered):
 
 def test_ordered_overlap_by_group_and_refusals(ordered):
     got = overlap.ordered_overlap(ordered, "civil_claim", "mags_hocas", 180, by="sex").set_index("sex")
-    # P1 and P5 are F (their mags record); the rest have no known sex but P2/P6/P7/P8 are M (template gender).
-    assert got.loc["F", ["n_index", "events_within", "cumulative_incidence"]].tolist() == [2, 2, 1.0]
+    # The group is read at the index (the civil claim), from records dated up to it. Civil records hold no sex,
+    # so only P7, whose mags case (template gender M) came before the claim, has one; P1 and P5 are F only on
+    # the mags record that is their outcome, which must not decide their group (it did before: 2 of 2 "F"
+    # indexes re-entered, because being F was only known for people who re-entered).
+    assert got.loc["M", ["n_index", "events_within", "cumulative_incidence"]].tolist() == [1, 1, 1.0]
+    assert got.loc["Unknown", "n_index"] == 7 and "F" not in got.index
     assert got["n_index"].sum() == 8
     with pytest.raises(DJSUserError, match="coverage"):
         overlap.ordered_overlap(ordered, "civil_claim", "mags_hocas", 180, window=("2015-01-01", "2021-06-30"))

@@ -173,8 +173,11 @@ def test_events_person_by_person(known):
         ("C", "mags_case", "2021-06-01", "mC"),
     ]
     a = ev[ev.person_id == "A"]
-    # Conflicting sex (M, F, M, M records) resolves to the most frequent: M, on every event.
-    assert set(a["sex"]) == {"M"} and set(a["ethnicity_group"]) == {"White"}
+    # Each event carries what A's records dated on or before it say (records: mA 2015-03-01 M, no ethnicity;
+    # pA 2016-01-10 F; bA 2016-05-20 M, White; the duplicate bA2 is the same event): never a later record.
+    # At the reception M and F tie 1-1 (alphabetical: F); from the probation start M leads 2-1.
+    assert a["sex"].tolist() == ["M", "M", "F", "M", "M"]
+    assert a["ethnicity_group"].tolist() == ["Not stated"] * 3 + ["White"] * 2
     assert set(a["imd_decile"]) == {2} and ev.loc[ev.person_id == "B", "imd_decile"].isna().all()
     assert a.loc[a.event_type == "release", "age_at_event"].tolist() == [31]
     assert a.loc[a.event_type == "mags_case", "offence_group"].tolist() == ["Sexual offences"]
