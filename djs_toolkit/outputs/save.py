@@ -20,6 +20,7 @@ import dataclasses
 import io
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -207,10 +208,11 @@ def _is_model(obj: object) -> bool:
     return not isinstance(obj, (pd.DataFrame, pd.Series, Output)) and hasattr(obj, "params")
 
 
-def _png(fig: object, dpi: int) -> bytes:
+def _png(fig: Any, dpi: int) -> bytes:
+    """PNG bytes of `fig`: a matplotlib Figure, or anything with its `savefig` (save_figure checks that)."""
     buf = io.BytesIO()
     # Volatile metadata stripped so the bytes depend on the drawing only (docs/workflow.md §5.2).
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # type: ignore[attr-defined]
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
 
 

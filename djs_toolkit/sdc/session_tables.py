@@ -133,11 +133,11 @@ def check_table(
     state = None
     if kind == "frequency":
         ext_vals = statistic_values("count", ev.cells, weighted=w is not None)
-    elif kind == "position":
+    elif kind == "position" and vals is not None:  # a position statistic always comes with values
         q = 0.5 if stat == "median" else int(stat[1:]) / 100.0
-        ext_vals, state = quantile_values(ev, vals, q, prof)  # type: ignore[arg-type]
+        ext_vals, state = quantile_values(ev, vals, q, prof)
     elif kind == "unknown":
-        ext_vals = unknown_values(keys, grid, pd.Series(vals), aggfunc)  # type: ignore[arg-type]
+        ext_vals = unknown_values(keys, grid, pd.Series(vals), aggfunc)
     else:
         ext_vals = statistic_values(stat, ev.cells, weighted=w is not None)
     flags = apply_rules(ev.cells, grid, stat, prof, structural, state)

@@ -3,8 +3,8 @@ percentiles, which need the records sorted, and unknown statistics, which pandas
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -158,10 +158,10 @@ def quantile_values(ev: Evidence, values: np.ndarray, q: float, profile: Profile
     return out, state
 
 
-def unknown_values(
-    keys: list[pd.Series], grid: Grid, values: pd.Series, func: Callable[..., object] | str
-) -> np.ndarray:
+def unknown_values(keys: list[pd.Series], grid: Grid, values: pd.Series, func: Any) -> np.ndarray:
     """Evaluate an unknown aggfunc with pandas for every extended cell; NaN where it cannot be computed.
+
+    `func` is whatever the researcher gave as aggfunc (anything pandas' `agg` takes; what fails gives NaN).
 
     Example:
         >>> from djs_toolkit.sdc.evidence import cell_labels
