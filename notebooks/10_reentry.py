@@ -35,9 +35,12 @@
 # %% tags=["parameters"]
 data_root: str = "../dummy/small"  # extract folder (djs run injects it)
 profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs run injects it)
-index_type: str = "release"  # release | court_disposal | probation_start | possession_claim | family_case
-outcome: str = "any_criminal_court"  # any_criminal_court | magistrates | custody | any_justice_contact
-competing: str = "custody_start"  # event type ending follow-up as a competing event, empty for none
+index_type: str = "release"  # the index event; choices: release, court_disposal, case_end, probation_start,
+#   possession_claim, family_case
+outcome: str = "any_criminal_court"  # choices: any_criminal_court, magistrates, custody, any_justice_contact
+competing: str = "custody_start"  # event type ending follow-up first, "" for none; choices: "",
+#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
+#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
 kmunicate_times: str = "0,90,180,365,730"  # days at which the KMunicate table is reported
 pr_measures: bool = True  # also the MoJ proven-reoffending measures (the same for every index type: one run per pipeline)
 

@@ -35,10 +35,16 @@
 # %% tags=["parameters"]
 data_root: str = "../dummy/small"  # extract folder (djs run injects it)
 profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs run injects it)
-first: str = "civil_claim"  # dataset label or event type that comes first
-then: str = "mags_hocas"  # dataset label or event type that follows
+first: str = "civil_claim"  # dataset label or event type that comes first; choices:
+#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol,
+#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
+#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
+then: str = "mags_hocas"  # dataset label or event type that follows; choices:
+#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol,
+#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
+#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
 within_days: int = 365  # how soon after `first`
-by: str = "sex"  # sex | ethnicity_group | age_band | empty for no breakdown
+by: str = "sex"  # breakdown, "" for none; choices: sex, ethnicity_group, age_band, ""
 drop_rate: float = 0.02  # linkage sensitivity: share of cross-dataset links dropped
 merge_rate: float = 0.01  # linkage sensitivity: share of clusters merged
 all_sets: bool = True  # also the overlaps of all datasets (UpSet) and their linkage sensitivity (the same for every pair: one run per pipeline)

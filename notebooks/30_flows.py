@@ -32,10 +32,17 @@
 # %% tags=["parameters"]
 data_root: str = "../dummy/small"  # extract folder (djs run injects it)
 profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs run injects it)
-kind: str = "first_entry"  # first_entry | re_entry | transition
-series_dataset: str = "any"  # dataset label whose series is modelled, any for all datasets
-first: str = ""  # for transitions: dataset label or event type first
-then: str = ""  # for transitions: dataset label or event type after
+kind: str = "first_entry"  # choices: first_entry, re_entry, transition
+series_dataset: str = "any"  # dataset whose series is modelled, any for all; choices: any,
+#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol
+first: str = ""  # for transitions: dataset label or event type first; choices: "",
+#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol,
+#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
+#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
+then: str = ""  # for transitions: dataset label or event type after; choices: "",
+#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol,
+#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
+#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
 interruptions: str = "2020-03"  # comma-separated months of level/slope changes
 ramps: str = "2022-01"  # comma-separated months where a ramp starts (cost of living); ignored if too late
 end_month: str = "2021-01-01"  # fit the series before this date (Common Platform cliff)

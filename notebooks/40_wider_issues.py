@@ -33,7 +33,7 @@
 # %% tags=["parameters"]
 data_root: str = "../dummy/small"  # extract folder (djs run injects it)
 profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs run injects it)
-group_by: str = "sex"  # sex | ethnicity_group | age_band | empty for no breakdown
+group_by: str = "sex"  # breakdown, "" for none; choices: sex, ethnicity_group, age_band, ""
 within_days: int = 365  # count a transition only within this many days, 0 for any gap
 
 # %%

@@ -8,7 +8,15 @@ group_by: str = "sex"  # breakdown of the tables; choices: sex, ethnicity_group,
 ```
 
 Choices are separated by commas; each is read as a Python literal when it is one (`""`, `365`, `True`, `None`) and
-as a bare word otherwise. A list value must hold choices only; the notebook's own default must be one of them.
+as a bare word otherwise. A long list continues on the comment lines below when its line ends with a comma (or with
+`choices:` itself):
+
+```python
+first: str = "civil_claim"  # what comes first; choices: mags_hocas, crown_xhibit,
+#   prison_nomis, probation_delius
+```
+
+A list value must hold choices only; the notebook's own default must be one of them.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import ast
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +177,9 @@ def notebook_parameters(path: Path) -> dict[str, Param] | None:
         >>> p = Path(tempfile.mkdtemp()) / "nb.ipynb"; nbformat.write(nb, p)
         >>> [x.describe() for x in notebook_parameters(p).values()]
         ['n: int (default 5)  # people', 'opt: str | None (default None)']
+        >>> cell.source = 'by: str = "sex"  # choices: sex,\\n#   age_band'; nbformat.write(nb, p)
+        >>> notebook_parameters(p)["by"].choices
+        ('sex', 'age_band')
     """
     import nbformat
     from papermill.translators import PythonTranslator
@@ -184,15 +195,36 @@ def notebook_parameters(path: Path) -> dict[str, Param] | None:
         return found
     lines = cell.source.splitlines()
     for node in tree.body:
-        # The comment after the statement (papermill's regex reads it only for the forms it recognises).
-        tail = lines[node.end_lineno - 1][node.end_col_offset :] if node.end_lineno and node.end_col_offset else ""
-        comment = tail.split("#", 1)[1].strip() if "#" in tail else ""
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id not in found:
-            default = ast.unparse(node.value) if node.value is not None else "None"
-            found[node.target.id] = Param(node.target.id, ast.unparse(node.annotation), default, comment)
+        comment = _comment_after(lines, node)
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if node.target.id not in found:
+                default = ast.unparse(node.value) if node.value is not None else "None"
+                found[node.target.id] = Param(node.target.id, ast.unparse(node.annotation), default, comment)
+            elif "choices:" in comment:  # a list continued on comment lines: papermill reads only the first line
+                found[node.target.id] = replace(found[node.target.id], help=comment)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            found.setdefault(node.targets[0].id, Param(node.targets[0].id, "None", ast.unparse(node.value), comment))
+            name = node.targets[0].id
+            found.setdefault(name, Param(name, "None", ast.unparse(node.value), comment))
+            if "choices:" in comment:
+                found[name] = replace(found[name], help=comment)
     return found
+
+
+def _comment_after(lines: list[str], node: ast.stmt) -> str:
+    """The comment after a statement, with the comment-only lines that continue a `choices:` list (a line ending in a
+    comma or in `choices:`); papermill's regex reads a comment only for the forms it recognises, and one line of it."""
+    end = node.end_lineno or 0
+    tail = lines[end - 1][node.end_col_offset or 0 :] if end else ""
+    comment = tail.split("#", 1)[1].strip() if "#" in tail else ""
+    while (
+        "choices:" in comment
+        and comment.endswith((",", "choices:"))
+        and end < len(lines)
+        and lines[end].lstrip().startswith("#")
+    ):
+        comment += " " + lines[end].lstrip().lstrip("#").strip()
+        end += 1
+    return comment
 
 
 def notebook_problems(path: Path, rel: str) -> list[str]:

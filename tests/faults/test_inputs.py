@@ -143,7 +143,7 @@ def test_a_bad_parameter_value_is_refused_before_any_kernel_starts(tmp_path, cap
     ("notebook", "value", "choices"),
     [
         ("notebooks/40_wider_issues.ipynb", {"group_by": "shoe_size"}, "'sex', 'ethnicity_group', 'age_band'"),
-        ("notebooks/10_reentry.ipynb", {"index_type": "bogus"}, "'release', 'court_disposal', 'probation_start'"),
+        ("notebooks/10_reentry.ipynb", {"index_type": "bogus"}, "'release', 'court_disposal', 'case_end'"),
         ("notebooks/30_flows.ipynb", {"kind": "sideways"}, "'first_entry', 're_entry', 'transition'"),
     ],
 )
