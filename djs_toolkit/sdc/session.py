@@ -83,6 +83,7 @@ class Session(CurvesAndTables):
         weights: object | None = None,
         structural_zeros: object | None = None,
         record_id: object | None = None,
+        statistic: str | None = None,
     ) -> Output:
         """Checked `pandas.crosstab`: counts, or `aggfunc` of `values`, by `index` x `columns`.
 
@@ -90,7 +91,8 @@ class Session(CurvesAndTables):
             index: Series (or list of Series) for the rows.
             columns: Series (or list of Series) for the columns.
             values: numeric Series summarised by `aggfunc` (None for a frequency table).
-            aggfunc: `sum`, `mean`, `median`, `pNN`, `min`, `max`, `std`, `var`, `count`; others -> `review`.
+            aggfunc: `sum`, `mean`, `median`, `pNN`, `min`, `max`, `std`, `var`, `count` (by name or as the
+                numpy function); any other function is `fail` unless `statistic=` declares what it computes.
             margins: show the grand-total row and column (margins are protected either way).
             name: output id (default `output_<k>`).
             description: what the output shows (goes to CLEARANCE.md).
@@ -100,6 +102,8 @@ class Session(CurvesAndTables):
             structural_zeros: label tuples of cells that cannot occur (not flagged as zeros).
             record_id: per-record ids (e.g. person ids) keying records in the differencing ledger across
                 outputs, notebooks and reruns (default: the index of `index`).
+            statistic: for an aggfunc the checker cannot name (a lambda, your own function): the statistic it
+                computes (`mean`, `p90`, ...); the checker computes that itself and fails the output if they differ.
 
         Returns:
             The checked Output.
@@ -143,6 +147,7 @@ class Session(CurvesAndTables):
             record_id=record_id,
             axes=axes,
             name=self._name(name),
+            declared=statistic,
         )
         return self._output(out, cmd)
 
@@ -161,8 +166,9 @@ class Session(CurvesAndTables):
         weights: str | None = None,
         structural_zeros: object | None = None,
         record_id: object | None = None,
+        statistic: str | None = None,
     ) -> Output:
-        """Checked `pandas.pivot_table` of one `values` column.
+        """Checked `pandas.pivot_table` of one `values` column (arguments as for `crosstab`).
 
         Example:
             >>> df = pd.DataFrame({"g": ["a"] * 20 + ["b"] * 20, "v": np.arange(40.0)})
@@ -200,6 +206,7 @@ class Session(CurvesAndTables):
             value_name=vals[0] if not cols else None,
             index_ids=data.index,
             name=self._name(name),
+            declared=statistic,
         )
         return self._output(out, cmd)
 

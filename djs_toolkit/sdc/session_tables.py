@@ -20,7 +20,14 @@ from djs_toolkit.sdc.released import grid_released
 from djs_toolkit.sdc.report import build_output
 from djs_toolkit.sdc.rules import apply_rules, flags_frame, statistic_kind
 from djs_toolkit.sdc.session_base import output_status, population_mask, set_record_keys
-from djs_toolkit.sdc.statistics import quantile_values, statistic_values, unknown_values
+from djs_toolkit.sdc.statistics import (
+    SUPPORTED,
+    matches_declared,
+    quantile_values,
+    record_valued_cells,
+    statistic_values,
+    unknown_values,
+)
 
 __all__ = ["check_table"]
 
@@ -94,11 +101,13 @@ def check_table(
     otype: str = "table",
     extra: list[tuple[int, str, str, str]] | None = None,
     index_ids: pd.Index | None = None,
+    declared: str | None = None,
 ) -> Output:
     """Check a table of `stat` of `values` (or counts) by `keys`: labels, evidence, rules, protection, audit.
 
     The shared body of `Session.crosstab`, `pivot_table` and `hist`; `name` is already checked, and the caller
-    stamps and records the Output.
+    stamps and records the Output. `declared` is the researcher's `statistic=`: what an aggfunc the checker cannot
+    name computes; the checker computes that statistic itself and fails the output when the function's values differ.
 
     Example:
         >>> from djs_toolkit.sdc.profiles import load_profile
@@ -123,6 +132,18 @@ def check_table(
         vals = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
         if len(vals) != n_rec:
             raise DJSUserError("values must have one value per record, like index and columns.")
+    theirs = None
+    if declared is not None:
+        if vals is None or statistic_kind(str(declared)) in ("unknown", "frequency"):
+            raise DJSUserError(
+                f"statistic={declared!r} cannot be declared: declare one of {', '.join(SUPPORTED)} for an aggfunc "
+                "of values= (the checker computes it itself and compares it with your function's values)."
+            )
+        if kind != "unknown" and stat != declared:
+            raise DJSUserError(f"aggfunc computes {stat!r} but statistic= declares {declared!r}: drop statistic=.")
+        if kind == "unknown":
+            theirs = unknown_values(keys, grid, pd.Series(vals), aggfunc)
+        stat, kind = str(declared), statistic_kind(str(declared))
     if weights is not None and stat not in ("count", "proportion", "sum", "mean"):
         raise DJSUserError("weights are supported for counts, proportions, sums and means only.")
     w = None if weights is None else pd.to_numeric(pd.Series(weights), errors="coerce").to_numpy(np.float64)
@@ -141,6 +162,34 @@ def check_table(
     else:
         ext_vals = statistic_values(stat, ev.cells, weighted=w is not None)
     flags = apply_rules(ev.cells, grid, stat, prof, structural, state)
+    extra = list(extra or [])
+    if theirs is not None:
+        ours = ext_vals
+        if kind == "position":  # compare with the exact percentile, not the rounded one the checker publishes
+            q = 0.5 if stat == "median" else int(stat[1:]) / 100.0
+            ours = unknown_values(keys, grid, pd.Series(vals), lambda s: s.quantile(q))
+        if not matches_declared(theirs, ours):
+            extra.append(
+                (
+                    -1,
+                    "DeclaredStatisticCheck",
+                    "fail",
+                    f"aggfunc's values are not the declared statistic {stat!r}: declare what the function computes "
+                    f"(one of {', '.join(SUPPORTED)}) or use that statistic by name",
+                )
+            )
+    if kind == "unknown" and vals is not None:
+        one = record_valued_cells(labels, grid, vals, ext_vals)
+        extra += [
+            (
+                int(c),
+                "ExtremeValueCheck",
+                "fail",
+                "the value equals one record's value in the cell (an extreme, first/last or similar under another "
+                "name): publish a percentile or a banded value instead",
+            )
+            for c in np.flatnonzero(one)
+        ]
     if extra:
         flags = pd.concat([flags, flags_frame(extra)], ignore_index=True)
     prot = protect_table(ev, stat, ext_vals, flags, prof, axes)

@@ -12,7 +12,15 @@ import pandas as pd
 from djs_toolkit.sdc.evidence import Evidence, Grid
 from djs_toolkit.sdc.profiles import Profile
 
-__all__ = ["quantile_values", "statistic_name", "statistic_values", "unknown_values"]
+__all__ = [
+    "SUPPORTED",
+    "matches_declared",
+    "quantile_values",
+    "record_valued_cells",
+    "statistic_name",
+    "statistic_values",
+    "unknown_values",
+]
 
 _CALLABLES: dict[object, str] = {
     np.sum: "sum",
@@ -29,8 +37,26 @@ _CALLABLES: dict[object, str] = {
     np.nansum: "sum",
     np.nanmean: "mean",
     np.nanmedian: "median",
+    np.nanmin: "min",
+    np.nanmax: "max",
+    np.nanstd: "std",
+    np.nanvar: "var",
 }
-_ALIASES = {"size": "count", "average": "mean", "amin": "min", "amax": "max"}
+_ALIASES = {
+    "size": "count",
+    "average": "mean",
+    "amin": "min",
+    "amax": "max",
+    "nanmin": "min",
+    "nanmax": "max",
+    "nansum": "sum",
+    "nanmean": "mean",
+    "nanmedian": "median",
+    "nanstd": "std",
+    "nanvar": "var",
+}
+# What `statistic=` may declare for a function the checker does not know (it is then verified against the values).
+SUPPORTED = ("count", "sum", "mean", "median", "pNN", "min", "max", "std", "var")
 
 
 def statistic_name(aggfunc: object) -> str:
@@ -201,3 +227,43 @@ def unknown_values(keys: list[pd.Series], grid: Grid, values: pd.Series, func: A
                 coords[a] = shape[a]
             out[np.ravel_multi_index(tuple(coords), grid.ext_shape)] = arr
     return out
+
+
+def record_valued_cells(labels: np.ndarray, grid: Grid, values: np.ndarray, published: np.ndarray) -> np.ndarray:
+    """Extended cells whose published value equals the value of one of the cell's own records.
+
+    A statistic the checker cannot name is judged by what it is: a value that is one record's value (a maximum
+    under another name, `last` on sorted data, a lambda) discloses that record, whatever the function was called.
+
+    Example:
+        >>> from djs_toolkit.sdc.evidence import cell_labels
+        >>> lab, g = cell_labels([pd.Series(list("aab"))])
+        >>> record_valued_cells(lab, g, np.array([1.0, 5.0, 2.0]), np.array([5.0, 2.5, 5.0])).tolist()
+        [True, False, True]
+    """
+    pub = np.asarray(published, np.float64)
+    v = np.asarray(values, np.float64)
+    keep = (np.asarray(labels) >= 0) & np.isfinite(v)
+    lab, v = np.asarray(labels)[keep], v[keep]
+    hit = np.zeros(grid.n_ext, dtype=bool)
+    for mp in _margin_maps(grid):
+        ext = mp[lab]
+        target = pub[ext]
+        eq = np.isfinite(target) & (np.abs(v - target) <= 1e-9 * np.maximum(1.0, np.abs(target)))
+        hit[ext[eq]] = True
+    return hit
+
+
+def matches_declared(theirs: np.ndarray, ours: np.ndarray) -> bool:
+    """Whether a function's values (`unknown_values`) are the declared statistic's values (`statistic=`).
+
+    Example:
+        >>> matches_declared(np.array([1.0, np.nan]), np.array([1.0 + 1e-12, np.nan])), matches_declared(
+        ...     np.array([2.0]), np.array([1.0]))
+        (True, False)
+    """
+    a, b = np.asarray(theirs, np.float64), np.asarray(ours, np.float64)
+    both = np.isfinite(a) & np.isfinite(b)
+    if (np.isfinite(a) & ~np.isfinite(b)).any():
+        return False  # the function publishes a value where the declared statistic has none
+    return bool(np.all(np.abs(a[both] - b[both]) <= 1e-9 * np.maximum(1.0, np.abs(b[both]))))

@@ -93,12 +93,12 @@ def test_all_values_same_and_dof_for_std():
     assert _by_rule(fl, "MinimumDoFCheck") == [2, 3]  # b/x and its row margin: n=10 -> DoF 9 < 10
 
 
-def test_unknown_statistic_is_review_never_pass():
+def test_unknown_statistic_fails_closed_never_pass():
     df = planted_counts({("a", "x"): 12, ("b", "x"): 12}, value=1.0)
     fl, _ = _flags(df, "nunique", values="v")
     row = fl[fl["rule"] == "UnknownStatisticCheck"]
-    assert row[["cell", "status"]].values.tolist() == [[-1, "review"]]
-    assert worst(fl["status"]) == "review"
+    assert row[["cell", "status"]].values.tolist() == [[-1, "fail"]]
+    assert worst(fl["status"]) == "fail"
 
 
 def test_statistic_kinds_and_worst():

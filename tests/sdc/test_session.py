@@ -81,12 +81,11 @@ def test_defect3_survival_models_do_not_always_fail():
 def test_defect4_unsupported_statistics_never_crash(court_df, func):
     df = court_df.assign(v=np.arange(500.0))
     out = Session("srs").pivot_table(df, index="court", values="v", aggfunc=func)
-    assert out.status in ("review", "pass")
     if func == "var":
         assert out.status == "pass"
         assert np.allclose(out.table["v"].to_numpy(), df.groupby("court")["v"].var().to_numpy())
-    else:
-        assert out.status == "review" and "UnknownStatisticCheck" in set(out.reasons["rule"])
+    else:  # fail closed (issue 16): never published unchanged as `review`
+        assert out.status == "fail" and "UnknownStatisticCheck" in set(out.reasons["rule"])
 
 
 def test_defect5_min_max_fail_with_an_alternative(court_df):
@@ -163,7 +162,7 @@ def test_regression_indicator_and_saturated_checks():
     assert o2.status == "review" and "SaturatedModelCheck" in set(o2.reasons["rule"])
     small = sm.OLS(rng.normal(size=14), sm.add_constant(rng.normal(size=(14, 4)))).fit()
     assert Session("srs").regression(small).status == "fail"  # ACRO's own example: dof = 9 < 10
-    assert Session("srs").regression(object()).status == "review"
+    assert Session("srs").regression(object()).status == "fail"  # unknown model: fail closed (issue 16)
 
 
 def test_repr_never_shows_evidence_of_withheld_cells():
@@ -209,9 +208,9 @@ def test_audit_failure_fails_closed(court_df):
     assert any("FAILED" in c for c in out.controls)
 
 
-def test_broken_unknown_statistic_is_review_with_nothing_shown(court_df):
+def test_broken_unknown_statistic_fails_with_nothing_shown(court_df):
     def broken(_):
         raise ValueError("boom")
 
     out = Session("srs").pivot_table(court_df.assign(v=1.0), index="court", values="v", aggfunc=broken)
-    assert out.status == "review" and out.table["v"].isna().all()
+    assert out.status == "fail" and out.table["v"].isna().all()
