@@ -233,6 +233,16 @@ def _kernel_never_ran(exc: BaseException, executed: Path) -> bool:
     return not _cells_started(executed)
 
 
+def _last_started_cell(executed: Path) -> int | None:
+    """The index of the last cell that started (the one running when a kernel died), None if none did."""
+    try:
+        cells = json.loads(Path(executed).read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return None
+    started = [i for i, c in enumerate(cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return started[-1] if started else None
+
+
 def _cells_started(executed: Path) -> bool:
     """Whether any cell of the executed notebook started (papermill marks unrun cells `completed` when it gives up;
     a cell that ran has a start time)."""
@@ -277,7 +287,8 @@ def failure_text(exc: BaseException, task: dict[str, Any], attempts: int = 1) ->
         )
     if "Timeout" in name:
         return "timeout", f"{name}: a cell ran longer than the {task['timeout']} s per-cell timeout"
-    return "failed", name  # DeadKernelError and the like: the runner adds what to do
+    cell = _last_started_cell(Path(task["executed"]))
+    return "failed", name + (f" in cell {cell} of the executed notebook" if cell is not None else "")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
