@@ -83,7 +83,8 @@ class ValidationReport:
         head = f"Validation: {'OK' if self.ok else 'FAILED'} - {self.n_errors} error(s), {self.n_warnings} warning(s)"
         lines = [head]
         if len(self.summary):
-            lines.append("Tables: " + ", ".join(f"{r.table} ({r.rows:,} rows)" for r in self.summary.itertuples()))
+            tables = zip(self.summary["table"], self.summary["rows"], strict=True)
+            lines.append("Tables: " + ", ".join(f"{t} ({n:,} rows)" for t, n in tables))
         for sev in ("error", "warning"):
             sub = self.problems[self.problems["severity"] == sev]
             if len(sub):

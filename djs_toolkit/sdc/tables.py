@@ -60,8 +60,9 @@ def as_frame(obj: pd.DataFrame | pd.Series, what: str) -> pd.DataFrame:
     if not isinstance(obj, pd.DataFrame):
         raise DJSUserError(f"{what} must be a pandas DataFrame (row labels as the index) or Series.")
     if isinstance(obj.columns, pd.MultiIndex):
-        obj = obj.copy()
-        obj.columns = [" | ".join(map(str, c)) for c in obj.columns]
+        flat = obj.copy()
+        flat.columns = [" | ".join(map(str, c)) for c in obj.columns]
+        return flat
     return obj
 
 
