@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from djs_toolkit.data.files import TableFiles
@@ -76,7 +77,7 @@ def read_column_names(tf: TableFiles) -> list[str]:
     return []
 
 
-def _parquet_schema(path: Path):
+def _parquet_schema(path: Path) -> pa.Schema:
     try:
         return pq.read_schema(path)
     except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError; its text names the file's structure only
