@@ -92,9 +92,9 @@ def test_a_later_record_would_have_given_a_sex_to_many_claimants(tiny_extract):
     one on a later record (what a whole-history attribute would have read)."""
     c = reentry_cohort(tiny_extract, "possession_claim")
     spine.build_spine(tiny_extract)
-    later = tiny_extract.sql(
-        "SELECT DISTINCT person_id FROM _spine WHERE sex IS NOT NULL"
-    )["person_id"].astype("string")
+    later = tiny_extract.sql("SELECT DISTINCT person_id FROM _spine WHERE sex IS NOT NULL")["person_id"].astype(
+        "string"
+    )
     missing = c[c["sex"] == "Missing"]
     assert len(missing) > 50
     assert missing["person_id"].isin(later).mean() > 0.2
