@@ -36,7 +36,7 @@ __all__ = ["CASE_TYPES", "ROLES", "FamilyOut", "adult_party_keys", "simulate_fam
 
 CASE_TYPES = codes_of("family_cases", "case_type")
 ROLES = codes_of("family_parties", "party_role")
-APPLICANT, RESPONDENT, CHILD, OTHER = (ROLES.index(r) for r in ("Applicant", "Respondent", "Child", "Other party"))
+APPLICANT, RESPONDENT, CHILD = (ROLES.index(r) for r in ("Applicant", "Respondent", "Child"))
 END = day_of(EXTRACT_END)
 FIRST_YEAR = 2009  # two years before the window, so look-back covariates exist from 2011
 YEARS = list(range(FIRST_YEAR, EXTRACT_END.year + 1))

@@ -133,7 +133,7 @@ def court_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     keep &= keep_after_cliff(rng, hearing, cfg.mags_coverage)
     rows = np.flatnonzero(keep)
     mags = _mags_frame(ctx, c, rows, src, kind, person, off, hearing, code, result, disp, convicted)
-    moff = _offence_rows(ctx, mags, c, src[rows], kind[rows], code[rows], disp[rows], off[rows], "mags")
+    moff = _offence_rows(ctx, mags, code[rows], disp[rows], off[rows], "mags")
 
     # ---- Crown Court: trials and committals for sentence (main rows), plus appeals
     main_written = np.zeros(m, dtype=bool)
@@ -159,9 +159,6 @@ def court_records(ctx: Ctx, c: dict[str, np.ndarray]) -> dict[str, Frame]:
     coff = _offence_rows(
         ctx,
         crown,
-        c,
-        csrc,
-        np.zeros(csrc.size, np.int8),
         c["code"][csrc],
         crown["_disposal"],
         c["offence_date"][csrc],
@@ -308,9 +305,6 @@ def _crown_frame(ctx: Ctx, c: dict[str, np.ndarray], csrc: np.ndarray, ctype: np
 def _offence_rows(
     ctx: Ctx,
     case: Frame,
-    c: dict[str, np.ndarray],
-    s: np.ndarray,
-    kind: np.ndarray,
     code: np.ndarray,
     disp: np.ndarray,
     off: np.ndarray,

@@ -223,9 +223,7 @@ def _cycles(
     return safe
 
 
-def _system(
-    J: np.ndarray, S: np.ndarray, rel_e: Released, rel_n: Released
-) -> tuple[PublishedSystem, np.ndarray, sparse.csr_matrix]:
+def _system(S: np.ndarray, rel_e: Released, rel_n: Released) -> tuple[PublishedSystem, np.ndarray, sparse.csr_matrix]:
     """The attacker's LP over atoms: variables = atoms in S (not (0, 0)) then one per released value."""
     ai, aj = np.nonzero(S)
     keep = ~((ai == 0) & (aj == 0))
@@ -379,7 +377,7 @@ def pair_check(
         return empty
     if int(S.sum()) > MAX_ATOMS:
         return PairResult([], [], [], [], [], len(cand))
-    system, atoms, exact_rows = _system(J, S, rel_e, rel_n)
+    system, atoms, exact_rows = _system(S, rel_e, rel_n)
     index = {(int(i), int(j)): k for k, (i, j) in enumerate(atoms)}
     targets = np.array([index[(int(i), int(j))] for i, j in cand], dtype=np.int64)
     out = PairResult([], [], [], [], [], 0)

@@ -131,7 +131,6 @@ class Evidence:
     grid: Grid
     cells: pd.DataFrame
     labels: np.ndarray = field(repr=False)
-    n_outside: int = 0
 
 
 def _codes(key: object, name: str, n: int | None) -> tuple[np.ndarray, pd.Index, str]:
@@ -356,4 +355,4 @@ def cell_evidence(
             cells.loc[empty, "n_distinct"] = 0.0
     cells["is_margin"] = np.any(grid.is_total(), axis=0)
     cells.index.name = "cell"
-    return Evidence(grid, cells, lab.astype(np.int32, copy=False), int((~inside).sum()))
+    return Evidence(grid, cells, lab.astype(np.int32, copy=False))

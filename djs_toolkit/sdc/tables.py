@@ -143,7 +143,7 @@ def check_counts(
     cells = pd.DataFrame(ext)
     cells["is_margin"] = np.any(grid.is_total(), axis=0)
     cells.index.name = "cell"
-    ev = Evidence(grid, cells, np.zeros(0, np.int32), 0)
+    ev = Evidence(grid, cells, np.zeros(0, np.int32))
     flags = apply_rules(cells, grid, "count", profile)
     counts_ext = cells["n"].to_numpy(np.float64)
     prot = protect_table(ev, "count", counts_ext, flags, profile)

@@ -68,7 +68,7 @@ def log_ci(est: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, np.nd
     return lower, upper
 
 
-def by_groups(df: pd.DataFrame | None, by: Any, n: int) -> Iterator[tuple[Any, np.ndarray | None, str | None]]:
+def by_groups(df: pd.DataFrame | None, by: Any) -> Iterator[tuple[Any, np.ndarray | None, str | None]]:
     """Yield (level, row index or None, by-column name); a single (None, None, None) when ungrouped."""
     if by is None:
         yield None, None, None
@@ -83,13 +83,12 @@ def by_groups(df: pd.DataFrame | None, by: Any, n: int) -> Iterator[tuple[Any, n
 def curve_frame(
     df: pd.DataFrame | None,
     by: Any,
-    n: int,
     one_group: Callable[[np.ndarray | None], pd.DataFrame],
     estimator: str,
 ) -> pd.DataFrame:
     """Run `one_group(row_index)` per level of `by` and stack the tidy frames, by-column first."""
     frames = []
-    for level, idx, name in by_groups(df, by, n):
+    for level, idx, name in by_groups(df, by):
         frame = one_group(idx)
         if name is not None:
             frame.insert(0, name, level)

@@ -145,4 +145,4 @@ def cif(
         )
         return out[_COLUMNS]
 
-    return curve_frame(df, by, n, one, "cif")
+    return curve_frame(df, by, one, "cif")

@@ -103,7 +103,7 @@ def km(
         )
         return out[CURVE_COLUMNS]
 
-    return curve_frame(df, by, n, one, "km")
+    return curve_frame(df, by, one, "km")
 
 
 def kmunicate_table(curve: pd.DataFrame, times: Sequence[float], by: str | None = None) -> pd.DataFrame:

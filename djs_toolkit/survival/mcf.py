@@ -132,4 +132,4 @@ def mcf(
         sel = slice(None) if idx is None else idx
         return _mcf_one(t0[sel], t1[sel], ev[sel], pid[sel], z)
 
-    return curve_frame(df, by, n, one, "mcf")
+    return curve_frame(df, by, one, "mcf")

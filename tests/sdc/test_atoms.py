@@ -35,7 +35,7 @@ def test_batched_local_bounds_equal_one_lp_per_target(seed):
     rel_e = _table(J[1:, :].sum(axis=1), rng.random(r) < 0.3, "e")
     rel_n = _table(J[:, 1:].sum(axis=0), rng.random(c) < 0.3, "n")
     S, _ = support(J, rel_e, rel_n)
-    system, atoms, _ = _system(J, S, rel_e, rel_n)
+    system, atoms, _ = _system(S, rel_e, rel_n)
     values = J[atoms[:, 0], atoms[:, 1]].astype(float)
     open_rows, open_cols = _unknown_lines(rel_e, rel_n)
     small = [k for k, (i, j) in enumerate(atoms) if 0 < J[i, j] < 10]

@@ -36,5 +36,5 @@ def test_log_ci_and_alpha():
 
 def test_by_groups_sorted_levels():
     d = pd.DataFrame({"g": ["b", "a", "b", "c"]})
-    got = [(lv, idx.tolist()) for lv, idx, _ in by_groups(d, "g", 4)]
+    got = [(lv, idx.tolist()) for lv, idx, _ in by_groups(d, "g")]
     assert got == [("a", [1]), ("b", [0, 2]), ("c", [3])]
