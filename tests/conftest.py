@@ -29,3 +29,15 @@ def small_extract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from djs_toolkit import dummy
 
     return dummy.generate(tmp_path_factory.mktemp("small") / "extract", scale="small", seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _own_ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Each test gets its own default differencing ledger (`sdc.project_ledger`), never the repository's `.djs/`.
+
+    Docstring examples run with the ledger off: a module's examples are unrelated tables that share one test.
+    """
+    if request.node.name.startswith("test_docstring_examples"):
+        monkeypatch.setenv("DJS_LEDGER", "off")
+    else:
+        monkeypatch.setenv("DJS_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger"))

@@ -41,6 +41,7 @@ class LedgerEntry:
     n_records: int = 0
     released: dict[str, Any] = field(default_factory=dict, repr=False)
     protection: dict[str, Any] = field(default_factory=dict, repr=False)
+    content: str = ""  # digest of what it released over which records (`Ledger.content_digest`): reruns match it
 
     @property
     def display(self) -> str:
@@ -77,6 +78,7 @@ class LedgerEntry:
             "n_records": self.n_records,
             "released": self.released,
             "protection": self.protection,
+            "content": self.content,
         }
 
     @classmethod
@@ -103,6 +105,7 @@ class LedgerEntry:
             int(d.get("n_records", 0)),
             d.get("released", {}),
             d.get("protection", {}),
+            d.get("content", ""),
         )
 
 

@@ -228,11 +228,17 @@ def results_json(session: Session, files: dict[str, list[str]]) -> dict[str, Any
 
 
 def _ledger_note(session: Session) -> str | None:
-    # No path: the ledger folder is checker-only and a path would make release files machine-specific.
-    if session.ledger is None and not session.outputs:
+    # No path: the ledger folder is checker-only and a path would make release files machine-specific. The mode is
+    # the one each output was checked under (an output staged by save_table is finalised by another Session).
+    if not session.outputs:
         return None  # nothing was checked here (e.g. the header of a bundle assembled from records)
-    if session.ledger is None:
-        return "differencing checked against the earlier outputs of this session (no project ledger given)"
+    fallback = "off" if session.ledger is None else "folder"
+    modes = {str(o.properties.get("ledger", fallback)) for o in session.outputs.values()}
+    if "off" in modes:
+        return (
+            "SWITCHED OFF for some outputs (ledger=False or DJS_LEDGER=off): differencing checked only against "
+            "the earlier outputs of the same session; a checker must compare them with the project's other outputs"
+        )
     return "differencing checked against every earlier output in the project's ledger (checker-only folder)"
 
 

@@ -20,6 +20,7 @@ from djs_toolkit.sdc.differencing import LP_BUDGET
 from djs_toolkit.sdc.ledger import Ledger
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.profiles import Profile, load_profile
+from djs_toolkit.sdc.project_ledger import default_ledger
 from djs_toolkit.sdc.protect import Protection
 from djs_toolkit.sdc.rules import worst
 from djs_toolkit.sdc.session_ledger import record_output
@@ -125,13 +126,20 @@ class SessionBase:
     def __init__(
         self,
         profile: str | Path | Profile = "srs",
-        ledger: str | Path | None = None,
+        ledger: str | Path | bool | None = None,
         *,
         differencing_lp_budget: int = LP_BUDGET,
         run: str = "",
     ) -> None:
         self.profile = load_profile(profile)
-        self.ledger = ledger
+        if ledger is True or ledger is None:
+            ledger = default_ledger()  # the project's persistent ledger (None when DJS_LEDGER=off)
+            self.ledger_mode = "project" if ledger is not None else "off"
+        elif ledger is False:
+            ledger, self.ledger_mode = None, "off"
+        else:
+            self.ledger_mode = "folder"
+        self.ledger: str | Path | None = ledger
         self.run = str(run)
         self.differencing_lp_budget = int(differencing_lp_budget)
         self.outputs: dict[str, Output] = {}
@@ -142,12 +150,13 @@ class SessionBase:
         return f"Session(profile={self.profile.name!r}, outputs: {stat or 'none'})"
 
     def ledger_store(self) -> Ledger:
-        """The session's Ledger: the folder given as `ledger=`, or one kept in this process when None.
+        """The session's Ledger: the folder given as `ledger=` or the project's (`project_ledger`); with
+        `ledger=False` one kept in this session only.
 
         Example:
             >>> from djs_toolkit.sdc import Session
-            >>> Session().ledger_store() is Session().ledger_store(), Session().ledger_store().path is None
-            (False, True)
+            >>> Session(ledger=False).ledger_store().path is None, Session(ledger=False).ledger_mode
+            (True, 'off')
         """
         if self._ledger_obj is None:
             self._ledger_obj = Ledger(self.ledger)
@@ -169,6 +178,7 @@ class SessionBase:
         """Stamp `out`, check it for differencing and record it in the ledger (`session_ledger`), keep it."""
         out.command = command
         out.timestamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        out.properties["ledger"] = self.ledger_mode  # an output checked without the project's ledger says so
         record_output(out, self.ledger_store(), self.profile, self.run, self.differencing_lp_budget)
         self.outputs[out.name] = out
         return out

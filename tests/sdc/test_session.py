@@ -142,7 +142,9 @@ def test_names_exceptions_and_comments(court_df, tmp_path):
     blocked = tmp_path / "fig.svg"
     blocked.write_text("<svg/>", encoding="utf-8")
     assert s.custom(blocked, "a figure").status == "fail"
-    assert s.ledger is None and Session("srs", ledger=tmp_path / "l.db").ledger == tmp_path / "l.db"
+    assert s.ledger is not None and s.ledger_mode == "project"  # the project's persistent ledger by default
+    assert Session("srs", ledger=tmp_path / "l.db").ledger == tmp_path / "l.db"
+    assert Session("srs", ledger=False).ledger is None
 
 
 def test_regression_indicator_and_saturated_checks():

@@ -51,3 +51,33 @@ def test_declared_statistic_is_verified(tmp_path):
     assert lie.status == "fail" and "DeclaredStatisticCheck" in set(lie.reasons["rule"])
     with pytest.raises(Exception, match="statistic="):
         s.pivot_table(df, values="days", index="region", aggfunc=lambda v: v.max(), statistic="mode")
+
+
+# -- family 6: records the ledger cannot link (the default ledger) ------------------------------------------------
+def test_two_sessions_share_the_projects_ledger_and_reruns_add_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("DJS_LEDGER", raising=False)
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    df = _people()
+    first = Session("srs").crosstab(df.region, df.sex, name="all")
+    assert first.status == "pass" and (tmp_path / ".djs" / "ledger" / "ledger.json").is_file()
+    again = Session("srs").crosstab(df.region, df.sex, name="all")  # a rerun: same values, same records
+    assert again.status == "pass" and again.relations == []
+    from djs_toolkit.sdc.ledger import Ledger
+
+    assert len(Ledger(tmp_path / ".djs" / "ledger").entries()) == 1
+    drop = df.index[(df.region == "north") & (df.sex == "F")][:3]
+    rest = df.drop(drop)
+    late = Session("srs").crosstab(rest.region, rest.sex, name="all_but_three")
+    assert late.status == "fail"  # the N vs N-3 difference, across Session objects
+    # what was released (the first table only) cannot pin the three: nothing of the second is published
+    assert released_value(late, "north", "F") is None
+    # switched off explicitly: checked alone, and the clearance pack says so
+    off = Session("srs", ledger=False)
+    o = off.crosstab(rest.region, rest.sex, name="alone")
+    assert o.status == "pass" and o.properties["ledger"] == "off"
+    import json
+
+    pack = off.finalise(tmp_path / "pack")
+    note = json.loads((pack / "results.json").read_text(encoding="utf-8"))["djs_toolkit"]["ledger"]
+    assert "SWITCHED OFF" in note

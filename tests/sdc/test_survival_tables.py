@@ -40,7 +40,7 @@ def _km_from_counts(t: pd.DataFrame) -> np.ndarray:
 @given(seed=st.integers(0, 10_000), n=st.integers(30, 700), groups=st.integers(1, 3))
 def test_srs_tables_obey_the_step_tail_and_difference_rules_on_random_data(seed, n, groups):
     df = _data(seed, n, groups)
-    o = Session("srs").km("days", "back", by="grp" if groups > 1 else None, data=df)
+    o = Session("srs", ledger=False).km("days", "back", by="grp" if groups > 1 else None, data=df)
     assert o.status in ("review", "fail")
     if o.status == "fail":  # nothing releasable: every group too small
         assert o.table.empty
@@ -66,7 +66,7 @@ def test_srs_tables_obey_the_step_tail_and_difference_rules_on_random_data(seed,
 @given(seed=st.integers(0, 10_000), n=st.integers(40, 600))
 def test_opensafely_tables_are_midpoint6_on_cumulative_counts(seed, n):
     df = _data(seed, n)
-    o = Session("opensafely").km("days", "back", data=df, times=[0, 30, 60, 90, 180, 270, 365, 730])
+    o = Session("opensafely", ledger=False).km("days", "back", data=df, times=[0, 30, 60, 90, 180, 270, 365, 730])
     if o.table.empty:
         return
     t = o.table.reset_index()
