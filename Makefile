@@ -1,5 +1,5 @@
 # Two commands: `make run` and `make test`. Both create .venv and install on first use.
-# Also: `make test-fast` (the suite without tests marked slow) and `make sync-notebooks` (notebooks <-> their .py).
+# Also: `make lint` (ruff and mypy, run first by `make test`), `make test-fast` (the suite without tests marked slow) and `make sync-notebooks` (notebooks <-> their .py).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 SCALE  ?= small
 DUMMY  := dummy/$(SCALE)
 
-.PHONY: run test test-fast sync-notebooks install bench clean-dummy
+.PHONY: run test test-fast lint sync-notebooks install bench clean-dummy
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/djs main --scale $(SCALE) --dummy-dir $(DUMMY)
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The package's house rules: ruff (lint on the package and benchmarks, format everywhere) and mypy (pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check djs_toolkit bench
+	$(BIN)/ruff format --check djs_toolkit bench tests
+	$(BIN)/mypy
 
 # Everything but the notebook runs, kernels, child processes and larger dummy extracts (`@pytest.mark.slow`).
 test-fast: $(STAMP)
