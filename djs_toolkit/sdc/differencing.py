@@ -28,6 +28,7 @@ from djs_toolkit.sdc.knowledge import support
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry, content_digest
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.released import Released, label_name
+from djs_toolkit.sdc.sum_differencing import comparable_sums, sum_pair_check
 
 __all__ = ["FINDING_COLUMNS", "LINK_AGREEMENT", "LP_BUDGET", "DifferencingResult", "NewOutput", "check_new"]
 
@@ -167,6 +168,54 @@ def _aggregate(rel_e: Released, rel_n: Released, min_safe: int) -> bool:
     return 1 <= abs(total) <= min_safe - 1
 
 
+def _sum_findings(
+    J: np.ndarray,
+    S: np.ndarray,
+    rel_e: Released,
+    rel_n: Released,
+    e: LedgerEntry,
+    m: int,
+    res: DifferencingResult,
+    rows: list[list[object]],
+) -> None:
+    """Reasons and findings of `sum_differencing` for one pair of outputs that released sums of the same column."""
+    found, left = sum_pair_check(J, S, rel_e, rel_n, m)
+    if left:
+        res.reasons.append(
+            (
+                RULE,
+                "review",
+                f"sums of {rel_n.measure!r} in this output and {e.display} have too many cell combinations for the "
+                "differencing check: a checker must compare them",
+            )
+        )
+    if found:
+        texts = [_atom_text(i, j, rel_e, rel_n, e.display) for i, j in found]
+        more = f" (and {len(texts) - 3} more)" if len(texts) > 3 else ""
+        res.reasons.append(
+            (
+                RULE,
+                "fail",
+                f"combined with earlier output {e.display} ({_relation(J, e.display)}), the total of "
+                f"{rel_n.measure!r} over {len(texts)} group(s) of fewer than {m} records is recovered exactly by "
+                "differencing (a sum or a mean with its n is a sum): " + "; ".join(texts[:3]) + more,
+            )
+        )
+        for i, j in found:
+            rows.append(
+                [
+                    e.name,
+                    e.run,
+                    "outside its population" if i == 0 else label_name(rel_e, i - 1),
+                    "outside this population" if j == 0 else label_name(rel_n, j - 1),
+                    int(J[i, j]),
+                    None,
+                    None,
+                    "linear algebra (sums)",
+                ]
+            )
+
+
 def _compare(
     ledger: Ledger,
     e: LedgerEntry,
@@ -209,6 +258,12 @@ def _compare(
             linked = True
             if J[1:, 1:].sum() > 0:
                 parts.insert(0, _relation(J, e.display))
+            if not (rel_e.counts and rel_n.counts):  # sums of a column: exact determinacy of small atoms' sums
+                if comparable_sums(rel_e, rel_n):
+                    _sum_findings(J, S, rel_e, rel_n, e, m, res, rows)
+                if parts:
+                    res.relations.append(f"{e.display}: " + "; ".join(parts))
+                return
             # A rounded release is itself an interval narrower than the protection width (base 10: 9 wide); an atom
             # known as well as a rounded value is protected as well as that value (docs/disclosure.md §1.5: rounding is
             # OpenSAFELY's defence against N -> N+1 differencing).

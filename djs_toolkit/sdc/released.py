@@ -34,7 +34,9 @@ class Released:
         indptr, indices: CSR rows: released value r covers labels `indices[indptr[r]:indptr[r+1]]`.
         lo, hi: what an attacker knows of each released count (lo == hi exact; hi = inf unknown).
         names: readable description of each released value (`court=A, outcome=All`), no counts.
-        counts: False when the released values are not counts (means, sums, ...): no constraints.
+        counts: False when the released values are not counts (means, sums, ...): no count constraints.
+        measure: for sums (and means, whose n is published or derivable): the column summed; lo/hi are then the
+            sums of that column over each set's records (exact, or -inf/inf when withheld). Empty for counts.
 
     Example:
         >>> r = from_sets(("g",), (("a", "b"),), [[0], [1], [0, 1]], [3.0, 0.0, 5.0], [3.0, np.inf, 5.0])
@@ -51,6 +53,7 @@ class Released:
     hi: np.ndarray
     names: tuple[str, ...]
     counts: bool = True
+    measure: str = ""
 
     @property
     def n_released(self) -> int:
@@ -103,6 +106,7 @@ class Released:
             "n_labels": self.n_labels,
             "names": list(self.names),
             "counts": self.counts,
+            "measure": self.measure,
         }
 
     @classmethod
@@ -124,6 +128,7 @@ class Released:
             np.asarray(arrays["hi"], float),
             tuple(meta["names"]),
             bool(meta["counts"]),
+            str(meta.get("measure", "")),
         )
 
 
@@ -139,6 +144,7 @@ def from_sets(
     hi: Sequence[float] | np.ndarray,
     names: Sequence[str] | None = None,
     counts: bool = True,
+    measure: str = "",
 ) -> Released:
     """Released values given as explicit label sets (survival tables, custom layouts).
 
@@ -163,6 +169,7 @@ def from_sets(
         np.asarray(hi, float),
         tuple(names),
         counts,
+        measure,
     )
 
 
@@ -178,7 +185,13 @@ def _set_name(
 
 
 def from_grid(
-    grid: Grid, ext_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray, counts: bool = True, margins_name: str = "All"
+    grid: Grid,
+    ext_ids: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    counts: bool = True,
+    margins_name: str = "All",
+    measure: str = "",
 ) -> Released:
     """Released values of a table: each extended cell id (interior or margin) becomes a set of interior labels.
 
@@ -210,7 +223,7 @@ def from_grid(
                 for n, c, k, lv in zip(grid.names, coord, shape, levels, strict=True)
             )
         )
-    return from_sets(tuple(str(n) for n in grid.names), levels, sets, lo, hi, names, counts)
+    return from_sets(tuple(str(n) for n in grid.names), levels, sets, lo, hi, names, counts, measure)
 
 
 def grid_released(

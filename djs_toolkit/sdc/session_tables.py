@@ -13,10 +13,11 @@ import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.evidence import Grid, cell_evidence, cell_labels
+from djs_toolkit.sdc.linear_facts import constant_weights, level_flags, level_table, protect_levels, weight_dominance
 from djs_toolkit.sdc.output import Output, display_table
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.protect import protect_table
-from djs_toolkit.sdc.released import grid_released
+from djs_toolkit.sdc.released import Released, from_grid, grid_released
 from djs_toolkit.sdc.report import build_output
 from djs_toolkit.sdc.rules import apply_rules, flags_frame, statistic_kind
 from djs_toolkit.sdc.session_base import output_status, population_mask, set_record_keys
@@ -78,6 +79,15 @@ def _structural(spec: object, grid: Grid) -> np.ndarray | None:
             raise DJSUserError("a structural_zeros entry does not match the table's categories.") from None
         out[np.ravel_multi_index(coord, grid.ext_shape)] = True
     return out
+
+
+def _sum_facts(grid: Grid, shown: np.ndarray, sums: np.ndarray, withheld: np.ndarray, measure: str) -> Released:
+    """Released sums (a mean with its derivable n is a sum) of `measure` over each shown cell's records."""
+    ids = np.unique(np.asarray(shown, np.int64).ravel())
+    known = ~withheld[ids] & np.isfinite(sums[ids])
+    lo = np.where(known, sums[ids], -np.inf)
+    hi = np.where(known, sums[ids], np.inf)
+    return from_grid(grid, ids, lo, hi, counts=False, measure=measure or "value")
 
 
 def check_table(
@@ -190,9 +200,18 @@ def check_table(
             )
             for c in np.flatnonzero(one)
         ]
+    # Issue 16: a sum/mean of a few-valued column is a count per value; a varying weight makes a count a magnitude.
+    levels = level_table(keys, n_row_dims, pop_mask, vals) if kind == "linear" and vals is not None else None
+    if levels is not None:
+        extra += level_flags(levels, prof, stat)
+    const_w = constant_weights(w, labels)
+    if kind == "frequency" and not const_w and w is not None:
+        extra += weight_dominance(labels, grid, w, prof)
     if extra:
         flags = pd.concat([flags, flags_frame(extra)], ignore_index=True)
     prot = protect_table(ev, stat, ext_vals, flags, prof, axes)
+    if levels is not None and prof.mitigation != "none":
+        prot = protect_levels(grid, levels, prot, prof)
     status = output_status(flags, prot, prof)
     variables = [str(n) for n in grid.names] + ([str(pd.Series(values).name)] if values is not None else [])
     out = build_output(
@@ -215,16 +234,28 @@ def check_table(
     out.cell_labels = labels
     _, shown = display_table(grid, np.zeros(grid.n_ext), margins, prof.margins_name)
     rounded = prof.mitigation == "round" and kind == "frequency"
-    out.released = grid_released(
-        grid,
-        shown,
-        ev.cells["n"].to_numpy(np.float64),
-        prot.suppressed,
-        "round" if rounded else "exact",
-        "midpoint6" if stat == "proportion" and prof.rate_rounding == "midpoint6" else "base",
-        int(prof.round_base or 5),
-        is_count=kind == "frequency" and w is None,
-    )
+    if levels is not None:  # the count table of cells x values (n included: a mean's n is derivable)
+        out.cell_labels = levels.labels
+        out.released = grid_released(
+            levels.grid,
+            levels.ext_ids(np.unique(shown)),
+            levels.counts.ravel().astype(np.float64),
+            np.repeat(prot.suppressed, levels.k + 1),
+            "exact",
+        )
+    elif kind == "linear":
+        out.released = _sum_facts(grid, shown, ev.cells["sum"].to_numpy(np.float64), prot.suppressed, variables[-1])
+    else:
+        out.released = grid_released(
+            grid,
+            shown,
+            ev.cells["n"].to_numpy(np.float64),
+            prot.suppressed,
+            "round" if rounded else "exact",
+            "midpoint6" if stat == "proportion" and prof.rate_rounding == "midpoint6" else "base",
+            int(prof.round_base or 5),
+            is_count=kind == "frequency" and const_w,
+        )
     out.properties.update(
         {
             "method": method,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import linprog
 
 
@@ -22,8 +23,8 @@ def released_value(out, row, col=None) -> float | None:
         v = t.loc[row] if col is None else t.loc[row, col]
     except KeyError:
         return None
-    v = float(np.asarray(v).ravel()[0])
-    return None if np.isnan(v) else v
+    v = np.asarray(v, dtype=object).ravel()[0]
+    return None if pd.isna(v) else float(v)
 
 
 def attacker_range(

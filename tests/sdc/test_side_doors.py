@@ -81,3 +81,97 @@ def test_two_sessions_share_the_projects_ledger_and_reruns_add_nothing(tmp_path,
     pack = off.finalise(tmp_path / "pack")
     note = json.loads((pack / "results.json").read_text(encoding="utf-8"))["djs_toolkit"]["ledger"]
     assert "SWITCHED OFF" in note
+
+
+# -- family 1: sums and means as counts in disguise ---------------------------------------------------------------
+def _indicator_frame(seed: int = 3) -> pd.DataFrame:
+    """2 x 2 cells of 150+ records; an indicator held by 3 records in north/F and by 40+ elsewhere."""
+    df = _people(800, seed)
+    df["flag"] = 0.0
+    for (r, s), k in {("north", "F"): 3, ("north", "M"): 45, ("south", "F"): 50, ("south", "M"): 41}.items():
+        df.loc[df.index[(df.region == r) & (df.sex == s)][:k], "flag"] = 1.0
+    return df
+
+
+def _count_lp(out, cells, width: float = 10.0) -> bool:
+    """Whether an LP over the released cells and margins (values x n, i.e. counts of the flag) pins north/F."""
+    idx = {c: i for i, c in enumerate(cells)}
+    rel = []
+    for r in ("north", "south", "All"):
+        for s in ("F", "M", "All"):
+            v = released_value(out, r, s)
+            if v is None:
+                continue
+            coef = {idx[(a, b)]: 1.0 for (a, b) in cells if r in (a, "All") and s in (b, "All")}
+            rel.append((coef, v, v))
+    return pinned(attacker_range(len(cells), rel, idx[("north", "F")]), width)
+
+
+@pytest.mark.parametrize("profile", ["srs", "opensafely"])
+def test_sum_of_an_indicator_is_a_count(profile, tmp_path):
+    df = _indicator_frame()
+    s = Session(profile, ledger=tmp_path / "l")
+    out = s.crosstab(df.region, df.sex, values=df.flag, aggfunc="sum", margins=True)
+    assert out.status in ("review", "fail") and "MinimumThresholdCheck" in set(out.reasons["rule"])
+    assert released_value(out, "north", "F") is None  # the exact 3 is withheld, under opensafely too
+    cells = [(r, x) for r in ("north", "south") for x in ("F", "M")]
+    assert not _count_lp(out, cells)
+
+
+def test_mean_of_an_indicator_times_a_published_count(tmp_path):
+    df = _indicator_frame()
+    s = Session("srs", ledger=tmp_path / "l")
+    n = s.crosstab(df.region, df.sex, margins=True, record_id=df.pid)
+    assert n.status == "pass"
+    mean = s.crosstab(df.region, df.sex, values=df.flag, aggfunc="mean", margins=True, record_id=df.pid)
+    assert mean.status in ("review", "fail")
+    # mean x n from the count table: the flag's counts; the attacker cannot pin north/F's 3
+    cells = [(r, x) for r in ("north", "south") for x in ("F", "M")]
+    idx = {c: i for i, c in enumerate(cells)}
+    rel = []
+    for r in ("north", "south", "All"):
+        for x in ("F", "M", "All"):
+            m, k = released_value(mean, r, x), released_value(n, r, x)
+            if m is None or k is None:
+                continue
+            coef = {idx[(a, b)]: 1.0 for (a, b) in cells if r in (a, "All") and x in (b, "All")}
+            rel.append((coef, m * k - 1e-6, m * k + 1e-6))
+    assert not pinned(attacker_range(len(cells), rel, idx[("north", "F")]), 10.0)
+
+
+def test_sums_and_means_on_n_and_n_minus_one_records(tmp_path):
+    df = _people()
+    s = Session("srs", ledger=tmp_path / "l")
+    first = s.pivot_table(df, values="days", index="region", aggfunc="sum", record_id="pid")
+    assert first.status == "pass"
+    rest = df.drop(df.index[5])
+    second = s.pivot_table(rest, values="days", index="region", aggfunc="sum", record_id="pid")
+    assert second.status == "fail" and "DifferencingCheck" in set(second.reasons["rule"])
+    # nested populations, a mean this time (its n is derivable): the difference of 4 people
+    sub = df.drop(df.index[10:14])
+    nested = s.pivot_table(sub, values="days", index="region", aggfunc="mean", record_id="pid")
+    assert nested.status == "fail"
+    # only the first was released: one number per region cannot give a person's value
+    assert released_value(second, "north") is None and released_value(nested, "north") is None
+
+
+# -- family 2: weights --------------------------------------------------------------------------------------------
+def test_weights_of_ones_are_a_count_table_in_the_ledger(tmp_path):
+    df = _people()
+    s = Session("srs", ledger=tmp_path / "l")
+    w = pd.Series(np.ones(len(df)), index=df.index)
+    first = s.crosstab(df.region, df.sex, weights=w, record_id=df.pid)
+    assert first.status == "pass" and first.released.counts
+    rest = df.drop(df.index[:2])
+    second = s.crosstab(rest.region, rest.sex, record_id=rest.pid)
+    assert second.status == "fail"  # differenced against the weighted table
+
+
+def test_varying_weights_are_a_magnitude_table(tmp_path):
+    df = _people()
+    w = pd.Series(np.ones(len(df)), index=df.index)
+    w.iloc[0] = 5000.0  # one person dominates their cell
+    out = Session("srs", ledger=tmp_path / "l").crosstab(df.region, df.sex, weights=w)
+    assert {"NKCheck", "PPercentCheck"} <= set(out.reasons["rule"])
+    r, x = df.region.iloc[0], df.sex.iloc[0]
+    assert released_value(out, r, x) is None  # the dominated cell is withheld
