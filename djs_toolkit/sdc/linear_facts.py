@@ -82,9 +82,10 @@ def level_table(
     levels = np.sort(pd.unique(v[inside]))
     if not 2 <= len(levels) <= FEW_VALUES:
         return None
-    code = np.searchsorted(levels, np.where(np.isfinite(v), v, levels[0]))
-    lev = pd.Series(pd.Categorical.from_codes(code, categories=[f"{x:g}" for x in levels]), name="\x00value")
-    lev = lev.where(np.isfinite(v))  # a missing value is outside the value's count table
+    code = np.where(np.isfinite(v), np.searchsorted(levels, np.where(np.isfinite(v), v, levels[0])), -1)
+    # a missing value (code -1) is outside the value's count table
+    cats = pd.Index([f"{x:g}" for x in levels])
+    lev = pd.Series(pd.Categorical.from_codes(code, categories=cats), name="\x00value")  # type: ignore[arg-type]
     labels, grid = cell_labels([*[k.reset_index(drop=True) for k in keys], lev], n_row_dims, inside)
     ev = cell_evidence(labels, grid)
     counts = ev.cells["n"].to_numpy(np.int64).reshape(-1, len(levels) + 1)
@@ -155,7 +156,9 @@ def constant_weights(w: np.ndarray | None, labels: np.ndarray) -> bool:
     return bool(len(x) == 0 or (np.isfinite(x).all() and (x == x[0]).all()))
 
 
-def weight_dominance(labels: np.ndarray, grid: Grid, w: np.ndarray, profile: Profile) -> list[tuple[int, str, str, str]]:
+def weight_dominance(
+    labels: np.ndarray, grid: Grid, w: np.ndarray, profile: Profile
+) -> list[tuple[int, str, str, str]]:
     """Dominance (N-K, p%) of the weights in each cell of a weighted count: a weighted count is a sum of weights.
 
     Example:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.model_facts import leverage_flags, recoded_flags
 from djs_toolkit.sdc.profiles import Profile
 
 __all__ = ["ModelCheck", "check_model", "model_design", "model_inputs"]
@@ -237,6 +238,9 @@ def check_model(
         exog = getattr(result.model, "exog", None)
         if exog is not None:
             flags += _indicator_flags(exog, list(table.index), profile)
+            seen = {(f[0], f[1]) for f in flags}
+            flags += [f for f in recoded_flags(exog, list(table.index), profile.min_safe_count) if f[:2] not in seen]
+            flags += leverage_flags(exog)
             if status is not None:  # PH models: events in each indicator level as well
                 flags += _event_flags(
                     pd.DataFrame(np.asarray(exog), columns=list(table.index)), np.asarray(status), profile

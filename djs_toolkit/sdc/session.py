@@ -14,11 +14,12 @@ import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.histogram import bin_values
+from djs_toolkit.sdc.model_facts import model_released
 from djs_toolkit.sdc.models import check_model, model_inputs
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.rules import worst
-from djs_toolkit.sdc.session_base import command_line, record_ids
+from djs_toolkit.sdc.session_base import command_line, record_ids, set_record_keys
 from djs_toolkit.sdc.session_outputs import CurvesAndTables
 from djs_toolkit.sdc.session_tables import check_table
 from djs_toolkit.sdc.statistics import statistic_name
@@ -303,6 +304,10 @@ class Session(CurvesAndTables):
         )
         out.properties.update({"method": "regression", "dof": mc.dof, "statbarn_kind": "regression", **mc.properties})
         out.controls = ["coefficients are not rounded or perturbed"]
+        facts = model_released(result)
+        if facts is not None:  # n and the sum of the outcome, for differencing against other models and sums
+            out.released, out.cell_labels, index = facts
+            set_record_keys(out, None, index, len(index))
         return self._output(out, cmd)
 
     def custom(self, path: str | Path, description: str, name: str | None = None) -> Output:

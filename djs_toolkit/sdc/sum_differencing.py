@@ -51,7 +51,7 @@ def sum_pair_check(
         >>> sum_pair_check(J, J > 0, e, n, 10)
         ([(1, 0)], 0)
     """
-    small = (J > 0) & (J < min_safe)
+    small = (J > 0) & np.less(J, min_safe)
     small[0, 0] = False
     if not small.any():
         return [], 0

@@ -175,3 +175,60 @@ def test_varying_weights_are_a_magnitude_table(tmp_path):
     assert {"NKCheck", "PPercentCheck"} <= set(out.reasons["rule"])
     r, x = df.region.iloc[0], df.sex.iloc[0]
     assert released_value(out, r, x) is None  # the dominated cell is withheld
+
+
+# -- family 4: regressions ----------------------------------------------------------------------------------------
+def _design(n: int = 300, seed: int = 4) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"y": rng.normal(50, 10, n), "x": rng.normal(size=n)})
+    one = np.zeros(n)
+    one[17] = 1.0  # one person
+    return df, one
+
+
+@pytest.mark.parametrize("coding", ["zscore", "zero_two"])
+def test_a_one_person_dummy_in_any_coding_fails(coding, tmp_path):
+    import statsmodels.api as sm
+
+    df, one = _design()
+    col = (one - one.mean()) / one.std() if coding == "zscore" else 2.0 * one
+    res = sm.OLS(df.y, sm.add_constant(np.column_stack([df.x, col]))).fit()
+    out = Session("srs", ledger=tmp_path / "l").regression(res)
+    assert out.status == "fail" and {"IndicatorCountCheck", "LeverageCheck"} <= set(out.reasons["rule"])
+    # the fitted person's outcome is what the dummy's coefficient gives away: nothing is released
+    assert out.status == "fail"
+
+
+def test_two_dummies_differing_by_one_person_fail(tmp_path):
+    import statsmodels.api as sm
+
+    df, _ = _design()
+    d1 = (np.arange(len(df)) % 2).astype(float)
+    d2 = d1.copy()
+    d2[5] = 1.0 - d2[5]
+    res = sm.OLS(df.y, sm.add_constant(np.column_stack([df.x, d1, d2]))).fit()
+    out = Session("srs", ledger=tmp_path / "l").regression(res)
+    assert out.status == "fail" and "IndicatorCountCheck" in set(out.reasons["rule"])
+
+
+def test_intercept_only_models_on_n_and_n_minus_one(tmp_path):
+    import statsmodels.formula.api as smf
+
+    df, _ = _design()
+    s = Session("srs", ledger=tmp_path / "l")
+    first = s.regression(smf.ols("y ~ 1", df).fit())
+    assert first.status == "pass"
+    second = s.regression(smf.ols("y ~ 1", df.drop(df.index[9])).fit())
+    assert second.status == "fail" and "DifferencingCheck" in set(second.reasons["rule"])
+    # and against a released sum of the same outcome on N-1 records
+    third = s.pivot_table(df.drop(df.index[9]).assign(g="all"), values="y", index="g", aggfunc="sum")
+    assert third.status == "fail"
+    # released: one mean (first) -> the attacker has one equation in the 300 outcomes, nothing about one person
+    rel = [
+        (
+            dict.fromkeys(range(len(df)), 1.0),
+            first.table.loc["Intercept", "coef"] * len(df) - 1e-6,
+            first.table.loc["Intercept", "coef"] * len(df) + 1e-6,
+        )
+    ]
+    assert not pinned(attacker_range(len(df), rel, 9, lower=-1e6), 1.0)
