@@ -122,11 +122,24 @@ def _kernel(start: bool) -> list[Check]:
 
 
 def _start_kernel(fix: str) -> Check:
-    from jupyter_client.manager import start_new_kernel
+    import subprocess
 
+    from jupyter_client.manager import KernelManager
+
+    from djs_toolkit.runner.kernel import kernel_transport, socket_prefix
+
+    # Started as `djs run` starts it (IPC where the platform has it), its own log kept out of the report.
+    km = KernelManager(kernel_name="python3", transport=kernel_transport())
+    if km.transport == "ipc":
+        km.ip = socket_prefix()
     try:
-        km, kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
+        km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
     except Exception as exc:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
         return Check(
             "kernel start",
             "fail",

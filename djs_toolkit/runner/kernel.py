@@ -19,13 +19,19 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-__all__ = ["BatchKernelManager", "kernel_manager_for", "kernel_transport"]
+__all__ = ["BatchKernelManager", "kernel_manager_for", "kernel_transport", "socket_prefix"]
 
 # A Unix socket path holds at most 104 (macOS) to 108 (Linux) bytes; jupyter_client appends `-<port>` to the prefix.
 _MAX_SOCKET_PREFIX = 90
 
 
-def _socket_prefix() -> str:
+def socket_prefix() -> str:
+    """A short, new path prefix for a kernel's IPC sockets, in the temp folder.
+
+    Example:
+        >>> Path(socket_prefix()).name.startswith("djs-kernel-")
+        True
+    """
     return os.path.join(tempfile.gettempdir(), f"djs-kernel-{secrets.token_hex(4)}")
 
 
@@ -38,7 +44,7 @@ def kernel_transport() -> str:
     """
     if sys.platform == "win32":
         return "tcp"
-    return "ipc" if len(_socket_prefix()) <= _MAX_SOCKET_PREFIX else "tcp"
+    return "ipc" if len(socket_prefix()) <= _MAX_SOCKET_PREFIX else "tcp"
 
 
 class BatchKernelManager(AsyncKernelManager):
@@ -54,7 +60,7 @@ class BatchKernelManager(AsyncKernelManager):
     def _default_ip(self) -> str:
         # IPC sockets get a short prefix of their own in the temp folder (jupyter_client's default derives it from
         # the connection file's path, which can be too long for a socket).
-        return _socket_prefix() if self.transport == "ipc" else super()._ip_default()
+        return socket_prefix() if self.transport == "ipc" else super()._ip_default()
 
     async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
         """Start the kernel with its stdout and stderr in `log_path` (appended: a retried start keeps both logs)."""
