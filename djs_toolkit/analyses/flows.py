@@ -4,24 +4,21 @@
 data start may well have been in contact before it: left truncation), re-entries (a person's 2nd+
 contact) and cross-jurisdiction transitions (e.g. a civil claim then a criminal case within 180 days),
 each flagging the most recent months as incomplete (docs/methods.md §8 "Right truncation of
-recent months"). `its` fits the segmented regression of Lopez Bernal et al. (2017) with Fourier
-seasonality and Newey-West (HAC) errors, several interruptions and ramps, and returns the counterfactual
-with intervals (docs/methods.md §8 "statsmodels building blocks").
+recent months"). `its` (from `analyses.its`) fits the segmented regression of Lopez Bernal et al. (2017)
+to such a series, with seasonality, several interruptions and ramps, autocorrelation-robust errors and the
+counterfactual.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy.optimize import minimize_scalar
-from scipy.stats import norm
 
 from djs_toolkit.analyses.groups import entity, group_sql
+from djs_toolkit.analyses.its import COVID_MONTHS, MIN_SEGMENT_MONTHS, ITSResult, its
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.spine import build_spine, check_datasets, coverage
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
@@ -29,7 +26,7 @@ from djs_toolkit.spine.sql import EVENT_TYPES, days_between
 if TYPE_CHECKING:
     from djs_toolkit.data.extract import Extract
 
-__all__ = ["ENTRY_EVENTS", "KNOWN_DATES", "ITSResult", "its", "monthly_flows"]
+__all__ = ["COVID_MONTHS", "ENTRY_EVENTS", "KNOWN_DATES", "MIN_SEGMENT_MONTHS", "ITSResult", "its", "monthly_flows"]
 
 # Event types that open a new contact with a jurisdiction (convictions, releases, orders and probation
 # ends happen inside a contact, so they are not entries).
@@ -189,227 +186,3 @@ def monthly_flows(
         }
     )
     return out
-
-
-# -- interrupted time series --------------------------------------------------------------------------------------
-@dataclass
-class ITSResult:
-    """A fitted ITS model.
-
-    Attributes:
-        params: one row per term (``intercept``, ``trend``, ``level_change_<YYYY-MM>``,
-            ``slope_change_<YYYY-MM>``, ``ramp_<YYYY-MM>``, seasonal terms) with ``coef`` (log scale for
-            count models), ``se`` (HAC), ``ci_lower``, ``ci_upper``, ``p`` and ``ratio`` (exp(coef) for
-            count models: rate ratio of a level change, monthly ratio of a slope change).
-        series: per month ``month``, ``observed``, ``fitted``, ``fitted_lower``, ``fitted_upper``,
-            ``counterfactual``, ``cf_lower``, ``cf_upper`` (no interruption or ramp), ``excluded``.
-        family: ``poisson``, ``negbin`` or ``gaussian``.
-        maxlags: Newey-West lags.
-        nb_alpha: negative binomial dispersion (None otherwise).
-    """
-
-    params: pd.DataFrame
-    series: pd.DataFrame
-    family: str
-    maxlags: int
-    nb_alpha: float | None = None
-
-
-def _as_series(series: pd.Series | pd.DataFrame) -> pd.Series:
-    if isinstance(series, pd.DataFrame):
-        extra = [c for c in series.columns if c not in ("month", "count", "incomplete")]
-        if any(series[c].nunique() > 1 for c in extra) or "month" not in series:
-            raise DJSUserError("`series` must be one flow: filter monthly_flows output to one dataset and group.")
-        s = series.set_index("month")["count"]
-        s.attrs["incomplete"] = series.set_index("month")["incomplete"] if "incomplete" in series else None
-        series = s
-    if not isinstance(series, pd.Series):
-        raise DJSUserError("`series` must be a pandas Series indexed by month (or one monthly_flows flow).")
-    idx = series.index.to_period("M") if isinstance(series.index, pd.DatetimeIndex) else series.index
-    if not isinstance(idx, pd.PeriodIndex) or idx.has_duplicates or len(idx) < 12:
-        raise DJSUserError("`series` needs at least 12 distinct months (DatetimeIndex or monthly PeriodIndex).")
-    out = pd.Series(series.to_numpy(float), index=idx.asfreq("M")).sort_index()
-    out.attrs = series.attrs
-    return out
-
-
-def _design(
-    idx: pd.PeriodIndex,
-    interruptions: list[str],
-    ramps: list[str | tuple[str, str]],
-    seasonality: str | None,
-    order: int,
-    slopes: bool,
-) -> tuple[pd.DataFrame, list[str]]:
-    t = (idx - idx[0]).map(lambda d: d.n).to_numpy(float)
-    X = {"intercept": np.ones(len(idx)), "trend": t}
-    effects = []
-    for d in interruptions:
-        p = pd.Period(d, "M")
-        step, k = (idx >= p).astype(float), p.strftime("%Y-%m")
-        X[f"level_change_{k}"] = step
-        effects.append(f"level_change_{k}")
-        if slopes:
-            X[f"slope_change_{k}"] = step * (t - (p - idx[0]).n)
-            effects.append(f"slope_change_{k}")
-    for r in ramps:
-        first, last = r if isinstance(r, (tuple, list)) else (r, pd.Period(r, "M") + 12)
-        a, b = pd.Period(first, "M"), pd.Period(last, "M")
-        if b <= a:
-            raise DJSUserError("A ramp (start, end) needs end after start.")
-        X[f"ramp_{a.strftime('%Y-%m')}"] = np.clip((t - (a - idx[0]).n) / (b - a).n, 0.0, 1.0)
-        effects.append(f"ramp_{a.strftime('%Y-%m')}")
-    month = idx.month.to_numpy()
-    if seasonality == "fourier":
-        for h in range(1, order + 1):
-            X[f"fourier_sin_{h}"] = np.sin(2 * np.pi * h * month / 12)
-            X[f"fourier_cos_{h}"] = np.cos(2 * np.pi * h * month / 12)
-    elif seasonality == "dummies":
-        for mth in range(2, 13):
-            X[f"month_{mth:02d}"] = (month == mth).astype(float)
-    elif seasonality not in (None, "none"):
-        raise DJSUserError("`seasonality` must be 'fourier', 'dummies' or None.")
-    return pd.DataFrame(X, index=idx), effects
-
-
-def _nb_alpha(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None) -> float:
-    """NB2 dispersion maximising the GLM likelihood (bounded search: alpha -> 0 is the Poisson limit)."""
-
-    def nll(log_a: float) -> float:
-        fam = sm.families.NegativeBinomial(alpha=float(np.exp(log_a)))
-        return -sm.GLM(y, X, family=fam, offset=offset).fit().llf
-
-    return float(np.exp(minimize_scalar(nll, bounds=(np.log(1e-8), np.log(10.0)), method="bounded").x))
-
-
-def its(
-    series: pd.Series | pd.DataFrame,
-    interruptions: Sequence[str] = (),
-    ramps: Sequence[str | tuple[str, str]] = (),
-    seasonality: str | None = "fourier",
-    family: str = "poisson",
-    offset: pd.Series | None = None,
-    *,
-    fourier_order: int = 2,
-    slope_changes: bool = True,
-    maxlags: int | None = None,
-    exclude: Sequence[str] = (),
-    alpha: float = 0.05,
-) -> ITSResult:
-    """Segmented regression with level and slope changes, ramps, seasonality and HAC errors.
-
-    Model (Lopez Bernal et al. 2017; docs/methods.md §8): log E[y_t] = b0 + b1 t + sum_k (level_k
-    X_kt + slope_k (t - T_k) X_kt) + sum_r ramp_r R_rt + seasonal terms + log(offset_t), with X_kt = 1 from
-    interruption k on and R_rt rising linearly from 0 to 1 over the ramp. Poisson or negative binomial GLM
-    (gaussian: identity link) with Newey-West covariance, each variance floored at the model-based
-    (Pearson-scaled) one because HAC alone is too narrow in short series (docs/methods.md §8, Turner et al.; in our
-    simulations it covered a planted level change in ~65% of series); the counterfactual sets every
-    interruption and ramp term to 0 and gets delta-method intervals on the link scale.
-
-    Args:
-        series: monthly counts (Series indexed by month) or one flow of `monthly_flows` (its incomplete
-            months are excluded from the fit).
-        interruptions: dates of sharp changes (e.g. "2020-03" court closures); each gets a level and
-            (unless ``slope_changes=False``) a slope change.
-        ramps: phased-in exposures: a start date (12-month ramp) or a (start, end) pair.
-        seasonality: ``fourier`` (``fourier_order`` sine/cosine pairs), ``dummies`` or None.
-        family: ``poisson``, ``negbin`` or ``gaussian``.
-        offset: exposure per month (e.g. sitting days, population), aligned on the months.
-        fourier_order: number of harmonics (2-3 for monthly data, docs/methods.md §8).
-        slope_changes: add slope changes at interruptions.
-        maxlags: Newey-West lags (default floor(4 (n / 100)^(2/9)), Newey and West 1994).
-        exclude: months left out of the fit (still predicted), e.g. the months of an evictions ban.
-        alpha: 1 - confidence level.
-
-    Returns:
-        `ITSResult`.
-
-    Example:
-        >>> idx = pd.period_range("2015-01", periods=72, freq="M")
-        >>> wiggle = np.tile([1.0, -1.0], 36)
-        >>> y = pd.Series(np.r_[np.full(60, 100.0), np.full(12, 60.0)] + wiggle, index=idx)
-        >>> r = its(y, interruptions=["2020-01"], seasonality=None, slope_changes=False)
-        >>> round(float(r.params.loc["level_change_2020-01", "ratio"]), 2)
-        0.6
-    """
-    y = _as_series(series)
-    months = cast(pd.PeriodIndex, y.index)  # _as_series makes it monthly periods
-    if family not in ("poisson", "negbin", "gaussian"):
-        raise DJSUserError("`family` must be 'poisson', 'negbin' or 'gaussian'.")
-    X, effects = _design(months, list(interruptions), list(ramps), seasonality, int(fourier_order), slope_changes)
-    off = None
-    if offset is not None:
-        o = _as_series(pd.Series(offset)).reindex(y.index)
-        if o.isna().any() or (o <= 0).any():
-            raise DJSUserError("`offset` must be positive for every month of the series.")
-        off = np.log(o.to_numpy(float)) if family != "gaussian" else None
-        if family == "gaussian":
-            raise DJSUserError("An offset needs a count family: divide the series by it for a gaussian model.")
-    inc = y.attrs.get("incomplete")
-    drop = months.isin(pd.PeriodIndex([pd.Period(e, "M") for e in exclude], freq="M"))
-    if inc is not None:
-        drop |= inc.reindex(months.to_timestamp()).fillna(False).to_numpy(bool)
-    fit_rows = ~drop & y.notna().to_numpy()
-    if int(fit_rows.sum()) <= X.shape[1] + 2:
-        raise DJSUserError("Too few months to fit this model: use fewer terms or a longer series.")
-    n = int(fit_rows.sum())
-    # Newey-West (1994) lag rule; a fixed 12 lags undercovered badly on 11-year monthly series (tests).
-    lags = int(maxlags) if maxlags is not None else int(np.floor(4 * (n / 100) ** (2 / 9)))
-    yf, Xf, of = y.to_numpy()[fit_rows], X.to_numpy()[fit_rows], None if off is None else off[fit_rows]
-    nb_alpha = None
-    hac = {"cov_type": "HAC", "cov_kwds": {"maxlags": lags, "use_correction": True}}
-    if family == "gaussian":
-        res, model = sm.OLS(yf, Xf).fit(**hac), sm.OLS(yf, Xf).fit()
-    else:
-        fam = sm.families.Poisson()
-        if family == "negbin":  # NB2 dispersion by profile likelihood, then the GLM with HAC errors
-            nb_alpha = _nb_alpha(yf, Xf, of)
-            fam = sm.families.NegativeBinomial(alpha=nb_alpha)
-        res = sm.GLM(yf, Xf, family=fam, offset=of).fit(**hac)
-        model = sm.GLM(yf, Xf, family=fam, offset=of).fit(scale="X2")  # quasi-likelihood (Pearson) scale
-    # HAC variances are biased down in short series (Turner et al., docs/methods.md §8), so each
-    # variance is floored at the model-based one; HAC keeps the correlations between terms.
-    v_hac, v_mod = np.diag(res.cov_params()), np.diag(model.cov_params())
-    se = np.sqrt(np.maximum(v_hac, v_mod))
-    corr = np.asarray(res.cov_params()) / np.sqrt(np.outer(v_hac, v_hac))
-    cov = corr * np.outer(se, se)
-    z = float(norm.ppf(1 - alpha / 2))
-    coef = np.asarray(res.params)
-    params = pd.DataFrame(
-        {
-            "coef": coef,
-            "se": se,
-            "ci_lower": coef - z * se,
-            "ci_upper": coef + z * se,
-            "p": 2 * norm.sf(np.abs(coef / se)),
-        },
-        index=pd.Index(X.columns, name="term"),
-    )
-    if family != "gaussian":
-        params["ratio"] = np.exp(coef)
-    link = (lambda v: v) if family == "gaussian" else np.exp
-    base = np.zeros(len(y)) if off is None else off
-
-    def predict(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        eta = M @ coef + base
-        s = np.sqrt(np.einsum("ij,jk,ik->i", M, cov, M))
-        return link(eta), link(eta - z * s), link(eta + z * s)
-
-    Xc = X.copy()
-    Xc[effects] = 0.0
-    fit, flo, fhi = predict(X.to_numpy())
-    cf, clo, chi = predict(Xc.to_numpy())
-    out = pd.DataFrame(
-        {
-            "month": months.to_timestamp(),
-            "observed": y.to_numpy(),
-            "fitted": fit,
-            "fitted_lower": flo,
-            "fitted_upper": fhi,
-            "counterfactual": cf,
-            "cf_lower": clo,
-            "cf_upper": chi,
-            "excluded": drop,
-        }
-    )
-    return ITSResult(params, out, family, lags, nb_alpha)

@@ -38,7 +38,8 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
         flows: protected `monthly_flows` table (columns ``month``, ``count``, optionally ``dataset``, a
             group column and ``incomplete``), or an output with ``.table`` / ``.mask``.
         its: an `flows.ITSResult` (or its ``series`` frame) fitted to one of the flows: the fitted line,
-            the counterfactual (dashed) with its interval band (hatched) and the interruption months.
+            the counterfactual (dashed) with its interval band (hatched), the interruption months and the
+            result's ``notes`` (Covid months left out, interruptions not estimated) under the plot.
         ylabel: y-axis label.
         title: figure title.
 
@@ -129,6 +130,9 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
         if hidden_any:
             fig.text(0.01, 0.01, SUPPRESSED_NOTE, fontsize=10)
+        # What the ITS fit left out (Covid months, interruptions it could not estimate) goes with the figure.
+        for i, note in enumerate(getattr(its, "notes", None) or []):
+            fig.text(0.01, 0.05 + 0.04 * i, f"ITS: {note}", fontsize=9)
         if title:
             ax.set_title(title)
         fig.subplots_adjust(right=0.7)
