@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -197,7 +199,13 @@ def _execute(tasks: list[dict[str, Any]], jobs: int, echo: Callable[[str], None]
             report(execute_run(t))
         return done
     # Separate processes, never threads (papermill#578); spawn works the same on Windows and Linux.
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    log = Path(tasks[0]["kernel_log"]).parent / "workers.log"
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_quiet_worker,
+        initargs=(str(log),),
+    )
     try:
         futures = [pool.submit(execute_run, t) for t in tasks]
         echo(f"running {len(tasks)} notebook(s) in {min(jobs, len(tasks))} processes")
@@ -208,6 +216,14 @@ def _execute(tasks: list[dict[str, Any]], jobs: int, echo: Callable[[str], None]
         raise
     pool.shutdown()
     return done
+
+
+def _quiet_worker(log: str) -> None:
+    """A worker process's stderr goes to the run's log: Ctrl-C reaches every worker, and each would print its own
+    traceback over the console; the runner says once what happened and how to resume."""
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr = open(log, "a", encoding="utf-8")  # noqa: SIM115 - open for the process's lifetime
+    os.dup2(sys.stderr.fileno(), 2)
 
 
 def run_pipeline(
