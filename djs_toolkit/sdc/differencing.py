@@ -29,6 +29,7 @@ from djs_toolkit.sdc.ledger import Ledger, LedgerEntry, content_digest
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.released import Released, label_name
 from djs_toolkit.sdc.sum_differencing import comparable_sums, sum_pair_check
+from djs_toolkit.sdc.unlinked import unlinked_difference
 
 __all__ = ["FINDING_COLUMNS", "LINK_AGREEMENT", "LP_BUDGET", "DifferencingResult", "NewOutput", "check_new"]
 
@@ -317,6 +318,20 @@ def _compare(
             )
         )
         rows.append([e.name, e.run, "whole table", "whole table", None, None, None, "table totals"])
+    elif not linked and rel_e is not None and rel_n is not None and (small := unlinked_difference(rel_e, rel_n, m)):
+        more = f" (and {len(small) - 3} more)" if len(small) > 3 else ""
+        res.reasons.append(
+            (
+                RULE,
+                "fail",
+                f"records of this output and earlier output {e.display} could not be linked, and if one population "
+                f"contains the other their difference is a group of fewer than {m} records in: "
+                + "; ".join(small[:3])
+                + more
+                + ": pass record_id= with the same person ids to both outputs so the checker can tell",
+            )
+        )
+        rows += [[e.name, e.run, where, where, None, None, None, "unlinked margins"] for where in small]
     if parts:
         res.relations.append(f"{e.display}: " + "; ".join(parts))
 

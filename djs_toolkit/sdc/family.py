@@ -4,7 +4,9 @@ Pairs (`atoms.pair_check`) catch one output against one other. Some disclosures 
 all records, on population P1 and on P2, where P1 and P2 together miss a small group (each pair differs by a large
 group). Following docs/disclosure.md §7.4 ("atoms = distinct combinations of labels across all released
 outputs"), the atoms of such a *family* (earlier outputs with the same variables and categories as the new one)
-are the distinct combinations of the members' cells over the union of their records; small atoms are tested by
+are the distinct combinations of the members' cells over the union of their records (members: outputs linked to the
+new one by their records that show the same categories in the same layout, whatever the variables are called, and
+one-cell totals of linked populations, issue 16); small atoms are tested by
 linear algebra and the LP attacker. The family is small (at most `MAX_MEMBERS` outputs); its atoms are the
 combinations that occur plus the empty ones the attacker cannot rule out (`_possible`).
 """
@@ -28,7 +30,13 @@ MAX_FAMILY_ATOMS = 5_000
 
 
 def _same_table(a: Released, b: Released) -> bool:
-    return a.counts and b.counts and a.dims == b.dims and a.levels == b.levels
+    # By content, not by name: the same categories in the same layout are the same table whatever the variables
+    # are called (a renamed variable must not split a family).
+    return a.counts and b.counts and a.levels == b.levels
+
+
+def _one_cell(a: Released) -> bool:
+    return a.counts and a.n_labels == 1
 
 
 def _possible(
@@ -43,9 +51,13 @@ def _possible(
     combinations alone are kept (the attacker then knows more: conservative).
     """
     m = len(rels)
-    cells = np.unique(atoms[atoms >= 0])
+    one = np.array([r.n_labels == 1 for r in rels])
+    tab = atoms[:, ~one]
+    cells = np.unique(tab[tab >= 0]) if (~one).any() else np.zeros(1, np.int64)
+    # a record in cell c of one member of the table sits in cell c of any other; a one-cell member only holds it
+    value = np.where(one[None, :], 0, cells[:, None])
     subsets = ((np.arange(1, 2**m)[:, None] >> np.arange(m)) & 1).astype(bool)
-    extra = np.where(subsets[None, :, :], cells[:, None, None], -1).reshape(-1, m)
+    extra = np.where(subsets[None, :, :], value[:, None, :], -1).reshape(-1, m)
     if len(atoms) + len(extra) > MAX_FAMILY_ATOMS:
         return atoms, counts
     ok = np.ones(len(extra), bool)
@@ -94,11 +106,14 @@ def family_check(
         >>> members, [r[1] for r in rows], left
         (["'all'", "'p1'"], [3], 0)
     """
-    members = [
+    linked = [
         (e, e.keyset, r)
         for e in entries
-        if e.keyset and e.key_space == key_space and (r := ledger.released(e)) is not None and _same_table(r, rel)
-    ][-MAX_MEMBERS:]
+        if e.keyset and e.key_space == key_space and (r := ledger.released(e)) is not None and r.counts
+    ]
+    # The table the family shares: the new output's, or (for a one-cell total) the latest earlier table's
+    ref = rel if not _one_cell(rel) else next((r for _, _, r in reversed(linked) if not _one_cell(r)), None)
+    members = [m for m in linked if _one_cell(m[2]) or (ref is not None and _same_table(m[2], ref))][-MAX_MEMBERS:]
     if len(members) < 2:
         return [], [], 0
     fam = [e for e, _, _ in members]

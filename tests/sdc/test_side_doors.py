@@ -232,3 +232,46 @@ def test_intercept_only_models_on_n_and_n_minus_one(tmp_path):
         )
     ]
     assert not pinned(attacker_range(len(df), rel, 9, lower=-1e6), 1.0)
+
+
+# -- family 5: three or more populations, whatever the variables are called ---------------------------------------
+def test_a_total_and_two_subgroup_tables_recover_the_rest(tmp_path):
+    df = _people(900, 5)
+    df["region"] = np.random.default_rng(5).choice(["north", "south", "west"], len(df))
+    s = Session("srs", ledger=tmp_path / "l")
+    one = pd.Series("all", index=df.index, name="scope")
+    total = s.crosstab(df.sex, one, record_id=df.pid, name="total")
+    north = df[df.region == "north"]
+    nor = s.crosstab(north.sex, pd.Series("all", index=north.index, name="scope"), record_id=north.pid, name="north")
+    small = df.index[(df.region == "west") & (df.sex == "F")][:4]
+    rest = df[df.region != "north"].drop(small)
+    # the same table with the variable renamed: still the same table
+    late = s.crosstab(
+        rest.sex.rename("gender"), pd.Series("all", index=rest.index, name="scope"), record_id=rest.pid, name="rest"
+    )
+    assert total.status == "pass" and nor.status == "pass" and late.status == "fail"
+    # released: total and north. Unknowns: F in north (0), F elsewhere but the 4 (1), the 4 (2)
+    rel = [({0: 1.0, 1: 1.0, 2: 1.0}, released_value(total, "F", "all"), released_value(total, "F", "all"))]
+    rel.append(({0: 1.0}, released_value(nor, "F", "all"), released_value(nor, "F", "all")))
+    assert released_value(late, "F", "all") is None
+    assert not pinned(attacker_range(3, rel, 2), 10.0)
+
+
+# -- family 6: records the ledger cannot link ---------------------------------------------------------------------
+def test_reset_index_and_a_transposed_table_are_compared_by_content(tmp_path):
+    df = _people()
+    s = Session("srs", ledger=tmp_path / "l")
+    assert s.crosstab(df.region, df.sex, name="first").status == "pass"
+    drop = df.index[(df.region == "south") & (df.sex == "M")][:2]
+    later = df.drop(drop).reset_index(drop=True)  # renumbered: index keys no longer name the same records
+    out = s.crosstab(later.sex, later.region, name="second")  # and transposed
+    assert out.status == "fail" and "could not be linked" in " ".join(out.reasons["summary"])
+    # ids on one output and the index on another
+    s2 = Session("srs", ledger=tmp_path / "l2")
+    s2.crosstab(df.region, df.sex, record_id=df.pid, name="ids")
+    assert s2.crosstab(later.region, later.sex, name="index").status == "fail"
+    # what was released (the first table) pins nothing about the two: one exact table, no second
+    cells = [(r, x) for r in ("north", "south") for x in ("F", "M")]
+    idx = {c: i for i, c in enumerate(cells)}
+    rel = [({idx[c]: 1.0}, v, v) for c in cells if (v := released_value(out, *c)) is not None]
+    assert rel == []
