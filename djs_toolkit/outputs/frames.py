@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.outputs.derived import derived_rows, restate_derived, withhold_rows
 from djs_toolkit.outputs.scan import scan_frame
 from djs_toolkit.outputs.stage import RunContext
-from djs_toolkit.sdc import Output, Session
+from djs_toolkit.sdc import Output, Session, load_profile
 from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.rules import worst
 
@@ -170,7 +171,8 @@ def _checked_counts(
         rows.append(expand(np.repeat(levels.get_indexer(frame[k]), nv), levels, k))
     col = expand(np.tile(np.arange(nv), len(frame)), pd.Index(values), measure)
     s = Session(ctx.profile, ledger=ctx.ledger, run=ctx.run_name)
-    return s.crosstab(rows, col, name=uid, description=description, population=population)
+    # The expanded records are made up: they enter the ledger as released counts only, compared by content.
+    return s.crosstab(rows, col, name=uid, description=description, population=population, record_id=False)
 
 
 def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statistic: str) -> Output:
@@ -295,4 +297,20 @@ def check_frame(
     oc = _checked_counts(frame, keys, cnt, uid, description, population, ctx)
     oc.command = f"save_table({uid!r}, statistic={statistic!r})"
     oc.properties["method"] = "save_table"
-    return oc if statistic == "count" else _restate(oc, frame, keys, values, statistic)
+    # Derived values only from protected counts: what the statistic, nested counts and companions give away.
+    prof = load_profile(ctx.profile)
+    col = counts if isinstance(counts, str) else None
+    der = derived_rows(frame, keys, values, col, statistic, prof, ctx, uid)
+    if der.counts_from is None and der.rows.any():
+        oc = withhold_rows(oc, frame, keys, cnt, der.rows, prof)
+    if statistic == "count":
+        for rule, text in der.reasons:
+            add_reason(oc, rule, "review", text)
+        oc.properties["count_columns"] = [str(v) for v in values]
+        return oc
+    out = _restate(oc, frame, keys, values, statistic)
+    if col is None:
+        for rule, text in der.reasons:
+            add_reason(out, rule, "review", text)
+        return out
+    return restate_derived(out, oc, frame, keys, values, col, statistic, der, prof)

@@ -76,13 +76,17 @@ def record_ids(data: pd.DataFrame | None, record_id: object) -> object:
 
 
 def set_record_keys(out: Output, record_id: object, index: pd.Index, n: int) -> None:
-    """Key `out`'s records in the ledger by `record_id`, or by `index` when no ids are given.
+    """Key `out`'s records in the ledger by `record_id`, or by `index` when no ids are given (`record_id=False`:
+    the records are made up from counts, so the ledger keeps the output's released counts only).
 
     Example:
         >>> out = Output("t", "pass", "table", "crosstab", "count", pd.DataFrame())
         >>> set_record_keys(out, None, pd.RangeIndex(3), 3); out.key_space
         'index'
     """
+    if record_id is False:  # not records (a table expanded from counts): recorded by content only, never linked
+        out.record_id, out.key_space = None, None
+        return
     if record_id is None:
         out.record_id, out.key_space = index, "index"
         return
