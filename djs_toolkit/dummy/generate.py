@@ -165,8 +165,11 @@ def _chunk(
     ctx.rng = r["linkage"]
     tables["xjs_link"], person_map = link_chunk(ctx, tables)
     part = ch + 1 if multipart else None
+    written = {}  # what the files hold (missing values injected): the truth reads the person tables' attributes
     for name in TABLES:
         tbl = to_arrow(name, tables[name], r["writer"], cfg)
         write_table(tbl, out / part_name(name, part, fmt), fmt)
-    truth.add_chunk(ctx, ch, tables, person_map, careers, poss_keys, fam_keys)
+        if "_person" in tables[name]:
+            written[name] = tbl
+    truth.add_chunk(ctx, ch, tables, person_map, careers, poss_keys, fam_keys, written)
     return persons.n

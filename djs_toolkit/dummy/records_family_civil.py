@@ -16,7 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from djs_toolkit.dummy import codes
-from djs_toolkit.dummy.civil import CLAIM_TYPES, EVENT_TYPES, LANDLORD_TYPES, PARTY_ROLES, PARTY_TYPES, CivilOut
+from djs_toolkit.dummy.civil import (
+    CLAIM_TYPES,
+    EVENT_TYPES,
+    LANDLORD_TYPES,
+    PARTY_ROLES,
+    PARTY_TYPES,
+    POSSESSION,
+    CivilOut,
+)
 from djs_toolkit.dummy.dates import NA, age_years, day_of
 from djs_toolkit.dummy.family import CASE_TYPES, CHILD, ROLES, FamilyOut
 from djs_toolkit.dummy.frames import MISSING, Ctx, Frame, court_codes
@@ -157,6 +165,7 @@ def civil_records(ctx: Ctx, civ: CivilOut) -> dict[str, Frame]:
         "_person": person,
         "_role": np.where(pa["role"][keep] == 1, 1, 0),
         "_date": cs["issue"][sel][cpos],
+        "_possession": np.isin(cs["claim_type"][sel][cpos], POSSESSION),  # for the cohort truth
     }
     ev = civ.events
     ek = np.flatnonzero((pos[ev["case"]] >= 0) & (ev["date"] <= w1))

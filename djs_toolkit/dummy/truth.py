@@ -20,6 +20,14 @@ Files (Parquet ones come in two-digit parts ``_01``... when the extract is multi
   and secure schools, outside P-NOMIS), the population a cohort built from the data estimates.
 * ``overlap_counts.csv``: one 0/1 column per dataset label and ``n_persons``: true persons by exact
   combination of datasets with a record dated in the common window 2014-01-01..2020-12-31.
+* ``recorded_attributes.csv``: ``dataset``, ``table`` and the column holding ``sex``, ``ethnicity``, ``imd_decile``
+  and ``age`` in it (empty: not recorded), ``known_from`` (the date a record exists from) and ``age_refers_to``.
+* ``cohort_index_events.parquet``: every possession claim against an individual defendant and every adult
+  applicant or respondent in a family case the files hold: ``true_person_id``, ``index_type``, ``index_date``, the
+  covariates as the person's written records dated on or before the index say them (``sex_at_index`` F / M /
+  Missing, ``imd_decile_at_index``, ``age_at_index`` (true age, null where no record holds one),
+  ``prior_contacts_730d``, ``prior_possession_claim_730d``, ``prior_family_case_730d``) and ``next_offence_date``
+  (`cohort_truth`).
 
 Example:
     >>> from djs_toolkit.dummy.truth import COHORT_TYPES
@@ -40,6 +48,7 @@ import pyarrow as pa
 from djs_toolkit.dummy import codes
 from djs_toolkit.dummy.careers import COVARIATES, Careers
 from djs_toolkit.dummy.casework import INDEX_TYPES
+from djs_toolkit.dummy.cohort_truth import RECORDED_ATTRIBUTES, RECORDED_HEADER, cohort_index_events
 from djs_toolkit.dummy.config import DummyConfig
 from djs_toolkit.dummy.dates import NA, age_years, day, day_of
 from djs_toolkit.dummy.frames import Ctx
@@ -122,8 +131,10 @@ class TruthAccumulator:
         careers: Careers,
         poss: tuple[np.ndarray, np.ndarray],
         fam: tuple[np.ndarray, np.ndarray],
+        written: dict[str, pa.Table] | None = None,
     ) -> None:
-        """Add one chunk's truth (written immediately, so memory stays per chunk)."""
+        """Add one chunk's truth (written immediately, so memory stays per chunk); ``written`` holds the person
+        tables as written (with their missing values), for `cohort_truth`."""
         ps = ctx.persons
         self._write("person_map", pa.table(person_map), chunk)
         pid = ctx.ids("person", ps.pid)
@@ -158,6 +169,21 @@ class TruthAccumulator:
                 pa.date32()
             )
             self._write("index_events", pa.table(cols), chunk)
+        if written is not None:
+            co = cohort_index_events(written, tables, careers, ps.dob)
+            if co is not None:
+                nxt = co.pop("next_offence")
+                cols = {"true_person_id": pid.take(pa.array(co.pop("person"))), "index_type": co.pop("index_type")}
+                cols["index_date"] = pa.array(co.pop("index_date").astype(np.int32)).cast(pa.date32())
+                cols["sex_at_index"] = co.pop("sex_at_index")
+                for k in ("imd_decile_at_index", "age_at_index"):
+                    v = co.pop(k)
+                    cols[k] = pa.array(v, mask=v < 0, type=pa.int64())
+                cols.update(co)
+                cols["next_offence_date"] = pa.array(np.where(nxt == NA, 0, nxt).astype(np.int32), mask=nxt == NA).cast(
+                    pa.date32()
+                )
+                self._write("cohort_index_events", pa.table(cols), chunk)
         self._cif(careers, poss, fam, ps.dob)
         self._overlap(ps.n, tables)
 
@@ -249,6 +275,7 @@ class TruthAccumulator:
             if self.overlap[b]
         ]
         self._csv("overlap_counts.csv", [*LINKED, "n_persons"], orows)
+        self._csv("recorded_attributes.csv", list(RECORDED_HEADER), [list(r) for r in RECORDED_ATTRIBUTES])
         self._text("README.md", _readme())
 
     def _csv(self, name: str, header: list[str], rows: list[list]) -> None:
@@ -284,6 +311,15 @@ def _readme() -> str:
         "still carries the sampling variation of this extract: compare an analysis of the files with "
         "it as well as with the values below.\n\n"
         f"| covariate | definition |\n|---|---|\n{defs}\n\n"
+        "## Possession-claim and family-case cohorts\n\n"
+        "No proportional-hazards model generates the next offence after a possession claim or a family case: "
+        "it comes from the onset of offending (with a latent propensity class) or from the re-entry process of "
+        "an earlier index. Their truth is `cohort_index_events.parquet`: every such index event the files hold, "
+        "with the covariates as the person's written records dated on or before the index say them (under the "
+        "true person ids) and the next offence. A Cox model fitted to it is the benchmark a fit from the files "
+        "must reproduce; `recorded_attributes.csv` says which table records which attribute. Civil records "
+        "hold no sex, ethnicity, IMD or age, so most possession-claim defendants have none at the claim: an "
+        "attribute read from later records would be known only for those who came back.\n\n"
         "## What the files cannot show\n\n"
         "The covariates above are computed from what the generator knows. A re-entry cohort built from the "
         "files (`djs_toolkit.analyses.reentry_cohort`) follows the same definitions as far as the files allow; "

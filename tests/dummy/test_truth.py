@@ -81,3 +81,44 @@ def test_cif_table_matches_the_index_events(tiny_extract_dir: Path) -> None:
     short = cif[(cif.cohort_type == "release_short_custody") & (cif.population == "first_per_person")].iloc[0]
     court = cif[(cif.cohort_type == "court_disposal") & (cif.population == "first_per_person")].iloc[0]
     assert short.cif_365 > court.cif_365  # short sentences reoffend most (docs/data.md §13.3)
+
+
+def test_recorded_attributes_and_cohort_truth_read_only_records_up_to_the_index(tiny_extract_dir: Path) -> None:
+    """Which table records which attribute, and the cohort truth's sex at index from those records by hand."""
+    t = tiny_extract_dir / "truth"
+    rec = pd.read_csv(t / "recorded_attributes.csv", keep_default_na=False).set_index("dataset")
+    assert set(rec.index) == set(DATASETS)
+    assert (rec.loc["civil_caseman_pcol", ["sex", "ethnicity", "imd_decile", "age"]] == "").all()
+    assert rec.loc["familyman", "sex"] == "gender" and rec.loc["familyman", "imd_decile"] == ""
+    co = pd.read_parquet(t / "cohort_index_events.parquet")
+    assert set(co["index_type"]) == {"possession_claim", "family_case"}
+    assert set(co["sex_at_index"]) <= {"F", "M", "Missing"}
+    # By hand: every written record with a valid sex, dated when it comes into being, under its true person.
+    pm = pd.read_parquet(t / "person_map.parquet")
+    recs = []
+    for ds, table, date in (
+        ("mags_hocas", "mags_defendant_case", "first_hearing_date"),
+        ("crown_xhibit", "crown_defendant_case", "receipt_date"),
+        ("prison_nomis", "prison_journey", "journey_start_date"),
+        ("probation_delius", "probation_flatfile", "referral_date"),
+    ):
+        f = pd.read_parquet(tiny_extract_dir / f"{table}.parquet", columns=["row_id_hash", date, "gender"])
+        if table == "mags_defendant_case":
+            fr = pd.read_parquet(tiny_extract_dir / f"{table}.parquet", columns=["final_result_date"])
+            f[date] = f[date].fillna(fr["final_result_date"])
+        recs.append(f.rename(columns={date: "known"}).assign(source_dataset=ds))
+    fp = pd.read_parquet(
+        tiny_extract_dir / "family_parties.parquet", columns=["row_id_hash", "case_number_hash", "gender"]
+    )
+    fc = pd.read_parquet(tiny_extract_dir / "family_cases.parquet", columns=["case_number_hash", "case_start_date"])
+    fp = fp.merge(fc, on="case_number_hash").rename(columns={"case_start_date": "known"})
+    recs.append(fp[["row_id_hash", "known", "gender"]].assign(source_dataset="familyman"))
+    r = pd.concat(recs).merge(pm, on=["source_dataset", "row_id_hash"])
+    r = r[r["gender"].isin(["M", "F"]) & r["known"].notna()]
+    first = r.groupby("true_person_id")["known"].min()
+    known_by = pd.to_datetime(co["true_person_id"].map(first))
+    has = known_by.notna() & (known_by <= pd.to_datetime(co["index_date"]))
+    assert ((co["sex_at_index"] != "Missing") == has).all()
+    # Most possession-claim defendants have no sex on record at the claim: civil records hold none.
+    poss = co[co["index_type"] == "possession_claim"]
+    assert 0.3 < (poss["sex_at_index"] == "Missing").mean() < 0.9
