@@ -298,8 +298,14 @@ def run_pipeline(
     notes: list[str] = []  # printed under the run's first line
     validation = validate_data(data_root, bool(allow_invalid or info.get("allow_invalid")), notes.append)
     run_dir = runs_dir / rid
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    locks = hold_locks(run_dir, shared, rid, notes.append)
+    try:
+        locks = hold_locks(run_dir, shared, rid, notes.append)
+    except DJSUserError:
+        if created:  # a new run refused (a shared ledger in use): leave no empty run folder behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     resume_command = _resume_command(pipeline_path, rid, runs_dir, outputs_dir, pipeline.root)
     try:
         # The differencing ledger (checker-only): per run by default, so reruns stay byte-identical; --ledger shares

@@ -235,3 +235,17 @@ def test_ctrl_c_prints_the_resume_command(monkeypatch, capsys):
     monkeypatch.setattr(runner, "run_pipeline", interrupted)
     code, _, err = cli("run", capsys=capsys)
     assert code == 130 and err == "interrupted: resume with `djs run --resume --run-id 20260101T0000Z-abcdef`\n"
+
+
+def test_a_shared_ledger_in_use_by_another_run_is_refused(tmp_path, capsys):
+    from djs_toolkit.sdc.ledger import Ledger
+
+    write_notebook(tmp_path / "nb" / "c.ipynb", *COUNTS)
+    (tmp_path / "p.yaml").write_text("notebooks:\n  - notebook: nb/c.ipynb\n")
+    (tmp_path / "data").mkdir()
+    with Ledger(tmp_path / "ledger").lock("djs run (another project run)"):
+        code, _, err = _run(tmp_path, tmp_path / "data", "--ledger", tmp_path / "ledger", pipeline=tmp_path / "p.yaml",
+                            capsys=capsys)  # fmt: skip
+    assert_one_clear_error(code, err)
+    assert f"the ledger {tmp_path / 'ledger'} is in use by another `djs run`: process {os.getpid()}" in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
