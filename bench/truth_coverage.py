@@ -48,8 +48,9 @@ from scipy.stats import binom, chi2
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from djs_toolkit import dummy, open_extract
-from djs_toolkit.survival import CoxResult, cox, reentry_cohort
-from tests.survival.test_truth_recovery import (
+from djs_toolkit.analyses import reentry_cohort
+from djs_toolkit.survival import CoxResult, cox
+from tests.analyses.test_truth_recovery import (
     PERIOD,
     WAITING,
     _benchmark,

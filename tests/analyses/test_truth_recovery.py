@@ -331,7 +331,9 @@ def cohort_fits(dirs, extracts):
     out = {}
     for name, ex in extracts.items():
         for index, other in COHORTS.items():
-            c = reentry_cohort(ex, index, outcome="magistrates", period=PERIOD, waiting_days=WAITING)
+            # Calendar time, as the truth's next offence is (street time would take the custody days out of the
+            # files' follow-up only: +1 to +1.6 SE on prior contacts over seeds 0-3).
+            c = reentry_cohort(ex, index, outcome="magistrates", period=PERIOD, waiting_days=WAITING, street_time=False)
             x = _cohort_design(
                 c["sex"], c["age"], c["imd_decile"], c["prior_contacts"], c[other], c["duration"], c["event"] == 1,
                 c["person_id"],
@@ -367,11 +369,11 @@ def test_cohort_covariates_at_index_are_the_truths_row_by_row(dirs, cohort_fits)
 
 
 def test_cohorts_without_linkage_error_reproduce_the_error_free_fit(cohort_fits):
-    # Seed 0: every coefficient within 1 SE of the benchmark (largest: prior contacts, +0.96 SE for possession
-    # claims and +0.83 for family cases; the files' age is an estimate, a year off for 19% and 4% of the rows).
+    # Every coefficient within 0.3 SE of the benchmark over seeds 0-3 (seed 0: 0.20 and 0.10 SE at most, both
+    # age 35-49: the files' age is an estimate, a year off for 19% and 4% of the rows); its 95% CI covers it.
     for index in COHORTS:
         t = cohort_fits["no_linkage_error", index]["table"]
-        assert (t["z"].abs() < 1.2).all(), (index, t.round(3))
+        assert (t["z"].abs() < 0.5).all(), (index, t.round(3))
     # The planted pattern shows: women and the over-50s re-enter less, recent offending and deprivation more.
     t = cohort_fits["no_linkage_error", "family_case"]["table"]
     assert t.loc["female", "got"] < -0.3 and t.loc["log1p_prior_contacts_730d", "got"] > 1
@@ -391,7 +393,7 @@ def test_cohorts_with_linkage_error(cohort_fits):
 def test_a_covariate_read_from_later_records_fails_the_truth(extracts, cohort_fits):
     """The look-ahead the cohorts no longer have: sex as the person's records over their whole history say it
     (the spine's attribute at their last event). Missing sex then means "never came back" and its coefficient
-    runs off (possession claims, seed 0: about -6.0, SE 0.7, against 0.04 in the truth)."""
+    runs off (possession claims, seed 0: -6.3, SE 0.7, against 0.04 in the truth)."""
     ex = extracts["no_linkage_error"]
     last = ex.sql(
         "SELECT person_id, sex FROM (SELECT person_id, sex, ROW_NUMBER() OVER (PARTITION BY person_id "
