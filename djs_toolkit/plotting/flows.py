@@ -99,21 +99,22 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
             hidden_any |= bool(hidden.any())
         if its is not None:
             s = its.series if hasattr(its, "series") else its
-            ax.plot(s["month"], s["fitted"], color=PALETTE[4], linestyle="-", linewidth=1.5, label="model fit")
-            ax.plot(s["month"], s["counterfactual"], color=PALETTE[3], linestyle="--", label="counterfactual")
-            ax.fill_between(
-                s["month"],
-                s["cf_lower"],
-                s["cf_upper"],
-                facecolor=PALETTE[3],
-                alpha=0.15,
-                hatch="//",
-                edgecolor=PALETTE[3],
-                linewidth=0,
-                label="counterfactual interval",
-            )
             params = getattr(its, "params", None)
             terms = [] if params is None else [t for t in params.index if t.startswith(("level_change_", "ramp_"))]
+            ax.plot(s["month"], s["fitted"], color=PALETTE[4], linestyle="-", linewidth=1.5, label="model fit")
+            if params is None or terms:  # no interruption or ramp fitted (see the notes): no counterfactual to show
+                ax.plot(s["month"], s["counterfactual"], color=PALETTE[3], linestyle="--", label="counterfactual")
+                ax.fill_between(
+                    s["month"],
+                    s["cf_lower"],
+                    s["cf_upper"],
+                    facecolor=PALETTE[3],
+                    alpha=0.15,
+                    hatch="//",
+                    edgecolor=PALETTE[3],
+                    linewidth=0,
+                    label="counterfactual interval",
+                )
             for t in terms:
                 when = pd.Timestamp(t.rsplit("_", 1)[1] + "-01")
                 ax.axvline(mdates.date2num(when), color=PALETTE[4], linestyle=":", linewidth=1)

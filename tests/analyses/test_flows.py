@@ -209,6 +209,10 @@ def test_its_never_drops_an_interruption_silently():
 
     fig = flows_plot(pd.DataFrame({"month": idx.to_timestamp(), "count": y.to_numpy()}), r)
     assert any(t.get_text().startswith("ITS: interruption 2020-03") for t in fig.texts)  # on the figure too
+    only_fit = flows.its(y, ["2020-03"], unsupported="note")  # nothing left to compare with: no counterfactual
+    labels = [line.get_label() for line in flows_plot(pd.DataFrame({"month": idx.to_timestamp(), "count": y}), only_fit)
+              .axes[0].lines]  # fmt: skip
+    assert "model fit" in labels and "counterfactual" not in labels
     with pytest.raises(DJSUserError, match="twice"):
         flows.its(y, ["2018-01", "2018-01"])
     with pytest.raises(DJSUserError, match="collinear"):
