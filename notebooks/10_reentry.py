@@ -70,40 +70,37 @@ outputs.save_table(summary, "cohort", f"{index_type} index events by outcome and
 # %% [markdown]
 # ## Kaplan-Meier by sex, with the KMunicate table
 #
-# People whose sex is not recorded form a group of their own ("Missing"). When that group is small, its cells
-# are withheld, and secondary suppression may withhold another group's rows with them, because the totals
-# are published; the figure then leaves that curve out rather than let the small group be worked out.
+# People whose sex is not recorded form a group of their own ("Missing"). The KMunicate table goes through the
+# checker's safe Kaplan-Meier path as one output: steps hold at least the threshold of events, the curve stops
+# before the number at risk falls below it, cumulative censored counts are rounded, and the estimates are
+# recomputed from the released counts, so the figure and its table can never show a count another output
+# withholds. A group with too few events is left out of both.
 
 # %%
 sex = cohort["sex"].astype("object").fillna("Missing").astype(str)
 curve = km(cohort.assign(sex=sex), "duration", "reentered", by="sex")
-table = kmunicate_table(curve, times, by="sex")
-# The KMunicate table: at risk, cumulative events and censored are counts, checked as counts; the
-# estimates and intervals at those times are released only where their counts are.
-risk = outputs.save_table(table[["sex", "time", "n_at_risk", "cum_events", "cum_censored"]], "km_counts",
-                          f"KMunicate table: at risk, events and censored by time since {index_type}, by sex",
-                          f"{index_type} index events", index="time")
-km_saved = outputs.save_table(table[["sex", "time", "estimate", "ci_lower", "ci_upper", "n_at_risk"]], "km",
-                              f"Kaplan-Meier: proportion not yet back ({outcome}) by days since {index_type}, by sex",
-                              f"{index_type} index events", statistic="survival", counts="n_at_risk", index="time")
+km_saved = outputs.save_table(kmunicate_table(curve, times, by="sex"), "km",
+                              f"Kaplan-Meier: proportion not yet back ({outcome}) by days since {index_type}, by sex, "
+                              "with at risk, events and censored (KMunicate)",
+                              f"{index_type} index events", statistic="survival")
 km_saved.table.reset_index().head(10)
 
 # %%
-shown = km_saved.table.reset_index()
-fig = km_plot(shown, risk.table.reset_index(), by="sex", ylabel="Not yet back in court")
+fig = km_plot(km_saved.table, km_saved.table, by="sex", ylabel="Not yet back in court")
 outputs.save_figure(fig, "km_fig", underlying=km_saved)
 plt.close(fig)
 
 # %% [markdown]
 # ## Cumulative incidence with a competing event
+#
+# The whole Aalen-Johansen curve (events, competing events and censored at every time) goes through the same safe
+# path, on the checker's round-number grid.
 
 # %%
 ci = cif(cohort, "duration", "event", cause=1)
-ci_table = kmunicate_table(ci, times)
-outputs.save_table(ci_table[["time", "estimate", "ci_lower", "ci_upper", "n_at_risk"]], "cif",
+outputs.save_table(ci, "cif",
                    f"Aalen-Johansen cumulative incidence of {outcome} after {index_type} (competing: {competing or 'none'})",
-                   f"{index_type} index events", statistic="cumulative_incidence", counts="n_at_risk",
-                   index="time").table
+                   f"{index_type} index events", statistic="cumulative_incidence").table
 
 # %% [markdown]
 # ## Cox and Fine-Gray regression

@@ -25,6 +25,8 @@ from typing import Any
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.outputs.curves import SURVIVAL_STATISTICS, curve_output, is_curve_table
+from djs_toolkit.outputs.derived import register
 from djs_toolkit.outputs.frames import MAX_UNITS, add_reason, check_frame, problems_error
 from djs_toolkit.outputs.scan import scan_frame, scan_release
 from djs_toolkit.outputs.stage import RunContext, configure, current_context, name_problems, write_record
@@ -110,6 +112,7 @@ def _finish(
     o.properties["csv_header_rows"] = 1 if o.table.columns.nlevels == 1 else o.table.columns.nlevels + 1
     write_record(ctx, name, o, figure if o.status != "fail" else None)
     _SAVED.add(o)
+    register(ctx, o, load_profile(ctx.profile))  # later tables of the run stay consistent with what this one prints
     withheld = int(o.mask.to_numpy().sum()) if o.mask is not None and o.mask.size else 0
     flags = o.reasons["rule"].value_counts().sort_index() if len(o.reasons) else pd.Series(dtype=int)
     # Counts and rule names only: this line lands in the executed notebook, a log (ehrql DEVELOPERS.md, docs/workflow.md
@@ -194,6 +197,11 @@ def save_table(
             raise problems_error(problems, f"save_table({name!r})")
         fitted = session().regression(table, name=str(name), data=data, event=event)
         out = _copy(fitted, uid, description, population)
+    elif isinstance(table, (pd.DataFrame, pd.Series)) and (statistic in SURVIVAL_STATISTICS or is_curve_table(table)):
+        if problems:
+            raise problems_error(problems, f"save_table({name!r})")
+        curve = curve_output(table, session(), str(name), str(statistic), description, population)
+        out = _copy(curve, uid, description, population)
     elif isinstance(table, (pd.DataFrame, pd.Series)):
         out = check_frame(table, uid, description, population, str(statistic), counts, index, ctx, problems)
     else:

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ from djs_toolkit.outputs.scan import scan_release
 from djs_toolkit.runner.execute import staged_records
 from djs_toolkit.sdc import Session, load_profile
 from djs_toolkit.sdc.differencing import RULE, DifferencingResult
+from djs_toolkit.sdc.release_attack import AttackResult, attack_release
+from djs_toolkit.sdc.release_tables import read_release_folder
 from djs_toolkit.sdc.results import FLOAT_FORMAT, results_json
 from djs_toolkit.sdc.rules import worst
 
@@ -50,6 +53,7 @@ __all__ = ["ENV_PACKAGES", "assemble", "verify_bundle"]
 
 ENV_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "duckdb", "pyarrow", "papermill")
 DO_NOT_RELEASE = "DO-NOT-RELEASE"
+ATTACK_RULE = "ReleaseAttackCheck"
 LEDGER_NOTE = (
     "differencing checked within each notebook run as its outputs were saved, and across notebook runs "
     "in pipeline order by the runner (checker-only ledger)"
@@ -141,6 +145,7 @@ def assemble(
     out_path: Path,
     differencing: dict[str, DifferencingResult] | None = None,
     validation: dict[str, Any] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> dict[str, list[str]]:
     """Build the bundle from staged records and rename it into `out_path`; returns withheld outputs and why.
 
@@ -153,6 +158,7 @@ def assemble(
         differencing: the runner's differencing across notebook runs, per output id (`runner.differencing`).
         validation: set when the run was made with `--allow-invalid`: the validation errors it ran despite
             (`runner.preflight.validate_data`), recorded in results.json and CLEARANCE.md for the output checker.
+        echo: where to print the whole-release attack's size and time (the bundle itself holds no time).
 
     Returns:
         `{uid: [problems]}` for every output the safety scan withheld (empty = none).
@@ -217,21 +223,79 @@ def assemble(
                 "outputs": uids,
             }
         )
+    attack = _release_attack(build_dir, results, sections, files_meta, prof)
+    if echo is not None:
+        echo(_attack_line(attack))
     base = results_json(Session(prof), {})
     base["results"] = {k: results[k] for k in sorted(results)}
     base["djs_toolkit"]["runs"] = run_docs
     base["djs_toolkit"]["ledger"] = LEDGER_NOTE
+    base["djs_toolkit"]["release_attack"] = attack.summary()
     if validation is not None:
         base["djs_toolkit"]["validation"] = validation
     atomic_write_json(build_dir / "results.json", base)
-    atomic_write_text(build_dir / "CLEARANCE.md", _clearance(prof, run_docs, sections, validation))
+    atomic_write_text(build_dir / "CLEARANCE.md", _clearance(prof, run_docs, sections, validation, attack))
     _checker_only(build_dir / "checker_only", prof.to_dict(), matrices)
+    atomic_write_text(
+        build_dir / "checker_only" / f"{DO_NOT_RELEASE}_release_attack.csv",
+        attack.findings_frame().to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT),
+    )
     for p in build_dir.rglob("*"):  # one mode for every file, however it was written or copied
         if p.is_file():
             os.chmod(p, FILE_MODE)
     _manifest(build_dir, prof, run_docs, files_meta)
     _rename(build_dir, out_path)
     return withheld
+
+
+def _release_attack(
+    build_dir: Path, results: dict[str, dict[str, Any]], sections: dict[str, str], files_meta: dict, prof: Any
+) -> AttackResult:
+    """Attack every released table together (`sdc.release_attack`); withhold the outputs whose counts it recovers."""
+    attack = attack_release(read_release_folder(build_dir, {"results": results}, prof), prof)
+    for uid, why in attack.failed.items():
+        entry = results[uid]
+        for f in entry["files"]:
+            (build_dir / f["name"]).unlink(missing_ok=True)
+            files_meta.pop(f["name"], None)
+        entry["djs_toolkit"]["output_flags"] += [{"rule": ATTACK_RULE, "status": "fail", "summary": w} for w in why]
+        entry["fair"]["check_status"][ATTACK_RULE] = "fail"
+        entry["summary"] += f"{ATTACK_RULE}: fail - withheld by the whole-release attack\n"
+        sections[uid] = _flag_section(
+            entry, sections[uid], "fail", [f"Whole-release attack (runner, withheld): {w}" for w in why]
+        )
+    return attack
+
+
+def _attack_line(attack: AttackResult) -> str:
+    s = attack.summary()
+    return (
+        f"whole-release attack: {s['tables']} table(s), {s['variables']} counts, {s['equations']} relations, "
+        f"{s['lp_variables']} LP variables in {s['lp_blocks']} block(s) (largest {s['largest_block']}), "
+        f"{attack.seconds:.1f} s; {s['outputs_withheld']} output(s) withheld"
+    )
+
+
+def _attack_lines(attack: AttackResult | None) -> list[str]:
+    if attack is None:
+        return []
+    s = attack.summary()
+    result = (
+        "no withheld or small count can be recovered."
+        if not attack.failed
+        else f"{s['findings']} count(s) recoverable: {s['outputs_withheld']} output(s) withheld (status fail), "
+        "listed in their sections; the counts and attacker intervals are in checker_only/ (DO NOT RELEASE)."
+    )
+    return [
+        "## Whole-release attack",
+        "",
+        f"Every released table read together as an intruder would ({s['tables']} tables, {s['variables']} counts, "
+        f"{s['equations']} linear relations: margins, the same count in companion tables, ratio x count, survival "
+        f"at-risk, events and censored identities, overlap inclusive/exclusive identities), one LP attack "
+        f"({s['lp_variables']} unknown counts in {s['lp_blocks']} independent block(s), {s['rounds']} round(s)): "
+        + result,
+        "",
+    ]
 
 
 def _validation_lines(validation: dict[str, Any] | None) -> list[str]:
@@ -249,7 +313,11 @@ def _validation_lines(validation: dict[str, Any] | None) -> list[str]:
 
 
 def _clearance(
-    prof: Any, run_docs: list[dict[str, Any]], sections: dict[str, str], validation: dict[str, Any] | None = None
+    prof: Any,
+    run_docs: list[dict[str, Any]],
+    sections: dict[str, str],
+    validation: dict[str, Any] | None = None,
+    attack: AttackResult | None = None,
 ) -> str:
     lines = [
         "# Output clearance request (draft)",
@@ -268,6 +336,7 @@ def _clearance(
     for r in run_docs:
         params = ", ".join(f"{k}={v}" for k, v in sorted(r["parameters"].items())) or "-"
         lines.append(f"| {r['label']} | {r['notebook']} | {params} | {len(r['outputs'])} |")
+    lines += ["", *_attack_lines(attack)]
     return "\n".join(lines) + "\n\n" + "".join(sections[k].rstrip("\n") + "\n\n" for k in sorted(sections))
 
 

@@ -412,6 +412,7 @@ def _run_locked(
                 outputs_dir / report.run_id,
                 cross.results,
                 validation=context["validation"],
+                echo=echo,
             )
         except OSError as exc:
             raise DJSUserError(

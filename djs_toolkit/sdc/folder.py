@@ -10,15 +10,20 @@ checker_only/, manifest).
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.profiles import Profile
+from djs_toolkit.sdc.release_attack import attack_release
+from djs_toolkit.sdc.release_tables import read_release_folder
 from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.rules import worst
 from djs_toolkit.sdc.session import Session
@@ -107,33 +112,122 @@ def _review(session: Session, name: str, path: Path, rule: str, reason: str, des
     return out
 
 
+def _fail(session: Session, name: str, path: Path, rule: str, reason: str, description: str) -> Output:
+    out = _review(session, name, path, rule, reason, description)
+    out.status = "fail"
+    out.reasons["status"] = "fail"
+    return out
+
+
+def _numbers(frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    num = frame.apply(pd.to_numeric, errors="coerce")
+    text = frame.notna() & num.isna()
+    if text.to_numpy().any():
+        bad = [str(c) for c in frame.columns[text.any(axis=0).to_numpy()]]
+        raise DJSUserError(f"{what} has text in value column(s) {bad}: keep row labels in the first column(s).")
+    return num
+
+
+def _whole(num: pd.DataFrame) -> pd.Series:
+    """Columns whose every cell is a whole number: counts of units."""
+    arr = num.to_numpy(np.float64)
+    return pd.Series(np.all(np.isfinite(arr) & (arr == np.round(arr)), axis=0), index=num.columns)
+
+
 def _table(session: Session, name: str, path: Path, counts_path: Path | None) -> Output:
+    """Check one CSV: whole-number cells are counts (numerators where a sidecar gives larger counts behind them);
+    other values are statistics checked through the sidecar's counts; without a sidecar they cannot be checked."""
     desc = f"table from {path.name}" + (f" with counts from {counts_path.name}" if counts_path else "")
-    if counts_path is None:
-        return _review(
-            session,
-            name,
-            path,
-            "MissingCountsCheck",
-            f"no counts sidecar: add {path.stem}{COUNTS_SUFFIX} with the unweighted, unrounded counts "
-            "behind each cell (same rows and columns) so the table can be checked",
-            desc,
-        )
+    add = (
+        f"add {path.stem}{COUNTS_SUFFIX} with the unweighted, unrounded counts behind each cell (same rows and "
+        "columns) so the table can be checked"
+    )
     try:
         values = pd.read_csv(path)
-        counts = pd.read_csv(counts_path)
+        counts = pd.read_csv(counts_path) if counts_path is not None else None
         labels = _label_columns(values, counts)
-        if list(counts.columns) != list(values.columns):
-            raise DJSUserError(f"{counts_path.name} must have the same columns as {path.name}, in order.")
         if not labels:
             raise DJSUserError(f"{path.name} needs row labels in its first column(s).")
-        v, c = values.set_index(labels), counts.set_index(labels)
-        same = v.shape == c.shape and bool((v.astype(str).to_numpy() == c.astype(str).to_numpy()).all())
-        return session.table(v, None if same else c, "count" if same else "value", name=name, description=desc)
+        v = values.set_index(labels)
+        num = _numbers(v, path.name)
+        whole = _whole(num)
+        if counts is None:
+            if not whole.all():
+                stats = [str(c) for c in whole.index[~whole.to_numpy()]]
+                return _fail(session, name, path, "MissingCountsCheck", f"no counts sidecar for {stats}: {add}", desc)
+            cn = num
+        else:
+            assert counts_path is not None  # a sidecar was read
+            if list(counts.columns) != list(values.columns):
+                raise ValueError(f"{counts_path.name} must have the same columns as {path.name}, in order")
+            c = counts.set_index(labels)
+            if c.shape != v.shape or list(map(str, c.index)) != list(map(str, v.index)):
+                raise ValueError(f"{counts_path.name} must have the same rows as {path.name}, in order")
+            cn = _numbers(c, counts_path.name)
+            w = cn.to_numpy(np.float64)
+            if not (np.isfinite(w) & (w >= 0) & (w == np.round(w))).all():
+                raise ValueError(f"{counts_path.name} must hold whole numbers >= 0 (unweighted, unrounded counts)")
+            if (num.loc[:, whole].to_numpy() > cn.loc[:, whole].to_numpy()).any():
+                raise ValueError(
+                    f"{counts_path.name} has a count smaller than the whole number it stands behind in {path.name}: "
+                    "the sidecar must hold the number of units behind each cell"
+                )
     except (DJSUserError, ValueError, pd.errors.ParserError) as exc:
         # the message names files, columns and counts only (DJSUserError's rule); parser errors get a generic text
-        text = str(exc) if isinstance(exc, DJSUserError) else "the file could not be read as a table with counts"
-        return _review(session, name, path, "TableReadCheck", f"not checked: {text}", desc)
+        text = str(exc) if isinstance(exc, (DJSUserError, ValueError)) else "the file could not be read as a table"
+        return _fail(session, name, path, "TableReadCheck", f"not checked: {text}", desc)
+    # One count table behind the file: a count column as it is; a numerator beside larger counts as itself and
+    # the rest of its counts (both checked, so neither the numerator nor its complement is small); a statistic
+    # through its counts.
+    parts, owner = {}, []
+    for col in v.columns:
+        if whole[col] and not num[col].equals(cn[col]):
+            parts[f"{col} (numerator)"], parts[f"{col} (rest)"] = num[col], cn[col] - num[col]
+            owner += [col, col]
+        else:
+            parts[str(col)] = cn[col]
+            owner.append(col)
+    combined = pd.DataFrame(parts).round().astype(np.int64)
+    plain = all(whole) and combined.shape == num.shape
+    o = session.table(combined, None, "count", name=name, description=desc)
+    assert o.mask is not None
+    if plain:  # a count table: released as checked (rounded where the profile rounds)
+        o.table.columns, o.mask.columns = v.columns, v.columns
+        return o
+    cmask = o.mask.loc[num.index].to_numpy(bool)
+    mask = pd.DataFrame(
+        {col: cmask[:, [i for i, x in enumerate(owner) if x == col]].any(axis=1) for col in v.columns}, index=num.index
+    )
+    shown = num.copy()
+    if session.profile.mitigation == "round":  # numerators printed as their rounded counts
+        for col in v.columns:
+            if whole[col] and f"{col} (numerator)" in o.table.columns:
+                shown[col] = o.table.loc[num.index, f"{col} (numerator)"].astype(float)
+    o.table, o.mask = shown.mask(mask), mask
+    o.statistic = "count" if all(whole) else "value"
+    o.properties["statistic"] = o.statistic
+    o.properties["count_columns"] = [str(col) for col in v.columns if whole[col]]
+    if not all(whole):
+        o.reasons = pd.concat(
+            [
+                o.reasons,
+                reason_frame(
+                    [
+                        (
+                            None,
+                            None,
+                            "CountsOnlyCheck",
+                            "review",
+                            "statistics were checked through the unweighted counts behind each cell (threshold, zeros, "
+                            "suppression); dominance and value checks need the records",
+                        )
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
+        o.status = worst([o.status, "review"])
+    return o
 
 
 def check_folder(
@@ -205,5 +299,24 @@ def check_folder(
                 "file made outside the checker (not a table or image): a human must check it",
                 f"file {p.name}",
             )
+    _attack(session)
     path = session.finalise(target)
     return FolderCheck(path, dict(session.outputs))
+
+
+def _attack(session: Session) -> None:
+    """The whole-release attack over every table of the folder (`release_attack`), as after a `djs run`."""
+    for o in session.outputs.values():
+        if o.type != "custom":  # the layout facts the attacker's reading of each CSV needs
+            o.properties["index_levels"] = int(o.table.index.nlevels)
+            o.properties["csv_header_rows"] = 1 if o.table.columns.nlevels == 1 else o.table.columns.nlevels + 1
+    with tempfile.TemporaryDirectory() as scratch:
+        draft = session.finalise(Path(scratch) / "draft")
+        doc = json.loads((draft / "results.json").read_text(encoding="utf-8"))
+        res = attack_release(read_release_folder(draft, doc, session.profile), session.profile)
+    for uid, why in res.failed.items():
+        o = session.outputs[uid]
+        o.reasons = pd.concat(
+            [o.reasons, reason_frame([(None, None, "ReleaseAttackCheck", "fail", w) for w in why])], ignore_index=True
+        )
+        o.status = "fail"

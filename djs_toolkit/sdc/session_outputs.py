@@ -154,6 +154,7 @@ class CurvesAndTables(SessionBase):
                 "statistic": stat,
                 "statbarn_kind": "survival",
                 "times": "given" if times is not None else "round-number grid",
+                "delayed_entry": start is not None,  # read by the whole-release attack (sdc.release_model)
                 "threshold": prof.min_safe_count,
             }
         )

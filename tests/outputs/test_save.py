@@ -93,9 +93,17 @@ def test_id_column_and_row_level_frame_fail_and_are_not_released(stage):
 
 
 def test_small_count_in_a_count_column_without_counts_fails_the_scan(stage):
+    t = pd.DataFrame({"year": [2019, 2020], "median_days": [41.0, 38.0], "n_people": [50, 4]})
+    o = outputs.save_table(t, "days", "median days", "cohort", statistic="median", index="year")
+    assert o.status == "fail" and "SafetyScan" in set(o.reasons["rule"])
+    assert not (stage / "days" / "release").exists() or not any((stage / "days" / "release").iterdir())
+
+
+def test_survival_estimates_without_their_counts_fail(stage):
+    # A survival statistic is released only through the safe-KM path, which needs events and censored counts.
     t = pd.DataFrame({"time": [1, 2], "estimate": [0.9, 0.8], "n_at_risk": [50, 4]})
     o = outputs.save_table(t, "km", "survival", "cohort", statistic="survival", index="time")
-    assert o.status == "fail" and "SafetyScan" in set(o.reasons["rule"])
+    assert o.status == "fail" and set(o.reasons["rule"]) == {"SurvivalTableCheck"}
     assert not (stage / "km" / "release").exists() or not any((stage / "km" / "release").iterdir())
 
 

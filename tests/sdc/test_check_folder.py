@@ -43,7 +43,7 @@ def test_every_kind_of_file_gets_the_right_status_and_reason(folder, tmp_path):
         "lonely": "review",
         "means": "review",
         "notes": "review",
-        "rates": "review",
+        "rates": "fail",  # decimals and no sidecar: statistics that cannot be checked
         "small": "review",
         "vector": "fail",
     }
@@ -60,7 +60,6 @@ def test_every_kind_of_file_gets_the_right_status_and_reason(folder, tmp_path):
         "lonely.png",
         "means.csv",
         "notes.txt",
-        "rates.csv",
         "small.csv",
     ]
     assert (release / "small.csv").read_text().splitlines()[2] == "B,[suppressed],[suppressed]"
@@ -100,7 +99,7 @@ def test_djs_check_command_prints_statuses_and_exits_1_on_a_fail(folder, tmp_pat
     code = main(["check", str(folder), "--out", str(tmp_path / "cli")])
     out = capsys.readouterr().out
     assert code == 1 and "vector: fail (FigureCheck)" in out and "courts: pass" in out
-    assert "8 output(s): 1 pass, 6 review, 1 fail" in out
+    assert "8 output(s): 1 pass, 5 review, 2 fail" in out
     assert main(["check", str(folder), "--out", str(tmp_path / "cli")]) == 2  # never overwritten
 
 
@@ -121,3 +120,73 @@ def test_session_table_checks_counts_directly_and_statistics_through_counts():
         s.table(means, counts=counts / 2, statistic="mean", name="halves")
     with pytest.raises(DJSUserError, match="same row labels and columns"):
         s.table(means, counts=counts.iloc[:1], statistic="mean", name="short")
+
+
+# -- issue 16 family 7: `djs check` as strict as the notebook path ------------------------------------------------
+def _write(folder, name, frame, counts=None):
+    folder.mkdir(exist_ok=True)
+    frame.to_csv(folder / f"{name}.csv", index=False)
+    if counts is not None:
+        counts.to_csv(folder / f"{name}.counts.csv", index=False)
+
+
+def test_whole_numbers_without_a_sidecar_are_checked_as_counts(tmp_path):
+    d = tmp_path / "in"
+    _write(d, "courts", pd.DataFrame({"court": ["A", "B", "C", "D"], "n": [40, 3, 33, 51]}))
+    res = check_folder(d, out=tmp_path / "out")
+    o = res.outputs["courts"]
+    assert o.status == "review" and "MinimumThresholdCheck" in set(o.reasons["rule"])
+    lines = (res.path / "release" / "courts.csv").read_text().splitlines()
+    assert lines[2] == "B,[suppressed]" and sum("[suppressed]" in x for x in lines) == 2  # + a complement
+    # before: `review`, "controls applied: none needed", the 3 printed
+    assert "3" not in {x.split(",")[1] for x in lines[1:]}
+
+
+def test_a_sidecar_of_denominators_does_not_clear_a_small_numerator(tmp_path):
+    from .attack import attacker_range
+
+    d = tmp_path / "in"
+    values = pd.DataFrame({"court": ["A", "B", "C"], "reoffenders": [40, 3, 55]})
+    counts = pd.DataFrame({"court": ["A", "B", "C"], "reoffenders": [150, 160, 170]})
+    _write(d, "pr", values, counts)
+    res = check_folder(d, out=tmp_path / "out")
+    o = res.outputs["pr"]
+    assert o.status == "review" and pd.isna(o.table.loc["B", "reoffenders"])
+    printed = {c: o.table.loc[c, "reoffenders"] for c in "ABC"}
+    assert sum(pd.isna(v) for v in printed.values()) >= 2  # a complement: the total of reoffenders may be public
+    # independent LP: reoffenders per court (0-2), their total assumed public; printed cells exact
+    rel = [({0: 1.0, 1: 1.0, 2: 1.0}, 98.0, 98.0)]
+    rel += [({i: 1.0}, float(v), float(v)) for i, v in enumerate(printed.values()) if not pd.isna(v)]
+    lo, hi = attacker_range(3, rel, 1)
+    assert hi - lo >= 10
+
+
+@pytest.mark.parametrize(
+    ("counts", "why"),
+    [
+        ([150, 2, 170], "has a count smaller than the whole number it stands behind"),
+        ([150, 160], "must have the same rows"),
+    ],
+    ids=["count-below-numerator", "shape"],
+)
+def test_a_sidecar_that_does_not_describe_its_table_fails(tmp_path, counts, why):
+    d = tmp_path / "in"
+    values = pd.DataFrame({"court": ["A", "B", "C"], "reoffenders": [40, 3, 55]})
+    _write(d, "pr", values, pd.DataFrame({"court": list("ABC")[: len(counts)], "reoffenders": counts}))
+    o = check_folder(d, out=tmp_path / "out").outputs["pr"]
+    assert o.status == "fail" and why in " ".join(o.reasons["summary"])
+
+
+def test_statistics_without_a_sidecar_fail_with_what_to_add(tmp_path):
+    d = tmp_path / "in"
+    _write(d, "means", pd.DataFrame({"year": [2019, 2020], "mean_days": [41.5, 38.2], "n": [120, 150]}))
+    o = check_folder(d, out=tmp_path / "out").outputs["means"]
+    assert o.status == "fail" and "add means.counts.csv" in o.reasons["summary"].iloc[0]
+
+
+def test_the_folder_is_attacked_as_a_whole(tmp_path):
+    d = tmp_path / "in"
+    # a total that is not the sum of the rows it totals: the attacker's relations cannot all hold
+    _write(d, "courts", pd.DataFrame({"court": ["A", "B", "All"], "n": [40, 33, 80]}))
+    o = check_folder(d, out=tmp_path / "out").outputs["courts"]
+    assert o.status == "fail" and "ReleaseAttackCheck" in set(o.reasons["rule"])
