@@ -170,7 +170,8 @@ def cohort_index_events(
         both = np.concatenate(parts, axis=1)
         n_sex[v] = EventIndex(both[0], both[1]).count(p, d, _EVER)
     sex_at = np.where(n_sex["F"] + n_sex["M"] == 0, "Missing", np.where(n_sex["F"] >= n_sex["M"], "F", "M"))
-    imd_at = _latest(*(np.concatenate(x) for x in zip(*imd_rec, strict=True)), p, d)
+    imd_person, imd_day, imd_value = (np.concatenate(x) for x in zip(*imd_rec, strict=True))
+    imd_at = _latest(imd_person, imd_day, imd_value, p, d)
     ages = EventIndex(np.concatenate([a for a, _ in age_rec]), np.concatenate([r for _, r in age_rec]))
     known = ages.count(p, d, _EVER) > 0
     own = np.zeros(p.size, bool)  # a family party's own row holds an age
