@@ -26,11 +26,23 @@
 # robust SE) and Fine-Gray regressions; MoJ-style court-proven reoffending in 3-month cohorts beside the
 # survival-based cumulative incidence at 365 days.
 #
+# **Covariates at index.** Sex, ethnicity, IMD decile, age and the prior flags are what the person's records dated
+# on or before the index say, never a later record (whether a later record exists depends on the outcome: a
+# possession-claim defendant used to get a sex only by coming back to court). Civil records hold no sex, age,
+# ethnicity or IMD, so many possession-claim defendants have none at the claim: "Missing" is a level of its own in
+# the tables and in the models, never a dropped row (docs/measures.md §1).
+#
 # **Population.** Index events of the chosen type inside the index dataset's coverage window.
 #
-# **Caveats.** Court-proven only: Data First has no cautions or police records, so rates undercount the
-# official measure. Linkage error moves people's histories between identities. Offences in the last six
-# months before coverage ends are not yet proven and are outside follow-up.
+# **Caveats.** Court-proven only: Data First has no cautions or police records, so the proven-reoffending rates
+# undercount the official measure (a share c of proven reoffences disposed of by caution makes the frequency (1 - c)
+# of the official one and the binary rate between c^k and c lower: about 6% lower at c = 0.15, docs/measures.md §2.3).
+# What the measure counts, as the MoJ does: new offences only (no breaches, non-criminal matters or Crown appeals; a
+# committal for sentence is its offence), each proven offence once (person and offence date), convictions without
+# an offence date dated by their first hearing and counted, a cohort complete only when every index it can hold has
+# its 365 + 183 days, adults and juveniles apart, rates and frequencies with 95% intervals. Linkage error moves
+# people's histories between identities. Offences in the last six months before coverage ends are not yet proven
+# and are outside follow-up.
 
 # %% tags=["parameters"]
 data_root: str = "../dummy/small"  # extract folder (djs run injects it)
@@ -106,19 +118,25 @@ outputs.save_table(ci, "cif",
 # ## Cox and Fine-Gray regression
 
 # %%
-model = cohort[cohort["sex"].isin(["M", "F"])].copy()
-# Civil and family records carry no age: unknown age is its own band rather than a dropped row.
-model["age_band"] = model["age_band"].astype("object").fillna("unknown")
+model = cohort.copy()
+# Every index event stays in: a sex, age or IMD decile no record up to the index holds is a level of its own
+# (sex "Missing", age band "Missing", an IMD-missing indicator), never a dropped row. Fitting on known sex only
+# selected on the outcome while sex could come from later records; now it would select on earlier records.
 model["female"] = (model["sex"] == "F").astype(int)
+model["sex_missing"] = (model["sex"] == "Missing").astype(int)
+model["age_band"] = model["age_band"].astype(str)
 model["log1p_priors"] = np.log1p(model["prior_contacts"])
-model["imd_q1"] = model["imd_decile"].astype("float").isin([1, 2]).astype(int)
-covariates = ["female", "age_band", "log1p_priors", "imd_q1", "prior_possession_claim", "prior_family_case"]
+imd = model["imd_decile"].astype("float")
+model["imd_q1"] = imd.isin([1, 2]).astype(int)
+model["imd_missing"] = imd.isna().astype(int)
+covariates = ["female", "sex_missing", "age_band", "log1p_priors", "imd_q1", "imd_missing", "prior_possession_claim",
+              "prior_family_case"]
 model[["prior_possession_claim", "prior_family_case"]] = model[["prior_possession_claim", "prior_family_case"]].astype(int)
 covariates = [c for c in covariates if model[c].nunique() > 1]
 if covariates and model["reentered"].sum() >= 10:
     cox_fit = cox(model, "duration", "reentered", covariates, cluster="person_id")
     cox_out = outputs.save_table(cox_fit, "cox", f"Cox: hazard of {outcome} after {index_type}",
-                                 f"{index_type} index events with known sex")
+                                 f"{index_type} index events (missing covariates as levels)")
     display(cox_out.table)
 else:
     print("Cox model not fitted: fewer than 10 outcome events or no varying covariate")
@@ -127,7 +145,7 @@ else:
 if covariates and (model["event"] == 2).sum() >= 10 and model["reentered"].sum() >= 10:
     fg_fit = finegray(model, "duration", "event", cause=1, covariates=covariates)
     fg_out = outputs.save_table(fg_fit, "finegray", f"Fine-Gray: subdistribution hazard of {outcome} (competing: {competing})",
-                                f"{index_type} index events with known age and sex")
+                                f"{index_type} index events (missing covariates as levels)")
     display(fg_out.table)
 else:
     print("Fine-Gray not fitted: fewer than 10 competing events")
@@ -137,22 +155,33 @@ else:
 #
 # These measures cover every index type at once, so a pipeline computes them in one run only
 # (`pr_measures`); the other runs skip them.
+#
+# As the MoJ publishes them, adults (18 or over at the index) and juveniles (10-17) are reported apart (`age_group`),
+# with Wilson intervals for the rate and t intervals for reoffences per offender; `reoffences` counts proven
+# offences (distinct person and offence date) and `undated_reoffences` those dated by their first hearing. Only
+# complete cohorts are reported.
 
 # %%
 if pr_measures:
-    pr = proven_reoffending(extract)
-    counts = pr[["cohort", "n_offenders", "n_reoffenders", "reoffences"]]
-    outputs.save_table(counts, "pr_counts", "court-proven reoffending: offenders, reoffenders, reoffences per 3-month cohort",
+    pr = proven_reoffending(extract)  # adults and juveniles apart (age_group), complete cohorts only
+    counts = pr[["cohort", "age_group", "n_offenders", "n_reoffenders", "reoffences", "undated_reoffences"]]
+    outputs.save_table(counts, "pr_counts",
+                       "court-proven reoffending: offenders, reoffenders and proven reoffences per 3-month cohort, "
+                       "adults and juveniles",
                        "first eligible index per person per cohort (release, non-custodial conviction, probation start)")
-    rates = pr[["cohort", "rate", "adjusted_rate", "cif_365", "n_offenders"]]
-    outputs.save_table(rates, "pr_rates", "court-proven reoffending rate, adjusted rate and survival-based CIF at 365 days",
+    rates = pr[["cohort", "age_group", "rate", "rate_lower", "rate_upper", "reoffences_per_offender",
+                "reoffences_per_offender_lower", "reoffences_per_offender_upper", "adjusted_rate", "cif_365",
+                "n_offenders"]]
+    outputs.save_table(rates, "pr_rates",
+                       "court-proven reoffending rate and reoffences per offender (95% intervals), adjusted rate and "
+                       "survival-based CIF at 365 days, adults and juveniles",
                        "first eligible index per person per cohort", statistic="rate", counts="n_offenders").status
 
 # %%
 if pr_measures:
     # By index type over every cohort with complete follow-up (quarterly cells by type are mostly small).
     # Summed from the per-cohort counts: no offender-level rows leave the engine (about 6 million nationally).
-    per_cohort = proven_reoffending(extract, by="index_type", with_cif=False)
-    by_type = per_cohort.groupby("index_type")[["n_offenders", "n_reoffenders", "reoffences"]].sum()
-    outputs.save_table(by_type, "pr_by_type", "court-proven reoffending by index type, all complete cohorts",
+    per_cohort = proven_reoffending(extract, by=["age_group", "index_type"], with_cif=False)
+    by_type = per_cohort.groupby(["age_group", "index_type"])[["n_offenders", "n_reoffenders", "reoffences"]].sum()
+    outputs.save_table(by_type, "pr_by_type", "court-proven reoffending by age group and index type, all complete cohorts",
                        "first eligible index per person per cohort").status
