@@ -200,7 +200,8 @@ def save_table(
     elif isinstance(table, (pd.DataFrame, pd.Series)) and (statistic in SURVIVAL_STATISTICS or is_curve_table(table)):
         if problems:
             raise problems_error(problems, f"save_table({name!r})")
-        curve = curve_output(table, session(), str(name), str(statistic), description, population)
+        # named by its id: the steps of curves of different runs are different dimensions in the ledger
+        curve = curve_output(table, session(), uid, str(statistic), description, population)
         out = _copy(curve, uid, description, population)
     elif isinstance(table, (pd.DataFrame, pd.Series)):
         out = check_frame(table, uid, description, population, str(statistic), counts, index, ctx, problems)

@@ -131,6 +131,17 @@ class CurvesAndTables(SessionBase):
                     f"group withheld: fewer than {prof.min_safe_count} events, or at risk, in any step",
                 )
             )
+        for g in sc.complements:
+            reasons.append(
+                (
+                    g,
+                    None,
+                    "SecondarySuppression",
+                    "review",
+                    "group withheld as a complement: a small withheld group would otherwise be the total less the "
+                    "groups shown",
+                )
+            )
         status = "fail" if table.empty else worst(r[3] for r in reasons)
         stat = "survival" if kind == "km" else "cumulative_incidence"
         out = Output(

@@ -49,6 +49,7 @@ class SafeCurve:
         released: the released counts as label sets.
         withheld: groups withheld entirely (too few records or events).
         controls: human-readable list of what was done.
+        complements: groups withheld beside a small withheld group (the total is public).
 
     Example:
         >>> SafeCurve(pd.DataFrame(), pd.DataFrame(), np.zeros(0, np.int32), None).withheld
@@ -61,6 +62,7 @@ class SafeCurve:
     released: Released | None
     withheld: list[str] = field(default_factory=list)
     controls: list[str] = field(default_factory=list)
+    complements: list[str] = field(default_factory=list)
 
 
 def default_grid(stop: np.ndarray, intervals: int = 40) -> np.ndarray:
@@ -210,6 +212,24 @@ def _estimates(t: pd.DataFrame, kind: str, delayed: bool) -> pd.DataFrame:
     return at[["estimate", "ci_lower", "ci_upper"]].reset_index(drop=True)
 
 
+def _complements(
+    empty: list[bool], groups: np.ndarray, inside: np.ndarray, profile: Profile, method: str, by_name: str | None
+) -> set[int]:
+    """Groups to withhold beside those too small to show: the number at risk at the start of each group shown is
+    exact (base rounding), and the total is public like any margin, so a small withheld group needs company
+    (withheld groups together at least the threshold, and at least two of them)."""
+    if method == "midpoint6" or by_name is None:
+        return set()
+    n = np.bincount(groups[inside & (groups >= 0)], minlength=len(empty))
+    out = {g for g, e in enumerate(empty) if e}
+    if not any(0 < n[g] < profile.min_safe_count for g in out):
+        return set()
+    shown = sorted((int(n[g]), g) for g in range(len(empty)) if g not in out)
+    while shown and (len(out) < 2 or int(n[sorted(out)].sum()) < profile.min_safe_count):
+        out.add(shown.pop(0)[1])
+    return {g for g in out if not empty[g]}
+
+
 def safe_curve(
     stop: np.ndarray,
     code: np.ndarray,
@@ -263,14 +283,19 @@ def safe_curve(
     frames: list[pd.DataFrame] = []
     ev_frames: list[pd.DataFrame] = []
     withheld: list[str] = []
+    complement_names: list[str] = []
     label_parts: list[tuple[int, list[tuple[int, int]], pd.DataFrame]] = []
     n_g = len(levels)
     step_counts = []
+    parts = [
+        _group(stop[sel], code[sel], entry_iv[sel], grid, cause, profile, method, base)
+        for sel in (inside & (groups == g) for g in range(n_g))
+    ]
+    complements = _complements([t.empty for t, _ in parts], groups, inside, profile, method, by_name)
     for g, level in enumerate(levels):
-        sel = inside & (groups == g)
-        t, steps = _group(stop[sel], code[sel], entry_iv[sel], grid, cause, profile, method, base)
-        if t.empty:
-            withheld.append("all" if by_name is None else str(level))
+        t, steps = parts[g]
+        if t.empty or g in complements:
+            (complement_names if g in complements else withheld).append("all" if by_name is None else str(level))
             step_counts.append(0)
             continue
         est = _estimates(t, kind, delayed)
@@ -323,6 +348,13 @@ def safe_curve(
         kind,
         tag,
     )
+    if complements:
+        controls_extra = [
+            f"{len(complements)} group(s) withheld as complements: the number in a small withheld group would "
+            "otherwise be the total less the groups shown"
+        ]
+    else:
+        controls_extra = []
     what = "midpoint-6 (cumulative counts)" if method == "midpoint6" else f"base {base} (cumulative counts)"
     controls = [
         f"steps merged until each holds >= {profile.min_safe_count} events",
@@ -330,9 +362,10 @@ def safe_curve(
         f"censored{', competing' if kind == 'cif' else ''}{' and late-entry' if delayed else ''} counts "
         f"rounded {what}; events {'rounded ' + what if method == 'midpoint6' else 'exact (>= the threshold)'}",
         "estimates and confidence intervals recomputed from the released counts; no censoring ticks",
+        *controls_extra,
     ]
     evidence = pd.concat(ev_frames, ignore_index=True) if ev_frames else pd.DataFrame()
-    return SafeCurve(table, evidence, labels, released, withheld, controls)
+    return SafeCurve(table, evidence, labels, released, withheld, controls, complement_names)
 
 
 def _ledger_view(

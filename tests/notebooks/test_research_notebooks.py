@@ -14,6 +14,9 @@ from djs_toolkit.outputs.scan import scan_release
 from djs_toolkit.runner import run_pipeline
 from djs_toolkit.runner.bundle import verify_bundle
 from djs_toolkit.runner.pipeline import load_pipeline
+from djs_toolkit.sdc import load_profile
+from djs_toolkit.sdc.release_attack import attack_release
+from djs_toolkit.sdc.release_tables import read_release_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -64,3 +67,20 @@ def test_bundle_verifies_and_only_checked_outputs_leave(bundle):
     ]
     # Executed notebooks are logs: never in the bundle.
     assert not list(folder.rglob("*.ipynb"))
+
+
+def test_the_whole_release_attack_recovers_nothing(bundle):
+    # Issue 16 item 8: every released table of the pipeline read together, every linear relation in one LP.
+    _, report = bundle
+    doc = json.loads((report.bundle / "results.json").read_text())
+    summary = doc["djs_toolkit"]["release_attack"]
+    assert summary["tables"] >= 30 and summary["equations"] > 0
+    assert summary["findings"] == 0 and summary["outputs_withheld"] == 0
+    assert "no withheld or small count can be recovered" in (report.bundle / "CLEARANCE.md").read_text()
+    # attacking the bundle as released, again, finds nothing either
+    prof = load_profile(doc["djs_toolkit"]["profile"]["name"])
+    res = attack_release(read_release_folder(report.bundle, doc, prof), prof)
+    assert not res.findings and res.seconds < 60
+    # one route for survival tables: every KM and CIF output went through the safe path
+    curves = [k for k in doc["results"] if k.split(".", 1)[1] in ("km", "cif")]
+    assert curves and all(doc["results"][k]["properties"]["method"] in ("km", "cif") for k in curves)

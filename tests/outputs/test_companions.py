@@ -44,12 +44,15 @@ def recovered(rng: tuple[float, float], threshold: int = 10) -> bool:
 
 
 def _cohort() -> pd.DataFrame:
-    """300 F, 600 M and 8 people of unknown sex; 3 F censored between days 90 and 180 (a small count)."""
+    """300 F, 600 M and 30 of unknown sex with 6 events; 3 F censored between days 90 and 180 (a small count)."""
     rng = np.random.default_rng(3)
     rows = []
-    for sex, n in (("F", 300), ("M", 600), ("Missing", 8)):
+    for sex, n in (("F", 300), ("M", 600), ("Missing", 30)):
         days = rng.exponential(400, n).round() + 1
         back = (rng.random(n) < 0.7).astype(int)
+        if sex == "Missing":
+            back[:] = 0
+            back[:6] = 1
         if sex == "F":
             back[:3], days[:3] = 0, [100.0, 120.0, 150.0]
             back[3:], days[3:] = 1, np.where((days[3:] > 90) & (days[3:] <= 180), 200.0, days[3:])

@@ -150,3 +150,23 @@ def test_cox_events_per_indicator_level_are_checked_when_the_data_are_given():
         ["sex[T.M]", "EventsPerLevelCheck"]
     ]
     assert "events in one level" in seen.reasons["summary"].iloc[0]
+
+
+def test_a_small_withheld_group_takes_a_complement_with_it():
+    # The number at risk at the start of each group shown is exact and the total is public (any other output may
+    # print it): 8 people of unknown sex would be the total less the groups shown.
+    rng = np.random.default_rng(0)
+    sex = np.repeat(["F", "M", "X"], [379, 513, 8])
+    d = pd.DataFrame(
+        {"days": rng.exponential(300, 900).round() + 1, "back": (rng.random(900) < 0.6).astype(int), "sex": sex}
+    )
+    o = Session(ledger=False).km("days", "back", by="sex", data=d, times=[0, 90, 180, 365, 730])
+    assert sorted(set(o.table.index.get_level_values("sex"))) == ["M"]
+    rules = dict(zip(o.reasons["row"], o.reasons["rule"], strict=True))
+    assert rules["X"] == "MinimumThresholdCheck" and rules["F"] == "SecondarySuppression"
+    # independent attacker: the total (900) and the groups shown; the small group's size stays unknown in [0, 387]
+    from .attack import attacker_range
+
+    shown = float(o.table.loc[("M", 0.0), "n_at_risk"])
+    lo, hi = attacker_range(2, [({0: 1.0, 1: 1.0}, 900 - shown, 900 - shown)], 1)
+    assert (lo, hi) == (0.0, 387.0)
