@@ -46,6 +46,7 @@ class _Printed:
     count_columns: list[str]
     counts: str | None
     tolerance: float
+    truth: dict[str, np.ndarray] = field(default_factory=dict)  # unprotected counts behind the rows, when known
 
 
 _REGISTRY: dict[tuple[str, ...], dict[str, _Printed]] = {}
@@ -137,6 +138,13 @@ class Derived:
     reasons: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _is_total(name: object) -> bool:
+    """A column that can hold the others of its row (`n`, `n_index`, `total`, ...): columns of a wide count table
+    that happen to be ordered are categories side by side, not one inside the other."""
+    text = str(name).strip().lower()
+    return text in ("n", "count", "total") or text.startswith(("n_", "total")) or text.endswith(("_n", "_total"))
+
+
 def _small(x: np.ndarray, profile: Profile) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return np.isfinite(x) & (x >= 0.5) & (x < profile.min_safe_count - 0.5)
@@ -157,8 +165,12 @@ def _matches(entry: _Printed, frame: pd.DataFrame, keys: list, column: str) -> n
     ok = rows >= 0
     if not ok.any():
         return None
-    printed = entry.values[column][rows[ok]]
     ours = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)[ok]
+    if column in entry.truth:  # both tables' own counts are known here: the same quantity when they are equal
+        true = entry.truth[column][rows[ok]]
+        same = np.isfinite(true) & np.isfinite(ours)
+        return rows if same.any() and np.all(np.abs(true[same] - ours[same]) < 1e-9) else None
+    printed = entry.values[column][rows[ok]]
     both = np.isfinite(printed) & np.isfinite(ours)
     if np.any(np.abs(printed[both] - ours[both]) > entry.tolerance):
         return None  # another population that uses the same column name
@@ -206,7 +218,12 @@ def derived_rows(
     for c in cols:
         if c != counts and statistic != "count":
             rows |= _small(num[c], profile)
-    nested = [(a, b) for a in cols for b in cols if a != b and np.all(np.nan_to_num(num[a]) <= np.nan_to_num(num[b]))]
+    nested = [
+        (a, b)
+        for a in cols
+        for b in cols
+        if a != b and _is_total(b) and np.all(np.nan_to_num(num[a]) <= np.nan_to_num(num[b]))
+    ]
     for a, b in nested:
         rows |= _small(num[b] - num[a], profile)
     if rows.any():
@@ -445,7 +462,29 @@ def _printed_counts(o: Output) -> list:
     return [c for c in cols if c in (declared or [o.properties.get("counts")])]
 
 
-def register(ctx: RunContext, o: Output, profile: Profile) -> None:
+def _truth(truth: pd.DataFrame | pd.Series | None, labels: dict[str, np.ndarray], counts: list) -> dict:
+    """The unprotected counts of `truth` (what was given to save_table) on the rows of the printed output."""
+    if truth is None:
+        return {}
+    frame = truth.to_frame() if isinstance(truth, pd.Series) else truth
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None):
+        frame = frame.reset_index()
+    shared = [k for k in labels if k in frame.columns]
+    cols = [c for c in counts if c in frame.columns]
+    if not shared or not cols:
+        return {}
+    at = {tuple(str(x) for x in r): i for i, r in enumerate(frame[shared].itertuples(index=False))}
+    if len(at) != len(frame):
+        return {}
+    rows = np.array([at.get(tuple(labels[k][i] for k in shared), -1) for i in range(len(labels[shared[0]]))])
+    out = {}
+    for c in cols:
+        v = pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+        out[c] = np.where(rows >= 0, v[np.maximum(rows, 0)], np.nan)
+    return out
+
+
+def register(ctx: RunContext, o: Output, profile: Profile, truth: pd.DataFrame | pd.Series | None = None) -> None:
     """Remember an output of the run as printed, so later tables of the run stay consistent with it.
 
     Example:
@@ -473,4 +512,5 @@ def register(ctx: RunContext, o: Output, profile: Profile) -> None:
     tol = float(profile.round_base or 5) if profile.mitigation == "round" else 1e-6
     counts_col = o.properties.get("counts")
     entry = _Printed(o.name, labels, values, hidden, counts, counts_col if isinstance(counts_col, str) else None, tol)
+    entry.truth = _truth(truth, labels, counts)
     _REGISTRY.setdefault(_run_key(ctx), {})[o.name] = entry

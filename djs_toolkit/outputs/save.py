@@ -91,6 +91,7 @@ def _finish(
     comments: str | Sequence[str],
     exception: tuple[str, str] | None,
     figure: bytes | None = None,
+    given: pd.DataFrame | pd.Series | None = None,
 ) -> Output:
     notes = [comments] if isinstance(comments, str) else list(comments or [])
     o.comments.extend(str(c) for c in notes)
@@ -112,7 +113,7 @@ def _finish(
     o.properties["csv_header_rows"] = 1 if o.table.columns.nlevels == 1 else o.table.columns.nlevels + 1
     write_record(ctx, name, o, figure if o.status != "fail" else None)
     _SAVED.add(o)
-    register(ctx, o, load_profile(ctx.profile))  # later tables of the run stay consistent with what this one prints
+    register(ctx, o, load_profile(ctx.profile), given)  # later tables of the run stay consistent with this one
     withheld = int(o.mask.to_numpy().sum()) if o.mask is not None and o.mask.size else 0
     flags = o.reasons["rule"].value_counts().sort_index() if len(o.reasons) else pd.Series(dtype=int)
     # Counts and rule names only: this line lands in the executed notebook, a log (ehrql DEVELOPERS.md, docs/workflow.md
@@ -209,7 +210,8 @@ def save_table(
         raise DJSUserError(
             f"save_table needs a DataFrame, a fitted model or a checked Output, not {type(table).__name__}."
         )
-    return _finish(out, ctx, name, comments, exception)
+    given = table if isinstance(table, (pd.DataFrame, pd.Series)) else None
+    return _finish(out, ctx, name, comments, exception, given=given)
 
 
 def _is_model(obj: object) -> bool:

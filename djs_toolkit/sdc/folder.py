@@ -159,22 +159,22 @@ def _table(session: Session, name: str, path: Path, counts_path: Path | None) ->
         else:
             assert counts_path is not None  # a sidecar was read
             if list(counts.columns) != list(values.columns):
-                raise ValueError(f"{counts_path.name} must have the same columns as {path.name}, in order")
+                raise DJSUserError(f"{counts_path.name} must have the same columns as {path.name}, in order")
             c = counts.set_index(labels)
             if c.shape != v.shape or list(map(str, c.index)) != list(map(str, v.index)):
-                raise ValueError(f"{counts_path.name} must have the same rows as {path.name}, in order")
+                raise DJSUserError(f"{counts_path.name} must have the same rows as {path.name}, in order")
             cn = _numbers(c, counts_path.name)
             w = cn.to_numpy(np.float64)
             if not (np.isfinite(w) & (w >= 0) & (w == np.round(w))).all():
-                raise ValueError(f"{counts_path.name} must hold whole numbers >= 0 (unweighted, unrounded counts)")
+                raise DJSUserError(f"{counts_path.name} must hold whole numbers >= 0 (unweighted, unrounded counts)")
             if (num.loc[:, whole].to_numpy() > cn.loc[:, whole].to_numpy()).any():
-                raise ValueError(
+                raise DJSUserError(
                     f"{counts_path.name} has a count smaller than the whole number it stands behind in {path.name}: "
                     "the sidecar must hold the number of units behind each cell"
                 )
     except (DJSUserError, ValueError, pd.errors.ParserError) as exc:
         # the message names files, columns and counts only (DJSUserError's rule); parser errors get a generic text
-        text = str(exc) if isinstance(exc, (DJSUserError, ValueError)) else "the file could not be read as a table"
+        text = str(exc) if isinstance(exc, DJSUserError) else "the file could not be read as a table"
         return _fail(session, name, path, "TableReadCheck", f"not checked: {text}", desc)
     # One count table behind the file: a count column as it is; a numerator beside larger counts as itself and
     # the rest of its counts (both checked, so neither the numerator nor its complement is small); a statistic
@@ -189,6 +189,8 @@ def _table(session: Session, name: str, path: Path, counts_path: Path | None) ->
             owner.append(col)
     combined = pd.DataFrame(parts).round().astype(np.int64)
     plain = all(whole) and combined.shape == num.shape
+    if (combined.to_numpy() < 0).any():  # e.g. differences: not counts of units, and no sidecar says what they are
+        return _fail(session, name, path, "TableReadCheck", f"not checked: negative whole numbers: {add}", desc)
     o = session.table(combined, None, "count", name=name, description=desc)
     assert o.mask is not None
     if plain:  # a count table: released as checked (rounded where the profile rounds)
