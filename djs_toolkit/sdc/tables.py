@@ -20,8 +20,9 @@ from djs_toolkit.sdc.evidence import Evidence, Grid, extend
 from djs_toolkit.sdc.output import display_table
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.protect import Protection, protect_table
+from djs_toolkit.sdc.release_tables import RATIO_STATISTICS
 from djs_toolkit.sdc.released import Released, grid_released
-from djs_toolkit.sdc.rules import apply_rules
+from djs_toolkit.sdc.rules import apply_rules, flags_frame
 
 __all__ = ["CheckedTable", "as_frame", "check_counts"]
 
@@ -97,6 +98,19 @@ def _grid(frame: pd.DataFrame) -> Grid:
     return Grid((str(rname), cname), (rlabels, pd.Index(cols, name=cname)), 1)
 
 
+def _derived_flags(frame: pd.DataFrame, n: np.ndarray, grid: Grid, statistic: str, profile: Profile) -> pd.DataFrame:
+    """Cells whose ratio times its count (or the count less it) is a small count: primary suppressions."""
+    scale = 100.0 if "percent" in statistic else 1.0
+    v = frame.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64) / scale
+    k = v * n
+    small = (k >= 0.5) & (k < profile.min_safe_count - 0.5)
+    if np.all(v[np.isfinite(v)] <= 1.0):
+        small |= (n - k >= 0.5) & (n - k < profile.min_safe_count - 0.5)
+    ids = grid.interior_ids()[np.flatnonzero(small.ravel())]
+    why = f"the {statistic} times its count (or the count less it) is a count below {profile.min_safe_count}"
+    return flags_frame([(int(c), "MinimumThresholdCheck", "fail", why) for c in ids])  # resolved by withholding
+
+
 def check_counts(
     values: pd.DataFrame | pd.Series,
     counts: pd.DataFrame | pd.Series | None,
@@ -145,6 +159,8 @@ def check_counts(
     cells.index.name = "cell"
     ev = Evidence(grid, cells, np.zeros(0, np.int32))
     flags = apply_rules(cells, grid, "count", profile)
+    if counts is not None and statistic in RATIO_STATISTICS:  # value x count is a count, and so is the rest
+        flags = pd.concat([flags, _derived_flags(frame, arr, grid, statistic, profile)], ignore_index=True)
     counts_ext = cells["n"].to_numpy(np.float64)
     prot = protect_table(ev, "count", counts_ext, flags, profile)
     show_margins = margins and statistic == "count"

@@ -190,3 +190,21 @@ def test_the_folder_is_attacked_as_a_whole(tmp_path):
     _write(d, "courts", pd.DataFrame({"court": ["A", "B", "All"], "n": [40, 33, 80]}))
     o = check_folder(d, out=tmp_path / "out").outputs["courts"]
     assert o.status == "fail" and "ReleaseAttackCheck" in set(o.reasons["rule"])
+
+
+def test_session_table_checks_a_ratio_times_its_count_as_a_count():
+    from .attack import attacker_range
+
+    v = pd.DataFrame({"rate": [0.075, 0.5, 0.4, 0.3]}, index=pd.Index(list("abcd"), name="q"))
+    n = pd.DataFrame({"rate": [40, 60, 50, 70]}, index=v.index)
+    o = Session(ledger=False).table(v, n, statistic="rate", name="r")
+    assert o.status == "review" and np.isnan(o.table.loc["a", "rate"]) and o.mask["rate"].sum() == 2
+    # the published rates bound their numerators; a's numerator (3) stays unknown
+    rel = [({i: 1.0}, 0.0, 1e9) for i in range(4)]
+    for i, q in enumerate("abcd"):
+        r = o.table.loc[q, "rate"]
+        if not np.isnan(r):
+            k = r * n.loc[q, "rate"]
+            rel.append(({i: 1.0}, k, k))
+    lo, hi = attacker_range(4, rel, 0)
+    assert hi - lo >= 10
