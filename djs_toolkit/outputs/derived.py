@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from djs_toolkit.outputs.companions import companion_rows
 from djs_toolkit.outputs.scan import is_count_column
 from djs_toolkit.outputs.stage import RunContext
 from djs_toolkit.sdc import Output
@@ -32,39 +33,7 @@ from djs_toolkit.sdc.release_tables import CHANGE_STATISTICS, RATIO_STATISTICS, 
 from djs_toolkit.sdc.rounding import midpoint6, round_to_base
 from djs_toolkit.sdc.suppress import secondary_suppression
 
-__all__ = ["Derived", "count_columns", "derived_rows", "forget_run", "register", "restate_derived", "withhold_rows"]
-
-
-@dataclass
-class _Printed:
-    """An output of the run as printed: labels, numbers (NaN where withheld) and withheld flags per column."""
-
-    uid: str
-    labels: dict[str, np.ndarray]
-    values: dict[str, np.ndarray]
-    withheld: dict[str, np.ndarray]
-    count_columns: list[str]
-    counts: str | None
-    tolerance: float
-    truth: dict[str, np.ndarray] = field(default_factory=dict)  # unprotected counts behind the rows, when known
-
-
-_REGISTRY: dict[tuple[str, ...], dict[str, _Printed]] = {}
-
-
-def _run_key(ctx: RunContext) -> tuple[str, ...]:
-    # One notebook run: its staging folder, label, ledger and profile (interactive sessions differ in the last two).
-    return str(ctx.stage_dir), ctx.run_name, str(ctx.ledger), ctx.profile
-
-
-def forget_run(ctx: RunContext) -> None:
-    """Forget the outputs remembered for the run of `ctx` (a fresh notebook run starts with none).
-
-    Example:
-        >>> from djs_toolkit.outputs.stage import current_context
-        >>> forget_run(current_context())
-    """
-    _REGISTRY.pop(_run_key(ctx), None)
+__all__ = ["Derived", "count_columns", "derived_rows", "restate_derived", "withhold_rows"]
 
 
 def _is_ratio(statistic: str) -> bool:
@@ -150,35 +119,6 @@ def _small(x: np.ndarray, profile: Profile) -> np.ndarray:
         return np.isfinite(x) & (x >= 0.5) & (x < profile.min_safe_count - 0.5)
 
 
-def _matches(entry: _Printed, frame: pd.DataFrame, keys: list, column: str) -> np.ndarray | None:
-    """Row of `entry` for each row of `frame` (-1 where none), when it is a companion on `column`."""
-    shared = [k for k in keys if k in entry.labels]
-    if not shared or column not in entry.values:
-        return None
-    theirs = {tuple(entry.labels[k][i] for k in shared): i for i in range(len(entry.values[column]))}
-    if len(theirs) != len(entry.values[column]):
-        return None
-    mine = [tuple(str(x) for x in r) for r in frame[shared].itertuples(index=False)]
-    if len(set(mine)) != len(mine):
-        return None
-    rows = np.array([theirs.get(r, -1) for r in mine], dtype=np.int64)
-    ok = rows >= 0
-    if not ok.any():
-        return None
-    ours = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)[ok]
-    if column in entry.truth:  # both tables' own counts are known here: the same quantity when they are equal
-        true = entry.truth[column][rows[ok]]
-        same = np.isfinite(true) & np.isfinite(ours)
-        return rows if same.any() and np.all(np.abs(true[same] - ours[same]) < 1e-9) else None
-    printed = entry.values[column][rows[ok]]
-    both = np.isfinite(printed) & np.isfinite(ours)
-    if np.any(np.abs(printed[both] - ours[both]) > entry.tolerance):
-        return None  # another population that uses the same column name
-    if not ((ok.all() and len(rows) == len(theirs) and both.any()) or both.sum() >= 2):
-        return None  # too little to tell the two tables count the same people
-    return rows
-
-
 def derived_rows(
     frame: pd.DataFrame,
     keys: list,
@@ -234,31 +174,10 @@ def derived_rows(
                 f"count beside it, or the difference of nested counts) is below {profile.min_safe_count}",
             )
         )
-    counts_from = None
-    companions = 0
-    for entry in _REGISTRY.get(_run_key(ctx), {}).values():
-        if entry.uid == uid:
-            continue
-        for c in [counts] if counts is not None and statistic != "count" else cols:
-            if c is None:
-                continue
-            match = _matches(entry, frame, keys, c)
-            if match is None:
-                continue
-            companions += 1
-            ok = match >= 0
-            theirs = np.zeros(n_rows, dtype=bool)
-            theirs[ok] = np.any([entry.withheld[x][match[ok]] for x in entry.withheld], axis=0)
-            col_withheld = np.zeros(n_rows, dtype=bool)
-            col_withheld[ok] = entry.withheld[c][match[ok]]
-            if statistic == "count":
-                rows |= col_withheld
-            else:
-                stat_rows |= theirs
-                if ok.all() and c == counts and counts_from is None:
-                    counts_from = (entry.values[c][match], entry.withheld[c][match])
-                else:
-                    rows |= col_withheld
+    found = companion_rows(ctx, uid, frame, keys, cols, counts, statistic)
+    rows |= found.rows
+    stat_rows |= found.stat_rows
+    counts_from, companions = found.counts_from, found.companions
     if companions and (stat_rows.any() or counts_from is not None):
         reasons.append(
             (
@@ -445,72 +364,3 @@ def _reason(rule: str, summary: str) -> pd.DataFrame:
     from djs_toolkit.sdc.report import reason_frame
 
     return reason_frame([(None, None, rule, "review", summary)])
-
-
-def _printed_counts(o: Output) -> list:
-    stat = str(o.properties.get("statistic", o.statistic))
-    cols = [str(c) for c in o.table.columns]
-    if o.type == "survival":
-        return [c for c in cols if c in ("n_at_risk", "events", "censored", "competing_events")]
-    if stat == "overlap":
-        return [c for c in cols if c in ("exclusive", "inclusive")]
-    if stat == "count":
-        return [
-            c for c in cols if pd.api.types.is_numeric_dtype(o.table[c]) and not pd.api.types.is_bool_dtype(o.table[c])
-        ]
-    declared = o.properties.get("count_columns")
-    return [c for c in cols if c in (declared or [o.properties.get("counts")])]
-
-
-def _truth(truth: pd.DataFrame | pd.Series | None, labels: dict[str, np.ndarray], counts: list) -> dict:
-    """The unprotected counts of `truth` (what was given to save_table) on the rows of the printed output."""
-    if truth is None:
-        return {}
-    frame = truth.to_frame() if isinstance(truth, pd.Series) else truth
-    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None):
-        frame = frame.reset_index()
-    shared = [k for k in labels if k in frame.columns]
-    cols = [c for c in counts if c in frame.columns]
-    if not shared or not cols:
-        return {}
-    at = {tuple(str(x) for x in r): i for i, r in enumerate(frame[shared].itertuples(index=False))}
-    if len(at) != len(frame):
-        return {}
-    rows = np.array([at.get(tuple(labels[k][i] for k in shared), -1) for i in range(len(labels[shared[0]]))])
-    out = {}
-    for c in cols:
-        v = pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
-        out[c] = np.where(rows >= 0, v[np.maximum(rows, 0)], np.nan)
-    return out
-
-
-def register(ctx: RunContext, o: Output, profile: Profile, truth: pd.DataFrame | pd.Series | None = None) -> None:
-    """Remember an output of the run as printed, so later tables of the run stay consistent with it.
-
-    Example:
-        >>> from djs_toolkit.outputs.stage import current_context
-        >>> from djs_toolkit.sdc import load_profile
-        >>> register(current_context(), Output("t", "pass", "table", "x", "count", pd.DataFrame()), load_profile("srs"))
-    """
-    if o.status == "fail" or o.mask is None or o.table.empty or isinstance(o.table.columns, pd.MultiIndex):
-        return
-    named = not (isinstance(o.table.index, pd.RangeIndex) and o.table.index.name is None)
-    flat = o.table.reset_index() if named else o.table.reset_index(drop=True)
-    withheld = o.mask.reset_index(drop=True)
-    counts = _printed_counts(o)
-    labels, values, hidden = {}, {}, {}
-    for c in flat.columns:
-        s = flat[c]
-        if str(c) in counts:
-            values[str(c)] = pd.to_numeric(s, errors="coerce").to_numpy(np.float64)
-            hidden[str(c)] = withheld[c].to_numpy(bool) if c in withheld.columns else np.zeros(len(s), bool)
-        elif c not in o.table.columns or not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            labels[str(c)] = np.array([str(x) for x in s], dtype=object)
-    for c in withheld.columns:  # statistic columns: only whether they are withheld matters
-        if str(c) not in hidden:
-            hidden[str(c)] = withheld[c].to_numpy(bool)
-    tol = float(profile.round_base or 5) if profile.mitigation == "round" else 1e-6
-    counts_col = o.properties.get("counts")
-    entry = _Printed(o.name, labels, values, hidden, counts, counts_col if isinstance(counts_col, str) else None, tol)
-    entry.truth = _truth(truth, labels, counts)
-    _REGISTRY.setdefault(_run_key(ctx), {})[o.name] = entry

@@ -25,8 +25,8 @@ from typing import Any
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.outputs.companions import register
 from djs_toolkit.outputs.curves import SURVIVAL_STATISTICS, curve_output, is_curve_table
-from djs_toolkit.outputs.derived import register
 from djs_toolkit.outputs.frames import MAX_UNITS, add_reason, check_frame, problems_error
 from djs_toolkit.outputs.scan import scan_frame, scan_release
 from djs_toolkit.outputs.stage import RunContext, configure, current_context, name_problems, write_record
