@@ -17,15 +17,23 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-__all__ = ["min_max"]
+__all__ = ["min_max", "quiet_stdout"]
 
 _STARTED = False
 
 
 @contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    # HiGHS prints its banner from C++ when the first solver object is made, before any option can be set: it
-    # would land in executed notebooks. Silence the process's stdout for that one moment.
+def quiet_stdout() -> Iterator[None]:
+    """Silence the process's stdout (file descriptor 1) inside the block.
+
+    HiGHS prints its banner from C++ when the first solver object is made, before any option can be set, and its
+    MIP solver prints a debug line from some heuristics whatever its options say: both would land in executed
+    notebooks.
+
+    Example:
+        >>> with quiet_stdout():
+        ...     pass
+    """
     try:
         sys.stdout.flush()
         fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
@@ -45,7 +53,7 @@ def _quiet_stdout() -> Iterator[None]:
 def _solver() -> highspy.Highs:
     global _STARTED
     if not _STARTED:
-        with _quiet_stdout():
+        with quiet_stdout():
             h = highspy.Highs()
         _STARTED = True
     else:

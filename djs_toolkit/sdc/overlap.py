@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.audit import PublishedSystem, audit
@@ -20,11 +19,16 @@ from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.profiles import Profile, load_profile
 from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.session import Session
+from djs_toolkit.sdc.suppress import complement_milp, drop_redundant, information_loss
 
 __all__ = ["protect_overlap", "superset_sums"]
 
 # Columns of an overlap_sets table that are neither set memberships nor the group.
 _NOT_GROUPS = ("combination", "degree", "exclusive", "inclusive", "window_start", "window_end")
+OTHER = "other combinations"  # the row withheld combinations are merged into (collapse=True)
+# An intersection's inclusive count costs this much of its value: withholding it hides no one's exact combination,
+# which is what the table (and an UpSet plot) answers; exclusive counts cost their full value.
+_INCLUSIVE_WEIGHT = 0.25
 
 
 def superset_sums(exclusive: np.ndarray) -> np.ndarray:
@@ -79,6 +83,21 @@ def _overlap_system(
     return pd.concat(blocks, ignore_index=True), x, sparse.csr_matrix(A), B
 
 
+def _audit(A: sparse.csr_matrix, x: np.ndarray, unknown: np.ndarray, cells: np.ndarray, w: float) -> pd.DataFrame:
+    """Attacker interval of each of ``cells`` when the ``unknown`` cells are not published (all others are)."""
+    system = PublishedSystem(A, np.zeros(A.shape[0]), np.where(unknown, 0.0, x), np.where(unknown, np.inf, x))
+    # Batches of 16: sdc.audit solves one block LP per call, whose cost grows faster than linearly.
+    res = pd.concat([audit(system, cells[i : i + 16]) for i in range(0, max(len(cells), 1), 16)])
+    res["required"] = w
+    res["ok"] = (res["width"] >= w - 1e-6).to_numpy(bool)  # NaN (solver trouble) fails closed
+    return res
+
+
+def _degrees(M: int) -> np.ndarray:
+    """Number of datasets in each combination mask 1..M."""
+    return np.array([bin(m).count("1") for m in range(1, M + 1)])
+
+
 def _pattern(
     Y: np.ndarray,
     x: np.ndarray,
@@ -122,54 +141,104 @@ def _pattern(
             sup[g * n_g : (g + 1) * n_g] |= (sign * Y[int(np.argmin(o[0]))]) != 0
 
 
-def _complements(
-    A: sparse.csr_matrix, x: np.ndarray, sup: np.ndarray, allow: np.ndarray, cost: np.ndarray, t: int, w: float
-) -> np.ndarray | None:
-    """Exact fallback (a MILP, as sdc.suppress): the cheapest suppressed set admitting a perturbation y with
-    A y = 0, y_t = w, moving only suppressed cells and keeping counts >= 0 (docs/disclosure.md §7.3)."""
-    n, up, down = len(x), 2.0 * w, np.minimum(x, 2.0 * w)
-    ident = sparse.identity(n)
-    box = sparse.vstack([sparse.hstack([ident, -up * ident]), sparse.hstack([-ident, -sparse.diags(down)])])
-    lo, hi = np.r_[np.full(n, -np.inf), sup * 1.0], np.r_[np.full(n, np.inf), (sup | allow) * 1.0]
-    lo[t] = hi[t] = w
-    res = milp(
-        np.r_[np.zeros(n), cost],
-        integrality=np.r_[np.zeros(n), np.ones(n)],
-        bounds=Bounds(lo, hi),
-        constraints=[
-            LinearConstraint(sparse.hstack([A, sparse.csr_matrix(A.shape)]).tocsr(), 0, 0),
-            LinearConstraint(box.tocsr(), -np.inf, 0),
-        ],
-        options={"time_limit": 60.0},
-    )
-    return None if res.x is None else res.x[n:] > 0.5
+def _choose(
+    A: sparse.csr_matrix,
+    x: np.ndarray,
+    unknown: np.ndarray,
+    cost: np.ndarray,
+    primary: np.ndarray,
+    w: float,
+    B: np.ndarray,
+    linked: bool,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Complements for every primary cell with the least information lost, audited.
+
+    Two starts, each followed by `drop_redundant` (a pass over the whole table releasing every complement no
+    small cell needs): the cheapest pair pattern per cell (`_pattern`) and an exact MILP per cell
+    (`complement_milp`); the cheaper result is kept (on the small dummy run each start wins on one of two
+    tables). Returns the withheld mask (primary cells and complements; ``unknown`` cells, unpublished by
+    design, are not in it) and the audit of every withheld cell; cells it finds too narrow get joint MILP rounds.
+    """
+    lb, width = np.zeros(len(x)), np.full(len(x), float(w))
+    allow = np.ones(len(x), dtype=bool)
+    M, n_g = len(B), 2 * len(B) + 1
+    allow[n_g - 1 :: n_g] = False  # the union is never withheld
+    targets = np.flatnonzero(primary)
+    targets = targets[np.argsort(-x[targets], kind="stable")]
+    E = (np.eye(M)[:, None, :] - np.eye(M)[None, :, :]).reshape(M * M, M)[~np.eye(M, dtype=bool).ravel()]
+    Y = np.hstack([E, E @ B.T, np.zeros((len(E), 1))])  # every pair pattern, in units of w
+    by_pattern = unknown | primary
+    for t in targets:
+        _pattern(Y, x, by_pattern, allow, cost, n_g, int(t), w, linked)
+    by_milp, left = complement_milp(A, x, lb, unknown | primary, allow, cost, targets, width)
+    starts = [by_pattern] + ([by_milp] if not len(left) else [])
+    found = [drop_redundant(A, x, lb, sup, unknown | primary, targets, width, cost) for sup in starts]
+    sup = min(found, key=lambda s: float(cost[s & ~unknown].sum()))
+    res, rounds = _audit(A, x, sup, np.flatnonzero(sup & ~unknown), w), 0
+    while not res["ok"].all() and rounds < 4:
+        failing = res.index[~res["ok"].to_numpy()].to_numpy()
+        sup, _ = complement_milp(A, x, lb, sup, allow, cost, failing, width, joint=True)
+        res, rounds = _audit(A, x, sup, np.flatnonzero(sup & ~unknown), w), rounds + 1
+    return sup & ~unknown, res
 
 
-def _audit(A: sparse.csr_matrix, x: np.ndarray, sup: np.ndarray, w: float) -> pd.DataFrame:
-    system = PublishedSystem(A, np.zeros(A.shape[0]), np.where(sup, 0.0, x), np.where(sup, np.inf, x))
-    cells = np.flatnonzero(sup)
-    # Batches of 16: sdc.audit solves one block LP per call, whose cost grows faster than linearly.
-    res = pd.concat([audit(system, cells[i : i + 16]) for i in range(0, max(len(cells), 1), 16)])
-    res["required"] = w
-    res["ok"] = (res["width"] >= w - 1e-6).to_numpy(bool)  # NaN (solver trouble) fails closed
-    return res
+def _collapse(
+    shown: pd.DataFrame, mask: pd.DataFrame, exclusive: np.ndarray, base: float, by: str | None, labels: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows whose exclusive count is withheld merged into one "other combinations" row per group (after it).
+
+    The row's count is their true total (rounded like every count under a rounding profile): the union less
+    the published rows, so it tells an attacker nothing the table did not.
+    """
+    hidden = mask["exclusive"].to_numpy(bool)
+    groups = shown[by].astype(str).to_numpy() if by else np.zeros(len(shown), dtype=object)
+    shown = shown.assign(degree=shown["degree"].astype("Int64"))
+    parts, masks = [], []
+    for g in pd.unique(groups):
+        here = groups == g
+        parts.append(shown[here & ~hidden])
+        masks.append(mask[here & ~hidden])
+        if (here & hidden).any():
+            total = float(exclusive[here & hidden].sum())
+            row = shown[here & hidden].iloc[[0]].copy()
+            row[labels] = False
+            row["combination"] = OTHER
+            row["degree"] = row["inclusive"] = pd.array([pd.NA], dtype="Int64")
+            row["exclusive"] = int(np.floor(total / base + 0.5) * base)
+            parts.append(row)
+            masks.append(mask[here & hidden].iloc[[0]].assign(exclusive=False, inclusive=True))
+    return pd.concat(parts, ignore_index=True), pd.concat(masks, ignore_index=True)
 
 
 def protect_overlap(
-    table: pd.DataFrame, session_or_profile: Session | Profile | str | Path = "srs", name: str | None = None
+    table: pd.DataFrame,
+    session_or_profile: Session | Profile | str | Path = "srs",
+    name: str | None = None,
+    *,
+    collapse: bool = False,
 ) -> Output:
     """Protect an `overlap_sets` table as one linked table: exclusive cells, inclusive counts, set sizes.
 
     Counts in (0, threshold) are withheld; complements are then chosen so that no withheld count can be
     narrowed below the protection width from *all* published values (exclusive, inclusive, set sizes and
     the union, treated as public), and the LP attacker audit proves it (docs/disclosure.md §0 fact 9,
-    §7.3). Set sizes and the All group are complements of last resort; the union is never withheld.
-    Rounding profiles then round the published counts (rounding only widens the intervals).
+    §7.3). Complements minimise the people withheld over the whole table: one MILP over every small cell
+    with each cell weighted by its count (`sdc.suppress.information_loss`); single-dataset counts and set
+    sizes are used only when nothing else protects the table, the All group after them, and the union is never
+    withheld. Rounding profiles then round the published counts (rounding only widens the intervals).
+
+    With ``collapse`` (UpSet practice: the largest combinations, the small ones together), the inclusive counts
+    of intersections are not published (set sizes are), so fewer complements are needed, and every withheld
+    combination is shown in one "other combinations" row per group, with their total.
+
+    The share of people in withheld exclusive cells is ``properties["withheld_share"]``.
 
     Args:
         table: `overlap_sets` output (with ``by``, an ``All`` group is added and protected with the groups).
         session_or_profile: an `sdc.Session` (the output is registered for ``finalise``) or a profile.
         name: output name (default ``overlap_<k>``).
+        collapse: publish set sizes but not intersections' inclusive counts; merge withheld rows into
+            "other combinations".
 
     Returns:
         `sdc.Output`: ``table`` (withheld counts missing), ``mask`` (True where withheld), ``status``,
@@ -181,6 +250,8 @@ def protect_overlap(
         >>> out = protect_overlap(overlap_sets(m))
         >>> out.status, int(out.mask.to_numpy().sum()), bool(out.audit["ok"].all())
         ('review', 4, True)
+        >>> round(out.properties["withheld_share"], 3)  # a & b (3) and b only (30) of 73 people
+        0.452
     """
     if isinstance(session_or_profile, Session):
         session, prof = session_or_profile, session_or_profile.profile
@@ -197,34 +268,31 @@ def protect_overlap(
     n_g = 2 * M + 1
     j, grp = np.arange(len(x)) % n_g, np.arange(len(x)) // n_g
     union = j == 2 * M
-    deg1 = np.r_[np.zeros(M), B.sum(axis=1) == 2 ** (len(labels) - 1), 0].astype(bool)[j]
-    primary = (x > 0) & (x < safe) & ~union
-    # Complement cost: interior cells first, then intersections, set sizes, and the All group last.
-    cost = 1.0 + x / (x.sum() + 1.0) + (j >= M) + 100.0 * deg1 + 1000.0 * ((grp == grp.max()) & (by is not None))
-    E = (np.eye(M)[:, None, :] - np.eye(M)[None, :, :]).reshape(M * M, M)[~np.eye(M, dtype=bool).ravel()]
-    Y = np.hstack([E, E @ B.T, np.zeros((len(E), 1))])  # every pair pattern, in units of w
-    sup = primary.copy()
-    for t in np.flatnonzero(primary)[np.argsort(-x[primary], kind="stable")]:
-        _pattern(Y, x, sup, ~union, cost, n_g, t, w, by is not None)
-    res, rounds = _audit(A, x, sup, w), 0
-    while not res["ok"].all() and rounds < 4:
-        for t in res.index[~res["ok"].to_numpy()]:
-            chosen = _complements(A, x, sup, ~union, cost, int(t), w)
-            sup |= chosen if chosen is not None else False
-        res, rounds = _audit(A, x, sup, w), rounds + 1
+    deg = np.r_[_degrees(M), _degrees(M), 0][j]
+    all_group = (grp == grp.max()) & (by is not None)
+    # Not published by design (collapse): intersections' inclusive counts; an attacker does not know them.
+    unknown = (j >= M) & ~union & (deg >= 2) & collapse
+    primary = (x > 0) & (x < safe) & ~union & ~unknown
+    # Tiers: intersections first (by count), then single-dataset counts, set sizes, and the All group last.
+    tier = np.where(all_group, 3, np.where(deg == 1, np.where(j < M, 1, 2), 0))
+    withheld, res = _choose(
+        A, x, unknown, information_loss(x, tier, np.where(j < M, 1.0, _INCLUSIVE_WEIGHT)), primary, w, B, by is not None
+    )
     ok = bool(res["ok"].all()) and not ((x > 0) & (x < safe) & union).any()
     cells = np.flatnonzero(~union)
     back = np.argsort(np.argsort(frame["_pos"].to_numpy(), kind="stable"))  # system row -> output row
     row, col = back[grp[cells] * M + j[cells] % M], np.where(j[cells] < M, "exclusive", "inclusive")
     shown = frame.sort_values("_pos").drop(columns=["_mask", "_pos"]).reset_index(drop=True)
     mask = pd.DataFrame(False, index=shown.index, columns=shown.columns)
-    evidence = shown.drop(columns=["window_start", "window_end"])  # checker-only: true counts
+    evidence = shown.drop(columns=["window_start", "window_end"], errors="ignore")  # checker-only: true counts
+    true_exclusive = shown["exclusive"].to_numpy(np.int64)
     for c in ("exclusive", "inclusive"):
-        mask.loc[row[col == c], c] = sup[cells[col == c]]
+        mask.loc[row[col == c], c] = (withheld | unknown)[cells[col == c]]
         vals = shown[c].astype(float)
         if prof.mitigation == "round" and prof.round_base:
             vals = pd.Series(np.floor(vals / prof.round_base + 0.5) * prof.round_base, index=vals.index)
         shown[c] = vals.mask(mask[c]).round().astype("Int64")
+    share = _people_withheld(true_exclusive, mask["exclusive"].to_numpy(bool), shown, by)
     reasons = reason_frame(
         [
             (
@@ -241,10 +309,17 @@ def protect_overlap(
                 ),
             )
             for cell, r, c in zip(cells, row, col, strict=True)
-            if sup[cell]
+            if withheld[cell]
         ]
     )
-    status = "fail" if not ok else (prof.status_after_protection if sup.any() else "pass")
+    n_other = int(mask["exclusive"].sum())
+    if collapse:
+        base = float(prof.round_base) if prof.mitigation == "round" and prof.round_base else 1.0
+        shown, mask = _collapse(shown, mask, true_exclusive, base, by, labels)
+        other = np.flatnonzero((shown["combination"] == OTHER).to_numpy())
+        merged = f"combinations below {safe}, and complements protecting them, merged into this row"
+        reasons = reason_frame([(int(i), "exclusive", "CombinationsMerged", "review", merged) for i in other])
+    status = "fail" if not ok else (prof.status_after_protection if withheld.any() else "pass")
     if status == "pass" and prof.zeros == "review" and (x[cells] == 0).any():
         status = "review"
     if session is not None:
@@ -271,12 +346,31 @@ def protect_overlap(
         variables=list(labels),
         n=int(x[union][-1]),
     )
-    out.properties["statistic"] = "overlap"
+    out.properties.update({"statistic": "overlap", "withheld_share": share, "withheld_share_of": "people"})
+    out.properties["collapsed"] = bool(collapse)
     out.controls = [
         f"counts below {safe} withheld",
-        "complementary suppression over exclusive, inclusive and set-size counts as one linked table",
+        "complementary suppression over exclusive, inclusive and set-size counts as one linked table, "
+        "chosen to withhold the fewest people",
         "LP attacker audit of every withheld count",
     ]
+    if collapse:
+        out.controls[1:1] = [
+            "inclusive counts of intersections not published (set sizes are)",
+            f"{n_other} withheld combination(s) shown together as '{OTHER}'",
+        ]
     if session is not None:
         session.outputs[out.name] = out
     return out
+
+
+def _people_withheld(exclusive: np.ndarray, withheld: np.ndarray, shown: pd.DataFrame, by: str | None) -> float:
+    """Share of people whose exact combination is withheld (in their group's row or in the All group's)."""
+    if by is None:
+        return float(exclusive[withheld].sum() / max(exclusive.sum(), 1))
+    is_all = (shown[by] == "All").to_numpy()
+    combo = shown["combination"].to_numpy()
+    hidden_all = set(combo[is_all & withheld])
+    hit = withheld | np.isin(combo, list(hidden_all))
+    people = exclusive[~is_all]
+    return float(people[hit[~is_all]].sum() / max(people.sum(), 1))

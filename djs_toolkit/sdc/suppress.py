@@ -17,15 +17,26 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from djs_toolkit.sdc.audit import PublishedSystem, audit
 from djs_toolkit.sdc.evidence import Grid
+from djs_toolkit.sdc.lp import quiet_stdout
 
-__all__ = ["SuppressionResult", "secondary_suppression", "table_equations"]
+__all__ = [
+    "SuppressionResult",
+    "complement_milp",
+    "drop_redundant",
+    "information_loss",
+    "secondary_suppression",
+    "table_equations",
+]
 
 _MAX_VARS = 40_000  # y-variables per MILP; larger target sets are processed in batches
-_MARGIN_COST = 1_000.0
+_CELL_COST = 0.1  # per withheld cell, in units of the mean interior value: value dominates, fewer cells break ties
+# One MILP per sensitive cell while (sensitive cells x table cells) stays below this; hypercube patterns beyond
+# (a 7x7x7 transitions table with 80 small cells is 82k: 8 s of MILPs on one core).
+_MILP_WORK = 250_000
 
 
 def table_equations(grid: Grid) -> sparse.csr_matrix:
@@ -88,9 +99,12 @@ def _milp_round(
     targets: np.ndarray,
     width: np.ndarray,
     time_limit: float,
+    reach: float = 2.0,
 ) -> np.ndarray | None:
     n, m, k = len(x), A.shape[0], len(targets)
-    up = 2.0 * float(width[targets].max())  # moves of +-w suffice for hypercube-style patterns
+    # Cells move by at most `reach` widths: +-w suffices for hypercube-style patterns, and the tighter the bound
+    # the tighter the relaxation (1 width solves a 127-cell overlap table ten times faster than 2).
+    up = reach * float(width[targets].max())
     down = np.minimum(np.where(np.isfinite(lb), x - lb, up), up)
     # Variables: y^1..y^k (k*n continuous), then z (n binary).
     eye_k = sparse.identity(k, format="csr")
@@ -109,13 +123,15 @@ def _milp_round(
         lo[i * n + p] = hi[i * n + p] = width[p]
     c = np.concatenate([np.zeros(k * n), cost])
     integrality = np.concatenate([np.zeros(k * n), np.ones(n)])
-    res = milp(
-        c,
-        constraints=cons,
-        integrality=integrality,
-        bounds=Bounds(lo, hi),
-        options={"time_limit": time_limit, "disp": False},
-    )
+    with quiet_stdout():  # HiGHS's MIP heuristics print a debug line from C++ whatever the options say
+        res = milp(
+            c,
+            constraints=cons,
+            integrality=integrality,
+            bounds=Bounds(lo, hi),
+            # A 5% gap: the redundancy pass (`drop_redundant`) then removes what a near-optimal choice left over.
+            options={"time_limit": time_limit, "disp": False, "mip_rel_gap": 0.05},
+        )
     if res.x is None:
         return None
     return res.x[k * n :] > 0.5
@@ -169,6 +185,169 @@ def _hypercube(
     return chosen
 
 
+def information_loss(x: np.ndarray, tier: np.ndarray | None = None, weight: np.ndarray | float = 1.0) -> np.ndarray:
+    """Cost of withholding each cell: its value in units of the mean tier-0 value (times ``weight``), plus a small
+    cost per cell.
+
+    Value weights are what tau-Argus uses by default: the cheapest complements are the cells that hide the least
+    of the table. A cell of a higher ``tier`` costs more than every cell of the lower tiers together, so it is
+    withheld only when no choice among the lower tiers protects the table (set sizes, for example).
+
+    Example:
+        >>> information_loss(np.array([0.0, 10.0, 30.0, 100.0]), np.array([0, 0, 0, 1])).round(2).tolist()
+        [0.1, 0.85, 2.35, 11.9]
+    """
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    tier = np.zeros(len(x), dtype=np.int64) if tier is None else np.asarray(tier, dtype=np.int64)
+    base = x[tier == 0]
+    unit = float(base.mean()) if len(base) and base.mean() > 0 else 1.0
+    cost = _CELL_COST + np.asarray(weight, dtype=np.float64) * x / unit
+    for t in range(1, int(tier.max(initial=0)) + 1):
+        cost = np.where(tier >= t, cost + float(cost[tier < t].sum()) + 1.0, cost)
+    return cost
+
+
+def complement_milp(
+    A: sparse.csr_matrix,
+    x: np.ndarray,
+    lb: np.ndarray,
+    sup: np.ndarray,
+    allow: np.ndarray,
+    cost: np.ndarray,
+    targets: np.ndarray,
+    width: np.ndarray,
+    time_limit: float = 20.0,
+    joint: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cheapest complements protecting ``targets`` by MILP (docs/disclosure.md §7.3).
+
+    For a target p there must be a perturbation y of the withheld cells with ``A y = 0``, ``y_p = width[p]``
+    and every moving cell staying above its lower bound; binaries say which cells are withheld and the
+    objective is their total ``cost`` (use `information_loss`). By default the targets are taken one at a
+    time in the order given, each an exact MILP in which the cells chosen before are free (one MILP over
+    all targets proved too slow to solve: 20 s at the root for 16 targets of a 127-cell table); `drop_redundant`
+    then removes what that order left over. ``joint=True`` solves batches of targets in one MILP.
+
+    Args:
+        A: the published equations (``A @ x == 0``).
+        x: true values; lb: known lower bounds; sup: cells already withheld; allow: cells that may be withheld.
+        cost: cost of withholding each cell; targets: cells to protect; width: required width per cell.
+        time_limit: seconds per MILP.
+        joint: one MILP per batch of targets instead of one per target.
+
+    Returns:
+        ``(withheld, unresolved)``: ``sup`` plus the chosen complements, and the targets the solver could not
+        settle (for a fallback).
+
+    Example:
+        >>> A = sparse.csr_matrix([[-1.0, -1.0, -1.0, 1.0]])  # a + b + c = total
+        >>> x = np.array([3.0, 40.0, 20.0, 63.0])
+        >>> sup = np.array([True, False, False, False]); allow = np.array([True, True, True, False])
+        >>> got, left = complement_milp(A, x, np.zeros(4), sup, allow, information_loss(x), np.array([0]),
+        ...                             np.full(4, 10.0))
+        >>> got.tolist(), left.tolist()  # c (20) hides less than b (40)
+        ([True, False, True, False], [])
+    """
+    sup = np.asarray(sup, dtype=bool).copy()
+    targets = np.asarray(targets, dtype=np.int64)
+    per = max(1, _MAX_VARS // max(len(x), 1)) if joint else 1
+    unresolved: list[int] = []
+    for start in range(0, len(targets), per):
+        batch = targets[start : start + per]
+        chosen = _milp_round(x, lb, A, sup, allow, cost, batch, width, time_limit, reach=1.0)
+        if chosen is None:  # a pattern may need cells moving by more than one width
+            chosen = _milp_round(x, lb, A, sup, allow, cost, batch, width, time_limit)
+        if chosen is None:
+            unresolved += batch.tolist()
+        else:
+            sup |= chosen
+    return sup, np.asarray(unresolved, dtype=np.int64)
+
+
+def _witness(
+    A: sparse.csr_matrix, x: np.ndarray, lb: np.ndarray, sup: np.ndarray, t: int, w: float, cost: np.ndarray
+) -> np.ndarray | None:
+    """Cells two attacker-feasible tables differing by ``w`` in cell t move, as few and cheap as an LP finds.
+
+    Two perturbations y1, y2 of the withheld cells (``A y = 0``, cells above their lower bounds) with
+    ``y1_t - y2_t = w``: they exist exactly when the attacker's interval for t is at least ``w`` wide. Minimising
+    the cost of the moves keeps the support small, so few witnesses depend on any one complement. None when
+    no such pair exists.
+    """
+    free = np.flatnonzero(sup)
+    sub = sparse.csr_matrix(A[:, free])
+    sub = sub[np.flatnonzero(np.diff(sub.indptr) > 0)]  # equations without a withheld cell hold whatever moves
+    k, m = len(free), sub.shape[0]
+    block = sparse.hstack([sub, -sub])
+    zero = sparse.csr_matrix((m, 2 * k))
+    pos = int(np.flatnonzero(free == t)[0])
+    link = sparse.csr_matrix(([1.0, -1.0, -1.0, 1.0], ([0] * 4, [pos, k + pos, 2 * k + pos, 3 * k + pos])), (1, 4 * k))
+    eq = sparse.vstack([sparse.hstack([block, zero]), sparse.hstack([zero, block]), link]).tocsr()
+    down = x[free] - lb[free]
+    upper = np.r_[np.full(k, np.inf), down, np.full(k, np.inf), down]
+    res = linprog(
+        np.tile(cost[free], 4),
+        A_eq=eq,
+        b_eq=np.r_[np.zeros(2 * m), w],
+        bounds=np.column_stack([np.zeros(4 * k), upper]),
+        method="highs",
+    )
+    if res.status != 0:
+        return None
+    y = res.x.reshape(4, k)
+    moved = np.zeros(len(x), dtype=bool)
+    moved[free[(np.abs(y[0] - y[1]) > 1e-7) | (np.abs(y[2] - y[3]) > 1e-7)]] = True
+    return moved
+
+
+def drop_redundant(
+    A: sparse.csr_matrix,
+    x: np.ndarray,
+    lb: np.ndarray,
+    sup: np.ndarray,
+    keep: np.ndarray,
+    targets: np.ndarray,
+    width: np.ndarray,
+    cost: np.ndarray,
+) -> np.ndarray:
+    """Publish again every complement the targets do not need, dearest first (a pass over the whole table).
+
+    Complements chosen one target at a time often become unnecessary once later targets' complements exist.
+    Each target keeps a witness (`_witness`: the cells two attacker-feasible tables differing by its width move);
+    a complement no witness uses is released at once, otherwise only the targets whose witness uses it are
+    re-checked. Cells in ``keep`` (primary cells, cells unpublished by design) stay withheld.
+
+    Example:
+        >>> A = sparse.csr_matrix([[-1.0, -1.0, -1.0, 1.0]])  # a + b + c = total
+        >>> x = np.array([3.0, 40.0, 20.0, 63.0])
+        >>> sup, keep = np.array([True, True, True, False]), np.array([True, False, False, False])
+        >>> drop_redundant(A, x, np.zeros(4), sup, keep, np.array([0]), np.full(4, 10.0), x).tolist()
+        [True, False, True, False]
+    """
+    sup = np.asarray(sup, dtype=bool).copy()
+    seen: dict[int, np.ndarray] = {}
+    for t in targets:
+        moved = _witness(A, x, lb, sup, int(t), float(width[t]), cost)
+        if moved is None:  # not protected yet: the audit rounds deal with it, nothing can be released for it
+            return sup
+        seen[int(t)] = moved
+    candidates = np.flatnonzero(sup & ~np.asarray(keep, dtype=bool))
+    for c in candidates[np.argsort(-cost[candidates], kind="stable")]:
+        trial = sup.copy()
+        trial[c] = False
+        found: dict[int, np.ndarray] = {}
+        for t, moved in seen.items():
+            if moved[c]:
+                again = _witness(A, x, lb, trial, t, float(width[t]), cost)
+                if again is None:
+                    break
+                found[t] = again
+        else:
+            sup = trial
+            seen.update(found)
+    return sup
+
+
 def secondary_suppression(
     grid: Grid,
     x: np.ndarray,
@@ -179,6 +358,12 @@ def secondary_suppression(
     time_limit: float = 20.0,
 ) -> SuppressionResult:
     """Choose complementary cells so that no suppressed cell can be pinned, then audit.
+
+    Complements minimise the information lost over the whole table (`information_loss`: the values withheld, a
+    margin costing its total like any cell): an exact MILP per sensitive cell, largest first (`complement_milp`;
+    hypercube patterns when the table is too large, or for cells the solver cannot settle), then a pass over the
+    whole table releasing every complement no sensitive cell needs (`drop_redundant`). The LP attacker audit
+    then checks every withheld cell (cells it finds too narrow are targets of joint MILP rounds).
 
     Args:
         grid: the table's Grid (interior plus every margin).
@@ -205,33 +390,32 @@ def secondary_suppression(
     lb = np.zeros(n) if lower_bound is None else np.asarray(lower_bound, dtype=np.float64)
     A = table_equations(grid)
     primary = np.asarray(primary, dtype=bool)
-    sup = primary.copy()
-    is_margin = grid.is_total().any(axis=0)
     grand = n - 1
     allow = np.ones(n, dtype=bool)
     allow[grand] = bool(primary[grand])  # the grand total is published unless it is itself sensitive
-    scale = float(np.abs(x[~is_margin]).sum()) + 1.0
-    cost = 1.0 + np.abs(x) / scale + np.where(is_margin, _MARGIN_COST, 0.0)
-    # Largest sensitive cells first: their patterns are the hardest to find, smaller ones then reuse them.
+    cost = information_loss(x)
+    # Largest sensitive cells first: they are the hardest to protect; smaller ones then reuse their complements.
     order = np.flatnonzero(primary)
     order = order[np.argsort(-x[order], kind="stable")]
+    if len(order) * n <= _MILP_WORK:
+        sup, unresolved = complement_milp(A, x, lb, primary, allow, cost, order, width, time_limit)
+    else:  # too large for a MILP per cell: hypercube patterns, as GHMITER
+        sup, unresolved = primary.copy(), order
     hard = []
-    for p in order:
+    for p in unresolved:
         chosen = _hypercube(grid, x, lb, sup, allow, cost, int(p), float(width[p]))
         if chosen is None:
             hard.append(int(p))
         else:
             sup |= chosen
+    if not hard:
+        sup = drop_redundant(A, x, lb, sup, primary, order, width, cost)
     res = _audit(A, x, lb, sup, width)
     targets = np.union1d(np.asarray(hard, dtype=int), res.index[~res["ok"].to_numpy()].to_numpy())
     rounds = 0
     while len(targets) and rounds < max_rounds:
         rounds += 1
-        per = max(1, _MAX_VARS // n)
-        for start in range(0, len(targets), per):
-            chosen = _milp_round(x, lb, A, sup, allow, cost, targets[start : start + per], width, time_limit)
-            if chosen is not None:
-                sup |= chosen
+        sup, _ = complement_milp(A, x, lb, sup, allow, cost, targets, width, time_limit, joint=True)
         res = _audit(A, x, lb, sup, width)
         targets = res.index[~res["ok"].to_numpy()].to_numpy()
     return SuppressionResult(sup, primary, res, bool(res["ok"].all()), rounds)
