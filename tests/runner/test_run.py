@@ -213,13 +213,17 @@ def test_parallel_run_assembles_only_declared_checked_outputs(parallel, project)
         ("counts-b", "ok"),
         ("leaky", "withheld"),
     ]
-    assert [(r["pass"], r["review"], r["fail"]) for r in report.rows] == [(1, 2, 0), (1, 2, 0), (0, 0, 1)]
+    # counts-b.by_outcome is an aggregated frame whose records cannot be linked to counts-a.by_outcome: if one
+    # population contained the other, their difference would be a small group, so it fails closed (issue 16).
+    assert [(r["pass"], r["review"], r["fail"]) for r in report.rows] == [(1, 2, 0), (0, 2, 1), (0, 0, 1)]
     bundle = report.bundle
     assert sorted(p.name for p in (bundle / "release").iterdir()) == sorted(
         f"counts-{x}.{n}"
         for x in "ab"
         for n in ("by_group.csv", "by_group_fig.csv", "by_group_fig.png", "by_outcome.csv")
+        if (x, n) != ("b", "by_outcome.csv")
     )
+    assert "could not be linked" in (bundle / "CLEARANCE.md").read_text()
     assert not list(bundle.rglob("*.ipynb")) and (project / "runs_par" / report.run_id / "nb" / "leaky.ipynb").is_file()
     results = json.loads((bundle / "results.json").read_text())["results"]
     leaky = results["leaky.by_court"]
