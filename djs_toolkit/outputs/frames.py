@@ -138,6 +138,24 @@ def _counts_frame(
     return None
 
 
+def _spread(
+    frame: pd.DataFrame, keys: list, values: list, column: str, problems: list[str]
+) -> tuple[pd.DataFrame, list, list]:
+    """The levels of key `column` as value columns (one count column in, one column per level out; absent
+    combinations count 0), so the crosstab's totals column is each row's total over `column`."""
+    if column not in keys or len(values) != 1 or len(keys) < 2:
+        problems.append(
+            f"margins={column!r} needs `{column}` to be a key column of a table with one count column and "
+            f"another key column: pass margins=True for the totals of the table as it is laid out"
+        )
+        return frame, keys, values
+    rest = [k for k in keys if k != column]
+    wide = frame.pivot(index=rest, columns=column, values=values[0]).fillna(0)
+    wide = wide.reindex(columns=_sorted_levels(frame[column])).reset_index()
+    wide.columns.name = column
+    return wide, rest, [c for c in wide.columns if c not in rest]
+
+
 def _sorted_levels(s: pd.Series) -> pd.Index:
     uniq = pd.Index(pd.unique(s))
     try:
@@ -147,12 +165,19 @@ def _sorted_levels(s: pd.Series) -> pd.Index:
 
 
 def _checked_counts(
-    frame: pd.DataFrame, keys: list, cnt: pd.DataFrame, uid: str, description: str, population: str, ctx: RunContext
+    frame: pd.DataFrame,
+    keys: list,
+    cnt: pd.DataFrame,
+    uid: str,
+    description: str,
+    population: str,
+    ctx: RunContext,
+    margins: bool = False,
 ) -> Output:
     """Check a table of counts by expanding it to one record per unit and running the checker's crosstab.
 
     The columns of `cnt` are a table dimension (a wide table: disjoint units per column); with one column, the
-    counts belong to the rows.
+    counts belong to the rows. With `margins`, the crosstab's totals row and column are published with the table.
     """
     flat = cnt.to_numpy(np.float64).round().astype(np.int64).ravel()
     values = list(cnt.columns)
@@ -172,7 +197,9 @@ def _checked_counts(
     col = expand(np.tile(np.arange(nv), len(frame)), pd.Index(values), measure)
     s = Session(ctx.profile, ledger=ctx.ledger, run=ctx.run_name)
     # The expanded records are made up: they enter the ledger as released counts only, compared by content.
-    return s.crosstab(rows, col, name=uid, description=description, population=population, record_id=False)
+    return s.crosstab(
+        rows, col, margins=margins, name=uid, description=description, population=population, record_id=False
+    )
 
 
 def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statistic: str) -> Output:
@@ -223,10 +250,14 @@ def check_frame(
     index: str | Sequence[str] | None,
     ctx: RunContext,
     problems: list[str],
+    margins: bool | str = False,
 ) -> Output:
     """Read `table` as row labels and values and check it under the run's profile (`save_table`'s DataFrame path).
 
     Problems with the table's layout are collected in `problems` and raised together, after those of the call.
+    `margins` (count tables only): True publishes the totals of every row and column (pandas' ``margins=True``),
+    a key column's name first spreads that column's levels across the columns, so each row's total over it is
+    published (`_spread`). Totals come from the unprotected counts and are protected with the table.
 
     Example:
         >>> from djs_toolkit.outputs.stage import current_context
@@ -235,6 +266,10 @@ def check_frame(
         [40, 55]
     """
     frame, keys, values = _layout(table, index, problems)
+    if margins is not False and statistic != "count":
+        problems.append("margins= is for count tables: totals of a statistic are not sums of its cells")
+    elif isinstance(margins, str):
+        frame, keys, values = _spread(frame, keys, values, margins, problems)
     if statistic == "count":
         _whole(frame, values, "count", problems)
         if counts is not None:
@@ -294,7 +329,7 @@ def check_frame(
             f"more than {MAX_UNITS} units: check it from the records with outputs.session()",
         )
         return out
-    oc = _checked_counts(frame, keys, cnt, uid, description, population, ctx)
+    oc = _checked_counts(frame, keys, cnt, uid, description, population, ctx, margins=bool(margins))
     oc.command = f"save_table({uid!r}, statistic={statistic!r})"
     oc.properties["method"] = "save_table"
     # Derived values only from protected counts: what the statistic, nested counts and companions give away.

@@ -31,6 +31,7 @@ from djs_toolkit.outputs.frames import MAX_UNITS, add_reason, check_frame, probl
 from djs_toolkit.outputs.scan import scan_frame, scan_release
 from djs_toolkit.outputs.stage import RunContext, configure, current_context, name_problems, write_record
 from djs_toolkit.sdc import EXCEPTION_CODES, Output, Session, load_profile, protect_overlap
+from djs_toolkit.sdc.share import share_text
 
 __all__ = ["MAX_UNITS", "configure", "save_figure", "save_table", "scan_release", "session"]
 
@@ -121,6 +122,7 @@ def _finish(
     print(
         f"saved {o.name}: {o.status}"
         + (f", {withheld} cell(s) withheld" if withheld else "")
+        + (f" ({share})" if withheld and (share := share_text(o.properties)) else "")
         + ("; flags: " + ", ".join(f"{r} x{c}" for r, c in flags.items()) if len(flags) else "")
         + ("; NOT released" if o.status == "fail" else "")
     )
@@ -140,6 +142,7 @@ def save_table(
     exception: tuple[str, str] | None = None,
     data: pd.DataFrame | None = None,
     event: object = None,
+    margins: bool | str = False,
 ) -> Output:
     """Check a table or a fitted model under the run's profile and stage it for release; returns the checked Output.
 
@@ -165,6 +168,10 @@ def save_table(
         data: for a fitted Cox or Fine-Gray model, the rows it was fitted on (with the covariate columns), so the
             events behind every indicator are checked; without it the model comes out `review`.
         event: for a fitted model with `data=`: the event column name (or codes).
+        margins: for a count table, publish its true totals with it, protected as one table (the checker's
+            crosstab margins, computed from the unprotected counts: never a sum of protected cells). True: the
+            totals of every row and column as laid out; a key column's name: that column's levels become
+            columns, and each row's total over them is published (column "All"), e.g. ``margins="sex"``.
 
     Returns:
         The checked Output (status `pass`, `review` or `fail`; `fail` is recorded but never released).
@@ -173,12 +180,14 @@ def save_table(
         >>> t = pd.DataFrame({"year": [2019, 2020, 2021], "mean_days": [41.5, 38.0, 40.0], "n": [120, 150, 3]})
         >>> o = save_table(t, "days", "mean days to trial", "trials 2019-21", statistic="mean", counts="n",
         ...                index="year")  # doctest: +ELLIPSIS
-        saved days: review, 4 cell(s) withheld; flags: CountsOnlyCheck x1, MinimumThresholdCheck x2
+        saved days: review, 4 cell(s) withheld (45.1% of the total in withheld cells); flags: ...
         >>> o.table["mean_days"].tolist()  # 2021 has 3 trials; 2019 is withheld too, or the total would give it
         [nan, 38.0, nan]
     """
     ctx = current_context()
     problems = _common_problems(name, description, population)
+    if margins is not False and not (isinstance(table, (pd.DataFrame, pd.Series)) and statistic == "count"):
+        problems.append("margins= applies to a DataFrame of counts (statistic='count')")
     uid = ctx.uid(name) if not problems else str(name)
     if isinstance(table, Output):
         if not _accepted(table, ctx):
@@ -205,7 +214,9 @@ def save_table(
         curve = curve_output(table, session(), uid, str(statistic), description, population)
         out = _copy(curve, uid, description, population)
     elif isinstance(table, (pd.DataFrame, pd.Series)):
-        out = check_frame(table, uid, description, population, str(statistic), counts, index, ctx, problems)
+        out = check_frame(
+            table, uid, description, population, str(statistic), counts, index, ctx, problems, margins=margins
+        )
     else:
         raise DJSUserError(
             f"save_table needs a DataFrame, a fitted model or a checked Output, not {type(table).__name__}."

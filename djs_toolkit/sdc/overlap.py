@@ -231,7 +231,7 @@ def protect_overlap(
     of intersections are not published (set sizes are), so fewer complements are needed, and every withheld
     combination is shown in one "other combinations" row per group, with their total.
 
-    The share of people in withheld exclusive cells is ``properties["withheld_share"]``.
+    The share of people in withheld exclusive cells is ``properties["withheld_share"]`` (`sdc.share`).
 
     Args:
         table: `overlap_sets` output (with ``by``, an ``All`` group is added and protected with the groups).

@@ -30,6 +30,7 @@ from djs_toolkit.sdc.rules import STATBARN, worst
 
 if TYPE_CHECKING:
     from djs_toolkit.sdc.session import Session
+from djs_toolkit.sdc.share import share_text
 
 __all__ = ["TOOL_VERSION", "results_json", "write_folder"]
 
@@ -277,6 +278,7 @@ def _clearance(session: Session) -> str:
             f"- N (unweighted records): {o.n if o.n is not None else '-'}",
             f"- Residual DoF: {o.dof if o.dof is not None else '-'}",
             f"- Controls applied: {'; '.join(o.controls) or 'none needed'}",
+            f"- Withheld: {share_text(o.properties) or 'not measured'}",
             f"- Flags: {', '.join(sorted(set(o.reasons['rule']))) if len(o.reasons) else 'none'}",
         ]
         for e in o.exceptions:

@@ -22,6 +22,7 @@ from djs_toolkit.sdc.session_base import (
     record_ids,
     set_record_keys,
 )
+from djs_toolkit.sdc.share import group_share, table_share
 from djs_toolkit.sdc.survival_tables import safe_curve
 from djs_toolkit.sdc.tables import check_counts
 
@@ -167,6 +168,8 @@ class CurvesAndTables(SessionBase):
                 "times": "given" if times is not None else "round-number grid",
                 "delayed_entry": start is not None,  # read by the whole-release attack (sdc.release_model)
                 "threshold": prof.min_safe_count,
+                "withheld_share": group_share(groups, inside, levels, [*sc.withheld, *sc.complements]),
+                "withheld_share_of": "people in groups",
             }
         )
         if kind == "cif":
@@ -390,6 +393,8 @@ class CurvesAndTables(SessionBase):
                 "margins": bool(margins),
                 "mitigation": prof.mitigation,
                 "statbarn_kind": "frequency",
+                "withheld_share": table_share(ct.grid, ct.ext_counts, ct.protection.suppressed),
+                "withheld_share_of": "total",
             }
         )
         return self._output(out, cmd)

@@ -21,6 +21,7 @@ from djs_toolkit.sdc.released import Released, from_grid, grid_released
 from djs_toolkit.sdc.report import build_output
 from djs_toolkit.sdc.rules import apply_rules, flags_frame, statistic_kind
 from djs_toolkit.sdc.session_base import output_status, population_mask, set_record_keys
+from djs_toolkit.sdc.share import table_share
 from djs_toolkit.sdc.statistics import (
     SUPPORTED,
     matches_declared,
@@ -263,6 +264,8 @@ def check_table(
             "margins": bool(margins),
             "mitigation": prof.mitigation,
             "statbarn_kind": kind,
+            "withheld_share": table_share(grid, ev.cells["n"].to_numpy(np.float64), prot.suppressed),
+            "withheld_share_of": "total",
         }
     )
     if prof.mitigation == "round" and kind == "frequency":
