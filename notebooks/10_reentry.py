@@ -80,39 +80,35 @@ outputs.save_table(summary, "cohort", f"{index_type} index events by outcome and
                    f"{index_type} index events, outcome {outcome}").table
 
 # %% [markdown]
-# ## Kaplan-Meier by sex, with the KMunicate table
+# ## Kaplan-Meier and cumulative incidence by sex, with the KMunicate table
 #
-# People whose sex is not recorded form a group of their own ("Missing"). The KMunicate table goes through the
-# checker's safe Kaplan-Meier path as one output: steps hold at least the threshold of events, the curve stops
-# before the number at risk falls below it, cumulative censored counts are rounded, and the estimates are
-# recomputed from the released counts, so the figure and its table can never show a count another output
-# withholds. A group with too few events is left out of both.
+# People whose sex is not recorded form a group of their own ("Missing"). The curves go through the checker's safe
+# Kaplan-Meier path as one output: steps hold at least the threshold of events, the curve stops before the number
+# at risk falls below it, cumulative censored and competing counts are rounded, and both the cumulative incidence
+# (Aalen-Johansen, `estimate`) and the Kaplan-Meier curve (competing events censored, `survival`) are recomputed
+# from the released counts, so the figure and its table never show a count another output withholds. A group with
+# too few events is left out (with a second group when its size could otherwise be worked out from the total).
+# One output for both curves: two tables on their own steps, or the overall curve beside the groups, would give
+# the events of a small group or a short interval by subtraction. The index events' record ids key the output in
+# the differencing ledger.
 
 # %%
 sex = cohort["sex"].astype("object").fillna("Missing").astype(str)
-curve = km(cohort.assign(sex=sex), "duration", "reentered", by="sex")
-km_saved = outputs.save_table(kmunicate_table(curve, times, by="sex"), "km",
-                              f"Kaplan-Meier: proportion not yet back ({outcome}) by days since {index_type}, by sex, "
-                              "with at risk, events and censored (KMunicate)",
-                              f"{index_type} index events", statistic="survival")
+curves = outputs.session().cif("duration", "event", cause=1, by="sex", times=times, data=cohort.assign(sex=sex),
+                               record_id="record_id")
+km_saved = outputs.save_table(curves, "km",
+                              f"Kaplan-Meier (proportion not yet back, {outcome}) and cumulative incidence "
+                              f"(competing: {competing or 'none'}) by days since {index_type}, by sex, with at risk, "
+                              "events, competing events and censored (KMunicate)",
+                              f"{index_type} index events")
 km_saved.table.reset_index().head(10)
 
 # %%
-fig = km_plot(km_saved.table, km_saved.table, by="sex", ylabel="Not yet back in court")
+survival = km_saved.table.drop(columns=["estimate", "ci_lower", "ci_upper"]).rename(
+    columns={"survival": "estimate", "survival_ci_lower": "ci_lower", "survival_ci_upper": "ci_upper"})
+fig = km_plot(survival, km_saved.table, by="sex", ylabel="Not yet back in court")
 outputs.save_figure(fig, "km_fig", underlying=km_saved)
 plt.close(fig)
-
-# %% [markdown]
-# ## Cumulative incidence with a competing event
-#
-# The whole Aalen-Johansen curve (events, competing events and censored at every time) goes through the same safe
-# path, on the checker's round-number grid.
-
-# %%
-ci = cif(cohort, "duration", "event", cause=1)
-outputs.save_table(ci, "cif",
-                   f"Aalen-Johansen cumulative incidence of {outcome} after {index_type} (competing: {competing or 'none'})",
-                   f"{index_type} index events", statistic="cumulative_incidence").table
 
 # %% [markdown]
 # ## Cox and Fine-Gray regression

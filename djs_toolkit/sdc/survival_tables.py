@@ -32,9 +32,12 @@ from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.released import Released, from_sets
 from djs_toolkit.sdc.rounding import midpoint6, round_to_base, rounding_bounds
 
-__all__ = ["SafeCurve", "default_grid", "safe_curve"]
+__all__ = ["SURVIVAL_COLUMNS", "SafeCurve", "default_grid", "safe_curve"]
 
 STATUS = ("censored", "event", "competing")
+# A cumulative-incidence table also carries the Kaplan-Meier curve of the same released counts (competing events
+# censored): one output for both, so no second table on its own steps gives a difference away.
+SURVIVAL_COLUMNS = {"estimate": "survival", "ci_lower": "survival_ci_lower", "ci_upper": "survival_ci_upper"}
 
 
 @dataclass
@@ -43,7 +46,7 @@ class SafeCurve:
 
     Attributes:
         table: released rows: (`by`,) `time`, `n_at_risk`, `events`, `censored` (, `competing_events`),
-            `estimate`, `ci_lower`, `ci_upper`.
+            `estimate`, `ci_lower`, `ci_upper` (and for a cumulative incidence `survival` with its interval).
         evidence: checker-only true counts per step and group.
         labels: per-record label (-1 = not in the output).
         released: the released counts as label sets.
@@ -299,6 +302,8 @@ def safe_curve(
             step_counts.append(0)
             continue
         est = _estimates(t, kind, delayed)
+        if kind == "cif":  # the survival curve (competing events censored) from the same released counts
+            est = pd.concat([est, _estimates(t, "km", delayed).rename(columns=SURVIVAL_COLUMNS)], axis=1)
         first = pd.DataFrame(
             {
                 "time": [float(grid[0])],
@@ -309,6 +314,7 @@ def safe_curve(
                 "estimate": [1.0 if kind == "km" else 0.0],
                 "ci_lower": [1.0 if kind == "km" else 0.0],
                 "ci_upper": [1.0 if kind == "km" else 0.0],
+                **({c: [1.0] for c in SURVIVAL_COLUMNS.values()} if kind == "cif" else {}),
             }
         )
         body = pd.concat([t[["time", "n_at_risk", "events", "censored", "competing_events"]], est], axis=1)
@@ -325,6 +331,7 @@ def safe_curve(
         + ["time", "n_at_risk", "events", "censored"]
         + (["competing_events"] if kind == "cif" else [])
         + ["estimate", "ci_lower", "ci_upper"]
+        + (list(SURVIVAL_COLUMNS.values()) if kind == "cif" else [])
     )
     table = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
     for c in ("n_at_risk", "events", "censored", "competing_events"):
