@@ -19,7 +19,7 @@ from djs_toolkit.outputs.stage import RunContext
 from djs_toolkit.sdc import Output
 from djs_toolkit.sdc.profiles import Profile
 
-__all__ = ["Companions", "companion_rows", "forget_run", "register"]
+__all__ = ["Companions", "companion_rows", "register"]
 
 
 @dataclass
@@ -42,16 +42,6 @@ _REGISTRY: dict[tuple[str, ...], dict[str, _Printed]] = {}
 def _run_key(ctx: RunContext) -> tuple[str, ...]:
     # One notebook run: its staging folder, label, ledger and profile (interactive sessions differ in the last two).
     return str(ctx.stage_dir), ctx.run_name, str(ctx.ledger), ctx.profile
-
-
-def forget_run(ctx: RunContext) -> None:
-    """Forget the outputs remembered for the run of `ctx` (a fresh notebook run starts with none).
-
-    Example:
-        >>> from djs_toolkit.outputs.stage import current_context
-        >>> forget_run(current_context())
-    """
-    _REGISTRY.pop(_run_key(ctx), None)
 
 
 @dataclass

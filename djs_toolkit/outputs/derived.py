@@ -29,7 +29,7 @@ from djs_toolkit.outputs.stage import RunContext
 from djs_toolkit.sdc import Output
 from djs_toolkit.sdc.evidence import Grid, extend
 from djs_toolkit.sdc.profiles import Profile
-from djs_toolkit.sdc.release_tables import CHANGE_STATISTICS, RATIO_STATISTICS, is_interval_column
+from djs_toolkit.sdc.release_tables import CHANGE_STATISTICS, RATIO_STATISTICS, is_interval_column, ratio_scale
 from djs_toolkit.sdc.rounding import midpoint6, round_to_base
 from djs_toolkit.sdc.suppress import secondary_suppression
 
@@ -63,13 +63,9 @@ def count_columns(frame: pd.DataFrame, values: list, counts: str | None, statist
     return out
 
 
-def _scale(statistic: str, column: object) -> float:
-    return 100.0 if any(s in f"{statistic} {column}".lower() for s in ("percent", "pct")) else 1.0
-
-
 def _implied(frame: pd.DataFrame, col: object, counts: str, statistic: str) -> np.ndarray:
     """The count a ratio (or relative change) column gives with the counts column: value x n (or n x (1 + value))."""
-    v = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64) / _scale(statistic, col)
+    v = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64) / ratio_scale(statistic, col)
     n = pd.to_numeric(frame[counts], errors="coerce").to_numpy(np.float64)
     return n * (1.0 + v) if _is_change(statistic) else n * v
 
@@ -329,7 +325,7 @@ def restate_derived(
             )
             with np.errstate(divide="ignore", invalid="ignore"):
                 v = k / n_pub if _is_ratio(statistic) else k / n_pub - 1.0
-            table[c] = np.where(n_pub > 0, v * _scale(statistic, c), np.nan)
+            table[c] = np.where(n_pub > 0, v * ratio_scale(statistic, c), np.nan)
         for c in stat_cols:
             if c not in ratio_columns(values, cols, statistic):
                 mask[c] = True  # computed from the unrounded counts: not released under a rounding profile

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from djs_toolkit.sdc.release_system import ReleaseModel
-from djs_toolkit.sdc.release_tables import PublishedTable, is_interval_column
+from djs_toolkit.sdc.release_tables import PublishedTable, is_interval_column, ratio_scale
 from djs_toolkit.sdc.rounding import rounding_bounds
 
 __all__ = ["build_model"]
@@ -95,11 +95,7 @@ class _Builder:
             name = " | ".join(col)
             if j in t.count_columns or is_interval_column(name):
                 continue
-            scale = (
-                100.0
-                if any(s in (t.properties.get("statistic", "") + name).lower() for s in ("percent", "pct"))
-                else 1.0
-            )
+            scale = ratio_scale(str(t.properties.get("statistic", "")), name)
             vals = t.values[:, j] / scale
             bounded = t.kind == "ratio" and bool(np.all(vals[np.isfinite(vals)] <= 1.0 + 1e-9))
             for i in range(t.n_rows):

@@ -24,6 +24,7 @@ __all__ = [
     "WITHHELD",
     "PublishedTable",
     "is_interval_column",
+    "ratio_scale",
     "read_published",
     "read_release_folder",
     "table_kind",
@@ -51,6 +52,25 @@ CHANGE_STATISTICS = frozenset({"percent_change", "pct_change", "relative_change"
 _INTERVAL = re.compile(r"(^|_)(ci|lcl|ucl|lower|upper|lo|hi|se|sd|std|stderr|std_error|p|pvalue|p_value|z)(_|$)")
 _OVERLAP_LABELS = ("combination", "degree", "window_start", "window_end")
 _NUMBER = re.compile(r"^-?\d+(\.\d*)?([eE][-+]?\d+)?$")
+
+
+def ratio_scale(statistic: str, column: object = "") -> float:
+    """What a ratio is per: 100 for a percentage, 1,000 / 10,000 / 100,000 for a rate per that many, else 1.
+
+    Example:
+        >>> ratio_scale("rate", "per_100k"), ratio_scale("percent"), ratio_scale("proportion", "share")
+        (100000.0, 100.0, 1.0)
+    """
+    text = f"{statistic} {column}".lower().replace(",", "").replace(" ", "_")
+    for pattern, scale in (
+        (r"per_?(100000|100k)", 1e5),
+        (r"per_?(10000|10k)", 1e4),
+        (r"per_?(1000|1k|thousand)", 1e3),
+        (r"percent|pct", 100.0),
+    ):
+        if re.search(pattern, text):
+            return scale
+    return 1.0
 
 
 def is_interval_column(name: object) -> bool:

@@ -20,7 +20,7 @@ from djs_toolkit.sdc.evidence import Evidence, Grid, extend
 from djs_toolkit.sdc.output import display_table
 from djs_toolkit.sdc.profiles import Profile
 from djs_toolkit.sdc.protect import Protection, protect_table
-from djs_toolkit.sdc.release_tables import RATIO_STATISTICS
+from djs_toolkit.sdc.release_tables import RATIO_STATISTICS, ratio_scale
 from djs_toolkit.sdc.released import Released, grid_released
 from djs_toolkit.sdc.rules import apply_rules, flags_frame
 
@@ -100,7 +100,7 @@ def _grid(frame: pd.DataFrame) -> Grid:
 
 def _derived_flags(frame: pd.DataFrame, n: np.ndarray, grid: Grid, statistic: str, profile: Profile) -> pd.DataFrame:
     """Cells whose ratio times its count (or the count less it) is a small count: primary suppressions."""
-    scale = 100.0 if "percent" in statistic else 1.0
+    scale = ratio_scale(statistic)
     v = frame.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64) / scale
     k = v * n
     small = (k >= 0.5) & (k < profile.min_safe_count - 0.5)

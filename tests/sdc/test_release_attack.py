@@ -129,3 +129,13 @@ def test_the_model_links_only_what_agrees():
     b = table("g,n\nx,31\ny,40\n", "r.b")  # another population with the same column name
     m = build_model([a, b], SRS)
     assert len({m.find(v) for v in range(len(m.kind))}) == 4
+
+
+def test_a_rate_per_thousand_is_scaled_before_its_count_is_read():
+    from djs_toolkit.sdc.release_tables import ratio_scale
+
+    assert ratio_scale("rate", "offences_per_1000") == 1000.0 and ratio_scale("rate_per_100k") == 100000.0
+    t = table(
+        "g,offences_per_1000,n\na,75.000000,40\nb,500.000000,60\n", "r.r", "rate", counts="n", count_columns=["n"]
+    )
+    assert {f.where for f in attack_release([t], SRS).findings} == {"g=a, offences_per_1000 x n"}
