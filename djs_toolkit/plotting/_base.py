@@ -7,6 +7,7 @@ display and no global state changes; the style is applied with a context (docs/w
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,24 +21,29 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import DATASETS
 
 __all__ = [
     "HATCHES",
     "LINESTYLES",
     "MARKERS",
+    "MAX_SERIES",
     "MISSING_LABEL",
     "PALETTE",
     "STYLE",
     "SUPPRESSED",
     "SUPPRESSED_NOTE",
+    "display_name",
     "group_label",
     "group_labels",
     "group_levels",
     "is_missing_group",
+    "natural_key",
     "new_figure",
     "one_group",
     "protected",
     "save_png",
+    "series_style",
     "style",
 ]
 
@@ -46,7 +52,11 @@ STYLE = Path(__file__).with_name("djs.mplstyle")
 PALETTE = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
 # Second and third cues beside colour ("do not rely on colour alone", docs/workflow.md §5.2).
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
-MARKERS = ("o", "s", "^", "D", "v", "P")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+# Groups a figure tells apart (`series_style`): more are unreadable in one panel, merge small groups first.
+MAX_SERIES = 10
+# Labels that say "not recorded" in the tables analyses make: drawn last, like `MISSING_LABEL`.
+_LAST = frozenset({"missing", "unknown", "not known", "not recorded", "other"})
 HATCHES = ("", "//", "..", "xx", "\\\\", "++")
 # ONS convention: "c" marks a value withheld for confidentiality. "<10" would be wrong for secondary
 # (complementary) suppressions, which are usually large counts.
@@ -114,6 +124,61 @@ def protected(obj: Any, what: str = "table") -> tuple[pd.DataFrame, pd.DataFrame
     return table, mask | table.isna()
 
 
+def series_style(i: int) -> dict[str, Any]:
+    """Colour, line style and marker of the i-th group: distinct triples for up to `MAX_SERIES` groups.
+
+    The first six take the palette in order with their own line style and marker; groups 7-10 reuse the colours
+    with a different line style and marker, so no two groups look alike even in greyscale.
+
+    Example:
+        >>> styles = [series_style(i) for i in range(10)]
+        >>> len({(s["color"], str(s["linestyle"]), s["marker"]) for s in styles}), styles[6]["color"] == PALETTE[0]
+        (10, True)
+    """
+    if i >= MAX_SERIES:
+        raise DJSUserError(f"A figure tells at most {MAX_SERIES} groups apart: merge small groups or draw facets.")
+    return {
+        "color": PALETTE[i % len(PALETTE)],
+        "linestyle": LINESTYLES[(i + 3 * (i // len(PALETTE))) % len(LINESTYLES)],
+        "marker": MARKERS[i],
+    }
+
+
+def natural_key(label: Any) -> tuple:
+    """Sort key for group labels: dataset labels in the schema's order, numbers by value (1, 2, 10; "Under 18"
+    before "18-24", "55+" after "45-54"), text alphabetically, missing or unknown groups last.
+
+    Example:
+        >>> sorted(["10", "2", "1", "Unknown", "55+", "Under 18", "18-24"], key=natural_key)
+        ['1', '2', '10', 'Under 18', '18-24', '55+', 'Unknown']
+        >>> sorted(["White", "Asian", "Missing", "Black"], key=natural_key)
+        ['Asian', 'Black', 'White', 'Missing']
+    """
+    text = group_label(label)
+    if text in DATASETS:  # datasets in the schema's order: courts, prison, probation, family, civil
+        return (-1, float(list(DATASETS).index(text)), text)
+    if text == MISSING_LABEL or text.strip().lower() in _LAST:
+        return (2, 0.0, text.lower())
+    found = re.search(r"\d+(?:\.\d+)?", text)
+    if found is None:
+        return (1, 0.0, text.lower())
+    number = float(found.group())
+    if re.match(r"\s*(under|<|less than|below)", text, re.IGNORECASE):
+        number -= 0.5
+    return (0, number, text.lower())
+
+
+def display_name(label: Any) -> str:
+    """The name a figure shows for a dataset label (its schema title), or the label itself.
+
+    Example:
+        >>> display_name("civil_caseman_pcol"), display_name("F")
+        ('Civil court', 'F')
+    """
+    text = group_label(label)
+    return DATASETS[text].title if text in DATASETS else text
+
+
 def is_missing_group(value: Any) -> bool:
     """True for a group value that means "not recorded": NaN, None, pd.NA, NaT, or their str() forms.
 
@@ -150,14 +215,13 @@ def group_labels(values: pd.Series) -> pd.Series:
 
 
 def group_levels(*columns: pd.Series) -> list[str]:
-    """Distinct group labels in order of first appearance across ``columns``, the missing group last.
+    """Distinct group labels across ``columns`` in natural order (`natural_key`), the missing group last.
 
     Example:
-        >>> group_levels(pd.Series(["<NA>", "F", "M"]), pd.Series(["F", float("nan"), "X"]))
-        ['F', 'M', 'X', 'Missing']
+        >>> group_levels(pd.Series(["<NA>", "M", "F"]), pd.Series(["10", float("nan"), "2"]))
+        ['2', '10', 'F', 'M', 'Missing']
     """
-    seen = dict.fromkeys(lab for col in columns for lab in group_labels(col))
-    return [lab for lab in seen if lab != MISSING_LABEL] + [lab for lab in seen if lab == MISSING_LABEL]
+    return sorted(dict.fromkeys(lab for col in columns for lab in group_labels(col)), key=natural_key)
 
 
 def one_group(table: pd.DataFrame, mask: pd.DataFrame, sets: list[str], group: Any) -> tuple:

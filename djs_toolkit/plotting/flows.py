@@ -1,8 +1,9 @@
 """Monthly flows with an interrupted-time-series fit and its counterfactual band.
 
 Observed points come from a protected flows table (withheld months are shown as "c" on the axis, never
-as values); incomplete recent months are drawn with hollow markers (docs/methods.md §8). A group
-with no recorded value is kept (not dropped by groupby), labelled "Missing" and drawn last.
+as values); incomplete recent months are drawn with hollow markers (docs/methods.md §8). Groups are drawn in
+natural order with distinct colour, line style and marker, datasets by their names; a group with no recorded
+value is kept (not dropped by groupby), labelled "Missing" and drawn last; the legend lists groups drawn.
 """
 
 from __future__ import annotations
@@ -16,22 +17,23 @@ from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.plotting._base import (
-    LINESTYLES,
-    MARKERS,
     PALETTE,
     SUPPRESSED,
     SUPPRESSED_NOTE,
-    group_label,
-    is_missing_group,
+    display_name,
+    natural_key,
     new_figure,
     protected,
+    series_style,
     style,
 )
 
 __all__ = ["flows_plot"]
 
 
-def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", title: str | None = None) -> Figure:
+def flows_plot(
+    flows: Any, its: Any = None, ylabel: str = "People per month", title: str | None = None, xlabel: str = "Month"
+) -> Figure:
     """Monthly counts per flow (and group), optionally with the ITS fit and counterfactual.
 
     Args:
@@ -42,6 +44,7 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
             result's ``notes`` (Covid months left out, interruptions not estimated) under the plot.
         ylabel: y-axis label.
         title: figure title.
+        xlabel: x-axis label.
 
     Returns:
         A matplotlib Figure.
@@ -61,20 +64,22 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
         if keys
         else [((), table)]
     )
-    groups.sort(key=lambda kg: tuple(is_missing_group(k) for k in kg[0]))  # stable: missing groups last
+    groups.sort(key=lambda kg: tuple(natural_key(k) for k in kg[0]))  # natural order, missing groups last
     with style():
-        fig = new_figure(10.0, 6.0)
+        fig = new_figure(12.0, 6.0)
         ax = fig.add_subplot(1, 1, 1)
         hidden_any = False
         for i, (key, g) in enumerate(groups):
             g = g.sort_values("month")
-            col, ls, mk = PALETTE[i % 6], LINESTYLES[i % 6], MARKERS[i % 6]
+            st = series_style(i)
+            col, ls, mk = st["color"], st["linestyle"], st["marker"]
             y = g["count"].to_numpy(float, na_value=np.nan)
             hidden = mask.loc[g.index, "count"].to_numpy(bool)
             inc = g["incomplete"].to_numpy(bool) if "incomplete" in g else np.zeros(len(g), bool)
             shown = np.where(hidden | inc, np.nan, y)
-            label = " / ".join(group_label(k) for k in key) or "observed"
-            ax.plot(g["month"], shown, color=col, linestyle=ls, marker=mk, markersize=4, label=label)
+            label = " / ".join(display_name(k) for k in key) or "observed"
+            drawn = bool(np.isfinite(shown).any())  # a group with nothing published is not in the legend
+            ax.plot(g["month"], shown, color=col, linestyle=ls, marker=mk, markersize=4, label=label if drawn else None)
             if (inc & ~hidden).any():
                 ax.plot(
                     g["month"][inc & ~hidden],
@@ -128,13 +133,14 @@ def flows_plot(flows: Any, its: Any = None, ylabel: str = "People per month", ti
                 )
         ax.set_ylim(bottom=0)
         ax.set_ylabel(ylabel)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        if hidden_any:
-            fig.text(0.01, 0.01, SUPPRESSED_NOTE, fontsize=10)
-        # What the ITS fit left out (Covid months, interruptions it could not estimate) goes with the figure.
-        for i, note in enumerate(getattr(its, "notes", None) or []):
-            fig.text(0.01, 0.05 + 0.04 * i, f"ITS: {note}", fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11)
+        # Notes under the x axis label, one line each: withheld months, and what the ITS fit left out (Covid
+        # months, interruptions it could not estimate).
+        notes = ([SUPPRESSED_NOTE] if hidden_any else []) + [f"ITS: {n}" for n in getattr(its, "notes", None) or []]
+        for i, note in enumerate(reversed(notes)):
+            fig.text(0.01, 0.015 + 0.035 * i, note, fontsize=9)
         if title:
             ax.set_title(title)
-        fig.subplots_adjust(right=0.7)
+        fig.subplots_adjust(left=0.08, right=0.7, bottom=0.12 + 0.035 * len(notes), top=0.9 if title else 0.95)
     return fig

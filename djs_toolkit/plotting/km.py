@@ -1,38 +1,62 @@
-"""Kaplan-Meier / cumulative-incidence plot with a KMunicate-style table beneath.
+"""Kaplan-Meier / cumulative-incidence curves with a KMunicate table beneath, drawn from a protected step table.
 
-KMunicate (Morris et al., BMJ Open 2019; docs/workflow.md §5.2): confidence bands around each
-curve and, below the plot, the numbers at risk, with events and censored so far, at chosen times. The
-table is passed in as data (a protected `survival.kmunicate_table`), so the figure shows no more than
-the releasable table; withheld cells print as "c". A group with no recorded value (NaN, None, or "nan"
-after ``astype(str)``) is labelled "Missing" in the legend and the table, and drawn last.
+KMunicate (Morris et al., BMJ Open 2019; docs/workflow.md §5.2): each curve as a full step function with its
+confidence band and, aligned beneath it, the numbers at risk with events and censored so far at chosen times. Both
+come from the protected step table (`sdc.Session.km` / `cif`, or `save_table` of a `survival.km` curve): every step
+it releases is drawn, so the curve shows when events happen, and the table's counts are read from the same released
+steps, so the figure shows no more than the table. A separately protected KMunicate table can be passed instead.
+
+Groups are drawn in natural order with distinct colour, line style and marker (`series_style`), the missing group
+last; a group the checker withheld is drawn nowhere and named in a note, and the legend lists only drawn groups.
+Withheld cells print as "c".
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.plotting._base import (
-    LINESTYLES,
-    MARKERS,
-    PALETTE,
     SUPPRESSED,
     SUPPRESSED_NOTE,
     group_labels,
     group_levels,
     new_figure,
     protected,
+    series_style,
     style,
 )
 from djs_toolkit.plotting._layout import text_size
 
-__all__ = ["km_plot"]
+__all__ = ["km_plot", "kmunicate_rows"]
 
-_ROWS = (("n_at_risk", "At risk"), ("cum_events", "Events"), ("cum_censored", "Censored"))
+_ROWS = (
+    ("n_at_risk", "At risk"),
+    ("cum_events", "Events"),
+    ("cum_competing", "Competing"),
+    ("cum_censored", "Censored"),
+)
+_NOT_RELEASED = "-"
+_NOT_GROUPS = {
+    "time",
+    "estimate",
+    "ci_lower",
+    "ci_upper",
+    "std_error",
+    "n_at_risk",
+    "events",
+    "censored",
+    "competing_events",
+    "cum_events",
+    "cum_censored",
+    "cum_competing",
+}
 
 
 def _flat(table: pd.DataFrame, mask: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,125 +65,250 @@ def _flat(table: pd.DataFrame, mask: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         return table, mask
     flat = table.reset_index()
     extra = [c for c in flat.columns if c not in mask.columns]
-    return flat, pd.concat([pd.DataFrame(False, index=flat.index, columns=extra), mask.reset_index(drop=True)], axis=1)[
-        flat.columns
-    ]
+    cols = pd.concat([pd.DataFrame(False, index=flat.index, columns=extra), mask.reset_index(drop=True)], axis=1)
+    return flat, cols[flat.columns]
+
+
+def _withheld_groups(obj: Any) -> list[str]:
+    """Groups a checked curve's reasons say were withheld whole (they have no rows to draw)."""
+    reasons = getattr(obj, "reasons", None)
+    if reasons is None or not len(reasons) or "row" not in reasons:
+        return []
+    rows = reasons[reasons["rule"].isin(["MinimumThresholdCheck", "SurvivalTableCheck"]) & reasons["row"].notna()]
+    return [str(r) for r in rows["row"] if str(r) != "all"]
+
+
+def _nice_times(last: float, n: int = 5) -> list[float]:
+    ticks = MaxNLocator(nbins=n - 1, steps=[1, 2, 2.5, 3, 5, 10]).tick_values(0.0, last)
+    return [float(t) for t in ticks if 0.0 <= t <= last]
+
+
+def kmunicate_rows(steps: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
+    """The KMunicate rows of one group's protected step table at ``times``, read from its released steps only.
+
+    At a time where a released step ends: the number at risk just after it (the next step's; none after the last
+    step, where the checker cut the curve), and the events, competing events and censored so far. Where the
+    checker merged steps across a time, the counts at that time were not released: the row is missing (the
+    figure prints "-"). Times past the curve's last step get no row.
+
+    Example:
+        >>> s = pd.DataFrame({"time": [0.0, 90.0, 180.0], "n_at_risk": [100, 100, 70], "events": [0, 20, 15],
+        ...                   "censored": [0, 10, 5]})
+        >>> kmunicate_rows(s, [0, 90, 120, 180, 365])[["time", "n_at_risk", "cum_events"]].values.tolist()
+        [[0.0, 100.0, 0.0], [90.0, 70.0, 20.0], [120.0, nan, nan], [180.0, nan, 35.0]]
+    """
+    s = steps.sort_values("time").reset_index(drop=True)
+    t = s["time"].to_numpy(np.float64)
+    n = s["n_at_risk"].to_numpy(np.float64, na_value=np.nan)
+    exits = {
+        c: s[c].to_numpy(np.float64, na_value=np.nan) if c in s else np.zeros(len(s))
+        for c in ("events", "competing_events", "censored")
+    }
+    # at risk just after each step: the next step's start; after the last released step the table says nothing
+    # (the checker cut the curve there because few remained)
+    after = np.r_[n[1:], np.nan]
+    cols = ["time", "n_at_risk", "cum_events", "cum_competing", "cum_censored"]
+    rows = []
+    for want in sorted({float(w) for w in times}):
+        if want > t[-1] or want < t[0]:
+            continue
+        k = int(np.flatnonzero(t == want)[0]) if (t == want).any() else -1
+        if k < 0:
+            rows.append([want, np.nan, np.nan, np.nan, np.nan])
+            continue
+        at_risk = n[0] if k == 0 else after[k]
+        rows.append(
+            [want, at_risk, *(float(np.sum(exits[c][: k + 1])) for c in ("events", "competing_events", "censored"))]
+        )
+    return pd.DataFrame(rows, columns=cols)
 
 
 def km_plot(
     curve: Any,
-    risk_table: Any,
+    risk_table: Any = None,
     by: str | None = None,
     ylabel: str = "Probability",
     xlabel: str = "Days since index",
     title: str | None = None,
+    times: Sequence[float] | None = None,
+    legend_title: str | None = None,
 ) -> Figure:
-    """Step curves with confidence bands and a KMunicate risk table (at risk, events, censored).
+    """Full step curves with confidence bands and a KMunicate table (at risk, events, censored) aligned beneath.
 
     Args:
-        curve: protected curve with ``time``, ``estimate``, ``ci_lower``, ``ci_upper`` (and ``by``);
-            survival or cumulative incidence alike.
-        risk_table: protected table with ``time``, ``n_at_risk`` and ``cum_events`` / ``cum_censored``
-            (or per-interval ``events`` / ``censored``), and ``by`` when grouped; an `sdc.Session.km` output
-            (group and time in the index) serves as both curve and table.
-        by: the group column (detected when the first column is not ``time``); missing values in it (NaN,
-            None, pd.NA, or "nan" / "None" / "<NA>" after ``astype(str)``) form one group labelled "Missing".
+        curve: protected step table with ``time``, ``estimate``, ``ci_lower``, ``ci_upper`` (and ``by``): an
+            `sdc.Session.km` / `cif` output or `save_table` of a `survival.km` / `survival.cif` curve (group and
+            time may be in the index), or a DataFrame in which withheld values are missing. Survival or cumulative
+            incidence alike.
+        risk_table: a separately protected KMunicate table (``time``, ``n_at_risk`` and ``cum_events`` /
+            ``cum_censored``, or per-interval ``events`` / ``censored``); None reads the table from ``curve``'s
+            released steps at ``times`` (`kmunicate_rows`), so the figure needs one protected table only.
+        by: the group column (detected when not given).
         ylabel: y-axis label.
         xlabel: x-axis label.
         title: figure title.
+        times: times of the KMunicate columns when read from ``curve`` (default: about five round numbers).
+        legend_title: the legend's title (default: ``by``).
 
     Returns:
         A matplotlib Figure with two axes (curves, table).
 
     Example:
-        >>> import pandas as pd
-        >>> c = pd.DataFrame({"time": [0, 30, 90], "estimate": [1, .9, .8], "ci_lower": [1, .85, .7],
-        ...                   "ci_upper": [1, .95, .9]})
-        >>> r = pd.DataFrame({"time": [0, 90], "n_at_risk": [120, 60], "cum_events": [0, 24],
-        ...                   "cum_censored": [0, None]})
-        >>> len(km_plot(c, r).axes)
-        2
+        >>> c = pd.DataFrame({"time": [0, 30, 90, 150], "estimate": [1, .9, .8, .7], "ci_lower": [1, .85, .7, .6],
+        ...                   "ci_upper": [1, .95, .9, .8], "n_at_risk": [120, 120, 100, 70], "events": [0, 12, 12, 10],
+        ...                   "censored": [0, 8, 18, 5]})
+        >>> fig = km_plot(c, times=[0, 90])
+        >>> len(fig.axes), [t.get_text() for t in fig.axes[1].texts][:3]
+        (2, ['120', '70', '0'])
     """
-    cur, _ = _flat(*protected(curve, "curve"))
-    tab, tmask = _flat(*protected(risk_table, "risk table"))
-    for need, frame in ((("time", "estimate", "ci_lower", "ci_upper"), cur), (("time", "n_at_risk"), tab)):
-        if any(c not in frame.columns for c in need):
-            raise DJSUserError(f"km_plot needs columns {list(need)}: pass km/cif output and kmunicate_table output.")
-    by = by or (cur.columns[0] if cur.columns[0] != "time" else None)
-    if by and (by not in cur.columns or by not in tab.columns):
-        raise DJSUserError(f"The group column `{by}` must be in both the curve and the risk table.")
-    rows = [
-        (c, lab) if c in tab else (c.replace("cum_", ""), lab if c == "n_at_risk" else f"{lab} (interval)")
-        for c, lab in _ROWS
-    ]
-    rows = [(c, lab) for c, lab in rows if c in tab]
-    # Groups are matched by their label, so NaN, None and "nan" all select the one "Missing" group.
-    cur_lab, tab_lab = (group_labels(cur[by]), group_labels(tab[by])) if by else (None, None)
-    levels = group_levels(cur[by], tab[by]) if by else [None]
-    labels = [f"{lv}: {lab}" if by else lab for lv in levels for _, lab in rows]
+    cur, cmask = _flat(*protected(curve, "curve"))
+    if any(c not in cur.columns for c in ("time", "estimate", "ci_lower", "ci_upper")):
+        raise DJSUserError("km_plot needs a curve with time, estimate, ci_lower and ci_upper: pass km/cif output.")
+    by = by or next((c for c in cur.columns if c not in _NOT_GROUPS), None)
+    if by and by not in cur.columns:
+        raise DJSUserError(f"The group column `{by}` is not in the curve.")
+    cur_lab = group_labels(cur[by]) if by else pd.Series("", index=cur.index)
+    drawn = [lv for lv in (group_levels(cur[by]) if by else [""]) if cur.loc[cur_lab == lv, "estimate"].notna().any()]
+    missing_groups = [g for g in _withheld_groups(curve) if g not in drawn]
+    if by:
+        missing_groups += [lv for lv in group_levels(cur[by]) if lv not in drawn and lv not in missing_groups]
+    if not drawn:
+        raise DJSUserError("Every group of the curve is withheld: there is nothing to draw.")
+    tables = _risk_tables(cur, cur_lab, drawn, risk_table, by, times)
+    competing = "competing_events" in cur or (
+        risk_table is not None and any("cum_competing" in t for t, _ in tables.values())
+    )
+    rows = [(c, lab) for c, lab in _ROWS if c != "cum_competing" or competing]
+    labels = [f"{lv}: {lab}" if by else lab for lv in drawn for _, lab in rows]
     n_rows = len(labels)
     with style():
-        fig = new_figure(10.0, 6.0 + 0.3 * n_rows)
-        # Left margin: matplotlib's default 1.25 in, or wider so the longest table row label is not cut off.
-        left = max(1.25, max(text_size(fig, lab, 10)[0] for lab in labels) + 0.2) / 10.0
-        gs = fig.add_gridspec(2, 1, height_ratios=[6.0, 0.3 * n_rows + 0.4], hspace=0.25, left=left)
+        height = 5.9 + 0.3 * n_rows + (0.4 if title else 0.0)
+        fig = new_figure(10.0, height)
+        left = max(1.25, max(text_size(fig, lab, 10)[0] for lab in [*labels, xlabel]) + 0.2) / 10.0
+        top, bottom = 1 - (0.6 if title else 0.25) / height, 0.45 / height  # inches: title above, note below
+        gs = fig.add_gridspec(
+            2,
+            1,
+            height_ratios=[4.2, 0.3 * n_rows + 0.4],
+            hspace=0.9 / 4.2,
+            left=left,
+            right=0.97,
+            top=top,
+            bottom=bottom,
+        )
         ax, axt = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
-        hidden_any = bool(tmask[[c for c, _ in rows]].to_numpy().any())  # a missing group value is not withheld
-        for i, lv in enumerate(levels):
-            g = cur if cur_lab is None else cur[(cur_lab == lv).to_numpy()]
+        right = max(float(cur["time"].max()), max(float(t["time"].max()) for t, _ in tables.values() if len(t)))
+        for i, lv in enumerate(drawn):
+            g = cur[(cur_lab == lv).to_numpy()].sort_values("time")
             t = g["time"].to_numpy(float)
-            col, ls = PALETTE[i % 6], LINESTYLES[i % 6]
+            st = series_style(i)
             est = g["estimate"].to_numpy(float, na_value=np.nan)
-            ax.step(t, est, where="post", color=col, linestyle=ls, label=lv)
-            # a marker at the start of each curve identifies it without colour
-            ax.plot(t[:1], est[:1], marker=MARKERS[i % 6], color=col, linestyle="none")
+            ax.step(t, est, where="post", color=st["color"], linestyle=st["linestyle"], label=lv or None)
+            # markers at the table's times, on the step (value of the last step at or before each): a cue beside
+            # colour and line style
+            marks = tables[lv][0]["time"].to_numpy(float) if len(tables[lv][0]) else t[:1]
+            marks = marks[(marks >= t[0]) & (marks <= t[-1])]
+            on = est[np.searchsorted(t, marks, side="right") - 1]
+            ax.plot(marks, on, linestyle="none", marker=st["marker"], color=st["color"], markersize=6)
             ax.fill_between(
                 t,
                 g["ci_lower"].to_numpy(float, na_value=np.nan),
                 g["ci_upper"].to_numpy(float, na_value=np.nan),
                 step="post",
-                color=col,
+                color=st["color"],
                 alpha=0.15,
                 linewidth=0,
             )
-        times = sorted(tab["time"].unique())
-        right = max(float(cur["time"].max()), float(times[-1]))
-        ax.set_xlim(min(0.0, float(cur["time"].min())) - 0.04 * right, right * 1.02)  # room for the table's 1st column
+        ax.set_xlim(-0.03 * right, right * 1.03)
         ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:.1f}"))
         ax.set_ylabel(ylabel)
         ax.set_xlabel(xlabel)
         if by:
-            ax.legend(title=by, loc="best")
-        # The table shares the curve's x axis, one line per group and measure.
-        axt.set_xlim(ax.get_xlim())
-        axt.set_ylim(-0.5, n_rows - 0.5)
-        y = n_rows - 1
-        for i, lv in enumerate(levels):
-            g = tab if tab_lab is None else tab[(tab_lab == lv).to_numpy()]
-            for c, _label in rows:
-                for tt, v, hid in zip(
-                    g["time"], g[c].to_numpy(float, na_value=np.nan), tmask.loc[g.index, c], strict=True
-                ):
-                    axt.text(
-                        float(tt),
-                        y,
-                        SUPPRESSED if hid else f"{int(v):,}",
-                        ha="center",
-                        va="center",
-                        fontsize=10,
-                        color=PALETTE[i % 6],
-                        fontstyle="italic" if hid else "normal",
-                    )
-                y -= 1
-        axt.set_yticks(range(n_rows - 1, -1, -1), labels, fontsize=10)
-        axt.set_xticks(times)
-        axt.tick_params(axis="x", labelbottom=False, length=0)
-        axt.tick_params(axis="y", length=0)
-        axt.grid(False)
-        for sp in ("left", "bottom"):
-            axt.spines[sp].set_visible(False)
-        if hidden_any:
-            fig.text(0.01, 0.01, SUPPRESSED_NOTE, fontsize=10)
+            ax.legend(title=legend_title or by, loc="best")
+        _table(axt, ax, tables, drawn, rows, labels)
+        notes = []
+        if any(m.to_numpy().any() for _, m in tables.values()) or cmask.to_numpy().any():
+            notes.append(SUPPRESSED_NOTE)
+        if any((t[[c for c, _ in rows if c in t]].isna() & ~m[[c for c, _ in rows if c in m]]).to_numpy().any()
+               for t, m in tables.values()):  # fmt: skip
+            notes.append(f"{_NOT_RELEASED} = steps merged across this time (not released)")
+        if missing_groups:
+            notes.append(f"Not shown (withheld): {', '.join(missing_groups)}")
+        if notes:
+            fig.text(0.01, 0.01, "; ".join(notes), fontsize=10)
         if title:
-            ax.set_title(title)
+            ax.set_title(title, pad=12)
     return fig
+
+
+def _risk_tables(
+    cur: pd.DataFrame,
+    cur_lab: pd.Series,
+    drawn: list[str],
+    risk_table: Any,
+    by: str | None,
+    times: Sequence[float] | None,
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """(rows, withheld mask) of the KMunicate table of each drawn group."""
+    out = {}
+    if risk_table is None:
+        if "n_at_risk" not in cur.columns:
+            raise DJSUserError("The curve has no n_at_risk: pass its protected KMunicate table as risk_table.")
+        want = list(times) if times is not None else _nice_times(float(cur["time"].max()))
+        for lv in drawn:
+            rows = kmunicate_rows(cur[(cur_lab == lv).to_numpy()], want)
+            out[lv] = (rows, pd.DataFrame(False, index=rows.index, columns=rows.columns))  # "-": not released
+        return out
+    tab, tmask = _flat(*protected(risk_table, "risk table"))
+    if "time" not in tab.columns or "n_at_risk" not in tab.columns:
+        raise DJSUserError("The risk table needs time and n_at_risk: pass kmunicate_table output.")
+    if by and by not in tab.columns:
+        raise DJSUserError(f"The group column `{by}` must be in both the curve and the risk table.")
+    tab_lab = group_labels(tab[by]) if by else pd.Series("", index=tab.index)
+    for lv in drawn:
+        keep = (tab_lab == lv).to_numpy()
+        g, m = tab[keep].copy(), tmask[keep].copy()
+        for per, cum in (("events", "cum_events"), ("censored", "cum_censored"), ("competing_events", "cum_competing")):
+            if cum not in g and per in g:  # per-interval counts: cumulated, withheld from a withheld one on
+                g[cum] = g[per].cumsum()
+                m[cum] = m[per].cumsum().astype(bool) | g[cum].isna()
+        out[lv] = (g.reset_index(drop=True), m.reset_index(drop=True))
+    return out
+
+
+def _table(
+    axt: Any,
+    ax: Any,
+    tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+    drawn: list[str],
+    rows: list[tuple[str, str]],
+    labels: list[str],
+) -> None:
+    """The KMunicate table on the curve's x axis: one line per group and count, "c" where withheld."""
+    n_rows = len(labels) + 1  # a header line of times first
+    axt.set_xlim(ax.get_xlim())
+    axt.set_ylim(-0.5, n_rows - 0.5)
+    y = n_rows - 2
+    ticks: set[float] = set()
+    for i, lv in enumerate(drawn):
+        g, m = tables[lv]
+        colour = series_style(i)["color"]
+        for c, _label in rows:
+            for k in range(len(g)):
+                tt = float(g["time"].iloc[k])
+                ticks.add(tt)
+                hid = bool(m[c].iloc[k]) if c in m else False
+                v = g[c].iloc[k] if c in g else np.nan
+                text = SUPPRESSED if hid else (_NOT_RELEASED if pd.isna(v) else f"{round(float(v)):,}")
+                italic = "italic" if text == SUPPRESSED else "normal"
+                axt.text(tt, y, text, ha="center", va="center", fontsize=10, color=colour, fontstyle=italic)
+            y -= 1
+    for tt in ticks:
+        axt.text(tt, n_rows - 1, f"{tt:g}", ha="center", va="center", fontsize=10, fontweight="bold")
+    axt.set_yticks(range(n_rows - 1, -1, -1), [ax.get_xlabel(), *labels], fontsize=10)
+    axt.set_xticks([])
+    axt.tick_params(axis="y", length=0)
+    axt.grid(False)
+    for sp in ("left", "bottom", "top", "right"):
+        axt.spines[sp].set_visible(False)

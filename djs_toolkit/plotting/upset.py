@@ -2,7 +2,9 @@
 
 `upsetplot` 0.9 crashes on the current numpy/matplotlib (docs/methods.md §0 finding 5), so the
 three panels are drawn here: exclusive-intersection bars (top), the membership matrix (bottom) and
-set-size bars (left). Bars and labels come from the protected counts only; withheld counts show "c".
+set-size bars (left). Bars and labels come from the protected counts only; withheld counts show "c"; datasets are
+named by their titles; the "other combinations" row of a collapsed table (`protect_overlap(collapse=True)`) is a
+grey bar at the end.
 
 The panels are placed in inches from the measured sizes of their labels (`_layout`), so long set names,
 "c" markers and bar labels never overlap: the name column is as wide as the longest name, value labels
@@ -18,7 +20,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, MaxNLocator, StrMethodFormatter
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.plotting._base import PALETTE, SUPPRESSED, SUPPRESSED_NOTE, new_figure, one_group, protected, style
+from djs_toolkit.plotting._base import (
+    PALETTE,
+    SUPPRESSED,
+    SUPPRESSED_NOTE,
+    display_name,
+    new_figure,
+    one_group,
+    protected,
+    style,
+)
 from djs_toolkit.plotting._layout import UpsetLayout, headroom, text_size
 
 __all__ = ["upset_plot"]
@@ -48,7 +59,8 @@ def upset_plot(
         datasets: the set columns, in display order (default: the table's bool columns).
         group: with a ``by`` column, the group to draw (required when there are several).
         sort_by: ``degree`` (table order) or ``count`` (largest published bars first; withheld last).
-        max_combinations: draw only the first n combinations (after sorting).
+        max_combinations: draw only the first n combinations (after sorting; "other combinations" of a collapsed
+            table is always drawn, last).
         title: figure title.
 
     Returns:
@@ -75,8 +87,12 @@ def upset_plot(
         order = np.lexsort((order, np.where(exc_c, np.inf, -np.nan_to_num(exc))))
     elif sort_by != "degree":
         raise DJSUserError("`sort_by` must be 'degree' or 'count'.")
-    order = order[:max_combinations] if max_combinations else order
-    member, exc, exc_c = member[order], exc[order], exc_c[order]
+    # "other combinations" (protect_overlap(collapse=True): no set marked) is always drawn, last
+    other = ~member.any(axis=1)
+    order = np.r_[order[~other[order]], order[other[order]]]
+    if max_combinations:
+        order = np.r_[order[~other[order]][: max(max_combinations - int(other.any()), 0)], order[other[order]]]
+    member, exc, exc_c, is_other = member[order], exc[order], exc_c[order], other[order]
     deg1 = table[sets].to_numpy(bool).sum(axis=1) == 1
     size = dict.fromkeys(sets, (np.nan, True))
     for i in np.flatnonzero(deg1):
@@ -89,7 +105,8 @@ def upset_plot(
     size_labels = [SUPPRESSED if c else _fmt(v) for v, c in zip(vals, sc, strict=True)]
     with style():
         fig = new_figure()
-        name_w = max(text_size(fig, name, _NAME_PT)[0] for name in sets)
+        names = [display_name(name) for name in sets]
+        name_w = max(text_size(fig, name, _NAME_PT)[0] for name in names)
         shown = [text_size(fig, lab, _VALUE_PT) for lab, c in zip(bar_labels, exc_c, strict=True) if not c] or [
             (0.0, 0.0)
         ]
@@ -103,7 +120,8 @@ def upset_plot(
         # when even a vertical label is thicker than a column, beyond about 64 combinations).
         vertical = wide + 2 * _PAD_PT / 72 > lay.col
         font = max(6.0, _VALUE_PT * min(1.0, 0.9 * lay.col / max(thick, 1e-3))) if vertical else _VALUE_PT
-        ax_bar.bar(x[~exc_c], exc[~exc_c], color=PALETTE[0], width=0.6)
+        colours = np.where(is_other, PALETTE[4], PALETTE[0])
+        ax_bar.bar(x[~exc_c], exc[~exc_c], color=colours[~exc_c].tolist(), width=0.6)
         for xi, v, c, lab in zip(x, exc, exc_c, bar_labels, strict=True):
             # "c" sits at the foot of its empty column, always horizontal and at full size
             ax_bar.annotate(
@@ -127,7 +145,11 @@ def upset_plot(
         # Matrix: filled dots for members joined by a line, light dots for non-members.
         yy = np.arange(k)[::-1]
         dot = min(80.0, (0.7 * min(lay.col, lay.row) * 72) ** 2)
-        for xi, row in zip(x, member, strict=True):
+        for xi, row, rest in zip(x, member, is_other, strict=True):
+            if rest:  # the merged small combinations: no dots, their name down the column
+                ax_mat.text(float(xi), (k - 1) / 2, "other combinations", rotation=90, ha="center", va="center",
+                            fontsize=min(_NAME_PT, 72 * 0.8 * lay.col), color=PALETTE[4])  # fmt: skip
+                continue
             ax_mat.scatter(np.full(k, xi), yy, s=dot, color=np.where(row, PALETTE[4], "#D9D9D9").tolist(), zorder=3)
             if row.sum() > 1:
                 ax_mat.plot([xi, xi], [yy[row].min(), yy[row].max()], color=PALETTE[4], linestyle="-", zorder=2)
@@ -139,7 +161,7 @@ def upset_plot(
         for sp in ("left", "bottom"):
             ax_mat.spines[sp].set_visible(False)
         # Set names, right-aligned against the matrix, in a column as wide as the longest name.
-        for yi, name in zip(yy, sets, strict=True):
+        for yi, name in zip(yy, names, strict=True):
             ax_names.text(1.0 - lay.pad / lay.names_w, yi, name, ha="right", va="center", fontsize=_NAME_PT)
         ax_names.set_xlim(0, 1)
         ax_names.set_ylim(-0.5, k - 0.5)

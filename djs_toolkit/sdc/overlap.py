@@ -187,17 +187,20 @@ def _collapse(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows whose exclusive count is withheld merged into one "other combinations" row per group (after it).
 
-    The row's count is their true total (rounded like every count under a rounding profile): the union less
+    A single dataset's row stays, with its set size and its exclusive count withheld. The "other" row's count is
+    the true total of every withheld exclusive count (rounded like every count under a rounding profile): the union less
     the published rows, so it tells an attacker nothing the table did not.
     """
     hidden = mask["exclusive"].to_numpy(bool)
+    # a single dataset's row stays for its set size (its exclusive count withheld, counted in "other")
+    stays = ~hidden | (shown["degree"].to_numpy() == 1)
     groups = shown[by].astype(str).to_numpy() if by else np.zeros(len(shown), dtype=object)
     shown = shown.assign(degree=shown["degree"].astype("Int64"))
     parts, masks = [], []
     for g in pd.unique(groups):
         here = groups == g
-        parts.append(shown[here & ~hidden])
-        masks.append(mask[here & ~hidden])
+        parts.append(shown[here & stays])
+        masks.append(mask[here & stays])
         if (here & hidden).any():
             total = float(exclusive[here & hidden].sum())
             row = shown[here & hidden].iloc[[0]].copy()
@@ -318,7 +321,12 @@ def protect_overlap(
         shown, mask = _collapse(shown, mask, true_exclusive, base, by, labels)
         other = np.flatnonzero((shown["combination"] == OTHER).to_numpy())
         merged = f"combinations below {safe}, and complements protecting them, merged into this row"
-        reasons = reason_frame([(int(i), "exclusive", "CombinationsMerged", "review", merged) for i in other])
+        counted = f"counted in '{OTHER}' (withheld to protect small combinations)"
+        single = np.flatnonzero(mask["exclusive"].to_numpy(bool))
+        reasons = reason_frame(
+            [(int(i), "exclusive", "CombinationsMerged", "review", merged) for i in other]
+            + [(int(i), "exclusive", "SecondarySuppression", "review", counted) for i in single]
+        )
     status = "fail" if not ok else (prof.status_after_protection if withheld.any() else "pass")
     if status == "pass" and prof.zeros == "review" and (x[cells] == 0).any():
         status = "review"

@@ -61,7 +61,22 @@ def test_group_labels_name_every_form_of_missing_once():
     forms = [np.nan, None, pd.NA, pd.NaT, "nan", "NaN", "None", "<NA>", "NaT", ""]
     assert [group_label(v) for v in forms] == [MISSING_LABEL] * 10 == ["Missing"] * 10
     assert [group_label(v) for v in ("F", "Nancy", 0, 1.5, False)] == ["F", "Nancy", "0", "1.5", "False"]
-    assert group_levels(pd.Series(["nan", "M", "F"]), pd.Series([None, "X"])) == ["M", "F", "X", "Missing"]
+    assert group_levels(pd.Series(["nan", "M", "F"]), pd.Series([None, "X"])) == ["F", "M", "X", "Missing"]
+
+
+def test_natural_order_display_names_and_ten_distinct_styles():
+    from djs_toolkit.plotting._base import display_name, natural_key, series_style
+
+    assert sorted(["10", "2", "1"], key=natural_key) == ["1", "2", "10"]  # not 1, 10, 2
+    bands = ["Unknown", "55+", "25-34", "Under 18", "18-24", "35-44", "45-54"]
+    assert sorted(bands, key=natural_key) == ["Under 18", "18-24", "25-34", "35-44", "45-54", "55+", "Unknown"]
+    datasets = ["civil_caseman_pcol", "mags_hocas", "probation_delius"]
+    assert sorted(datasets, key=natural_key) == ["mags_hocas", "probation_delius", "civil_caseman_pcol"]
+    assert [display_name(d) for d in datasets] == ["Civil court", "Magistrates' courts", "Probation"]
+    looks = {(s["color"], str(s["linestyle"]), s["marker"]) for s in map(series_style, range(10))}
+    assert len(looks) == 10 and len({s["marker"] for s in map(series_style, range(10))}) == 10
+    with pytest.raises(DJSUserError, match="at most 10 groups"):
+        series_style(10)
 
 
 def test_one_group_treats_a_missing_group_as_its_own_group():

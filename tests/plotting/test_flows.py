@@ -25,7 +25,7 @@ def test_flows_plot_marks_withheld_and_incomplete_months(tmp_path):
     fig = flows_plot(f, fit, title="First entries")
     ax = fig.axes[0]
     labels = [line.get_label() for line in ax.lines]
-    assert labels[:2] == ["mags_hocas", "mags_hocas (incomplete)"]
+    assert labels[:2] == ["Magistrates' courts", "Magistrates' courts (incomplete)"]
     assert {"model fit", "counterfactual"} <= set(labels)
     observed = ax.lines[0].get_ydata()
     assert np.isnan(observed[[10, 11, 69, 70, 71]]).all() and np.isfinite(observed[:10]).all()
@@ -45,7 +45,7 @@ def test_flows_plot_groups_get_distinct_styles():
     two = pd.concat([f.assign(sex="F"), f.assign(sex="M")], ignore_index=True)
     ax = flows_plot(two).axes[0]
     main = [line for line in ax.lines if "incomplete" not in line.get_label()]
-    assert [line.get_label() for line in main] == ["mags_hocas / F", "mags_hocas / M"]
+    assert [line.get_label() for line in main] == ["Magistrates' courts / F", "Magistrates' courts / M"]
     assert main[0].get_linestyle() != main[1].get_linestyle() and main[0].get_marker() != main[1].get_marker()
 
 
@@ -56,7 +56,11 @@ def test_flows_plot_keeps_and_labels_a_missing_group():
     )  # the missing group first: groupby would have dropped it
     ax = flows_plot(three).axes[0]
     main = [line for line in ax.lines if "incomplete" not in line.get_label()]
-    assert [line.get_label() for line in main] == ["mags_hocas / F", "mags_hocas / M", "mags_hocas / Missing"]
+    assert [line.get_label() for line in main] == [
+        "Magistrates' courts / F",
+        "Magistrates' courts / M",
+        "Magistrates' courts / Missing",
+    ]
     np.testing.assert_array_equal(main[2].get_ydata()[:10], f["count"].to_numpy()[:10])
     assert [
         line.get_label()

@@ -38,7 +38,7 @@ def test_upset_structure_from_protected_table():
     assert "c = withheld (disclosure control)" in texts and all(
         f"{int(v):,}" in texts for v in out.table.loc[~out.mask["exclusive"], "exclusive"]
     )
-    assert all(name in _texts(fig) for name in LAB)
+    assert all(name in _texts(fig) for name in ["Magistrates' courts", "Family court", "Civil court"])  # by name
     assert len(ax_mat.collections) == 7  # one column of dots per combination
     assert len([p for p in ax_size.patches if isinstance(p, Rectangle)]) == int(
         (~out.mask.loc[out.table["degree"] == 1, "inclusive"]).sum()
@@ -150,3 +150,17 @@ def test_upset_axes_stay_readable_with_millions():
     assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:])) and boxes[0].x0 >= 0
     assert "1,287,405" in [x.get_text() for x in ax_size.texts]
     assert "1,000,000" in [lab.get_text() for lab in ax_bar.get_yticklabels()]
+
+
+def test_collapsed_table_draws_other_combinations_last():
+    planted = {(1, 0, 0): 500, (0, 1, 0): 200, (0, 0, 1): 300, (1, 1, 0): 7, (1, 0, 1): 40, (0, 1, 1): 25, (1, 1, 1): 2}
+    rows = [dict(zip(LAB, map(bool, c), strict=True)) for c, n in planted.items() for _ in range(n)]
+    out = protect_overlap(overlap.overlap_sets(pd.DataFrame(rows)), collapse=True)
+    # mags only (500), the two other single datasets (set sizes kept, exclusive counts withheld) and the rest merged
+    assert len(out.table) == 4 and out.table["inclusive"].notna().sum() == 3
+    fig = upset_plot(out, sort_by="count", max_combinations=2)
+    ax_bar, ax_mat, ax_size = fig.axes[0], fig.axes[1], fig.axes[2]
+    other = int(out.table.loc[out.table["combination"] == "other combinations", "exclusive"].iloc[0])
+    assert other == 574 and [t.get_text() for t in ax_bar.texts] == ["500", "574"]  # "other" kept, last
+    assert "other combinations" in [t.get_text() for t in ax_mat.texts]
+    assert [t.get_text() for t in ax_size.texts] == ["549", "234", "367"]  # every set size drawn
