@@ -1,5 +1,6 @@
 # Two commands: `make run` and `make test`. Both create .venv and install on first use.
-# Also: `make lint` (ruff and mypy, run first by `make test`), `make test-fast` (the suite without tests marked slow) and `make sync-notebooks` (notebooks <-> their .py).
+# Also: `make interop` (ACRO and SACRO-Viewer in .venv-interop, for tests/interop; `make test` builds it unless
+# DJS_SKIP_INTEROP=1), `make lint` (ruff and mypy, run first by `make test`), `make test-fast` (the suite without tests marked slow) and `make sync-notebooks` (notebooks <-> their .py).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 SCALE  ?= small
 DUMMY  := dummy/$(SCALE)
 
-.PHONY: run test test-fast lint sync-notebooks install bench clean-dummy
+.PHONY: run test test-fast lint sync-notebooks install interop bench clean-dummy
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +19,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The output checkers' tools (requirements-interop.txt) in their own venv: tests/interop runs every bundle through them.
+INTEROP       := .venv-interop
+INTEROP_STAMP := $(INTEROP)/.installed-stamp
+
+$(INTEROP_STAMP): requirements-interop.txt
+	rm -rf $(INTEROP)
+	$(PYTHON) -m venv $(INTEROP)
+	$(INTEROP)/bin/python -m pip install --quiet --upgrade pip
+	$(INTEROP)/bin/python -m pip install --quiet -r requirements-interop.txt
+	touch $(INTEROP_STAMP)
+
+interop: $(INTEROP_STAMP)
+
 run: $(STAMP)
 	$(BIN)/djs main --scale $(SCALE) --dummy-dir $(DUMMY)
 
-test: lint
+# tests/interop needs .venv-interop: a failed build fails `make test` (DJS_SKIP_INTEROP=1 skips both, explicitly).
+test: lint $(if $(filter 1,$(DJS_SKIP_INTEROP)),,interop)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # The package's house rules: ruff (lint on the package and benchmarks, format everywhere) and mypy (pyproject.toml).
