@@ -1,4 +1,5 @@
-"""Survival estimators: curves (km, cif, mcf) and regressions (cox, finegray, recurrent).
+"""Survival estimators: curves (km, cif, mcf), multi-state journeys (multistate) and regressions (cox, finegray,
+recurrent).
 
 Estimators only: they take plain frames of times and events and know nothing of Data First (the cohorts
 they are fed come from `djs_toolkit.analyses`).
@@ -14,6 +15,18 @@ from djs_toolkit.survival.cox import CoxResult, cox
 from djs_toolkit.survival.finegray import finegray
 from djs_toolkit.survival.km import km, kmunicate_table
 from djs_toolkit.survival.mcf import mcf
+from djs_toolkit.survival.multistate import MultistateFit, multistate
 from djs_toolkit.survival.recurrent import recurrent
 
-__all__ = ["CoxResult", "cif", "cox", "finegray", "km", "kmunicate_table", "mcf", "recurrent"]
+__all__ = [
+    "CoxResult",
+    "MultistateFit",
+    "cif",
+    "cox",
+    "finegray",
+    "km",
+    "kmunicate_table",
+    "mcf",
+    "multistate",
+    "recurrent",
+]
