@@ -156,7 +156,13 @@ def _onset(
 
 
 def simulate_careers(
-    rng: np.random.Generator, persons: Persons, cfg: DummyConfig, poss: EventIndex, fam: EventIndex
+    rng: np.random.Generator,
+    persons: Persons,
+    cfg: DummyConfig,
+    poss: EventIndex,
+    fam: EventIndex,
+    starts: tuple[np.ndarray, np.ndarray] | None = None,
+    history: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Careers:
     """Simulate every criminal contact from ``cfg.sim_start`` to the extract end.
 
@@ -166,6 +172,8 @@ def simulate_careers(
         cfg: configuration.
         poss: possession claims against each person (look-back events).
         fam: family cases with the person as an adult party (look-back events).
+        starts: (person, day) offences to continue careers from instead of onsets (a planted outcome,
+            `dummy.family_effect`), after the ``history`` (person, day) of their earlier offences.
 
     Example:
         >>> import numpy as np
@@ -182,7 +190,16 @@ def simulate_careers(
     W = cfg.lookback_days
     hist = np.full((persons.n, RING), -(10**9), dtype=np.int64)
     ptr = np.zeros(persons.n, dtype=np.int64)
-    p, off = _onset(rng, persons, cfg, poss, fam)
+    if starts is None:
+        p, off = _onset(rng, persons, cfg, poss, fam)
+    else:
+        p, off = starts
+        if history is not None and history[0].size:  # earlier offences count as prior contacts
+            o = np.lexsort((history[1], history[0]))
+            hp, hd = np.asarray(history[0])[o], np.asarray(history[1])[o]
+            k = np.arange(hp.size) - np.searchsorted(hp, hp, side="left")
+            hist[hp, k % RING] = hd
+            np.add.at(ptr, hp, 1)
     contacts: list[dict[str, np.ndarray]] = []
     indexes: list[dict[str, np.ndarray]] = []
     while p.size:

@@ -119,6 +119,15 @@ class DummyConfig:
         landlord_type_p: social / private / accelerated mix (docs/data.md §13.5, Q3 2024).
         money_claims_per_year: money claims against individuals [assumption; no figure in §13].
 
+    Planted family-court effect (`djs_toolkit.dummy.family_effect`, truth in ``truth/family_effect.csv``)
+        family_effect_log_hr: [assumption] log hazard ratio of a first criminal offence after a supervision order
+            against a care order, for children aged 10-17 at the end of public-law proceedings (no published figure).
+        family_effect_rate_per_year: [assumption] that hazard under a care order at age 13, a boy, no prior contact.
+        family_effect_outcome_log_hr: [assumption] log hazard ratios of age (per year above 13), female, one and two
+            or more prior contacts in 730 days.
+        family_effect_propensity: [assumption] logistic model of a supervision order (rather than a care order) in
+            the same terms: riskier children get care orders more often, so a naive comparison is confounded.
+
     Linkage error (docs/data.md §1.5, §10; rates are [assumption])
         split_rate / merge_rate: within-dataset false splits (record gets a second identity) and false
             merges (two people get one id), by dataset; family and civil worse.
@@ -225,6 +234,22 @@ class DummyConfig:
     landlord_type_p: tuple[float, float, float] = (0.36, 0.31, 0.33)
     money_claims_per_year: float = 250_000.0
     other_claims_per_year: float = 15_000.0
+
+    # ---------------------------------------------------------------- planted family-court effect [assumption]
+    family_effect_log_hr: float = -0.3
+    family_effect_rate_per_year: float = 0.15
+    family_effect_outcome_log_hr: dict[str, float] = field(
+        default_factory=lambda: {"age_minus_13": 0.12, "female": -0.6, "prior_1": 0.9, "prior_2_plus": 1.5}
+    )
+    family_effect_propensity: dict[str, float] = field(
+        default_factory=lambda: {
+            "intercept": -0.6,
+            "age_minus_13": -0.2,
+            "female": 0.5,
+            "prior_1": -1.0,
+            "prior_2_plus": -1.8,
+        }
+    )
 
     # ---------------------------------------------------------------- linkage error
     split_rate: dict[str, float] = field(

@@ -26,6 +26,7 @@ from djs_toolkit.dummy.careers import simulate_careers
 from djs_toolkit.dummy.civil import possession_keys, simulate_civil
 from djs_toolkit.dummy.config import PER, DummyConfig, scale_of
 from djs_toolkit.dummy.family import adult_party_keys, simulate_family
+from djs_toolkit.dummy.family_effect import family_effect_truth, plant_family_effect
 from djs_toolkit.dummy.frames import Ctx
 from djs_toolkit.dummy.linkage import link_chunk
 from djs_toolkit.dummy.lookback import EventIndex
@@ -129,6 +130,7 @@ def generate(
     for persons, overlap, cif in results:
         total_persons += persons
         truth.merge(overlap, cif)
+    family_effect_truth(out / "truth", cfg)
     truth.finish(
         cfg, {"scale": scale, "seed": int(seed), "format": format, "persons": total_persons, "chunks": n_chunks}
     )
@@ -156,6 +158,7 @@ def _chunk(
     poss_keys, fam_keys = possession_keys(civ), adult_party_keys(fam, persons)
     careers = simulate_careers(r["careers"], persons, cfg, EventIndex(*poss_keys), EventIndex(*fam_keys))
     ctx = Ctx(seed=seed, chunk=ch, persons=persons, cfg=cfg, rng=r["records"])
+    careers = plant_family_effect(seed, ch, ctx, fam, careers, out / "truth", multipart)
     tables: dict = {}
     tables.update(court_records(ctx, careers.contacts))
     tables.update(custody_records(ctx, careers.contacts))
