@@ -39,7 +39,7 @@ from djs_toolkit.analyses.cases import (
 )
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.schema import DATASETS
-from djs_toolkit.spine import build_spine, observed_until
+from djs_toolkit.spine import Selector, as_selector, build_spine, observed_until
 from djs_toolkit.spine.sql import days_between
 
 if TYPE_CHECKING:
@@ -170,8 +170,34 @@ def _date(d: dt.date | pd.Timestamp | str) -> str:
     return f"DATE '{pd.Timestamp(d).date()}'"
 
 
-def _follow_up_end(extract: Extract, outcome: str, waiting_days: int) -> tuple[dt.date, str]:
-    datasets, _, by_offence = OUTCOMES[outcome]
+def _outcome_def(outcome: str | Selector) -> tuple[tuple[str, ...], str, bool]:
+    """An outcome's (datasets bounding follow-up, event filter, dated by offence?): a name of `OUTCOMES`, or an event
+    selector (`spine.select` or its string: its own events, dated by the event, follow-up bounded by its dataset)."""
+    if isinstance(outcome, str) and outcome in OUTCOMES:
+        return OUTCOMES[outcome]
+    try:
+        sel = as_selector(outcome)
+    except DJSUserError as exc:
+        raise DJSUserError(f"Unknown outcome {str(outcome)!r}: outcomes are {', '.join(OUTCOMES)}, or {exc}") from None
+    return (sel.dataset,), sel.sql(), False
+
+
+def _index_def(index: str | Selector) -> tuple[str, str, str, str]:
+    """An index's (label, dataset, filter, date): a name of `INDEX_TYPES`, or an event selector (its events, dated by
+    the event, labelled by the selector's string)."""
+    if isinstance(index, str) and index in INDEX_TYPES:
+        return (index, *INDEX_TYPES[index])
+    try:
+        sel = as_selector(index)
+    except DJSUserError as exc:
+        raise DJSUserError(
+            f"Unknown index type {str(index)!r}: index types are {', '.join(INDEX_TYPES)}, or {exc}"
+        ) from None
+    return str(sel), sel.dataset, sel.sql(), "event_date"
+
+
+def _follow_up_end(extract: Extract, outcome: str | Selector, waiting_days: int) -> tuple[dt.date, str]:
+    datasets, _, by_offence = _outcome_def(outcome)
     ends = {d: observed_until(d, extract.extract_end) for d in datasets}
     end = min(ends.values())
     reason = "data_cutoff" if end >= extract.extract_end else "coverage_end"
@@ -182,8 +208,8 @@ def _follow_up_end(extract: Extract, outcome: str, waiting_days: int) -> tuple[d
 
 def reentry_cohort(
     extract: Extract,
-    index: str | Sequence[str],
-    outcome: str = "any_criminal_court",
+    index: str | Selector | Sequence[str | Selector],
+    outcome: str | Selector = "any_criminal_court",
     period: Window | None = None,
     lookback_days: int = 730,
     street_time: bool = True,
@@ -198,8 +224,11 @@ def reentry_cohort(
         index: index type(s): ``release`` (after a custodial sentence), ``court_disposal``
             (non-custodial conviction), ``case_end`` (any case end without custody or an order),
             ``probation_start`` (community order or suspended sentence), ``possession_claim`` (as defendant),
-            ``family_case`` (adult party, as the prior_family_case flag).
-        outcome: ``any_criminal_court``, ``magistrates``, ``custody`` or ``any_justice_contact``.
+            ``family_case`` (adult party, as the prior_family_case flag); or a custom index: an event selector
+            (`spine.select` or its string, e.g. ``"family_case_start: case_type=Public law; party_role=Child"``),
+            dated by the event and labelled ``index_type`` by the selector's string.
+        outcome: ``any_criminal_court``, ``magistrates``, ``custody`` or ``any_justice_contact``; or a custom outcome:
+            an event selector (dated by the event, follow-up censored where its dataset stops being observed).
         period: (start, end) of index dates; default: the index dataset's coverage up to the
             outcome's follow-up end.
         lookback_days: window before the index for prior contacts and prior-dataset flags.
@@ -255,7 +284,7 @@ def reentry_cohort(
     df = df.drop(columns=["idx_id", "raw_days"])
     df.attrs.update(
         {
-            "outcome": outcome,
+            "outcome": outcome if isinstance(outcome, str) and outcome in OUTCOMES else str(as_selector(outcome)),
             "follow_up_end": pd.Timestamp(fu_end),
             "street_time": street_time,
             "lookback_days": lookback_days,
@@ -267,8 +296,8 @@ def reentry_cohort(
 
 def cohort_table(
     extract: Extract,
-    index: str | Sequence[str],
-    outcome: str = "any_criminal_court",
+    index: str | Selector | Sequence[str | Selector],
+    outcome: str | Selector = "any_criminal_court",
     period: Window | None = None,
     lookback_days: int = 730,
     street_time: bool = True,
@@ -291,24 +320,20 @@ def cohort_table(
     Example:
         >>> # cohort_table(extract, "release")  # then SELECT ... FROM _cohort
     """
-    indexes = [index] if isinstance(index, str) else list(index)
-    bad = [i for i in indexes if i not in INDEX_TYPES]
-    if bad or outcome not in OUTCOMES:
-        raise DJSUserError(
-            f"Unknown index type(s) {bad} or outcome `{outcome}`: index types are "
-            f"{', '.join(INDEX_TYPES)}; outcomes are {', '.join(OUTCOMES)}."
-        )
+    indexes = [index] if isinstance(index, (str, Selector)) else list(index)
+    defs = [_index_def(i) for i in indexes]
+    _, out_filter, by_offence = _outcome_def(outcome)
     build_spine(extract)
     build_cases(extract)
     fu_end, fu_reason = _follow_up_end(extract, outcome, waiting_days)
-    _, out_filter, by_offence = OUTCOMES[outcome]
     idx_sql = []
-    for name in indexes:
-        ds, flt, when = INDEX_TYPES[name]
+    for name, ds, flt, when in defs:
         start = DATASETS[ds].start if period is None else pd.Timestamp(period[0]).date()
         end = fu_end if period is None else pd.Timestamp(period[1]).date()
+        # The label sits in a SQL string literal: a quote in a selector's value is doubled.
         idx_sql.append(
-            index_select(name, flt, when) + f" AND {when} >= {_date(start)} AND {when} <= {_date(min(end, fu_end))}"
+            index_select(name.replace("'", "''"), flt, when)
+            + f" AND {when} >= {_date(start)} AND {when} <= {_date(min(end, fu_end))}"
         )
     con = extract.engine.con
     con.execute(

@@ -20,7 +20,7 @@ import pandas as pd
 from djs_toolkit.analyses.groups import entity, group_sql
 from djs_toolkit.analyses.its import COVID_MONTHS, MIN_SEGMENT_MONTHS, ITSResult, its
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.spine import build_spine, check_datasets, coverage
+from djs_toolkit.spine import Selector, as_selector, build_spine, check_datasets, coverage
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
 
 if TYPE_CHECKING:
@@ -43,6 +43,10 @@ KNOWN_DATES = {
     "cost_of_living_ramp": ("2021-10", "2022-10"),
 }
 _MONTH = "(EXTRACT(YEAR FROM {d}) * 12 + EXTRACT(MONTH FROM {d}) - 1)"  # portable month number
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _month_start(ts: pd.Timestamp, ceil: bool = False) -> pd.Period:
@@ -93,8 +97,8 @@ def monthly_flows(
     *,
     events: Sequence[str] = ENTRY_EVENTS,
     washout_months: int = 24,
-    first: str | None = None,
-    then: str | None = None,
+    first: str | Selector | None = None,
+    then: str | Selector | None = None,
     within_days: int = 180,
     incomplete_months: int = 3,
 ) -> pd.DataFrame:
@@ -111,15 +115,17 @@ def monthly_flows(
         events: event types that count as a contact (default `ENTRY_EVENTS`).
         washout_months: look-back after each dataset's coverage start during which contacts are only
             history: months before start + wash-out are not reported (left truncation).
-        first: dataset label or event type starting a transition.
-        then: dataset label or event type ending a transition.
+        first: what starts a transition: an event selector (`spine.select`), its string
+            (``"mags_conviction: disposal=Fine"``), a dataset label or an event type.
+        then: what ends a transition, likewise.
         within_days: maximum days from ``first`` to ``then``.
         incomplete_months: the last months before the data stop being observed flagged ``incomplete``
             (a partially observed last month is flagged too).
 
     Returns:
-        ``month`` (first day), ``dataset`` (label, ``any``, or ``first -> then``), ``by`` (if given),
-        ``count`` (persons), ``incomplete``; months with no flow are 0. ``attrs``: kind and settings.
+        ``month`` (first day), ``dataset`` (label, ``any``, or ``first -> then`` with their selector strings), ``by``
+        (if given), ``count`` (persons), ``incomplete``; months with no flow are 0. ``attrs``: kind and settings
+        (for a transition also ``first`` and ``then`` described, `Selector.describe`, and their ``caveats``).
 
     Example:
         >>> # f = monthly_flows(extract, "transition", first="civil_claim", then="mags_hocas", within_days=180)
@@ -132,19 +138,26 @@ def monthly_flows(
     if kind == "transition":
         if first is None or then is None or int(within_days) <= 0:
             raise DJSUserError("A transition needs `first`, `then` and a positive `within_days`.")
-        (fc, fd), (tc, td) = entity(first), entity(then)
+        (fc, fd), (tc, td) = entity(first, "f."), entity(then, "t.")
         lo = max(start[td], start[fd] + pd.Timedelta(days=int(within_days)))
         until = min(observed_until[td], observed_until[fd])
-        flow = f"{first} -> {then}"
+        first_sel, then_sel = as_selector(first), as_selector(then)
+        flow = f"{first_sel} -> {then_sel}"
+        described = {
+            "first": first_sel.describe(),
+            "then": then_sel.describe(),
+            "caveats": tuple(dict.fromkeys([*first_sel.caveats(), *then_sel.caveats()])),
+        }
         gap = days_between("f.event_date", "t.event_date")
         sql = (
-            f"SELECT '{flow}' AS flow, {_MONTH.format(d='t.event_date')} AS m, {group_sql(by, 't.')} AS grp, "
+            f"SELECT {_quote(flow)} AS flow, {_MONTH.format(d='t.event_date')} AS m, {group_sql(by, 't.')} AS grp, "
             f"COUNT(DISTINCT t.person_id) AS n FROM _spine t JOIN _spine f ON f.person_id = t.person_id "
-            f"WHERE t.{tc} AND f.{fc} AND {gap} >= 1 AND {gap} <= {int(within_days)} "
+            f"WHERE {tc} AND {fc} AND {gap} >= 1 AND {gap} <= {int(within_days)} "
             f"AND t.event_date <= DATE '{until.date()}' GROUP BY 3, 2, 1"
         )
         spans = {flow: (_month_start(lo, ceil=True), _month_start(until), until)}
     elif kind in ("first_entry", "re_entry"):
+        described = {}
         labels = check_datasets(extract, datasets)
         evs = [e for d, e, _ in EVENT_TYPES if d in labels and e in events]
         if not evs:
@@ -183,6 +196,7 @@ def monthly_flows(
             "washout_months": int(washout_months),
             "within_days": int(within_days),
             "incomplete_months": int(incomplete_months),
+            **described,
         }
     )
     return out

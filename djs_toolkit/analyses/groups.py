@@ -7,7 +7,7 @@ grouping reads a record from after the event it describes.
 
 Example:
     >>> entity("civil_claim")
-    ("event_type = 'civil_claim'", 'civil_caseman_pcol')
+    ("(event_type = 'civil_claim')", 'civil_caseman_pcol')
     >>> group_sql("sex")
     "COALESCE(sex, 'Unknown')"
 """
@@ -15,8 +15,7 @@ Example:
 from __future__ import annotations
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.schema import DATASETS
-from djs_toolkit.spine.sql import EVENT_TYPES
+from djs_toolkit.spine.select import Selector, as_selector
 
 __all__ = ["AGE_BAND_SQL", "BY_ATTRIBUTES", "entity", "group_sql", "person_group_sql"]
 
@@ -29,18 +28,15 @@ AGE_BAND_SQL = (
 )
 
 
-def entity(name: str) -> tuple[str, str]:
-    """(SQL condition on the spine, dataset label) for a dataset label or an event type.
+def entity(name: str | Selector, alias: str = "") -> tuple[str, str]:
+    """(SQL condition on the spine, dataset label) for an event selector (`spine.select`), its string, a dataset label
+    or an event type; ``alias`` prefixes the condition's columns (``"s."``).
 
     Raises:
-        DJSUserError: ``name`` is neither a dataset label nor an event type.
+        DJSUserError: ``name`` is no valid selector (the message lists what is valid).
     """
-    if name in DATASETS:
-        return f"dataset = '{name}'", name
-    for d, e, _ in EVENT_TYPES:
-        if e == name:
-            return f"event_type = '{e}'", d
-    raise DJSUserError(f"{name!r} is neither a dataset label nor an event type: see spine.EVENT_TYPES.")
+    sel = as_selector(name)
+    return sel.sql(alias), sel.dataset
 
 
 def group_sql(by: str | None, alias: str = "") -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 from djs_toolkit.analyses.groups import BY_ATTRIBUTES, entity, person_group_sql
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.overlap import superset_sums
-from djs_toolkit.spine import build_spine, check_datasets, common_window, coverage
+from djs_toolkit.spine import Selector, as_selector, build_spine, check_datasets, common_window, coverage
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
 
 if TYPE_CHECKING:
@@ -63,54 +63,66 @@ def in_window(start: pd.Timestamp, end: pd.Timestamp, col: str = "event_date") -
     return f"{col} >= DATE '{start.date()}' AND {col} <= DATE '{end.date()}'"
 
 
-def _member_sql(labels: list[str], start: pd.Timestamp, end: pd.Timestamp, event_types: bool) -> str:
-    cols = [f"MAX(CASE WHEN dataset = '{d}' THEN 1 ELSE 0 END) AS \"{d}\"" for d in labels]
-    if event_types:
-        cols += [
-            f"MAX(CASE WHEN event_type = '{e}' THEN 1 ELSE 0 END) AS \"{e}\"" for d, e, _ in EVENT_TYPES if d in labels
-        ]
-    inlist = ", ".join(f"'{d}'" for d in labels)
+def _member_sql(names: list[str], start: pd.Timestamp, end: pd.Timestamp, k: int | None = None) -> str:
+    """One row per person with an event of one of the first ``k`` (default: all) ``names`` (selectors) in the
+    window: ``person_id`` and one 0/1 column ``c<i>`` per name (positional: a selector's string is no SQL
+    identifier)."""
+    cols = [f"MAX(CASE WHEN {entity(n)[0]} THEN 1 ELSE 0 END) AS c{i}" for i, n in enumerate(names)]
+    inlist = ", ".join(f"'{d}'" for d in dict.fromkeys(entity(n)[1] for n in names))
+    any_named = " OR ".join(f"c{i} = 1" for i in range(k or len(names)))
     return (
         f"SELECT person_id, {', '.join(cols)} FROM _spine WHERE dataset IN ({inlist}) "
-        f"AND {in_window(start, end)} GROUP BY person_id"
+        f"AND {in_window(start, end)} GROUP BY person_id HAVING {any_named}"
     )
 
 
 def memberships(
-    extract: Extract, datasets: Iterable[str] | None = None, window: Window | None = None, event_types: bool = False
+    extract: Extract,
+    datasets: Iterable[str | Selector] | None = None,
+    window: Window | None = None,
+    event_types: bool = False,
 ) -> pd.DataFrame:
-    """One row per person with an event in the window; one boolean column per dataset.
+    """One row per person with a selected event in the window; one boolean column per dataset or selector.
 
     Args:
         extract: an opened `Extract`.
-        datasets: dataset labels (default: every dataset present).
-        window: (start, end) dates; None = the window all chosen datasets cover (so overlaps are
+        datasets: dataset labels, event types or event selectors (`spine.select` or its string, e.g.
+            ``"civil_claim: party_role=Defendant"``); default: every dataset present.
+        window: (start, end) dates; None = the window all their datasets cover (so overlaps are
             not deflated by comparing different coverage periods).
-        event_types: also add one boolean column per event type of the chosen datasets.
+        event_types: also add one boolean column per event type of their datasets.
 
     Returns:
-        DataFrame with ``person_id`` and one bool column per dataset (and event type), sorted by
-        person; ``.attrs["window"]`` holds the (start, end) used.
+        DataFrame with ``person_id`` and one bool column per dataset or selector (named by its string form; and per
+        event type), sorted by person; ``.attrs["window"]`` holds the (start, end) used, ``.attrs["selected"]``
+        each column's description (`Selector.describe`).
 
     Example:
-        >>> # m = memberships(extract, ["familyman", "mags_hocas"])
+        >>> # m = memberships(extract, ["familyman", "mags_conviction: disposal=Fine"])
         >>> # m.attrs["window"]
     """
-    labels = check_datasets(extract, datasets)
-    start, end = resolve_window(extract, labels, window)
+    names = set_labels(extract, datasets)
+    ds = list(dict.fromkeys(entity(n)[1] for n in names))
+    start, end = resolve_window(extract, ds, window)
+    k = len(names)
+    if event_types:
+        names += [e for d, e, _ in EVENT_TYPES if d in ds and e not in names]
     build_spine(extract)
-    df = extract.engine.con.sql(_member_sql(labels, start, end, event_types) + " ORDER BY person_id").df()
+    df = extract.engine.con.sql(_member_sql(names, start, end, k) + " ORDER BY person_id").df()
+    df.columns = ["person_id", *names]
     df["person_id"] = df["person_id"].astype("string")
-    for c in df.columns[1:]:
+    for c in names:
         df[c] = df[c].astype(bool)
     df.attrs["window"] = (start, end)
+    df.attrs["selected"] = {n: as_selector(n).describe() for n in names}
     return df
 
 
 def membership_masks(
-    extract: Extract, datasets: Iterable[str] | None = None, window: Window | None = None
+    extract: Extract, datasets: Iterable[str | Selector] | None = None, window: Window | None = None
 ) -> pd.DataFrame:
-    """Persons by exact combination of datasets, as a bitmask count, computed inside DuckDB.
+    """Persons by exact combination of datasets (or selectors, as `memberships`), as a bitmask count, computed
+    inside DuckDB.
 
     Bit i of ``mask`` is set when the person appears in ``datasets[i]``; ``persons`` counts people
     with exactly that combination (exclusive count). All 2^k combinations are listed, empty ones
@@ -119,12 +131,12 @@ def membership_masks(
     Example:
         >>> # membership_masks(extract, ["mags_hocas", "familyman"])  # mask 0..3
     """
-    labels = check_datasets(extract, datasets)
-    start, end = resolve_window(extract, labels, window)
+    labels = set_labels(extract, datasets)
+    start, end = resolve_window(extract, list(dict.fromkeys(entity(n)[1] for n in labels)), window)
     build_spine(extract)
-    bits = " + ".join(f'"{d}" * {1 << i}' for i, d in enumerate(labels))
+    bits = " + ".join(f"c{i} * {1 << i}" for i in range(len(labels)))
     got = extract.engine.con.sql(
-        f"SELECT {bits} AS mask, COUNT(*) AS persons FROM ({_member_sql(labels, start, end, False)}) AS m GROUP BY 1"
+        f"SELECT {bits} AS mask, COUNT(*) AS persons FROM ({_member_sql(labels, start, end)}) AS m GROUP BY 1"
     ).df()
     full = pd.DataFrame({"mask": range(1 << len(labels))})
     out = full.merge(got, on="mask", how="left").fillna({"persons": 0})
@@ -135,13 +147,15 @@ def membership_masks(
 
 
 # -- k-way sets ---------------------------------------------------------------------------------------------------
-def set_labels(extract: Extract, names: Iterable[str] | None) -> list[str]:
-    """Set names: dataset labels (default: every dataset present) or event types (event-type level sets)."""
+def set_labels(extract: Extract, names: Iterable[str | Selector] | None) -> list[str]:
+    """Set names: dataset labels (default: every dataset present), event types or selectors, each as its canonical
+    string (`spine.Selector`; a plain label stays itself). Refuses an invalid name or a name given twice."""
     if names is None:
         return check_datasets(extract, None)
-    out = list(names)
-    for n in out:
-        entity(n)  # refuses unknown names
+    out = [str(as_selector(n)) for n in ([names] if isinstance(names, (str, Selector)) else names)]
+    twice = sorted({n for n in out if out.count(n) > 1})
+    if twice:
+        raise DJSUserError(f"{', '.join(map(repr, twice))} named twice: name each set once.")
     return out
 
 
@@ -196,7 +210,8 @@ def overlap_sets(
 
     Args:
         extract_or_memberships: an opened `Extract`, or a `memberships` frame (person x bool columns).
-        datasets: dataset labels or event types (default: every dataset present / every bool column).
+        datasets: dataset labels, event types or selectors (`spine.select` or its string; default: every dataset
+            present / every bool column).
         window: (start, end); None = the window all chosen datasets cover (extract input only: a
             memberships frame carries its window in ``attrs``).
         by: ``sex``, ``ethnicity_group`` or ``age_band`` (extract: as the person's records up to their last
@@ -239,7 +254,7 @@ def overlap_sets(
 
 # -- time-ordered overlaps ----------------------------------------------------------------------------------------
 def ordered_setup(
-    extract: Extract, first: str, then: str, within_days: int, window: Window | None
+    extract: Extract, first: str | Selector, then: str | Selector, within_days: int, window: Window | None
 ) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
     if int(within_days) <= 0:
         raise DJSUserError("`within_days` must be a positive number of days.")
@@ -258,8 +273,8 @@ def ordered_setup(
 
 def ordered_counts(
     con: duckdb.DuckDBPyConnection,
-    first: str,
-    then: str,
+    first: str | Selector,
+    then: str | Selector,
     within_days: int,
     start: pd.Timestamp,
     end: pd.Timestamp,
@@ -274,7 +289,7 @@ def ordered_counts(
         f"WITH idx AS (SELECT person_id, event_date AS t0, grp FROM "
         f"({person_group_sql(by, src, f'{entity(first)[0]} AND {in_window(start, end)}', at='first')}) AS f), "
         f"nxt AS (SELECT i.person_id, MIN(s.event_date) AS t1 FROM idx i JOIN {src} s ON s.person_id = i.person_id "
-        f"WHERE s.{entity(then)[0]} AND s.event_date > i.t0 AND s.event_date <= {cdate} GROUP BY i.person_id), "
+        f"WHERE {entity(then, 's.')[0]} AND s.event_date > i.t0 AND s.event_date <= {cdate} GROUP BY i.person_id), "
         f"one AS (SELECT i.grp, CASE WHEN n.t1 IS NULL THEN {fu} ELSE {gap} END AS time, "
         f"CASE WHEN n.t1 IS NULL THEN 0 ELSE 1 END AS event, CASE WHEN {fu} >= {int(within_days)} THEN 1 ELSE 0 "
         "END AS complete FROM idx i LEFT JOIN nxt n ON n.person_id = i.person_id) "
@@ -311,8 +326,8 @@ def _incidence_at(agg: pd.DataFrame, d: int, alpha: float) -> dict[str, float]:
 
 def ordered_frame(
     agg: pd.DataFrame,
-    first: str,
-    then: str,
+    first: str | Selector,
+    then: str | Selector,
     d: int,
     by: str | None,
     start: pd.Timestamp,
@@ -325,8 +340,8 @@ def ordered_frame(
         [
             {
                 **({by: g} if by else {}),
-                "first": first,
-                "then": then,
+                "first": str(as_selector(first)),
+                "then": str(as_selector(then)),
                 "within_days": int(d),
                 **_incidence_at(agg[agg["grp"] == g], int(d), alpha),
             }
@@ -336,15 +351,23 @@ def ordered_frame(
     out["estimator"] = f"1 - Kaplan-Meier, censored when `then` stops being observed ({censor.date()})"
     out["naive_label"] = f"proportion among index persons with >= {int(d)} days of follow-up"
     out["censor_date"], out["window_start"], out["window_end"] = censor, start, end
-    out.attrs.update({"window": (start, end), "censor_date": censor})
+    out.attrs.update(
+        {
+            "window": (start, end),
+            "censor_date": censor,
+            "first": as_selector(first).describe(),
+            "then": as_selector(then).describe(),
+            "caveats": tuple(dict.fromkeys([*as_selector(first).caveats(), *as_selector(then).caveats()])),
+        }
+    )
     return out
 
 
 @overload
 def ordered_overlap(
     extract: Extract,
-    first: str,
-    then: str,
+    first: str | Selector,
+    then: str | Selector,
     within_days: int,
     window: Window | None = None,
     by: str | None = None,
@@ -354,8 +377,8 @@ def ordered_overlap(
 @overload
 def ordered_overlap(
     extract: Extract,
-    first: str,
-    then: str,
+    first: str | Selector,
+    then: str | Selector,
     within_days: int,
     window: Window | None = None,
     by: str | None = None,
@@ -365,8 +388,8 @@ def ordered_overlap(
 ) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 def ordered_overlap(
     extract: Extract,
-    first: str,
-    then: str,
+    first: str | Selector,
+    then: str | Selector,
     within_days: int,
     window: Window | None = None,
     by: str | None = None,
@@ -381,8 +404,9 @@ def ordered_overlap(
 
     Args:
         extract: an opened `Extract`.
-        first: a dataset label or an event type (`spine.EVENT_TYPES`).
-        then: a dataset label or an event type.
+        first: an event selector (`spine.select`), its string (``"mags_conviction: disposal=Fine"``), a dataset
+            label or an event type (`spine.EVENT_TYPES`).
+        then: likewise.
         within_days: the window in days.
         window: (start, end) for index events; None = the window both datasets cover.
         by: ``sex``, ``ethnicity_group`` or ``age_band``, as the person's records up to the index event say.
@@ -393,7 +417,9 @@ def ordered_overlap(
         One row per group: ``n_index``, ``events_within``, ``cumulative_incidence`` with ``ci_lower`` and
         ``ci_upper`` (1 - KM at the window, labelled in ``estimator``), ``n_complete_followup``,
         ``events_complete_followup``, ``naive_proportion`` (labelled in ``naive_label``), ``n_at_risk_at_end``,
-        ``censor_date``, ``window_start``, ``window_end``; with ``return_curve`` a tuple (summary, curve).
+        ``censor_date``, ``window_start``, ``window_end``; ``first`` and ``then`` as canonical selector strings, and
+        in ``attrs`` their descriptions (``first``, ``then``: `Selector.describe`) and ``caveats``; with
+        ``return_curve`` a tuple (summary, curve).
 
     Example:
         >>> # ordered_overlap(extract, "civil_claim", "mags_hocas", 180, by="sex")
