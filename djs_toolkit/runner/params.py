@@ -17,6 +17,14 @@ first: str = "civil_claim"  # what comes first; choices: mags_hocas, crown_xhibi
 ```
 
 A list value must hold choices only; the notebook's own default must be one of them.
+
+A parameter that names events says `event selector` in its comment; each of its values (a string, or a list of
+strings; `""` and None mean none) must then parse as one (`spine.parse_selector`, docs/methods.md §7.1), so a
+misspelt disposal or column stops the run before any kernel starts, with the valid columns and values:
+
+```python
+first: str = "mags_conviction: disposal=Fine"  # what comes first: an event selector
+```
 """
 
 from __future__ import annotations
@@ -28,6 +36,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from djs_toolkit.errors import DJSUserError
+from djs_toolkit.spine import parse_selector
+
 __all__ = [
     "Param",
     "default_problems",
@@ -37,6 +48,7 @@ __all__ = [
     "parse_choices",
 ]
 
+_SELECTOR = re.compile(r"\bevent selectors?\b", re.IGNORECASE)
 _CHOICES = re.compile(r"(?:^|[\s;,.(])choices:\s*(.+?)\s*\)?$")
 _TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
@@ -73,6 +85,16 @@ class Param:
             ('sex', 'age_band', '')
         """
         return parse_choices(self.help)
+
+    @property
+    def is_selector(self) -> bool:
+        """True when the parameter's comment says its values are event selectors (module docstring).
+
+        Example:
+            >>> Param("first", "str", '"civil_claim"', "what comes first: an event selector").is_selector
+            True
+        """
+        return _SELECTOR.search(self.help or "") is not None
 
     def describe(self) -> str:
         """`name: type (default ...)  # help`.
@@ -118,6 +140,21 @@ def _choice_problem(p: Param, value: Any, where: str) -> str | None:
         return None
     shown = ", ".join(repr(c) for c in choices)
     return f"{where}: parameter `{p.name}` must be one of {shown}, got {bad[0]!r}"
+
+
+def _selector_problem(p: Param, value: Any, where: str) -> str | None:
+    if not p.is_selector:
+        return None
+    for item in value if isinstance(value, list) else [value]:
+        if item is None or item == "":
+            continue
+        if not isinstance(item, str):
+            return f"{where}: parameter `{p.name}` takes event selectors as text, got {type(item).__name__}"
+        try:
+            parse_selector(item)
+        except DJSUserError as exc:
+            return f"{where}: parameter `{p.name}` is not a valid event selector: {exc}"
+    return None
 
 
 def _same(value: Any, choice: Any) -> bool:
@@ -272,14 +309,14 @@ def parameter_problems(declared: dict[str, Param], values: dict[str, Any], where
                 f"{type(value).__name__} {value!r}"
             )
         else:
-            problem = _choice_problem(declared[name], value, where)
+            problem = _choice_problem(declared[name], value, where) or _selector_problem(declared[name], value, where)
             if problem:
                 problems.append(problem)
     return problems
 
 
 def default_problems(decl: dict[str, Param], rel: str) -> list[str]:
-    """Parameters whose default is not one of their own choices.
+    """Parameters whose default is not one of their own choices, or not a valid event selector.
 
     Example:
         >>> default_problems({"by": Param("by", "str", '"shoe"', "choices: sex, age")}, "nb.ipynb")
@@ -287,12 +324,15 @@ def default_problems(decl: dict[str, Param], rel: str) -> list[str]:
     """
     out = []
     for p in decl.values():
-        if p.choices is None:
+        if p.choices is None and not p.is_selector:
             continue
         try:
             default = ast.literal_eval(p.default)
         except (ValueError, SyntaxError):
             continue
-        if _choice_problem(p, default, "") is not None:
+        if p.choices is not None and _choice_problem(p, default, "") is not None:
             out.append(f"notebook {rel}: the default of `{p.name}` ({p.default}) is not one of its choices")
+        problem = _selector_problem(p, default, f"notebook {rel}")
+        if problem:
+            out.append(problem.replace(f"parameter `{p.name}`", f"the default of `{p.name}`", 1))
     return out
