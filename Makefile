@@ -1,6 +1,7 @@
 # Two commands: `make run` and `make test`. Both create .venv and install on first use.
 # Also: `make interop` (ACRO and SACRO-Viewer in .venv-interop, for tests/interop; `make test` builds it unless
-# DJS_SKIP_INTEROP=1), `make lint` (ruff and mypy, run first by `make test`), `make test-fast` (the suite without tests marked slow) and `make sync-notebooks` (notebooks <-> their .py).
+# DJS_SKIP_INTEROP=1), `make lab` (JupyterLab on the notebooks and the dummy extract), `make environment.yml` (the conda route,
+# generated from pyproject.toml), `make lint` (ruff and mypy, run first by `make test`), `make test-fast` (the suite without tests marked slow) and `make sync-notebooks` (notebooks <-> their .py).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,12 +9,12 @@ STAMP  := $(VENV)/.installed-stamp
 SCALE  ?= small
 DUMMY  := dummy/$(SCALE)
 
-.PHONY: run test test-fast lint sync-notebooks install interop bench clean-dummy
+.PHONY: run test test-fast lint sync-notebooks install interop bench clean-dummy lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -60,6 +61,17 @@ sync-notebooks: $(STAMP)
 	[c.update(outputs=[], execution_count=None) for nb in dirty.values() for c in nb.cells if c.cell_type == 'code']; \
 	[nbformat.write(nb, p) for p, nb in dirty.items()]; \
 	print(f'outputs cleared from {len(dirty)} notebook(s)')" notebooks/*.ipynb
+
+# JupyterLab on the notebooks, working on the dummy extract their `data_root` parameter names (../dummy/small),
+# generated first when it is missing. LAB_ARGS passes options on (e.g. LAB_ARGS=--no-browser).
+LAB_ARGS ?=
+lab: $(STAMP)
+	@test -d dummy/small || $(BIN)/djs dummy --scale small --out dummy/small
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+
+# environment.yml (the conda route into the SRS) is generated from pyproject.toml, the one list of dependencies.
+environment.yml: pyproject.toml scripts/environment_yml.py
+	$(PYTHON) scripts/environment_yml.py
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f; done

@@ -1,10 +1,13 @@
 """`djs doctor`: is this environment able to run the pipeline? One line per check, a fix for each failure.
 
 Checks (docs/workflow.md §3.1 `doctor`, §3.3 paths, §2.2 kernels, §7 open questions about the SRS):
-Python version; each declared dependency against its minimum; the `python3` kernelspec and, unless `--quick`, a real
-kernel start that imports djs_toolkit (locked desktops may block the local ports a kernel needs, docs/workflow.md §7);
-write access to `outputs/` and `runs/`; the longest path a run will write against Windows' 260-character MAX_PATH
-(docs/workflow.md §3.3); DuckDB, lifelines and statsmodels imports. Exit 1 when any check fails.
+Python version; each declared dependency against its minimum (read from the installed package's metadata, i.e.
+pyproject.toml: the list is kept nowhere else); JupyterLab, the notebooks' front end (the `lab` extra: a `warn` when
+missing, as batch runs do not need it); the `python3` kernelspec and, unless `--quick`, a real kernel start that
+imports djs_toolkit (locked desktops may block the local ports a kernel needs, docs/workflow.md §7); write access to
+`outputs/` and `runs/`; the longest path a run will write against Windows' 260-character MAX_PATH (docs/workflow.md
+§3.3); DuckDB, HiGHS (the output checker's LP solver), lifelines and statsmodels imports. Exit 1 when any check
+fails.
 """
 
 from __future__ import annotations
@@ -19,21 +22,8 @@ from pathlib import Path
 __all__ = ["MAX_PATH", "Check", "doctor", "longest_path", "run_checks"]
 
 MAX_PATH = 260  # Windows limit unless long paths are enabled (docs/workflow.md §3.3)
-_FALLBACK_MINIMUMS = {
-    "pandas": "2.0",
-    "numpy": "1.24",
-    "scipy": "1.10",
-    "statsmodels": "0.14",
-    "lifelines": "0.27",
-    "matplotlib": "3.7",
-    "duckdb": "1.0",
-    "pyarrow": "14",
-    "pyyaml": "6",
-    "papermill": "2.5",
-    "ipykernel": "6",
-    "nbformat": "5.9",
-    "tqdm": "4.66",
-}
+_FRONT_END = "lab"  # the extra holding the notebooks' front end (JupyterLab)
+_INSTALL = "pip install --no-deps --no-build-isolation -e ."
 
 
 @dataclass(frozen=True)
@@ -65,17 +55,50 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", text)[:3])
 
 
-def _minimums() -> dict[str, str]:
+def _minimums(extra: str | None = None) -> dict[str, str]:
+    """Minimum versions of the runtime dependencies (or of one extra's) from the installed metadata; empty when the
+    toolkit is not installed as a package (`_installed` reports that)."""
     try:
         reqs = metadata.requires("djs_toolkit") or []
     except metadata.PackageNotFoundError:
-        return dict(_FALLBACK_MINIMUMS)
+        return {}
     found = {}
     for req in reqs:
         name, low = re.match(r"^([A-Za-z0-9_.-]+)", req), re.search(r">=\s*([0-9.]+)", req)
-        if name and low and "extra ==" not in req:
+        marker = re.search(r"extra\s*==\s*[\"']([^\"']+)", req)
+        if name and low and (marker.group(1) if marker else None) == extra:
             found[name.group(1).lower()] = low.group(1)
-    return found or dict(_FALLBACK_MINIMUMS)
+    return found
+
+
+def _installed() -> list[Check]:
+    try:
+        return [Check("djs_toolkit", "ok", metadata.version("djs_toolkit"))]
+    except metadata.PackageNotFoundError:
+        return [
+            Check(
+                "djs_toolkit",
+                "fail",
+                "imported from source but not installed: its dependency list comes with the install",
+                f"in the project folder: {_INSTALL}",
+            )
+        ]
+
+
+def _front_end() -> list[Check]:
+    """JupyterLab, where researchers open the notebooks: a warning when missing (batch runs do not need it)."""
+    minimums = _minimums(_FRONT_END) or {"jupyterlab": "4"}
+    checks = []
+    for pkg, minimum in sorted(minimums.items()):
+        fix = f"conda install '{pkg}>={minimum}' (it is in environment.yml), or pip install '{pkg}>={minimum}'"
+        try:
+            have = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            checks.append(Check(pkg, "warn", "not installed: the notebooks need a front end", fix))
+            continue
+        ok = _version_tuple(have) >= _version_tuple(minimum)
+        checks.append(Check(pkg, "ok" if ok else "warn", f"{have} (needs >= {minimum})", "" if ok else fix))
+    return checks
 
 
 def _packages() -> list[Check]:
@@ -232,6 +255,21 @@ def _probe_duckdb() -> None:
     duckdb.connect().execute("SELECT 1").fetchone()
 
 
+def _probe_highspy() -> None:
+    from djs_toolkit.sdc.lp import quiet_stdout  # HiGHS's C++ banner kept out of the report
+
+    with quiet_stdout():
+        import highspy
+
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.addVar(0.0, 1.0)
+        h.changeColCost(0, -1.0)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError("HiGHS did not solve a one-variable LP")
+
+
 def _probe_lifelines() -> None:
     from lifelines import KaplanMeierFitter
 
@@ -244,7 +282,13 @@ def _probe_statsmodels() -> None:
 
 def _imports() -> list[Check]:
     checks = []
-    for mod, probe in (("duckdb", _probe_duckdb), ("lifelines", _probe_lifelines), ("statsmodels", _probe_statsmodels)):
+    probes = (
+        ("duckdb", _probe_duckdb),
+        ("highspy", _probe_highspy),
+        ("lifelines", _probe_lifelines),
+        ("statsmodels", _probe_statsmodels),
+    )
+    for mod, probe in probes:
         try:
             probe()
             checks.append(Check(f"import {mod}", "ok", "imports and runs"))
@@ -276,7 +320,8 @@ def run_checks(root: Path, start_kernel: bool = True) -> list[Check]:
             "" if py_ok else "djs_toolkit needs Python >= 3.10: create an environment from environment.yml",
         )
     ]
-    checks += _packages() + _kernel(start_kernel) + _writable(Path(root)) + [_paths(Path(root))] + _imports()
+    checks += _installed() + _packages() + _front_end() + _kernel(start_kernel)
+    checks += [*_writable(Path(root)), _paths(Path(root)), *_imports()]
     return checks
 
 

@@ -23,10 +23,64 @@ def test_all_checks_pass_in_the_project_environment(tmp_path, capsys):
         "write runs/",
         "path length",
         "import duckdb",
+        "import highspy",
         "import lifelines",
         "import statsmodels",
+        "djs_toolkit",
+        "highspy",
+        "jupytext",
+        "lifelines",
+        "jupyterlab",
     } <= names
     assert "FAIL" not in out and out.rstrip().endswith("checks passed.")
+
+
+def test_checked_packages_are_pyprojects_runtime_dependencies_and_the_lab_extra():
+    from tests.test_install import PYPROJECT, requirement_names
+
+    spec = PYPROJECT
+    names = {c.name for c in doctor._packages()}
+    assert names == requirement_names(spec["project"]["dependencies"])
+    assert {c.name for c in doctor._front_end()} == requirement_names(spec["project"]["optional-dependencies"]["lab"])
+    assert {"highspy", "jupytext", "lifelines"} <= names
+
+
+def test_jupyterlab_missing_or_old_is_a_warning_with_the_fix(monkeypatch):
+    real = doctor.metadata.version
+
+    def version(pkg: str) -> str:
+        if pkg == "jupyterlab":
+            raise doctor.metadata.PackageNotFoundError(pkg)
+        return real(pkg)
+
+    monkeypatch.setattr(doctor.metadata, "version", version)
+    (check,) = doctor._front_end()
+    assert (check.name, check.status) == ("jupyterlab", "warn")
+    assert "not installed" in check.detail and "conda install 'jupyterlab>=4'" in check.fix
+    monkeypatch.setattr(doctor.metadata, "version", lambda pkg: "3.6.1" if pkg == "jupyterlab" else real(pkg))
+    (check,) = doctor._front_end()
+    assert (check.status, check.detail) == ("warn", "3.6.1 (needs >= 4)")
+
+
+def test_toolkit_not_installed_fails_with_the_install_command(monkeypatch):
+    def missing(name: str) -> list[str]:
+        raise doctor.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(doctor.metadata, "requires", missing)
+    monkeypatch.setattr(doctor.metadata, "version", missing)
+    assert doctor._minimums() == {}  # no list kept beside pyproject.toml's
+    (check,) = doctor._installed()
+    assert check.status == "fail" and check.fix.endswith("pip install --no-deps --no-build-isolation -e .")
+
+
+def test_a_broken_highspy_fails_its_import_check(monkeypatch):
+    def broken() -> None:
+        raise ImportError("no highspy")
+
+    monkeypatch.setattr(doctor, "_probe_highspy", broken)
+    checks = {c.name: c for c in doctor._imports()}
+    assert checks["import highspy"].status == "fail" and "ImportError" in checks["import highspy"].detail
+    assert checks["import lifelines"].status == "ok"
 
 
 @pytest.mark.slow
@@ -36,7 +90,8 @@ def test_kernel_start_imports_the_toolkit():
 
 
 def test_an_old_package_fails_with_a_fix_and_exit_1(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(doctor, "_minimums", lambda: {"pandas": "99.0", "no-such-package-djs": "1"})
+    old = {"pandas": "99.0", "no-such-package-djs": "1"}
+    monkeypatch.setattr(doctor, "_minimums", lambda extra=None: {} if extra else old)
     assert doctor.doctor(tmp_path, start_kernel=False) == 1
     out = capsys.readouterr().out
     assert "FAIL  pandas: " in out and "(needs >= 99.0)" in out and "fix: upgrade: conda install 'pandas>=99.0'" in out
