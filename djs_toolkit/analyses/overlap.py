@@ -336,6 +336,8 @@ def ordered_frame(
     alpha: float,
 ) -> pd.DataFrame:
     groups = sorted(agg["grp"].unique(), key=str) if len(agg) or by else ["all"]
+    # Columns named even when no one is indexed (a narrow selector on a small extract): the table is then empty.
+    columns = [*([by] if by else []), "first", "then", "within_days", *_incidence_at(agg.iloc[:0], int(d), alpha)]
     out = pd.DataFrame(
         [
             {
@@ -346,7 +348,8 @@ def ordered_frame(
                 **_incidence_at(agg[agg["grp"] == g], int(d), alpha),
             }
             for g in groups
-        ]
+        ],
+        columns=columns,
     )
     out["estimator"] = f"1 - Kaplan-Meier, censored when `then` stops being observed ({censor.date()})"
     out["naive_label"] = f"proportion among index persons with >= {int(d)} days of follow-up"
