@@ -34,16 +34,10 @@ data_root: str = "../dummy/small"  # extract folder (djs run injects it)
 profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs run injects it)
 
 # %%
-import matplotlib
-matplotlib.use("Agg")  # batch runs draw off-screen
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from djs_toolkit import flows, journeys, open_extract, outputs, overlap, spine
-from djs_toolkit.plotting import flows_plot, km_plot, upset_plot
-from djs_toolkit.analyses import proven_reoffending, proven_reoffending_offenders, reentry_cohort
-from djs_toolkit.survival import cif, cox, finegray, km, kmunicate_table
+from djs_toolkit import open_extract, outputs, spine
+from djs_toolkit.plotting import trend_plot
 
 outputs.configure(profile=profile)
 extract = open_extract(data_root)
@@ -68,13 +62,14 @@ people = outputs.save_table(volumes[["dataset", "year", "persons"]], "people",
 vol.table.reset_index().head(12)
 
 # %%
-fig, ax = plt.subplots(figsize=(9, 5))
-styles = ["-", "--", ":", "-.", (0, (3, 1, 1, 1)), (0, (5, 2))]
-for (name, g), ls in zip(vol.table.reset_index().groupby("dataset", observed=True), styles * 3):
-    ax.plot(g["year"], g["events"], linestyle=ls, marker="o", label=name)
-ax.set_xlabel("Year"); ax.set_ylabel("Events (protected)"); ax.legend(frameon=False, fontsize=8)
+# Drawn from the protected table only: whole-year ticks, datasets by name in the schema's order, withheld years
+# left as gaps marked "c" (never drawn as 0). The table holds a 0 for every year a dataset has no record; the
+# years before a dataset's first and after its last record are not drawn (no records there is not a measured 0).
+end = pd.Timestamp(extract.extract_end)
+partial = f" ({end.year}: to {end:%-d %B})" if (end.month, end.day) != (12, 31) else ""
+fig = trend_plot(vol, "year", "events", by="dataset", title="Linked person-events per dataset and calendar year",
+                 xlabel=f"Calendar year{partial}", ylabel="Events", legend_title="Dataset", trim_zeros=True)
 outputs.save_figure(fig, "volumes_fig", underlying=vol)
-plt.close(fig)
 
 # %% [markdown]
 # ## Coverage windows

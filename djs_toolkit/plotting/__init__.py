@@ -18,7 +18,7 @@ from __future__ import annotations
 from djs_toolkit.plotting._base import MISSING_LABEL, PALETTE, STYLE, SUPPRESSED, new_figure, save_png, style
 from djs_toolkit.plotting.flows import flows_plot
 from djs_toolkit.plotting.heatmap import heatmap_plot
-from djs_toolkit.plotting.km import km_plot, kmunicate_rows
+from djs_toolkit.plotting.km import km_grid, km_plot, kmunicate_rows
 from djs_toolkit.plotting.trend import trend_plot
 from djs_toolkit.plotting.upset import upset_plot
 from djs_toolkit.plotting.venn import venn_plot
@@ -30,6 +30,7 @@ __all__ = [
     "SUPPRESSED",
     "flows_plot",
     "heatmap_plot",
+    "km_grid",
     "km_plot",
     "kmunicate_rows",
     "new_figure",

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-__all__ = ["UpsetLayout", "headroom", "text_size"]
+__all__ = ["UpsetLayout", "headroom", "text_size", "wrap_text"]
 
 MAX_WIDTH = 18.0  # inches: keeps the PNG size bounded (1800 px at 100 dpi)
 _GAP = 0.08  # inches between the intersection bars and the matrix
@@ -37,6 +37,25 @@ def text_size(fig: Figure, text: str, fontsize: float) -> tuple[float, float]:
     t.set_figure(fig)
     box = t.get_window_extent()  # the figure's renderer
     return float(box.width / fig.dpi), float(box.height / fig.dpi)
+
+
+def wrap_text(fig: Figure, text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken at spaces into lines no wider than ``width_in`` inches at ``fontsize`` (a long title is
+    wrapped, never cut by the figure's edge); a single word wider than that stays on its own line.
+
+    Example:
+        >>> from djs_toolkit.plotting._base import new_figure, style
+        >>> with style():
+        ...     wrap_text(new_figure(), "Time to a new criminal court case after release, by sex", 4.0, 16)
+        'Time to a new criminal court case\\nafter release, by sex'
+    """
+    lines: list[str] = []
+    for word in text.split():
+        if lines and text_size(fig, f"{lines[-1]} {word}", fontsize)[0] <= width_in:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 def headroom(values: np.ndarray, label_in: np.ndarray, panel_in: float, pad_pt: float) -> float:

@@ -32,9 +32,9 @@ from djs_toolkit.plotting._base import (
     series_style,
     style,
 )
-from djs_toolkit.plotting._layout import text_size
+from djs_toolkit.plotting._layout import text_size, wrap_text
 
-__all__ = ["km_plot", "kmunicate_rows"]
+__all__ = ["km_grid", "km_plot", "kmunicate_rows"]
 
 _ROWS = (
     ("n_at_risk", "At risk"),
@@ -56,6 +56,9 @@ _NOT_GROUPS = {
     "cum_events",
     "cum_censored",
     "cum_competing",
+    "survival",
+    "survival_ci_lower",
+    "survival_ci_upper",
 }
 
 
@@ -81,6 +84,28 @@ def _withheld_groups(obj: Any) -> list[str]:
 def _nice_times(last: float, n: int = 5) -> list[float]:
     ticks = MaxNLocator(nbins=n - 1, steps=[1, 2, 2.5, 3, 5, 10]).tick_values(0.0, last)
     return [float(t) for t in ticks if 0.0 <= t <= last]
+
+
+def km_grid(times: Sequence[float], step: float = 30.0) -> list[float]:
+    """Reporting times for a protected step table: the KMunicate ``times`` and a point every ``step`` days up to the
+    last of them.
+
+    Pass it as ``times=`` to `sdc.Session.km` / `cif`: the checker merges grid intervals until each step holds the
+    threshold of events, so the curve is drawn as the full step function it releases, and every KMunicate time is a
+    possible step end, so `km_plot` reads the table beneath from the same steps. Grid points closer than half a step
+    to a KMunicate time are left out (no sliver intervals). The grid goes one step past the last KMunicate time: the
+    number at risk just after it is the start of the next released step (`km_plot` cuts the axis at the last time).
+
+    Example:
+        >>> km_grid([0, 90, 180, 365], step=60)
+        [0.0, 60.0, 90.0, 120.0, 180.0, 240.0, 300.0, 365.0, 425.0]
+    """
+    want = sorted({float(t) for t in times})
+    if not want or want[0] < 0 or step <= 0:
+        raise DJSUserError("km_grid needs KMunicate times >= 0 (e.g. [0, 90, 180, 365, 730]) and a step > 0.")
+    regular = np.arange(0.0, want[-1], float(step))
+    keep = [float(g) for g in regular if min(abs(g - w) for w in want) >= step / 2]
+    return sorted({0.0, *want, *keep, want[-1] + step})
 
 
 def kmunicate_rows(steps: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
@@ -132,6 +157,7 @@ def km_plot(
     title: str | None = None,
     times: Sequence[float] | None = None,
     legend_title: str | None = None,
+    estimate: str = "estimate",
 ) -> Figure:
     """Full step curves with confidence bands and a KMunicate table (at risk, events, censored) aligned beneath.
 
@@ -149,6 +175,9 @@ def km_plot(
         title: figure title.
         times: times of the KMunicate columns when read from ``curve`` (default: about five round numbers).
         legend_title: the legend's title (default: ``by``).
+        estimate: the curve drawn, with ``ci_lower`` / ``ci_upper`` (``estimate``) or ``<estimate>_ci_lower`` /
+            ``<estimate>_ci_upper``: ``"survival"`` draws the Kaplan-Meier curve a protected cumulative-incidence
+            table carries beside its incidence (the same released counts).
 
     Returns:
         A matplotlib Figure with two axes (curves, table).
@@ -162,6 +191,12 @@ def km_plot(
         (2, ['120', '70', '0'])
     """
     cur, cmask = _flat(*protected(curve, "curve"))
+    if estimate != "estimate":  # e.g. the survival curve a cumulative-incidence table carries
+        names = {estimate: "estimate", f"{estimate}_ci_lower": "ci_lower", f"{estimate}_ci_upper": "ci_upper"}
+        if any(c not in cur.columns for c in names):
+            raise DJSUserError(f"The curve has no `{estimate}` with its interval: pass estimate='estimate'.")
+        drop = [c for c in names.values() if c in cur.columns]
+        cur, cmask = cur.drop(columns=drop).rename(columns=names), cmask.drop(columns=drop).rename(columns=names)
     if any(c not in cur.columns for c in ("time", "estimate", "ci_lower", "ci_upper")):
         raise DJSUserError("km_plot needs a curve with time, estimate, ci_lower and ci_upper: pass km/cif output.")
     by = by or next((c for c in cur.columns if c not in _NOT_GROUPS), None)
@@ -175,29 +210,46 @@ def km_plot(
     if not drawn:
         raise DJSUserError("Every group of the curve is withheld: there is nothing to draw.")
     tables = _risk_tables(cur, cur_lab, drawn, risk_table, by, times)
-    competing = "competing_events" in cur or (
-        risk_table is not None and any("cum_competing" in t for t, _ in tables.values())
+    # a Competing row only when there are competing events (a cumulative-incidence table without a competing
+    # event type carries a column of zeros)
+    competing = any(
+        bool(m["cum_competing"].any()) or bool((t["cum_competing"].fillna(0).to_numpy() != 0).any())
+        for t, m in tables.values()
+        if "cum_competing" in t and "cum_competing" in m
     )
     rows = [(c, lab) for c, lab in _ROWS if c != "cum_competing" or competing]
     labels = [f"{lv}: {lab}" if by else lab for lv in drawn for _, lab in rows]
     n_rows = len(labels)
     with style():
-        height = 5.9 + 0.3 * n_rows + (0.4 if title else 0.0)
-        fig = new_figure(10.0, height)
-        left = max(1.25, max(text_size(fig, lab, 10)[0] for lab in [*labels, xlabel]) + 0.2) / 10.0
-        top, bottom = 1 - (0.6 if title else 0.25) / height, 0.45 / height  # inches: title above, note below
+        fig = new_figure(10.0, 6.0)
+        # inches measured from the text, so no label is cut: table labels left, the legend beside the curves, a
+        # long title wrapped to the width it has
+        left_in = max(1.25, max(text_size(fig, lab, 10)[0] for lab in [*labels, xlabel]) + 0.2)
+        legend_in = max(text_size(fig, t, 12)[0] for t in [*drawn, legend_title or by or ""]) + 0.9 if by else 0.3
+        title = wrap_text(fig, title, 10.0 - left_in - 0.2, 16) if title else title
+        title_in = 0.28 * (title.count("\n") + 1) + 0.2 if title else 0.0
+        height = 5.9 + 0.3 * n_rows + title_in
+        fig.set_size_inches(10.0, height)
+        top, bottom = 1 - (0.25 + title_in) / height, 0.45 / height  # inches: title above, note below
         gs = fig.add_gridspec(
             2,
             1,
             height_ratios=[4.2, 0.3 * n_rows + 0.4],
             hspace=0.9 / 4.2,
-            left=left,
-            right=0.97,
+            left=left_in / 10.0,
+            right=1 - legend_in / 10.0,
             top=top,
             bottom=bottom,
         )
         ax, axt = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
-        right = max(float(cur["time"].max()), max(float(t["time"].max()) for t, _ in tables.values() if len(t)))
+        # the x axis spans the KMunicate table (a curve released past its last time is cut there), with room for
+        # the widest count centred on the first and last time
+        shown = [float(t["time"].max()) for t, _ in tables.values() if len(t)]
+        right = max(shown) if shown else float(cur["time"].max())
+        widest = max((text_size(fig, f"{v:,.0f}", 10)[0] for t, _ in tables.values() for c, _ in rows if c in t
+                      for v in t[c].dropna()), default=0.3)  # fmt: skip
+        axis_in = 10.0 - left_in - legend_in
+        pad = right * (widest / 2 + 0.05) / max(axis_in - widest - 0.1, 1.0)
         for i, lv in enumerate(drawn):
             g = cur[(cur_lab == lv).to_numpy()].sort_values("time")
             t = g["time"].to_numpy(float)
@@ -219,20 +271,23 @@ def km_plot(
                 alpha=0.15,
                 linewidth=0,
             )
-        ax.set_xlim(-0.03 * right, right * 1.03)
+        ax.set_xlim(-pad, right + pad)
         ax.set_ylim(0, 1)
         ax.yaxis.set_major_formatter(StrMethodFormatter("{x:.1f}"))
         ax.set_ylabel(ylabel)
         ax.set_xlabel(xlabel)
-        if by:
-            ax.legend(title=legend_title or by, loc="best")
+        if by:  # beside the curves, never over them
+            ax.legend(title=legend_title or by, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         _table(axt, ax, tables, drawn, rows, labels)
         notes = []
         if any(m.to_numpy().any() for _, m in tables.values()) or cmask.to_numpy().any():
             notes.append(SUPPRESSED_NOTE)
-        if any((t[[c for c, _ in rows if c in t]].isna() & ~m[[c for c, _ in rows if c in m]]).to_numpy().any()
-               for t, m in tables.values()):  # fmt: skip
-            notes.append(f"{_NOT_RELEASED} = steps merged across this time (not released)")
+        every = {float(x) for t, _ in tables.values() for x in t["time"]}
+        if any(len(t) < len(every) or (t[[c for c, _ in rows if c in t]].isna()
+               & ~m[[c for c, _ in rows if c in m]]).to_numpy().any() for t, m in tables.values()):  # fmt: skip
+            notes.append(
+                f"{_NOT_RELEASED} = not released at this time (steps merged across it, or past the curve's end)"
+            )
         if missing_groups:
             notes.append(f"Not shown (withheld): {', '.join(missing_groups)}")
         if notes:
@@ -290,16 +345,16 @@ def _table(
     axt.set_xlim(ax.get_xlim())
     axt.set_ylim(-0.5, n_rows - 0.5)
     y = n_rows - 2
-    ticks: set[float] = set()
+    ticks = sorted({float(x) for g, _ in tables.values() for x in g["time"]})
     for i, lv in enumerate(drawn):
         g, m = tables[lv]
+        at = {float(x): k for k, x in enumerate(g["time"])}
         colour = series_style(i)["color"]
         for c, _label in rows:
-            for k in range(len(g)):
-                tt = float(g["time"].iloc[k])
-                ticks.add(tt)
-                hid = bool(m[c].iloc[k]) if c in m else False
-                v = g[c].iloc[k] if c in g else np.nan
+            for tt in ticks:  # a time past this group's curve is not released for it: "-", never blank
+                k = at.get(tt, -1)
+                hid = bool(m[c].iloc[k]) if k >= 0 and c in m else False
+                v = g[c].iloc[k] if k >= 0 and c in g else np.nan
                 text = SUPPRESSED if hid else (_NOT_RELEASED if pd.isna(v) else f"{round(float(v)):,}")
                 italic = "italic" if text == SUPPRESSED else "normal"
                 axt.text(tt, y, text, ha="center", va="center", fontsize=10, color=colour, fontstyle=italic)

@@ -26,6 +26,7 @@ from djs_toolkit.plotting._base import (
     series_style,
     style,
 )
+from djs_toolkit.plotting._layout import wrap_text
 
 __all__ = ["trend_plot"]
 
@@ -39,6 +40,7 @@ def trend_plot(
     xlabel: str | None = None,
     title: str | None = None,
     legend_title: str | None = None,
+    trim_zeros: bool = False,
 ) -> Figure:
     """Lines of ``y`` over whole-number ``x`` (years), one per ``by`` group, from a protected table.
 
@@ -50,6 +52,9 @@ def trend_plot(
         by: the group column (None: one line).
         ylabel, xlabel, title: labels (default: the column names).
         legend_title: the legend's title (default: ``by``).
+        trim_zeros: leave out each line's zeros before its first and after its last non-zero or withheld value:
+            years a dataset does not cover have no records, which is not a measured 0 (a rectangular protected
+            table fills them with zeros). Zeros between are drawn.
 
     Returns:
         A matplotlib Figure.
@@ -76,11 +81,17 @@ def trend_plot(
         fig = new_figure(11.0, 6.0)
         ax = fig.add_subplot(1, 1, 1)
         hidden_any = False
+        span: list[float] = []
         for i, lv in enumerate(drawn):
             g = data[(labels == lv).to_numpy()].sort_values(x)
             hid = mask.loc[g.index, y].to_numpy(bool) | g[y].isna().to_numpy()
+            if trim_zeros:
+                some = np.flatnonzero(hid | (g[y].to_numpy(float, na_value=np.nan) != 0))
+                keep = slice(some[0], some[-1] + 1) if len(some) else slice(0, 0)
+                g, hid = g.iloc[keep], hid[keep]
             st = series_style(i)
             xs = g[x].to_numpy(float)
+            span += [float(xs.min()), float(xs.max())] if len(xs) else []
             ys = np.where(hid, np.nan, g[y].to_numpy(float, na_value=np.nan))
             ax.plot(xs, ys, color=st["color"], linestyle=st["linestyle"], marker=st["marker"], markersize=5,
                     label=names[lv] if by else None)  # fmt: skip
@@ -90,6 +101,8 @@ def trend_plot(
                             color=st["color"])  # fmt: skip
             hidden_any |= bool(hid.any())
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if span:  # withheld years too (autoscaling sees only drawn values, and would put their "c" off the axis)
+            ax.set_xlim(min(span) - 0.5, max(span) + 0.5)
         ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.set_ylim(bottom=0)
         ax.set_xlabel(xlabel if xlabel is not None else x.replace("_", " ").capitalize())
@@ -102,6 +115,6 @@ def trend_plot(
             notes.append(f"Not shown (withheld): {', '.join(names[lv] for lv in order if lv not in drawn)}")
         if notes:
             fig.text(0.01, 0.01, "; ".join(notes), fontsize=10)
-        if title:
-            ax.set_title(title, pad=10)
+        if title:  # wrapped to the axes' width, never cut by the figure's edge
+            ax.set_title(wrap_text(fig, title, 11.0 * (0.72 - 0.1), 16), pad=10)
     return fig
