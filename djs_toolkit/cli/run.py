@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from djs_toolkit.cli.check import add_project_options, project_from_args
+
 __all__ = ["add_commands"]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from djs_toolkit.runner import run_pipeline
 
+    project = project_from_args(args, Path(args.pipeline).parent)
     report = run_pipeline(
         Path(args.pipeline),
         data=args.data,
@@ -24,6 +27,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         echo=lambda s: print(s, flush=True),
         ledger=Path(args.ledger) if args.ledger else None,
         allow_invalid=args.allow_invalid,
+        project_fields=project,
     )
     return report.exit_code
 
@@ -74,6 +78,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run even though `djs validate` finds errors in the extract (recorded in the clearance pack)",
     )
+    add_project_options(p, "beside the pipeline file")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("verify", help="re-hash a bundle against its manifest; exit 1 and list any mismatch")

@@ -2,8 +2,14 @@
 
 Bundle layout (docs/workflow.md §5.3; docs/disclosure.md §2.5 for results.json, §7.5 for the checker pack):
 - `release/<label>.<name>.csv|png`: release candidates only (checker status pass or review, safety scan clean);
-- `results.json`: ACRO 1.0.2 schema (SACRO-Viewer opens it), one entry per output, `djs_toolkit.runs` added;
-- `CLEARANCE.md`: the draft output request: profile, the notebook runs, one section per output;
+- `results.json`: ACRO 1.0.2's results.json (`sdc.acro`): ACRO's `load_records` and SACRO-Viewer open the bundle
+  (tests/interop), one entry per output in pipeline order, each with at least one file (a withheld output's is
+  `withheld/<uid>.txt`, a notice without values), `checksums/` and `config.json` beside it; the toolkit's version
+  and `djs_toolkit.runs` under `djs_toolkit`;
+- `CLEARANCE.md`: the SRS output request (`sdc.request`): project fields, a summary table, what was suppressed and
+  why, the notebook runs, then one section per output in pipeline order (runs as in pipeline.yaml, each run's
+  outputs in the order its notebook saved them), with its purpose (the save call's description) and justification
+  (the notebook's question);
 - `checker_only/`: DO-NOT-RELEASE evidence (unrounded unweighted counts) from the output checker;
 - `manifest.json`: per file sha256, bytes, rows, cols, output, status, sensitivity; the runs with notebook and
   parameter hashes; toolkit version and package versions (OpenSAFELY manifest fields, docs/workflow.md §1.3);
@@ -41,11 +47,14 @@ from djs_toolkit.fileio import (
     write_sha256_manifest,
 )
 from djs_toolkit.outputs.scan import scan_release
+from djs_toolkit.runner.clearance import FILES_MARK, LEDGER_NOTE, clearance_text, in_saved_order, record_section
 from djs_toolkit.runner.execute import staged_records
 from djs_toolkit.sdc import Session, load_profile
+from djs_toolkit.sdc.acro import export_acro, release_files
 from djs_toolkit.sdc.differencing import RULE, DifferencingResult
 from djs_toolkit.sdc.release_attack import AttackResult, attack_release
 from djs_toolkit.sdc.release_tables import read_release_folder
+from djs_toolkit.sdc.request import Project
 from djs_toolkit.sdc.results import FLOAT_FORMAT, results_json
 from djs_toolkit.sdc.rules import worst
 
@@ -54,10 +63,6 @@ __all__ = ["ENV_PACKAGES", "assemble", "verify_bundle"]
 ENV_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "duckdb", "pyarrow", "papermill")
 DO_NOT_RELEASE = "DO-NOT-RELEASE"
 ATTACK_RULE = "ReleaseAttackCheck"
-LEDGER_NOTE = (
-    "differencing checked within each notebook run as its outputs were saved, and across notebook runs "
-    "in pipeline order by the runner (checker-only ledger)"
-)
 
 
 def _environment() -> dict[str, str]:
@@ -146,12 +151,15 @@ def assemble(
     differencing: dict[str, DifferencingResult] | None = None,
     validation: dict[str, Any] | None = None,
     echo: Callable[[str], None] | None = None,
+    project: Project | None = None,
+    ledger_note: str = LEDGER_NOTE,
 ) -> dict[str, list[str]]:
     """Build the bundle from staged records and rename it into `out_path`; returns withheld outputs and why.
 
     Args:
         runs: per notebook run (in order): `label`, `notebook` (relative path), `notebook_sha256`, `parameters`,
-            `stage` (its staged records), `scan` (problems in its executed notebook: all its outputs withheld).
+            `stage` (its staged records), `scan` (problems in its executed notebook: all its outputs withheld),
+            optionally `question` (`notebook_question`: the justification of its outputs in CLEARANCE.md).
         profile: the run's profile (records made under another profile are withheld).
         build_dir: a scratch folder beside the run's logs (removed after the rename).
         out_path: `outputs/<run_id>`; must not exist.
@@ -159,6 +167,9 @@ def assemble(
         validation: set when the run was made with `--allow-invalid`: the validation errors it ran despite
             (`runner.preflight.validate_data`), recorded in results.json and CLEARANCE.md for the output checker.
         echo: where to print the whole-release attack's size and time (the bundle itself holds no time).
+        project: project and researcher fields for CLEARANCE.md (`sdc.request.load_project`); missing ones are
+            printed as TO COMPLETE.
+        ledger_note: what the clearance pack says of the differencing behind the bundle (`runner.differencing`).
 
     Returns:
         `{uid: [problems]}` for every output the safety scan withheld (empty = none).
@@ -168,8 +179,9 @@ def assemble(
         >>> d = Path(tempfile.mkdtemp())
         >>> assemble([], "srs", d / "build", d / "bundle")
         {}
-        >>> sorted(p.name for p in (d / "bundle").iterdir())
-        ['CLEARANCE.md', 'checker_only', 'manifest-sha256.txt', 'manifest.json', 'release', 'results.json']
+        >>> sorted(p.name for p in (d / "bundle").iterdir())  # doctest: +NORMALIZE_WHITESPACE
+        ['CLEARANCE.md', 'checker_only', 'config.json', 'manifest-sha256.txt', 'manifest.json', 'release',
+         'results.json']
     """
     out_path = Path(out_path)
     if out_path.exists():
@@ -183,17 +195,18 @@ def assemble(
     matrices, withheld, run_docs, files_meta = [], {}, [], {}
     for run in runs:
         uids = []
-        for rec in staged_records(Path(run["stage"])):
+        for rec in in_saved_order(staged_records(Path(run["stage"]))):
             doc = json.loads((rec / "results.json").read_text(encoding="utf-8"))
             ((uid, entry),) = doc["results"].items()
             if uid in results:
                 raise DJSUserError(f"two outputs share the id {uid}: rename one of them.")
+            entry["files"] = release_files(entry)  # a record's withheld notice is written again for the bundle
             problems = [f"executed notebook: {p}" for p in run.get("scan", [])]
             problems += [p for ps in scan_release(rec).values() for p in ps]
             if doc.get("djs_toolkit", {}).get("profile", {}).get("name") != prof.name:
                 problems.append(f"made under another profile than the run's ({prof.name})")
             entry["timestamp"] = ""  # run-specific: kept in runs/, never in a bundle (docs/workflow.md §6.8)
-            section = "## " + (rec / "CLEARANCE.md").read_text(encoding="utf-8").partition("\n## ")[2]
+            section = record_section(rec, uid, run.get("question"))
             diff = (differencing or {}).get(uid)
             if diff is not None:
                 section = _add_cross_run(entry, section, diff)
@@ -227,14 +240,21 @@ def assemble(
     if echo is not None:
         echo(_attack_line(attack))
     base = results_json(Session(prof), {})
-    base["results"] = {k: results[k] for k in sorted(results)}
+    base["results"] = results  # pipeline order: the order the checker reads them in, as in CLEARANCE.md
     base["djs_toolkit"]["runs"] = run_docs
-    base["djs_toolkit"]["ledger"] = LEDGER_NOTE
+    base["djs_toolkit"]["ledger"] = ledger_note
     base["djs_toolkit"]["release_attack"] = attack.summary()
+    base["djs_toolkit"]["project"] = (project or Project()).to_dict()
     if validation is not None:
         base["djs_toolkit"]["validation"] = validation
+    base = export_acro(build_dir, base, prof.to_dict())
+    for uid, entry in results.items():  # the files a section names: after the runner's checks and the export
+        sections[uid] = sections[uid].replace(FILES_MARK, ", ".join(f["name"] for f in entry["files"]), 1)
     atomic_write_json(build_dir / "results.json", base)
-    atomic_write_text(build_dir / "CLEARANCE.md", _clearance(prof, run_docs, sections, validation, attack))
+    atomic_write_text(
+        build_dir / "CLEARANCE.md",
+        clearance_text(prof, run_docs, sections, results, validation, attack, project, ledger_note),
+    )
     _checker_only(build_dir / "checker_only", prof.to_dict(), matrices)
     atomic_write_text(
         build_dir / "checker_only" / f"{DO_NOT_RELEASE}_release_attack.csv",
@@ -274,70 +294,6 @@ def _attack_line(attack: AttackResult) -> str:
         f"{s['lp_variables']} LP variables in {s['lp_blocks']} block(s) (largest {s['largest_block']}), "
         f"{attack.seconds:.1f} s; {s['outputs_withheld']} output(s) withheld"
     )
-
-
-def _attack_lines(attack: AttackResult | None) -> list[str]:
-    if attack is None:
-        return []
-    s = attack.summary()
-    result = (
-        "no withheld or small count can be recovered."
-        if not attack.failed
-        else f"{s['findings']} count(s) recoverable: {s['outputs_withheld']} output(s) withheld (status fail), "
-        "listed in their sections; the counts and attacker intervals are in checker_only/ (DO NOT RELEASE)."
-    )
-    return [
-        "## Whole-release attack",
-        "",
-        f"Every released table read together as an intruder would ({s['tables']} tables, {s['variables']} counts, "
-        f"{s['equations']} linear relations: margins, the same count in companion tables, ratio x count, survival "
-        f"at-risk, events and censored identities, overlap inclusive/exclusive identities), one LP attack "
-        f"({s['lp_variables']} unknown counts in {s['lp_blocks']} independent block(s), {s['rounds']} round(s)): "
-        + result,
-        "",
-    ]
-
-
-def _validation_lines(validation: dict[str, Any] | None) -> list[str]:
-    if validation is None:
-        return []
-    errors = validation.get("errors", [])
-    lines = [
-        f"Validation: run with `--allow-invalid`: the extract had {len(errors)} validation error(s) when these "
-        "outputs were made" + (":" if errors else "."),
-    ]
-    for e in errors:
-        where = e["table"] + (f".{e['column']}" if e.get("column") else "")
-        lines.append(f"- [{e['kind']}] {where}: {e['message']}")
-    return [*lines, ""]
-
-
-def _clearance(
-    prof: Any,
-    run_docs: list[dict[str, Any]],
-    sections: dict[str, str],
-    validation: dict[str, Any] | None = None,
-    attack: AttackResult | None = None,
-) -> str:
-    lines = [
-        "# Output clearance request (draft)",
-        "",
-        f"Profile: `{prof.name}` v{prof.version} ({prof.description}).",
-        *_validation_lines(validation),
-        f"Relationship to other outputs: {LEDGER_NOTE}. Each output's section counts the earlier outputs it "
-        "shares records or variables with (listed in results.json); earlier versions and outputs made "
-        "elsewhere: to be completed by the researcher.",
-        "",
-        "## Notebook runs",
-        "",
-        "| run | notebook | parameters | outputs |",
-        "|---|---|---|---|",
-    ]
-    for r in run_docs:
-        params = ", ".join(f"{k}={v}" for k, v in sorted(r["parameters"].items())) or "-"
-        lines.append(f"| {r['label']} | {r['notebook']} | {params} | {len(r['outputs'])} |")
-    lines += ["", *_attack_lines(attack)]
-    return "\n".join(lines) + "\n\n" + "".join(sections[k].rstrip("\n") + "\n\n" for k in sorted(sections))
 
 
 def _checker_only(folder: Path, profile: dict[str, Any], matrices: list[pd.DataFrame]) -> None:

@@ -41,6 +41,7 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.fileio import atomic_write_json, sha256_file
 from djs_toolkit.outputs.stage import ENV_DATA_ROOT, ENV_LEDGER, ENV_PROFILE, ENV_RUN_NAME, ENV_STAGE
 from djs_toolkit.runner.bundle import assemble, verify_bundle
+from djs_toolkit.runner.clearance import notebook_question
 from djs_toolkit.runner.differencing import CrossRunResult, cross_run_check, purge_run
 from djs_toolkit.runner.execute import execute_run, marker_valid, staged_records
 from djs_toolkit.runner.pipeline import Pipeline, RunSpec, fingerprint, load_pipeline
@@ -54,6 +55,7 @@ from djs_toolkit.runner.preflight import (
 )
 from djs_toolkit.runner.summary import bundle_statuses, finish, progress_line, summary_row
 from djs_toolkit.sdc.ledger import Ledger
+from djs_toolkit.sdc.request import Project
 from djs_toolkit.spine.cache import ENV_SPINE_CACHE
 
 __all__ = ["DUMMY_SCALE", "RunInterrupted", "RunReport", "new_run_id", "resolve_data", "run_pipeline", "select_runs"]
@@ -239,6 +241,7 @@ def run_pipeline(
     echo: Callable[[str], None] = print,
     ledger: Path | None = None,
     allow_invalid: bool = False,
+    project_fields: Project | None = None,
 ) -> RunReport:
     """Run a pipeline and assemble its bundle (see the module docstring).
 
@@ -255,6 +258,7 @@ def run_pipeline(
         echo: where progress lines go.
         ledger: differencing-ledger folder shared across runs (default: `runs/<run_id>/ledger`, this run only).
         allow_invalid: run even though validation finds errors in the extract (the clearance pack records it).
+        project_fields: project and researcher fields for CLEARANCE.md (`sdc.request.load_project`).
 
     Returns:
         A RunReport (summary rows, the bundle path when written, outputs withheld by the safety scan).
@@ -324,7 +328,14 @@ def run_pipeline(
                     "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 },
             )
-        context = {"info": info, "prof": prof, "data_root": data_root, "validation": validation, "notes": notes}
+        context = {
+            "info": info,
+            "prof": prof,
+            "data_root": data_root,
+            "validation": validation,
+            "notes": notes,
+            "project_fields": project_fields,
+        }
         _run_locked(report, specs, run_dir, outputs_dir, context, resume, jobs, echo, resume_command)
     except KeyboardInterrupt:
         raise RunInterrupted(f"interrupted: resume with `{resume_command}` (completed notebooks are skipped)") from None
@@ -401,6 +412,7 @@ def _run_locked(
                 "parameters": s.parameters,
                 "stage": t["stage"],
                 "scan": results[s.label]["scan"],
+                "question": notebook_question(s.notebook),
             }
             for s, t in zip(specs, tasks, strict=True)
         ]
@@ -413,6 +425,7 @@ def _run_locked(
                 cross.results,
                 validation=context["validation"],
                 echo=echo,
+                project=context["project_fields"],
             )
         except OSError as exc:
             raise DJSUserError(

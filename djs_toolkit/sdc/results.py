@@ -3,8 +3,10 @@
 Layout (docs/disclosure.md §2.5 for ACRO's results.json, §7.5 for the checker pack):
 - `release/`: only `pass` and `review` outputs; CSVs UTF-8, LF, fixed float format; withheld cells written as
   `[suppressed]`; histogram figures drawn only from the protected tables;
-- `results.json`: ACRO 1.0.2's schema so SACRO-Viewer can open the folder; our additions under `djs_toolkit`;
-- `CLEARANCE.md`: a draft of the SRS output request (description, population, variables, N, DoF, controls);
+- `results.json`: ACRO 1.0.2's results.json (`sdc.acro`: ACRO's loader and SACRO-Viewer open the folder; withheld
+  outputs get a notice in `withheld/`, `checksums/` and `config.json` beside it); our additions under `djs_toolkit`;
+- `CLEARANCE.md`: the SRS output request (`sdc.request`): project fields, a summary table, what was suppressed and
+  why, then per output its purpose, type, population, variables, N, DoF, controls;
 - `checker_only/`: DO-NOT-RELEASE evidence (unrounded unweighted counts, denominators, dominance, audit intervals);
 - `manifest-sha256.txt`: sha256 of every file.
 The folder is built under a temporary name and renamed into place; an existing path is never overwritten.
@@ -18,14 +20,16 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
 from djs_toolkit._version import __version__
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.acro import export_acro
 from djs_toolkit.sdc.output import Output
+from djs_toolkit.sdc.request import TO_COMPLETE, Project, kind_of, project_lines, summary_lines, suppressed_lines
 from djs_toolkit.sdc.rules import STATBARN, worst
 
 if TYPE_CHECKING:
@@ -258,22 +262,29 @@ def _relations(session: Session) -> list[str]:
     return [*lines, ""]
 
 
-def _clearance(session: Session) -> str:
+def _clearance(session: Session, results: dict[str, dict[str, Any]]) -> str:
     p = session.profile
     lines = [
-        "# Output clearance request (draft)",
+        "# Output clearance request",
         "",
-        f"Profile: `{p.name}` v{p.version} ({p.description}).",
+        f"The SRS output request for {len(results)} output(s) checked by djs_toolkit {TOOL_VERSION} under profile "
+        f"`{p.name}` v{p.version} ({p.description}). Fields marked {TO_COMPLETE} are for the researcher to "
+        "complete before submitting: nothing in them was guessed.",
         "",
+        *project_lines(Project()),
+        *summary_lines(results),
+        *suppressed_lines(results, p.min_safe_count),
         *_relations(session),
     ]
     for name, o in session.outputs.items():
         lines += [
             f"## {name}: {o.status}",
             "",
-            f"- Description: {o.description or 'MISSING: add description='}",
+            f"- Purpose: {o.description or 'MISSING: add description='}",
+            f"- Justification: {'; '.join(o.comments) or TO_COMPLETE + ' (why the project needs this output)'}",
             f"- Population: {o.population or 'MISSING: add population='}",
-            f"- Type: {o.type} ({o.properties.get('method', o.method)}, statistic {o.statistic})",
+            f"- Type: {kind_of(results[name])} ({o.properties.get('method', o.method)}, statistic {o.statistic})",
+            f"- Files: {', '.join(f['name'] for f in results[name]['files'])}",
             f"- Variables: {', '.join(o.variables) or '-'}",
             f"- N (unweighted records): {o.n if o.n is not None else '-'}",
             f"- Residual DoF: {o.dof if o.dof is not None else '-'}",
@@ -283,8 +294,6 @@ def _clearance(session: Session) -> str:
         ]
         for e in o.exceptions:
             lines.append(f"- Exception requested ({e['reason_code']}): {e['text']}")
-        for c in o.comments:
-            lines.append(f"- Comment: {c}")
         lines.append("")
     return "\n".join(lines)
 
@@ -352,10 +361,10 @@ def write_folder(session: Session, path: Path) -> Path:
         files: dict[str, list[str]] = {}
         for name, o in session.outputs.items():
             files[name] = _release_files(o, release) if o.status in ("pass", "review") else []
-        doc = results_json(session, files)
-        text = json.dumps(_clean(doc), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+        doc = export_acro(tmp, cast(dict, _clean(results_json(session, files))), session.profile.to_dict())
+        text = json.dumps(doc, indent=2, sort_keys=False, default=_json_default, allow_nan=False)
         _atomic_write(tmp / "results.json", text + "\n")
-        _atomic_write(tmp / "CLEARANCE.md", _clearance(session))
+        _atomic_write(tmp / "CLEARANCE.md", _clearance(session, doc["results"]))
         _checker_only(session, tmp / "checker_only")
         _manifest(tmp)
         if path.exists():

@@ -86,7 +86,9 @@ def test_results_json_follows_acro_schema(finished):
     assert t["files"][0]["sdc"]["summary"] == {"MinimumThresholdCheck": 4, "suppressed": 8}
     assert [0, 2] in t["files"][0]["sdc"]["cells"]["MinimumThresholdCheck"]  # row A, column fine
     assert t["outcome"]["fine"]["A"] == "MinimumThresholdCheck" and t["outcome"]["custody"]["A"] == "ok"
-    assert doc["results"]["mx"]["status"] == "fail" and doc["results"]["mx"]["files"] == []
+    # ACRO's loader indexes every output's first file: a withheld output's only file is a notice without values
+    assert doc["results"]["mx"]["status"] == "fail" and doc["results"]["mx"]["files"][0]["name"] == "withheld/mx.txt"
+    assert doc["version"] == "1.0.2" and not list((out / "release").glob("mx.*"))
     assert doc["results"]["mx"]["fair"]["check_status"] == {"ExtremeValueCheck": "fail"}
     assert (
         t["fair"]["statbarn"] == "Frequencies"
