@@ -31,6 +31,7 @@ from djs_toolkit.outputs.frames import MAX_UNITS, add_reason, check_frame, probl
 from djs_toolkit.outputs.scan import scan_frame, scan_release
 from djs_toolkit.outputs.stage import RunContext, configure, current_context, name_problems, write_record
 from djs_toolkit.sdc import EXCEPTION_CODES, Output, Session, load_profile, protect_overlap
+from djs_toolkit.sdc.lifelines_models import lifelines_kind
 from djs_toolkit.sdc.share import share_text
 
 __all__ = ["MAX_UNITS", "configure", "save_figure", "save_table", "scan_release", "session"]
@@ -150,8 +151,10 @@ def save_table(
     what is passed, never by calling the checker separately.
 
     Args:
-        table: a DataFrame; a fitted model (`survival.cox` / `survival.finegray` results, statsmodels results),
-            checked by what it reveals (`sdc.Session.regression`); an `analyses.overlap.overlap_sets` table with
+        table: a DataFrame; a fitted model (`survival.cox` / `survival.finegray` results, statsmodels results, a
+            lifelines CoxPHFitter), checked by what it reveals (`sdc.Session.regression`); a fitted lifelines
+            KaplanMeierFitter / AalenJohansenFitter (or a list of them, one per group), checked as a curve
+            (`sdc.Session.km` / `cif`); an `analyses.overlap.overlap_sets` table with
             ``statistic="overlap"``, protected as one linked table (`sdc.protect_overlap`); or an Output from
             `session()` (checked already). In a DataFrame, non-numeric columns, the named index and the columns
             in `index=` are row labels; the other columns are values.
@@ -207,6 +210,12 @@ def save_table(
             raise problems_error(problems, f"save_table({name!r})")
         fitted = session().regression(table, name=str(name), data=data, event=event)
         out = _copy(fitted, uid, description, population)
+    elif lifelines_kind(table) in ("km", "cif"):  # fitted lifelines curves: the safe KM path, like a curve table
+        if problems:
+            raise problems_error(problems, f"save_table({name!r})")
+        check = session().km if lifelines_kind(table) == "km" else session().cif
+        checked = check(table, name=uid, description=description, population=population)
+        out = _copy(checked, uid, description, population)
     elif isinstance(table, (pd.DataFrame, pd.Series)) and (statistic in SURVIVAL_STATISTICS or is_curve_table(table)):
         if problems:
             raise problems_error(problems, f"save_table({name!r})")
@@ -226,7 +235,9 @@ def save_table(
 
 
 def _is_model(obj: object) -> bool:
-    """A fitted model: anything with coefficients (`params`) that is not a table."""
+    """A fitted model: anything with coefficients (`params`) that is not a table, or a lifelines regression."""
+    if lifelines_kind(obj) == "model":
+        return True
     return not isinstance(obj, (pd.DataFrame, pd.Series, Output)) and hasattr(obj, "params")
 
 

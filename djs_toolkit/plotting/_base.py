@@ -113,6 +113,11 @@ def protected(obj: Any, what: str = "table") -> tuple[pd.DataFrame, pd.DataFrame
         mask = obj.mask if obj.mask is not None else table.isna()
     elif isinstance(obj, pd.DataFrame):
         table, mask = obj, obj.isna()
+    elif any(c.__module__.split(".")[0] == "lifelines" for c in type(obj).__mro__):  # a fitter holds records' times
+        raise DJSUserError(
+            f"The {what} is a fitted lifelines model, not a checked table: check it first (o = session().km(fitter), "
+            "Session.km / .cif, or save_table) and draw the Output."
+        )
     else:
         raise DJSUserError(f"The {what} must be a DataFrame or a checked output with .table and .mask.")
     if _RECORD_COLUMNS & {str(c) for c in table.columns}:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.histogram import bin_values
+from djs_toolkit.sdc.lifelines_models import lifelines_model
 from djs_toolkit.sdc.model_facts import model_released
 from djs_toolkit.sdc.models import check_model, model_inputs
 from djs_toolkit.sdc.output import Output
@@ -269,7 +270,8 @@ class Session(CurvesAndTables):
         cause: int = 1,
         design: pd.DataFrame | None = None,
     ) -> Output:
-        """Check a fitted model (statsmodels results, or a Cox / Fine-Gray result with params/n/events).
+        """Check a fitted model (statsmodels results, a Cox / Fine-Gray result with params/n/events, or a fitted
+        lifelines CoxPHFitter, whose `data=` is the DataFrame given to its fit(): `sdc.lifelines_models`).
 
         For Cox and Fine-Gray results pass the rows the model used: `data=` (holding the covariate columns, or
         `design=` with one column per coefficient) and `event=` (column name or array; codes equal to `cause`
@@ -284,6 +286,7 @@ class Session(CurvesAndTables):
             'pass'
         """
         cmd = command_line()
+        result, data, event, cause, design = lifelines_model(result, data, event, cause, design)
         design, events = model_inputs(result, data, event, cause, design)
         mc = check_model(result, self.profile, design, events)
         status = worst(f[2] for f in mc.flags)

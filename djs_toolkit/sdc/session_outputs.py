@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.sdc.lifelines_models import lifelines_curve
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.report import build_output, reason_frame
 from djs_toolkit.sdc.rules import worst
@@ -77,6 +78,10 @@ class CurvesAndTables(SessionBase):
     ) -> Output:
         name = self._name(name)
         prof = self.profile
+        # fitted lifelines curves become the records they were fitted on (sdc.lifelines_models)
+        durations, events, cause, by, entry, data, record_id = lifelines_curve(
+            kind, durations, events, cause, by, entry, data, record_id
+        )
         dur = _column(data, durations, "durations", None)
         n = len(dur)
         if n == 0:
@@ -182,7 +187,7 @@ class CurvesAndTables(SessionBase):
     def km(
         self,
         durations: object,
-        events: object,
+        events: object = None,
         by: object = None,
         entry: object = None,
         times: object = None,
@@ -201,7 +206,9 @@ class CurvesAndTables(SessionBase):
         recomputed from the released counts. The figure drawn at `finalise` has no censoring ticks.
 
         Args:
-            durations, events: columns of `data` (names) or arrays; events 1 = event, 0 = censored.
+            durations, events: columns of `data` (names) or arrays; events 1 = event, 0 = censored. Or a fitted
+                lifelines KaplanMeierFitter (a list or dict of them for groups) as `durations`, without `events`:
+                checked from the records it was fitted on (`sdc.lifelines_models`).
             by: grouping column; entry: delayed-entry times; times: reporting times (default: round numbers).
             data: the DataFrame holding the named columns.
             name, description: output id and what it shows.
@@ -237,7 +244,7 @@ class CurvesAndTables(SessionBase):
     def cif(
         self,
         durations: object,
-        events: object,
+        events: object = None,
         cause: int = 1,
         by: object = None,
         entry: object = None,
@@ -250,6 +257,8 @@ class CurvesAndTables(SessionBase):
         population: object = None,
     ) -> Output:
         """Disclosure-safe cumulative-incidence table for `cause` with competing events (same rules as `km`).
+
+        `durations` may be a fitted lifelines AalenJohansenFitter (or a list or dict of them), without `events`.
 
         Example:
             >>> from djs_toolkit.sdc import Session
