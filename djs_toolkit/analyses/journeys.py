@@ -52,7 +52,7 @@ def transitions(
     Returns:
         One row per (``from_dataset``, ``to_dataset``, ``by``): ``transitions``, ``persons`` and the
         ``median_days``, ``q1_days``, ``q3_days`` between the two contacts; ``attrs``: ``window``, ``population``
-        (the selectors' descriptions, `Selector.describe`, joined by "; or "; None for everyone), ``caveats``.
+        (the selectors' descriptions, `Selector.describe`: "a ... or a ..."; None for everyone), ``caveats``.
 
     Example:
         >>> # transitions(extract, within_days=365, by="sex").query("from_dataset == 'civil_caseman_pcol'")
@@ -89,7 +89,7 @@ def transitions(
         FROM t WHERE TRUE {gap} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").df()
     df = df.drop(columns="grp") if by is None else df.rename(columns={"grp": by})
     df.attrs["window"] = (start, end)
-    df.attrs["population"] = "; or ".join(x.describe() for x in sels) if sels else None
+    df.attrs["population"] = " or ".join(f"a {x.describe()}" for x in sels) if sels else None
     df.attrs["caveats"] = tuple(dict.fromkeys(c for x in sels for c in x.caveats()))
     return df
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -225,7 +226,16 @@ def notebook_parameters(path: Path) -> dict[str, Param] | None:
     cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     if cell is None:
         return None
-    found = {p.name: Param(p.name, p.inferred_type_name, p.default, p.help) for p in PythonTranslator.inspect(cell)}
+    # papermill warns of a line with two `=` (a selector's default or comment) and skips it; the syntax tree below
+    # reads it, so the warning would only be noise in `djs run`'s output.
+    quiet = logging.getLogger("papermill")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        inspected = PythonTranslator.inspect(cell)
+    finally:
+        quiet.setLevel(level)
+    found = {p.name: Param(p.name, p.inferred_type_name, p.default, p.help) for p in inspected}
     try:
         tree = ast.parse(cell.source)
     except SyntaxError:

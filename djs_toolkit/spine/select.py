@@ -95,21 +95,21 @@ _ONLY = {
     ("possession_order", "party_role"): ("Defendant",),
     ("warrant_executed", "party_role"): ("Defendant",),
 }
-_NOUNS = {
-    "mags_case": "magistrates' court cases",
-    "mags_conviction": "magistrates' court convictions",
-    "crown_case": "Crown Court cases",
-    "crown_conviction": "Crown Court convictions",
-    "custody_start": "receptions into custody",
-    "release": "releases from custody",
-    "recall": "recalls to custody",
-    "probation_start": "probation starts",
-    "probation_end": "probation ends",
-    "family_case_start": "family court cases",
-    "family_order": "family court orders",
-    "civil_claim": "civil claims",
-    "possession_order": "possession orders against an individual",
-    "warrant_executed": "warrants executed against an individual",
+_NOUNS = {  # one event, without an article: "people whose first <noun> ...", "a <noun> within 365 days"
+    "mags_case": "magistrates' court case",
+    "mags_conviction": "magistrates' court conviction",
+    "crown_case": "Crown Court case",
+    "crown_conviction": "Crown Court conviction",
+    "custody_start": "reception into custody",
+    "release": "release from custody",
+    "recall": "recall to custody",
+    "probation_start": "probation start",
+    "probation_end": "probation end",
+    "family_case_start": "family court case",
+    "family_order": "family court order",
+    "civil_claim": "civil claim",
+    "possession_order": "possession order against an individual",
+    "warrant_executed": "warrant executed against an individual",
 }
 _RESERVED = re.compile(r"[,;=:\n\r\x00]")
 _AGE_MAX = 120
@@ -287,14 +287,15 @@ class Selector:
         return self.what + (": " + "; ".join(parts) if parts else "")
 
     def describe(self) -> str:
-        """What the selector selects, in words, for titles and population lines.
+        """One selected event in words, without an article, for titles and population lines ("people whose first
+        ...", "a ... within 365 days"); the filters follow in parentheses.
 
         Example:
             >>> select("civil_claim", party_role="Defendant", case_type=["Landlord possession",
             ...        "Mortgage possession"]).describe()
-            'civil claims with case type Landlord possession or Mortgage possession, party role Defendant'
+            'civil claim (case type Landlord possession or Mortgage possession; party role Defendant)'
         """
-        noun = _NOUNS.get(self.what) or f"any {DATASETS[self.what].title} event"
+        noun = _NOUNS.get(self.what) or f"{DATASETS[self.what].title} event"
         parts = [f"{_WORDS[c]} {' or '.join(v)}" for c, v in self.filters]
         if self.age is not None:
             lo, hi = self.age
@@ -306,7 +307,7 @@ class Selector:
                 if lo is None
                 else f"aged {lo}-{hi} {at}"
             )
-        return noun + (" with " + ", ".join(parts) if parts else "")
+        return noun + (f" ({'; '.join(parts)})" if parts else "")
 
     def caveats(self) -> tuple[str, ...]:
         """What a reader of a table on these events should know about the selection (one sentence each).
@@ -380,7 +381,7 @@ def parse_selector(text: str) -> Selector:
 
     Example:
         >>> parse_selector("mags_conviction: disposal=Fine").describe()
-        "magistrates' court convictions with disposal Fine"
+        "magistrates' court conviction (disposal Fine)"
         >>> parse_selector("familyman: age=18+").age
         (18, None)
     """

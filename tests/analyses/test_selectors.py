@@ -141,8 +141,8 @@ def test_ordered_overlap_takes_selectors(ex, first, then, n_index, events):
 
 def test_ordered_overlap_says_what_it_selected(ex):
     got = overlap.ordered_overlap(ex, FINE, TENANT, 365, window=("2015-01-01", "2017-12-31"))
-    assert got.attrs["first"] == "magistrates' court convictions with disposal Fine"
-    assert got.attrs["then"].startswith("civil claims with case type Landlord possession or Mortgage possession")
+    assert got.attrs["first"] == "magistrates' court conviction (disposal Fine)"
+    assert got.attrs["then"].startswith("civil claim (case type Landlord possession or Mortgage possession")
     assert any("not recorded are not selected" in c for c in got.attrs["caveats"])
 
 
@@ -155,7 +155,7 @@ def test_memberships_and_sets_take_selectors(ex):
         "F2": {FINE: 0, TENANT: 1},
         "T": {FINE: 0, TENANT: 1},
     }  # L (claimant) and F2's community sentence are not selected: no row
-    assert m.attrs["selected"][FINE] == "magistrates' court convictions with disposal Fine"
+    assert m.attrs["selected"][FINE] == "magistrates' court conviction (disposal Fine)"
     sets = overlap.overlap_sets(ex, [FINE, TENANT], window=win).set_index("combination")
     assert sets["exclusive"].to_dict() == {FINE: 0, TENANT: 2, f"{FINE} & {TENANT}": 1}
     assert sets["inclusive"].to_dict() == {FINE: 1, TENANT: 3, f"{FINE} & {TENANT}": 1}
@@ -171,7 +171,7 @@ def test_transition_flows_take_selectors(ex):
     assert f.loc[f["count"] > 0, ["month", "count"]].values.tolist() == [[pd.Timestamp("2015-09-01"), 1]]
     plain = flows.monthly_flows(ex, "transition", first="mags_conviction", then="civil_claim", within_days=365)
     assert plain["count"].sum() == 2
-    assert f.attrs["first"] == "magistrates' court convictions with disposal Fine"
+    assert f.attrs["first"] == "magistrates' court conviction (disposal Fine)"
 
 
 def test_journeys_of_a_population(ex):
@@ -189,9 +189,9 @@ def test_journeys_of_a_population(ex):
     after = journeys.transitions(ex, window=win, population=[TENANT, CARE_CHILD], from_population_event=True)
     got = {(r.from_dataset, r.to_dataset): r.persons for r in after.itertuples()}
     assert got == {("civil_caseman_pcol", "mags_hocas"): 1, ("familyman", "prison_nomis"): 1}  # T, K
-    assert (
-        after.attrs["population"].startswith("civil claims with case type")
-        and "; or family court" in (after.attrs["population"])
+    assert after.attrs["population"] == (
+        "a civil claim (case type Landlord possession or Mortgage possession; party role Defendant) or a family court "
+        "case (case type Public law; party role Child)"
     )
     with pytest.raises(DJSUserError, match="needs a `population`"):
         journeys.transitions(ex, window=win, from_population_event=True)

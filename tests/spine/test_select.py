@@ -177,12 +177,9 @@ def test_select_and_its_string_are_one_selector(known):
     assert select("familyman", age="18+") == parse_selector("familyman: age=18+")
     assert as_selector(s) is s and as_selector("crown_case") == Selector("crown_case")
     assert s.dataset == "civil_caseman_pcol" and not s.is_plain and as_selector("crown_case").is_plain
-    assert s.describe() == (
-        "civil claims with case type Landlord possession or Mortgage possession, party role Defendant"
-    )
-    assert care.describe() == (
-        "family court cases with case type Public law, party role Child, aged 0-17 at the case start"
-    )
+    assert s.describe() == "civil claim (case type Landlord possession or Mortgage possession; party role Defendant)"
+    assert care.describe() == "family court case (case type Public law; party role Child; aged 0-17 at the case start)"
+    assert as_selector("familyman").describe() == "Family court event"
     assert len(care.caveats()) == 2 and as_selector("release").caveats() == ()
 
 
