@@ -72,7 +72,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at once, each in its own process (default 1)")
     p.add_argument("--outputs", help="bundle folder (default: outputs/ beside the pipeline file)")
     p.add_argument("--runs", help="logs folder (default: runs/ beside the pipeline file)")
-    p.add_argument("--ledger", help="differencing ledger folder shared across runs (default: one per run, in runs/)")
+    p.add_argument(
+        "--ledger",
+        help="the project's differencing ledger folder (default: DJS_LEDGER, else .djs/ledger beside the pipeline "
+        "file); `off` compares within this run only and says so in CLEARANCE.md",
+    )
     p.add_argument(
         "--allow-invalid",
         action="store_true",

@@ -15,9 +15,11 @@
 `--resume` continues the latest (or a named) run: runs whose staged records and done-marker are complete and valid
 are skipped, the rest rerun from a clean stage; a killed run therefore completes to the same bytes.
 Before the first kernel starts (`runner.preflight`): the extract is validated (errors stop the run unless
-`--allow-invalid`), the folders it writes are checked writable, the run folder (and a shared ledger) is locked so two
-`djs run`s never run the same run, and damaged run or ledger files are named. On every way out the row-level spine
-cache is removed, or named when it is kept for `--resume`; Ctrl-C prints the command that resumes.
+`--allow-invalid`), the folders it writes are checked writable, the run folder and the project's differencing ledger
+are locked so two `djs run`s never run the same run or use the ledger at once, and damaged run or ledger files are
+named; the project's ledger (`.djs/ledger`, `DJS_LEDGER`, `--ledger`) is used through the run's own
+(`runner.differencing`). On every way out the row-level spine cache is removed, or named when it is kept for
+`--resume`; Ctrl-C prints the command that resumes.
 Progress lines carry labels, counts and durations only (docs/workflow.md §5.1).
 """
 
@@ -42,7 +44,7 @@ from djs_toolkit.fileio import atomic_write_json, sha256_file
 from djs_toolkit.outputs.stage import ENV_DATA_ROOT, ENV_LEDGER, ENV_PROFILE, ENV_RUN_NAME, ENV_STAGE
 from djs_toolkit.runner.bundle import assemble, verify_bundle
 from djs_toolkit.runner.clearance import notebook_question
-from djs_toolkit.runner.differencing import CrossRunResult, cross_run_check, purge_run
+from djs_toolkit.runner.differencing import CrossRunResult, ledger_note, project_cross_run, purge_imports, purge_run
 from djs_toolkit.runner.execute import execute_run, marker_valid, staged_records
 from djs_toolkit.runner.pipeline import Pipeline, RunSpec, fingerprint, load_pipeline
 from djs_toolkit.runner.preflight import (
@@ -55,6 +57,7 @@ from djs_toolkit.runner.preflight import (
 )
 from djs_toolkit.runner.summary import bundle_statuses, finish, progress_line, summary_row
 from djs_toolkit.sdc.ledger import Ledger
+from djs_toolkit.sdc.project_ledger import is_off, runner_ledger, seed_run_ledger
 from djs_toolkit.sdc.request import Project
 from djs_toolkit.spine.cache import ENV_SPINE_CACHE
 
@@ -239,7 +242,7 @@ def run_pipeline(
     outputs_dir: Path | None = None,
     runs_dir: Path | None = None,
     echo: Callable[[str], None] = print,
-    ledger: Path | None = None,
+    ledger: str | Path | None = None,
     allow_invalid: bool = False,
     project_fields: Project | None = None,
 ) -> RunReport:
@@ -256,7 +259,8 @@ def run_pipeline(
         outputs_dir: default `<pipeline folder>/outputs`.
         runs_dir: default `<pipeline folder>/runs`.
         echo: where progress lines go.
-        ledger: differencing-ledger folder shared across runs (default: `runs/<run_id>/ledger`, this run only).
+        ledger: the project's differencing ledger (default: `DJS_LEDGER`, else `<pipeline folder>/.djs/ledger`);
+            `off` compares the run's outputs within the run only (the clearance pack says so).
         allow_invalid: run even though validation finds errors in the extract (the clearance pack records it).
         project_fields: project and researcher fields for CLEARANCE.md (`sdc.request.load_project`).
 
@@ -279,7 +283,8 @@ def run_pipeline(
     outputs_dir = Path(outputs_dir or pipeline.root / "outputs").resolve()
     rid, info = start_run(runs_dir, outputs_dir, data, profile, only, resume, run_id, new_run_id)
     if not resume:
-        info["ledger"] = str(Path(ledger).resolve()) if ledger else None
+        project = runner_ledger(ledger, pipeline.root)
+        info["ledger"] = str(project) if project is not None else "off"
         info["allow_invalid"] = allow_invalid
     prof = load_profile(info["profile"])
     if resume:
@@ -294,7 +299,7 @@ def run_pipeline(
         echo(f"run {rid} is already complete: outputs/{rid} verifies")
         report.bundle = outputs_dir / rid
         return report
-    shared = Path(info["ledger"]) if info.get("ledger") else None
+    shared = None if info.get("ledger") is None or is_off(info["ledger"]) else Path(info["ledger"])
     check_writable({"--runs": runs_dir, "--outputs": outputs_dir, **({"--ledger": shared} if shared else {})})
     data_root = (
         Path(info["data_root"]) if resume and info.get("data_root") else resolve_data(info["data"], pipeline.root, echo)
@@ -312,9 +317,9 @@ def run_pipeline(
         raise
     resume_command = _resume_command(pipeline_path, rid, runs_dir, outputs_dir, pipeline.root)
     try:
-        # The differencing ledger (checker-only): per run by default, so reruns stay byte-identical; --ledger shares
-        # one across runs of the project (docs/disclosure.md §7.4).
-        check_ledger(shared or run_dir / "ledger", own=shared is None)
+        check_ledger(run_dir / "ledger", own=True)  # the kernels record there; the project's is compared after
+        if shared is not None:
+            check_ledger(shared, own=False)
         if not resume:
             info["started_ns"] = time.time_ns()
             atomic_write_json(
@@ -334,6 +339,7 @@ def run_pipeline(
             "data_root": data_root,
             "validation": validation,
             "notes": notes,
+            "project": shared,  # the project's ledger (None: off)
             "project_fields": project_fields,
         }
         _run_locked(report, specs, run_dir, outputs_dir, context, resume, jobs, echo, resume_command)
@@ -368,7 +374,9 @@ def _run_locked(
     resume_command: str,
 ) -> None:
     info, prof, data_root = context["info"], context["prof"], context["data_root"]
-    ledger_path = Path(info.get("ledger") or run_dir / "ledger")
+    ledger_path = run_dir / "ledger"
+    if context["project"] is not None:  # the project's hash key: the run's records link with the project's
+        seed_run_ledger(context["project"], ledger_path)
     tasks = [_task(s, run_dir, data_root, str(info["profile"]), prof.min_safe_count, ledger_path) for s in specs]
     results: dict[str, dict[str, Any]] = {}
     todo = []
@@ -398,12 +406,13 @@ def _run_locked(
     led = Ledger(ledger_path)
     for t in todo:  # a killed notebook's saved outputs would otherwise be compared with their own rerun
         purge_run(led, t["label"], start_ns)
+    purge_imports(led, {t["label"] for t in tasks}, start_ns)
     if todo:
         _save_spine(data_root, run_dir / "spine", echo)
     for res in _execute(todo, jobs, echo, len(todo)):
         results[res["label"]] = res
     if all(results[t["label"]]["status"] in ("ok", "skipped") for t in tasks):
-        cross = _cross_run(led, tasks, start_ns, prof, jobs, echo)
+        cross = _cross_run(led, tasks, start_ns, context, jobs, echo)
         stages = [
             {
                 "label": s.label,
@@ -425,6 +434,7 @@ def _run_locked(
                 cross.results,
                 validation=context["validation"],
                 echo=echo,
+                ledger_note=ledger_note(context["project"]),
                 project=context["project_fields"],
             )
         except OSError as exc:
@@ -447,11 +457,11 @@ def _run_locked(
 
 
 def _cross_run(
-    led: Ledger, tasks: list[dict[str, Any]], start_ns: int, prof: Any, jobs: int, echo: Callable[[str], None]
+    led: Ledger, tasks: list[dict[str, Any]], start_ns: int, context: dict, jobs: int, echo: Callable[[str], None]
 ) -> CrossRunResult:
     t0 = time.perf_counter()
     runs = [(t["label"], [f"{t['label']}.{r.name}" for r in staged_records(Path(t["stage"]))]) for t in tasks]
-    cross = cross_run_check(led, runs, start_ns, prof, jobs=jobs)
+    cross = project_cross_run(led, context["project"], runs, start_ns, context["prof"], jobs)
     flagged = sum(1 for r in cross.results.values() if r.reasons)
     echo(
         f"differencing across notebook runs: {cross.compared} output(s) compared in {time.perf_counter() - t0:.1f} s, "

@@ -20,7 +20,7 @@ from djs_toolkit.sdc.differencing import LP_BUDGET
 from djs_toolkit.sdc.ledger import Ledger
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.profiles import Profile, load_profile
-from djs_toolkit.sdc.project_ledger import default_ledger
+from djs_toolkit.sdc.project_ledger import default_ledger, is_off
 from djs_toolkit.sdc.protect import Protection
 from djs_toolkit.sdc.rules import worst
 from djs_toolkit.sdc.session_ledger import record_output
@@ -139,7 +139,7 @@ class SessionBase:
         if ledger is True or ledger is None:
             ledger = default_ledger()  # the project's persistent ledger (None when DJS_LEDGER=off)
             self.ledger_mode = "project" if ledger is not None else "off"
-        elif ledger is False:
+        elif ledger is False or is_off(ledger):  # `off` as text too: what DJS_LEDGER=off hands outputs.session()
             ledger, self.ledger_mode = None, "off"
         else:
             self.ledger_mode = "folder"

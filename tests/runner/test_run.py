@@ -321,9 +321,10 @@ def test_relative_runs_and_outputs_folders_are_resolved_before_kernels_start(pro
 def test_differencing_across_runs_flags_the_later_run_in_pipeline_order_whatever_finishes_first(project):
     (project / "sub.yaml").write_text(SUBSET.format("all", 0, "most", 3))
     (project / "rev.yaml").write_text(SUBSET.format("most", 3, "all", 0))
-    par, lines = _run(project, "sub2", pipeline="sub.yaml", jobs=2)
-    seq, _ = _run(project, "sub1", pipeline="sub.yaml", jobs=1)
-    rev, _ = _run(project, "rev", pipeline="rev.yaml", jobs=2)
+    # each pipeline on its own project ledger: the order within a pipeline decides
+    par, lines = _run(project, "sub2", pipeline="sub.yaml", jobs=2, ledger=project / "ledger_sub2")
+    seq, _ = _run(project, "sub1", pipeline="sub.yaml", jobs=1, ledger=project / "ledger_sub1")
+    rev, _ = _run(project, "rev", pipeline="rev.yaml", jobs=2, ledger=project / "ledger_rev")
     assert any(
         "differencing across notebook runs: 1 output(s) compared" in line and "1 flagged" in line for line in lines
     )
@@ -348,6 +349,13 @@ def test_differencing_across_runs_flags_the_later_run_in_pipeline_order_whatever
         assert verify_bundle(report.bundle) == []
     # two processes or one: the same bytes
     assert _tree(par.bundle) == _tree(seq.bundle)
+    # on the project ledger par released `all` to: `most` first is compared with that earlier release and withheld,
+    # and `all`, the same values again, stays released
+    later, _ = _run(project, "rev2", pipeline="rev.yaml", ledger=project / "ledger_sub2")
+    results = json.loads((later.bundle / "results.json").read_text())["results"]
+    assert results["subset-most.courts"]["status"] == "fail" and results["subset-all.courts"]["status"] == "pass"
+    assert sorted(p.name for p in (later.bundle / "release").iterdir()) == ["subset-all.courts.csv"]
+    assert len(list((project / "ledger_sub2" / "entries").glob("*.json"))) == 1  # nothing added
 
 
 @pytest.mark.slow
