@@ -187,13 +187,17 @@ def lifelines_curve(
     entry: object,
     data: pd.DataFrame | None,
     record_id: object,
+    population: object = None,
 ) -> tuple[object, object, int, object, object, pd.DataFrame | None, object]:
     """`Session.km` / `cif` arguments with fitted lifelines curves turned into the records they were fitted on.
 
     `durations` may be one fitter (with `by=` a column of `data` or one value per record, `data=` the rows it was
     fitted on, in order) or a list / dict of fitters, one per group (labelled by their `label=` or the dict's keys;
     `by=` then names the group column). Anything else is returned as given. Records of a fitter are keyed in the
-    ledger by `data`'s index when given, else by their position, as the toolkit keys arrays.
+    ledger by `data`'s index when given, else by their position, as the toolkit keys arrays. An AalenJohansenFitter
+    takes nothing per record (`by=`, `data=`, `record_id=`, a `population=` filter): it may reorder its records when
+    it jitters tied times, and its entry times are counts per time, so per-record values would be matched to the
+    wrong records; fit one per group instead.
 
     Example:
         >>> from lifelines import KaplanMeierFitter
@@ -220,8 +224,18 @@ def lifelines_curve(
     frame = pd.DataFrame({"duration": stop, "event": np.concatenate([p[1] for p in parts])})
     if any(p[2] is not None for p in parts):
         frame["entry"] = np.concatenate([p[2] if p[2] is not None else np.zeros(len(p[0])) for p in parts])
+    single = not isinstance(durations, (list, tuple, Mapping))
+    per_record = [
+        k for k, v in (("by", by if single else None), ("data", data), ("record_id", record_id)) if v is not None
+    ]
+    per_record += ["population"] if population is not None and not isinstance(population, str) else []
+    if kind == "cif" and per_record:
+        raise DJSUserError(
+            f"An AalenJohansenFitter keeps no per-record order ({', '.join(per_record)}= cannot be matched to its "
+            "records): fit one per group and pass them as a list or dict, or pass the columns to Session.cif."
+        )
     group: str | None = None
-    if len(fitters) > 1 or isinstance(durations, (list, tuple, Mapping)):
+    if not single:
         if by is not None and not isinstance(by, str):
             raise DJSUserError("With one fitter per group, by= is the group column's name (or leave it out).")
         labels = (

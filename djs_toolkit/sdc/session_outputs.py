@@ -80,7 +80,7 @@ class CurvesAndTables(SessionBase):
         prof = self.profile
         # fitted lifelines curves become the records they were fitted on (sdc.lifelines_models)
         durations, events, cause, by, entry, data, record_id = lifelines_curve(
-            kind, durations, events, cause, by, entry, data, record_id
+            kind, durations, events, cause, by, entry, data, record_id, population
         )
         dur = _column(data, durations, "durations", None)
         n = len(dur)
