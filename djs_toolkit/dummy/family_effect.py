@@ -2,14 +2,15 @@
 
 Population: children (party role Child) in a public-law case that ends with a care order or a supervision order
 between 2013-01-01 and the extract end, aged 10-17 at the case end (time zero; the look-back of prior contacts
-then lies inside the magistrates' window). For them the generator replaces what the careers simulation drew after
-time zero:
+then lies inside the magistrates' window) as the records give the age (age at the case start plus whole years
+since, as the spine's ``family_order`` events carry it), so an analysis can select the same children. For them
+the generator replaces what the careers simulation drew after time zero:
 
 - Treatment. The case's order is drawn again between ``Supervision order`` (treated) and ``Care order``
   (control) from a logistic propensity in the case's eldest eligible child's covariates at time zero:
-  ``logit P(supervision) = family_effect_propensity . x``, with x = 1, age at time zero minus 13 (completed
-  years), female, one prior contact, two or more prior contacts (distinct offence dates in the 730 days up to
-  time zero). Riskier children (older, boys, with prior contacts) get care orders more often: confounding.
+  ``logit P(supervision) = family_effect_propensity . x``, with x = 1, age at time zero minus 13 (as recorded),
+  female, one prior contact, two or more prior contacts (distinct offence dates in the 730 days up to time zero).
+  Riskier children (older, boys, with prior contacts) get care orders more often: confounding.
 - Outcome. The first offence after time zero comes from a constant hazard
   ``family_effect_rate_per_year * exp(family_effect_log_hr * supervision + family_effect_outcome_log_hr . x)``
   (no latent class, no frailty: the covariates above are the only confounders, all recorded at time zero); the
@@ -22,7 +23,7 @@ population would make the planted effect unrecoverable (the analysis should say 
 
 Truth (``truth/family_effect.csv``, ``truth/family_effect_children.parquet``): the planted conditional hazard ratio,
 and the marginal risks at 1, 2 and 3 years under each strategy, their difference and ratio, and the marginal hazard
-ratio over the follow-up an analysis has (censored at 2020-06-30, the magistrates' Common Platform cliff less the
+ratio over the follow-up an analysis has (censored at 2020-07-01, the magistrates' Common Platform cliff less the
 183-day waiting period), for the whole eligible population (``ate``: inverse-probability weights) and for the
 overlap population (``ato``: overlap weights, p(1 - p)). They come from each child's two potential outcomes (the
 same exponential draw under either order), not from the observed arms.
@@ -56,7 +57,7 @@ __all__ = ["FOLLOW_UP_END", "TIME_ZERO_FROM", "family_effect_truth", "plant_fami
 
 TREATED, CONTROL = "Supervision order", "Care order"
 TIME_ZERO_FROM = dt.date(2013, 1, 1)
-FOLLOW_UP_END = dt.date(2020, 6, 30)  # magistrates' observed_until (2020-12-31) less the 183-day waiting period
+FOLLOW_UP_END = dt.date(2020, 7, 1)  # magistrates' observed_until (2020-12-31) less the 183-day waiting period
 TIMES = (365, 730, 1095)
 _TERMS = ("age_minus_13", "female", "prior_1", "prior_2_plus")
 _STREAM = 1021  # this module's random stream, apart from the generator's own (generate._STREAMS)
@@ -85,9 +86,20 @@ def _eligible(persons: Persons, fam: FamilyOut) -> tuple[np.ndarray, np.ndarray,
         & (end >= day_of(TIME_ZERO_FROM))
     )
     rows = np.flatnonzero(ok)
-    age = age_years(persons.dob[pa_["person"][rows]], end[rows])
+    age = _recorded_age(persons, fam, rows)
     rows = rows[(age >= 10) & (age <= 17)]
     return rows, case[rows], cs["end"][case[rows]]
+
+
+def _recorded_age(persons: Persons, fam: FamilyOut, rows: np.ndarray) -> np.ndarray:
+    """Age at the order as the records give it: age at the case start plus whole years since (spine.sql._age).
+
+    Eligibility and the age covariate use it, so the generator's population is the one an analysis can select."""
+    case = fam.parties["case"][rows]
+    start, end = fam.cases["start"][case], fam.cases["end"][case]
+    return age_years(persons.dob[fam.parties["person"][rows]], start) + np.floor((end - start) / 365.25).astype(
+        np.int64
+    )
 
 
 def plant_family_effect(
@@ -108,7 +120,7 @@ def plant_family_effect(
     if kid.size == 0 or not c:
         return careers
     prior = EventIndex(c["person"], c["offence_date"]).count(kid, t0, cfg.lookback_days)
-    x = _design(age_years(persons.dob[kid], t0), persons.sex[kid] == 1, prior)
+    x = _design(_recorded_age(persons, fam, rows), persons.sex[kid] == 1, prior)
     ps_coef = cfg.family_effect_propensity
     lin = ps_coef["intercept"] + np.sum([ps_coef[k] * x[k] for k in _TERMS], axis=0)
     # One order per case: the propensity of the case's eldest eligible child (younger siblings are as ignorable

@@ -25,12 +25,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.survival._curves import survival_ci, z_value
 from djs_toolkit.survival._inputs import column, durations, event_codes, weights_array
 
-__all__ = ["risk_contrast", "weighted_km"]
+__all__ = ["WEIGHTINGS", "evalue", "propensity_weights", "risk_contrast", "smd_table", "weighted_km"]
+
+WEIGHTINGS = ("ipw", "overlap")
 
 _CELLS = 4_000_000  # influence values held at once (records x times), ~32 MB
 
@@ -263,3 +266,107 @@ def risk_contrast(
     for k, v in counts.items():
         out[k] = v
     return out
+
+
+def evalue(
+    estimate: float,
+    lower: float | None = None,
+    upper: float | None = None,
+    rare: bool = True,
+    hazard_ratio: bool = False,
+) -> tuple[float, float]:
+    """E-values of a risk ratio (or hazard ratio) and of its CI limit nearer 1 (VanderWeele and Ding 2017).
+
+    The E-value is the minimum strength of association, on the risk-ratio scale, that an unmeasured confounder
+    would need with both the treatment and the outcome to explain the estimate away: RR + sqrt(RR (RR - 1)) for
+    RR >= 1 (1/RR first when RR < 1). A hazard ratio of a common outcome (``rare=False``; over 15 % by the end of
+    follow-up) is first turned into an approximate risk ratio, (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)).
+    A CI that includes 1 has E-value 1.
+
+    Example:
+        >>> round(evalue(2.0)[0], 3)
+        3.414
+        >>> evalue(0.8, 0.6, 1.1)[1]
+        1.0
+    """
+
+    def rr(x: float) -> float:
+        if hazard_ratio and not rare:
+            return (1 - 0.5 ** np.sqrt(x)) / (1 - 0.5 ** np.sqrt(1 / x))
+        return x
+
+    def e(x: float) -> float:
+        x = rr(x)
+        x = 1 / x if x < 1 else x
+        return float(x + np.sqrt(x * (x - 1)))
+
+    if not (estimate > 0 and np.isfinite(estimate)):
+        raise DJSUserError("an E-value needs a positive, finite ratio estimate.")
+    point = e(estimate)
+    if lower is None or upper is None:
+        return point, float("nan")
+    if lower <= 1 <= upper:
+        return point, 1.0
+    return point, e(lower if estimate > 1 else upper)
+
+
+def propensity_weights(treated: np.ndarray, x: pd.DataFrame, method: str = "ipw") -> tuple[np.ndarray, np.ndarray]:
+    """(propensity, weight) from a logistic model of ``treated`` (0/1) on the columns of ``x``.
+
+    ``ipw``: stabilised inverse-probability weights P(A = a) / P(A = a | x); ``overlap``: 1 - p for the treated,
+    p for the comparator.
+
+    Example:
+        >>> x = pd.DataFrame({"age": [10, 11, 12, 13, 14, 15, 16, 17] * 5})
+        >>> a = np.array([1, 1, 0, 1, 0, 1, 0, 0] * 5)
+        >>> p, w = propensity_weights(a, x, "overlap")
+        >>> bool(np.all((w > 0) & (w < 1)))
+        True
+    """
+    if method not in WEIGHTINGS:
+        raise DJSUserError(f"method {method!r} is not one of {', '.join(WEIGHTINGS)}.")
+    keep = [c for c in x.columns if x[c].nunique() > 1]
+    # One level of each categorical set is left out by dropping columns the others determine.
+    design = sm.add_constant(x[keep].to_numpy(dtype=float), has_constant="add")
+    rank_cols = [0]
+    for j in range(1, design.shape[1]):
+        if np.linalg.matrix_rank(design[:, [*rank_cols, j]]) == len(rank_cols) + 1:
+            rank_cols.append(j)
+    fit = sm.GLM(treated.astype(float), design[:, rank_cols], family=sm.families.Binomial()).fit()
+    p = np.clip(np.asarray(fit.fittedvalues, dtype=float), 1e-6, 1 - 1e-6)
+    if method == "ipw":
+        pa = treated.mean()
+        w = np.where(treated == 1, pa / p, (1 - pa) / (1 - p))
+    else:
+        w = np.where(treated == 1, 1 - p, p)
+    return p, w
+
+
+def smd_table(x: pd.DataFrame, treated: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
+    """Standardised mean differences of every column before and after weighting.
+
+    Denominator: the unweighted pooled SD sqrt((s1^2 + s0^2) / 2), the same before and after (R cobalt's
+    default), so the two columns differ only by the means. ``n_min`` is the smallest unweighted count behind a
+    row: the arm sizes for a numeric covariate, and for a 0/1 level the fewest records with or without it in
+    either arm (what the output checker needs).
+
+    Example:
+        >>> x = pd.DataFrame({"female": [1, 0, 1, 1, 0, 0, 1, 0]})
+        >>> smd_table(x, np.array([1, 1, 1, 1, 0, 0, 0, 0]), np.ones(8))["smd_before"].round(3).tolist()
+        [1.0]
+    """
+    t, c = treated == 1, treated == 0
+    rows = []
+    for col in x.columns:
+        v = x[col].to_numpy(dtype=float)
+        sd = np.sqrt((v[t].var(ddof=1) + v[c].var(ddof=1)) / 2) if t.sum() > 1 and c.sum() > 1 else np.nan
+        before = (v[t].mean() - v[c].mean()) / sd if sd > 0 else 0.0
+        after = (np.average(v[t], weights=weights[t]) - np.average(v[c], weights=weights[c])) / sd if sd > 0 else 0.0
+        binary = set(np.unique(v)) <= {0.0, 1.0}
+        n_min = (
+            int(min(v[t].sum(), (1 - v[t]).sum(), v[c].sum(), (1 - v[c]).sum()))
+            if binary
+            else int(min(t.sum(), c.sum()))
+        )
+        rows.append({"covariate": col, "smd_before": before, "smd_after": after, "n_min": n_min})
+    return pd.DataFrame(rows)
