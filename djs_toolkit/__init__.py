@@ -5,8 +5,8 @@ The public API is this package's names and its thematic modules, loaded on first
 
 - `open_extract`, `Extract`, `ValidationReport`: read and validate an extract (`djs_toolkit.data`);
 - `schema`: the declared tables; `dummy`: the dummy extract with its truth;
-- `spine`: the person-event spine; `analyses` (with `overlap`, `flows`, `journeys` as shortcuts):
-  cohorts, proven reoffending, overlaps, flows and journeys;
+- `spine`: the person-event spine; `analyses` (with `overlap`, `flows`, `journeys`, `compare` as shortcuts):
+  cohorts, proven reoffending, overlaps, flows, journeys and comparisons of similar cases (target trials);
 - `survival`: the estimators; `sdc`: output checking; `outputs`: `save_table` / `save_figure`;
 - `plotting`: the house figures; `runner`: `djs run`;
 - `DJSError`, `DJSUserError`: the error hierarchy (`djs_toolkit.errors`).
@@ -31,7 +31,7 @@ from djs_toolkit.errors import DJSError, DJSUserError
 
 if TYPE_CHECKING:
     from djs_toolkit import analyses, data, dummy, outputs, plotting, runner, schema, sdc, spine, survival
-    from djs_toolkit.analyses import flows, journeys, overlap
+    from djs_toolkit.analyses import compare, flows, journeys, overlap
     from djs_toolkit.data import Extract, ValidationReport, open_extract
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "analyses",
+    "compare",
     "data",
     "dummy",
     "flows",
@@ -67,6 +68,7 @@ _MODULES = {
     "sdc": "djs_toolkit.sdc",
     "spine": "djs_toolkit.spine",
     "survival": "djs_toolkit.survival",
+    "compare": "djs_toolkit.analyses.compare",
     "flows": "djs_toolkit.analyses.flows",
     "journeys": "djs_toolkit.analyses.journeys",
     "overlap": "djs_toolkit.analyses.overlap",
