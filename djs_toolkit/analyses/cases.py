@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from djs_toolkit.schema import MISSING_LABEL
+
 if TYPE_CHECKING:
     from djs_toolkit.data.extract import Extract
 
@@ -211,7 +213,7 @@ def prior_contacts_sql(index_table: str, key: str, lookback_days: int) -> str:
 
 # The level of a person attribute no record up to the index holds: a level of its own in tables and models,
 # never a dropped row (ethnicity keeps the MoJ's ``Not stated``, which also covers recorded refusals).
-MISSING = "Missing"
+MISSING = MISSING_LABEL  # the package's one label (schema.labels)
 # The primary event of each dataset's person-records: attributes change only there (spine.sql).
 _RECORD_EVENTS = "('mags_case', 'crown_case', 'custody_start', 'probation_start', 'family_case_start', 'civil_claim')"
 

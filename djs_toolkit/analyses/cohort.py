@@ -31,14 +31,13 @@ import pandas as pd
 from djs_toolkit.analyses.cases import (
     CRIMINAL_CASE,
     INDEX_TYPES,
-    MISSING,
     attributes_at_sql,
     build_cases,
     index_select,
     prior_contacts_sql,
 )
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.schema import DATASETS
+from djs_toolkit.schema import DATASETS, age_band_sql
 from djs_toolkit.spine import Selector, as_selector, build_spine, observed_until
 from djs_toolkit.spine.sql import days_between
 
@@ -47,9 +46,7 @@ if TYPE_CHECKING:
     from djs_toolkit.data.extract import Extract
 
 __all__ = [
-    "AGE_BANDS",
     "OUTCOMES",
-    "age_band_sql",
     "cohort_table",
     "index_age_sql",
     "reentry_cohort",
@@ -71,15 +68,6 @@ OUTCOMES: dict[str, tuple[tuple[str, ...], str, bool]] = {
         False,
     ),
 }
-AGE_BANDS = (
-    (10, 17, "10-17"),
-    (18, 20, "18-20"),
-    (21, 24, "21-24"),
-    (25, 29, "25-29"),
-    (30, 39, "30-39"),
-    (40, 49, "40-49"),
-    (50, 200, "50+"),
-)  # MoJ-style bands (docs/data.md §9.3), merged above 30
 # A family party as an adult: not a child party, and 18 or over at the case start (``age_at_case_start``)
 # when recorded; applicants and respondents can be 16 or 17 (young parents, forced marriage applicants).
 _ADULT_PARTY = "(s.party_role IS NULL OR s.party_role <> 'Child') AND (s.age_at_event IS NULL OR s.age_at_event >= 18)"
@@ -158,12 +146,6 @@ def index_age_sql(extract: Extract, index_table: str = "_idx", key: str = "idx_i
             FROM {index_table} i LEFT JOIN pooled p ON p.{key} = i.{key}
             LEFT JOIN bounds o ON o.record_id = i.record_id AND o.dataset = i.dataset AND o.person_id = i.person_id)
         SELECT {key}, CASE WHEN dob IS NOT NULL THEN {completed} ELSE age_at_event END AS age0 FROM b"""
-
-
-def age_band_sql(col: str) -> str:
-    """SQL for the `AGE_BANDS` label of age ``col``; ``Missing`` when the age is unknown (a level, not a drop)."""
-    arms = " ".join(f"WHEN {col} BETWEEN {lo} AND {hi} THEN '{lab}'" for lo, hi, lab in AGE_BANDS)
-    return f"CASE {arms} ELSE '{MISSING}' END"
 
 
 def _date(d: dt.date | pd.Timestamp | str) -> str:

@@ -1,7 +1,7 @@
 """Shared selections of the analyses: what an event name means on the spine and how people are grouped.
 
-The group labels here are the ones every analysis publishes (one age-band definition, one label for a
-missing value), so tables from overlaps, flows and journeys line up. A group is always read at one event: the
+The group labels are the package's one set (`schema.labels`: `MISSING_LABEL` for a missing value, the MoJ
+`AGE_BANDS`), so tables from cohorts, overlaps, flows and journeys line up. A group is always read at one event: the
 spine's attributes there are what the person's records dated on or before it say (`spine.build_spine`), so no
 grouping reads a record from after the event it describes.
 
@@ -9,23 +9,20 @@ Example:
     >>> entity("civil_claim")
     ("(event_type = 'civil_claim')", 'civil_caseman_pcol')
     >>> group_sql("sex")
-    "COALESCE(sex, 'Unknown')"
+    "COALESCE(sex, 'Missing')"
 """
 
 from __future__ import annotations
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import MISSING_LABEL, age_band_sql
 from djs_toolkit.spine.select import Selector, as_selector
 
-__all__ = ["AGE_BAND_SQL", "BY_ATTRIBUTES", "entity", "group_sql", "person_group_sql"]
+__all__ = ["BY_ATTRIBUTES", "entity", "group_sql", "person_group_sql"]
 
 # Person attributes on the spine. Region is not there (Data First person tables carry no usable
 # person geography across datasets), so asking for it is refused with a message.
 BY_ATTRIBUTES = ("sex", "ethnicity_group", "age_band")
-AGE_BAND_SQL = (
-    "CASE WHEN {a} IS NULL THEN 'Unknown' WHEN {a} < 18 THEN 'Under 18' WHEN {a} < 25 THEN '18-24' "
-    "WHEN {a} < 35 THEN '25-34' WHEN {a} < 45 THEN '35-44' WHEN {a} < 55 THEN '45-54' ELSE '55+' END"
-)
 
 
 def entity(name: str | Selector, alias: str = "") -> tuple[str, str]:
@@ -54,7 +51,7 @@ def group_sql(by: str | None, alias: str = "") -> str:
     if by is None:
         return "'all'"
     col = f"{alias}{'age_at_event' if by == 'age_band' else by}"
-    return AGE_BAND_SQL.format(a=col) if by == "age_band" else f"COALESCE({col}, 'Unknown')"
+    return age_band_sql(col) if by == "age_band" else f"COALESCE({col}, '{MISSING_LABEL}')"
 
 
 def person_group_sql(by: str | None, src: str, where: str, at: str = "last") -> str:

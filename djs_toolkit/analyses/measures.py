@@ -46,8 +46,9 @@ from djs_toolkit.analyses.cases import (
     index_select,
     prior_contacts_sql,
 )
-from djs_toolkit.analyses.cohort import AGE_RANGE, age_band_sql, cohort_table, index_age_sql
+from djs_toolkit.analyses.cohort import AGE_RANGE, cohort_table, index_age_sql
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import age_band_sql
 from djs_toolkit.spine import build_spine, observed_until
 from djs_toolkit.spine.sql import CONVICTION_DISPOSALS
 from djs_toolkit.survival.km import km

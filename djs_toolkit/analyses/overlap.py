@@ -21,6 +21,7 @@ import pandas as pd
 
 from djs_toolkit.analyses.groups import BY_ATTRIBUTES, entity, person_group_sql
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.schema import MISSING_LABEL
 from djs_toolkit.sdc.overlap import superset_sums
 from djs_toolkit.spine import Selector, as_selector, build_spine, check_datasets, common_window, coverage
 from djs_toolkit.spine.sql import EVENT_TYPES, days_between
@@ -245,7 +246,7 @@ def overlap_sets(
     mask = np.zeros(len(m), np.int64)
     for i, d in enumerate(labels):
         mask += m[d].to_numpy(bool).astype(np.int64) << i
-    keys = m[by].astype(object).fillna("Unknown").to_numpy() if by else np.full(len(m), "all", object)
+    keys = m[by].astype(object).fillna(MISSING_LABEL).to_numpy() if by else np.full(len(m), "all", object)
     counts = {g: np.bincount(mask[keys == g], minlength=1 << len(labels)) for g in pd.unique(keys)}
     for c in counts.values():
         c[0] = 0  # people in none of the chosen datasets are outside the overlap universe

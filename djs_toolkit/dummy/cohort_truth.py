@@ -25,6 +25,7 @@ from djs_toolkit.dummy.careers import Careers
 from djs_toolkit.dummy.dates import NA, age_years
 from djs_toolkit.dummy.family import APPLICANT, RESPONDENT
 from djs_toolkit.dummy.lookback import EventIndex
+from djs_toolkit.schema import MISSING_LABEL
 
 __all__ = ["RECORDED_ATTRIBUTES", "cohort_index_events"]
 
@@ -169,7 +170,7 @@ def cohort_index_events(
     for v, parts in sexes.items():
         both = np.concatenate(parts, axis=1)
         n_sex[v] = EventIndex(both[0], both[1]).count(p, d, _EVER)
-    sex_at = np.where(n_sex["F"] + n_sex["M"] == 0, "Missing", np.where(n_sex["F"] >= n_sex["M"], "F", "M"))
+    sex_at = np.where(n_sex["F"] + n_sex["M"] == 0, MISSING_LABEL, np.where(n_sex["F"] >= n_sex["M"], "F", "M"))
     imd_person, imd_day, imd_value = (np.concatenate(x) for x in zip(*imd_rec, strict=True))
     imd_at = _latest(imd_person, imd_day, imd_value, p, d)
     ages = EventIndex(np.concatenate([a for a, _ in age_rec]), np.concatenate([r for _, r in age_rec]))

@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.schema import DATASETS
+from djs_toolkit.schema import DATASETS, MISSING_LABEL
 
 __all__ = [
     "HATCHES",
@@ -62,8 +62,8 @@ HATCHES = ("", "//", "..", "xx", "\\\\", "++")
 # (complementary) suppressions, which are usually large counts.
 SUPPRESSED = "c"
 SUPPRESSED_NOTE = "c = withheld (disclosure control)"
-# How a group with no recorded value (e.g. sex not recorded) is named in legends and table rows.
-MISSING_LABEL = "Missing"
+# How a group with no recorded value (e.g. sex not recorded) is named in legends and table rows: MISSING_LABEL, the
+# package's one label (schema.labels), imported above.
 # What a missing value looks like once it has been through str() / astype(str): object columns give
 # "nan" or "None", string and nullable columns "<NA>", datetimes "NaT".
 _MISSING_TEXT = frozenset({"", "nan", "NaN", "None", "<NA>", "NaT"})

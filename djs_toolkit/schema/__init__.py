@@ -30,12 +30,27 @@ from djs_toolkit.schema.family_civil import (
     FAMILY_EVENTS,
     FAMILY_PARTIES,
 )
+from djs_toolkit.schema.labels import AGE_BAND_LABELS, AGE_BANDS, MISSING_LABEL, age_band, age_band_sql
 from djs_toolkit.schema.linking import MAGS_CROWN_JOURNEY, XJS_LINK
 from djs_toolkit.schema.markdown import to_markdown
 from djs_toolkit.schema.prison import PRISON_INCIDENT, PRISON_JOURNEY, PRISON_OASYS
 from djs_toolkit.schema.probation import PROBATION_FLATFILE, PROBATION_RQMNTS
 
-__all__ = ["DATASETS", "EXTRACT_END", "TABLES", "Column", "Dataset", "Table", "schema_counts", "to_markdown"]
+__all__ = [
+    "AGE_BANDS",
+    "AGE_BAND_LABELS",
+    "DATASETS",
+    "EXTRACT_END",
+    "MISSING_LABEL",
+    "TABLES",
+    "Column",
+    "Dataset",
+    "Table",
+    "age_band",
+    "age_band_sql",
+    "schema_counts",
+    "to_markdown",
+]
 
 TABLES: dict[str, Table] = {
     t.name: t

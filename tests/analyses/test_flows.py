@@ -58,7 +58,7 @@ def test_re_entries_and_groups(extract):
     # (E's same-day mags case is the same contact day as the claim).
     assert _counts(f, "mags_hocas") == {"2014-03": 2, "2015-03": 1, "2015-04": 2, "2015-07": 1}
     e = f[(f["count"] > 0) & (f["month"] == pd.Timestamp("2015-03-01"))]
-    assert e["age_band"].unique().tolist() == ["Under 18"]
+    assert e["age_band"].unique().tolist() == ["10-17"]  # aged 17: the MoJ juvenile band (schema.labels)
     assert _counts(f, "civil_caseman_pcol") == {}
 
 

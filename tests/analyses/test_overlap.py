@@ -206,13 +206,13 @@ def test_sets_from_extract_use_common_window(planted):
     assert dict(zip(narrow["combination"], narrow["inclusive"]))["mags_hocas"] == 3
     assert dict(zip(narrow["combination"], narrow["exclusive"]))["mags_hocas & civil_caseman_pcol"] == 1
     by = overlap.overlap_sets(planted, lab, by="sex")
-    # B is F (mags record); G has only a civil record, which carries no sex: Unknown.
+    # B is F (mags record); G has only a civil record, which carries no sex: Missing.
     assert by.loc[by["exclusive"] > 0, ["sex", "combination", "exclusive"]].values.tolist() == [
         ["F", "mags_hocas", 1],
         ["M", "familyman", 2],
         ["M", "mags_hocas & familyman", 1],
         ["M", "mags_hocas & familyman & civil_caseman_pcol", 1],
-        ["Unknown", "civil_caseman_pcol", 1],
+        ["Missing", "civil_caseman_pcol", 1],
     ]
     assert by["exclusive"].sum() == got["exclusive"].sum() == 6
     with pytest.raises(DJSUserError, match="region"):
@@ -222,10 +222,10 @@ def test_sets_from_extract_use_common_window(planted):
 def test_sets_group_a_person_by_their_records_up_to_the_windows_end(planted):
     lab = ["mags_hocas", "civil_caseman_pcol"]
     # C: a civil claim (no sex on civil records) on 2015-03-01, a mags case (M) on 2015-05-01. A window ending in
-    # April holds only the claim: C's group is Unknown, not the M a later record says (the whole-history attribute).
+    # April holds only the claim: C's group is Missing, not the M a later record says (the whole-history attribute).
     early = overlap.overlap_sets(planted, lab, window=("2015-01-01", "2015-04-30"), by="sex")
     rows = early.loc[early["exclusive"] > 0, ["sex", "combination", "exclusive"]].values.tolist()
-    assert ["Unknown", "civil_caseman_pcol", 1] in rows and ["M", "civil_caseman_pcol", 1] not in rows
+    assert ["Missing", "civil_caseman_pcol", 1] in rows and ["M", "civil_caseman_pcol", 1] not in rows
     year = overlap.overlap_sets(planted, lab, window=("2015-01-01", "2015-12-31"), by="sex")
     rows = year.loc[year["exclusive"] > 0, ["sex", "combination", "exclusive"]].values.tolist()
     assert ["M", "mags_hocas & civil_caseman_pcol", 1] in rows
@@ -302,7 +302,7 @@ def test_ordered_overlap_by_group_and_refusals(ordered):
     # the mags record that is their outcome, which must not decide their group (it did before: 2 of 2 "F"
     # indexes re-entered, because being F was only known for people who re-entered).
     assert got.loc["M", ["n_index", "events_within", "cumulative_incidence"]].tolist() == [1, 1, 1.0]
-    assert got.loc["Unknown", "n_index"] == 7 and "F" not in got.index
+    assert got.loc["Missing", "n_index"] == 7 and "F" not in got.index
     assert got["n_index"].sum() == 8
     with pytest.raises(DJSUserError, match="coverage"):
         overlap.ordered_overlap(ordered, "civil_claim", "mags_hocas", 180, window=("2015-01-01", "2021-06-30"))
