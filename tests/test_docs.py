@@ -44,7 +44,7 @@ DOCS = REPO / "docs"
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".txt", ".mplstyle", ".ipynb", ".r", ".sh"}
 TEXT_NAMES = {"Makefile"}
 # Not the repository's text: tool folders, and what runs make (git-ignored, except a README at their top).
-SKIP_TOP = {".git", ".venv", "venv", "build", "dist", ".tmp"}
+SKIP_TOP = {".git", ".venv", ".venv-interop", "venv", "build", "dist", ".tmp"}
 GENERATED = {"runs", "outputs", "dummy", "data"}
 SKIP_ANY = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
 

@@ -4,7 +4,7 @@ ACRO's loader (`acro.record.load_records`) refuses a results.json whose top-leve
 string and indexes the first file of every output; SACRO-Viewer (the viewer output checkers use for ACRO outputs)
 lists an output only with at least one file, checks each file against `checksums/<file name>.txt` and shows the
 risk profile from `config.json` beside results.json. So, as the last step of writing a folder:
-- `version` is ACRO's release (`ACRO_VERSION`); the toolkit's own version is kept in `djs_toolkit.version`;
+- `version` is ACRO's release (`ACRO_VERSION`); the toolkit's own version is kept under `djs_toolkit`;
 - an output with no released file (status `fail`, withheld) gets one file, `withheld/<uid>.txt`, a notice that says
   it is withheld and names the rules that withheld it: never a value (tests/interop proves both tools accept it);
 - `checksums/<file name>.txt` holds the sha256 of every output file, as ACRO writes them;

@@ -379,7 +379,7 @@ class Session(CurvesAndTables):
             >>> s = Session(); _ = s.hist(pd.DataFrame({"a": np.arange(100.0)}), "a")
             >>> out = s.finalise(Path(tempfile.mkdtemp()) / "run1")
             >>> sorted(p.name for p in out.iterdir())[:3]
-            ['CLEARANCE.md', 'checker_only', 'manifest-sha256.txt']
+            ['CLEARANCE.md', 'checker_only', 'checksums']
         """
         from djs_toolkit.sdc.results import write_folder
 
