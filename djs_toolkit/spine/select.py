@@ -317,18 +317,19 @@ class Selector:
             ()
         """
         out = []
+        noun = _NOUNS.get(self.what) or f"{DATASETS[self.what].title} event"
         if self.filters:
             cols = " or ".join(_WORDS[c] for c, _ in self.filters)
-            out.append(f"Events whose {cols} is not recorded are not selected.")
+            out.append(f"A {noun} whose {cols} is not recorded is not selected.")
         if self.age is not None:
             out.append(
-                "Age is the age recorded for the event in whole years "
+                f"The age of a {noun} is the age recorded for it in whole years "
                 + (
                     "at the case start (family records hold no birth date); "
                     if self.dataset == "familyman"
                     else "(carried forward from the offence or reception where that is what is recorded); "
                 )
-                + "events without a recorded age are not selected."
+                + "one without a recorded age is not selected."
             )
         if self.what in DATASETS and self.filters:
             lacking = [e for e in _event_types(self.what) if any(c not in _SOURCES[e] for c, _ in self.filters)]
