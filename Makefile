@@ -40,10 +40,10 @@ run: $(STAMP)
 test: lint $(if $(filter 1,$(DJS_SKIP_INTEROP)),,interop)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# The package's house rules: ruff (lint on the package and benchmarks, format everywhere) and mypy (pyproject.toml).
+# The package's house rules: ruff (lint on the package, benchmarks and scripts, format everywhere) and mypy (pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check djs_toolkit bench
-	$(BIN)/ruff format --check djs_toolkit bench tests
+	$(BIN)/ruff check djs_toolkit bench scripts
+	$(BIN)/ruff format --check djs_toolkit bench scripts tests
 	$(BIN)/mypy
 
 # Everything but the notebook runs, kernels, child processes and larger dummy extracts (`@pytest.mark.slow`).
