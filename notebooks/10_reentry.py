@@ -82,7 +82,9 @@ outputs.save_table(summary, "cohort", f"{index_type} index events by outcome and
 # %% [markdown]
 # ## Kaplan-Meier and cumulative incidence by sex, with the KMunicate table
 #
-# People whose sex is not recorded form a group of their own ("Missing"). The curves go through the checker's safe
+# People whose sex is not recorded form a group of their own ("Missing"), unless they are too few to publish: then
+# they are counted with the largest group, labelled "... or not recorded" (a small group withheld would take a large
+# one with it as its complement). The curves go through the checker's safe
 # Kaplan-Meier path as one output: steps hold at least the threshold of events, the curve stops before the number
 # at risk falls below it, cumulative censored and competing counts are rounded, and both the cumulative incidence
 # (Aalen-Johansen, `estimate`) and the Kaplan-Meier curve (competing events censored, `survival`) are recomputed
@@ -93,10 +95,20 @@ outputs.save_table(summary, "cohort", f"{index_type} index events by outcome and
 # the differencing ledger.
 
 # %%
+checker = outputs.session()
+threshold = checker.profile.min_safe_count
 sex = cohort["sex"].astype("object").fillna(MISSING_LABEL).astype(str)
+# A group with fewer people or events than the threshold is withheld whole, and with it a large group as its
+# complement (the cohort total is public): a handful of people without a recorded sex would withhold every woman's
+# curve. Such a group is recoded into the largest group instead (global recoding), and the label says so.
+few = sex.eq(MISSING_LABEL)
+if few.any() and (few.sum() < threshold or cohort.loc[few, "reentered"].sum() < threshold):
+    largest = sex[~few].value_counts().idxmax()
+    sex = sex.where(~few, largest).replace(largest, f"{largest} or not recorded")
+    print(f"people without a recorded sex are too few to show apart: counted with {largest}")
 grid = km_grid(times)  # the KMunicate times and a point every 30 days: the curve is drawn as the steps it releases
-curves = outputs.session().cif("duration", "event", cause=1, by="sex", times=grid, data=cohort.assign(sex=sex),
-                               record_id="record_id")
+curves = checker.cif("duration", "event", cause=1, by="sex", times=grid, data=cohort.assign(sex=sex),
+                     record_id="record_id")
 km_saved = outputs.save_table(curves, "km",
                               f"Kaplan-Meier (proportion not yet back, {outcome}) and cumulative incidence "
                               f"(competing: {competing or 'none'}) by days since {index_type}, by sex, with at risk, "
