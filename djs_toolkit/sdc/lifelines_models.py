@@ -378,5 +378,10 @@ def lifelines_model(
         if design is not None or event is not None:
             raise DJSUserError("For a lifelines model pass data= (the DataFrame given to fit()), not design= / event=.")
         return fitted, None, None, 1, None
+    own = getattr(result, "event_col", None)
+    if event is not None and not (isinstance(event, str) and event == own):
+        raise DJSUserError(
+            f"The CoxPHFitter's events are its event column {own!r}: drop event= (or pass event={own!r})."
+        )
     dsg, events = _cox_design(result, data)
     return fitted, None, events.astype(np.int64), 1, dsg

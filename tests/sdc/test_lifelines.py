@@ -162,6 +162,8 @@ def test_cox_same_checks_and_status_as_the_toolkit(cohort):
     own = _session().regression(cox(cohort, "days", "back", ["sex", "age"]), data=cohort, event="back")
     cph = CoxPHFitter().fit(cohort[["days", "back", "sex", "age"]], "days", "back", formula="sex + age")
     theirs = _session().regression(cph, data=cohort)
+    with_event = _session().regression(cph, data=cohort, event="back")  # as the toolkit's is called: accepted
+    pd.testing.assert_frame_equal(theirs.reasons, with_event.reasons)
     assert own.status == theirs.status == "fail"  # X has 8 people: fewer than 10 ones and events
     pd.testing.assert_frame_equal(own.reasons, theirs.reasons)
     assert theirs.reasons["row"].tolist() == ["sex[T.X]", "sex[T.X]"]
@@ -286,6 +288,12 @@ def test_what_cannot_be_checked_is_refused_with_the_fix(cohort):
             "durations differ",
         ),
         (lambda: s.regression(KaplanMeierFitter().fit(d, e)), "curves go to Session.km"),
+        (
+            lambda: s.regression(
+                CoxPHFitter().fit(cohort[["days", "back", "age"]], "days", "back"), data=cohort, event="why"
+            ),
+            "its event column 'back'",
+        ),
     ]
     for call, message in cases:
         with pytest.raises(DJSUserError, match=message):
