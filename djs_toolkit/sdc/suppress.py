@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from djs_toolkit.sdc.audit import PublishedSystem, audit
 from djs_toolkit.sdc.evidence import Grid
-from djs_toolkit.sdc.lp import quiet_stdout
+from djs_toolkit.sdc.lp import minimise, quiet_stdout
 
 __all__ = [
     "SuppressionResult",
@@ -106,22 +106,30 @@ def _milp_round(
     # the tighter the relaxation (1 width solves a 127-cell overlap table ten times faster than 2).
     up = reach * float(width[targets].max())
     down = np.minimum(np.where(np.isfinite(lb), x - lb, up), up)
-    # Variables: y^1..y^k (k*n continuous), then z (n binary).
-    eye_k = sparse.identity(k, format="csr")
-    eq = sparse.hstack([sparse.kron(eye_k, A), sparse.csr_matrix((k * m, n))])
-    ident = sparse.identity(k * n, format="csr")
-    zcol = sparse.vstack([sparse.identity(n, format="csr")] * k)
-    ub_rows = sparse.hstack([ident, -up * zcol])
-    lb_rows = sparse.hstack([-ident, -sparse.diags(np.tile(down, k)) @ zcol])
-    cons = [
-        LinearConstraint(eq.tocsr(), 0.0, 0.0),
-        LinearConstraint(sparse.vstack([ub_rows, lb_rows]).tocsr(), -np.inf, 0.0),
-    ]
+    # Variables: y^1..y^k (k*n continuous), then z (n binary). Rows: A y^i = 0; y^i_j <= up z_j; -y^i_j <= down_j z_j
+    # (built from arrays: sparse stacking cost as much as the solve).
+    Ac = A.tocoo()
+    block = np.repeat(np.arange(k), len(Ac.data))
+    yz = np.arange(k * n)
+    rows = np.r_[np.tile(Ac.row, k) + block * m, k * m + yz, k * m + yz, k * m + k * n + yz, k * m + k * n + yz]
+    cols = np.r_[np.tile(Ac.col, k) + block * n, yz, k * n + yz % n, yz, k * n + yz % n]
+    vals = np.r_[np.tile(Ac.data, k), np.ones(k * n), np.full(k * n, -up), -np.ones(k * n), -np.tile(down, k)]
+    M = sparse.csc_matrix((vals, (rows, cols)), shape=(k * m + 2 * k * n, k * n + n))
+    row_lo = np.r_[np.zeros(k * m), np.full(2 * k * n, -np.inf)]
+    row_hi = np.zeros(k * m + 2 * k * n)
     lo = np.concatenate([np.full(k * n, -np.inf), np.where(sup, 1.0, 0.0)])
     hi = np.concatenate([np.full(k * n, np.inf), np.where(sup | allow, 1.0, 0.0)])
     for i, p in enumerate(targets):
         lo[i * n + p] = hi[i * n + p] = width[p]
     c = np.concatenate([np.zeros(k * n), cost])
+    # The LP relaxation first: when its optimum withholds whole cells (z all 0 or 1, as on two-way tables, whose
+    # equations form a network) it is the MILP's optimum, found without branch and bound (a tenth of the time).
+    relaxed = minimise(M, np.column_stack([row_lo, row_hi]), np.column_stack([lo, hi]), c)
+    if relaxed is not None:
+        z = relaxed[k * n :]
+        if bool((np.minimum(np.abs(z), np.abs(1.0 - z)) < 1e-7).all()):
+            return z > 0.5
+    cons = [LinearConstraint(M, row_lo, row_hi)]
     integrality = np.concatenate([np.zeros(k * n), np.ones(n)])
     with quiet_stdout():  # HiGHS's MIP heuristics print a debug line from C++ whatever the options say
         res = milp(
@@ -275,26 +283,26 @@ def _witness(
     no such pair exists.
     """
     free = np.flatnonzero(sup)
-    sub = sparse.csr_matrix(A[:, free])
-    sub = sub[np.flatnonzero(np.diff(sub.indptr) > 0)]  # equations without a withheld cell hold whatever moves
-    k, m = len(free), sub.shape[0]
-    block = sparse.hstack([sub, -sub])
-    zero = sparse.csr_matrix((m, 2 * k))
+    sub = sparse.csc_matrix(A)[:, free].tocoo()  # built from arrays: sparse stacking cost twice the solve
+    used = np.unique(sub.row)  # equations without a withheld cell hold whatever moves
+    r, c, v = np.searchsorted(used, sub.row), sub.col, sub.data
+    k, m = len(free), len(used)
     pos = int(np.flatnonzero(free == t)[0])
-    link = sparse.csr_matrix(([1.0, -1.0, -1.0, 1.0], ([0] * 4, [pos, k + pos, 2 * k + pos, 3 * k + pos])), (1, 4 * k))
-    eq = sparse.vstack([sparse.hstack([block, zero]), sparse.hstack([zero, block]), link]).tocsr()
+    link = np.array([pos, k + pos, 2 * k + pos, 3 * k + pos])
+    eq = sparse.csc_matrix(
+        (
+            np.r_[v, -v, v, -v, 1.0, -1.0, -1.0, 1.0],
+            (np.r_[r, r, r + m, r + m, np.full(4, 2 * m)], np.r_[c, c + k, c + 2 * k, c + 3 * k, link]),
+        ),
+        shape=(2 * m + 1, 4 * k),
+    )
     down = x[free] - lb[free]
     upper = np.r_[np.full(k, np.inf), down, np.full(k, np.inf), down]
-    res = linprog(
-        np.tile(cost[free], 4),
-        A_eq=eq,
-        b_eq=np.r_[np.zeros(2 * m), w],
-        bounds=np.column_stack([np.zeros(4 * k), upper]),
-        method="highs",
-    )
-    if res.status != 0:
+    rhs = np.r_[np.zeros(2 * m), w]
+    found = minimise(eq, np.column_stack([rhs, rhs]), np.column_stack([np.zeros(4 * k), upper]), np.tile(cost[free], 4))
+    if found is None:
         return None
-    y = res.x.reshape(4, k)
+    y = found.reshape(4, k)
     moved = np.zeros(len(x), dtype=bool)
     moved[free[(np.abs(y[0] - y[1]) > 1e-7) | (np.abs(y[2] - y[3]) > 1e-7)]] = True
     return moved
@@ -325,6 +333,7 @@ def drop_redundant(
         [True, False, True, False]
     """
     sup = np.asarray(sup, dtype=bool).copy()
+    A = sparse.csc_matrix(A)  # `_witness` takes columns
     seen: dict[int, np.ndarray] = {}
     for t in targets:
         moved = _witness(A, x, lb, sup, int(t), float(width[t]), cost)
