@@ -16,9 +16,12 @@
 # %% [markdown]
 # # 20 Overlaps between civil, family and criminal justice users
 #
-# **Question.** How many people appear in more than one jurisdiction, and how often does a civil or family
-# court event come before a criminal justice contact (e.g. a possession claim then a criminal case within a
-# year; a Family Law Act case then a criminal case or probation; care proceedings then custody)?
+# **Question.** How many people appear in more than one jurisdiction, and how often does one named event come
+# before another: a fine in the magistrates' courts then a possession claim against the person; a possession claim
+# against the person (as tenant or mortgagor) then a criminal case; care proceedings about the person as a child
+# then custody or probation; a Family Law Act or private law case as an adult party then a criminal case or
+# probation? Each run names its two events with event selectors (`first`, `then`; docs/methods.md §7.1); the
+# tables' titles and population lines are the selectors' own descriptions, printed below.
 #
 # **Method.** Memberships from the spine restricted to the window all compared datasets cover (so
 # overlaps are not deflated by different coverage); exclusive and inclusive counts protected as one linked
@@ -26,24 +29,23 @@
 # ordered overlaps as cumulative incidence with censoring at coverage end, plus the naive proportion among
 # those with complete follow-up; linkage sensitivity by perturbing links.
 #
-# **Population.** People with an event in the common coverage window of the datasets compared.
+# **Population.** Overlaps of all datasets: people with an event in the common coverage window of the datasets
+# compared. Ordered overlap: people whose first `first` event (as its selector says) is dated in `window`, followed
+# up for `then` events until the `then` dataset stops being observed.
 #
 # **Caveats.** Linkage error (worse in family and civil data) changes overlaps; organisations are never
-# persons; magistrates' fines and possession claims are approximated by event types available in the
-# spine (see parameters).
+# persons; an event whose filtered column is not recorded is never selected (the selectors' caveats are printed
+# with the results and go to the output checker). For children in care proceedings the selector keeps ages 10-17
+# at the case start (the age of criminal responsibility is 10) and the follow-up runs for years: a
+# censoring-aware estimate (1 - Kaplan-Meier) with the window chosen so every index has full follow-up.
 
 # %% tags=["parameters"]
 data_root: str = "../dummy/small"  # extract folder (djs run injects it)
 profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs run injects it)
-first: str = "civil_claim"  # dataset label or event type that comes first; choices:
-#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol,
-#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
-#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
-then: str = "mags_hocas"  # dataset label or event type that follows; choices:
-#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol,
-#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
-#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
+first: str = "civil_claim: case_type=Landlord possession,Mortgage possession; party_role=Defendant"  # what comes first: an event selector (docs/methods.md §7.1)
+then: str = "mags_case: case_type=Criminal"  # what follows: an event selector
 within_days: int = 365  # how soon after `first`
+window: str = ""  # dates of the index events, "start,end" (e.g. "2012-01-01,2019-12-31"); "" = the window both datasets cover
 by: str = "sex"  # breakdown, "" for none; choices: sex, ethnicity_group, age_band, ""
 drop_rate: float = 0.02  # linkage sensitivity: share of cross-dataset links dropped
 merge_rate: float = 0.01  # linkage sensitivity: share of clusters merged
@@ -87,16 +89,25 @@ if all_sets:
 # ## Ordered overlap
 
 # %%
-oo = overlap.ordered_overlap(extract, first, then, within_days, by=by or None)
+oo = overlap.ordered_overlap(extract, first, then, within_days, window=tuple(window.split(",")) if window else None,
+                             by=by or None)
+first_is, then_is, caveats = oo.attrs["first"], oo.attrs["then"], list(oo.attrs["caveats"])
+start, end = (t.date() for t in oo.attrs["window"])
+title = f"a {then_is} within {within_days} days of a first {first_is}"
+population = (f"people whose first {first_is} is dated {start} to {end}; followed up for a {then_is} until "
+              f"{oo.attrs['censor_date'].date()}")
+print(f"{title}\nPopulation: {population}\nSelected: first = {first!r}; then = {then!r}")
+for c in caveats:
+    print("Caveat:", c)
 cols = [c for c in ["sex", "ethnicity_group", "age_band"] if c in oo.columns]
 counts = outputs.save_table(oo[cols + ["n_index", "events_within"]], "ordered_n",
-                            f"people with a first {first}, and with {then} within {within_days} days",
-                            f"people with a first {first} in the common window")
+                            f"people with a first {first_is}, and with a {then_is} within {within_days} days",
+                            population, comments=caveats)
 incidence = outputs.save_table(oo[cols + ["cumulative_incidence", "ci_lower", "ci_upper", "naive_proportion", "n_index"]],
-                               "ordered", f"{then} within {within_days} days of a first {first}: cumulative incidence "
-                               "(1 - KM, censored at coverage end) and naive proportion (complete follow-up)",
-                               f"people with a first {first} in the common window", statistic="proportion",
-                               counts="n_index")
+                               "ordered", f"{title}: cumulative incidence (1 - KM, censored on {oo.attrs['censor_date'].date()} "
+                               "when the data of the second event stop being observed) and naive proportion (complete "
+                               "follow-up)",
+                               population, statistic="proportion", counts="n_index", comments=caveats)
 incidence.table
 
 # %% [markdown]

@@ -17,8 +17,10 @@
 # # 30 Flows into the justice system over time
 #
 # **Question.** How many people enter the justice system for the first time each month, how many come
-# back, and how many move from one jurisdiction to another? Did court closures (March 2020), the evictions
-# ban (March 2020 - May 2021) and the cost-of-living crisis (from 2022) change these flows?
+# back, and how many move from one named event to another (e.g. a possession claim against them, then a criminal
+# case within a year)? Did court closures (March 2020), the evictions ban (March 2020 - May 2021) and the
+# cost-of-living crisis (from 2022) change these flows? A transition names its two events with event selectors
+# (`first`, `then`; docs/methods.md §7.1), and the table's title and population line are their descriptions.
 #
 # **Method.** Monthly counts from the spine (`flows.monthly_flows`) with a wash-out look-back so that left
 # truncation at data start does not inflate first entries; segmented Poisson regression (`flows.its`, Lopez Bernal
@@ -32,13 +34,16 @@
 # (the court closures themselves: then the interruption models them); the fit's notes say which, and they are
 # printed under the figure. Set `covid` to "" to keep them in.
 #
-# **Population.** People with a contact in the chosen datasets.
+# **Population.** First entries and re-entries: people with a contact in the chosen datasets. Transitions: people
+# with a `then` event preceded by a `first` event within `within_days` (as the selectors say, printed below),
+# counted in the month of the `then` event.
 #
 # **Caveats.** Recent months are incomplete (flagged) and left out of the fit; coverage cliffs (Common Platform
 # from 2021) move flows out of the data, which an ITS reads as a change unless the series ends before the cliff.
 # An interruption or ramp needs at least 6 fitted months on each side: one the series cannot support (for example
 # because disclosure control withheld its last months) is not estimated, and a note under the figure and beside
-# the table says so; the figure shows a counterfactual only when an interruption or ramp was fitted.
+# the table says so; the figure shows a counterfactual only when an interruption or ramp was fitted. An event whose
+# filtered column is not recorded is never selected (the selectors' caveats are printed and go to the output checker).
 
 # %% tags=["parameters"]
 data_root: str = "../dummy/small"  # extract folder (djs run injects it)
@@ -46,20 +51,17 @@ profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs ru
 kind: str = "first_entry"  # choices: first_entry, re_entry, transition
 series_dataset: str = "any"  # dataset whose series is modelled, any for all; choices: any,
 #   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol
-first: str = ""  # for transitions: dataset label or event type first; choices: "",
-#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol,
-#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
-#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
-then: str = ""  # for transitions: dataset label or event type after; choices: "",
-#   mags_hocas, crown_xhibit, prison_nomis, probation_delius, familyman, civil_caseman_pcol,
-#   mags_case, mags_conviction, crown_case, crown_conviction, custody_start, release, recall, probation_start,
-#   probation_end, family_case_start, family_order, civil_claim, possession_order, warrant_executed
+first: str = ""  # for transitions: what comes first, an event selector (docs/methods.md §7.1), e.g. "civil_claim: party_role=Defendant"
+then: str = ""  # for transitions: what follows, an event selector, e.g. "mags_case: case_type=Criminal"
+within_days: int = 365  # for transitions: the most days from `first` to `then`
 interruptions: str = "2020-03"  # comma-separated months of level/slope changes
 ramps: str = "2022-01"  # comma-separated months where a ramp starts (cost of living); noted, not fitted, if too late
 end_month: str = "2021-01-01"  # fit the series before this date (Common Platform cliff)
 covid: str = "2020-03,2021-05"  # Covid-19 months left out of the fit unless an interruption models them; "" keeps them
 
 # %%
+import textwrap
+
 import matplotlib
 matplotlib.use("Agg")  # batch runs draw off-screen
 import matplotlib.pyplot as plt
@@ -75,11 +77,21 @@ outputs.configure(profile=profile)
 extract = open_extract(data_root)
 
 # %%
-monthly = flows.monthly_flows(extract, kind=kind, first=first or None, then=then or None)
+monthly = flows.monthly_flows(extract, kind=kind, first=first or None, then=then or None, within_days=within_days)
 series_name = series_dataset if kind != "transition" else monthly["dataset"].iloc[0]
 series = monthly[(monthly["dataset"] == series_name) & ~monthly["incomplete"]].reset_index(drop=True)
+caveats = list(monthly.attrs.get("caveats", ()))
+if kind == "transition":
+    first_is, then_is = monthly.attrs["first"], monthly.attrs["then"]
+    described = f"people per month with a {then_is} within {within_days} days after a {first_is}"
+    population = f"people with a {then_is} preceded by a {first_is} within {within_days} days, in the month of the former"
+    print(f"{described}\nSelected: first = {first!r}; then = {then!r}")
+else:
+    described, population = f"people per month: {kind} ({series_name})", "people with a contact in the datasets"
+for c in caveats:
+    print("Caveat:", c)
 saved = outputs.save_table(series[["month", "count"]].assign(month=series["month"].dt.strftime("%Y-%m")),
-                           "flows", f"people per month: {kind} ({series_name})", "people with a contact in the datasets")
+                           "flows", described, population, comments=caveats)
 protected = saved.table.reset_index()
 protected.tail()
 
@@ -96,7 +108,7 @@ if len(s) >= 36 and (s > 0).sum() >= 24:  # enough observed months with flows to
     # note, never silently: the notes go beside the table and under the figure.
     fit = flows.its(s, interruptions=interruption_months, ramps=ramp_months, covid=covid_span, unsupported="note")
     notes = "; ".join(fit.notes)
-    display(outputs.save_table(fit.params.reset_index(), "its", f"interrupted time series of {kind} flows (log rate ratios)",
+    display(outputs.save_table(fit.params.reset_index(), "its", f"interrupted time series of {described} (log rate ratios)",
                                "monthly counts (protected)" + (f"; {notes}" if notes else ""),
                                statistic="coefficient").table)
     for note in fit.notes:
@@ -107,7 +119,9 @@ else:
 # %%
 shown = protected.assign(month=pd.PeriodIndex(protected["month"], freq="M").to_timestamp())
 effects = [] if fit is None else [t for t in fit.params.index if t.startswith(("level_change_", "ramp_"))]
-title = f"{kind} per month" + (", with counterfactual" if effects else "")
+title = textwrap.fill((f"People per month with a {then_is} after a {first_is}" if kind == "transition"
+                       else f"{kind} per month") + (", with counterfactual" if effects else ""), 95)
 fig = flows_plot(shown, fit, title=title)  # the fit's notes go under the plot; no counterfactual without effects
+fig.subplots_adjust(top=0.9 - 0.045 * title.count("\n"))  # room for a selector's long title, line by line
 outputs.save_figure(fig, "flows_fig", underlying=saved)
 plt.close(fig)

@@ -16,27 +16,39 @@
 # %% [markdown]
 # # 40 Journeys of people with housing or family problems through the jurisdictions
 #
-# **Question.** Do wider problems (housing: possession claims; family: family court cases) move people
-# between jurisdictions? Which transitions between courts, prison and probation are common, how long do
-# they take, and do they differ by sex, ethnicity or age?
+# **Question.** People with housing or family problems (a possession claim against them, or a family court case
+# as an adult party): how do they move between the jurisdictions? Which transitions between courts, prison and
+# probation are common among them, how long do they take, and do they differ by sex, ethnicity or age?
 #
-# **Method.** Each person's contacts (a new court case, custody, probation start, family or civil case) in
-# the window all datasets cover, in time order; a transition is a contact followed, as the next contact,
-# by one in another jurisdiction (`djs_toolkit.analyses.journeys.transitions`). Counts protected as a table;
-# median days between contacts released only where enough transitions lie behind them.
+# **Method.** The population is named by event selectors (`population`, docs/methods.md §7.1): people with one of
+# those events in the window all datasets cover. Each such person's contacts (a new court case, custody, probation
+# start, family or civil case) in that window, in time order; a transition is a contact followed, as the next
+# contact, by one in another jurisdiction (`djs_toolkit.analyses.journeys.transitions`), counted over their whole
+# journey in the window, or only from their first population event on (`from_population_event`). Counts protected
+# as a table with true totals over the groups (`save_table(..., margins=...)`: computed from the unprotected counts
+# and protected with the table, never a sum of protected cells); the heatmap draws those totals, a withheld total as
+# "c", never as 0. Median days between contacts released only where enough transitions lie behind them.
 #
-# **Population.** People with at least two contacts in different datasets in the common window.
+# **Population.** As the selectors say (their descriptions are printed below and are each table's population line):
+# by default people with a landlord or mortgage possession claim against them, or a family court case (any type)
+# as an applicant or respondent, in the common window, with at least two contacts in different jurisdictions.
 #
 # **Caveats.** Linkage error splits and merges journeys; civil and family data link worse, so transitions
-# into and out of them are undercounted; organisations are never persons.
+# into and out of them are undercounted; organisations are never persons; an event whose filtered column is not
+# recorded is never selected (a civil party without a recorded role is not a defendant); the selectors' own caveats
+# are printed below and go to the output checker.
 
 # %% tags=["parameters"]
 data_root: str = "../dummy/small"  # extract folder (djs run injects it)
 profile: str = "srs"  # output-checking profile: srs | opensafely | acro (djs run injects it)
 group_by: str = "sex"  # breakdown, "" for none; choices: sex, ethnicity_group, age_band, ""
 within_days: int = 365  # count a transition only within this many days, 0 for any gap
+population: list = ["civil_claim: case_type=Landlord possession,Mortgage possession; party_role=Defendant", "family_case_start: party_role=Applicant,Respondent"]  # who is studied: event selectors (docs/methods.md §7.1), people with any of them
+from_population_event: bool = False  # count only transitions from the person's first population event on
 
 # %%
+import textwrap
+
 import matplotlib
 matplotlib.use("Agg")  # batch runs draw off-screen
 import matplotlib.pyplot as plt
@@ -44,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from djs_toolkit import flows, journeys, open_extract, outputs, overlap, spine
-from djs_toolkit.plotting import flows_plot, km_plot, upset_plot
+from djs_toolkit.plotting import flows_plot, heatmap_plot, km_plot, upset_plot
 from djs_toolkit.analyses import proven_reoffending, proven_reoffending_offenders, reentry_cohort
 from djs_toolkit.survival import cif, cox, finegray, km, kmunicate_table
 
@@ -52,27 +64,50 @@ outputs.configure(profile=profile)
 extract = open_extract(data_root)
 
 # %%
-tr = journeys.transitions(extract, within_days=within_days or None, by=group_by or None)
+tr = journeys.transitions(extract, within_days=within_days or None, by=group_by or None, population=population,
+                          from_population_event=from_population_event)
+start, end = (t.date() for t in tr.attrs["window"])
+who = tr.attrs["population"]
+since = ", from their first such event on" if from_population_event else ""
+pop_line = f"people with {who}, dated {start} to {end}; their transitions in that window{since}"
+gap = f" within {within_days} days" if within_days else ""
+caveats = list(tr.attrs["caveats"])
+print(f"Population: {pop_line}\nSelected: {population!r}")
+for c in caveats:
+    print("Caveat:", c)
+
+# %% [markdown]
+# Transitions with their true totals over the groups (the "All" column: computed from the unprotected counts and
+# protected with the table, never added up from protected cells).
+
+# %%
 keys = ["from_dataset", "to_dataset"] + ([group_by] if group_by else [])
 counts = outputs.save_table(tr[keys + ["transitions"]], "transitions",
-                            f"transitions between jurisdictions{' within ' + str(within_days) + ' days' if within_days else ''}",
-                            "people with contacts in two jurisdictions in the common window")
-counts.table.reset_index().head(12)
+                            f"transitions between jurisdictions{gap}" + (f", by {group_by} with totals" if group_by else ""),
+                            pop_line, margins=group_by or False, comments=caveats)
+counts.table.head(12)
 
 # %%
 medians = outputs.save_table(tr[keys + ["median_days", "transitions"]], "transition_days",
-                             "median days from one contact to the next in another jurisdiction",
-                             "transitions in the common window", statistic="median", counts="transitions")
+                             f"median days from one contact to the next in another jurisdiction{gap}",
+                             f"transitions of {pop_line}", statistic="median", counts="transitions", comments=caveats)
 medians.table.reset_index().head(12)
 
 # %%
-overall = counts.table.reset_index().groupby(["from_dataset", "to_dataset"], observed=True)["transitions"].sum(min_count=1)
-grid = overall.unstack("to_dataset")
-fig, ax = plt.subplots(figsize=(8, 6))
-im = ax.imshow(grid.to_numpy(dtype=float), cmap="Blues")
-ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=45, ha="right"); ax.set_yticks(range(grid.shape[0]), grid.index)
-for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
-    ax.text(j, i, "c" if np.isnan(v) else f"{v:,.0f}", ha="center", va="center", fontsize=8)
-ax.set_xlabel("to"); ax.set_ylabel("from"); ax.set_title("Transitions (protected; c = withheld)")
+# The heatmap draws the published totals ("All" of the margins, or the counts themselves without a breakdown): a
+# withheld total is marked "c", never drawn as 0, and no total is a sum of protected cells.
+title = textwrap.fill(f"Transitions between jurisdictions{gap}: people with {who}", 60)
+fig = heatmap_plot(counts, "from_dataset", "to_dataset", "All" if group_by else "transitions", title=title,
+                   xlabel="To", ylabel="From", colorbar_label="Transitions")
+# heatmap_plot leaves room for one title line: add the height of the others above the plot, everything else
+# staying where it is in inches.
+w, h = fig.get_size_inches()
+extra = 0.3 * title.count("\n")
+for a in fig.axes:
+    x0, y0, aw, ah = a.get_position().bounds
+    a.set_position((x0, y0 * h / (h + extra), aw, ah * h / (h + extra)))
+for t in fig.texts:
+    t.set_y(t.get_position()[1] * h / (h + extra) + (extra / (h + extra) if t.get_position()[1] > 0.5 else 0))
+fig.set_size_inches(w, h + extra)
 outputs.save_figure(fig, "transitions_fig", underlying=counts)
 plt.close(fig)

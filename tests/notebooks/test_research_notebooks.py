@@ -34,7 +34,7 @@ def bundle(tiny_extract_dir, tmp_path_factory):
 def test_every_notebook_and_parameter_set_runs(bundle):
     _, report = bundle
     expected = {spec.label for spec in load_pipeline(ROOT / "pipeline.yaml").runs}
-    assert len(expected) == 17
+    assert len(expected) == 18
     assert {r["run"]: r["status"] for r in report.rows} == dict.fromkeys(expected, "ok")
     # exit code 1 means the safety scan withheld something (fail closed); that is checked below, not here.
     assert report.bundle is not None
