@@ -7,6 +7,10 @@
   named with what to do;
 - one `djs run` at a time per run folder, and per shared ledger (`hold_locks`);
 - `--resume` finds the run it continues and refuses other settings than the run's (`start_run`).
+
+Every run's parameters were checked before these, when `pipeline.yaml` loaded (`runner.params`): types, declared
+choices, and each event-selector parameter parsed (`spine.parse_selector`), so a misspelt disposal or column stops
+the run here, with the valid columns and values, not in a kernel.
 """
 
 from __future__ import annotations
