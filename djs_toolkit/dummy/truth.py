@@ -28,6 +28,11 @@ Files (Parquet ones come in two-digit parts ``_01``... when the extract is multi
   Missing, ``imd_decile_at_index``, ``age_at_index`` (true age, null where no record holds one),
   ``prior_contacts_730d``, ``prior_possession_claim_730d``, ``prior_family_case_730d``) and ``next_offence_date``
   (`cohort_truth`).
+* ``family_effect.csv`` and ``family_effect_children.parquet``: the planted effect of a supervision order against a
+  care order on children's first criminal offence after public-law proceedings (`family_effect`): the conditional
+  log hazard ratio, marginal risks, their difference and ratio at 1-3 years and the marginal hazard ratio for the
+  eligible (``ate``) and overlap (``ato``) populations; per eligible child the covariates at time zero, the order,
+  its propensity and both hazards.
 
 Example:
     >>> from djs_toolkit.dummy.truth import COHORT_TYPES
