@@ -16,6 +16,7 @@ import pandas as pd
 
 from djs_toolkit.analyses.flows import ENTRY_EVENTS
 from djs_toolkit.analyses.groups import group_sql
+from djs_toolkit.analyses.multistate import Journeys, multistate
 from djs_toolkit.analyses.overlap import resolve_window
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.spine import Selector, as_selector, build_spine, check_datasets
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from djs_toolkit.analyses.overlap import Window
     from djs_toolkit.data.extract import Extract
 
-__all__ = ["transitions"]
+__all__ = ["Journeys", "multistate", "transitions"]
 
 
 def transitions(

@@ -11,7 +11,9 @@ intervals on the log scale as survfit's default. Cumulative intensities per tran
 Aalen variance (sum of d / Y^2). Verified against R to 1e-6 (tests/survival/test_multistate.py).
 
 People whose rows are identical (same times, states and moves) have identical influence, so the influence is
-carried once per distinct pattern with its multiplicity: exact, and what keeps a national cohort fast.
+carried once per distinct pattern with its multiplicity; and each reported time's influence comes from prefix sums
+over the transition times (`_influence_var`), not from survfit's update of every person at every transition time.
+Both are exact, and keep a national cohort fast (docs/methods.md §5.5).
 """
 
 from __future__ import annotations
@@ -138,6 +140,42 @@ def _weighted_at_risk(start: np.ndarray, stop: np.ndarray, w: np.ndarray, t: np.
     return c1[np.searchsorted(stop[o1], t, side="left")] - c0[np.searchsorted(start[o0], t, side="left")]
 
 
+def _influence_var(
+    r: _Rows, u0: np.ndarray, h: np.ndarray, coef: np.ndarray, ev_t: np.ndarray, tau: float
+) -> np.ndarray:
+    """Infinitesimal-jackknife variance of P(tau), without a pass over people per event time.
+
+    survfit updates each unit's influence at every event time s: U(s) = U(s-) H(s) + c(s), with c(s) =
+    coef_j(s) (e_after - H_j(s)) for a unit at risk in state j (after: j, or the state it moves to at s). So
+    U(tau) = U(0) P(0, tau] + sum_s c(s) Q(s) with Q(s) = prod_{u in (s, tau]} H(u); a row in state j at risk on
+    (start, stop] adds the prefix-sum difference of coef_j (e_j - H_j) Q over its event times, plus its move.
+    """
+    s_n = h.shape[1]
+    k = int(np.searchsorted(ev_t, tau, side="right"))  # event times <= tau
+    q = np.empty((k, s_n, s_n))
+    if k:
+        q[k - 1] = np.eye(s_n)
+        for i in range(k - 2, -1, -1):
+            q[i] = h[i + 1] @ q[i + 1]
+    p_all = h[0] @ q[0] if k else np.eye(s_n)
+    eye = np.eye(s_n)
+    term = np.einsum("ij,ijk,ikl->ijl", coef[:k], eye[None, :, :] - h[:k], q)  # (k, j, l)
+    g = np.concatenate([np.zeros((1, s_n, s_n)), np.cumsum(term, axis=0)])
+    lo = np.searchsorted(ev_t[:k], r.start, side="right")
+    hi = np.searchsorted(ev_t[:k], np.minimum(r.stop, tau), side="right")
+    hi = np.maximum(hi, lo)
+    contrib = g[hi, r.src] - g[lo, r.src]
+    mv = (r.dst >= 0) & (r.stop <= tau)
+    if mv.any():
+        at = np.searchsorted(ev_t, r.stop[mv])
+        step = eye[r.dst[mv]] - eye[r.src[mv]]
+        contrib[mv] += coef[at, r.src[mv]][:, None] * np.einsum("ij,ijl->il", step, q[at])
+    u = u0 @ p_all
+    for col in range(s_n):
+        u[:, col] += np.bincount(r.unit, weights=contrib[:, col], minlength=len(u))
+    return r.mult @ (u**2)
+
+
 def _fit_group(r: _Rows, n_states: int, out_times: np.ndarray | None) -> dict[str, Any]:
     """Aalen-Johansen with the infinitesimal jackknife over units, for one group (survfit's algorithm)."""
     s = n_states
@@ -149,70 +187,36 @@ def _fit_group(r: _Rows, n_states: int, out_times: np.ndarray | None) -> dict[st
     at0 = (r.start < t0) & (r.stop >= t0)
     n0 = w[at0].sum()
     p0 = np.bincount(r.src[at0], weights=w[at0], minlength=s) / n0 if n0 > 0 else np.full(s, np.nan)
-    n_units = len(r.mult)
-    u = np.zeros((n_units, s))
+    u0 = np.zeros((len(r.mult), s))
     if n0 > 0:
-        u[r.unit[at0]] = (np.eye(s)[r.src[at0]] - p0) / n0
-    var0 = r.mult @ (u**2)
+        u0[r.unit[at0]] = (np.eye(s)[r.src[at0]] - p0) / n0
     # events per (event time, from, to) and at-risk weight per (event time, state), with multiplicities
     e_idx = np.searchsorted(ev_t, r.stop[moved])
     d = np.bincount(
         (e_idx * s + r.src[moved]) * s + r.dst[moved], weights=w[moved], minlength=len(ev_t) * s * s
     ).reshape(len(ev_t), s, s)
-    y = (
-        np.column_stack(
-            [_weighted_at_risk(r.start[r.src == j], r.stop[r.src == j], w[r.src == j], ev_t) for j in range(s)]
-        )
-        if len(ev_t)
-        else np.zeros((0, s))
-    )
+    y = np.column_stack(
+        [_weighted_at_risk(r.start[r.src == j], r.stop[r.src == j], w[r.src == j], ev_t) for j in range(s)]
+    ).reshape(len(ev_t), s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(y[:, :, None] > 0, d / y[:, :, None], 0.0)
+        vrate = np.where(y[:, :, None] > 0, d / y[:, :, None] ** 2, 0.0)
+    h = np.eye(s)[None] + rate - rate.sum(axis=2)[:, :, None] * np.eye(s)[None]
     p_ev = np.zeros((len(ev_t), s))
-    v_ev = np.zeros((len(ev_t), s))
-    chaz = np.zeros((len(ev_t), s, s))
-    vchaz = np.zeros((len(ev_t), s, s))
-    by_start, by_stop = np.argsort(r.start, kind="stable"), np.argsort(r.stop, kind="stable")
-    cur = np.full(n_units, -1, dtype=np.int64)  # the unit's state while at risk, -1 when not at risk
-    row_of = np.full(n_units, -1, dtype=np.int64)
-    a_ptr = x_ptr = 0
-    p, ch, vch = p0.copy(), np.zeros((s, s)), np.zeros((s, s))
-    eye = np.eye(s)
-    for e, t in enumerate(ev_t):
-        a_new = int(np.searchsorted(r.start[by_start], t, side="left"))  # entries: start < t
-        idx = by_start[a_ptr:a_new]
-        idx = idx[r.stop[idx] >= t]
-        cur[r.unit[idx]], row_of[r.unit[idx]] = r.src[idx], idx
-        a_ptr = a_new
-        x_new = int(np.searchsorted(r.stop[by_stop], t, side="left"))  # exits before t
-        idx = by_stop[x_ptr:x_new]
-        idx = idx[row_of[r.unit[idx]] == idx]
-        cur[r.unit[idx]] = -1
-        x_ptr = x_new
-        ye = y[e]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate = np.where(ye[:, None] > 0, d[e] / ye[:, None], 0.0)
-        h = eye + rate - np.diag(rate.sum(axis=1))
-        at = np.flatnonzero(cur >= 0)
-        st = cur[at]
-        coef = np.where(ye[st] > 0, p[st] / np.where(ye[st] > 0, ye[st], 1.0), 0.0)
-        u = u @ h
-        u[at] -= coef[:, None] * h[st]
-        # the dH term: +coef at the state the unit is in after t (its new state if it moved now)
-        after = st.copy()
-        mv = by_stop[x_new : int(np.searchsorted(r.stop[by_stop], t, side="right"))]
-        mv = mv[(r.dst[mv] >= 0) & (row_of[r.unit[mv]] == mv)]
-        pos = np.searchsorted(at, r.unit[mv])
-        after[pos] = r.dst[mv]
-        u[at, after] += coef
-        p = p @ h
-        ch = ch + rate
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vch = vch + np.where(ye[:, None] > 0, d[e] / ye[:, None] ** 2, 0.0)
-        p_ev[e], v_ev[e], chaz[e], vchaz[e] = p, r.mult @ (u**2), ch, vch
+    coef = np.zeros((len(ev_t), s))  # p_j(s-) / Y_j(s): the weight of a unit's influence step in state j
+    p = p0.copy()
+    for e in range(len(ev_t)):
+        coef[e] = np.where(y[e] > 0, p / np.where(y[e] > 0, y[e], 1.0), 0.0)
+        p = p @ h[e]
+        p_ev[e] = p
+    chaz, vchaz = np.cumsum(rate, axis=0), np.cumsum(vrate, axis=0)
+    var0 = r.mult @ (u0**2)
+    v_at = np.array([_influence_var(r, u0, h, coef, ev_t, t) for t in times]).reshape(len(times), s)
     k = np.searchsorted(ev_t, times, side="right") - 1  # last event time at or before each reported time
     before = k < 0
     kk = np.maximum(k, 0)
     prob = np.where(before[:, None], p0, p_ev[kk] if len(ev_t) else p0)
-    var = np.where(before[:, None], var0, v_ev[kk] if len(ev_t) else var0)
+    var = v_at
     n_risk = np.column_stack(
         [_weighted_at_risk(r.start[r.src == j], r.stop[r.src == j], w[r.src == j], times) for j in range(s)]
     )
