@@ -328,7 +328,9 @@ def _compare(
                 f"contains the other their difference is a group of fewer than {m} records in: "
                 + "; ".join(small[:3])
                 + more
-                + ": pass record_id= with the same person ids to both outputs so the checker can tell",
+                + ": pass record_id= with the same person ids to both outputs so the checker can tell (counts of "
+                "different units of the same records, such as events and the people they belong to, differ by a count "
+                "too: then release one of the two, or coarser cells)",
             )
         )
         rows += [[e.name, e.run, where, where, None, None, None, "unlinked margins"] for where in small]
