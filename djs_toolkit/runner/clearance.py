@@ -127,7 +127,7 @@ def clearance_text(
         f"{TO_COMPLETE} are for the researcher to complete before submitting: nothing in them was guessed.",
         "",
         *project_lines(project or Project()),
-        *summary_lines(results),
+        *summary_lines(results, prof.min_safe_count),
         *suppressed_lines(results, prof.min_safe_count),
         *_validation_lines(validation),
         f"Relationship to other outputs: {ledger_note}. Each output's section counts the earlier outputs it "

@@ -216,7 +216,21 @@ def _withheld_cells(entry: dict[str, Any]) -> dict[str, int]:
     return dict(files[0].get("sdc", {}).get("summary", {}))
 
 
-def _reason_action(entry: dict[str, Any]) -> tuple[str, str]:
+def _flagged_left(entry: dict[str, Any]) -> dict[str, int]:
+    """Cells each rule flagged that were not withheld (zeros, class disclosure ...): what the checker decides on."""
+    files = entry.get("files") or [{}]
+    cells = files[0].get("sdc", {}).get("cells", {})
+    withheld = {tuple(c) for c in cells.get("suppressed", [])}
+    left = {r: sum(tuple(c) not in withheld for c in cs) for r, cs in cells.items() if r != "suppressed"}
+    return {r: n for r, n in left.items() if n}
+
+
+def _short(text: str, limit: int = 240) -> str:
+    text = _cell(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "... (in full in its section)"
+
+
+def _reason_action(entry: dict[str, Any], threshold: int | None = None) -> tuple[str, str]:
     status = entry.get("status")
     if status == "fail":
         fails = _flags(entry, "fail")
@@ -226,23 +240,30 @@ def _reason_action(entry: dict[str, Any]) -> tuple[str, str]:
             f"{', '.join(dict.fromkeys(rules)) or 'withheld'}: {why}",
             "none: withheld, not for release (its only file is a notice that says so)",
         )
+    n = int(_withheld_cells(entry).get("suppressed", 0))
     if status == "review":
         reviews = _flags(entry, "review")
         if reviews:
             more = f" (and {len(reviews) - 1} more in its section)" if len(reviews) > 1 else ""
             return f"{reviews[0]['rule']}{more}", f"decide: {reviews[0]['summary']}"
         rules = _cell_rules(entry, ("review", "fail"))
-        n = _withheld_cells(entry).get("suppressed", 0)
-        return (
-            f"{', '.join(rules) or 'review'}" + (f" ({n} cell(s) withheld)" if n else ""),
-            "decide: confirm the withheld cells and the controls listed in its section protect it",
-        )
-    n = _withheld_cells(entry).get("suppressed", 0)
+        reason = f"{', '.join(rules) or 'review'}" + (f" ({n} cell(s) withheld)" if n else "")
+        left = _flagged_left(entry)
+        if left:
+            words = "; ".join(f"{k} {_plain(r, threshold)}" for r, k in left.items())
+            return reason, f"decide: are the flagged cells disclosive or structural ({words})?"
+        if n:
+            return reason, f"decide: confirm the {n} withheld cell(s) and the controls in its section protect it"
+        return reason, "decide: the controls and flags in its section"
     return ("all checks pass" + (f" after {n} cell(s) withheld" if n else ""), "none: release as is")
 
 
-def summary_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+def summary_lines(results: dict[str, dict[str, Any]], threshold: int | None = None) -> list[str]:
     """The `## Summary` table: one row per output in the order given (output, type, status, reason, action).
+
+    Args:
+        results: results.json entries in order.
+        threshold: the smallest count that passes (`Profile.min_safe_count`), to say it in words.
 
     Example:
         >>> e = {"status": "pass", "type": "table", "files": [{"name": "release/t.csv", "sdc": {"summary": {}}}]}
@@ -260,9 +281,9 @@ def summary_lines(results: dict[str, dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for i, (uid, entry) in enumerate(results.items(), 1):
-        reason, action = _reason_action(entry)
+        reason, action = _reason_action(entry, threshold)
         lines.append(
-            f"| {i} | {_cell(uid)} | {kind_of(entry)} | {entry.get('status')} | {_cell(reason)} | {_cell(action)} |"
+            f"| {i} | {_cell(uid)} | {kind_of(entry)} | {entry.get('status')} | {_short(reason)} | {_short(action)} |"
         )
     return [*lines, ""]
 
@@ -298,7 +319,7 @@ that the withheld cells cannot be worked out from the totals or the other cells.
     lines = ["## What was suppressed and why", ""]
     for uid, entry in results.items():
         if entry.get("status") == "fail":
-            reason, _ = _reason_action(entry)
+            reason, _ = _reason_action(entry, threshold)
             lines.append(f"- {uid} ({kind_of(entry)}): withheld entirely, not released. Why: {_cell(reason)}.")
             continue
         summary = _withheld_cells(entry)

@@ -272,7 +272,7 @@ def _clearance(session: Session, results: dict[str, dict[str, Any]]) -> str:
         "complete before submitting: nothing in them was guessed.",
         "",
         *project_lines(Project()),
-        *summary_lines(results),
+        *summary_lines(results, p.min_safe_count),
         *suppressed_lines(results, p.min_safe_count),
         *_relations(session),
     ]

@@ -206,3 +206,16 @@ def test_djs_check_warns_before_it_starts_and_fills_the_fields_it_was_given(tmp_
     assert "| Project title | **TO COMPLETE** |" in text and "From command line." in text
     assert json.loads((folder / "results.json").read_text())["djs_toolkit"]["project"]["fields"]["id"] == "2024/9"
     assert verify_bundle(folder) == []
+
+
+def test_a_review_without_a_table_level_reason_asks_about_the_cells_it_flagged_in_words():
+    from djs_toolkit.sdc.request import summary_lines
+
+    sdc = {"summary": {"PresenceOfZeroCheck": 2}, "cells": {"PresenceOfZeroCheck": [[0, 1], [1, 1]]}}
+    entry = {"status": "review", "type": "table", "files": [{"name": "release/t.csv", "sdc": sdc}]}
+    entry["fair"] = {"check_status": {"PresenceOfZeroCheck": "review"}}
+    row = summary_lines({"t": entry}, 10)[6]
+    assert row == (
+        "| 1 | t | table | review | PresenceOfZeroCheck | decide: are the flagged cells disclosive or structural "
+        "(2 zero cells that could reveal something about a group)? |"
+    )
