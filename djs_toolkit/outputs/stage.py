@@ -158,7 +158,13 @@ def name_problems(name: object, what: str = "output name") -> list[str]:
     ]
 
 
-def write_record(ctx: RunContext, name: str, output: Output, figure_png: bytes | None = None) -> Path:
+def write_record(
+    ctx: RunContext,
+    name: str,
+    output: Output,
+    figure_png: bytes | None = None,
+    sidecars: dict[str, bytes] | None = None,
+) -> Path:
     """Stage one checked output as a complete record `<stage_dir>/<name>/` (atomic; see the module docstring).
 
     The record is the output checker's `finalise` folder for this output alone; a figure is added to its
@@ -188,6 +194,13 @@ def write_record(ctx: RunContext, name: str, output: Output, figure_png: bytes |
             doc = json.loads((rec / "results.json").read_text(encoding="utf-8"))
             entry = doc["results"][output.name]
             entry["files"].append({"name": f"release/{output.name}.png", "sdc": entry["files"][0]["sdc"]})
+            atomic_write_json(rec / "results.json", doc)
+        if sidecars and output.status != "fail":  # e.g. a text output's number sources: `<uid><suffix>` beside it
+            doc = json.loads((rec / "results.json").read_text(encoding="utf-8"))
+            entry = doc["results"][output.name]
+            for suffix, data in sidecars.items():
+                atomic_write_bytes(rec / "release" / f"{output.name}{suffix}", data)
+                entry["files"].append({"name": f"release/{output.name}{suffix}", "sdc": {"summary": {}, "cells": {}}})
             atomic_write_json(rec / "results.json", doc)
         write_sha256_manifest(rec)
         if final.exists():  # interactive re-run of a cell: the new record replaces the old one
