@@ -132,19 +132,23 @@ def protected(obj: Any, what: str = "table") -> tuple[pd.DataFrame, pd.DataFrame
 def series_style(i: int) -> dict[str, Any]:
     """Colour, line style and marker of the i-th group: distinct triples for up to `MAX_SERIES` groups.
 
-    The first six take the palette in order with their own line style and marker; groups 7-10 reuse the colours
-    with a different line style and marker, so no two groups look alike even in greyscale.
+    The first six take the palette in order with their own line style and marker; groups 7-10 reuse the first four
+    colours with one of the four named line styles their colour's first group does not have (solid, dashed, dotted,
+    dash-dot: two dash patterns of a similar rhythm in the same colour would not tell apart in print) and their own
+    marker, so no two groups look alike even in greyscale.
 
     Example:
         >>> styles = [series_style(i) for i in range(10)]
-        >>> len({(s["color"], str(s["linestyle"]), s["marker"]) for s in styles}), styles[6]["color"] == PALETTE[0]
+        >>> len({(s["color"], str(s["linestyle"])) for s in styles}), styles[6]["color"] == PALETTE[0]
         (10, True)
+        >>> [styles[i]["linestyle"] for i in (0, 6)]
+        ['-', ':']
     """
     if i >= MAX_SERIES:
         raise DJSUserError(f"A figure tells at most {MAX_SERIES} groups apart: merge small groups or draw facets.")
     return {
         "color": PALETTE[i % len(PALETTE)],
-        "linestyle": LINESTYLES[(i + 3 * (i // len(PALETTE))) % len(LINESTYLES)],
+        "linestyle": LINESTYLES[i if i < len(PALETTE) else i % 4],
         "marker": MARKERS[i],
     }
 

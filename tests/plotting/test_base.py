@@ -68,13 +68,16 @@ def test_natural_order_display_names_and_ten_distinct_styles():
     from djs_toolkit.plotting._base import display_name, natural_key, series_style
 
     assert sorted(["10", "2", "1"], key=natural_key) == ["1", "2", "10"]  # not 1, 10, 2
-    bands = ["Unknown", "55+", "25-34", "Under 18", "18-24", "35-44", "45-54"]
-    assert sorted(bands, key=natural_key) == ["Under 18", "18-24", "25-34", "35-44", "45-54", "55+", "Unknown"]
+    bands = ["Missing", "50+", "25-29", "Under 10", "18-20", "10-17", "30-39", "21-24", "40-49"]  # schema.AGE_BANDS
+    assert sorted(bands, key=natural_key) == ["Under 10", "10-17", "18-20", "21-24", "25-29", "30-39", "40-49", "50+",
+                                              "Missing"]  # fmt: skip
     datasets = ["civil_caseman_pcol", "mags_hocas", "probation_delius"]
     assert sorted(datasets, key=natural_key) == ["mags_hocas", "probation_delius", "civil_caseman_pcol"]
     assert [display_name(d) for d in datasets] == ["Civil court", "Magistrates' courts", "Probation"]
     looks = {(s["color"], str(s["linestyle"]), s["marker"]) for s in map(series_style, range(10))}
     assert len(looks) == 10 and len({s["marker"] for s in map(series_style, range(10))}) == 10
+    # colour and line alone tell the ten apart (markers sit only at some points of a curve)
+    assert len({(s["color"], str(s["linestyle"])) for s in map(series_style, range(10))}) == 10
     with pytest.raises(DJSUserError, match="at most 10 groups"):
         series_style(10)
 
