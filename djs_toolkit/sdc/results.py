@@ -163,13 +163,22 @@ def _summary(o: Output) -> str:
 
 def _record(o: Output, files: list[str]) -> dict[str, Any]:
     cells = o.properties.get("cells", {})
+    # Cell positions as SACRO-Viewer reads the released CSV: the row among the lines under its first header line,
+    # the column after its first column (ACRO's one index column); a table with more index levels or header rows
+    # is shifted by them, so the viewer marks the right cells (tests/interop).
+    dr = (1 if o.table.columns.nlevels == 1 else o.table.columns.nlevels + 1) - 1 if o.type != "custom" else 0
+    dc = o.table.index.nlevels - 1 if o.type != "custom" else 0
+
+    def at(positions: Any) -> list[list[int]]:
+        return [[int(p[0]) + dr, int(p[1]) + dc] for p in positions]
+
     sdc: dict[str, dict[str, Any]] = {
         "summary": {rule: len(c) for rule, c in cells.items()},
-        "cells": {rule: [list(p) for p in c] for rule, c in cells.items()},
+        "cells": {rule: at(c) for rule, c in cells.items()},
     }
     if o.properties.get("suppressed_cells"):
         sdc["summary"]["suppressed"] = len(o.properties["suppressed_cells"])
-        sdc["cells"]["suppressed"] = [list(p) for p in o.properties["suppressed_cells"]]
+        sdc["cells"]["suppressed"] = at(o.properties["suppressed_cells"])
     props = {k: v for k, v in o.properties.items() if k not in ("cells", "suppressed_cells")}
     props.setdefault("dof", o.dof)
     kind = o.properties.get("statbarn_kind", "custom")

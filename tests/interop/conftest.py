@@ -4,6 +4,7 @@ They run from `.venv-interop` (`make interop`, requirements-interop.txt: ACRO wa
 Django < 4.2), in a subprocess. Without that venv these tests FAIL with what to do; DJS_SKIP_INTEROP=1 skips them,
 and only when set explicitly. The bundles: one assembled from staged records (every kind of output, a withheld one
 among them), one written by `djs check`, and one written by `djs run` on the tiny fixture notebooks.
+DJS_INTEROP_BUNDLE=<folder> adds one of your own (a real run's bundle).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
 BUNDLES = ["staged_bundle", "check_bundle", pytest.param("run_bundle", marks=pytest.mark.slow)]
+if os.environ.get("DJS_INTEROP_BUNDLE"):  # a bundle of your own too: DJS_INTEROP_BUNDLE=outputs/<run_id>
+    BUNDLES.append("given_bundle")
 PIPELINE = """version: 1
 notebooks:
   - notebook: nb/counts.ipynb
@@ -44,6 +47,12 @@ def interop_python() -> Path:
             pytrace=False,
         )
     return py
+
+
+@pytest.fixture(scope="session")
+def given_bundle() -> Path:
+    """The bundle or clearance folder named by DJS_INTEROP_BUNDLE (e.g. a real run's `outputs/<run_id>`)."""
+    return Path(os.environ["DJS_INTEROP_BUNDLE"]).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -219,3 +220,24 @@ def test_a_review_without_a_table_level_reason_asks_about_the_cells_it_flagged_i
         "| 1 | t | table | review | PresenceOfZeroCheck | decide: are the flagged cells disclosive or structural "
         "(2 zero cells that could reveal something about a group)? |"
     )
+
+
+def test_cell_positions_are_where_sacro_viewer_reads_them_in_the_released_csv(tmp_path):
+    import csv
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "court": rng.choice(["A", "B", "C"], 600),
+            "sex": rng.choice(["F", "M"], 600, p=[0.97, 0.03]),
+            "outcome": rng.choice(["custody", "fine"], 600),
+        }
+    )
+    s = Session("srs")
+    s.crosstab([df.court, df.sex], df.outcome, name="two_levels", description="d")
+    out = s.finalise(tmp_path / "f")
+    entry = json.loads((out / "results.json").read_text())["results"]["two_levels"]
+    rows = list(csv.reader((out / "release" / "two_levels.csv").read_text().splitlines()))
+    withheld = entry["files"][0]["sdc"]["cells"]["suppressed"]
+    assert withheld  # the viewer's reading: the row under the first header line, the column after the first column
+    assert all(rows[1 + r][1 + c] == "[suppressed]" for r, c in withheld)
