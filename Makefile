@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Everything but the notebook runs, kernels, child processes and larger dummy extracts (`@pytest.mark.slow`).
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(if $(filter 1,$(DJS_SKIP_INTEROP)),,interop)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 # Each notebooks/NAME.ipynb is paired with notebooks/NAME.py (jupytext, py:percent): the file saved last gives the
