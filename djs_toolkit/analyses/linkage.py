@@ -25,6 +25,7 @@ from djs_toolkit.analyses.overlap import (
     sets_frame,
 )
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.spine import as_selector
 
 if TYPE_CHECKING:
     import duckdb
@@ -36,16 +37,29 @@ __all__ = ["ordered_sensitivity", "sets_sensitivity"]
 
 
 # -- ------------------------------------------------------------------------------------------
-_RELINK_COLS = ("dataset", "event_type", "event_date", "age_at_event", "sex", "ethnicity_group")
+# The spine columns the masks, groups and event selectors (`spine.select`) read.
+_RELINK_COLS = (
+    "dataset",
+    "event_type",
+    "event_date",
+    "age_at_event",
+    "sex",
+    "ethnicity_group",
+    "case_type",
+    "disposal",
+    "party_role",
+    "offence_group",
+)
 
 
 def _relink_base(
-    con: duckdb.DuckDBPyConnection, labels: list[str], window: Span | None = None
+    con: duckdb.DuckDBPyConnection, labels: list[str], window: Span | None = None, selected: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Temp tables ``_relink_pd``, one row (``rn``) per person and dataset of ``labels`` in person order, and
     ``_relink_ev``, their events keyed by ``rn`` (with a window: one row per event type, its latest event
-    there); returns each ``rn``'s person code and each person's blocking group (sex, ethnicity group,
-    birth year)."""
+    there; with ``selected``, per event type and values of the columns a selector filters on, so a selector
+    matches a kept row whenever it matches an event); returns each ``rn``'s person code and each person's blocking
+    group (sex, ethnicity group, birth year)."""
     inlist = ", ".join(f"'{d}'" for d in labels)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _relink_pd AS SELECT ROW_NUMBER() OVER (ORDER BY person_id, dataset) - 1 "
@@ -69,9 +83,10 @@ def _relink_base(
         con.execute(f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, {cols} {join}")
     else:  # the latest event of each type in the window: the one a person's group is read at (mask_counts)
         cols = ", ".join(f"s.{c}" for c in _RELINK_COLS)
+        keys = ", case_type, disposal, party_role, offence_group, age_at_event" if selected else ""
         latest = (
-            "(SELECT *, ROW_NUMBER() OVER (PARTITION BY person_id, dataset, event_type ORDER BY event_date DESC, "
-            f"age_at_event) AS k FROM _spine WHERE {in_window(*window)}) AS s"
+            f"(SELECT *, ROW_NUMBER() OVER (PARTITION BY person_id, dataset, event_type{keys} ORDER BY event_date "
+            f"DESC, age_at_event) AS k FROM _spine WHERE {in_window(*window)}) AS s"
         )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _relink_ev AS SELECT p.rn, {cols} FROM {latest} "
@@ -155,7 +170,7 @@ def sets_sensitivity(
     # The masks are MAX over a person's events in the window and the group is their latest event's there, so one
     # row per person, dataset and event type (its latest event in the window) gives the same counts as the events:
     # relink those, not the spine.
-    pid, block = _relink_base(con, ds, win)
+    pid, block = _relink_base(con, ds, win, selected=any(not as_selector(n).is_plain for n in labels))
     try:
         runs = [
             sets_frame(

@@ -3,7 +3,8 @@
 People (dates in 2015-2017, all inside every dataset's coverage):
 - F1: fined 2015-03-01, then a landlord possession claim against them 2015-09-01.
 - F2: community sentence 2015-03-01, then a landlord possession claim against them 2015-09-01.
-- T: possession claim against them 2016-01-01 (landlord), a magistrates' case 2016-06-01.
+- T: possession claim against them 2016-01-01 (landlord), a magistrates' case 2016-06-01, and a money claim of their
+  own (claimant) 2017-12-01.
 - L: the claimant of T's claim (an individual landlord), a magistrates' case 2016-06-01.
 - K: the child (15) in public law case p1 2016-01-01, custody 2017-01-01.
 - R: K's parent (respondent, 40) in p1, custody 2017-01-01.
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 
 from djs_toolkit import DJSUserError, open_extract, overlap
-from djs_toolkit.analyses import flows, journeys, reentry_cohort
+from djs_toolkit.analyses import flows, journeys, linkage, reentry_cohort
 from djs_toolkit.spine import select
 from tests.helpers import empty_tables, rows_of, write_extract
 
@@ -56,8 +57,13 @@ def ex(tmp_path_factory):
     t["civil_cases"] = rows_of(
         "civil_cases",
         [
-            {"case_number_hash": c, "claim_type": "Landlord possession", "issue_date": D(day)}
-            for c, day in (("v1", "2015-09-01"), ("v2", "2015-09-01"), ("v3", "2016-01-01"))
+            {"case_number_hash": c, "claim_type": t, "issue_date": D(day)}
+            for c, t, day in (
+                ("v1", "Landlord possession", "2015-09-01"),
+                ("v2", "Landlord possession", "2015-09-01"),
+                ("v3", "Landlord possession", "2016-01-01"),
+                ("v4", "Money (specified)", "2017-12-01"),
+            )
         ],
     )
     t["civil_parties"] = rows_of(
@@ -69,6 +75,7 @@ def ex(tmp_path_factory):
                 ("vF2", "v2", "Defendant"),
                 ("vT", "v3", "Defendant"),
                 ("vL", "v3", "Claimant"),
+                ("vT4", "v4", "Claimant"),
             )
         ],
     )
@@ -109,6 +116,7 @@ def ex(tmp_path_factory):
         ("civil_caseman_pcol", "vF2"): "F2",
         ("civil_caseman_pcol", "vT"): "T",
         ("civil_caseman_pcol", "vL"): "L",
+        ("civil_caseman_pcol", "vT4"): "T",
         ("familyman", "fK"): "K",
         ("familyman", "fR"): "R",
         ("prison_nomis", "pK"): "K",
@@ -179,16 +187,20 @@ def test_journeys_of_a_population(ex):
     every = journeys.transitions(ex, window=win)
     pairs = {(r.from_dataset, r.to_dataset): r.persons for r in every.itertuples()}
     assert pairs == {
-        ("mags_hocas", "civil_caseman_pcol"): 2,  # F1, F2
+        ("mags_hocas", "civil_caseman_pcol"): 3,  # F1, F2, T (their own money claim)
         ("civil_caseman_pcol", "mags_hocas"): 2,  # T, L
         ("familyman", "prison_nomis"): 2,  # K, R
     }
     tenants = journeys.transitions(ex, window=win, population=TENANT)
     got = {(r.from_dataset, r.to_dataset): r.persons for r in tenants.itertuples()}
-    assert got == {("mags_hocas", "civil_caseman_pcol"): 2, ("civil_caseman_pcol", "mags_hocas"): 1}
+    assert got == {("mags_hocas", "civil_caseman_pcol"): 3, ("civil_caseman_pcol", "mags_hocas"): 1}
     after = journeys.transitions(ex, window=win, population=[TENANT, CARE_CHILD], from_population_event=True)
     got = {(r.from_dataset, r.to_dataset): r.persons for r in after.itertuples()}
-    assert got == {("civil_caseman_pcol", "mags_hocas"): 1, ("familyman", "prison_nomis"): 1}  # T, K
+    assert got == {  # T (both ways after the possession claim), K
+        ("civil_caseman_pcol", "mags_hocas"): 1,
+        ("mags_hocas", "civil_caseman_pcol"): 1,
+        ("familyman", "prison_nomis"): 1,
+    }
     assert after.attrs["population"] == (
         "a civil claim (case type Landlord possession or Mortgage possession; party role Defendant) or a family court "
         "case (case type Public law; party role Child)"
@@ -209,3 +221,18 @@ def test_reentry_cohort_takes_a_custom_index_and_outcome(ex):
         reentry_cohort(ex, "release_day")
     with pytest.raises(DJSUserError, match="outcomes are any_criminal_court"):
         reentry_cohort(ex, "release", outcome="custody_start: disposal=Lots")
+
+
+def test_linkage_sensitivity_takes_selectors(ex):
+    # With no link dropped or merged every replicate is the data: the ranges are the counts themselves, so the
+    # relinked events carry the columns a selector filters on (and the windowed ones keep an event it matches).
+    win = ("2015-01-01", "2017-12-31")
+    sets = linkage.sets_sensitivity(ex, [FINE, TENANT], window=win, drop_rate=0, merge_rate=0, reps=2)
+    assert sets["exclusive"].tolist() == [0, 2, 1]
+    assert (sets["exclusive_min"] == sets["exclusive"]).all() and (sets["exclusive_max"] == sets["exclusive"]).all()
+    # T's own money claim (a later civil claim in the window) must not hide the possession claim against them
+    late = linkage.sets_sensitivity(ex, [TENANT, "civil_claim"], window=win, drop_rate=0, merge_rate=0, reps=1)
+    assert late.set_index("combination")["inclusive_min"].to_dict() == {TENANT: 3, "civil_claim": 4,
+                                                                       f"{TENANT} & civil_claim": 3}  # fmt: skip
+    ordered = linkage.ordered_sensitivity(ex, TENANT, "mags_case", 730, window=win, drop_rate=0, merge_rate=0, reps=2)
+    assert ordered[["n_index", "n_index_min", "n_index_max"]].values.tolist() == [[3, 3, 3]]
