@@ -164,6 +164,10 @@ def test_memberships_and_sets_take_selectors(ex):
         "T": {FINE: 0, TENANT: 1},
     }  # L (claimant) and F2's community sentence are not selected: no row
     assert m.attrs["selected"][FINE] == "magistrates' court conviction (disposal Fine)"
+    # event-type columns describe the selected people; they do not add people
+    typed = overlap.memberships(ex, [FINE], window=win, event_types=True)
+    assert typed.columns.tolist() == ["person_id", FINE, "mags_case", "mags_conviction"]
+    assert typed.values.tolist() == [["F1", True, True, True]]
     sets = overlap.overlap_sets(ex, [FINE, TENANT], window=win).set_index("combination")
     assert sets["exclusive"].to_dict() == {FINE: 0, TENANT: 2, f"{FINE} & {TENANT}": 1}
     assert sets["inclusive"].to_dict() == {FINE: 1, TENANT: 3, f"{FINE} & {TENANT}": 1}
