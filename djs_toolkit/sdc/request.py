@@ -299,6 +299,23 @@ def _upper(text: str | None) -> str:
     return f"{text[0].upper()}{text[1:]}" if text else ""
 
 
+def _withheld_by_rule(entry: dict[str, Any]) -> tuple[dict[str, int], int]:
+    """Withheld cells by the rule that withheld them (a cell two rules flag counts once), and how many more were
+    withheld to protect them (secondary suppression)."""
+    files = entry.get("files") or [{}]
+    cells = files[0].get("sdc", {}).get("cells", {})
+    withheld = {tuple(c) for c in cells.get("suppressed", [])}
+    order = [r for r in _PLAIN if r in cells] + sorted(r for r in cells if r not in _PLAIN and r != "suppressed")
+    by_rule: dict[str, int] = {}
+    seen: set[tuple] = set()
+    for rule in order:
+        hit = ({tuple(c) for c in cells[rule]} & withheld) - seen
+        if hit:
+            by_rule[rule] = len(hit)
+            seen |= hit
+    return by_rule, len(withheld - seen)
+
+
 def suppressed_lines(results: dict[str, dict[str, Any]], threshold: int | None = None) -> list[str]:
     """The `## What was suppressed and why` block, in plain words: withheld cells and withheld outputs.
 
@@ -307,12 +324,14 @@ def suppressed_lines(results: dict[str, dict[str, Any]], threshold: int | None =
         threshold: the smallest count that passes (`Profile.min_safe_count`), to say it in words.
 
     Example:
-        >>> sdc = {"summary": {"MinimumThresholdCheck": 2, "suppressed": 3}}
-        >>> e = {"status": "review", "type": "table", "files": [{"name": "release/t.csv", "sdc": sdc}],
-        ...      "properties": {}}
-        >>> suppressed_lines({"t": e}, 10)[2]
-        '- t (table): 3 cell(s) withheld: 2 counted fewer than 10 people or records (the threshold); 1 more so \
-that the withheld cells cannot be worked out from the totals or the other cells.'
+        >>> cells = {"MinimumThresholdCheck": [[0, 0], [1, 0]], "PresenceOfZeroCheck": [[2, 1]],
+        ...          "suppressed": [[0, 0], [1, 0], [0, 1]]}
+        >>> e = {"status": "review", "type": "table", "properties": {},
+        ...      "files": [{"name": "release/t.csv", "sdc": {"summary": {"suppressed": 3}, "cells": cells}}]}
+        >>> print(suppressed_lines({"t": e}, 10)[2].replace("; ", ";\\n").replace(". ", ".\\n"))
+        - t (table): 3 cell(s) withheld: 2 counted fewer than 10 people or records (the threshold);
+        1 more so that the withheld cells cannot be worked out from the totals or the other cells.
+        Flagged and left for the checker: 1 zero cells that could reveal something about a group.
     """
     from djs_toolkit.sdc.share import share_text
 
@@ -320,28 +339,25 @@ that the withheld cells cannot be worked out from the totals or the other cells.
     for uid, entry in results.items():
         if entry.get("status") == "fail":
             reason, _ = _reason_action(entry, threshold)
-            lines.append(f"- {uid} ({kind_of(entry)}): withheld entirely, not released. Why: {_cell(reason)}.")
+            lines.append(f"- {uid} ({kind_of(entry)}): withheld entirely, not released. Why: {_short(reason, 400)}.")
             continue
-        summary = _withheld_cells(entry)
-        total = int(summary.get("suppressed", 0))
+        total = int(_withheld_cells(entry).get("suppressed", 0))
         share = share_text(entry.get("properties", {}))
         if not total:
             if entry.get("properties", {}).get("withheld_share"):  # protected as a whole (overlap sets, curves)
                 controls = "; ".join(entry.get("djs_toolkit", {}).get("controls", [])) or "protected"
                 lines.append(f"- {uid} ({kind_of(entry)}): counts withheld ({_cell(controls)}). {_upper(share)}.")
             continue
-        parts, primary = [], 0
-        for rule, n in summary.items():
-            if rule != "suppressed" and n:
-                parts.append(f"{n} {_plain(rule, threshold)}")
-                primary += int(n)
-        if total > primary:
+        by_rule, more = _withheld_by_rule(entry)
+        parts = [f"{n} {_plain(rule, threshold)}" for rule, n in by_rule.items()]
+        if more:
             parts.append(
-                f"{total - primary} more so that the withheld cells cannot be worked out from the totals or the "
-                "other cells"
+                f"{more} more so that the withheld cells cannot be worked out from the totals or the other cells"
             )
+        left = "; ".join(f"{n} {_plain(rule, threshold)}" for rule, n in _flagged_left(entry).items())
         lines.append(
             f"- {uid} ({kind_of(entry)}): {total} cell(s) withheld: {'; '.join(parts)}."
+            + (f" Flagged and left for the checker: {left}." if left else "")
             + (f" {_upper(share)}." if share else "")
         )
     if len(lines) == 2:
