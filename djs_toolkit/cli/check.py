@@ -18,7 +18,14 @@ if TYPE_CHECKING:
 __all__ = ["add_commands", "add_project_options", "project_from_args"]
 
 PROJECT_FILE = "djs_project.yaml"  # sdc.request.PROJECT_FILE (not imported: `djs --help` loads no sdc)
-_OPTIONS = {"project_id": "id", "project_title": "title", "researcher": "researchers", "organisation": "organisation"}
+_OPTIONS = {
+    "project_id": "id",
+    "project_title": "title",
+    "researcher": "researchers",
+    "organisation": "organisation",
+    "contact": "contact",
+    "aims": "aims",
+}
 
 
 def add_project_options(p: argparse.ArgumentParser, where: str) -> None:
@@ -36,6 +43,8 @@ def add_project_options(p: argparse.ArgumentParser, where: str) -> None:
     p.add_argument("--project-title", help="project title (overrides the project file)")
     p.add_argument("--researcher", action="append", help="a researcher's name (repeat for each; overrides the file)")
     p.add_argument("--organisation", help="the researchers' organisation (overrides the project file)")
+    p.add_argument("--contact", help="who the output checker contacts (overrides the project file)")
+    p.add_argument("--aims", help="the project aims these outputs serve (overrides the project file)")
 
 
 def project_from_args(args: argparse.Namespace, default_dir: Path) -> Project:
@@ -44,7 +53,7 @@ def project_from_args(args: argparse.Namespace, default_dir: Path) -> Project:
     Example:
         >>> import tempfile
         >>> ns = argparse.Namespace(project=None, project_id="2024/1", project_title="T", researcher=["A"],
-        ...                         organisation="O")
+        ...                         organisation="O", contact=None, aims=None)
         >>> project_from_args(ns, Path(tempfile.mkdtemp())).get("id")  # doctest: +ELLIPSIS
         warning: ...
         '2024/1'
@@ -62,7 +71,7 @@ def project_from_args(args: argparse.Namespace, default_dir: Path) -> Project:
         print(
             f"warning: CLEARANCE.md will mark {len(missing)} project field(s) TO COMPLETE ({', '.join(missing)}): "
             f"write them in {path if args.project else PROJECT_FILE} or pass --project-id, --project-title, "
-            "--researcher, --organisation",
+            "--researcher, --organisation, --contact, --aims",
             file=sys.stdout,
             flush=True,
         )

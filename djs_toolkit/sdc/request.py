@@ -170,8 +170,8 @@ def project_lines(project: Project) -> list[str]:
     source = (
         f"From {project.source}."
         if project.source
-        else f"No project fields were given: write them in {PROJECT_FILE} (or pass the --project-* options) and "
-        "run again, or complete them here."
+        else f"No project fields were given: write them in {PROJECT_FILE} (or pass --project-id, --project-title, "
+        "--researcher, ...) and run again, or complete them here."
     )
     return ["## Project", "", "| field | value |", "|---|---|", *rows, "", source, ""]
 
