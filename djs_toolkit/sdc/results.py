@@ -86,28 +86,27 @@ def _release_files(o: Output, release: Path) -> list[str]:
 
 
 def _draw_survival(o: Output, release: Path) -> str:
-    import matplotlib
+    from djs_toolkit.plotting import km_plot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    # Drawn from the protected step table only: post-steps at the released times, no censoring ticks (docs/disclosure.md
-    # §3).
-    fig, ax = plt.subplots(figsize=(6, 4))
+    # Drawn from the protected step table only (docs/disclosure.md §3), in the house style: every released step, no
+    # censoring ticks, and the KMunicate table at up to five of the times every group released (each cell a released
+    # count) and the last released time (the axis spans every curve; "-" for a group ended before it).
     table = o.table.reset_index()
-    groups = [(None, table)] if table.columns[0] == "time" else list(table.groupby(table.columns[0], sort=False))
-    for level, g in groups:
-        ax.step(g["time"], g["estimate"], where="post", label=None if level is None else str(level))
-        ax.fill_between(g["time"], g["ci_lower"], g["ci_upper"], step="post", alpha=0.2)
-    ax.set_xlabel("time")
-    ax.set_ylabel("survival" if o.method == "km" else "cumulative incidence")
-    if len(groups) > 1:
-        ax.legend(title=str(table.columns[0]))
+    by = str(table.columns[0]) if table.columns[0] != "time" else None
+    common = set.intersection(*(set(g["time"]) for _, g in table.groupby(by))) if by else set(table["time"])
+    shared, end = sorted(float(t) for t in common), float(table["time"].max())
+    times: list[float] = []
+    for target in np.linspace(0.0, shared[-1], 5) if shared else []:  # spread in time, at least 1/8 of it apart
+        near = min(shared, key=lambda t, target=target: abs(t - target))
+        if not times or near - times[-1] >= end / 8:
+            times.append(near)
+    times = [t for t in times if end - t >= end / 8 or t == end] + ([end] if end not in times else [])
+    dur = o.variables[-1] if o.variables else "time"
+    ylabel = "Survival (Kaplan-Meier)" if o.method == "km" else "Cumulative incidence"
+    fig = km_plot(o, by=by, times=times, ylabel=ylabel, xlabel=f"Time ({dur})",
+                  legend_title=by.replace("_", " ").capitalize() if by else None)  # fmt: skip
     name = f"{o.name}.png"
-    tmp = release / f".{name}.tmp.png"
-    fig.savefig(tmp, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    os.replace(tmp, release / name)
+    save_png(fig, release / name)
     return name
 
 
