@@ -229,6 +229,15 @@ class Selector:
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     age: tuple[int | None, int | None] | None = None
 
+    def __post_init__(self) -> None:
+        # A Selector built directly is held to what `select` accepts: its SQL splices the age bounds as numbers.
+        valid = selector_columns(self.what)
+        for c, vals in self.filters:
+            if c not in valid or c == "age" or _values(self.what, c, vals, valid[c]) != tuple(vals):
+                raise DJSUserError(f"Selector on {self.what}: build it with spine.select (the filter on `{c}`).")
+        if self.age is not None and (_age(self.what, self.age) != tuple(self.age) or "age" not in valid):
+            raise DJSUserError(f"Selector on {self.what}: build it with spine.select (the age filter).")
+
     @property
     def dataset(self) -> str:
         """The dataset label of the selected events."""

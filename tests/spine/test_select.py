@@ -189,6 +189,13 @@ def test_values_are_quoted_never_spliced():
     assert s.sql("s.").startswith("(s.event_type = ") and "s.disposal IN" in s.sql("s.")
     with pytest.raises(DJSUserError, match="cannot hold"):
         select("probation_start", disposal="x; DROP TABLE _spine")
+    # a Selector built by hand is held to the same rules (its age bounds go into the SQL as numbers)
+    with pytest.raises(DJSUserError, match="`age` takes"):
+        Selector("familyman", age=("0 OR 1=1", None))  # type: ignore[arg-type]
+    with pytest.raises(DJSUserError, match=r"build it with spine\.select"):
+        Selector("civil_claim", (("party_role", ("defendant",)),))  # not as the code list spells it
+    with pytest.raises(DJSUserError, match="neither a dataset label"):
+        Selector("civil_claim'; --")
 
 
 @pytest.mark.parametrize(
