@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +46,9 @@ from djs_toolkit.dummy.dates import NA, age_years, day_of
 from djs_toolkit.dummy.lookback import EventIndex
 from djs_toolkit.dummy.population import Persons
 from djs_toolkit.schema import EXTRACT_END
+
+if TYPE_CHECKING:
+    from djs_toolkit.dummy.pathways import Planter
 
 __all__ = ["COVARIATES", "Careers", "covariates", "simulate_careers"]
 
@@ -161,6 +165,7 @@ def simulate_careers(
     cfg: DummyConfig,
     poss: EventIndex,
     fam: EventIndex,
+    planter: Planter | None = None,
     starts: tuple[np.ndarray, np.ndarray] | None = None,
     history: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Careers:
@@ -174,6 +179,8 @@ def simulate_careers(
         fam: family cases with the person as an adult party (look-back events).
         starts: (person, day) offences to continue careers from instead of onsets (a planted outcome,
             `dummy.family_effect`), after the ``history`` (person, day) of their earlier offences.
+        planter: the planted pathways (`pathways.Planter`): triggered onsets, and possession claims after
+            fines that join ``poss`` as they happen.
 
     Example:
         >>> import numpy as np
@@ -200,6 +207,8 @@ def simulate_careers(
             k = np.arange(hp.size) - np.searchsorted(hp, hp, side="left")
             hist[hp, k % RING] = hd
             np.add.at(ptr, hp, 1)
+    if planter is not None:
+        p, off = planter.onset(p, off)
     contacts: list[dict[str, np.ndarray]] = []
     indexes: list[dict[str, np.ndarray]] = []
     while p.size:
@@ -208,6 +217,9 @@ def simulate_careers(
         prior = ((hist[p] > (off - W)[:, None]) & (hist[p] <= off[:, None])).sum(axis=1)
         c = process(rng, cfg, persons, p, off, prior)
         contacts.append(c)
+        planted = planter.after_contacts(c) if planter is not None else None
+        if planted is not None:  # later indexes look back on them (none precedes its own contact's index)
+            poss = poss.extended(*planted)
         go = c["index_type"] >= 0
         q, at, it = p[go], c["index_date"][go], c["index_type"][go]
         prior_at = ((hist[q] > (at - W)[:, None]) & (hist[q] <= at[:, None])).sum(axis=1)

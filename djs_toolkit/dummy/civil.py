@@ -30,7 +30,7 @@ from djs_toolkit.dummy.population import Persons
 from djs_toolkit.dummy.sampling import eligible_by_age, lognormal_days, pick_people
 from djs_toolkit.schema import EXTRACT_END
 
-__all__ = ["CLAIM_TYPES", "EVENT_TYPES", "CivilOut", "possession_keys", "simulate_civil"]
+__all__ = ["CLAIM_TYPES", "EVENT_TYPES", "CivilOut", "add_possession_claims", "possession_keys", "simulate_civil"]
 
 CLAIM_TYPES = codes_of("civil_cases", "claim_type")
 LANDLORD_TYPES = codes_of("civil_cases", "landlord_type")
@@ -212,6 +212,61 @@ def _events(rng: np.random.Generator, cases: dict[str, np.ndarray]) -> dict[str,
     executed = warrant & poss & (rng.random(n) < 0.55)
     add(executed, "Warrant executed", w_issue + np.maximum(to_rep, 7) + rng.integers(-10, 10, n))
     return {"case": np.concatenate(ev_c), "event_type": np.concatenate(ev_t), "date": np.concatenate(ev_d)}
+
+
+def add_possession_claims(
+    rng: np.random.Generator,
+    out: CivilOut,
+    persons: Persons,
+    cfg: DummyConfig,
+    defendant: np.ndarray,
+    issue: np.ndarray,
+    claim_type: np.ndarray,
+) -> None:
+    """Append possession claims against ``defendant`` issued on ``issue`` (the planted pathways, `pathways`):
+    organisation claimants (as most are), the configured landlord types, amounts and events as drawn claims have.
+
+    Example:
+        >>> import numpy as np
+        >>> from djs_toolkit.dummy.population import make_persons
+        >>> p = make_persons(np.random.default_rng(0), 1000, DummyConfig(), 0)
+        >>> out = simulate_civil(np.random.default_rng(0), p, DummyConfig(), 1e-4)
+        >>> n = out.cases["issue"].size
+        >>> add_possession_claims(np.random.default_rng(1), out, p, DummyConfig(), np.array([3]), np.array([16000]),
+        ...                       np.array([LANDLORD]))
+        >>> out.cases["issue"].size - n, int(possession_keys(out)[1][-1])
+        (1, 16000)
+    """
+    k = defendant.size
+    first = out.cases["issue"].size
+    cases = first + np.arange(k)
+    lt_p = np.array(cfg.landlord_type_p) / sum(cfg.landlord_type_p)
+    lt = np.where(claim_type == LANDLORD, rng.choice(3, size=k, p=lt_p), -1).astype(np.int8)
+    med = np.where(claim_type == MORTGAGE, 40000, 3000)
+    sig = np.where(claim_type == MORTGAGE, 0.9, 0.8)
+    new_cases = {
+        "claim_type": claim_type.astype(np.int8),
+        "landlord_type": lt,
+        "issue": issue.astype(np.int64),
+        "amount": np.round(med * np.exp(sig * rng.standard_normal(k)), 2),
+        "region": persons.region[defendant],
+    }
+    lettings = np.where(lt == 0, _orgs(rng, "social", k), _orgs(rng, "lettings", k))
+    org = np.where(claim_type == MORTGAGE, _orgs(rng, "lender", k), lettings)
+    second = (persons.partner[defendant] >= 0) & (rng.random(k) < 0.3)
+    m = int(second.sum())
+    new_parties = {
+        "case": np.r_[cases, cases, cases[second]],
+        "party_type": np.r_[np.ones(k, np.int8), np.zeros(k + m, np.int8)],
+        "role": np.r_[np.zeros(k, np.int8), np.ones(k + m, np.int8)],
+        "person": np.r_[np.full(k, -1, np.int64), defendant, persons.partner[defendant[second]]],
+        "org": np.r_[org, np.full(k + m, -1, np.int64)],
+    }
+    ev = _events(rng, new_cases)
+    ev["case"] = ev["case"] + first
+    for have, add in ((out.cases, new_cases), (out.parties, new_parties), (out.events, ev)):
+        for key, v in add.items():
+            have[key] = np.concatenate([have[key], v.astype(have[key].dtype)])
 
 
 def possession_keys(out: CivilOut) -> tuple[np.ndarray, np.ndarray]:

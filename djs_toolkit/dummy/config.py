@@ -119,6 +119,14 @@ class DummyConfig:
         landlord_type_p: social / private / accelerated mix (docs/data.md §13.5, Q3 2024).
         money_claims_per_year: money claims against individuals [assumption; no figure in §13].
 
+    Planted pathways (`djs_toolkit.dummy.pathways`, truth in ``truth/pathways.csv``; docs/data.md §13.7)
+        pathway_rates: [assumption] probabilities, no published figure: ``fine_possession`` (an adult's
+            magistrates' fine is followed by a possession claim against them within 14-365 days),
+            ``possession_crime`` / ``family_crime`` (a possession-claim defendant / a Family Law Act or
+            private law adult party not offending yet starts offending within 300 days), ``care_custody``
+            (a child in care proceedings not offending yet starts offending 30-1,095 days after the later
+            of the case start and age 15). 0 turns a pathway off.
+
     Planted family-court effect (`djs_toolkit.dummy.family_effect`, truth in ``truth/family_effect.csv``)
         family_effect_log_hr: [assumption] log hazard ratio of a first criminal offence after a supervision order
             against a care order, for children aged 10-17 at the end of public-law proceedings (no published figure).
@@ -234,6 +242,16 @@ class DummyConfig:
     landlord_type_p: tuple[float, float, float] = (0.36, 0.31, 0.33)
     money_claims_per_year: float = 250_000.0
     other_claims_per_year: float = 15_000.0
+
+    # ---------------------------------------------------------------- planted pathways [assumption]
+    pathway_rates: dict[str, float] = field(
+        default_factory=lambda: {
+            "fine_possession": 0.03,
+            "possession_crime": 0.08,
+            "family_crime": 0.05,
+            "care_custody": 0.5,
+        }
+    )
 
     # ---------------------------------------------------------------- planted family-court effect [assumption]
     family_effect_log_hr: float = -0.3

@@ -30,6 +30,7 @@ from djs_toolkit.dummy.family_effect import family_effect_truth, plant_family_ef
 from djs_toolkit.dummy.frames import Ctx
 from djs_toolkit.dummy.linkage import link_chunk
 from djs_toolkit.dummy.lookback import EventIndex
+from djs_toolkit.dummy.pathways import Planter
 from djs_toolkit.dummy.population import make_persons
 from djs_toolkit.dummy.records_courts import court_records
 from djs_toolkit.dummy.records_custody import custody_records
@@ -44,7 +45,7 @@ __all__ = ["MARKER", "generate"]
 
 MARKER = ".djs_dummy_extract"
 FORMATS = ("parquet", "csv")
-_STREAMS = ("population", "family", "civil", "careers", "records", "linkage", "writer")
+_STREAMS = ("population", "family", "civil", "careers", "records", "linkage", "writer", "pathways")
 
 
 def _prepare(out_dir: Path) -> None:
@@ -127,9 +128,9 @@ def generate(
         with ProcessPoolExecutor(max_workers=n_workers) as pool:
             results = list(pool.map(_run_chunk, jobs))
     total_persons = 0
-    for persons, overlap, cif in results:
+    for persons, overlap, cif, pathways in results:
         total_persons += persons
-        truth.merge(overlap, cif)
+        truth.merge(overlap, cif, pathways)
     family_effect_truth(out / "truth", cfg)
     truth.finish(
         cfg, {"scale": scale, "seed": int(seed), "format": format, "persons": total_persons, "chunks": n_chunks}
@@ -137,12 +138,12 @@ def generate(
     return out
 
 
-def _run_chunk(job: tuple) -> tuple[int, np.ndarray, dict]:
-    """One chunk in a worker: returns (persons, overlap counts, re-entry tallies) for merging."""
+def _run_chunk(job: tuple) -> tuple[int, np.ndarray, dict, np.ndarray]:
+    """One chunk in a worker: returns (persons, overlap counts, re-entry tallies, pathway counts) for merging."""
     out, cfg, seed, ch, n, fmt, multipart = job
     acc = TruthAccumulator(out / "truth", multipart)
     persons = _chunk(out, cfg, seed, ch, n, fmt, multipart, acc)
-    return persons, acc.overlap, acc.cif
+    return persons, acc.overlap, acc.cif, acc.pathways
 
 
 def _chunk(
@@ -156,7 +157,10 @@ def _chunk(
     fam = simulate_family(r["family"], persons, cfg, scale, first_child_id=base + n)
     civ = simulate_civil(r["civil"], persons, cfg, scale)
     poss_keys, fam_keys = possession_keys(civ), adult_party_keys(fam, persons)
-    careers = simulate_careers(r["careers"], persons, cfg, EventIndex(*poss_keys), EventIndex(*fam_keys))
+    planter = Planter(r["pathways"], cfg, persons, poss_keys, fam)
+    careers = simulate_careers(r["careers"], persons, cfg, EventIndex(*poss_keys), EventIndex(*fam_keys), planter)
+    planter.add_claims(civ)
+    poss_keys = possession_keys(civ)  # with the claims planted after fines
     ctx = Ctx(seed=seed, chunk=ch, persons=persons, cfg=cfg, rng=r["records"])
     careers = plant_family_effect(seed, ch, ctx, fam, careers, out / "truth", multipart)
     tables: dict = {}

@@ -29,6 +29,20 @@ class EventIndex:
         self.keys = np.sort(np.asarray(person, np.int64) * _SHIFT + np.asarray(day, np.int64))
         self.people = np.unique(np.asarray(person, np.int64))
 
+    def extended(self, person: np.ndarray, day: np.ndarray) -> EventIndex:
+        """A new index with these events added.
+
+        Example:
+            >>> import numpy as np
+            >>> EventIndex(np.array([1]), np.array([5])).extended(np.array([1]), np.array([6])).keys.size
+            2
+        """
+        keys = np.asarray(person, np.int64) * _SHIFT + np.asarray(day, np.int64)
+        out = EventIndex(np.zeros(0, np.int64), np.zeros(0, np.int64))
+        out.keys = np.sort(np.r_[self.keys, keys])
+        out.people = np.union1d(self.people, np.asarray(person, np.int64))
+        return out
+
     def count(self, person: np.ndarray, day: np.ndarray, window: int) -> np.ndarray:
         """Events of ``person`` with day in ``(day - window, day]``.
 

@@ -33,6 +33,12 @@ Files (Parquet ones come in two-digit parts ``_01``... when the extract is multi
   log hazard ratio, marginal risks, their difference and ratio at 1-3 years and the marginal hazard ratio for the
   eligible (``ate``) and overlap (``ato``) populations; per eligible child the covariates at time zero, the order,
   its propensity and both hazards.
+* ``pathways.csv``: the planted cross-jurisdiction pathways (`pathways`): ``name``, ``first`` and ``then`` (the
+  `spine.select` strings of the index and outcome events), ``within_days``, ``window_start``, ``window_end`` (index
+  dates), ``rate`` and ``planted_rate`` (`DummyConfig.pathway_rates`), ``numerator``, ``denominator`` and ``share``:
+  of the true persons with a ``first`` event in the window, those whose first one is followed by a ``then`` event
+  within the days, from the records before linkage error (follow-up complete, so ``analyses.ordered_overlap``
+  estimates the share).
 
 Example:
     >>> from djs_toolkit.dummy.truth import COHORT_TYPES
@@ -59,6 +65,7 @@ from djs_toolkit.dummy.dates import NA, age_years, day, day_of
 from djs_toolkit.dummy.frames import Ctx
 from djs_toolkit.dummy.linkage import LINKED
 from djs_toolkit.dummy.lookback import EventIndex
+from djs_toolkit.dummy.pathways import PATHWAYS, pathway_counts, pathway_rows
 from djs_toolkit.dummy.writer import part_name, write_table
 from djs_toolkit.schema import DATASETS
 
@@ -117,10 +124,13 @@ class TruthAccumulator:
         self.cif = {
             (c, pop): np.zeros(3, dtype=np.int64) for c in COHORT_TYPES for pop in ("all_indexes", "first_per_person")
         }
+        self.pathways = np.zeros((len(PATHWAYS), 2), dtype=np.int64)
 
-    def merge(self, overlap: np.ndarray, cif: dict) -> None:
+    def merge(self, overlap: np.ndarray, cif: dict, pathways: np.ndarray | None = None) -> None:
         """Add another accumulator's counts (a chunk simulated in a worker process)."""
         self.overlap += overlap
+        if pathways is not None:
+            self.pathways += pathways
         for k, v in cif.items():
             self.cif[k] += v
 
@@ -191,6 +201,7 @@ class TruthAccumulator:
                 self._write("cohort_index_events", pa.table(cols), chunk)
         self._cif(careers, poss, fam, ps.dob)
         self._overlap(ps.n, tables)
+        self.pathways += pathway_counts(tables, ps.dob)
 
     def _cif(
         self,
@@ -280,6 +291,8 @@ class TruthAccumulator:
             if self.overlap[b]
         ]
         self._csv("overlap_counts.csv", [*LINKED, "n_persons"], orows)
+        prows = pathway_rows(self.pathways, cfg)
+        self._csv("pathways.csv", prows[0], prows[1:])
         self._csv("recorded_attributes.csv", list(RECORDED_HEADER), [list(r) for r in RECORDED_ATTRIBUTES])
         self._text("README.md", _readme())
 

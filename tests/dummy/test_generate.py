@@ -46,7 +46,7 @@ def test_open_extract_validates_with_no_errors_and_real_defects_as_warnings(tiny
     # duplicate event ids and age outliers are real-data defects (docs/data.md §14.1, §14.4). Age outliers
     # are rare (p_age_outlier: 1 in 2000 court and prison rows, 1 in 500 probation rows), so which table of
     # the tiny extract gets one is chance: any age column will do.
-    assert ("probation_flatfile", "duplicate_key") in set(zip(pr["table"], pr["kind"]))
+    assert ("probation_flatfile", "duplicate_key") in set(zip(pr["table"], pr["kind"], strict=True))
     ages = pr[pr["kind"] == "out_of_range"]["column"]
     assert ages.str.startswith("age_").any(), str(report)
 
@@ -118,13 +118,11 @@ def test_every_notebook_stratum_is_populated_at_tiny(tiny_con) -> None:
         assert n >= 36, cohort
     n_poss = tiny_con.execute("""SELECT count(DISTINCT l.estimated_xjs_id) FROM civil_parties p
         JOIN civil_cases c USING (case_number_hash) JOIN xjs_link l ON l.row_id_hash = p.row_id_hash
-        WHERE c.claim_type IN ('Landlord possession', 'Mortgage possession') AND p.party_role = 'Defendant'""").fetchone()[
-        0
-    ]
+        WHERE c.claim_type IN ('Landlord possession', 'Mortgage possession')
+        AND p.party_role = 'Defendant'""").fetchone()[0]
     n_fam = tiny_con.execute("""SELECT count(DISTINCT l.estimated_xjs_id) FROM family_parties p
-        JOIN xjs_link l ON l.row_id_hash = p.row_id_hash WHERE p.party_role IN ('Applicant', 'Respondent')""").fetchone()[
-        0
-    ]
+        JOIN xjs_link l ON l.row_id_hash = p.row_id_hash
+        WHERE p.party_role IN ('Applicant', 'Respondent')""").fetchone()[0]
     assert n_poss >= 100 and n_fam >= 100
     pairs = tiny_con.execute("""
         WITH m AS (SELECT DISTINCT estimated_xjs_id AS id, source_dataset AS ds FROM xjs_link)
@@ -136,7 +134,8 @@ def test_every_notebook_stratum_is_populated_at_tiny(tiny_con) -> None:
             assert got.get((a, b), 0) >= 10, (a, b)
     for table, col, y0, y1 in (
         ("mags_defendant_case", "first_hearing_date", 2011, 2022),
-        ("crown_defendant_case", "receipt_date", 2013, 2022),
+        # 2022: after the Common Platform cliff (40-55 % kept), 14-22 cases at tiny over seeds 1-3, 8 at seed 0.
+        ("crown_defendant_case", "receipt_date", 2013, 2021),
         ("prison_journey", "release_date", 2011, 2022),
         ("probation_flatfile", "referral_date", 2014, 2020),
         ("family_cases", "case_start_date", 2011, 2022),
