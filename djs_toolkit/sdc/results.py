@@ -80,12 +80,12 @@ def _release_files(o: Output, release: Path) -> list[str]:
     names.append(f"release/{o.name}.csv")
     if o.type == "histogram":
         names.append(f"release/{_draw_histogram(o, release)}")
-    if o.type == "survival" and len(o.table):
-        names.append(f"release/{_draw_survival(o, release)}")
+    if o.type == "survival" and len(o.table) and (drawn := _draw_survival(o, release)):
+        names.append(f"release/{drawn}")
     return names
 
 
-def _draw_survival(o: Output, release: Path) -> str:
+def _draw_survival(o: Output, release: Path) -> str | None:
     from djs_toolkit.plotting import km_plot, save_png
 
     # Drawn from the protected step table only (docs/disclosure.md §3), in the house style: every released step, no
@@ -97,14 +97,17 @@ def _draw_survival(o: Output, release: Path) -> str:
     shared, end = sorted(float(t) for t in common), float(table["time"].max())
     times: list[float] = []
     for target in np.linspace(0.0, shared[-1], 5) if shared else []:  # spread in time, at least 1/8 of it apart
-        near = min(shared, key=lambda t, target=target: abs(t - target))
+        near = shared[int(np.argmin(np.abs(np.asarray(shared) - target)))]
         if not times or near - times[-1] >= end / 8:
             times.append(near)
     times = [t for t in times if end - t >= end / 8 or t == end] + ([end] if end not in times else [])
     dur = o.variables[-1] if o.variables else "time"
     ylabel = "Survival (Kaplan-Meier)" if o.method == "km" else "Cumulative incidence"
-    fig = km_plot(o, by=by, times=times, ylabel=ylabel, xlabel=f"Time ({dur})",
-                  legend_title=by.replace("_", " ").capitalize() if by else None)  # fmt: skip
+    try:
+        fig = km_plot(o, by=by, times=times, ylabel=ylabel, xlabel=f"Time ({dur})",
+                      legend_title=by.replace("_", " ").capitalize() if by else None)  # fmt: skip
+    except DJSUserError:  # more groups than a figure tells apart, or none drawable: the table is released alone
+        return None
     name = f"{o.name}.png"
     save_png(fig, release / name)
     return name
