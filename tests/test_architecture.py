@@ -25,7 +25,8 @@ LAYERS = {
     "analyses": 6,
     "outputs": 7,
     "runner": 8,
-    "cli": 9,
+    "brief": 9,
+    "cli": 10,
 }
 MAX_LINES = 500
 

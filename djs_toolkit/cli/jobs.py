@@ -88,6 +88,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     run.add_commands(sub)  # djs run / verify / doctor
     check.add_commands(sub)  # djs check
+    from djs_toolkit.cli import brief
+
+    brief.add_commands(sub)  # djs brief
     p = sub.add_parser("dummy", help="generate a dummy Data First extract with ground truth")
     p.add_argument("--scale", default="tiny", choices=["tiny", "small", "medium", "national"])
     p.add_argument("--seed", type=int, default=0)

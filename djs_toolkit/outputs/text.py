@@ -35,6 +35,7 @@ import json
 import math
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,13 +214,13 @@ def _fits(x: float, v: float, num: str) -> bool:
     return abs(round(v, _decimals(num)) - x) < 1e-9 * max(1.0, abs(x)) or abs(v - x) < 1e-9 * max(1.0, abs(x))
 
 
-def _first(idx: _Index, x: float, num: str, scale: float, proportion: bool = False) -> Value | None:
+def _matches(idx: _Index, x: float, num: str, scale: float, proportion: bool = False) -> list[Value]:
     tol = 0.5 * 10 ** -_decimals(num) / scale + 1e-12
-    for i in idx.near(x / scale, tol):
-        v = idx.values[i]
-        if (not proportion or 0 <= v.value <= 1) and _fits(x, v.value * scale, num):
-            return v
-    return None
+    return [
+        v
+        for v in (idx.values[i] for i in idx.near(x / scale, tol))
+        if (not proportion or 0 <= v.value <= 1) and _fits(x, v.value * scale, num)
+    ]
 
 
 def _pair(idx: _Index, x: float, num: str, pct: bool) -> tuple[str, list[Value]] | None:
@@ -274,6 +275,7 @@ def trace_numbers(text: str, values: Sequence[Value]) -> list[Trace]:
         )
         traces.append(Trace(m.start(), m.end(), m.group(0), "one_in" if src else None, [src] if src else []))
         taken.update((m.start(), m.start("n")))
+    options: list[tuple[Trace, list[Value]]] = []
     for m in NUMBER.finditer(text):
         if m.start() in taken:
             continue
@@ -281,13 +283,21 @@ def trace_numbers(text: str, values: Sequence[Value]) -> list[Trace]:
         pct = bool(m.group("pct")) or text.startswith(" percentage point", m.end())
         x = _number(num)
         t = Trace(m.start(), m.end(), m.group(0).replace(" %", "%"))
-        found = _first(idx, x, num, 100.0, proportion=True) if pct else None
-        if found is not None:
-            t.rule, t.sources = "percentage", [found]
-        elif (found := _first(idx, x, num, 1.0)) is not None:
-            t.rule, t.sources = "value", [found]
+        found = _matches(idx, x, num, 100.0, proportion=True) if pct else []
+        if found:
+            t.rule = "percentage"
+        elif found := _matches(idx, x, num, 1.0):
+            t.rule = "value"
         elif (pair := _pair(idx, x, num, pct)) is not None:
             t.rule, t.sources = pair
+        options.append((t, found))
+    # A number that several released values read as is traced to the row most of the text's numbers share
+    # ("52% (95% confidence interval 51% to 54%)" comes from one row of one table).
+    rows = Counter(k for _, found in options for k in {(v.file, v.row) for v in found})
+    rows.update((v.file, v.row) for t in traces for v in t.sources)
+    for t, found in options:
+        if found:
+            t.sources = [max(found, key=lambda v: rows[(v.file, v.row)])]
         traces.append(t)
     return sorted(traces, key=lambda t: t.start)
 
