@@ -81,6 +81,16 @@ PRACTICE = {
         "Which events (court closures, the evictions ban, the cost of living) should we look at next?",
         "What would we need to know to plan for the months ahead?",
     ],
+    "50": [
+        "Which services are in touch with people in the months after a housing or family problem?",
+        "Where could help reach people before a criminal case or custody?",
+        "Which moves between courts would we want to hear about first?",
+    ],
+    "60": [
+        "Does this comparison match what courts and local authorities see in practice?",
+        "What support comes with each kind of order, and could that explain any difference?",
+        "What would we need to know before using this in a decision about a child?",
+    ],
     "40": [
         "Which routes between courts matter most for the people we work with?",
         "Do the differences between groups match our experience, and what might explain them?",
@@ -153,17 +163,18 @@ def dataset(code: str) -> str:
 
 
 def share_words(p: float) -> str:
-    """A proportion in words: "about 1 in N" below 45%, else a fraction in words.
+    """A proportion in words: "about 1 in N" below 30% (N = 1 / p rounded), else a fraction in words.
 
     Example:
-        >>> share_words(0.06), share_words(0.5), share_words(0.72)
-        ('about 1 in 17', 'about half', 'about three in four')
+        >>> share_words(0.06), share_words(0.38), share_words(0.5), share_words(0.72)
+        ('about 1 in 17', 'about two in five', 'about half', 'about three in four')
     """
     if p <= 0:
         return "none"
-    if p < 0.45:
+    if p < 0.3:
         return f"about 1 in {round(1 / p)}"
-    for top, words in ((0.56, "about half"), (0.7, "about two in three"), (0.8, "about three in four")):
+    bands = ((0.37, "about a third"), (0.45, "about two in five"), (0.56, "about half"), (0.7, "about two in three"))
+    for top, words in (*bands, (0.8, "about three in four")):
         if p < top:
             return words
     return "most"
@@ -207,6 +218,16 @@ def question(notebook: str, params: dict) -> str:
         return (
             "How do people with housing or family problems move between courts, prison and probation, and does "
             f"this differ by {by}?"
+        )
+    if nb == "50":
+        start = {"possession": "a first possession claim", "family": "a first Family Law Act case"}.get(
+            str(params.get("start", "")), "a first housing or family court case"
+        )
+        return f"After {start}, where are people over the next few years, and how often do they move between courts?"
+    if nb == "60":
+        return (
+            "For children in public-law family cases, is a supervision order followed by less or more criminal court "
+            "contact than a care order, among children who were alike at the time of the order?"
         )
     if nb == "00":
         return "What does the extract hold, and how complete is each dataset over time?"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -162,3 +163,13 @@ def test_cli(bundle, capsys):
 def test_uncertainty_in_words():
     assert share(0.522968, 0.508202, 0.537510) == "about half (52%, 95% confidence interval 51% to 54%)"
     assert share(0.060206, 0.052633, 0.068829) == "about 1 in 17 (6.0%, 95% confidence interval 5.3% to 6.9%)"
+
+
+def test_committed_example_is_marked_readable_and_every_number_has_a_note():
+    md = (Path(__file__).resolve().parents[2] / "docs" / "briefs" / "reentry-release.md").read_text(encoding="utf-8")
+    assert md.count(DUMMY_BANNER) == 2
+    body, notes = md.split(NOTES_HEADING, 1)
+    text = prose(body)
+    assert flesch(text) >= 60 and reading_age(text) <= 14
+    noted = re.findall(r"^- `([^`]+)`:", notes, flags=re.M)
+    assert [m.group(0) for m in NUMBER.finditer(body) if m.group(0) != "95%"] == [n for n in noted if n != "95"]
