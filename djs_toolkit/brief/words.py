@@ -44,6 +44,13 @@ DATASETS = {
     "family_case_start": "a family court case",
     "family_order": "a family court order",
     "custody_start": "time in prison custody",
+    "mags_case": "a magistrates' court case",
+    "crown_case": "a Crown Court case",
+    "crown_conviction": "a conviction at the Crown Court",
+    "release": "a release from prison custody",
+    "recall": "a recall to prison",
+    "probation_start": "the start of probation supervision",
+    "probation_end": "the end of probation supervision",
 }
 INDEX_EVENTS = {
     "release": "people released from prison custody",
@@ -153,12 +160,13 @@ def days(t: float) -> str:
 
 
 def dataset(code: str) -> str:
-    """A dataset or event code in words (the code itself when unknown).
+    """A dataset, event or event selector in words (the code itself when unknown).
 
     Example:
-        >>> dataset("familyman")
-        'a family court case'
+        >>> dataset("familyman"), dataset("mags_case: case_type=Criminal")
+        ('a family court case', "a magistrates' court case")
     """
+    code = code.split(":", 1)[0].strip()  # an event selector's event; its conditions stay in the clearance pack
     return DATASETS.get(code, code.replace("_", " "))
 
 

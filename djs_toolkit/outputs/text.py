@@ -207,19 +207,24 @@ class _Index:
         return [int(i) for i in self.order[lo:hi]]
 
 
-def _fits(x: float, v: float, num: str) -> bool:
-    """`v` printed with the digits of `num` reads `num` (one significant digit: only when exact)."""
+def _fits(x: float, v: float, num: str, scale: float = 1.0) -> bool:
+    """`v` printed with the digits of `num` reads `num` (one significant digit: only when exact).
+
+    Within half a unit of the last digit shown, plus the rounding of the released CSV (six decimals, times `scale`):
+    a notebook prints from the unrounded protected table, the brief reads the CSV.
+    """
+    slack = 1e-9 * max(1.0, abs(x)) + 5e-7 * scale
     if _significant(num) < 2:
-        return abs(v - x) < 1e-9 * max(1.0, abs(x))
-    return abs(round(v, _decimals(num)) - x) < 1e-9 * max(1.0, abs(x)) or abs(v - x) < 1e-9 * max(1.0, abs(x))
+        return abs(v - x) <= slack
+    return abs(v - x) <= 0.5 * 10 ** -_decimals(num) + slack
 
 
 def _matches(idx: _Index, x: float, num: str, scale: float, proportion: bool = False) -> list[Value]:
-    tol = 0.5 * 10 ** -_decimals(num) / scale + 1e-12
+    tol = (0.5 * 10 ** -_decimals(num) + 1e-6 * scale) / scale + 1e-9 * max(1.0, abs(x))
     return [
         v
         for v in (idx.values[i] for i in idx.near(x / scale, tol))
-        if (not proportion or 0 <= v.value <= 1) and _fits(x, v.value * scale, num)
+        if (not proportion or 0 <= v.value <= 1) and _fits(x, v.value * scale, num, scale)
     ]
 
 
@@ -232,10 +237,10 @@ def _pair(idx: _Index, x: float, num: str, pct: bool) -> tuple[str, list[Value]]
         members = idx.groups[key][:_MAX_PAIRS]
         a = np.array([idx.values[i].value for i in members])
         diff = np.abs(a[:, None] - a[None, :]) * scale
-        tol = 0.5 * 10 ** -_decimals(num) + 1e-9
+        tol = 0.5 * 10 ** -_decimals(num) + 1e-6 * scale + 1e-9 * max(1.0, abs(x))
         hits = np.argwhere(np.abs(diff - x) <= tol)
         for i, j in hits:
-            if i != j and _fits(x, float(diff[i, j]), num):
+            if i != j and _fits(x, float(diff[i, j]), num, scale):
                 first, second = sorted((members[i], members[j]), key=lambda k: -idx.values[k].value)
                 return "difference", [idx.values[first], idx.values[second]]
         if pct:
