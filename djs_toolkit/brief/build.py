@@ -25,7 +25,7 @@ from djs_toolkit.brief.bundle import BundleView, read_bundle
 from djs_toolkit.brief.headlines import Headline, headlines
 from djs_toolkit.brief.readability import flesch, prose, reading_age
 from djs_toolkit.brief.render import NOTES_HEADING, Brief, to_html, to_markdown
-from djs_toolkit.brief.words import CANNOT_SHOW, INDEX_EVENTS, days, practice_prompts, question
+from djs_toolkit.brief.words import CANNOT_SHOW, INDEX_EVENTS, dataset, days, practice_prompts, question, years
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.fileio import atomic_write_json, atomic_write_text, sha256_file, write_sha256_manifest
 from djs_toolkit.outputs.text import Trace, released_values, trace_numbers
@@ -89,8 +89,10 @@ def _population(view: BundleView, run: dict) -> str:
             f"back, until the records end{until}."
         )
     elif nb == "20":
-        within = {365: "a year", 730: "two years"}.get(int(p.get("within_days", 0) or 0), "a fixed time")
-        text = "People in the extract, followed for " + within + " after the first event."
+        first = dataset(str(p.get("first", ""))) if p.get("first") else "the first event"
+        text = (
+            f"People in the extract with {first}, followed for {years(float(p.get('within_days', 0) or 0))} after it."
+        )
     elif nb == "40":
         text = (
             "People with a possession claim against them or a family court case as an adult party, and their "

@@ -20,6 +20,7 @@ __all__ = [
     "DATASETS",
     "INDEX_EVENTS",
     "PRACTICE",
+    "SOURCES",
     "count",
     "dataset",
     "days",
@@ -28,6 +29,8 @@ __all__ = [
     "question",
     "share",
     "share_words",
+    "source",
+    "years",
 ]
 
 # Dataset codes as a reader knows them (the event that puts a person in that dataset).
@@ -51,6 +54,15 @@ DATASETS = {
     "recall": "a recall to prison",
     "probation_start": "the start of probation supervision",
     "probation_end": "the end of probation supervision",
+}
+# Dataset codes as the part of the justice system their records come from ("from the family courts to probation").
+SOURCES = {
+    "mags_hocas": "the magistrates' courts",
+    "crown_xhibit": "the Crown Court",
+    "prison_nomis": "prison custody",
+    "probation_delius": "probation",
+    "familyman": "the family courts",
+    "civil_caseman_pcol": "the civil courts (possession claims)",
 }
 INDEX_EVENTS = {
     "release": "people released from prison custody",
@@ -168,6 +180,29 @@ def dataset(code: str) -> str:
     """
     code = code.split(":", 1)[0].strip()  # an event selector's event; its conditions stay in the clearance pack
     return DATASETS.get(code, code.replace("_", " "))
+
+
+def source(code: str) -> str:
+    """A dataset code as the part of the justice system its records come from (the code when unknown).
+
+    Example:
+        >>> source("familyman")
+        'the family courts'
+    """
+    return SOURCES.get(code, code.replace("_", " "))
+
+
+def years(days_: float) -> str:
+    """A window in days as whole years in words, with no digits (a parameter, not a released value).
+
+    Example:
+        >>> years(365), years(1826), years(90)
+        ('a year', 'five years', 'the chosen number of days')
+    """
+    n = days_ / 365.25
+    k = round(n)
+    names = {1: "a year", 2: "two years", 3: "three years", 4: "four years", 5: "five years"}
+    return names[k] if k in names and abs(n - k) < 0.02 else "the chosen number of days"
 
 
 def share_words(p: float) -> str:
