@@ -32,6 +32,7 @@ from djs_toolkit.outputs.scan import scan_frame, scan_release
 from djs_toolkit.outputs.stage import RunContext, configure, current_context, name_problems, write_record
 from djs_toolkit.sdc import EXCEPTION_CODES, Output, Session, load_profile, protect_overlap
 from djs_toolkit.sdc.lifelines_models import lifelines_kind
+from djs_toolkit.sdc.rules import worst
 from djs_toolkit.sdc.share import share_text
 
 __all__ = ["MAX_UNITS", "configure", "save_figure", "save_table", "scan_release", "session"]
@@ -256,13 +257,17 @@ def save_figure(
     description: str | None = None,
     population: str | None = None,
     *,
+    source: Output | Sequence[Output] | None = None,
     dpi: int = 100,
     comments: str | Sequence[str] = (),
 ) -> Output:
     """Stage a figure for release beside its protected underlying table (`<name>.png` + `<name>.csv`).
 
-    The figure is drawn by researcher code, so the checker cannot prove it shows no more than the table: it comes
-    out at least `review`. A figure whose underlying Output failed is not released.
+    The figure is drawn by researcher code, so the checker cannot prove it shows no more than the table: without
+    `source=` it comes out at least `review`, asking the checker to compare it with the table. With `source=`, the
+    researcher declares it was drawn only from those checked, released tables (e.g. by `djs_toolkit.plotting` from
+    the underlying Output): the figure takes their status and names them, so the checker compares it with them.
+    A figure whose underlying Output or a source failed is not released.
 
     Args:
         fig: a matplotlib Figure (saved as PNG, metadata stripped).
@@ -270,6 +275,8 @@ def save_figure(
         underlying: the checked Output the figure was drawn from (from save_table or `session()`). Required.
         description: defaults to the underlying Output's description.
         population: defaults to the underlying Output's population.
+        source: the Outputs the figure was drawn from, and nothing else: `underlying` itself or tables saved with
+            save_table in this run (released beside their own figures or alone).
         dpi: resolution of the PNG.
         comments: researcher comments for the checker.
 
@@ -284,6 +291,9 @@ def save_figure(
         >>> save_figure(fig, "g_fig", underlying=o).status  # doctest: +ELLIPSIS
         saved g_fig: review...
         'review'
+        >>> save_figure(fig, "g_fig2", underlying=o, source=o).status  # drawn from the released table only
+        saved g_fig2: pass
+        'pass'
     """
     ctx = current_context()
     problems = _common_problems(
@@ -300,16 +310,47 @@ def save_figure(
         problems.append("underlying= was not made under the run's profile: make it with djs_toolkit.outputs.session()")
     if not hasattr(fig, "savefig"):
         problems.append(f"fig must be a matplotlib Figure, not {type(fig).__name__}")
+    sources = _sources(source, underlying, problems)
     if problems:
         raise problems_error(problems, f"save_figure({name!r})")
     out = _copy(underlying, ctx.uid(name), description, population)
     out.type = "table" if out.type == "histogram" else out.type  # the researcher's figure replaces the checker's
     out.properties["figure"] = f"{out.name}.png"
-    add_reason(
-        out,
-        "FigureCheck",
-        "review",
-        "figure drawn by researcher code: a checker must confirm it shows no "
-        "more than the protected table beside it (same name, .csv)",
-    )
+    if sources:
+        # Declared drawn only from checked, released tables: as safe as they are (their worst status), and named
+        # so the checker compares the figure with them rather than judging it alone.
+        out.status = worst([out.status, *(s.status for s in sources)])
+        out.properties["figure_sources"] = [s.name for s in sources]
+        pending = [s.name for s in sources if s is not underlying and s.status == "review"]
+        if pending:
+            add_reason(
+                out, "FigureSourceCheck", "review", f"decide {', '.join(pending)} first: the figure shows its values"
+            )
+    else:
+        add_reason(
+            out,
+            "FigureCheck",
+            "review",
+            f"check the figure shows only released values of {underlying.name} (the table beside it, same name, "
+            ".csv); or pass source= when it is drawn only from released tables",
+        )
     return _finish(out, ctx, name, comments, None, figure=_png(fig, dpi))
+
+
+def _sources(source: object, underlying: object, problems: list[str]) -> list[Output]:
+    """The checked, released Outputs a figure declares it was drawn from (`save_figure(source=...)`)."""
+    if source is None:
+        return []
+    given = [source] if isinstance(source, Output) else list(source) if isinstance(source, (list, tuple)) else [source]
+    out: list[Output] = []
+    for s in given:
+        if not isinstance(s, Output) or (s is not underlying and s not in _SAVED):
+            problems.append(
+                "source= takes the Outputs the figure was drawn from: underlying= or tables saved with save_table "
+                f"in this run, not {type(s).__name__}"
+            )
+        elif s.status == "fail":
+            problems.append(f"source {s.name!r} failed the checks and is not released: a figure cannot show it")
+        else:
+            out.append(s)
+    return out
