@@ -122,3 +122,9 @@ def test_a_text_output_is_bundled_with_its_sidecar_and_verifies(stage, tmp_path)
     manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text(encoding="utf-8"))
     assert {f["path"]: f["output"] for f in manifest["files"]}["release/t1.finding.md"] == "t1.finding"
     assert verify_bundle(tmp_path / "bundle") == []
+
+
+def test_a_number_printed_from_the_unrounded_table_reads_the_rounded_csv():
+    # the notebook prints 0.0524996 as 5.2%; the released CSV holds 0.052500 (six decimals)
+    assert _rules("5.2% of people", {"t.csv": "g,p\na,0.052500\n"}) == [("5.2%", "percentage")]
+    assert _rules("5.4% of people", {"t.csv": "g,p\na,0.052500\n"}) == [("5.4%", None)]
