@@ -128,7 +128,7 @@ outcome_text = {"any_criminal_court": "a new criminal court case", "magistrates"
 fig = km_plot(km_saved, estimate="survival", times=times, by="sex", legend_title="Sex",
               ylabel="Proportion without the outcome", xlabel="Days since index (street time)",
               title=f"Time to {outcome_text[outcome]} after {index_text[index_type]}, by sex")
-outputs.save_figure(fig, "km_fig", underlying=km_saved)
+outputs.save_figure(fig, "km_fig", underlying=km_saved, source=km_saved)  # drawn from the released steps only
 plt.close(fig)
 
 # %% [markdown]
@@ -153,7 +153,8 @@ covariates = [c for c in covariates if model[c].nunique() > 1]
 if covariates and model["reentered"].sum() >= 10:
     cox_fit = cox(model, "duration", "reentered", covariates, cluster="person_id")
     cox_out = outputs.save_table(cox_fit, "cox", f"Cox: hazard of {outcome} after {index_type}",
-                                 f"{index_type} index events (missing covariates as levels)")
+                                 f"{index_type} index events (missing covariates as levels)",
+                                 data=model, event="reentered")  # the rows fitted: events per indicator level checked
     display(cox_out.table)
 else:
     print("Cox model not fitted: fewer than 10 outcome events or no varying covariate")
@@ -162,7 +163,8 @@ else:
 if covariates and (model["event"] == 2).sum() >= 10 and model["reentered"].sum() >= 10:
     fg_fit = finegray(model, "duration", "event", cause=1, covariates=covariates)
     fg_out = outputs.save_table(fg_fit, "finegray", f"Fine-Gray: subdistribution hazard of {outcome} (competing: {competing})",
-                                f"{index_type} index events (missing covariates as levels)")
+                                f"{index_type} index events (missing covariates as levels)",
+                                data=model, event="event")  # cause 1 is the outcome; 2 competing, 0 censored
     display(fg_out.table)
 else:
     print("Fine-Gray not fitted: fewer than 10 competing events")

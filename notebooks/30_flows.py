@@ -108,9 +108,11 @@ if len(s) >= 36 and (s > 0).sum() >= 24:  # enough observed months with flows to
     # note, never silently: the notes go beside the table and under the figure.
     fit = flows.its(s, interruptions=interruption_months, ramps=ramp_months, covid=covid_span, unsupported="note")
     notes = "; ".join(fit.notes)
-    display(outputs.save_table(fit.params.reset_index(), "its", f"interrupted time series of {described} (log rate ratios)",
-                               "monthly counts (protected)" + (f"; {notes}" if notes else ""),
-                               statistic="coefficient").table)
+    # Judged by the series it was fitted on (the protected counts above): counts per coefficient, points left over.
+    its_saved = outputs.save_table(fit.params.reset_index(), "its", f"interrupted time series of {described} (log rate ratios)",
+                                   "monthly counts (protected)" + (f"; {notes}" if notes else ""),
+                                   statistic="coefficient", counts=s)
+    display(its_saved.table)
     for note in fit.notes:
         print("ITS:", note)
 else:
@@ -123,5 +125,6 @@ title = textwrap.fill((f"People per month with a {then_is} after a {first_is}" i
                        else f"{kind} per month") + (", with counterfactual" if effects else ""), 95)
 fig = flows_plot(shown, fit, title=title)  # the fit's notes go under the plot; no counterfactual without effects
 fig.subplots_adjust(top=0.9 - 0.045 * title.count("\n"))  # room for a selector's long title, line by line
-outputs.save_figure(fig, "flows_fig", underlying=saved)
+# Drawn only from the released series and the ITS fitted on it: the figure takes their status and names them.
+outputs.save_figure(fig, "flows_fig", underlying=saved, source=[saved] + ([its_saved] if fit is not None else []))
 plt.close(fig)

@@ -19,6 +19,7 @@ from djs_toolkit.outputs.derived import derived_rows, restate_derived, withhold_
 from djs_toolkit.outputs.scan import scan_frame
 from djs_toolkit.outputs.stage import RunContext
 from djs_toolkit.sdc import Output, Session, load_profile
+from djs_toolkit.sdc.release_tables import RATIO_STATISTICS
 from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.rules import worst
 
@@ -202,8 +203,14 @@ def _checked_counts(
     )
 
 
-def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statistic: str) -> Output:
-    """The statistic laid out like its checked counts; cells withheld from the counts are withheld here too."""
+def _restate(
+    oc: Output, frame: pd.DataFrame, keys: list, values: list, statistic: str, ratio_checked: bool = False
+) -> Output:
+    """The statistic laid out like its checked counts; cells withheld from the counts are withheld here too.
+
+    A ratio whose counts are a column of the table (`ratio_checked`) is judged by its numerator (value x count) and,
+    for a proportion, the count minus it (`derived_rows`): no dominance question is left for the checker.
+    """
     long = pd.Series(
         frame[values].to_numpy().ravel(),
         index=pd.MultiIndex.from_arrays(
@@ -229,13 +236,17 @@ def _restate(oc: Output, frame: pd.DataFrame, keys: list, values: list, statisti
         mask=pd.DataFrame(withheld, index=table.index, columns=columns),
         properties={**oc.properties, "statistic": statistic},
     )
+    if ratio_checked:
+        return out
     add_reason(
         out,
         "CountsOnlyCheck",
         "review",
-        f"`{statistic}` was checked through the unweighted counts behind each cell (threshold, zeros, "
-        f"suppression); dominance and value checks need the records: make it with "
-        f"outputs.session().pivot_table(...) to have them checked",
+        "check each value's numerator (value x count) and the count minus it are 0 or not small: pass counts= as "
+        "a column of the table to have them checked"
+        if statistic in RATIO_STATISTICS
+        else f"check no cell's `{statistic}` is dominated by one or two units (its counts were checked: threshold, "
+        f"zeros, suppression); or make it with outputs.session().pivot_table(...) to have dominance checked",
     )
     return out
 
@@ -343,7 +354,7 @@ def check_frame(
             add_reason(oc, rule, "review", text)
         oc.properties["count_columns"] = [str(v) for v in values]
         return oc
-    out = _restate(oc, frame, keys, values, statistic)
+    out = _restate(oc, frame, keys, values, statistic, ratio_checked=col is not None and statistic in RATIO_STATISTICS)
     if col is None:
         for rule, text in der.reasons:
             add_reason(out, rule, "review", text)

@@ -32,6 +32,7 @@ from djs_toolkit.outputs.scan import scan_frame, scan_release
 from djs_toolkit.outputs.stage import RunContext, configure, current_context, name_problems, write_record
 from djs_toolkit.sdc import EXCEPTION_CODES, Output, Session, load_profile, protect_overlap
 from djs_toolkit.sdc.lifelines_models import lifelines_kind
+from djs_toolkit.sdc.models import COEFFICIENT_STATISTICS, series_flags
 from djs_toolkit.sdc.rules import worst
 from djs_toolkit.sdc.share import share_text
 
@@ -165,7 +166,10 @@ def save_table(
         statistic: `count` (the default: values are counts, checked directly) or the name of the statistic the
             values are (`mean`, `rate`, ...). Such tables need `counts=` or they come out `review`.
         counts: the unweighted number of units behind each value: a DataFrame of the same shape, or the name of a
-            count column of `table`. Cells withheld from the counts are withheld from the statistic.
+            count column of `table`. Cells withheld from the counts are withheld from the statistic. For a table of
+            coefficients (``statistic="coefficient"``, `log_rate_ratio`, ...) fitted on a series of counts (an
+            interrupted time series): that series as a Series, judged by events per coefficient, residual degrees
+            of freedom and its smallest count.
         index: numeric columns that are row labels (e.g. `year`), which would otherwise be read as values.
         comments: researcher comments for the checker.
         exception: `(reason_code, text)` requesting an exception; it annotates, never changes, the status.
@@ -223,6 +227,10 @@ def save_table(
         # named by its id: the steps of curves of different runs are different dimensions in the ledger
         curve = curve_output(table, session(), uid, str(statistic), description, population)
         out = _copy(curve, uid, description, population)
+    elif isinstance(table, pd.DataFrame) and statistic in COEFFICIENT_STATISTICS and isinstance(counts, pd.Series):
+        if problems:
+            raise problems_error(problems, f"save_table({name!r})")
+        out = _coefficients(table, uid, description, population, str(statistic), counts, ctx)
     elif isinstance(table, (pd.DataFrame, pd.Series)):
         out = check_frame(
             table, uid, description, population, str(statistic), counts, index, ctx, problems, margins=margins
@@ -233,6 +241,23 @@ def save_table(
         )
     given = table if isinstance(table, (pd.DataFrame, pd.Series)) else None
     return _finish(out, ctx, name, comments, exception, given=given)
+
+
+def _coefficients(
+    table: pd.DataFrame, uid: str, description: str, population: str, statistic: str, counts: pd.Series, ctx: RunContext
+) -> Output:
+    """A table of coefficients fitted on a series of counts, judged by that series (`sdc.models.series_flags`)."""
+    keys = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    shown = table.set_index(keys) if keys else table.copy()
+    out = Output(
+        uid, "pass", "regression", "save_table", statistic, shown, description=description, population=population
+    )
+    out.variables = [str(c) for c in table.columns]
+    out.n = int(pd.to_numeric(counts, errors="coerce").fillna(0).sum())
+    out.dof = float(counts.notna().sum() - len(shown))
+    for _, rule, status, summary in series_flags(len(shown), counts, load_profile(ctx.profile)):
+        add_reason(out, rule, status, summary)
+    return out
 
 
 def _is_model(obj: object) -> bool:
@@ -321,6 +346,9 @@ def save_figure(
         # so the checker compares the figure with them rather than judging it alone.
         out.status = worst([out.status, *(s.status for s in sources)])
         out.properties["figure_sources"] = [s.name for s in sources]
+        failed = [s.name for s in sources if s is not underlying and s.status == "fail"]
+        if failed:
+            add_reason(out, "FigureSourceCheck", "fail", f"drawn from {', '.join(failed)}, withheld: not released")
         pending = [s.name for s in sources if s is not underlying and s.status == "review"]
         if pending:
             add_reason(
@@ -349,8 +377,6 @@ def _sources(source: object, underlying: object, problems: list[str]) -> list[Ou
                 "source= takes the Outputs the figure was drawn from: underlying= or tables saved with save_table "
                 f"in this run, not {type(s).__name__}"
             )
-        elif s.status == "fail":
-            problems.append(f"source {s.name!r} failed the checks and is not released: a figure cannot show it")
         else:
             out.append(s)
     return out

@@ -20,7 +20,7 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc.model_facts import leverage_flags, recoded_flags
 from djs_toolkit.sdc.profiles import Profile
 
-__all__ = ["ModelCheck", "check_model", "model_design", "model_inputs"]
+__all__ = ["COEFFICIENT_STATISTICS", "ModelCheck", "check_model", "model_design", "model_inputs", "series_flags"]
 
 _COX_COLUMNS = ["coef", "se", "hr", "ci_lower", "ci_upper", "p"]
 
@@ -267,3 +267,52 @@ def check_model(
         flags.append((None, "MinimumDoFCheck", "fail", f"residual degrees of freedom < {profile.dof_threshold}"))
     mc.flags = flags
     return mc
+
+
+# Statistics that are a model's coefficients, judged by the counts the model was fitted on (`series_flags`).
+COEFFICIENT_STATISTICS = frozenset(
+    {"coefficient", "coef", "log_rate_ratio", "rate_ratio", "irr", "log_odds_ratio", "odds_ratio", "hazard_ratio"}
+)
+
+
+def series_flags(n_params: int, counts: pd.Series, profile: Profile) -> list[tuple[object, str, str, str]]:
+    """Flags of a table of coefficients fitted on a series of counts (e.g. an interrupted time series).
+
+    Coefficients are judged by what they are fitted on, not by counts behind each cell: events per parameter
+    (the series' total over the coefficients), residual degrees of freedom (points minus coefficients: a saturated
+    model gives every point back) and the series' smallest non-zero count (a point below the threshold may be
+    isolated by a coefficient).
+
+    Example:
+        >>> from djs_toolkit.sdc.profiles import load_profile
+        >>> series_flags(4, pd.Series([120] * 48), load_profile("srs"))
+        []
+        >>> [f[1:3] for f in series_flags(4, pd.Series([120] * 47 + [3]), load_profile("srs"))]
+        [('SeriesMinimumCheck', 'review')]
+    """
+    need = profile.min_safe_count
+    x = pd.to_numeric(counts, errors="coerce").dropna().to_numpy(np.float64)
+    flags: list[tuple[object, str, str, str]] = []
+    if not len(x):
+        return [(None, "MissingCountsCheck", "review", "the series' counts are empty: pass the counts fitted on")]
+    dof = len(x) - n_params
+    if profile.dof_threshold is not None and dof < profile.dof_threshold:
+        flags.append(
+            (None, "MinimumDoFCheck", "fail", f"points of the series minus coefficients < {profile.dof_threshold}")
+        )
+    if x.sum() / max(n_params, 1) < need:
+        flags.append(
+            (None, "EventsPerParameterCheck", "fail", f"fewer than {need} counted units per coefficient in the series")
+        )
+    small = (x > 0) & (x < need)
+    if small.any():
+        flags.append(
+            (
+                None,
+                "SeriesMinimumCheck",
+                "review",
+                f"check no coefficient isolates the {int(small.sum())} point(s) of the series counting fewer than "
+                f"{need} (e.g. an indicator of one month); fit on the protected series to avoid them",
+            )
+        )
+    return flags
