@@ -143,6 +143,12 @@ fig, ax = plt.subplots(figsize=(7, 4.5))
 for arm, g in cif_tab.groupby("arm"):
     ax.step(g["time"], g["cif"], where="post", label=arm)
     ax.fill_between(g["time"], g["cif_lower"], g["cif_upper"], step="post", alpha=0.2)
+ax.set_xlim(0, max(times))
+ax.set_ylim(bottom=0)
+withheld = cif_tab["cif"].isna().sum()
+if withheld:  # say so on the figure: a gap is withheld, not zero
+    fig.subplots_adjust(bottom=0.18)
+    fig.text(0.01, 0.01, f"{withheld} point(s) withheld (too few children behind them): gaps, not zeros.", fontsize=8)
 ax.set_xlabel("Days since the order")
 ax.set_ylabel("Weighted risk of a criminal offence")
 ax.set_title(f"First criminal offence after the order, {method}-weighted")
