@@ -174,8 +174,12 @@ def _checked_counts(
     population: str,
     ctx: RunContext,
     margins: bool = False,
+    structural_zeros: Sequence[tuple] = (),
 ) -> Output:
     """Check a table of counts by expanding it to one record per unit and running the checker's crosstab.
+
+    `structural_zeros`: row labels (one per key column) of rows that cannot occur; every value column of such a row
+    is declared a structural zero (labels not in the table are ignored: nothing to declare there).
 
     The columns of `cnt` are a table dimension (a wide table: disjoint units per column); with one column, the
     counts belong to the rows. With `margins`, the crosstab's totals row and column are published with the table.
@@ -192,14 +196,29 @@ def _checked_counts(
         return pd.Series(cat, name=label)
 
     rows = []
+    key_levels = []
     for k in keys:
         levels = _sorted_levels(frame[k])
+        key_levels.append(levels)
         rows.append(expand(np.repeat(levels.get_indexer(frame[k]), nv), levels, k))
+    structural = [
+        (*z, v)
+        for z in structural_zeros
+        if all(lab in lv for lab, lv in zip(z, key_levels, strict=True))
+        for v in values
+    ]
     col = expand(np.tile(np.arange(nv), len(frame)), pd.Index(values), measure)
     s = Session(ctx.profile, ledger=ctx.ledger, run=ctx.run_name)
     # The expanded records are made up: they enter the ledger as released counts only, compared by content.
     return s.crosstab(
-        rows, col, margins=margins, name=uid, description=description, population=population, record_id=False
+        rows,
+        col,
+        margins=margins,
+        name=uid,
+        description=description,
+        population=population,
+        record_id=False,
+        structural_zeros=structural or None,
     )
 
 
@@ -262,6 +281,7 @@ def check_frame(
     ctx: RunContext,
     problems: list[str],
     margins: bool | str = False,
+    structural_zeros: Sequence[object] = (),
 ) -> Output:
     """Read `table` as row labels and values and check it under the run's profile (`save_table`'s DataFrame path).
 
@@ -290,6 +310,12 @@ def check_frame(
         if statistic == "count"
         else (None if counts is None else _counts_frame(counts, frame, keys, values, index, problems))
     )
+    zeros = [z if isinstance(z, tuple) else (z,) for z in structural_zeros]
+    if zeros and (statistic != "count" or any(len(z) != len(keys) for z in zeros)):
+        problems.append(
+            f"structural_zeros= takes the row labels of rows that cannot occur in a count table, one label per key "
+            f"column ({', '.join(map(str, keys))}), e.g. [{tuple('...' for _ in keys)}]"
+        )
     if problems:
         raise problems_error(problems, f"save_table({uid!r})")
     shown = frame.set_index(keys)[values].sort_index()
@@ -340,7 +366,9 @@ def check_frame(
             f"more than {MAX_UNITS} units: check it from the records with outputs.session()",
         )
         return out
-    oc = _checked_counts(frame, keys, cnt, uid, description, population, ctx, margins=bool(margins))
+    oc = _checked_counts(
+        frame, keys, cnt, uid, description, population, ctx, margins=bool(margins), structural_zeros=zeros
+    )
     oc.command = f"save_table({uid!r}, statistic={statistic!r})"
     oc.properties["method"] = "save_table"
     # Derived values only from protected counts: what the statistic, nested counts and companions give away.

@@ -146,6 +146,7 @@ def save_table(
     data: pd.DataFrame | None = None,
     event: object = None,
     margins: bool | str = False,
+    structural_zeros: Sequence[object] = (),
 ) -> Output:
     """Check a table or a fitted model under the run's profile and stage it for release; returns the checked Output.
 
@@ -180,6 +181,10 @@ def save_table(
             crosstab margins, computed from the unprotected counts: never a sum of protected cells). True: the
             totals of every row and column as laid out; a key column's name: that column's levels become
             columns, and each row's total over them is published (column "All"), e.g. ``margins="sex"``.
+        structural_zeros: for a count table, the row labels (a tuple, one label per key column) of rows that
+            cannot occur (a year outside a dataset's coverage, a move from a court to the same court): their zeros
+            are marked structural in the pack, not flagged for the checker. A declared row that has counts is
+            flagged.
 
     Returns:
         The checked Output (status `pass`, `review` or `fail`; `fail` is recorded but never released).
@@ -233,7 +238,17 @@ def save_table(
         out = _coefficients(table, uid, description, population, str(statistic), counts, ctx)
     elif isinstance(table, (pd.DataFrame, pd.Series)):
         out = check_frame(
-            table, uid, description, population, str(statistic), counts, index, ctx, problems, margins=margins
+            table,
+            uid,
+            description,
+            population,
+            str(statistic),
+            counts,
+            index,
+            ctx,
+            problems,
+            margins=margins,
+            structural_zeros=structural_zeros,
         )
     else:
         raise DJSUserError(

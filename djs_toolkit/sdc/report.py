@@ -82,9 +82,13 @@ def build_output(
     out = Output(name, status, otype, method, stat, table, mask, reasons, evidence, prot.audit)
     out.controls = list(prot.controls)
     pos = cell_position(ids)
+    flagged = flags[(flags["cell"] >= 0) & (flags["status"] != "pass")]
     out.properties["cells"] = {
-        rule: sorted(pos[c] for c in grp["cell"] if c in pos) for rule, grp in flags[flags["cell"] >= 0].groupby("rule")
+        rule: sorted(pos[c] for c in grp["cell"] if c in pos) for rule, grp in flagged.groupby("rule")
     }
+    structural = flags[(flags["cell"] >= 0) & (flags["status"] == "pass") & (flags["rule"] == "StructuralZeroCheck")]
+    if len(structural):  # declared zeros that cannot occur: shown as such, not as cells left for the checker
+        out.properties["structural_cells"] = sorted(pos[c] for c in structural["cell"] if c in pos)
     out.properties["suppressed_cells"] = sorted(pos[c] for c in map(int, np.flatnonzero(prot.suppressed)) if c in pos)
     return out
 

@@ -301,8 +301,10 @@ def _clearance(session: Session, results: dict[str, dict[str, Any]]) -> str:
             f"- Residual DoF: {o.dof if o.dof is not None else '-'}",
             f"- Controls applied: {'; '.join(o.controls) or 'none needed'}",
             f"- Withheld: {share_text(o.properties) or 'not measured'}",
-            f"- Flags: {', '.join(sorted(set(o.reasons['rule']))) if len(o.reasons) else 'none'}",
+            f"- Flags: {', '.join(sorted(set(o.reasons.loc[o.reasons['status'] != 'pass', 'rule']))) or 'none'}",
         ]
+        if o.properties.get("structural_cells"):  # declared by the analysis: not zeros for the checker to judge
+            lines.append(f"- Structural zeros: {len(o.properties['structural_cells'])} cell(s) that cannot occur")
         for e in o.exceptions:
             lines.append(f"- Exception requested ({e['reason_code']}): {e['text']}")
         lines.append("")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from djs_toolkit.sdc.evidence import Grid
 from djs_toolkit.sdc.profiles import Profile
+from djs_toolkit.sdc.statistics import structural_margins
 
 __all__ = ["KIND", "STATBARN", "apply_rules", "flags_frame", "statistic_kind", "worst"]
 
@@ -138,7 +139,9 @@ def apply_rules(
     """
     kind = statistic_kind(statistic)
     n_ext = len(cells)
-    structural = np.zeros(n_ext, dtype=bool) if structural is None else np.asarray(structural, dtype=bool)
+    structural = (
+        np.zeros(n_ext, dtype=bool) if structural is None else structural_margins(grid, np.asarray(structural, bool))
+    )
     rows: list[tuple[int, str, str, str]] = []
     n = cells["n"].to_numpy()
     n_stat = n if kind == "frequency" or "n_value" not in cells else cells["n_value"].to_numpy()
@@ -161,6 +164,11 @@ def apply_rules(
     )
     bad_struct = structural & (n > 0)
     rows += _cells(bad_struct, "StructuralZeroCheck", "review", "cell declared a structural zero has records")
+    # Declared and empty: marked as structural (a `pass` flag, so the pack shows it), never asked about as a zero.
+    rows += [
+        (int(c), "StructuralZeroCheck", "pass", "structural zero declared by the analysis: cannot occur")
+        for c in np.flatnonzero(structural & (n == 0))
+    ]
     if kind == "frequency":
         rows += _cells(
             _class_disclosure(n, grid, structural),

@@ -19,6 +19,7 @@ __all__ = [
     "record_valued_cells",
     "statistic_name",
     "statistic_values",
+    "structural_margins",
     "unknown_values",
 ]
 
@@ -118,6 +119,25 @@ def _margin_maps(grid: Grid) -> list[np.ndarray]:
                 c[a] = shape[a]
             maps.append(np.ravel_multi_index(tuple(c), ext))
     return maps
+
+
+def structural_margins(grid: Grid, structural: np.ndarray) -> np.ndarray:
+    """Declared structural cells with the totals made only of them (a total of cells that cannot occur cannot
+    occur either), over extended cells.
+
+    Example:
+        >>> g = Grid(("r", "c"), (pd.Index(["a", "b"]), pd.Index(["x"])), 1)
+        >>> structural_margins(g, np.array([True, False, False, False, False, False])).tolist()
+        [True, True, False, False, False, False]
+    """
+    declared = np.asarray(structural, dtype=bool)
+    interior = declared[grid.interior_ids()]
+    covered = np.zeros(grid.n_ext, dtype=bool)
+    possible = np.zeros(grid.n_ext, dtype=bool)
+    for mp in _margin_maps(grid):
+        covered[mp] = True
+        possible[mp[~interior]] = True
+    return declared | (covered & ~possible)
 
 
 def _band_round(v: float, scale: float, sig: int) -> tuple[float, float, float]:

@@ -130,3 +130,33 @@ def test_series_flags_thresholds_follow_the_profile():
     need = prof.min_safe_count
     assert series_flags(2, pd.Series([need] * 40), prof) == []
     assert [f[1] for f in series_flags(2, pd.Series([need] * 39 + [need - 1]), prof)] == ["SeriesMinimumCheck"]
+
+
+def test_declared_structural_zeros_are_marked_not_flagged(stage):
+    # Outcome by censoring reason: only censored index events have a reason; the other pairs cannot occur.
+    t = pd.DataFrame(
+        {
+            "event": [0, 0, 1, 2],
+            "reason": ["coverage_end", "data_cutoff", "", "competing"],
+            "n": [40, 55, 300, 25],
+        }
+    )
+    impossible = [(0, ""), (0, "competing"), (1, "competing"), (1, "coverage_end"), (1, "data_cutoff")]
+    impossible += [(2, ""), (2, "coverage_end"), (2, "data_cutoff")]
+    o = outputs.save_table(t, "cohort", "by outcome", "all", index="event", structural_zeros=impossible)
+    assert o.status == "pass" and set(o.reasons["status"]) == {"pass"}
+    assert set(o.reasons["rule"]) == {"StructuralZeroCheck"}  # each cell, and the totals made only of them
+    entry = json.loads((stage / "cohort" / "results.json").read_text(encoding="utf-8"))["results"]["t1.cohort"]
+    assert len(entry["properties"]["structural_cells"]) == len(impossible)
+    assert "PresenceOfZeroCheck" not in entry["files"][0]["sdc"]["cells"]
+    clearance = (stage / "cohort" / "CLEARANCE.md").read_text(encoding="utf-8")
+    assert "- Structural zeros: 8 cell(s) that cannot occur" in clearance and "- Flags: none" in clearance
+    # Undeclared, the same zeros (and the class disclosure they make) are left to the checker.
+    bare = outputs.save_table(t, "bare", "by outcome", "all", index="event")
+    assert bare.status == "review" and {"PresenceOfZeroCheck", "ClassDisclosureCheck"} <= set(bare.reasons["rule"])
+    # A declared row that has counts is flagged, and a declaration for the wrong shape is refused.
+    wrong = outputs.save_table(t, "wrong", "by outcome", "all", index="event", structural_zeros=[*impossible, (1, "")])
+    assert wrong.status == "review"
+    assert ("StructuralZeroCheck", "review") in set(zip(wrong.reasons["rule"], wrong.reasons["status"], strict=True))
+    with pytest.raises(DJSUserError, match="structural_zeros="):
+        outputs.save_table(t, "short", "by outcome", "all", index="event", structural_zeros=[(0,)])
