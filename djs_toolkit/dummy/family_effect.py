@@ -139,20 +139,21 @@ def plant_family_effect(
     e = rng.exponential(1.0, kid.size)
     t_obs = e / np.where(arm == 1, rate1, rate0)
     nxt = t0 + np.maximum(np.ceil(t_obs), 1).astype(np.int64)
-    # Drop what the careers simulation drew after time zero; the last earlier index now leads to the planted one.
+    # Drop what the careers simulation drew after time zero (offences, and the indexes of their contacts).
     kid_t0 = np.full(persons.n, NA, dtype=np.int64)
     kid_t0[kid] = t0
     late = (kid_t0[c["person"]] != NA) & (c["offence_date"] > kid_t0[c["person"]])
     keep_ix = ~late[c["index_type"] >= 0]
     c = {k: v[~late] for k, v in c.items()}
     ix = {k: v[keep_ix] for k, v in ix.items()}
-    planted_next = np.full(persons.n, NA, dtype=np.int64)
-    planted_next[kid] = np.where(nxt <= day_of(EXTRACT_END), nxt, NA)
+    # Indexes still waiting at time zero (next offence after it, or none drawn before the extract end) lead to the
+    # child's first offence after their index date among those drawn here, set once the careers are continued:
+    # the planted one, or a later one for an index dated after it (a contact before time zero whose case ends
+    # after). Left as they were, an index with none drawn kept none, and one dated after the planted offence lost
+    # its next offence, while the files hold both (truth/index_events said "no re-entry" where there was one).
     p_ix = ix["person"]
-    points_late = (kid_t0[p_ix] != NA) & (ix["next_offence"] != NA) & (ix["next_offence"] > kid_t0[p_ix])
-    new_next = np.where(planted_next[p_ix] > ix["index_date"], planted_next[p_ix], NA)
-    ix["next_offence"] = np.where(points_late, new_next, ix["next_offence"])
-    go = planted_next[kid] != NA
+    waiting = (kid_t0[p_ix] != NA) & ((ix["next_offence"] == NA) | (ix["next_offence"] > kid_t0[p_ix]))
+    go = nxt <= day_of(EXTRACT_END)
     earlier = np.isin(c["person"], kid[go])  # their offences up to time zero: prior contacts of later indexes
     cont = simulate_careers(
         rng,
@@ -163,6 +164,9 @@ def plant_family_effect(
         starts=(kid[go], nxt[go]),
         history=(c["person"][earlier], c["offence_date"][earlier]),
     )
+    drawn = cont.contacts or {"person": np.zeros(0, np.int64), "offence_date": np.zeros(0, np.int64)}
+    first = EventIndex(drawn["person"], drawn["offence_date"]).next_after(p_ix[waiting], ix["index_date"][waiting])
+    ix["next_offence"][waiting] = np.where(first >= 0, first, NA)
     if cont.contacts:
         c = {k: np.concatenate([c[k], cont.contacts[k]]) for k in c}
         ix = {k: np.concatenate([ix[k], cont.indexes[k]]) for k in ix}
