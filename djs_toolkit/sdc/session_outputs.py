@@ -123,8 +123,9 @@ class CurvesAndTables(SessionBase):
                 None,
                 "SurvivalTableCheck",
                 prof.status_after_protection,
-                "steps aggregated to the threshold, tail cut, cumulative counts rounded: a checker confirms the "
-                "curve's context",
+                f"confirm the protection applied by the profile: every step holds at least {prof.min_safe_count} "
+                f"events, the curve stops before fewer than {prof.min_safe_count} are at risk, cumulative censored "
+                "and competing counts are rounded",
             )
         ]
         for g in sc.withheld:
