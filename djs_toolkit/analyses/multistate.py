@@ -78,6 +78,9 @@ class Journeys:
         fit: the unprotected estimates (`survival.MultistateFit`): for the researcher, never for release.
         rows: the start-stop rows, one per person and spell (records: never for release).
         info: cohort facts (start, window, people, late entries, the state rule's parameters).
+        counts_behind: for ``occupation`` and ``intensities``, the unprotected counts behind each published value
+            (same key and value columns), to pass as ``counts=`` when saving the statistic (`outputs.save_table`
+            checks the statistic through them): never for release.
     """
 
     states: tuple[str, ...]
@@ -90,6 +93,7 @@ class Journeys:
     fit: MultistateFit
     rows: pd.DataFrame = field(repr=False)
     info: dict[str, Any] = field(default_factory=dict)
+    counts_behind: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
 
 def _start_sql(start: str | Selector) -> tuple[str, str, str]:
@@ -331,15 +335,16 @@ def multistate(
     counts = _protect(session, occ_wide, f"{name}_states", "people in each state at each time since the start event",
                       population)  # fmt: skip
     hid = _withheld(counts, occ_wide)
-    occ = _occupation(fit, occ_wide, hid, by)
+    occ, occ_behind = _occupation(fit, occ_wide, hid, by)
     # -- transitions per interval
     trans_wide, trans_hid, transitions = _transitions(session, rows, move_grid, by, name, population)
-    intens = _intensities(fit, trans_wide, trans_hid, by, move_grid)
+    intens, int_behind = _intensities(fit, trans_wide, trans_hid, by, move_grid)
     sequences = _sequences(session, rows, chosen, name, population)
     info.update(
         {"states": chosen, "step_days": int(step_days), "move_step_days": int(move_step_days), "threshold": threshold}
     )
-    return Journeys(chosen, grid, occ, intens, counts, transitions, sequences, fit, rows, info)
+    behind = {"occupation": occ_behind, "intensities": int_behind}
+    return Journeys(chosen, grid, occ, intens, counts, transitions, sequences, fit, rows, info, behind)
 
 
 def _grid(horizon: int, step: int) -> np.ndarray:
@@ -349,7 +354,12 @@ def _grid(horizon: int, step: int) -> np.ndarray:
     return grid if horizon - grid[-1] < step / 2 else np.r_[grid, float(horizon)]
 
 
-def _occupation(fit: MultistateFit, wide: pd.DataFrame, hid: pd.DataFrame, by: str | None) -> pd.DataFrame:
+_STAT_COLUMNS = ("estimate", "std_error", "ci_lower", "ci_upper")
+
+
+def _occupation(
+    fit: MultistateFit, wide: pd.DataFrame, hid: pd.DataFrame, by: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Probabilities at the reporting times, withheld where the count of people in the state is."""
     long = cast(pd.Series, wide.stack()).reset_index(name="n")  # stubs type stack() as a DataFrame
     withheld = hid.stack().to_numpy()
@@ -359,8 +369,10 @@ def _occupation(fit: MultistateFit, wide: pd.DataFrame, hid: pd.DataFrame, by: s
     out = long.merge(est.drop(columns="n_at_risk"), on=keys, how="left")
     cols = ["n", "estimate", "std_error", "ci_lower", "ci_upper"]
     out[cols] = out[cols].astype(float)
+    raw = out["n"].to_numpy().copy()
     out.loc[withheld, cols] = np.nan
-    return out
+    behind = out[keys].assign(**{c: raw.astype(np.int64) for c in _STAT_COLUMNS})
+    return out, behind
 
 
 def _transitions(
@@ -391,7 +403,7 @@ def _transitions(
 
 def _intensities(
     fit: MultistateFit, wide: pd.DataFrame, hid: pd.DataFrame, by: str | None, grid: np.ndarray
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cumulative intensities at the reporting times, where every interval count up to the time is released."""
     h = fit.hazards.rename(columns={"grp": by} if by else {})
     h = h.assign(transition=h["from_state"] + " -> " + h["to_state"], time=h["time"].astype(int))
@@ -406,8 +418,10 @@ def _intensities(
     out = both.merge(h[[*keys, "n_at_risk", "cumhaz", "std_error", "ci_lower", "ci_upper"]], on=keys, how="left")
     cols = ["transitions", "cumhaz", "std_error", "ci_lower", "ci_upper"]
     out[cols] = out[cols].astype(float)
+    raw = out["transitions"].to_numpy().copy()
     out.loc[~out["shown"].to_numpy(bool), cols] = np.nan
-    return out.drop(columns=["shown", "n_at_risk"])
+    out = out.drop(columns=["shown", "n_at_risk"])
+    return out, out[keys].assign(**{c: raw.astype(np.int64) for c in _STAT_COLUMNS})
 
 
 def _sequences(session: Session, rows: pd.DataFrame, chosen: tuple[str, ...], name: str, population: str) -> Output:

@@ -99,6 +99,10 @@ def test_protected_tables_on_tiny(tiny_extract):
     occ = j.occupation
     # a probability is published exactly where its count is
     assert (occ["estimate"].isna() == occ["n"].isna()).all()
+    # the counts behind each value (for save_table's counts=) are the unprotected ones, the same where released
+    behind = j.counts_behind["occupation"]
+    shown_n = occ["n"].notna().to_numpy()
+    assert (behind["estimate"].to_numpy()[shown_n] == occ["n"].to_numpy()[shown_n]).all()
     assert (occ.groupby(["sex", "time"])["estimate"].sum() <= 1.0 + 1e-9).all()
     ok = occ.dropna()
     assert ((ok["ci_lower"] <= ok["estimate"] + 1e-12) & (ok["estimate"] <= ok["ci_upper"] + 1e-12)).all()
