@@ -21,7 +21,7 @@ from djs_toolkit.outputs.stage import RunContext
 from djs_toolkit.sdc import Output, Session, load_profile
 from djs_toolkit.sdc.release_tables import RATIO_STATISTICS
 from djs_toolkit.sdc.report import reason_frame
-from djs_toolkit.sdc.rules import worst
+from djs_toolkit.sdc.rules import statistic_kind, worst
 
 __all__ = ["MAX_UNITS", "add_reason", "check_frame", "problems_error"]
 
@@ -257,17 +257,33 @@ def _restate(
     )
     if ratio_checked:
         return out
-    add_reason(
-        out,
-        "CountsOnlyCheck",
-        "review",
-        "check each value's numerator (value x count) and the count minus it are 0 or not small: pass counts= as "
-        "a column of the table to have them checked"
-        if statistic in RATIO_STATISTICS
-        else f"check no cell's `{statistic}` is dominated by one or two units (its counts were checked: threshold, "
-        f"zeros, suppression); or make it with outputs.session().pivot_table(...) to have dominance checked",
-    )
+    add_reason(out, "CountsOnlyCheck", "review", _counts_only_question(statistic))
     return out
+
+
+def _counts_only_question(statistic: str) -> str:
+    """The one thing a checker decides about a statistic checked through its counts only (threshold, zeros and
+    suppression done), by what the statistic is."""
+    kind = statistic_kind(statistic)
+    if statistic in RATIO_STATISTICS:
+        return (
+            "check each value's numerator (value x count) and the count minus it are 0 or not small: pass counts= "
+            "as a column of the table to have them checked"
+        )
+    if kind == "linear":
+        return (
+            f"check no cell's `{statistic}` is dominated by one or two units (its counts were checked); or make it "
+            "with outputs.session().pivot_table(...) to have dominance checked"
+        )
+    if kind in ("position", "extreme"):
+        return (
+            f"check each `{statistic}` is a value shared by several units or rounded, not one unit's value (its "
+            "counts were checked); or make it with outputs.session().pivot_table(...) to have it checked"
+        )
+    return (
+        f"check `{statistic}` cannot be turned back into a small count or one unit's value (only the counts "
+        "behind each cell were checked)"
+    )
 
 
 def check_frame(

@@ -100,6 +100,10 @@ def test_means_keep_their_dominance_question(stage):
     o = outputs.save_table(t, "days", "mean days", "trials", statistic="mean", counts="n", index="year")
     assert o.status == "review" and _rules(o) == ["CountsOnlyCheck"]
     assert "dominated" in o.reasons["summary"].iloc[0]
+    t = t.rename(columns={"mean_days": "median_days"})
+    m = outputs.save_table(t, "medians", "median days", "trials", statistic="median", counts="n", index="year")
+    assert m.status == "review" and _rules(m)[0] == "CountsOnlyCheck"
+    assert "shared by several units" in m.reasons["summary"].iloc[0]
 
 
 def test_series_coefficients_judged_by_the_series_they_were_fitted_on(stage):
