@@ -343,6 +343,9 @@ def suppressed_lines(results: dict[str, dict[str, Any]], threshold: int | None =
             continue
         total = int(_withheld_cells(entry).get("suppressed", 0))
         share = share_text(entry.get("properties", {}))
+        structural = len(entry.get("properties", {}).get("structural_cells", []))
+        if structural:  # declared by the analysis (save_table(structural_zeros=...)): not withheld, not flagged
+            lines.append(f"- {uid} ({kind_of(entry)}): {structural} cell(s) are structural zeros that cannot occur.")
         if not total:
             if entry.get("properties", {}).get("withheld_share"):  # protected as a whole (overlap sets, curves)
                 controls = "; ".join(entry.get("djs_toolkit", {}).get("controls", [])) or "protected"

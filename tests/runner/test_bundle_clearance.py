@@ -241,3 +241,15 @@ def test_cell_positions_are_where_sacro_viewer_reads_them_in_the_released_csv(tm
     withheld = entry["files"][0]["sdc"]["cells"]["suppressed"]
     assert withheld  # the viewer's reading: the row under the first header line, the column after the first column
     assert all(rows[1 + r][1 + c] == "[suppressed]" for r, c in withheld)
+
+
+def test_structural_zeros_declared_by_the_analysis_are_said_as_such_not_as_suppression():
+    from djs_toolkit.sdc.request import suppressed_lines
+
+    sdc = {"summary": {}, "cells": {}}
+    entry = {"status": "pass", "type": "table", "properties": {"structural_cells": [[0, 1], [2, 1]]}}
+    entry["files"] = [{"name": "release/t.csv", "sdc": sdc}]
+    assert suppressed_lines({"t": entry}, 10)[2:] == [
+        "- t (table): 2 cell(s) are structural zeros that cannot occur.",
+        "",
+    ]
