@@ -154,6 +154,22 @@ model["imd_missing"] = imd.isna().astype(int)
 covariates = ["female", "sex_missing", "age_band", "log1p_priors", "imd_q1", "imd_missing", "prior_possession_claim",
               "prior_family_case"]
 model[["prior_possession_claim", "prior_family_case"]] = model[["prior_possession_claim", "prior_family_case"]].astype(int)
+# A level with fewer index events or outcome events than the threshold would give them away (the checker fails such
+# a model): a rare age band is counted with the largest band (the label says so) and a rare indicator is left out
+# (its records join the reference level), each with a note.
+def rare(level):
+    return level.sum() < threshold or model.loc[level, "reentered"].sum() < threshold
+bands = model["age_band"].value_counts()
+few_bands = [b for b in bands.index if rare(model["age_band"] == b)]
+if few_bands and len(few_bands) < len(bands):
+    largest = next(b for b in bands.index if b not in few_bands)
+    merged = f"{largest} or {', '.join(map(str, few_bands))}"
+    model["age_band"] = model["age_band"].replace({b: merged for b in [largest, *few_bands]})
+    print(f"age bands with too few index or outcome events counted with {largest}: {', '.join(map(str, few_bands))}")
+for c in [c for c in covariates if c not in ("age_band", "log1p_priors")]:
+    if model[c].nunique() > 1 and (rare(model[c] == 1) or rare(model[c] == 0)):
+        covariates.remove(c)
+        print(f"{c} left out of the models: one of its levels has too few index or outcome events")
 covariates = [c for c in covariates if model[c].nunique() > 1]
 if covariates and model["reentered"].sum() >= 10:
     cox_fit = cox(model, "duration", "reentered", covariates, cluster="person_id")
@@ -209,3 +225,20 @@ if pr_measures:
     by_type = per_cohort.groupby(["age_group", "index_type"])[["n_offenders", "n_reoffenders", "reoffences"]].sum()
     outputs.save_table(by_type, "pr_by_type", "court-proven reoffending by age group and index type, all complete cohorts",
                        "first eligible index per person per cohort").status
+
+# %%
+# Finding: the headline in words, from the protected table only. outputs.save_text releases it only if every
+# number in it is a released value of this run (or derived from one: a percentage, "1 in N", a difference); `djs
+# brief` puts it first in the run's brief, word for word.
+from djs_toolkit.brief.words import days, share
+
+steps = km_saved.table.reset_index()
+steps = steps[(steps["time"] > 0) & (steps["time"] <= 365)].dropna(subset=["estimate", "ci_lower", "ci_upper"])
+who = {"M": "men", "F": "women", "M or not recorded": "men (or sex not recorded)",
+       "F or not recorded": "women (or sex not recorded)"}
+lines = [f"Within {days(r['time'])} of {index_text[index_type]}, {share(r['estimate'], r['ci_lower'], r['ci_upper'])} "
+         f"of {who.get(str(g), f'people in group {g}')} had {outcome_text[outcome]}."
+         for g, r in ((g, s.iloc[-1]) for g, s in steps.groupby("sex", sort=False))]
+if lines:
+    outputs.save_text("finding", " ".join(lines), f"the share with {outcome_text[outcome]} within a year, by sex",
+                      f"{index_type} index events", sources=["km"])
