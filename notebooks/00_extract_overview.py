@@ -77,3 +77,18 @@ outputs.save_figure(fig, "volumes_fig", underlying=vol)
 
 # %%
 spine.coverage(extract)[["dataset", "start", "end", "cliff", "observed_until", "present"]]
+
+# %%
+# Finding: the headline in words, from the protected table only. outputs.save_text releases it only if every
+# number in it is a released value of this run (or derived from one: a percentage, "1 in N", a difference); `djs
+# brief` puts it first in the run's brief, word for word.
+from djs_toolkit.brief.words import count, source
+
+shown = vol.table.reset_index().dropna(subset=["events"])
+full = shown[shown["year"] < end.year] if partial else shown  # a part year is not compared with whole ones
+if len(full):
+    year = int(full["year"].max())
+    top = full[full["year"] == year].sort_values("events").iloc[-1]
+    outputs.save_text("finding", f"In {year}, more linked events came from {source(str(top['dataset']))} than from any "
+                      f"other part of the justice system: {count(top['events'])} events.",
+                      "the dataset with the most linked events in the last whole year", sources=["volumes"])

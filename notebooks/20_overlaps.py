@@ -123,3 +123,19 @@ if all_sets:
     outputs.save_table(rel, "linkage_sensitivity",
                        f"change in overlap counts under perturbed linkage (drop {drop_rate:.0%} of links, merge {merge_rate:.0%})",
                        "people with an event in the common window", statistic="percent_change", counts="exclusive").status
+
+# %%
+# Finding: the headline in words, from the protected table only. outputs.save_text releases it only if every
+# number in it is a released value of this run (or derived from one: a percentage, "1 in N", a difference); `djs
+# brief` puts it first in the run's brief, word for word.
+from djs_toolkit.brief.words import count, dataset, share, years
+
+rows = incidence.table.reset_index().dropna(subset=["cumulative_incidence", "ci_lower", "ci_upper", "n_index"])
+who = {"M": "men", "F": "women"}
+lines = [f"Of {count(r['n_index'])} {who.get(str(r[cols[0]]), f'people ({r[cols[0]]})') if cols else 'people'} with "
+         f"{dataset(first)}, {share(r['cumulative_incidence'], r['ci_lower'], r['ci_upper'])} had "
+         f"{dataset(then)} within {years(within_days)}."
+         for _, r in rows.sort_values("n_index", ascending=False).head(3).iterrows()]
+if lines:
+    outputs.save_text("finding", " ".join(lines), f"how often {dataset(then)} follows {dataset(first)}", population,
+                      sources=["ordered"])

@@ -128,3 +128,21 @@ fig.subplots_adjust(top=0.9 - 0.045 * title.count("\n"))  # room for a selector'
 # Drawn only from the released series and the ITS fitted on it: the figure takes their status and names them.
 outputs.save_figure(fig, "flows_fig", underlying=saved, source=[saved] + ([its_saved] if fit is not None else []))
 plt.close(fig)
+
+# %%
+# Finding: the headline in words, from the protected table only. outputs.save_text releases it only if every
+# number in it is a released value of this run (or derived from one: a percentage, "1 in N", a difference); `djs
+# brief` puts it first in the run's brief, word for word.
+parts = []
+if fit is not None:
+    for _, r in fit.params.reset_index().iterrows():
+        term = str(r.iloc[0])
+        if term.startswith("level_change_") and pd.notna(r["ratio"]):
+            when = pd.Timestamp(term.removeprefix("level_change_") + "-01").strftime("%B %Y")
+            chance = "this could be chance" if r["ci_lower"] < 0 < r["ci_upper"] else "this is unlikely to be chance"
+            parts.append(f"from {when} the monthly number was {r['ratio']:.2f} times what the trend before would "
+                         f"give ({chance})")
+if parts:
+    outputs.save_text("finding", "Allowing for the trend and the time of year, " + "; ".join(parts) + ".",
+                      f"the change in {kind} flows at each interruption", "monthly counts (protected)",
+                      sources=["its"])

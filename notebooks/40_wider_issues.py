@@ -111,3 +111,22 @@ for t in fig.texts:
 fig.set_size_inches(w, h + extra)
 outputs.save_figure(fig, "transitions_fig", underlying=counts)
 plt.close(fig)
+
+# %%
+# Finding: the headline in words, from the protected table only. outputs.save_text releases it only if every
+# number in it is a released value of this run (or derived from one: a percentage, "1 in N", a difference); `djs
+# brief` puts it first in the run's brief, word for word.
+from djs_toolkit.brief.words import SOURCES, count, source
+
+moves = counts.table.reset_index()
+total = "All" if group_by else "transitions"
+if total in moves.columns:
+    # one part of the justice system to another: not the margins' "All" row, not a move within one
+    moves = moves[moves["from_dataset"].isin(list(SOURCES)) & moves["to_dataset"].isin(list(SOURCES))]
+    moves = moves[moves["from_dataset"] != moves["to_dataset"]].dropna(subset=[total])
+if total in moves.columns and len(moves):
+    top = moves.sort_values(total).iloc[-1]
+    outputs.save_text("finding", f"Among the people studied, the most common move from one part of the justice system "
+                      f"to another was from {source(str(top['from_dataset']))} to {source(str(top['to_dataset']))}: "
+                      f"{count(top[total])} moves.", "the most common transition between jurisdictions", pop_line,
+                      sources=["transitions"])

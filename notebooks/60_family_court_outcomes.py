@@ -161,3 +161,19 @@ plt.close(fig)
 # sex and prior contacts did to the naive one. A weighted estimate is only as good as the covariates: read the
 # E-value against what is known about unrecorded factors (care history, reasons for proceedings), and compare
 # `method="overlap"` when some children's propensities are near 0 or 1.
+
+# %%
+# Finding: the headline in words, from the protected table only. outputs.save_text releases it only if every
+# number in it is a released value of this run (or derived from one: a percentage, "1 in N", a difference); `djs
+# brief` puts it first in the run's brief, word for word.
+hr = saved["hazard_ratio"].table.reset_index() if "hazard_ratio" in saved else pd.DataFrame()
+cols_needed = ["hr", "ci_lower", "ci_upper"]
+if set(cols_needed) <= set(hr.columns):
+    weighted = hr[hr.iloc[:, 0].astype(str) == "weighted"].dropna(subset=cols_needed)
+    if len(weighted):
+        r = weighted.iloc[0]
+        outputs.save_text("finding", f"Weighted so that the two groups of children were alike at the order, children "
+                          f"with a {str(result.treated).lower()} had a first criminal offence at {r['hr']:.2f} times the rate of "
+                          f"children with a {str(result.control).lower()} (95% confidence interval {r['ci_lower']:.2f} to "
+                          f"{r['ci_upper']:.2f}).", "the weighted hazard ratio in words", population,
+                          sources=["hazard_ratio"])
