@@ -303,6 +303,8 @@ def _clearance(session: Session, results: dict[str, dict[str, Any]]) -> str:
             f"- Withheld: {share_text(o.properties) or 'not measured'}",
             f"- Flags: {', '.join(sorted(set(o.reasons.loc[o.reasons['status'] != 'pass', 'rule']))) or 'none'}",
         ]
+        if o.properties.get("figure_sources"):  # save_figure(source=...): what the checker compares the figure with
+            lines.append(f"- Drawn only from: {', '.join(map(str, o.properties['figure_sources']))} (released tables)")
         if o.properties.get("structural_cells"):  # declared by the analysis: not zeros for the checker to judge
             lines.append(f"- Structural zeros: {len(o.properties['structural_cells'])} cell(s) that cannot occur")
         for e in o.exceptions:

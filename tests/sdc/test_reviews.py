@@ -51,6 +51,7 @@ def test_figure_drawn_from_released_tables_takes_their_status_and_names_them(sta
     entry = record["results"]["t1.g_fig"]
     assert entry["status"] == "pass" and "t1.h" in json.dumps(entry)
     assert sorted(q.name for q in (stage / "g_fig" / "release").iterdir()) == ["t1.g_fig.csv", "t1.g_fig.png"]
+    assert "- Drawn only from: t1.g, t1.h (released tables)" in (stage / "g_fig" / "CLEARANCE.md").read_text("utf-8")
     # Without a declared source the figure stays review, naming the table to compare it with.
     bare = outputs.save_figure(_fig(), "bare_fig", underlying=t)
     assert bare.status == "review" and _rules(bare) == ["FigureCheck"]
