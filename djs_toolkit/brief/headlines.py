@@ -13,9 +13,11 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
@@ -217,15 +219,21 @@ def headlines(view: BundleView, label: str) -> list[Headline]:
     params = run.get("parameters", {})
     outs = view.outputs_of(label)
     found: list[Headline] = []
+    covered: set[str] = set()  # tables a researcher's finding already states: no second headline from them
     for o in outs:
         if o.method == "text":
             md = next(f for f in o.files if f.endswith(".md"))
-            found.append(Headline(view.text(md).strip(), [o.uid], researcher=True))
+            side = next((f for f in o.files if f.endswith(".sources.json")), None)
+            cited = {s["file"] for n in (json.loads(view.text(side))["numbers"] if side else []) for s in n["sources"]}
+            tables = [x for x in outs if x.csv and Path(x.csv).name in cited]
+            covered.update(x.uid for x in tables)
+            fig, alt = next((f for f in (_figure(view, outs, x) for x in tables) if f[0]), (None, ""))
+            found.append(Headline(view.text(md).strip(), [o.uid, *(x.uid for x in tables)], fig, alt, True))
     index = INDEX_EVENTS.get(str(params.get("index_type", "")), "the people in this analysis")
     outcome = dataset(str(params.get("outcome") or "any_criminal_court"))
     ranked: list[tuple[int, int, Headline]] = []
     for k, o in enumerate(outs):
-        if not o.csv or o.uid.endswith("_fig") or o.method == "text":
+        if not o.csv or o.uid.endswith("_fig") or o.method == "text" or o.uid in covered:
             continue
         if o.type == "survival":
             rank, text = 0, _survival(view, o, index, outcome)
