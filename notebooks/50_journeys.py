@@ -141,3 +141,26 @@ sequences = outputs.save_table(j.sequences, "sequences", f"first three moves aft
 fig = sequence_plot(sequences, title=f"First moves after {what}")
 outputs.save_figure(fig, "sequences_fig", underlying=sequences)
 plt.close(fig)
+
+# %%
+# Finding: the headline in words, from the protected table only. outputs.save_text releases it only if every
+# number in it is a released value of this run (or derived from one: a percentage, "1 in N", a difference); `djs
+# brief` puts it first in the run's brief, word for word.
+import pandas as pd
+
+from djs_toolkit.brief.words import days, share
+
+where = {"civil": "in a civil court case", "family": "in a family court case",
+         "criminal court": "in a criminal court case", "custody": "in prison custody", "probation": "on probation"}
+tables = [t.table.reset_index() for t in (occupation, bounds["lower"], bounds["upper"])]
+lines = []
+if len(tables[0]) and "time" in tables[0].columns:
+    last = tables[0][tables[0]["time"] == tables[0]["time"].max()].iloc[0]  # last reporting time, first group
+    e, lo, hi = (t[(t["time"] == last["time"]) & ((t[by] == last[by]) if by else True)].iloc[0] for t in tables)
+    group = f" ({by.replace('_', ' ')}: {last[by]})" if by else ""
+    found = [(e[s], lo[s], hi[s], s) for s in where if s in e.index and pd.notna([e[s], lo[s], hi[s]]).all()]
+    lines = [f"{days(last['time']).capitalize()} after {what}, {share(p, p_lo, p_hi)} of people{group} were "
+             f"{where[s]}." for p, p_lo, p_hi, s in sorted(found, reverse=True)[:2]]
+if lines:
+    outputs.save_text("finding", " ".join(lines), f"where people are at the end of follow-up after {what}",
+                      population, sources=["occupation", "occupation_lower", "occupation_upper"])
