@@ -181,7 +181,11 @@ def _largest(view: BundleView, o: Output) -> str | None:
     if o.statistic not in ("", "count") or o.type not in ("table", "histogram") or o.uid.endswith(".cohort"):
         return None
     t = view.table(str(o.csv))
-    values = t.select_dtypes("number").drop(columns=["year", "time", "month", "cohort"], errors="ignore")
+    # margins ("All") are totals, not a group: the largest group is the headline
+    if any(" | " in str(c) for c in t.columns):  # joined row keys ("sex | time"): no plain sentence reads them
+        return None
+    t = t[~(t.select_dtypes(exclude="number").astype(str) == "All").any(axis=1)]
+    values = t.select_dtypes("number").drop(columns=["year", "time", "month", "cohort", "All"], errors="ignore")
     labels = [c for c in t.columns if c not in values.columns]  # year and the like name the row: labels
     if values.empty or not labels:
         return None
