@@ -373,11 +373,13 @@ def save_text(
         raise problems_error(problems, f"save_text({name!r})")
     only = None if sources is None else [str(s) for s in sources]
     tables = stage_tables(ctx.stage_dir, only)
-    saved = {f.parent.parent.name for f in Path(ctx.stage_dir).glob("*/release/*.csv")}
+    # A source never saved is a mistake in the call; a source saved but not released (failed) only leaves its
+    # numbers without a source, so the text fails closed like any output and the notebook runs on.
+    saved = {f.parent.name for f in Path(ctx.stage_dir).glob("*/results.json")}
     if only is not None and (missing := sorted(set(only) - saved)):
         raise DJSUserError(
-            f"save_text({name!r}): sources {missing} are not saved (or not released) in this run: save those tables "
-            f"first with save_table, or leave sources= out"
+            f"save_text({name!r}): sources {missing} are not saved in this run: save those tables first with "
+            f"save_table, or leave sources= out"
         )
     traces = trace_numbers(text, released_values(tables))
     uid = ctx.uid(name)

@@ -107,6 +107,8 @@ def test_sources_restrict_the_tables_and_must_exist(stage):
     assert save_text("f2", "70 people were in c.", "c", sources=["ab"]).status == "fail"
     with pytest.raises(DJSUserError, match="sources"):
         save_text("f3", "70 people.", "c", sources=["nope"])
+    save_table(pd.DataFrame({"g": ["e", "f"], "n": [3, 4]}), "ef", "people by g", "all people")  # all withheld
+    assert save_text("f5", "3 people were in e.", "e", sources=["ef"]).status == "fail"  # fails closed, no raise
     with pytest.raises(DJSUserError, match="text is empty"):
         save_text("f4", " ", "c")
 
