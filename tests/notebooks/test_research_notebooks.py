@@ -34,7 +34,7 @@ def bundle(tiny_extract_dir, tmp_path_factory):
 def test_every_notebook_and_parameter_set_runs(bundle):
     _, report = bundle
     expected = {spec.label for spec in load_pipeline(ROOT / "pipeline.yaml").runs}
-    assert len(expected) == 18
+    assert len(expected) == 23
     assert {r["run"]: r["status"] for r in report.rows} == dict.fromkeys(expected, "ok")
     # exit code 1 means the safety scan withheld something (fail closed); that is checked below, not here.
     assert report.bundle is not None
@@ -83,4 +83,7 @@ def test_the_whole_release_attack_recovers_nothing(bundle):
     assert not res.findings and res.seconds < 60
     # one route for survival tables: every KM and CIF output went through the safe path
     curves = [k for k in doc["results"] if k.split(".", 1)[1] in ("km", "cif")]
-    assert curves and all(doc["results"][k]["properties"]["method"] in ("km", "cif") for k in curves)
+    weighted = [k for k in curves if doc["results"][k]["djs_toolkit"]["statistic"] == "weighted_risk"]
+    assert curves and all(doc["results"][k]["properties"]["method"] in ("km", "cif") for k in set(curves) - set(weighted))
+    # the target trial's weighted curves are checked through their unweighted counts (numbers at risk, events)
+    assert weighted and all(doc["results"][k]["djs_toolkit"]["n"] for k in weighted)
