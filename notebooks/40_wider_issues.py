@@ -84,7 +84,9 @@ for c in caveats:
 keys = ["from_dataset", "to_dataset"] + ([group_by] if group_by else [])
 counts = outputs.save_table(tr[keys + ["transitions"]], "transitions",
                             f"transitions between jurisdictions{gap}" + (f", by {group_by} with totals" if group_by else ""),
-                            pop_line, margins=group_by or False, comments=caveats)
+                            pop_line, margins=group_by or False, comments=caveats,
+                            # a move from a jurisdiction to itself is not a transition: those zeros are structural
+                            structural_zeros=[(d, d) for d in sorted(set(tr["from_dataset"]) | set(tr["to_dataset"]))])
 counts.table.head(12)
 
 # %%
