@@ -53,7 +53,7 @@ __all__ = ["NUMBER", "SIDECAR", "Trace", "Value", "released_values", "save_text"
 # A number in prose: 5,808 / 0.52 / 52% / 1 in 2. Digits inside a word or a name (cif_365, 2011Q1) and footnote
 # markers ([^a]) are not numbers of the prose; a leading minus is read as part of the words ("fell by").
 NUMBER = re.compile(r"(?<![\w.^])(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w]|\.\d)(?P<pct>\s?%)?")
-_ONE_IN = re.compile(r"(?<![\w.])1 in (?P<n>\d+(?:,\d{3})*)(?![\w.%])")
+_ONE_IN = re.compile(r"(?<![\w.])1 in (?P<n>\d+(?:,\d{3})*)(?![\w%]|\.\d)")  # a full stop may end the sentence
 _CONVENTION = re.compile(r"(?<![\w.])95\s?% confidence interval", re.IGNORECASE)
 _LABEL_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 SIDECAR = ".sources.json"
@@ -274,7 +274,10 @@ def trace_numbers(text: str, values: Sequence[Value]) -> list[Trace]:
             (
                 idx.values[i]
                 for i in idx.near(1.0 / n, 1.0 / (n - 0.5) - 1.0 / (n + 0.5) if n > 1 else 0.5)
-                if 0 < idx.values[i].value <= 1 and round(1.0 / idx.values[i].value) == n
+                # N is 1/p rounded either way at a half (a notebook rounds the unrounded p, e.g. 14/259 -> 18.5 -> 18;
+                # the CSV's six decimals give 18.50002 -> 19): within half a unit, plus the CSV's rounding of p
+                if 0 < idx.values[i].value <= 1
+                and abs(1.0 / idx.values[i].value - n) <= 0.5 + 1e-6 / idx.values[i].value ** 2
             ),
             None,
         )

@@ -130,3 +130,10 @@ def test_a_number_printed_from_the_unrounded_table_reads_the_rounded_csv():
     # the notebook prints 0.0524996 as 5.2%; the released CSV holds 0.052500 (six decimals)
     assert _rules("5.2% of people", {"t.csv": "g,p\na,0.052500\n"}) == [("5.2%", "percentage")]
     assert _rules("5.4% of people", {"t.csv": "g,p\na,0.052500\n"}) == [("5.4%", None)]
+
+
+def test_one_in_n_at_a_half_and_at_the_end_of_a_sentence():
+    # 14/259: the notebook rounds 18.5 to 18, the CSV's 0.054054 gives 18.50002; both name the released proportion
+    vals = released_values({"t.csv": "row,p,n\n0,0.054054,259\n"})
+    got = [(t.number, t.rule) for t in trace_numbers("About 1 in 18. About 1 in 19. Not 1 in 17.", vals)]
+    assert got == [("1 in 18", "one_in"), ("1 in 19", "one_in"), ("1 in 17", None)]
