@@ -68,5 +68,7 @@ def test_every_module_publishes_the_same_labels(tiny_extract):
     }
     for name, got in sexes.items():
         # transitions read sex from both contacts' records, so a missing sex there is rare (none on some draws)
-        want = ["F", "M", MISSING_LABEL] if name != "transitions" else [s for s in ("F", "M", MISSING_LABEL) if s in got]
+        want = (
+            ["F", "M", MISSING_LABEL] if name != "transitions" else [s for s in ("F", "M", MISSING_LABEL) if s in got]
+        )
         assert got == want and {"F", "M"} <= set(got), (name, got)

@@ -84,6 +84,8 @@ def test_the_whole_release_attack_recovers_nothing(bundle):
     # one route for survival tables: every KM and CIF output went through the safe path
     curves = [k for k in doc["results"] if k.split(".", 1)[1] in ("km", "cif")]
     weighted = [k for k in curves if doc["results"][k]["djs_toolkit"]["statistic"] == "weighted_risk"]
-    assert curves and all(doc["results"][k]["properties"]["method"] in ("km", "cif") for k in set(curves) - set(weighted))
+    assert curves and all(
+        doc["results"][k]["properties"]["method"] in ("km", "cif") for k in set(curves) - set(weighted)
+    )
     # the target trial's weighted curves are checked through their unweighted counts (numbers at risk, events)
     assert weighted and all(doc["results"][k]["djs_toolkit"]["n"] for k in weighted)
