@@ -44,6 +44,7 @@ RATIO_STATISTICS = frozenset(
         "share",
         "cumulative_incidence",
         "survival",
+        "probability",
     }
 )
 # Statistics whose value is a relative change of the count beside it: count x (1 + value) is a count.

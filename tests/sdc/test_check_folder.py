@@ -209,3 +209,12 @@ def test_session_table_checks_a_ratio_times_its_count_as_a_count():
             rel.append(({i: 1.0}, k, k))
     lo, hi = attacker_range(4, rel, 0)
     assert hi - lo >= 10
+
+
+@pytest.mark.parametrize("stat", ["probability", "proportion"])
+def test_a_probability_times_its_count_is_a_count_like_any_ratio(stat):
+    # A state-occupation or any other probability beside its count: 0.075 x 40 = 3 people, withheld with a complement
+    v = pd.DataFrame({"p": [0.075, 0.5, 0.4, 0.3]}, index=pd.Index(list("abcd"), name="q"))
+    n = pd.DataFrame({"p": [40, 60, 50, 70]}, index=v.index)
+    o = Session(ledger=False).table(v, n, statistic=stat, name="p")
+    assert np.isnan(o.table.loc["a", "p"]) and o.mask["p"].sum() == 2
