@@ -72,7 +72,7 @@ def project_from_args(args: argparse.Namespace, default_dir: Path) -> Project:
             f"warning: CLEARANCE.md will mark {len(missing)} project field(s) TO COMPLETE ({', '.join(missing)}): "
             f"write them in {path if args.project else PROJECT_FILE} or pass --project-id, --project-title, "
             "--researcher, --organisation, --contact, --aims",
-            file=sys.stderr,
+            file=sys.stdout,
             flush=True,
         )
     return project

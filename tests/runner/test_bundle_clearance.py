@@ -199,7 +199,7 @@ def test_djs_check_warns_before_it_starts_and_fills_the_fields_it_was_given(tmp_
     t.to_csv(d / "courts.counts.csv", index=False)
     monkeypatch.chdir(tmp_path)
     assert main(["check", str(d), "--project-id", "2024/9", "--researcher", "A", "--researcher", "B"]) == 0
-    out = capsys.readouterr().err
+    out = capsys.readouterr().out
     assert out.startswith("warning: CLEARANCE.md will mark 4 project field(s) TO COMPLETE (Project title,")
     folder = tmp_path / "from_stata-checked"
     text = (folder / "CLEARANCE.md").read_text(encoding="utf-8")
