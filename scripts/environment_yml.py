@@ -10,7 +10,7 @@ Example:
     >>> spec = {"project": {"requires-python": ">=3.10", "dependencies": ["duckdb>=1.0"]},
     ...         "build-system": {"requires": ["setuptools>=61"]}}
     >>> conda_requirements(spec)
-    ['python>=3.10', 'python-duckdb>=1.0', 'setuptools>=61', 'pip']
+    ['python>=3.10', 'duckdb>=1.0', 'setuptools>=61', 'pip']
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONDA_EXTRAS = ("lab",)
 # From the test extra: what running the test suite needs (not the lint and type tools).
 TEST_PACKAGES = ("pytest", "hypothesis")
-# PyPI name -> conda-forge name where they differ (conda-forge's `duckdb` is a metapackage of `python-duckdb`;
-# `matplotlib-base` is matplotlib without a Qt back end, which batch figures never use).
-CONDA_NAMES = {"duckdb": "python-duckdb", "matplotlib": "matplotlib-base"}
+# PyPI name -> conda-forge name where they differ. None today: conda-forge's `duckdb` (which installs
+# `python-duckdb`) and `matplotlib` go by PyPI's names, so environment.yml names every dependency as pyproject does.
+CONDA_NAMES: dict[str, str] = {}
 _REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;]*)")
 HEADER = """\
 # GENERATED from pyproject.toml by scripts/environment_yml.py (`make environment.yml`): do not edit by hand.
@@ -98,7 +98,7 @@ def conda_requirements(spec: dict) -> list[str]:
 
     Example:
         >>> conda_requirements({"project": {"dependencies": ["matplotlib>=3.7"]}})
-        ['matplotlib-base>=3.7', 'pip']
+        ['matplotlib>=3.7', 'pip']
     """
     py = spec["project"].get("requires-python")
     specs = [f"python{py.replace(' ', '')}"] if py else []

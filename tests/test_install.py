@@ -75,8 +75,8 @@ def test_every_runtime_dependency_and_jupyterlab_is_in_environment_yml_with_the_
         conda_name = envgen.CONDA_NAMES.get(pip_name, pip_name)
         assert conda_name in env, f"{pip_name} (conda: {conda_name}) missing from environment.yml"
         assert env[conda_name] == version, f"{conda_name}: {env[conda_name]!r} here, {version!r} in pyproject.toml"
-    # conda-forge's names where PyPI's differ: the Python binding of DuckDB, matplotlib without Qt
-    assert env["python-duckdb"] == ">=1.0" and "duckdb" not in env and "matplotlib" not in env
+    # every dependency under PyPI's name (conda-forge's duckdb and matplotlib are the same packages)
+    assert env["duckdb"] == ">=1.0" and "matplotlib" in env
     assert env["python"] == project["requires-python"]
     # what `pip install --no-deps --no-build-isolation -e .` needs installed, and the tests' runner
     for req, version in _specs(PYPROJECT["build-system"]["requires"]).items():
@@ -119,7 +119,7 @@ def test_make_targets_for_lab_and_environment_yml():
 @pytest.mark.parametrize("doc", ["README.md", "docs/workflow.md"])
 def test_install_sections_name_no_package_versions_by_hand(doc):
     text = (REPO / doc).read_text(encoding="utf-8")
-    names = requirement_names(PYPROJECT["project"]["dependencies"]) | {"jupyterlab", "python-duckdb"}
+    names = requirement_names(PYPROJECT["project"]["dependencies"]) | {"jupyterlab"}
     by_hand = [n for n in sorted(names) if re.search(rf"\b{re.escape(n)}\s*(>=|==)", text, re.I)]
     assert not by_hand, f"{doc} lists versions of {by_hand}: point to pyproject.toml instead"
     assert "make environment.yml" in text and "make lab" in text
