@@ -13,6 +13,8 @@ statistic without those counts cannot be checked and fails.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -147,30 +149,17 @@ def curve_output(
     ids = False
     group = " | ".join(by) if by else None
     start = "entry" if delayed else None
+    common: dict[str, Any] = {
+        "by": group,
+        "entry": start,
+        "times": times,
+        "data": data,
+        "name": name,
+        "description": description,
+        "record_id": ids,
+        "population": population,
+    }
     if kind == "km":
         data["event"] = (data["code"] == 1).astype(int)
-        return session.km(
-            "time",
-            "event",
-            by=group,
-            entry=start,
-            times=times,
-            data=data,
-            name=name,
-            description=description,
-            record_id=ids,
-            population=population,
-        )
-    return session.cif(
-        "time",
-        "code",
-        cause=1,
-        by=group,
-        entry=start,
-        times=times,
-        data=data,
-        name=name,
-        description=description,
-        record_id=ids,
-        population=population,
-    )
+        return session.km("time", "event", **common)
+    return session.cif("time", "code", cause=1, **common)
