@@ -17,7 +17,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-__all__ = ["min_max", "minimise", "quiet_stdout"]
+__all__ = ["min_max", "minimise", "model", "quiet_stdout"]
 
 _STARTED = False
 
@@ -62,8 +62,16 @@ def _solver() -> highspy.Highs:
     return h
 
 
-def _model(A: sparse.spmatrix, row_bounds: np.ndarray, col_bounds: np.ndarray, cost: np.ndarray) -> highspy.Highs:
-    """A HiGHS solver holding the LP `min cost @ x`, `row_lo <= A @ x <= row_hi`, `col_lo <= x <= col_hi`."""
+def model(A: sparse.spmatrix, row_bounds: np.ndarray, col_bounds: np.ndarray, cost: np.ndarray) -> highspy.Highs:
+    """A HiGHS solver holding the LP `min cost @ x`, `row_lo <= A @ x <= row_hi`, `col_lo <= x <= col_hi`, to run,
+    change (bounds, costs) and run again from the last optimal basis.
+
+    Example:
+        >>> h = model(sparse.csr_matrix([[1.0, 1.0]]), np.array([[7.0, 7.0]]), np.array([[0.0, 5.0], [0.0, 5.0]]),
+        ...           np.array([1.0, 2.0]))
+        >>> h.run() == highspy.HighsStatus.kOk, list(h.getSolution().col_value)
+        (True, [5.0, 2.0])
+    """
     A = sparse.csc_matrix(A, dtype=np.float64)
     m, n = A.shape
     h = _solver()
@@ -93,7 +101,7 @@ def minimise(A: sparse.spmatrix, row_bounds: np.ndarray, col_bounds: np.ndarray,
         >>> minimise(A, np.array([[7.0, 7.0]]), np.array([[0.0, 5.0], [0.0, 5.0]]), np.array([1.0, 2.0])).tolist()
         [5.0, 2.0]
     """
-    h = _model(A, row_bounds, col_bounds, cost)
+    h = model(A, row_bounds, col_bounds, cost)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
@@ -123,7 +131,7 @@ def min_max(
     """
     c = np.asarray(cost, np.float64)
     n = len(c)
-    h = _model(A, row_bounds, col_bounds, c)
+    h = model(A, row_bounds, col_bounds, c)
     found = []
     for sign in (1.0, -1.0):
         if sign < 0:

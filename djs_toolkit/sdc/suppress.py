@@ -12,6 +12,9 @@ narrow become targets of another round, and a table that cannot be protected fai
 
 from __future__ import annotations
 
+import copy
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +25,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from djs_toolkit.sdc.audit import PublishedSystem, audit
 from djs_toolkit.sdc.evidence import Grid
 from djs_toolkit.sdc.lp import minimise, quiet_stdout
+from djs_toolkit.sdc.witness import Witnesses
 
 __all__ = [
     "SuppressionResult",
@@ -272,42 +276,6 @@ def complement_milp(
     return sup, np.asarray(unresolved, dtype=np.int64)
 
 
-def _witness(
-    A: sparse.csr_matrix, x: np.ndarray, lb: np.ndarray, sup: np.ndarray, t: int, w: float, cost: np.ndarray
-) -> np.ndarray | None:
-    """Cells two attacker-feasible tables differing by ``w`` in cell t move, as few and cheap as an LP finds.
-
-    Two perturbations y1, y2 of the withheld cells (``A y = 0``, cells above their lower bounds) with
-    ``y1_t - y2_t = w``: they exist exactly when the attacker's interval for t is at least ``w`` wide. Minimising
-    the cost of the moves keeps the support small, so few witnesses depend on any one complement. None when
-    no such pair exists.
-    """
-    free = np.flatnonzero(sup)
-    sub = sparse.csc_matrix(A)[:, free].tocoo()  # built from arrays: sparse stacking cost twice the solve
-    used = np.unique(sub.row)  # equations without a withheld cell hold whatever moves
-    r, c, v = np.searchsorted(used, sub.row), sub.col, sub.data
-    k, m = len(free), len(used)
-    pos = int(np.flatnonzero(free == t)[0])
-    link = np.array([pos, k + pos, 2 * k + pos, 3 * k + pos])
-    eq = sparse.csc_matrix(
-        (
-            np.r_[v, -v, v, -v, 1.0, -1.0, -1.0, 1.0],
-            (np.r_[r, r, r + m, r + m, np.full(4, 2 * m)], np.r_[c, c + k, c + 2 * k, c + 3 * k, link]),
-        ),
-        shape=(2 * m + 1, 4 * k),
-    )
-    down = x[free] - lb[free]
-    upper = np.r_[np.full(k, np.inf), down, np.full(k, np.inf), down]
-    rhs = np.r_[np.zeros(2 * m), w]
-    found = minimise(eq, np.column_stack([rhs, rhs]), np.column_stack([np.zeros(4 * k), upper]), np.tile(cost[free], 4))
-    if found is None:
-        return None
-    y = found.reshape(4, k)
-    moved = np.zeros(len(x), dtype=bool)
-    moved[free[(np.abs(y[0] - y[1]) > 1e-7) | (np.abs(y[2] - y[3]) > 1e-7)]] = True
-    return moved
-
-
 def drop_redundant(
     A: sparse.csr_matrix,
     x: np.ndarray,
@@ -321,7 +289,7 @@ def drop_redundant(
     """Publish again every complement the targets do not need, dearest first (a pass over the whole table).
 
     Complements chosen one target at a time often become unnecessary once later targets' complements exist.
-    Each target keeps a witness (`_witness`: the cells two attacker-feasible tables differing by its width move);
+    Each target keeps a witness (`Witnesses`: the cells two attacker-feasible tables differing by its width move);
     a complement no witness uses is released at once, otherwise only the targets whose witness uses it are
     re-checked. Cells in ``keep`` (primary cells, cells unpublished by design) stay withheld.
 
@@ -333,26 +301,19 @@ def drop_redundant(
         [True, False, True, False]
     """
     sup = np.asarray(sup, dtype=bool).copy()
-    A = sparse.csc_matrix(A)  # `_witness` takes columns
+    witnesses = Witnesses(A, x, lb, sup, cost)
     seen: dict[int, np.ndarray] = {}
     for t in targets:
-        moved = _witness(A, x, lb, sup, int(t), float(width[t]), cost)
+        moved = witnesses.moved(int(t), float(width[t]))
         if moved is None:  # not protected yet: the audit rounds deal with it, nothing can be released for it
             return sup
         seen[int(t)] = moved
     candidates = np.flatnonzero(sup & ~np.asarray(keep, dtype=bool))
     for c in candidates[np.argsort(-cost[candidates], kind="stable")]:
-        trial = sup.copy()
-        trial[c] = False
-        found: dict[int, np.ndarray] = {}
-        for t, moved in seen.items():
-            if moved[c]:
-                again = _witness(A, x, lb, trial, t, float(width[t]), cost)
-                if again is None:
-                    break
-                found[t] = again
-        else:
-            sup = trial
+        found = witnesses.trial(int(c), {t: float(width[t]) for t, moved in seen.items() if moved[c]})
+        if found is not None:
+            witnesses.release(int(c))
+            sup[c] = False
             seen.update(found)
     return sup
 
@@ -397,8 +358,39 @@ def secondary_suppression(
     x = np.asarray(x, dtype=np.float64)
     n = grid.n_ext
     lb = np.zeros(n) if lower_bound is None else np.asarray(lower_bound, dtype=np.float64)
-    A = table_equations(grid)
     primary = np.asarray(primary, dtype=bool)
+    # The pattern depends only on the table's shape and these arrays: a table checked again (the counts behind a
+    # probability, its confidence limits and the count table itself are one table) reuses it.
+    arrays = (x, primary, np.asarray(width, dtype=np.float64), lb)
+    key = hashlib.sha256(repr((grid.shape, max_rounds, time_limit)).encode())
+    for a in arrays:
+        key.update(np.ascontiguousarray(a).tobytes())
+    found = _DONE.get(key.hexdigest())
+    if found is None:
+        found = _secondary_suppression(grid, *arrays, max_rounds, time_limit)
+        _DONE[key.hexdigest()] = found
+        while len(_DONE) > _DONE_SIZE:
+            _DONE.popitem(last=False)
+    else:
+        _DONE.move_to_end(key.hexdigest())
+    return copy.deepcopy(found)
+
+
+_DONE: OrderedDict[str, SuppressionResult] = OrderedDict()
+_DONE_SIZE = 32
+
+
+def _secondary_suppression(
+    grid: Grid,
+    x: np.ndarray,
+    primary: np.ndarray,
+    width: np.ndarray,
+    lb: np.ndarray,
+    max_rounds: int,
+    time_limit: float,
+) -> SuppressionResult:
+    n = grid.n_ext
+    A = table_equations(grid)
     grand = n - 1
     allow = np.ones(n, dtype=bool)
     allow[grand] = bool(primary[grand])  # the grand total is published unless it is itself sensitive
