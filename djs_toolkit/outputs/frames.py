@@ -23,7 +23,7 @@ from djs_toolkit.sdc.release_tables import RATIO_STATISTICS
 from djs_toolkit.sdc.report import reason_frame
 from djs_toolkit.sdc.rules import statistic_kind, worst
 
-__all__ = ["MAX_UNITS", "add_reason", "check_frame", "problems_error"]
+__all__ = ["MAX_UNITS", "add_reason", "check_frame", "declared_cells", "problems_error"]
 
 MAX_UNITS = 200_000_000  # a count table is checked by expanding it to one record per unit: bounded memory
 
@@ -174,12 +174,11 @@ def _checked_counts(
     population: str,
     ctx: RunContext,
     margins: bool = False,
-    structural_zeros: Sequence[tuple] = (),
+    structural: Sequence[tuple] = (),
 ) -> Output:
     """Check a table of counts by expanding it to one record per unit and running the checker's crosstab.
 
-    `structural_zeros`: row labels (one per key column) of rows that cannot occur; every value column of such a row
-    is declared a structural zero (labels not in the table are ignored: nothing to declare there).
+    `structural`: cells that cannot occur, each its key labels and value column (`declared_cells`).
 
     The columns of `cnt` are a table dimension (a wide table: disjoint units per column); with one column, the
     counts belong to the rows. With `margins`, the crosstab's totals row and column are published with the table.
@@ -196,17 +195,9 @@ def _checked_counts(
         return pd.Series(cat, name=label)
 
     rows = []
-    key_levels = []
     for k in keys:
         levels = _sorted_levels(frame[k])
-        key_levels.append(levels)
         rows.append(expand(np.repeat(levels.get_indexer(frame[k]), nv), levels, k))
-    structural = [
-        (*z, v)
-        for z in structural_zeros
-        if all(lab in lv for lab, lv in zip(z, key_levels, strict=True))
-        for v in values
-    ]
     col = expand(np.tile(np.arange(nv), len(frame)), pd.Index(values), measure)
     s = Session(ctx.profile, ledger=ctx.ledger, run=ctx.run_name)
     # The expanded records are made up: they enter the ledger as released counts only, compared by content.
@@ -218,8 +209,86 @@ def _checked_counts(
         description=description,
         population=population,
         record_id=False,
-        structural_zeros=structural or None,
+        structural_zeros=list(structural) or None,
     )
+
+
+def declared_cells(
+    spec: Sequence[object] | pd.DataFrame | None,
+    frame: pd.DataFrame,
+    keys: list,
+    values: list,
+    problems: list[str],
+) -> list[tuple]:
+    """The cells `structural_zeros=` declares, each as its key labels then its value column (the crosstab's cell).
+
+    Three forms, one per call: row labels (one per key column: every value column of the row), cell labels (those
+    and a value column) or a boolean DataFrame shaped like the table as saved (index: the key columns; columns:
+    value columns; True = cannot occur). A label must be one of its column's labels in the table; anything else
+    is added to `problems` (positions and counts only: no label is repeated back).
+
+    Example:
+        >>> f = pd.DataFrame({"year": [2010, 2011], "mags": [0, 40], "prison": [30, 35]})
+        >>> declared_cells([(2010, "mags")], f, ["year"], ["mags", "prison"], [])
+        [(2010, 'mags')]
+        >>> declared_cells([2010], f, ["year"], ["mags", "prison"], [])
+        [(2010, 'mags'), (2010, 'prison')]
+    """
+    if spec is None or (not isinstance(spec, pd.DataFrame) and not len(spec)):
+        return []
+    how = (
+        f"one label per key column ({', '.join(map(str, keys))}) for a whole row, or those and a value column "
+        f"({', '.join(map(str, values))}) for one cell, or a DataFrame of True/False shaped like the table"
+    )
+    if isinstance(spec, pd.DataFrame):
+        entries = _mask_cells(spec, keys, values, problems)
+        if entries is None:
+            return []
+    elif isinstance(spec, (str, bytes)) or not isinstance(spec, Sequence):
+        problems.append(f"structural_zeros= takes a list of label tuples or a DataFrame: {how}")
+        return []
+    else:
+        entries = [z if isinstance(z, tuple) else (z,) for z in spec]
+    arity = {len(z) for z in entries}
+    if any(isinstance(z, pd.DataFrame) for z in spec if not isinstance(spec, pd.DataFrame)) or len(arity) > 1:
+        problems.append(f"structural_zeros= mixes forms: use one of them for the whole table: {how}")
+        return []
+    n = arity.pop() if arity else len(keys)
+    if n not in (len(keys), len(keys) + 1):
+        problems.append(f"structural_zeros= entries have {n} label(s): give {how}")
+        return []
+    levels = [set(frame[k]) for k in keys] + [set(values)]
+    unmatched = [i for i, z in enumerate(entries, 1) if not all(lab in lv for lab, lv in zip(z, levels, strict=False))]
+    if unmatched:
+        where = ", ".join(map(str, unmatched[:5])) + (" ..." if len(unmatched) > 5 else "")
+        problems.append(
+            f"structural_zeros= entries {where} ({len(unmatched)} of {len(entries)}) match no cell of the table: "
+            f"each label must be one of its column's labels in the table; give {how}"
+        )
+        return []
+    cells = entries if n == len(keys) + 1 else [(*z, v) for z in entries for v in values]
+    return list(dict.fromkeys(cells))
+
+
+def _mask_cells(mask: pd.DataFrame, keys: list, values: list, problems: list[str]) -> list[tuple] | None:
+    """The True cells of a boolean DataFrame shaped like the table (key columns as index, value columns)."""
+    names = [n for n in mask.index.names if n is not None]
+    shape_ok = mask.index.nlevels == len(keys) and (not names or list(mask.index.names) == keys)
+    if not shape_ok or not set(mask.columns) <= set(values):
+        problems.append(
+            f"structural_zeros= as a DataFrame must be shaped like the table: index the key columns "
+            f"({', '.join(map(str, keys))}), columns among the value columns ({', '.join(map(str, values))})"
+        )
+        return None
+    if not all(pd.api.types.is_bool_dtype(mask[c]) for c in mask.columns):
+        problems.append("structural_zeros= as a DataFrame holds True/False only (True = the cell cannot occur)")
+        return None
+    return [
+        (*(r if isinstance(r, tuple) else (r,)), c)
+        for r, row in zip(mask.index, mask.to_numpy(bool), strict=True)
+        for c, hit in zip(mask.columns, row, strict=True)
+        if hit
+    ]
 
 
 def _restate(
@@ -297,7 +366,7 @@ def check_frame(
     ctx: RunContext,
     problems: list[str],
     margins: bool | str = False,
-    structural_zeros: Sequence[object] = (),
+    structural_zeros: Sequence[object] | pd.DataFrame = (),
 ) -> Output:
     """Read `table` as row labels and values and check it under the run's profile (`save_table`'s DataFrame path).
 
@@ -326,12 +395,12 @@ def check_frame(
         if statistic == "count"
         else (None if counts is None else _counts_frame(counts, frame, keys, values, index, problems))
     )
-    zeros = [z if isinstance(z, tuple) else (z,) for z in structural_zeros]
-    if zeros and (statistic != "count" or any(len(z) != len(keys) for z in zeros)):
-        problems.append(
-            f"structural_zeros= takes the row labels of rows that cannot occur in a count table, one label per key "
-            f"column ({', '.join(map(str, keys))}), e.g. [{tuple('...' for _ in keys)}]"
-        )
+    zeros = declared_cells(structural_zeros, frame, keys, values, problems)
+    if zeros and statistic != "count":
+        if counts is None:
+            problems.append("structural_zeros= declares zeros of the counts behind the table: pass counts= too")
+        elif isinstance(counts, str):  # one count column behind every value of a row: its cells are the rows'
+            zeros = list(dict.fromkeys((*z[:-1], counts) for z in zeros))
     if problems:
         raise problems_error(problems, f"save_table({uid!r})")
     shown = frame.set_index(keys)[values].sort_index()
@@ -382,9 +451,7 @@ def check_frame(
             f"more than {MAX_UNITS} units: check it from the records with outputs.session()",
         )
         return out
-    oc = _checked_counts(
-        frame, keys, cnt, uid, description, population, ctx, margins=bool(margins), structural_zeros=zeros
-    )
+    oc = _checked_counts(frame, keys, cnt, uid, description, population, ctx, margins=bool(margins), structural=zeros)
     oc.command = f"save_table({uid!r}, statistic={statistic!r})"
     oc.properties["method"] = "save_table"
     # Derived values only from protected counts: what the statistic, nested counts and companions give away.

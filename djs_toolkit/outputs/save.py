@@ -119,7 +119,11 @@ def _finish(
     _SAVED.add(o)
     register(ctx, o, load_profile(ctx.profile), given)  # later tables of the run stay consistent with this one
     withheld = int(o.mask.to_numpy().sum()) if o.mask is not None and o.mask.size else 0
-    flags = o.reasons["rule"].value_counts().sort_index() if len(o.reasons) else pd.Series(dtype=int)
+    # Declared structural zeros are marks, not flags: said as such, apart from what is left for the checker.
+    marks = o.reasons[(o.reasons["rule"] == "StructuralZeroCheck") & (o.reasons["status"] == "pass")]
+    shown = o.reasons.drop(marks.index)
+    flags = shown["rule"].value_counts().sort_index() if len(shown) else pd.Series(dtype=int)
+    structural = len(o.properties.get("structural_cells", []))
     # Counts and rule names only: this line lands in the executed notebook, a log (ehrql DEVELOPERS.md, docs/workflow.md
     # §1.4).
     print(
@@ -127,6 +131,7 @@ def _finish(
         + (f", {withheld} cell(s) withheld" if withheld else "")
         + (f" ({share})" if withheld and (share := share_text(o.properties)) else "")
         + ("; flags: " + ", ".join(f"{r} x{c}" for r, c in flags.items()) if len(flags) else "")
+        + (f"; {structural} structural zero(s) declared" if structural else "")
         + ("; NOT released" if o.status == "fail" else "")
     )
     return o
@@ -146,7 +151,7 @@ def save_table(
     data: pd.DataFrame | None = None,
     event: object = None,
     margins: bool | str = False,
-    structural_zeros: Sequence[object] = (),
+    structural_zeros: Sequence[object] | pd.DataFrame = (),
 ) -> Output:
     """Check a table or a fitted model under the run's profile and stage it for release; returns the checked Output.
 
@@ -181,10 +186,17 @@ def save_table(
             crosstab margins, computed from the unprotected counts: never a sum of protected cells). True: the
             totals of every row and column as laid out; a key column's name: that column's levels become
             columns, and each row's total over them is published (column "All"), e.g. ``margins="sex"``.
-        structural_zeros: for a count table, the row labels (a tuple, one label per key column) of rows that
-            cannot occur (a year outside a dataset's coverage, a move from a court to the same court): their zeros
-            are marked structural in the pack, not flagged for the checker. A declared row that has counts is
-            flagged.
+        structural_zeros: the cells of a count table (or of the `counts=` behind a statistic) that cannot occur
+            (a year outside a dataset's coverage, a move from a court to the same court), in one of three forms:
+            row labels (a tuple, one label per key column: every value column of the row); cell labels (those and
+            a value column, e.g. ``(2008, "mags_hocas")`` in a table saved with ``index="year"`` and a column per
+            dataset); or a DataFrame of True/False shaped like the table as saved (the key columns as its index,
+            value columns; True = cannot occur). Labels are the table's own, as laid out for release (after
+            ``margins=<column>`` spreads a column). Their zeros are published as zeros that cannot occur (listed
+            as structural in CLEARANCE.md and results.json, not flagged for the checker) and count as known zeros
+            when withheld cells are protected. A declared cell that has records fails the whole output (the
+            declaration is wrong: nothing is released); an entry that matches no cell of the table, has the wrong
+            number of labels or mixes forms is refused with a `DJSUserError`.
 
     Returns:
         The checked Output (status `pass`, `review` or `fail`; `fail` is recorded but never released).
@@ -196,6 +208,14 @@ def save_table(
         saved days: review, 4 cell(s) withheld (45.1% of the total in withheld cells); flags: ...
         >>> o.table["mean_days"].tolist()  # 2021 has 3 trials; 2019 is withheld too, or the total would give it
         [nan, 38.0, nan]
+
+        Structural zeros, cell by cell: crown court records start in 2013, so 2012 cannot hold one.
+
+        >>> v = pd.DataFrame({"year": [2012, 2013], "crown": [0, 40], "mags": [35, 38]})
+        >>> o = save_table(v, "vol", "events per year", "all events", index="year", structural_zeros=[(2012, "crown")])
+        saved vol: pass; 1 structural zero(s) declared
+        >>> int(o.table.loc[2012, "crown"]), o.properties["structural_cells"]  # published: a zero that cannot occur
+        (0, [(0, 0)])
     """
     ctx = current_context()
     problems = _common_problems(name, description, population)

@@ -159,9 +159,10 @@ def test_declared_structural_zeros_are_marked_not_flagged(stage):
     # Undeclared, the same zeros (and the class disclosure they make) are left to the checker.
     bare = outputs.save_table(t, "bare", "by outcome", "all", index="event")
     assert bare.status == "review" and {"PresenceOfZeroCheck", "ClassDisclosureCheck"} <= set(bare.reasons["rule"])
-    # A declared row that has counts is flagged, and a declaration for the wrong shape is refused.
+    # A declared row that has counts fails the output (tests/outputs/test_structural_zeros.py), and a declaration for
+    # the wrong shape is refused.
     wrong = outputs.save_table(t, "wrong", "by outcome", "all", index="event", structural_zeros=[*impossible, (1, "")])
-    assert wrong.status == "review"
-    assert ("StructuralZeroCheck", "review") in set(zip(wrong.reasons["rule"], wrong.reasons["status"], strict=True))
+    assert wrong.status == "fail"
+    assert ("StructuralZeroCheck", "fail") in set(zip(wrong.reasons["rule"], wrong.reasons["status"], strict=True))
     with pytest.raises(DJSUserError, match="structural_zeros="):
         outputs.save_table(t, "short", "by outcome", "all", index="event", structural_zeros=[(0,)])
