@@ -53,9 +53,17 @@ print("problem kinds:", ", ".join(sorted(set(report.problems["kind"]))) or "none
 
 # %%
 volumes = spine.event_counts(extract, by=["dataset", "year"])
+# A year before a dataset's coverage starts or after it ends cannot hold its records: those zeros are structural
+# (declared, not zeros for the checker to judge), except before the start of a left-censored dataset (prison keeps
+# journeys begun earlier) and after the end of probation, whose window is one of referral dates (supervision of a
+# referral made in it ends later). Years after observed_until but inside the window hold records (a coverage cliff).
+cov = spine.coverage(extract).set_index("dataset")
+outside = [(year, d) for d in volumes["dataset"].unique() for year in volumes["year"].unique()
+           if (year < cov.at[d, "start"].year and not cov.at[d, "left_censored"])
+           or (year > cov.at[d, "end"].year and d != "probation_delius")]
 vol = outputs.save_table(volumes[["dataset", "year", "events"]], "volumes",
                          "events per dataset and calendar year", "all linked person-events in the extract",
-                         index="year")
+                         index="year", structural_zeros=outside)
 # People per dataset over the whole extract, not per year: beside events per dataset-year, people per dataset-year
 # would give by subtraction how few people had a second event in a year (the output checker fails that pair).
 per_dataset = spine.event_counts(extract, by=["dataset"])
