@@ -31,6 +31,7 @@ __all__ = [
     "check_sha256_manifest",
     "describe_holder",
     "process_alive",
+    "project_root",
     "sha256_file",
     "write_csv",
     "write_sha256_manifest",
@@ -409,3 +410,19 @@ class FileLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: the working folder) holding pipeline.yaml, pyproject.toml
+    or .git; `start` itself when there is none. Jupyter starts kernels in the notebook's folder, so this keeps a
+    notebook's interactive outputs and its project's ledger in the project, not beside the notebook.
+
+    Example:
+        >>> project_root(Path("/")) == Path("/")
+        True
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if any((folder / marker).exists() for marker in ("pipeline.yaml", "pyproject.toml", ".git")):
+            return folder
+    return here

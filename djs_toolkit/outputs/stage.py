@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.fileio import atomic_write_bytes, atomic_write_json, check_sha256_manifest, write_sha256_manifest
+from djs_toolkit.fileio import (
+    atomic_write_bytes,
+    atomic_write_json,
+    check_sha256_manifest,
+    project_root,
+    write_sha256_manifest,
+)
 from djs_toolkit.sdc import Output, Session
 
 __all__ = [
@@ -77,22 +83,6 @@ class RunContext:
             't'
         """
         return f"{self.run_name}.{name}" if self.run_name else name
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above `start` (default: the working folder) holding pipeline.yaml, pyproject.toml
-    or .git; `start` itself when there is none. Jupyter starts kernels in the notebook's folder, so this keeps
-    interactive outputs in the project's `outputs/`, not beside the notebook.
-
-    Example:
-        >>> project_root(Path("/")) == Path("/")
-        True
-    """
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if any((folder / marker).exists() for marker in ("pipeline.yaml", "pyproject.toml", ".git")):
-            return folder
-    return here
 
 
 def configure(profile: str | None = None, stage_dir: str | Path | None = None) -> RunContext:

@@ -26,6 +26,7 @@ import shutil
 from pathlib import Path
 
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.fileio import project_root
 from djs_toolkit.sdc.ledger import Ledger, LedgerEntry
 
 __all__ = [
@@ -42,21 +43,6 @@ __all__ = [
 
 ENV_LEDGER = "DJS_LEDGER"
 OFF = ("off", "none", "false", "0", "no")
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above `start` (default: the working folder) holding pipeline.yaml, pyproject.toml
-    or .git; `start` itself when there is none.
-
-    Example:
-        >>> project_root(Path("/")) == Path("/")
-        True
-    """
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if any((folder / marker).exists() for marker in ("pipeline.yaml", "pyproject.toml", ".git")):
-            return folder
-    return here
 
 
 def default_ledger(start: Path | None = None) -> Path | None:
