@@ -27,6 +27,7 @@ import pandas as pd
 
 from djs_toolkit._version import __version__
 from djs_toolkit.errors import DJSUserError
+from djs_toolkit.fileio import atomic_write_bytes
 from djs_toolkit.sdc.acro import export_acro
 from djs_toolkit.sdc.output import Output
 from djs_toolkit.sdc.request import TO_COMPLETE, Project, kind_of, project_lines, summary_lines, suppressed_lines
@@ -44,10 +45,7 @@ DO_NOT_RELEASE = "DO-NOT-RELEASE"
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, text.encode("utf-8"))  # the text as it is: a CSV cell may hold a line break
 
 
 def _csv_text(table: pd.DataFrame, mask: pd.DataFrame | None, index: bool = True) -> str:
