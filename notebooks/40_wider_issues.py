@@ -82,17 +82,21 @@ for c in caveats:
 
 # %%
 keys = ["from_dataset", "to_dataset"] + ([group_by] if group_by else [])
+# A move from a jurisdiction to itself is not a transition: those zeros are structural, in the counts and in the
+# counts behind the median days (declared for the jurisdictions that are both a from and a to in the table).
+same = sorted(set(tr["from_dataset"]) & set(tr["to_dataset"]))
+itself = [(d, d, *g) for d in same for g in ([(v,) for v in tr[group_by].unique()] if group_by else [()])]
 counts = outputs.save_table(tr[keys + ["transitions"]], "transitions",
                             f"transitions between jurisdictions{gap}" + (f", by {group_by} with totals" if group_by else ""),
                             pop_line, margins=group_by or False, comments=caveats,
-                            # a move from a jurisdiction to itself is not a transition: those zeros are structural
-                            structural_zeros=[(d, d) for d in sorted(set(tr["from_dataset"]) | set(tr["to_dataset"]))])
+                            structural_zeros=[(d, d) for d in same])
 counts.table.head(12)
 
 # %%
 medians = outputs.save_table(tr[keys + ["median_days", "transitions"]], "transition_days",
                              f"median days from one contact to the next in another jurisdiction{gap}",
-                             f"transitions of {pop_line}", statistic="median", counts="transitions", comments=caveats)
+                             f"transitions of {pop_line}", statistic="median", counts="transitions", comments=caveats,
+                             structural_zeros=itself)
 medians.table.reset_index().head(12)
 
 # %%

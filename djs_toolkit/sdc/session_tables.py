@@ -165,14 +165,18 @@ def _structural_known(
 
     sup = prot.suppressed & ~known
     res = audited(sup)
-    for _ in range(5):  # as secondary_suppression: complements for the cells found too narrow, then audit again
+    # As secondary_suppression: one exact programme per cell left too narrow (largest first; the complements kept
+    # are free), joint rounds only for what that leaves; then the complements no withheld cell needs are released.
+    narrow = res.index[~res["ok"].to_numpy()].to_numpy()
+    sup, _ = complement_milp(A, x, lb, sup, allow, cost, narrow[np.argsort(-x[narrow], kind="stable")], width)
+    res = audited(sup)
+    for _ in range(4):
         narrow = res.index[~res["ok"].to_numpy()].to_numpy()
         if not len(narrow):
+            sup = drop_redundant(A, x, lb, sup, prot.primary, np.flatnonzero(prot.primary), width, cost)
+            res = audited(sup)
             break
         sup, _ = complement_milp(A, x, lb, sup, allow, cost, narrow, width, joint=True)
-        res = audited(sup)
-    if bool(res["ok"].all()):  # release the complements no withheld cell needs any more, and audit what is left
-        sup = drop_redundant(A, x, lb, sup, prot.primary, np.flatnonzero(prot.primary), width, cost)
         res = audited(sup)
     ok = bool(res["ok"].all())
     pub = np.where(sup, np.nan, values)
