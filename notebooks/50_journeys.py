@@ -99,14 +99,19 @@ def wide(frame, column, across):
 occ, behind = j.occupation, j.counts_behind["occupation"]
 order = list(j.states)
 people = wide(behind, "estimate", "state")[order]  # unprotected counts: given to the checker, never printed
+# At time zero the start event's own contact is active, so nobody followed from then is in a state the rule ranks
+# below it (no contact; civil too after a family case): those zeros are structural, declared cell by cell.
+below = ["no contact"] + (["civil"] if start != "possession" else [])
+at_start = people.index.get_level_values("time") == 0
+impossible = people.assign(**{s: at_start & (s in below) for s in people.columns})  # True: cannot occur
 occupation = outputs.save_table(
     wide(occ, "estimate", "state")[order], "occupation",
     f"probability of being in each state at each time since {what} (Aalen-Johansen)",
-    population, statistic="probability", counts=people)
+    population, statistic="probability", counts=people, structural_zeros=impossible)
 bounds = {b: outputs.save_table(
     wide(occ, f"ci_{b}", "state")[order], f"occupation_{b}",
     f"{b} 95% limit of the probability of being in each state at each time since {what}",
-    population, statistic="probability", counts=people) for b in ("lower", "upper")}
+    population, statistic="probability", counts=people, structural_zeros=impossible) for b in ("lower", "upper")}
 occupation.table.reset_index().head(12)
 
 # %%
