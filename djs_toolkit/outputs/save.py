@@ -221,6 +221,13 @@ def save_table(
     problems = _common_problems(name, description, population)
     if margins is not False and not (isinstance(table, (pd.DataFrame, pd.Series)) and statistic == "count"):
         problems.append("margins= applies to a DataFrame of counts (statistic='count')")
+    if (isinstance(structural_zeros, pd.DataFrame) or len(structural_zeros)) and not _plain_table(
+        table, str(statistic), counts
+    ):  # never dropped silently: a declaration no check reads would leave its zeros flagged with no word why
+        problems.append(
+            "structural_zeros= applies to a table of counts, or of a statistic with counts= (an Output is checked "
+            "already: declare them where it was made; curves, models and overlap sets take none)"
+        )
     uid = ctx.uid(name) if not problems else str(name)
     if isinstance(table, Output):
         if not _accepted(table, ctx):
@@ -293,6 +300,15 @@ def _coefficients(
     for _, rule, status, summary in series_flags(len(shown), counts, load_profile(ctx.profile)):
         add_reason(out, rule, status, summary)
     return out
+
+
+def _plain_table(table: object, statistic: str, counts: object) -> bool:
+    """Whether save_table checks `table` through `check_frame` (the path that reads structural_zeros=)."""
+    if not isinstance(table, (pd.DataFrame, pd.Series)) or _is_model(table):
+        return False
+    if statistic in SURVIVAL_STATISTICS or is_curve_table(table) or statistic == "overlap":
+        return False
+    return not (statistic in COEFFICIENT_STATISTICS and isinstance(counts, pd.Series))
 
 
 def _is_model(obj: object) -> bool:

@@ -240,3 +240,11 @@ def test_an_attacker_cannot_pin_a_small_cell_next_to_declared_structural_zeros(s
             if bool(o.mask.loc[r, c]):
                 lo, hi = _attacker_range(o.table, o.mask, {("b", "z")}, (r, c))
                 assert hi - lo >= 10
+
+
+def test_a_declaration_no_check_would_read_is_refused_not_dropped(stage):
+    s = outputs.session()
+    checked = s.crosstab(pd.Series(["a"] * 12 + ["b"] * 15, name="g"), pd.Series(["x"] * 27, name="c"), name="g")
+    with pytest.raises(DJSUserError, match="an Output is checked already"):
+        outputs.save_table(checked, "g", "by g", "all", structural_zeros=[("a", "x")])
+    assert outputs.save_table(checked, "g", "by g", "all").status == "pass"
