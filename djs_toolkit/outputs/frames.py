@@ -248,7 +248,7 @@ def declared_cells(
         problems.append(f"structural_zeros= takes a list of label tuples or a DataFrame: {how}")
         return []
     else:
-        entries = [z if isinstance(z, tuple) else (z,) for z in spec]
+        entries = [tuple(z) if isinstance(z, (tuple, list)) else (z,) for z in spec]
     arity = {len(z) for z in entries}
     if any(isinstance(z, pd.DataFrame) for z in spec if not isinstance(spec, pd.DataFrame)) or len(arity) > 1:
         problems.append(f"structural_zeros= mixes forms: use one of them for the whole table: {how}")

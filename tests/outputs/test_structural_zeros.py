@@ -42,7 +42,7 @@ def _mask() -> pd.DataFrame:
     return mask
 
 
-@pytest.mark.parametrize("form", ["cells", "mask"])
+@pytest.mark.parametrize("form", ["cells", "lists", "mask"])
 @pytest.mark.parametrize(
     ("profile", "bare_status", "declared_status"),
     [("srs", "review", "review"), ("opensafely", "review", "review"), ("acro", "fail", "fail")],
@@ -51,7 +51,7 @@ def test_cell_declarations_on_a_wide_table_in_every_profile(
     stage, monkeypatch, form, profile, bare_status, declared_status
 ):
     monkeypatch.setenv(runner_stage.ENV_PROFILE, profile)
-    declared = OUT_OF_COVERAGE if form == "cells" else _mask()
+    declared = {"cells": OUT_OF_COVERAGE, "lists": [list(c) for c in OUT_OF_COVERAGE], "mask": _mask()}[form]
     bare = outputs.save_table(VOLUMES, "bare", "events per year", "all events", index="year")
     o = outputs.save_table(VOLUMES, "vol", "events per year", "all events", index="year", structural_zeros=declared)
     assert (bare.status, o.status) == (bare_status, declared_status)
