@@ -25,6 +25,7 @@ probabilities and cumulative intensities are published only where the counts beh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -235,13 +236,43 @@ def _grid_rows(wide: pd.DataFrame, by: str | None) -> pd.DataFrame:
     return wide if by else wide.droplevel(0)
 
 
-def _protect(session: Session, wide: pd.DataFrame, name: str, description: str, population: str) -> Output:
+def _start_state(start: str | Selector, chosen: tuple[str, ...]) -> str | None:
+    """The state whose contact the start event itself is (a possession claim: civil), or None (a conviction)."""
+    if isinstance(start, str) and start in INDEX_TYPES:
+        found = re.search(r"event_type = '(\w+)'", INDEX_TYPES[start][1])
+        what = found.group(1) if found else None
+    else:
+        what = as_selector(start).what
+    return next((s for s in _CONTACTS if s in chosen and what in _CONTACTS[s][1]), None)
+
+
+def _below_at_start(wide: pd.DataFrame, start_state: str | None) -> pd.DataFrame | None:
+    """Cells of the state counts that cannot occur: at time zero the start event's own contact is active (it starts
+    that day and ends on or after it), so nobody followed from then is in a state the rule ranks below it."""
+    if start_state is None:
+        return None
+    ranked = list(_CONTACTS)
+    below = {NO_CONTACT, *ranked[ranked.index(start_state) + 1 :]}
+    at_zero = wide.index.get_level_values("time") == 0
+    return pd.DataFrame({c: at_zero & (c in below) for c in wide.columns}, index=wide.index)
+
+
+def _protect(
+    session: Session,
+    wide: pd.DataFrame,
+    name: str,
+    description: str,
+    population: str,
+    structural: pd.DataFrame | None = None,
+) -> Output:
     if wide.empty:
         raise DJSUserError(
             f"Nothing to count for `{name}`: fewer people than the threshold are followed, or nobody moves; "
             "choose a more common start event or a longer horizon."
         )
-    out = session.table(wide, name=name, description=description, population=population, margins=True)
+    out = session.table(
+        wide, name=name, description=description, population=population, margins=True, structural_zeros=structural
+    )
     if len(out.table) != len(wide) + 1:  # the checker keeps the row order and adds the total row
         raise DJSUserError(f"The protected `{name}` table lost rows: report this to the toolkit maintainers.")
     return out
@@ -333,7 +364,7 @@ def multistate(
     occ_wide.columns.name = "state"
     occ_wide = _grid_rows(occ_wide, by)
     counts = _protect(session, occ_wide, f"{name}_states", "people in each state at each time since the start event",
-                      population)  # fmt: skip
+                      population, _below_at_start(occ_wide, _start_state(start, chosen)))  # fmt: skip
     hid = _withheld(counts, occ_wide)
     occ, occ_behind = _occupation(fit, occ_wide, hid, by)
     # -- transitions per interval
@@ -442,5 +473,7 @@ def _sequences(session: Session, rows: pd.DataFrame, chosen: tuple[str, ...], na
     wide = frame.groupby(["step", "from_state", "to_state"], observed=False).size().unstack("to_state")
     wide = wide[wide.sum(axis=1) > 0]
     wide.columns = pd.Index([str(c) for c in wide.columns], name="to_state")
+    # A move is a change of state: from a state into itself cannot occur.
+    itself = pd.DataFrame({c: wide.index.get_level_values("from_state") == c for c in wide.columns}, index=wide.index)
     return _protect(session, wide, f"{name}_sequences", "first three moves after the start event (people followed "
-                    "from it), by the state they leave", population)  # fmt: skip
+                    "from it), by the state they leave", population, itself)  # fmt: skip

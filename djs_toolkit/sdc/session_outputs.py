@@ -7,6 +7,8 @@ checks a DataFrame of statistics through a same-shape DataFrame of unweighted co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -297,6 +299,7 @@ class CurvesAndTables(SessionBase):
         population: str | None = None,
         *,
         margins: bool = False,
+        structural_zeros: pd.DataFrame | Sequence[tuple] | None = None,
     ) -> Output:
         """Check a table given as numbers: counts directly, other statistics through same-shape counts.
 
@@ -309,6 +312,8 @@ class CurvesAndTables(SessionBase):
             statistic: `count`, or what the values are (`mean`, `rate`, ...).
             name, description, population: as for `crosstab`.
             margins: show totals (counts only).
+            structural_zeros: cells that cannot occur: a boolean DataFrame shaped like the table, or (row label,
+                column label) pairs; marked as such, not flagged as zeros (a declared cell with records fails).
 
         Returns:
             The checked Output: counts checked and protected like a crosstab; a statistic with counts is at
@@ -354,7 +359,7 @@ class CurvesAndTables(SessionBase):
             )
             out.properties.update({"method": "table", "statistic": statistic, "statbarn_kind": "unknown"})
             return self._output(out, cmd)
-        ct = check_counts(values, counts, statistic, prof, margins)
+        ct = check_counts(values, counts, statistic, prof, margins, structural_zeros)
         status = output_status(ct.flags, ct.protection, prof)
         shown = build_output(
             name,

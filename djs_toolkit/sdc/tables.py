@@ -23,6 +23,8 @@ from djs_toolkit.sdc.protect import Protection, protect_table
 from djs_toolkit.sdc.release_tables import RATIO_STATISTICS, ratio_scale
 from djs_toolkit.sdc.released import Released, grid_released
 from djs_toolkit.sdc.rules import apply_rules, flags_frame
+from djs_toolkit.sdc.statistics import structural_margins
+from djs_toolkit.sdc.structural import declared_wrong, protect_known_zeros
 
 __all__ = ["CheckedTable", "as_frame", "check_counts"]
 
@@ -111,12 +113,42 @@ def _derived_flags(frame: pd.DataFrame, n: np.ndarray, grid: Grid, statistic: st
     return flags_frame([(int(c), "MinimumThresholdCheck", "fail", why) for c in ids])  # resolved by withholding
 
 
+def _declared(spec: object, frame: pd.DataFrame, grid: Grid) -> np.ndarray | None:
+    """Extended cells of a ``structural_zeros=`` given with a table: a boolean frame of its shape, or (row label,
+    column label) pairs."""
+    if spec is None:
+        return None
+    if isinstance(spec, pd.DataFrame):
+        if list(map(str, spec.index)) != list(map(str, frame.index)) or list(map(str, spec.columns)) != list(
+            map(str, frame.columns)
+        ):
+            raise DJSUserError("structural_zeros= must have the table's shape: the same row labels and columns.")
+        inner = spec.fillna(False).to_numpy(bool).ravel()
+    else:
+        inner = np.zeros(frame.size, dtype=bool)
+        try:
+            for row, col in spec:  # type: ignore[attr-defined]
+                i, j = frame.index.get_loc(row), frame.columns.get_loc(col)
+                if not isinstance(i, int) or not isinstance(j, int):
+                    raise KeyError(row)
+                inner[i * frame.shape[1] + j] = True
+        except (KeyError, TypeError, ValueError):
+            raise DJSUserError(
+                "structural_zeros= takes a boolean DataFrame shaped like the table, or (row label, column label) "
+                "pairs naming its cells."
+            ) from None
+    out = np.zeros(grid.n_ext, dtype=bool)
+    out[grid.interior_ids()[np.flatnonzero(inner)]] = True
+    return out
+
+
 def check_counts(
     values: pd.DataFrame | pd.Series,
     counts: pd.DataFrame | pd.Series | None,
     statistic: str,
     profile: Profile,
     margins: bool = False,
+    structural_zeros: object = None,
 ) -> CheckedTable:
     """Check a table through its counts (for `statistic="count"`, `values` are the counts).
 
@@ -126,6 +158,8 @@ def check_counts(
         statistic: `count` or the name of what `values` are (`mean`, `rate`, ...).
         profile: the rule set.
         margins: show row/column totals (counts only: totals of a statistic are not sums).
+        structural_zeros: cells that cannot occur (a boolean DataFrame shaped like the table, or (row label, column
+            label) pairs): marked as such, never flagged as zeros, published as known zeros (`sdc.structural`).
 
     Returns:
         CheckedTable with the released table (withheld cells missing) and the protection.
@@ -158,11 +192,18 @@ def check_counts(
     cells["is_margin"] = np.any(grid.is_total(), axis=0)
     cells.index.name = "cell"
     ev = Evidence(grid, cells, np.zeros(0, np.int32))
-    flags = apply_rules(cells, grid, "count", profile)
+    structural = _declared(structural_zeros, frame, grid)
+    flags = apply_rules(cells, grid, "count", profile, structural)
     if counts is not None and statistic in RATIO_STATISTICS:  # value x count is a count, and so is the rest
         flags = pd.concat([flags, _derived_flags(frame, arr, grid, statistic, profile)], ignore_index=True)
+    wrong = declared_wrong(structural, cells["n"].to_numpy())
+    if wrong:
+        flags = pd.concat([flags, flags_frame(wrong)], ignore_index=True)
     counts_ext = cells["n"].to_numpy(np.float64)
     prot = protect_table(ev, "count", counts_ext, flags, profile)
+    if structural is not None:
+        known = structural_margins(grid, structural) & (cells["n"].to_numpy() == 0)
+        prot = protect_known_zeros(ev, "count", counts_ext, prot, known, profile, None)
     show_margins = margins and statistic == "count"
     if statistic == "count":
         shown_vals = np.where(prot.suppressed, np.nan, prot.published)

@@ -116,3 +116,16 @@ def test_protected_tables_on_tiny(tiny_extract):
     assert {j.counts.status, j.transitions.status, j.sequences.status} <= {"pass", "review"}
     seq = j.sequences.table
     assert "end of follow-up" in seq.columns and pd.api.types.is_numeric_dtype(seq["All"])
+    # Structural zeros the state rule makes: at time zero nobody followed from then is in no contact (the claim's own
+    # civil contact is active that day); no move is from a state into itself. Marked, never asked about as zeros.
+    for out in (j.counts, j.sequences):
+        marks = out.reasons[out.reasons["rule"] == "StructuralZeroCheck"]
+        assert len(marks) and set(marks["status"]) == {"pass"}
+    at_zero = j.counts.table.loc[[i for i in j.counts.table.index if str(i).endswith(" | 0")]]
+    assert (at_zero["no contact"] == 0).all()
+
+
+def test_no_structural_zeros_when_the_start_is_no_contact(hand_built, open_session):
+    # A conviction is not a contact of its own: at time zero the person may be in no contact, so nothing is declared.
+    j = journeys.multistate(hand_built, "mags_conviction", horizon_days=730, step_days=365, session=open_session)
+    assert "StructuralZeroCheck" not in set(j.counts.reasons["rule"])

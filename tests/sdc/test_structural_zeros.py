@@ -4,7 +4,10 @@ and a declaration contradicted by the records fails the output."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 
+from djs_toolkit.errors import DJSUserError
 from djs_toolkit.sdc import Session
 
 from .attack import attacker_range, released_value
@@ -71,3 +74,41 @@ def test_a_declaration_the_records_contradict_fails_the_output_naming_no_value()
         fails = out.reasons[out.reasons["status"] == "fail"]
         assert "StructuralZeroCheck" in set(fails["rule"])
         assert not any("23" in s for s in out.reasons["summary"])
+
+
+def _as_table(counts: dict) -> pd.DataFrame:
+    t = pd.DataFrame(0, index=pd.Index(ROWS, name="r"), columns=pd.Index(COLS, name="c"))
+    for (r, c), v in counts.items():
+        t.loc[r, c] = v
+    return t
+
+
+def test_session_table_takes_the_same_declarations_as_crosstab():
+    table = _as_table(COUNTS)
+    declared = pd.DataFrame(False, index=table.index, columns=table.columns)
+    declared.loc["b", "z"] = True
+    s = Session("srs", ledger=False)
+    bare = s.table(table, name="bare", margins=True)
+    assert "PresenceOfZeroCheck" in set(bare.reasons["rule"]) and bool(bare.mask.loc["b", "z"])
+    for spec in (declared, [("b", "z")]):
+        out = Session("srs", ledger=False).table(table, name="t", margins=True, structural_zeros=spec)
+        assert "PresenceOfZeroCheck" not in set(out.reasons["rule"])
+        assert not bool(out.mask.loc["b", "z"]) and out.table.loc["b", "z"] == 0  # a known zero, never a complement
+        assert bool(out.mask.loc["a", "x"]) and out.controls[-1].endswith(": passed")
+        assert out.status == "review"
+        lo, hi = _range_of_small_cell(out)
+        assert lo <= 3 <= hi and hi - lo >= 10
+    # a probability through its counts takes the declaration too
+    p = Session("srs", ledger=False).table(table / 200, counts=table, statistic="probability", name="p",
+                                           structural_zeros=declared)  # fmt: skip
+    assert "PresenceOfZeroCheck" not in set(p.reasons["rule"]) and np.isnan(p.table.loc["a", "x"])
+
+
+def test_session_table_fails_a_contradicted_declaration_and_refuses_a_misshapen_one():
+    out = Session("srs", ledger=False).table(_as_table({**COUNTS, ("b", "z"): 23}), name="t",
+                                             structural_zeros=[("b", "z")])  # fmt: skip
+    assert out.status == "fail" and not any("23" in s for s in out.reasons["summary"])
+    with pytest.raises(DJSUserError, match="shaped like the table"):
+        Session("srs", ledger=False).table(_as_table(COUNTS), name="u", structural_zeros=[("b", "nowhere")])
+    with pytest.raises(DJSUserError, match="the table's shape"):
+        Session("srs", ledger=False).table(_as_table(COUNTS), name="v", structural_zeros=pd.DataFrame({"x": [True]}))
