@@ -41,3 +41,21 @@ def _own_ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         monkeypatch.setenv("DJS_LEDGER", "off")
     else:
         monkeypatch.setenv("DJS_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger"))
+
+
+@pytest.fixture()
+def stage(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Batch mode as `djs run` sets it up: records go to tmp_path/stage under profile srs, outputs are named `t1.`.
+
+    The differencing ledger is the test's own (a fresh temporary folder): a test never writes into the repository's
+    `.djs/` (the runner's stage contract passes `DJS_LEDGER` on; without it a Session falls back to the project's).
+    A test changes the profile or run name with `monkeypatch.setenv` after asking for this fixture.
+    """
+    from djs_toolkit.outputs import stage as runner_stage
+
+    folder = tmp_path / "stage"
+    monkeypatch.setenv(runner_stage.ENV_STAGE, str(folder))
+    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
+    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
+    monkeypatch.setenv(runner_stage.ENV_LEDGER, str(tmp_path_factory.mktemp("ledger") / "ledger"))
+    return folder

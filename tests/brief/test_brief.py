@@ -31,13 +31,9 @@ FINDING = "There were 1,250 magistrates' court events in 2020, 250 more than in 
 
 
 @pytest.fixture()
-def bundle(tmp_path, monkeypatch) -> Path:
+def bundle(tmp_path, stage, monkeypatch) -> Path:
     """A bundle of one notebook run (overview): a count table, its figure and the researcher's finding."""
-    stage = tmp_path / "stage"
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(stage))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
     monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "overview")
-    monkeypatch.delenv(runner_stage.ENV_LEDGER, raising=False)
     t = pd.DataFrame(
         {"year": [2019, 2019, 2020, 2020], "dataset": ["mags_hocas", "familyman"] * 2, "events": [1000, 400, 1250, 380]}
     )

@@ -20,15 +20,6 @@ from ..sdc.attack import attacker_range, released_value
 
 
 @pytest.fixture()
-def stage(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "stage"
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(folder))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
-    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
-    return folder
-
-
-@pytest.fixture()
 def opensafely(stage, monkeypatch) -> Path:
     monkeypatch.setenv(runner_stage.ENV_PROFILE, "opensafely")
     return stage

@@ -4,7 +4,6 @@ with the table, never sums of protected cells; an attacker written here bounds e
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,6 @@ from scipy.optimize import linprog
 
 from djs_toolkit import outputs
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.outputs import stage as runner_stage
 
 # Transitions by sex with a small "Missing" group: the shape that made the old heatmap add protected cells.
 COUNTS = {
@@ -25,16 +23,6 @@ COUNTS = {
     ("crown", "civil"): {"F": 3, "M": 9, "Missing": 0},
     ("prison", "probation"): {"F": 473, "M": 1720, "Missing": 0},
 }
-
-
-@pytest.fixture()
-def stage(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "stage"
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(folder))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
-    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
-    monkeypatch.delenv(runner_stage.ENV_LEDGER, raising=False)
-    return folder
 
 
 def _long() -> pd.DataFrame:

@@ -21,17 +21,6 @@ from djs_toolkit.outputs.scan import scan_csv, scan_frame, scan_notebook, scan_r
 from djs_toolkit.sdc import Session
 
 
-@pytest.fixture()
-def stage(tmp_path, monkeypatch) -> Path:
-    """Batch mode as the runner sets it up: records go to tmp_path/stage, outputs are prefixed `t1.`."""
-    folder = tmp_path / "stage"
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(folder))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
-    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
-    monkeypatch.delenv(runner_stage.ENV_LEDGER, raising=False)
-    return folder
-
-
 def _results(record: Path) -> dict:
     return json.loads((record / "results.json").read_text(encoding="utf-8"))
 
@@ -132,7 +121,7 @@ def test_duplicate_name_in_a_batch_run_is_refused(stage):
 
 
 def test_figure_needs_a_checked_underlying_output(stage):
-    fig, ax = plt.subplots()
+    fig, _ = plt.subplots()
     with pytest.raises(DJSUserError, match="only beside its checked underlying table"):
         outputs.save_figure(fig, "f", underlying=None, description="d", population="p")
     foreign = Session("srs").crosstab(pd.Series(["a"] * 20, name="g"), pd.Series(["x"] * 20, name="c"))

@@ -16,16 +16,6 @@ from djs_toolkit.errors import DJSUserError
 from djs_toolkit.outputs import stage as runner_stage
 
 
-@pytest.fixture()
-def stage(tmp_path, monkeypatch) -> Path:
-    """Batch mode as the runner sets it up (profile srs unless a test changes it; the ledger is the test's own)."""
-    folder = tmp_path / "stage"
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(folder))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
-    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
-    return folder
-
-
 def _entry(stage: Path, name: str) -> dict:
     return json.loads((stage / name / "results.json").read_text(encoding="utf-8"))["results"][f"t1.{name}"]
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from djs_toolkit.errors import DJSUserError
 from djs_toolkit.outputs import save_table, save_text
-from djs_toolkit.outputs import stage as runner_stage
 from djs_toolkit.outputs.stage import record_problems
 from djs_toolkit.outputs.text import SIDECAR, released_values, trace_numbers
 from djs_toolkit.runner.bundle import assemble, verify_bundle
@@ -20,16 +18,6 @@ KM = (
     "F,365.0,8255,529,0.278378,0.270058,0.286754\n"
     "M,365.0,2299,237,0.522968,0.508202,0.537510\n"
 )
-
-
-@pytest.fixture()
-def stage(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "stage"
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(folder))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
-    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
-    monkeypatch.delenv(runner_stage.ENV_LEDGER, raising=False)
-    return folder
 
 
 def _rules(text: str, tables: dict[str, str]) -> list[tuple[str, str | None]]:

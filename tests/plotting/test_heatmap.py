@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from djs_toolkit import DJSUserError, outputs
-from djs_toolkit.outputs import stage as runner_stage
 from djs_toolkit.plotting import heatmap_plot, save_png
 
 DATASETS = ["mags_hocas", "crown_xhibit", "prison_nomis", "probation_delius", "familyman", "civil_caseman_pcol"]
@@ -20,14 +19,6 @@ def _transitions() -> pd.DataFrame:
     t = pd.DataFrame(rows, columns=["from_dataset", "to_dataset", "sex", "transitions"])
     t.loc[(t["from_dataset"] == "crown_xhibit") & (t["to_dataset"] == "familyman"), "transitions"] = [3, 4]
     return t
-
-
-@pytest.fixture()
-def stage(tmp_path, monkeypatch):
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(tmp_path / "stage"))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
-    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
-    monkeypatch.delenv(runner_stage.ENV_LEDGER, raising=False)
 
 
 def test_heatmap_of_true_totals_marks_withheld_cells(stage, tmp_path):

@@ -25,7 +25,6 @@ from lifelines import (
 
 from djs_toolkit import outputs
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.outputs import stage as runner_stage
 from djs_toolkit.plotting import km_plot
 from djs_toolkit.sdc import Session
 from djs_toolkit.survival import cox
@@ -202,16 +201,6 @@ def test_cox_with_strata_or_delayed_entry_on_shuffled_rows_same_as_the_toolkit(c
 
 
 # ---------------------------------------------------------------------------------------- save_table, km_plot
-
-
-@pytest.fixture()
-def stage(tmp_path, monkeypatch):
-    folder = tmp_path / "stage"
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(folder))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
-    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
-    monkeypatch.delenv(runner_stage.ENV_LEDGER, raising=False)
-    return folder
 
 
 def test_save_table_takes_fitted_curves_and_models_through_the_same_path(cohort, stage, capsys):

@@ -4,7 +4,6 @@ beside each still fails or withholds."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -16,19 +15,8 @@ import matplotlib.pyplot as plt
 
 from djs_toolkit import outputs
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.outputs import stage as runner_stage
 from djs_toolkit.sdc.models import series_flags
 from djs_toolkit.sdc.profiles import load_profile
-
-
-@pytest.fixture()
-def stage(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "stage"
-    monkeypatch.setenv(runner_stage.ENV_STAGE, str(folder))
-    monkeypatch.setenv(runner_stage.ENV_PROFILE, "srs")
-    monkeypatch.setenv(runner_stage.ENV_RUN_NAME, "t1")
-    monkeypatch.delenv(runner_stage.ENV_LEDGER, raising=False)
-    return folder
 
 
 def _fig():
