@@ -46,8 +46,10 @@ def occupation_plot(
     """Stacked bars of state-occupation probabilities at each reporting time, one panel per ``by`` group.
 
     Args:
-        table: protected long table (``time``, ``state``, ``estimate`` and ``by``), e.g. ``journeys.multistate``'s
-            ``occupation``, or a checked output; withheld probabilities are missing.
+        table: the checked Output of the probabilities as released (from ``save_table``: rows by ``by`` and
+            ``time``, one column per state), or a protected long table (``time``, ``state``, ``estimate`` and
+            ``by``); withheld probabilities are masked or missing. Draw the released Output: a table protected
+            otherwise (e.g. ``journeys.multistate``'s ``occupation``) may publish cells the release withholds.
         by: the group column (None: one panel).
         time, state, value: column names.
         title: figure title.
@@ -62,10 +64,21 @@ def occupation_plot(
         >>> fig = occupation_plot(t)
         >>> [t.get_text() for t in fig.legends[0].get_texts()]
         ['none', 'civil', 'crime', 'withheld (c)']
+        >>> wide = t.pivot(index="time", columns="state", values="estimate")[["none", "civil", "crime"]]
+        >>> sorted(float(round(p.get_height(), 2)) for p in occupation_plot(wide).axes[0].patches if p.get_height() > 0)
+        [0.1, 0.1, 0.4, 0.6, 0.8]
     """
     data, mask = protected(table, "table")
     if not isinstance(data.index, pd.RangeIndex):
         data, mask = data.reset_index(), mask.reset_index(drop=True)
+    keys = [time] + ([by] if by else [])
+    if state not in data.columns and all(k in data.columns for k in keys):
+        # The released wide layout (one column per state): made long again cell for cell, each cell hidden exactly
+        # where the release withholds it, so the figure can show nothing the released table does not.
+        cols = [c for c in data.columns if c not in keys]
+        hid = mask[cols].to_numpy(bool).ravel(order="F")  # melt stacks column after column
+        data = data.melt(id_vars=keys, value_vars=cols, var_name=state, value_name=value)
+        mask = pd.DataFrame({value: hid})
     for c in [time, state, value] + ([by] if by else []):
         if c not in data.columns:
             raise DJSUserError(f"The table has no column `{c}`.")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 
+from djs_toolkit import outputs
 from djs_toolkit.errors import DJSUserError
-from djs_toolkit.plotting import SUPPRESSED, occupation_plot, sequence_plot
+from djs_toolkit.plotting import PALETTE, SUPPRESSED, occupation_plot, sequence_plot
 
 
 def _occupation() -> pd.DataFrame:
@@ -69,3 +71,78 @@ def test_sequence_reads_the_checked_output_layout():
     flat.loc["All"] = flat.sum()
     fig = sequence_plot(flat)
     assert len([p for p in fig.axes[0].patches if p.__class__.__name__ == "PathPatch"]) == 9
+
+
+# --- drawn only from the released table ------------------------------------------------------------------------
+STATES = ["no contact", "civil", "family"]
+# People in each state per sex and reporting time (rows sum to those followed): one small count (F, 91, civil).
+PEOPLE = {
+    ("F", 0): [50, 30, 40],
+    ("F", 91): [60, 3, 57],
+    ("F", 182): [70, 25, 25],
+    ("M", 0): [45, 35, 40],
+    ("M", 91): [55, 30, 35],
+    ("M", 182): [65, 28, 27],
+}
+
+
+def _released_occupation():
+    """The probabilities saved as the journeys notebook saves them: wide, checked against the people behind them."""
+    idx = pd.MultiIndex.from_tuples(list(PEOPLE), names=["sex", "time"])
+    people = pd.DataFrame(list(PEOPLE.values()), index=idx, columns=pd.Index(STATES, name="state"))
+    probs = people.div(people.sum(axis=1), axis=0)
+    released = outputs.save_table(probs, "occupation", "probability of each state", "people", statistic="probability",
+                                  counts=people)  # fmt: skip
+    # The same probabilities protected otherwise (only the small cell withheld), as a long table: what the notebook
+    # drew before, `journeys.multistate`'s own `occupation`.
+    other = probs.stack().rename("estimate").reset_index()
+    other.loc[(other["sex"] == "F") & (other["time"] == 91) & (other["state"] == "civil"), "estimate"] = np.nan
+    return released, other
+
+
+def _drawn(fig) -> dict[tuple[str, float, str], float]:
+    """Every coloured (published) segment of an occupation figure: (panel, time, state) -> its height."""
+    colours = {c.lower(): s for c, s in zip(PALETTE, STATES, strict=False)}
+    out = {}
+    for ax in fig.axes:
+        for p in ax.patches:
+            state = colours.get(to_hex(p.get_facecolor()).lower())
+            if state is not None and p.get_height() > 0:
+                out[(ax.get_title(loc="left"), round(p.get_x() + p.get_width() / 2, 6), state)] = p.get_height()
+    return out
+
+
+def _leaks(fig, released) -> list[tuple[str, float, str]]:
+    """Drawn segments whose cell the released table withholds (or that differ from the released value)."""
+    table = released.table
+    hidden = released.mask | table.isna()
+    bad = []
+    for (sex, t, state), h in _drawn(fig).items():
+        if hidden.at[(sex, t), state] or not np.isclose(h, table.at[(sex, t), state]):
+            bad.append((sex, t, state))
+    return bad
+
+
+def test_occupation_from_the_released_output_draws_only_released_cells(stage):
+    released, other = _released_occupation()
+    hidden = released.mask | released.table.isna()
+    assert hidden.to_numpy().sum() >= 2  # the small cell and its complements
+    fig = occupation_plot(released, by="sex")
+    drawn = _drawn(fig)
+    assert _leaks(fig, released) == []
+    # every published non-zero cell is drawn, at its released value
+    shown = released.table.where(~hidden).stack()
+    assert sorted(drawn) == sorted((s, float(t), c) for (s, t, c), v in shown.items() if v > 0)
+    # each time with a withheld cell has one grey segment of 1 minus the published ones, marked "c"
+    for ax in fig.axes:
+        sex = ax.get_title(loc="left")  # the panel's group
+        rows = hidden.xs(sex, level="sex")
+        published = released.table.xs(sex, level="sex").where(~rows)
+        grey = {round(p.get_x() + p.get_width() / 2, 6): p.get_height() for p in ax.patches
+                if to_hex(p.get_facecolor()) == "#bfbfbf" and p.get_height() > 0}  # fmt: skip
+        assert sorted(grey) == sorted(float(t) for t in rows.index[rows.any(axis=1)])
+        for t, h in grey.items():
+            assert h == pytest.approx(1 - published.loc[int(t)].sum())
+        assert [x.get_text() for x in ax.texts].count(SUPPRESSED) == sum(h > 0.03 for h in grey.values())
+    # the check bites: the long table protected otherwise draws cells the release withholds (the notebook's old leak)
+    assert _leaks(occupation_plot(other, by="sex"), released) != []
