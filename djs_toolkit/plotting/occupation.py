@@ -31,7 +31,7 @@ from djs_toolkit.plotting._base import (
 __all__ = ["occupation_plot"]
 
 _WITHHELD = "#BFBFBF"
-MAX_PANELS = 8
+MAX_PANELS = 12  # every age band with Missing is 9 panels (care proceedings by age band at national scale)
 
 
 def occupation_plot(
@@ -94,9 +94,9 @@ def occupation_plot(
     times = np.sort(data[time].astype(float).unique())
     width = 0.8 * (np.diff(times).min() if len(times) > 1 else 1.0)
     with style():
-        ncol = min(len(panels), 2)
+        ncol = min(len(panels), 2 if len(panels) <= 6 else 3)
         nrow = int(np.ceil(len(panels) / ncol))
-        fig = new_figure(11.0, 1.5 + 3.6 * nrow)
+        fig = new_figure(11.0 if ncol < 3 else 14.0, 1.5 + 3.6 * nrow)
         any_hidden = False
         axes = []
         for p, grp in enumerate(panels):
@@ -124,8 +124,11 @@ def occupation_plot(
                         ax.text(x, b + r / 2, SUPPRESSED, ha="center", va="center", fontsize=9, fontstyle="italic")
             ax.set_ylim(0, 1)
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel("People in each state")
+            # Axis titles once per row and column: three panels abreast leave no room for one beside each.
+            if p >= len(panels) - ncol:
+                ax.set_xlabel(xlabel)
+            if p % ncol == 0:
+                ax.set_ylabel("People in each state")
             if by:
                 ax.set_title(str(grp), fontsize=12)
         handles = [

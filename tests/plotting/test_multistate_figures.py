@@ -146,3 +146,22 @@ def test_occupation_from_the_released_output_draws_only_released_cells(stage):
         assert [x.get_text() for x in ax.texts].count(SUPPRESSED) == sum(h > 0.03 for h in grey.values())
     # the check bites: the long table protected otherwise draws cells the release withholds (the notebook's old leak)
     assert _leaks(occupation_plot(other, by="sex"), released) != []
+
+
+def test_every_age_band_fits_one_occupation_figure():
+    # Care proceedings by age band at national scale publish all nine bands (with Missing): 3 panels abreast, axis
+    # titles once per row and column (the national run failed here when the figure took at most 8).
+    from djs_toolkit.schema.labels import AGE_BAND_LABELS, MISSING_LABEL
+
+    bands = [*AGE_BAND_LABELS, MISSING_LABEL]
+    t = pd.DataFrame(
+        [(g, tm, s, v) for g in bands for tm in (0, 91) for s, v in (("no contact", 0.3), ("family", 0.7))],
+        columns=["age_band", "time", "state", "estimate"],
+    )
+    fig = occupation_plot(t, by="age_band")
+    titles = [t for ax in fig.axes if (t := ax.get_title(loc="left") or ax.get_title())]
+    assert titles == bands
+    assert [bool(ax.get_ylabel()) for ax in fig.axes[: len(bands)]] == [i % 3 == 0 for i in range(len(bands))]
+    too_many = pd.concat([t.assign(age_band=t["age_band"] + x) for x in ("", " b")], ignore_index=True)
+    with pytest.raises(DJSUserError, match="At most 12 groups"):
+        occupation_plot(too_many, by="age_band")
