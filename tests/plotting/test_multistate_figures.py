@@ -159,7 +159,7 @@ def test_every_age_band_fits_one_occupation_figure():
         columns=["age_band", "time", "state", "estimate"],
     )
     fig = occupation_plot(t, by="age_band")
-    titles = [t for ax in fig.axes if (t := ax.get_title(loc="left") or ax.get_title())]
+    titles = [name for ax in fig.axes if (name := ax.get_title(loc="left") or ax.get_title())]
     assert titles == bands
     assert [bool(ax.get_ylabel()) for ax in fig.axes[: len(bands)]] == [i % 3 == 0 for i in range(len(bands))]
     too_many = pd.concat([t.assign(age_band=t["age_band"] + x) for x in ("", " b")], ignore_index=True)
