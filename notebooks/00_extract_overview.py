@@ -73,14 +73,17 @@ people = outputs.save_table(per_dataset[["dataset", "persons"]], "people",
 vol.table.reset_index().head(12)
 
 # %%
-# Drawn from the protected table only: whole-year ticks, datasets by name in the schema's order, withheld years
-# left as gaps marked "c" (never drawn as 0). The table holds a 0 for every year a dataset has no record; the
-# years before a dataset's first and after its last record are not drawn (no records there is not a measured 0).
+# Drawn from the released table only: whole-year ticks, datasets by name in the schema's order, withheld years
+# left as gaps marked "c" (never drawn as 0), so the figure takes the table's status and names it. The table holds
+# a 0 for every year a dataset has no record; the years before a dataset's first and after its last record are not
+# drawn (no records there is not a measured 0). A rounding profile names the released column for its rounding
+# (opensafely: `events_rounded5`): read it by that name.
+events = "events" + vol.properties.get("rounding_label", "")
 end = pd.Timestamp(extract.extract_end)
 partial = f" ({end.year}: to {end:%-d %B})" if (end.month, end.day) != (12, 31) else ""
-fig = trend_plot(vol, "year", "events", by="dataset", title="Linked person-events per dataset and calendar year",
+fig = trend_plot(vol, "year", events, by="dataset", title="Linked person-events per dataset and calendar year",
                  xlabel=f"Calendar year{partial}", ylabel="Events", legend_title="Dataset", trim_zeros=True)
-outputs.save_figure(fig, "volumes_fig", underlying=vol)
+outputs.save_figure(fig, "volumes_fig", underlying=vol, source=vol)
 
 # %% [markdown]
 # ## Coverage windows
@@ -95,11 +98,11 @@ spine.coverage(extract)[["dataset", "start", "end", "cliff", "observed_until", "
 # brief` puts it first in the run's brief, word for word.
 from djs_toolkit.brief.words import count, source
 
-shown = vol.table.reset_index().dropna(subset=["events"])
+shown = vol.table.reset_index().dropna(subset=[events])
 full = shown[shown["year"] < end.year] if partial else shown  # a part year is not compared with whole ones
 if len(full):
     year = int(full["year"].max())
-    top = full[full["year"] == year].sort_values("events").iloc[-1]
+    top = full[full["year"] == year].sort_values(events).iloc[-1]
     outputs.save_text("finding", f"In {year}, more linked events came from {source(str(top['dataset']))} than from any "
-                      f"other part of the justice system: {count(top['events'])} events.",
+                      f"other part of the justice system: {count(top[events])} events.",
                       "the dataset with the most linked events in the last whole year", sources=["volumes"])

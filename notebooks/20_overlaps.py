@@ -82,7 +82,7 @@ if all_sets:
 # %%
 if all_sets:
     fig = upset_plot(saved, max_combinations=20, title="People across jurisdictions (protected counts)")
-    outputs.save_figure(fig, "upset_fig", underlying=saved)
+    outputs.save_figure(fig, "upset_fig", underlying=saved, source=saved)  # drawn from the released counts only
     plt.close(fig)
 
 # %% [markdown]

@@ -92,7 +92,9 @@ for c in caveats:
     print("Caveat:", c)
 saved = outputs.save_table(series[["month", "count"]].assign(month=series["month"].dt.strftime("%Y-%m")),
                            "flows", described, population, comments=caveats)
-protected = saved.table.reset_index()
+# The released series under its plain name: a rounding profile names the column for its rounding (opensafely:
+# `count_rounded5`).
+protected = saved.table.reset_index().rename(columns={"count" + saved.properties.get("rounding_label", ""): "count"})
 protected.tail()
 
 # %%

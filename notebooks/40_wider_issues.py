@@ -101,9 +101,12 @@ medians.table.reset_index().head(12)
 
 # %%
 # The heatmap draws the published totals ("All" of the margins, or the counts themselves without a breakdown): a
-# withheld total is marked "c", never drawn as 0, and no total is a sum of protected cells.
+# withheld total is marked "c", never drawn as 0, and no total is a sum of protected cells. Drawn from the released
+# table only, the figure takes its status and names it. A rounding profile names the released columns for their
+# rounding (opensafely: `All_rounded5`): read them by that name.
+total = ("All" if group_by else "transitions") + counts.properties.get("rounding_label", "")
 title = textwrap.fill(f"Transitions between jurisdictions{gap}: people with {who}", 60)
-fig = heatmap_plot(counts, "from_dataset", "to_dataset", "All" if group_by else "transitions", title=title,
+fig = heatmap_plot(counts, "from_dataset", "to_dataset", total, title=title,
                    xlabel="To", ylabel="From", colorbar_label="Transitions")
 # heatmap_plot leaves room for one title line: add the height of the others above the plot, everything else
 # staying where it is in inches.
@@ -115,7 +118,7 @@ for a in fig.axes:
 for t in fig.texts:
     t.set_y(t.get_position()[1] * h / (h + extra) + (extra / (h + extra) if t.get_position()[1] > 0.5 else 0))
 fig.set_size_inches(w, h + extra)
-outputs.save_figure(fig, "transitions_fig", underlying=counts)
+outputs.save_figure(fig, "transitions_fig", underlying=counts, source=counts)
 plt.close(fig)
 
 # %%
@@ -124,8 +127,7 @@ plt.close(fig)
 # brief` puts it first in the run's brief, word for word.
 from djs_toolkit.brief.words import SOURCES, count, source
 
-moves = counts.table.reset_index()
-total = "All" if group_by else "transitions"
+moves = counts.table.reset_index()  # `total`: the released totals' column, as the heatmap draws it
 if total in moves.columns:
     # one part of the justice system to another: not the margins' "All" row, not a move within one
     moves = moves[moves["from_dataset"].isin(list(SOURCES)) & moves["to_dataset"].isin(list(SOURCES))]

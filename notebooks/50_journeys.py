@@ -115,8 +115,10 @@ bounds = {b: outputs.save_table(
 occupation.table.reset_index().head(12)
 
 # %%
-fig = occupation_plot(j.occupation, by=by, title=f"Where people are after {what}")
-outputs.save_figure(fig, "occupation_fig", underlying=occupation)
+# Drawn from the released probabilities only, cell for cell (withheld where the release withholds them, which may be
+# more than j.occupation withholds): the figure takes their status and names them.
+fig = occupation_plot(occupation, by=by, title=f"Where people are after {what}")
+outputs.save_figure(fig, "occupation_fig", underlying=occupation, source=occupation)
 plt.close(fig)
 
 # %% [markdown]
@@ -144,7 +146,7 @@ intensities.table.reset_index().head(12)
 sequences = outputs.save_table(j.sequences, "sequences", f"first three moves after {what}",
                                population + "; people followed from time zero")
 fig = sequence_plot(sequences, title=f"First moves after {what}")
-outputs.save_figure(fig, "sequences_fig", underlying=sequences)
+outputs.save_figure(fig, "sequences_fig", underlying=sequences, source=sequences)  # drawn from the released flows only
 plt.close(fig)
 
 # %%

@@ -137,15 +137,19 @@ saved["risks_naive"].table
 saved["hazard_ratio"].table
 
 # %%
-# The figure is drawn only from the protected cumulative-incidence table: a withheld point is a gap.
+# The figure is drawn only from the released cumulative-incidence table (a withheld point is a gap), so it takes the
+# table's status and names it. A rounding profile names the released columns for their rounding (opensafely:
+# `cif_rounded5`): read them by those names.
+tag = saved["cif"].properties.get("rounding_label", "")
+cif, lower, upper = (f"{c}{tag}" for c in ("cif", "cif_lower", "cif_upper"))
 cif_tab = saved["cif"].table.reset_index()
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for arm, g in cif_tab.groupby("arm"):
-    ax.step(g["time"], g["cif"], where="post", label=arm)
-    ax.fill_between(g["time"], g["cif_lower"], g["cif_upper"], step="post", alpha=0.2)
+    ax.step(g["time"], g[cif], where="post", label=arm)
+    ax.fill_between(g["time"], g[lower], g[upper], step="post", alpha=0.2)
 ax.set_xlim(0, max(times))
 ax.set_ylim(bottom=0)
-withheld = cif_tab["cif"].isna().sum()
+withheld = cif_tab[cif].isna().sum()
 if withheld:  # say so on the figure: a gap is withheld, not zero
     fig.subplots_adjust(bottom=0.18)
     fig.text(0.01, 0.01, f"{withheld} point(s) withheld (too few children behind them): gaps, not zeros.", fontsize=8)
@@ -153,7 +157,7 @@ ax.set_xlabel("Days since the order")
 ax.set_ylabel("Weighted risk of a criminal offence")
 ax.set_title(f"First criminal offence after the order, {method}-weighted")
 ax.legend(title="Order")
-outputs.save_figure(fig, "cif_fig", underlying=saved["cif"])
+outputs.save_figure(fig, "cif_fig", underlying=saved["cif"], source=saved["cif"])
 plt.close(fig)
 
 # %% [markdown]
