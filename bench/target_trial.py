@@ -56,12 +56,7 @@ def _config(mult: float, linkage_error: bool) -> DummyConfig:
     d = DummyConfig()
     pl = {**d.family_cases_per_year, "Public law": d.family_cases_per_year["Public law"] * mult}
     cfg = dataclasses.replace(d, family_cases_per_year=pl)
-    if not linkage_error:
-        zero = dict.fromkeys(d.split_rate, 0.0)
-        cfg = dataclasses.replace(
-            cfg, split_rate=zero, merge_rate=zero, xjs_split_rate=zero, xjs_merge_rate=0.0, role_split_mult={}
-        )
-    return cfg
+    return cfg if linkage_error else cfg.without_linkage_error()
 
 
 def truth_of(root: Path) -> pd.Series:

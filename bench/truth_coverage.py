@@ -49,13 +49,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from djs_toolkit import dummy, open_extract
 from djs_toolkit.analyses import reentry_cohort
+from djs_toolkit.dummy import DummyConfig
 from djs_toolkit.survival import CoxResult, cox
 from tests.analyses.test_truth_recovery import (
     PERIOD,
     WAITING,
     _benchmark,
     _design,
-    _no_linkage_error,
     wald,
 )
 
@@ -82,7 +82,7 @@ def fit_seed(seed: int, scale: str, tmp: Path, linkage_error: bool = False) -> d
         tmp / f"seed{seed}_{linkage_error}",
         scale=scale,
         seed=seed,
-        config=None if linkage_error else _no_linkage_error(),
+        config=None if linkage_error else DummyConfig().without_linkage_error(),
     )
     t_gen = time.perf_counter() - t0
     truth = pd.read_csv(root / "truth" / "reentry_log_hr.csv").set_index("covariate")["log_hr"]

@@ -31,6 +31,20 @@ def small_extract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dummy.generate(tmp_path_factory.mktemp("small") / "extract", scale="small", seed=0)
 
 
+@pytest.fixture(scope="session")
+def small_nolink_extract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `small` extract of seed 0 without linkage error (`DummyConfig.without_linkage_error`), generated once."""
+    from djs_toolkit import dummy
+    from djs_toolkit.dummy import DummyConfig
+
+    return dummy.generate(
+        tmp_path_factory.mktemp("small_nolink") / "extract",
+        scale="small",
+        seed=0,
+        config=DummyConfig().without_linkage_error(),
+    )
+
+
 @pytest.fixture(autouse=True)
 def _own_ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
     """Each test gets its own default differencing ledger (`sdc.project_ledger`), never the repository's `.djs/`.

@@ -357,3 +357,20 @@ class DummyConfig:
                 v = list(v)
             out[f.name] = v
         return out
+
+    def without_linkage_error(self) -> DummyConfig:
+        """The same configuration with no false splits or merges, within datasets or across them: every record keeps
+        its person (for tests and benches that compare an estimate with its truth apart from linkage error).
+
+        Example:
+            >>> c = DummyConfig().without_linkage_error()
+            >>> max(c.split_rate.values()), max(c.xjs_split_rate.values()), c.xjs_merge_rate
+            (0.0, 0.0, 0.0)
+        """
+        return dataclasses.replace(
+            self,
+            split_rate=dict.fromkeys(self.split_rate, 0.0),
+            merge_rate=dict.fromkeys(self.merge_rate, 0.0),
+            xjs_split_rate=dict.fromkeys(self.xjs_split_rate, 0.0),
+            xjs_merge_rate=0.0,
+        )

@@ -16,12 +16,10 @@ truth times that (as docs/measures.md §4 allows for linkage error).
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import pytest
 
-from djs_toolkit import dummy, open_extract
+from djs_toolkit import open_extract
 from djs_toolkit.analyses.overlap import ordered_overlap
 from djs_toolkit.dummy.config import DummyConfig
 from djs_toolkit.dummy.pathways import PATHWAYS
@@ -39,17 +37,6 @@ _SPLIT_OF = {
 }
 
 
-def _no_linkage_error() -> DummyConfig:
-    c = DummyConfig()
-    return dataclasses.replace(
-        c,
-        split_rate=dict.fromkeys(c.split_rate, 0.0),
-        merge_rate=dict.fromkeys(c.merge_rate, 0.0),
-        xjs_split_rate=dict.fromkeys(c.xjs_split_rate, 0.0),
-        xjs_merge_rate=0.0,
-    )
-
-
 def _split(selector: str, cfg: DummyConfig) -> float:
     """The chance an event's record is falsely split off its person's cross-justice id."""
     s = parse_selector(selector)
@@ -64,11 +51,8 @@ def _split(selector: str, cfg: DummyConfig) -> float:
 
 
 @pytest.fixture(scope="module")
-def dirs(small_extract_dir, tmp_path_factory):
-    clean = dummy.generate(
-        tmp_path_factory.mktemp("small_nolink_pathways") / "extract", scale="small", seed=0, config=_no_linkage_error()
-    )
-    return {"default": small_extract_dir, "no_linkage_error": clean}
+def dirs(small_extract_dir, small_nolink_extract_dir):
+    return {"default": small_extract_dir, "no_linkage_error": small_nolink_extract_dir}
 
 
 @pytest.fixture(scope="module")

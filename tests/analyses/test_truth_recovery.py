@@ -25,16 +25,13 @@ the courts' coverage ends: none in the files).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import chi2, norm
 
-from djs_toolkit import dummy, open_extract
+from djs_toolkit import open_extract
 from djs_toolkit.analyses import reentry_cohort
-from djs_toolkit.dummy.config import DummyConfig
 from djs_toolkit.survival import CoxResult, cox, km
 
 pytestmark = pytest.mark.slow
@@ -53,24 +50,9 @@ D_SE_BOUND = Z_BONF * 0.3  # 1.0 SE: the files' fit against the error-free fit (
 KNOWN_LINKAGE_BIAS = ["log1p_prior_contacts_730d", "index_probation_start"]
 
 
-def _no_linkage_error() -> DummyConfig:
-    c = DummyConfig()
-    return dataclasses.replace(
-        c,
-        split_rate=dict.fromkeys(c.split_rate, 0.0),
-        merge_rate=dict.fromkeys(c.merge_rate, 0.0),
-        xjs_split_rate=dict.fromkeys(c.xjs_split_rate, 0.0),
-        xjs_merge_rate=0.0,
-    )
-
-
 @pytest.fixture(scope="module")
-def dirs(small_extract_dir, tmp_path_factory):
-    # About 3 s to generate; the whole module takes about 40 s.
-    clean = dummy.generate(
-        tmp_path_factory.mktemp("small_nolink") / "extract", scale="small", seed=0, config=_no_linkage_error()
-    )
-    return {"default": small_extract_dir, "no_linkage_error": clean}
+def dirs(small_extract_dir, small_nolink_extract_dir):
+    return {"default": small_extract_dir, "no_linkage_error": small_nolink_extract_dir}
 
 
 @pytest.fixture(scope="module")
