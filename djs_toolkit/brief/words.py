@@ -263,9 +263,11 @@ def question(notebook: str, params: dict) -> str:
             f"this differ by {by}?"
         )
     if nb == "50":
-        start = {"possession": "a first possession claim", "family": "a first Family Law Act case"}.get(
-            str(params.get("start", "")), "a first housing or family court case"
-        )
+        start = {  # the notebook's `start` choices
+            "possession": "a first possession claim",
+            "family_law_act": "a first Family Law Act case",
+            "care": "first care proceedings",
+        }.get(str(params.get("start", "")), "a first housing or family court case")
         return f"After {start}, where are people over the next few years, and how often do they move between courts?"
     if nb == "60":
         return (

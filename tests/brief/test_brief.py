@@ -170,3 +170,12 @@ def test_committed_example_is_marked_readable_and_every_number_has_a_note():
     assert flesch(text) >= 60 and reading_age(text) <= 14
     noted = re.findall(r"^- `([^`]+)`:", notes, flags=re.M)
     assert [m.group(0) for m in NUMBER.finditer(body) if m.group(0) != "95%"] == [n for n in noted if n != "95"]
+
+
+def test_the_journeys_question_names_each_start_the_notebook_offers():
+    from djs_toolkit.brief.words import question
+
+    asked = {s: question("notebooks/50_journeys.ipynb", {"start": s}) for s in ("possession", "family_law_act", "care")}
+    assert asked["possession"].startswith("After a first possession claim,")
+    assert asked["family_law_act"].startswith("After a first Family Law Act case,")
+    assert asked["care"].startswith("After first care proceedings,")
